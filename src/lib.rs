@@ -1,0 +1,9 @@
+//! chaosdeck: Kubernetes chaos game days from the terminal, with a durable, human-readable
+//! write-ahead rollback journal.
+//!
+//! Pieces (one folder each): `config` (Krkn-compatible config and scenario files), `journal`
+//! (the rollback journal on disk and its executor), `cluster` (kube clients and generic object
+//! operations), `sandbox` (the embedded Kubernetes API emulator), `cli` (the command line).
+
+pub mod cli;
+pub mod sandbox;
