@@ -6,4 +6,6 @@
 //! operations), `sandbox` (the embedded Kubernetes API emulator), `cli` (the command line).
 
 pub mod cli;
+pub mod cluster;
+pub mod journal;
 pub mod sandbox;

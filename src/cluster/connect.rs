@@ -1,0 +1,44 @@
+//! Building a kube `Client` from a kubeconfig file and an optional context name.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Which cluster a command talks to, for display and for safety checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterTarget {
+    pub context: String,
+    pub server: String,
+}
+
+/// Connects with `kubeconfig` (or `$KUBECONFIG` / `~/.kube/config` when `None`) and `context`
+/// (or the file's current context).
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> color_eyre::Result<(Client, ClusterTarget)> {
+    use color_eyre::eyre::WrapErr;
+    let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
+    let (kubeconfig, path) = match kubeconfig {
+        Some(path) => (
+            Kubeconfig::read_from(path)
+                .wrap_err_with(|| format!("cannot read kubeconfig {}", path.display()))?,
+            path.to_path_buf(),
+        ),
+        None => (
+            Kubeconfig::read()
+                .wrap_err("cannot read the kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
+            PathBuf::from("$KUBECONFIG"),
+        ),
+    };
+    let context_name =
+        options.context.clone().or_else(|| kubeconfig.current_context.clone()).unwrap_or_default();
+    let config =
+        Config::from_custom_kubeconfig(kubeconfig, &options).await.wrap_err_with(|| {
+            format!("kubeconfig {}: cannot use context {context_name:?}", path.display())
+        })?;
+    let target = ClusterTarget { context: context_name, server: config.cluster_url.to_string() };
+    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+    Ok((client, target))
+}

@@ -1,0 +1,11 @@
+//! Talking to a cluster: building a kube `Client` and generic object operations.
+//!
+//! Owns: kubeconfig/context selection and get/patch/delete/create by apiVersion + kind through
+//! discovery and `DynamicObject`, used by scenarios and by the journal executor alike. Must not
+//! know about journal files or scenarios.
+
+mod connect;
+mod ops;
+
+pub use connect::{ClusterTarget, connect};
+pub use ops::{ClusterOps, DeleteOutcome, OpError};

@@ -1,0 +1,277 @@
+//! One journal entry: what changed and the generic Kubernetes operations that undo it.
+//!
+//! The on-disk form is a comment header for humans (what changed, the kubectl commands that undo
+//! it by hand) followed by a YAML body that is the only thing read back. Undo actions are plain
+//! object operations, never scenario code, so any binary can replay them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::kubectl;
+
+/// Bumped when the body changes incompatibly; readers refuse newer formats instead of guessing.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Label put on every object chaosdeck creates.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "chaosdeck";
+pub const RUN_UUID_LABEL: &str = "chaosdeck.io/run-uuid";
+/// Label tying a created object to the entry that undoes it (`<ts>-<suffix>`).
+pub const ENTRY_LABEL: &str = "chaosdeck.io/entry";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub format: u32,
+    pub run_uuid: String,
+    pub scenario_type: String,
+    #[serde(default)]
+    pub scenario_file: Option<String>,
+    /// One sentence: what chaosdeck changed.
+    pub step: String,
+    pub created_at: String,
+    pub writer: Writer,
+    /// Applied in order; each is idempotent.
+    pub undo: Vec<UndoAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Writer {
+    pub pid: u32,
+    pub host: String,
+}
+
+impl Writer {
+    pub fn current() -> Self {
+        let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+        Writer { pid: std::process::id(), host }
+    }
+}
+
+/// Identifies one object by apiVersion + kind, so any resource type works.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Self {
+        ObjectRef {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+
+    /// `Kind ns/name` or `Kind name`, for messages.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum UndoAction {
+    /// Delete an object chaosdeck created. Only the exact object: its uid when known, otherwise
+    /// an object carrying every label in `require_labels`; a same-named stranger is left alone.
+    Delete {
+        target: ObjectRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        require_labels: BTreeMap<String, String>,
+    },
+    /// Restore previous values with a JSON merge patch, but only while the object still holds
+    /// the values chaosdeck set (`guard`, same shape as a merge patch): a human's later edit
+    /// makes the undo fail loudly instead of being clobbered.
+    Patch { target: ObjectRef, restore: Value, guard: Value },
+    /// Re-create an object from the snapshot taken before chaosdeck deleted it.
+    Create { object: Value },
+}
+
+impl UndoAction {
+    /// The object this action works on.
+    pub fn target(&self) -> ObjectRef {
+        match self {
+            UndoAction::Delete { target, .. } | UndoAction::Patch { target, .. } => target.clone(),
+            UndoAction::Create { object } => object_ref_of(object),
+        }
+    }
+
+    /// One line for lists: `delete NetworkPolicy demo/x`.
+    pub fn summary(&self) -> String {
+        match self {
+            UndoAction::Delete { target, .. } => format!("delete {}", target.display()),
+            UndoAction::Patch { target, restore, .. } => {
+                format!("patch {} back to {}", target.display(), compact(restore))
+            }
+            UndoAction::Create { object } => {
+                format!("re-create {}", object_ref_of(object).display())
+            }
+        }
+    }
+}
+
+/// The identity of a snapshot (missing fields become empty strings and fail later, loudly).
+pub fn object_ref_of(object: &Value) -> ObjectRef {
+    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    ObjectRef {
+        api_version: s("/apiVersion"),
+        kind: s("/kind"),
+        namespace: object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        name: s("/metadata/name"),
+    }
+}
+
+pub(crate) fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl Entry {
+    /// One line describing the whole undo, e.g. `delete Pod default/cpu-hog-x`.
+    pub fn undo_summary(&self) -> String {
+        match self.undo.as_slice() {
+            [] => "nothing to undo".to_string(),
+            [one] => one.summary(),
+            [first, rest @ ..] => format!("{} (+{} more)", first.summary(), rest.len()),
+        }
+    }
+
+    /// The file as written: a header a human can act on, then the YAML body.
+    pub fn render(&self, file_name: &str) -> Result<String, serde_saphyr::SerializeError> {
+        let body = serde_saphyr::to_string(self)?;
+        let mut out = String::with_capacity(body.len() + 512);
+        out.push_str("#!/usr/bin/env -S chaosdeck execute-rollback --file\n");
+        out.push_str(
+            "# chaosdeck rollback journal entry. Pending while this file ends in .yaml;\n",
+        );
+        out.push_str("# renamed to .yaml.executed once undone.\n");
+        push_comment(&mut out, "Change:  ", &self.step);
+        push_comment(&mut out, "Undo:    ", &self.undo_summary());
+        out.push_str("# By hand:\n");
+        for action in &self.undo {
+            for line in kubectl::commands(action) {
+                push_comment(&mut out, "  ", &line);
+            }
+        }
+        push_comment(
+            &mut out,
+            "Or:      ",
+            &format!("chaosdeck execute-rollback --file {file_name}"),
+        );
+        out.push_str(&body);
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Reads a body written by [`Entry::render`] (the comment header is ignored by YAML).
+    pub fn parse(text: &str) -> Result<Entry, EntryParseError> {
+        let entry: Entry = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            EntryParseError::Yaml { line, column, message: e.without_snippet().to_string() }
+        })?;
+        if entry.format > FORMAT_VERSION {
+            return Err(EntryParseError::NewerFormat(entry.format));
+        }
+        if entry.undo.is_empty() {
+            return Err(EntryParseError::NoUndo);
+        }
+        Ok(entry)
+    }
+}
+
+fn push_comment(out: &mut String, prefix: &str, text: &str) {
+    // A newline inside a value must not end the comment and inject YAML.
+    for (i, line) in text.lines().enumerate() {
+        out.push_str("# ");
+        out.push_str(if i == 0 { prefix } else { "         " });
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EntryParseError {
+    #[error("line {line}, column {column}: {message}")]
+    Yaml { line: u64, column: u64, message: String },
+    #[error("written in format {0}, newer than this chaosdeck understands ({FORMAT_VERSION})")]
+    NewerFormat(u32),
+    #[error("the entry lists no undo action")]
+    NoUndo,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn sample() -> Entry {
+        Entry {
+            format: FORMAT_VERSION,
+            run_uuid: "7b5842f8-c142-4e90-8235-02cb0e1ec634".into(),
+            scenario_type: "service_hijacking_scenarios".into(),
+            scenario_file: Some("config/scenarios/service_hijacking.yaml".into()),
+            step: "pointed Service default/nginx at the hijack pod".into(),
+            created_at: "2026-11-22T03:00:00Z".into(),
+            writer: Writer { pid: 42, host: "laptop".into() },
+            undo: vec![
+                UndoAction::Patch {
+                    target: ObjectRef::new("v1", "Service", Some("default"), "nginx"),
+                    restore: json!({"spec": {"selector": {"app": "nginx", "hijack": null}}}),
+                    guard: json!({"spec": {"selector": {"hijack": "sh-abcde"}}}),
+                },
+                UndoAction::Delete {
+                    target: ObjectRef::new("v1", "Pod", Some("default"), "hijack-abcde"),
+                    uid: Some("0b7d".into()),
+                    require_labels: BTreeMap::new(),
+                },
+                UndoAction::Create {
+                    object: json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "solo", "namespace": "default"},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn render_then_parse_round_trips() {
+        let entry = sample();
+        let text = entry.render("x.yaml").unwrap();
+        assert!(text.starts_with("#!"));
+        assert!(text.contains("kubectl patch service/nginx -n default --type merge"));
+        assert_eq!(Entry::parse(&text).unwrap(), entry);
+    }
+
+    #[test]
+    fn multi_line_step_cannot_inject_yaml() {
+        let mut entry = sample();
+        entry.step = "first\nrun_uuid: evil".into();
+        let text = entry.render("x.yaml").unwrap();
+        assert_eq!(Entry::parse(&text).unwrap().run_uuid, entry.run_uuid);
+    }
+
+    #[test]
+    fn malformed_bodies_are_reported_with_a_line() {
+        let err = Entry::parse("format: 1\nrun_uuid: [\n").unwrap_err();
+        assert!(matches!(err, EntryParseError::Yaml { line, .. } if line >= 1), "{err}");
+        let mut newer = sample();
+        newer.format = 99;
+        let text = newer.render("x.yaml").unwrap();
+        assert_eq!(Entry::parse(&text).unwrap_err(), EntryParseError::NewerFormat(99));
+    }
+}

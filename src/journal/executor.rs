@@ -1,0 +1,310 @@
+//! Applying undo actions: newest first, idempotent, one failure never stops the others.
+//!
+//! An entry becomes `.executed` only when every one of its actions succeeded or was found
+//! already done (Krkn D4 marks failures executed; we never do). A failed entry stays pending
+//! with its error recorded beside it (Krkn D5 aborts the remaining files; we go on). The
+//! per-context lock plus a re-check of the file under the lock means two processes never apply
+//! the same entry twice.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cluster::{ClusterOps, DeleteOutcome};
+
+use super::entry::{Entry, UndoAction};
+use super::filter::Filter;
+use super::lock::lock_context;
+use super::scan::{self, EntryBody, EntryNode, JournalTree, Liveness};
+use super::state;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteOptions {
+    pub dry_run: bool,
+    /// How long to wait for another process that holds a context's lock.
+    pub lock_patience: Duration,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions { dry_run: false, lock_patience: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Undone; renamed `.executed`. Notes say what was found (e.g. "already gone").
+    Executed { notes: Vec<String> },
+    /// Still pending; the error is recorded beside the entry.
+    Failed { error: String },
+    /// Not attempted (not executable here, or already done by another process).
+    Skipped { reason: String },
+    /// Dry run: what would be done.
+    Planned { steps: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryOutcome {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub summary: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// Outstanding entries of `tree` that `filter` selects, newest first (LIFO).
+pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> {
+    let mut chosen: Vec<(&scan::ContextNode, &EntryNode)> = tree
+        .entries()
+        .filter(|(_, e)| {
+            e.state.is_outstanding()
+                || (e.state == scan::EntryState::Invalid && filter.file.is_some())
+        })
+        .filter(|(c, e)| filter.matches(c, e))
+        .collect();
+    chosen.sort_by(|(ca, a), (cb, b)| {
+        (cb.name.ts_ns, b.name.ts_ns).cmp(&(ca.name.ts_ns, a.name.ts_ns))
+    });
+    chosen.into_iter().map(|(_, e)| e).collect()
+}
+
+/// Executes the selected entries, newest first, calling `report` after each one.
+pub async fn execute(
+    ops: &ClusterOps,
+    entries: &[&EntryNode],
+    options: ExecuteOptions,
+    mut report: impl FnMut(&EntryOutcome),
+) -> Vec<EntryOutcome> {
+    let mut results = Vec::with_capacity(entries.len());
+    let mut current_lock: Option<(PathBuf, super::lock::ContextLock)> = None;
+    for node in entries {
+        let outcome = if options.dry_run {
+            plan(node)
+        } else {
+            let dir = node.path.parent().map(PathBuf::from).unwrap_or_default();
+            if current_lock.as_ref().is_none_or(|(d, _)| *d != dir) {
+                current_lock = None;
+                match lock_context(&dir, options.lock_patience).await {
+                    Ok(lock) => current_lock = Some((dir, lock)),
+                    Err(e) => {
+                        let out = finish(node, Outcome::Failed { error: e.to_string() });
+                        report(&out);
+                        results.push(out);
+                        continue;
+                    }
+                }
+            }
+            execute_locked(ops, node).await
+        };
+        let out = finish(node, outcome);
+        report(&out);
+        results.push(out);
+    }
+    results
+}
+
+fn finish(node: &EntryNode, outcome: Outcome) -> EntryOutcome {
+    EntryOutcome {
+        path: node.path.clone(),
+        file_name: node.file_name.clone(),
+        summary: node.summary(),
+        outcome,
+    }
+}
+
+fn plan(node: &EntryNode) -> Outcome {
+    match &node.body {
+        EntryBody::Chaosdeck(entry) => Outcome::Planned {
+            steps: entry.undo.iter().flat_map(super::kubectl::commands).collect(),
+        },
+        EntryBody::Krkn(_) => Outcome::Skipped { reason: krkn_reason() },
+        EntryBody::Invalid(reason) => {
+            Outcome::Skipped { reason: format!("invalid entry: {reason}") }
+        }
+    }
+}
+
+fn krkn_reason() -> String {
+    "Krkn version file: not executable by chaosdeck yet; run `python run_kraken.py execute-rollback` with Krkn".into()
+}
+
+/// Runs one entry while its context lock is held.
+async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
+    // Re-read under the lock: another process may have executed or amended it meanwhile.
+    if std::fs::symlink_metadata(&node.path).is_err() {
+        return Outcome::Skipped { reason: "already executed by another process".into() };
+    }
+    let fresh = scan::read_entry(
+        node.path.clone(),
+        node.file_name.clone(),
+        node.name.clone(),
+        &mut Liveness::default(),
+    );
+    let entry = match fresh.body {
+        EntryBody::Chaosdeck(entry) => entry,
+        EntryBody::Krkn(_) => return Outcome::Skipped { reason: krkn_reason() },
+        EntryBody::Invalid(reason) => {
+            return Outcome::Skipped { reason: format!("invalid entry: {reason}") };
+        }
+    };
+    match apply_entry(ops, &entry).await {
+        Ok(notes) => match state::mark_executed(&node.path) {
+            Ok(()) => Outcome::Executed { notes },
+            Err(e) => Outcome::Failed { error: format!("undone in the cluster, but {e}") },
+        },
+        Err(error) => match state::record_failure(&node.path, &error) {
+            Ok(_) => Outcome::Failed { error },
+            Err(e) => Outcome::Failed { error: format!("{error}; and {e}") },
+        },
+    }
+}
+
+/// Applies every action (all are attempted); Ok with notes, or Err with every failure.
+pub async fn apply_entry(ops: &ClusterOps, entry: &Entry) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    let mut errors = Vec::new();
+    for action in &entry.undo {
+        match apply_action(ops, action).await {
+            Ok(Some(note)) => notes.push(note),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(notes) } else { Err(errors.join("; ")) }
+}
+
+/// One action; `Ok(Some(note))` when it found the work already done or not ours.
+pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<String>, String> {
+    match action {
+        UndoAction::Delete { target, uid, require_labels } => {
+            let Some(current) = ops.get(target).await.map_err(|e| e.to_string())? else {
+                return Ok(Some(format!("{} already gone", target.display())));
+            };
+            let current_uid = current.metadata.uid.clone().unwrap_or_default();
+            if let Some(uid) = uid
+                && *uid != current_uid
+            {
+                return Ok(Some(format!(
+                    "{} is another object now (uid {current_uid}, ours was {uid}); left alone",
+                    target.display()
+                )));
+            }
+            let labels = current.metadata.labels.clone().unwrap_or_default();
+            if let Some((k, v)) = require_labels.iter().find(|(k, v)| labels.get(*k) != Some(*v)) {
+                return Ok(Some(format!(
+                    "{} does not carry {k}={v}, so it is not the object chaosdeck created; left alone",
+                    target.display()
+                )));
+            }
+            match ops.delete_exact(target, &current_uid).await.map_err(|e| e.to_string())? {
+                DeleteOutcome::Deleted => Ok(None),
+                DeleteOutcome::NotFound => Ok(Some(format!("{} already gone", target.display()))),
+                DeleteOutcome::NotOurs(why) => Ok(Some(format!("{why}; left alone"))),
+            }
+        }
+        UndoAction::Patch { target, restore, guard } => {
+            let Some(current) = ops.get(target).await.map_err(|e| e.to_string())? else {
+                return Ok(Some(format!("{} is gone; nothing to restore", target.display())));
+            };
+            let current = serde_json::to_value(&current).map_err(|e| e.to_string())?;
+            if first_mismatch(restore, &current, "").is_none() {
+                return Ok(Some(format!("{} already restored", target.display())));
+            }
+            if let Some(mismatch) = first_mismatch(guard, &current, "") {
+                return Err(format!(
+                    "{} was changed after chaosdeck set it ({mismatch}); not overwriting that edit — \
+                     restore by hand or mark the entry executed",
+                    target.display()
+                ));
+            }
+            // Optimistic concurrency: the patch applies only to the version just checked.
+            let mut patch = restore.clone();
+            if let (Some(map), Some(rv)) =
+                (patch.as_object_mut(), current.pointer("/metadata/resourceVersion"))
+            {
+                let meta =
+                    map.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert("resourceVersion".into(), rv.clone());
+                }
+            }
+            ops.merge_patch(target, &patch).await.map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+        UndoAction::Create { object } => {
+            match ops.create(object).await.map_err(|e| e.to_string())? {
+                Some(_) => Ok(None),
+                None => Ok(Some(format!(
+                    "{} already exists (re-created by its controller or by hand)",
+                    super::entry::object_ref_of(object).display()
+                ))),
+            }
+        }
+    }
+}
+
+/// The first place where `current` does not hold what the merge-patch-shaped `expected` says
+/// (a `null` in `expected` means "absent").
+pub fn first_mismatch(expected: &Value, current: &Value, at: &str) -> Option<String> {
+    match expected {
+        Value::Object(fields) => fields.iter().find_map(|(key, want)| {
+            let path = format!("{at}/{key}");
+            let have = current.get(key).unwrap_or(&Value::Null);
+            match want {
+                Value::Object(_) if have.is_object() => first_mismatch(want, have, &path),
+                Value::Object(_) if have.is_null() && want.as_object().is_some_and(all_null) => {
+                    None
+                }
+                _ if want == have => None,
+                _ => Some(format!("{path} is {} where {} was expected", short(have), short(want))),
+            }
+        }),
+        _ if expected == current => None,
+        _ => Some(format!("{at} is {} where {} was expected", short(current), short(expected))),
+    }
+}
+
+fn all_null(map: &serde_json::Map<String, Value>) -> bool {
+    map.values().all(|v| v.is_null() || v.as_object().is_some_and(all_null))
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::Null => "absent".into(),
+        other => {
+            let s = other.to_string();
+            if s.len() > 80 { format!("{}…", &s[..s.floor_char_boundary(80)]) } else { s }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn guard_matching_follows_merge_patch_semantics() {
+        let current = json!({"spec": {"selector": {"app": "web", "hijack": "sh-1"}}});
+        assert_eq!(
+            first_mismatch(&json!({"spec": {"selector": {"hijack": "sh-1"}}}), &current, ""),
+            None
+        );
+        let miss = first_mismatch(&json!({"spec": {"selector": {"hijack": "sh-2"}}}), &current, "")
+            .unwrap();
+        assert!(miss.contains("/spec/selector/hijack"), "{miss}");
+        // null = must be absent
+        assert!(
+            first_mismatch(&json!({"spec": {"selector": {"hijack": null}}}), &current, "")
+                .is_some()
+        );
+        assert_eq!(
+            first_mismatch(&json!({"spec": {"unschedulable": null}}), &json!({"spec": {}}), ""),
+            None
+        );
+        assert_eq!(first_mismatch(&json!({"spec": {"x": {"y": null}}}), &json!({}), ""), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! The kubectl commands that undo an action by hand, written into every entry's header.
+
+use serde_json::Value;
+
+use super::entry::{ObjectRef, UndoAction, compact};
+
+/// Shell lines (comments included) that perform `action` with kubectl.
+pub fn commands(action: &UndoAction) -> Vec<String> {
+    match action {
+        UndoAction::Delete { target, uid, require_labels } => {
+            let mut lines = Vec::new();
+            if let Some(uid) = uid {
+                lines.push(format!(
+                    "kubectl get {} -o jsonpath='{{.metadata.uid}}'   # must print {uid}",
+                    resource_arg(target)
+                ));
+            } else if !require_labels.is_empty() {
+                let labels: Vec<String> =
+                    require_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                lines.push(format!(
+                    "kubectl get {} --show-labels   # must carry {}",
+                    resource_arg(target),
+                    labels.join(",")
+                ));
+            }
+            lines.push(format!("kubectl delete {}", resource_arg(target)));
+            lines
+        }
+        UndoAction::Patch { target, restore, guard } => vec![
+            format!(
+                "kubectl get {} -o json   # must still show {}",
+                resource_arg(target),
+                compact(guard)
+            ),
+            format!(
+                "kubectl patch {} --type merge -p {}",
+                resource_arg(target),
+                shell_quote(&compact(restore))
+            ),
+        ],
+        UndoAction::Create { object } => {
+            vec![format!(
+                "kubectl create -f - <<< {}",
+                shell_quote(&compact(&strip_server_fields(object)))
+            )]
+        }
+    }
+}
+
+/// `kind.group/name -n ns` in the form kubectl resolves for any resource type.
+pub fn resource_arg(target: &ObjectRef) -> String {
+    let kind = target.kind.to_ascii_lowercase();
+    let resource = match target.api_version.split_once('/') {
+        Some((group, _version)) => format!("{kind}.{group}/{}", target.name),
+        None => format!("{kind}/{}", target.name),
+    };
+    match &target.namespace {
+        Some(ns) => format!("{resource} -n {ns}"),
+        None => resource,
+    }
+}
+
+fn strip_server_fields(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"] {
+            meta.remove(key);
+        }
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    object
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn resource_args_for_core_and_grouped_kinds() {
+        let np = ObjectRef::new("networking.k8s.io/v1", "NetworkPolicy", Some("demo"), "deny");
+        assert_eq!(resource_arg(&np), "networkpolicy.networking.k8s.io/deny -n demo");
+        let node = ObjectRef::new("v1", "Node", None, "worker-1");
+        assert_eq!(resource_arg(&node), "node/worker-1");
+    }
+
+    #[test]
+    fn delete_with_uid_says_what_to_check() {
+        let action = UndoAction::Delete {
+            target: ObjectRef::new("v1", "Pod", Some("default"), "p"),
+            uid: Some("u-1".into()),
+            require_labels: BTreeMap::new(),
+        };
+        let lines = commands(&action);
+        assert_eq!(lines.last().unwrap(), "kubectl delete pod/p -n default");
+        assert!(lines[0].contains("u-1"));
+    }
+
+    #[test]
+    fn quotes_survive_single_quotes() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,41 @@
+//! The rollback journal: one durable, human-readable file per cluster change, written before
+//! the change is made, and the executor that undoes them.
+//!
+//! Owns: the on-disk layout (`<dir>/<ctx_ts>-<run_uuid>/<scenario_type>_<ts>_<suffix>.yaml`),
+//! the entry format, durable writes, scanning, filters, per-context locks, the audit log and the
+//! executor. Must not contain scenario logic: undo actions are generic object operations, applied
+//! through `cluster`.
+
+pub mod audit;
+pub mod entry;
+pub mod error;
+pub mod executor;
+pub mod filter;
+mod fsio;
+pub mod krkn;
+pub mod kubectl;
+pub mod lock;
+pub mod names;
+pub mod scan;
+pub mod state;
+pub mod writer;
+
+pub use entry::{Entry, ObjectRef, UndoAction};
+pub use error::JournalError;
+pub use filter::Filter;
+pub use scan::{EntryState, JournalTree, scan};
+pub use writer::{Context, EntryDraft, Journal, WrittenEntry};
+
+/// The default journal directory: persistent per-user state, not `/tmp` (a reboot is exactly
+/// when rollback state matters). `$XDG_STATE_HOME/chaosdeck/rollback`, else
+/// `~/.local/state/chaosdeck/rollback`.
+pub fn default_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    base.join("chaosdeck").join("rollback")
+}

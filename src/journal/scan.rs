@@ -1,0 +1,267 @@
+//! Reading a journal directory back: contexts, entries, their states, and everything else.
+//!
+//! Tolerant by design: a malformed entry is reported with its parse error, an unknown file is
+//! listed as unknown, a symlink is reported and not followed. Nothing is ever deleted here.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::entry::{Entry, Writer};
+use super::fsio;
+use super::krkn::{self, KrknSummary};
+use super::names::{self, AUDIT_FILE, ContextName, ERROR_EXT, EntryName, Flavor, LOCK_FILE};
+use super::state::{self, ErrorRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryState {
+    /// Waiting to be undone.
+    Pending,
+    /// Undone (file renamed `.executed`).
+    Executed,
+    /// Pending, and its last undo attempt failed (see the error record).
+    Failed,
+    /// Cannot be read; shown with the reason, never executed.
+    Invalid,
+}
+
+impl EntryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Pending => "pending",
+            EntryState::Executed => "executed",
+            EntryState::Failed => "failed",
+            EntryState::Invalid => "invalid",
+        }
+    }
+
+    /// Still needs an undo (pending or failed).
+    pub fn is_outstanding(self) -> bool {
+        matches!(self, EntryState::Pending | EntryState::Failed)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum EntryBody {
+    Chaosdeck(Box<Entry>),
+    Krkn(KrknSummary),
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EntryNode {
+    pub file_name: String,
+    pub path: PathBuf,
+    pub name: EntryName,
+    pub state: EntryState,
+    pub body: EntryBody,
+    pub last_error: Option<ErrorRecord>,
+    /// `Some(false)` when the writer ran on this host and its process is gone.
+    pub writer_alive: Option<bool>,
+}
+
+impl EntryNode {
+    pub fn summary(&self) -> String {
+        match &self.body {
+            EntryBody::Chaosdeck(e) => e.undo_summary(),
+            EntryBody::Krkn(k) => format!("krkn {}({})", k.callable, k.content),
+            EntryBody::Invalid(reason) => format!("invalid: {reason}"),
+        }
+    }
+
+    pub fn run_uuid(&self) -> Option<&str> {
+        match &self.body {
+            EntryBody::Chaosdeck(e) => Some(&e.run_uuid),
+            _ => None,
+        }
+    }
+
+    /// Pending, its writer process is gone: nobody is going to undo it unless asked.
+    pub fn is_orphaned(&self) -> bool {
+        self.state.is_outstanding() && self.writer_alive == Some(false)
+    }
+}
+
+/// A file or directory the journal does not own; listed, never touched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unknown {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContextNode {
+    pub dir_name: String,
+    pub path: PathBuf,
+    pub name: ContextName,
+    /// Oldest first (creation order recovered from the names).
+    pub entries: Vec<EntryNode>,
+    pub unknown: Vec<Unknown>,
+}
+
+impl ContextNode {
+    pub fn outstanding(&self) -> usize {
+        self.entries.iter().filter(|e| e.state.is_outstanding()).count()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JournalTree {
+    pub root: PathBuf,
+    pub exists: bool,
+    /// Oldest first.
+    pub contexts: Vec<ContextNode>,
+    pub unknown: Vec<Unknown>,
+}
+
+impl JournalTree {
+    pub fn entries(&self) -> impl Iterator<Item = (&ContextNode, &EntryNode)> {
+        self.contexts.iter().flat_map(|c| c.entries.iter().map(move |e| (c, e)))
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.contexts.iter().map(ContextNode::outstanding).sum()
+    }
+}
+
+/// Reads the whole journal under `root`. A missing root is an empty journal, not an error.
+pub fn scan(root: &Path) -> std::io::Result<JournalTree> {
+    let mut tree = JournalTree { root: root.to_path_buf(), ..Default::default() };
+    let meta = match fs::symlink_metadata(root) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tree),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is a symbolic link; the journal never follows links", root.display()),
+        ));
+    }
+    tree.exists = true;
+    let mut liveness = Liveness::default();
+    for item in fs::read_dir(root)? {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let path = item.path();
+        let file_type = item.file_type()?;
+        if file_type.is_symlink() {
+            tree.unknown.push(Unknown { path, reason: "symbolic link (not followed)".into() });
+            continue;
+        }
+        match names::parse_context_dir(&name) {
+            Some(ctx_name) if file_type.is_dir() => {
+                tree.contexts.push(scan_context(&path, name, ctx_name, &mut liveness)?);
+            }
+            _ if name == AUDIT_FILE && file_type.is_file() => {}
+            _ => tree.unknown.push(Unknown { path, reason: "not a context directory".into() }),
+        }
+    }
+    tree.contexts.sort_by(|a, b| (a.name.ts_ns, &a.dir_name).cmp(&(b.name.ts_ns, &b.dir_name)));
+    Ok(tree)
+}
+
+fn scan_context(
+    dir: &Path,
+    dir_name: String,
+    name: ContextName,
+    liveness: &mut Liveness,
+) -> std::io::Result<ContextNode> {
+    let mut node =
+        ContextNode { dir_name, path: dir.to_path_buf(), name, entries: vec![], unknown: vec![] };
+    let mut items = Vec::new();
+    for item in fs::read_dir(dir)? {
+        let item = item?;
+        items.push((item.file_name().to_string_lossy().into_owned(), item.file_type()?));
+    }
+    for (file_name, file_type) in items {
+        let path = dir.join(&file_name);
+        if file_type.is_symlink() {
+            node.unknown.push(Unknown { path, reason: "symbolic link (not followed)".into() });
+            continue;
+        }
+        // Krkn's importlib cache and standalone-run logs belong to Krkn, not to the journal.
+        if file_type.is_dir() && (file_name == "__pycache__" || file_name == "logs") {
+            continue;
+        }
+        if file_name == LOCK_FILE || file_name == ".keep" || file_name.ends_with(ERROR_EXT) {
+            continue;
+        }
+        if file_name.starts_with('.') && file_name.ends_with(".tmp") {
+            node.unknown
+                .push(Unknown { path, reason: "unfinished write (crashed before rename)".into() });
+            continue;
+        }
+        let parsed = names::parse_entry_file(&file_name).filter(|_| file_type.is_file());
+        let Some(entry_name) = parsed else {
+            node.unknown.push(Unknown {
+                path,
+                reason: "does not match <scenario_type>_<ts>_<suffix>".into(),
+            });
+            continue;
+        };
+        node.entries.push(read_entry(path, file_name, entry_name, liveness));
+    }
+    node.entries.sort_by(|a, b| (a.name.ts_ns, &a.file_name).cmp(&(b.name.ts_ns, &b.file_name)));
+    Ok(node)
+}
+
+/// Reads one entry file into a node (state, body, last error).
+pub fn read_entry(
+    path: PathBuf,
+    file_name: String,
+    name: EntryName,
+    liveness: &mut Liveness,
+) -> EntryNode {
+    let text = fsio::read_nofollow(&path).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let body = match (&text, name.flavor) {
+        (Err(e), _) => EntryBody::Invalid(format!("cannot read: {e}")),
+        (Ok(text), Flavor::Chaosdeck) => match Entry::parse(text) {
+            Ok(entry) => EntryBody::Chaosdeck(Box::new(entry)),
+            Err(e) => EntryBody::Invalid(e.to_string()),
+        },
+        (Ok(text), Flavor::Krkn) => match krkn::summarize(text) {
+            Ok(summary) => EntryBody::Krkn(summary),
+            Err(e) => EntryBody::Invalid(e),
+        },
+    };
+    let last_error = if name.executed { None } else { state::read_error(&path) };
+    let state = match (&body, name.executed, &last_error) {
+        (_, true, _) => EntryState::Executed,
+        (EntryBody::Invalid(_), false, _) => EntryState::Invalid,
+        (_, false, Some(_)) => EntryState::Failed,
+        (_, false, None) => EntryState::Pending,
+    };
+    let writer_alive = match &body {
+        EntryBody::Chaosdeck(e) if !name.executed => liveness.alive(&e.writer),
+        _ => None,
+    };
+    EntryNode { file_name, path, name, state, body, last_error, writer_alive }
+}
+
+/// Whether writer processes on this host still run (cached per pid for one scan).
+#[derive(Default)]
+pub struct Liveness {
+    host: Option<String>,
+    pids: HashMap<u32, bool>,
+}
+
+impl Liveness {
+    fn alive(&mut self, writer: &Writer) -> Option<bool> {
+        let host = self.host.get_or_insert_with(|| Writer::current().host).clone();
+        if writer.host != host {
+            return None;
+        }
+        Some(*self.pids.entry(writer.pid).or_insert_with(|| pid_alive(writer.pid)))
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}

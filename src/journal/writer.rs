@@ -1,0 +1,151 @@
+//! Writing entries: one durable file per cluster change, on disk before the change is made.
+
+use std::path::{Path, PathBuf};
+
+use super::entry::{Entry, FORMAT_VERSION, UndoAction, Writer};
+use super::error::{JournalError, io_err};
+use super::fsio;
+use super::names::{self, ContextName, EntryName, Flavor};
+
+/// A journal directory (created 0700 on open).
+#[derive(Debug, Clone)]
+pub struct Journal {
+    root: PathBuf,
+}
+
+impl Journal {
+    pub fn open(root: impl Into<PathBuf>) -> Result<Journal, JournalError> {
+        let root = root.into();
+        fsio::ensure_private_dir(&root).map_err(io_err("create the journal directory", &root))?;
+        Ok(Journal { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Starts a context: one directory per scenario-file execution, like Krkn.
+    pub fn begin_context(&self, run_uuid: &str) -> Result<Context, JournalError> {
+        if run_uuid.is_empty() || run_uuid.contains(['/', '\0']) {
+            return Err(JournalError::Invalid {
+                path: self.root.clone(),
+                message: format!("run uuid {run_uuid:?} cannot be part of a directory name"),
+            });
+        }
+        loop {
+            let name =
+                ContextName { ts_ns: names::unique_timestamp_ns(), run_uuid: run_uuid.into() };
+            let dir = self.root.join(names::context_dir_name(name.ts_ns, run_uuid));
+            match fsio::create_private_dir(&dir) {
+                Ok(()) => return Ok(Context { dir, name }),
+                // Another process minted the same nanosecond for the same run: take the next one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io_err("create the context directory", &dir)(e)),
+            }
+        }
+    }
+}
+
+/// A context directory entries are written into. Cheap to clone and share between tasks.
+#[derive(Debug, Clone)]
+pub struct Context {
+    dir: PathBuf,
+    name: ContextName,
+}
+
+/// What a scenario describes before making a change.
+#[derive(Debug, Clone)]
+pub struct EntryDraft {
+    pub scenario_type: String,
+    pub scenario_file: Option<String>,
+    pub step: String,
+    pub undo: Vec<UndoAction>,
+}
+
+/// An entry that is on disk, durably.
+#[derive(Debug, Clone)]
+pub struct WrittenEntry {
+    pub path: PathBuf,
+    pub name: EntryName,
+    pub entry: Entry,
+}
+
+impl Context {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn run_uuid(&self) -> &str {
+        &self.name.run_uuid
+    }
+
+    /// Mints the name of the next entry, so its id can be put on objects before writing.
+    pub fn mint(&self, scenario_type: &str) -> EntryName {
+        EntryName {
+            flavor: Flavor::Chaosdeck,
+            scenario_type: scenario_type.to_string(),
+            ts_ns: names::unique_timestamp_ns(),
+            suffix: names::random_suffix(),
+            executed: false,
+        }
+    }
+
+    /// Writes the entry durably (temp, fsync, no-replace rename, directory fsync). Only after
+    /// this returns may the caller touch the cluster.
+    pub fn write(&self, name: EntryName, draft: EntryDraft) -> Result<WrittenEntry, JournalError> {
+        if draft.undo.is_empty() {
+            return Err(JournalError::Invalid {
+                path: self.dir.clone(),
+                message: format!("entry for {:?} has no undo action", draft.step),
+            });
+        }
+        let entry = Entry {
+            format: FORMAT_VERSION,
+            run_uuid: self.name.run_uuid.clone(),
+            scenario_type: draft.scenario_type,
+            scenario_file: draft.scenario_file,
+            step: draft.step,
+            created_at: jiff::Timestamp::now().to_string(),
+            writer: Writer::current(),
+            undo: draft.undo,
+        };
+        let mut name = name;
+        loop {
+            let file_name = name.pending_file_name();
+            let path = self.dir.join(&file_name);
+            let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            match fsio::write_new_durable(&path, text.as_bytes()) {
+                Ok(()) => return Ok(WrittenEntry { path, name, entry }),
+                // Only possible across processes; a fresh name keeps every entry.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    name = self.mint(&name.scenario_type);
+                }
+                Err(e) => return Err(io_err("write the entry", &path)(e)),
+            }
+        }
+    }
+
+    /// Rewrites a pending entry in place (durably), e.g. to record the uid the cluster assigned.
+    pub fn amend(
+        &self,
+        written: &mut WrittenEntry,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<(), JournalError> {
+        change(&mut written.entry);
+        let file_name = written.name.pending_file_name();
+        let text = written.entry.render(&file_name).map_err(|e| JournalError::Serialize {
+            path: written.path.clone(),
+            message: e.to_string(),
+        })?;
+        fsio::replace_durable(&written.path, text.as_bytes())
+            .map_err(io_err("rewrite the entry", &written.path))
+    }
+
+    /// The scenario undid its own change: mark *this* entry executed (never another one).
+    pub fn retire(&self, written: &WrittenEntry) -> Result<(), JournalError> {
+        super::state::mark_executed(&written.path)
+    }
+}
