@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod config;
 pub mod journal;
 pub mod sandbox;

@@ -1,0 +1,330 @@
+//! The config file: Krkn's `kraken:` and `tunings:` sections, chaosdeck's `chaosdeck:` section,
+//! and every other section accepted and reported as ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_saphyr::Spanned;
+
+use super::error::ConfigError;
+use super::paths::{candidates, expand_tilde};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub kubeconfig_path: Option<PathBuf>,
+    pub cluster: ClusterChoice,
+    pub chaos_scenarios: Vec<ScenarioGroup>,
+    pub auto_rollback: bool,
+    pub rollback_versions_directory: Option<PathBuf>,
+    pub status_server: StatusServer,
+    pub tunings: Tunings,
+    pub protected_namespaces: Vec<String>,
+    pub allow_protected_namespaces: bool,
+    /// `section` or `section.key` names present in the file that chaosdeck does not use.
+    pub ignored: Vec<String>,
+}
+
+/// Which cluster a run targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterChoice {
+    /// The embedded sandbox, started in-process with this seed.
+    Sandbox { seed: String },
+    /// `kraken.kubeconfig_path` (or `--kubeconfig`), with an optional context.
+    Kubeconfig { context: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioGroup {
+    pub scenario_type: String,
+    pub line: u64,
+    pub files: Vec<ScenarioFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    /// As written in the config.
+    pub raw: String,
+    /// The first candidate that exists, else the first candidate.
+    pub path: PathBuf,
+    pub exists: bool,
+    /// Every place looked at, for the error message when it does not exist.
+    pub tried: Vec<PathBuf>,
+    pub line: u64,
+    pub column: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusServer {
+    pub publish: bool,
+    pub signal_state: String,
+    pub address: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunings {
+    pub wait_duration_secs: u64,
+    pub iterations: u64,
+    pub daemon_mode: bool,
+}
+
+/// Namespaces chaos never touches unless the config says so explicitly.
+pub const BUILTIN_PROTECTED: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
+#[derive(Deserialize)]
+struct RawConfig {
+    kraken: Option<RawKraken>,
+    tunings: Option<RawTunings>,
+    chaosdeck: Option<RawChaosdeck>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawKraken {
+    kubeconfig_path: Option<String>,
+    chaos_scenarios: Option<Vec<BTreeMap<String, Option<Vec<Spanned<String>>>>>>,
+    auto_rollback: Option<bool>,
+    rollback_versions_directory: Option<String>,
+    publish_kraken_status: Option<bool>,
+    signal_state: Option<String>,
+    signal_address: Option<String>,
+    port: Option<u16>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawTunings {
+    wait_duration: Option<u64>,
+    iterations: Option<u64>,
+    daemon_mode: Option<bool>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChaosdeck {
+    cluster: Option<String>,
+    context: Option<String>,
+    sandbox_seed: Option<String>,
+    #[serde(default)]
+    protected_namespaces: Vec<String>,
+    #[serde(default)]
+    allow_protected_namespaces: bool,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::yaml(path, &e))?;
+        let Some(kraken) = raw.kraken else {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: "no `kraken:` section; this does not look like a Krkn/chaosdeck config"
+                    .into(),
+            });
+        };
+        let config_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let config_dir =
+            if config_dir.as_os_str().is_empty() { PathBuf::from(".") } else { config_dir };
+
+        let mut ignored: Vec<String> = raw.rest.keys().cloned().collect();
+        ignored.extend(kraken.rest.keys().map(|k| format!("kraken.{k}")));
+
+        let mut chaos_scenarios = Vec::new();
+        for item in kraken.chaos_scenarios.unwrap_or_default() {
+            // Each list item is a one-key map `{<scenario_type>: [files]}`.
+            for (scenario_type, files) in item {
+                let files: Vec<ScenarioFile> = files
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|f| {
+                        let tried = candidates(&config_dir, &f.value);
+                        let found = tried.iter().find(|p| p.is_file()).cloned();
+                        ScenarioFile {
+                            raw: f.value.clone(),
+                            exists: found.is_some(),
+                            path: found.unwrap_or_else(|| tried[0].clone()),
+                            tried,
+                            line: f.referenced.line(),
+                            column: f.referenced.column(),
+                        }
+                    })
+                    .collect();
+                let line = files.first().map(|f| f.line.saturating_sub(1)).unwrap_or(0);
+                chaos_scenarios.push(ScenarioGroup { scenario_type, line, files });
+            }
+        }
+
+        let tunings = kraken_tunings(raw.tunings, &mut ignored);
+        let deck = raw.chaosdeck;
+        let cluster = match deck.as_ref().and_then(|d| d.cluster.as_deref()) {
+            None | Some("kubeconfig") => {
+                ClusterChoice::Kubeconfig { context: deck.as_ref().and_then(|d| d.context.clone()) }
+            }
+            Some("sandbox") => ClusterChoice::Sandbox {
+                seed: deck
+                    .as_ref()
+                    .and_then(|d| d.sandbox_seed.clone())
+                    .unwrap_or_else(|| "demo".into()),
+            },
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "chaosdeck.cluster is {other:?}; expected `sandbox` or `kubeconfig`"
+                    ),
+                });
+            }
+        };
+        let mut protected_namespaces: Vec<String> =
+            BUILTIN_PROTECTED.iter().map(|s| s.to_string()).collect();
+        protected_namespaces
+            .extend(deck.as_ref().map(|d| d.protected_namespaces.clone()).unwrap_or_default());
+
+        let resolve = |raw: &str| {
+            let p = expand_tilde(raw);
+            if p.is_absolute() { p } else { config_dir.join(p) }
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            kubeconfig_path: kraken
+                .kubeconfig_path
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| resolve(&s)),
+            cluster,
+            chaos_scenarios,
+            auto_rollback: kraken.auto_rollback.unwrap_or(true),
+            rollback_versions_directory: kraken
+                .rollback_versions_directory
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| resolve(&s)),
+            status_server: StatusServer {
+                publish: kraken.publish_kraken_status.unwrap_or(false),
+                signal_state: kraken.signal_state.unwrap_or_else(|| "RUN".into()),
+                address: kraken.signal_address.unwrap_or_else(|| "127.0.0.1".into()),
+                port: kraken.port.unwrap_or(8081),
+            },
+            tunings,
+            protected_namespaces,
+            allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),
+            ignored,
+        })
+    }
+
+    /// The journal directory: the config's, else the per-user default.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.rollback_versions_directory.clone().unwrap_or_else(crate::journal::default_dir)
+    }
+
+    /// One sentence listing what the file has that chaosdeck does not use (empty when none).
+    pub fn ignored_note(&self) -> Option<String> {
+        (!self.ignored.is_empty()).then(|| {
+            format!(
+                "{}: not used by chaosdeck, ignored: {}",
+                self.path.display(),
+                self.ignored.join(", ")
+            )
+        })
+    }
+}
+
+fn kraken_tunings(raw: Option<RawTunings>, ignored: &mut Vec<String>) -> Tunings {
+    let raw = raw.unwrap_or(RawTunings {
+        wait_duration: None,
+        iterations: None,
+        daemon_mode: None,
+        rest: BTreeMap::new(),
+    });
+    ignored.extend(raw.rest.keys().map(|k| format!("tunings.{k}")));
+    Tunings {
+        wait_duration_secs: raw.wait_duration.unwrap_or(60),
+        iterations: raw.iterations.unwrap_or(1),
+        daemon_mode: raw.daemon_mode.unwrap_or(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/chaos/config.yaml"), text)
+    }
+
+    #[test]
+    fn krkn_shipped_config_loads_and_reports_ignored_sections() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/krkn-scenarios/config_config.yaml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("fixture {} (shared/ must sit beside the repo): {e}", path.display())
+        });
+        let config = Config::parse(&path, &text).unwrap();
+        assert!(config.auto_rollback);
+        assert_eq!(
+            config.tunings,
+            Tunings { wait_duration_secs: 1, iterations: 1, daemon_mode: false }
+        );
+        assert_eq!(config.chaos_scenarios[0].scenario_type, "hog_scenarios");
+        assert_eq!(config.chaos_scenarios[0].files.len(), 3);
+        assert_eq!(config.chaos_scenarios.len(), 18);
+        assert!(config.rollback_versions_directory.is_none());
+        for section in ["cerberus", "elastic", "telemetry", "kraken.exit_on_failure"] {
+            assert!(
+                config.ignored.iter().any(|i| i == section),
+                "{section} in {:?}",
+                config.ignored
+            );
+        }
+        assert_eq!(config.cluster, ClusterChoice::Kubeconfig { context: None });
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = parse("kraken:\n  chaos_scenarios:\n    - pod_disruption_scenarios:\n        - scenarios/pod.yml\n").unwrap();
+        assert!(c.auto_rollback, "auto_rollback defaults to true");
+        assert_eq!(c.tunings.iterations, 1);
+        let f = &c.chaos_scenarios[0].files[0];
+        assert_eq!(f.tried[0], Path::new("/etc/chaos/scenarios/pod.yml"));
+        assert_eq!(f.tried[1], Path::new("/etc/scenarios/pod.yml"));
+        assert_eq!((f.line, f.column), (4, 11));
+    }
+
+    #[test]
+    fn type_errors_name_line_and_column() {
+        let err =
+            parse("kraken:\n  auto_rollback: True\ntunings:\n  iterations: many\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/chaos/config.yaml:4:"), "{msg}");
+    }
+
+    #[test]
+    fn missing_kraken_section_is_refused() {
+        let err = parse("tunings:\n  iterations: 2\n").unwrap_err();
+        assert!(err.to_string().contains("no `kraken:` section"), "{err}");
+    }
+
+    #[test]
+    fn chaosdeck_section_selects_the_sandbox_and_rejects_typos() {
+        let c = parse(
+            "kraken: {}\nchaosdeck:\n  cluster: sandbox\n  protected_namespaces: [payments]\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster, ClusterChoice::Sandbox { seed: "demo".into() });
+        assert!(c.protected_namespaces.contains(&"payments".to_string()));
+        assert!(c.protected_namespaces.contains(&"kube-system".to_string()));
+        let err = parse("kraken: {}\nchaosdeck:\n  clustr: sandbox\n").unwrap_err();
+        assert!(err.to_string().contains(":3:"), "{err}");
+    }
+}

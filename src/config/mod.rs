@@ -1,0 +1,12 @@
+//! Configuration: Krkn's `config.yaml` shape plus chaosdeck's own `chaosdeck:` section.
+//!
+//! Owns: reading and validating config files, resolving relative paths, and reporting errors as
+//! `file:line:column: message`. Must not talk to a cluster or touch the journal.
+
+mod error;
+mod file;
+mod paths;
+
+pub use error::ConfigError;
+pub use file::{ClusterChoice, Config, ScenarioFile, ScenarioGroup, StatusServer, Tunings};
+pub use paths::expand_tilde;
