@@ -1,11 +1,26 @@
 //! The command line: argument definitions and one handler per subcommand.
 //!
-//! Owns: parsing arguments, printing results, mapping outcomes to exit codes. Must not hold
-//! journal or cluster logic of its own: it calls `journal`, `config` and `cluster`.
+//! Owns: parsing arguments, printing results, mapping outcomes to exit codes (0 done, 1 an undo
+//! or a scenario failed, 2 bad input). Must not hold journal or cluster logic of its own: it
+//! calls `journal`, `config` and `cluster`.
 
-use clap::{Parser, Subcommand};
+mod check;
+mod execute;
+mod list;
+mod mark;
+mod run;
+mod show;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::sandbox::command::SandboxArgs;
+
+/// Exit code for bad input (config, arguments, journal paths).
+pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,6 +35,87 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the scenarios of a config (the default subcommand).
+    Run(run::RunArgs),
+    /// List journal contexts and entries with their state and undo.
+    #[command(name = "list-rollback")]
+    ListRollback(list::ListArgs),
+    /// Undo pending entries, newest first.
+    #[command(name = "execute-rollback")]
+    ExecuteRollback(execute::ExecuteArgs),
+    /// Show one entry: what it undoes, the kubectl equivalent, its last error, the raw file.
+    Show(show::ShowArgs),
+    /// Mark one entry executed without touching the cluster (after undoing it by hand).
+    #[command(name = "mark-executed")]
+    MarkExecuted(mark::MarkArgs),
+    /// Validate every entry of a journal.
+    Check(check::CheckArgs),
     /// Serve the embedded sandbox cluster on loopback until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where the journal is: `--dir`, else the config's `rollback_versions_directory`, else the
+/// per-user default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct JournalLocation {
+    /// Config file whose `kraken.rollback_versions_directory` names the journal.
+    #[arg(short = 'c', long = "config", conflicts_with = "dir")]
+    pub config: Option<PathBuf>,
+    /// Journal directory (chaosdeck's or Krkn's).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+impl JournalLocation {
+    pub fn resolve(&self) -> color_eyre::Result<PathBuf> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        if let Some(config) = &self.config {
+            return Ok(crate::config::Config::load(config)?.journal_dir());
+        }
+        Ok(crate::journal::default_dir())
+    }
+}
+
+/// Runs the parsed command line; the returned code is the process exit code.
+pub fn main_with(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or_else(|| Command::Run(run::RunArgs::default()));
+    if let Command::Completions { shell } = command {
+        clap_complete::generate(shell, &mut Cli::command(), "chaosdeck", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Run(args) => run::run(args).await,
+            Command::ListRollback(args) => list::run(args),
+            Command::ExecuteRollback(args) => execute::run(args).await,
+            Command::Show(args) => show::run(args),
+            Command::MarkExecuted(args) => mark::run(args),
+            Command::Check(args) => check::run(args),
+            Command::Sandbox(args) => {
+                crate::sandbox::command::run(args).await.map(|()| ExitCode::SUCCESS)
+            }
+            Command::Completions { .. } => Ok(ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
 }

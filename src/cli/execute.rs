@@ -1,0 +1,153 @@
+//! `chaosdeck execute-rollback`: undo pending entries, newest first.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use color_eyre::eyre::{Result, WrapErr, bail};
+
+use super::target::ClusterArgs;
+use super::{EXIT_BAD_INPUT, JournalLocation};
+use crate::cluster::ClusterOps;
+use crate::config::Config;
+use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome};
+use crate::journal::{Filter, scan};
+
+#[derive(Args, Debug, Default)]
+pub struct ExecuteArgs {
+    #[command(flatten)]
+    pub location: JournalLocation,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Only this run (full uuid or a unique prefix).
+    #[arg(short = 'r', long = "run_uuid", alias = "run-uuid")]
+    pub run_uuid: Option<String>,
+    /// Only this scenario type.
+    #[arg(short = 's', long = "scenario_type", alias = "scenario-type")]
+    pub scenario_type: Option<String>,
+    /// Only this entry file.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Print what would be undone; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
+    // `--file path/to/entry.yaml` alone is enough: the journal is the file's grandparent.
+    let dir = match (&args.file, &args.location.dir, &args.location.config) {
+        (Some(file), None, None) if file.components().count() > 2 => {
+            file.parent().and_then(|ctx| ctx.parent()).map(PathBuf::from).unwrap_or_default()
+        }
+        _ => args.location.resolve()?,
+    };
+    let config = args.location.config.as_deref().map(Config::load).transpose()?;
+    let tree =
+        scan(&dir).wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
+    let filter = Filter {
+        run_uuid: args.run_uuid.clone(),
+        scenario_type: args.scenario_type.clone(),
+        file: args.file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+    };
+    if filter.run_uuid.is_some() {
+        let runs = filter.matching_runs(&tree);
+        if runs.len() > 1 {
+            bail!(
+                "run uuid prefix {:?} is ambiguous: {}",
+                filter.run_uuid.unwrap_or_default(),
+                runs.join(", ")
+            );
+        }
+    }
+    let selected = executor::select(&tree, &filter);
+    if selected.is_empty() {
+        if let Some(file) = &args.file {
+            eprintln!("error: {} is not a pending entry of {}", file.display(), dir.display());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        println!("nothing pending in {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        // No cluster is needed to say what would be done.
+        print_dry_run(&selected);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcomes = {
+        let (client, target) = match args.cluster.connect(config.as_ref()).await {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!(
+                    "error: {e:#}\n{} entr{} left pending",
+                    selected.len(),
+                    if selected.len() == 1 { "y" } else { "ies" }
+                );
+                return Ok(ExitCode::from(1));
+            }
+        };
+        println!(
+            "undoing {} entr{} on {} ({}), newest first",
+            selected.len(),
+            if selected.len() == 1 { "y" } else { "ies" },
+            target.context,
+            target.server
+        );
+        let ops = ClusterOps::new(client);
+        executor::execute(&ops, &selected, ExecuteOptions::default(), print_outcome).await
+    };
+    Ok(summarize(&outcomes, args.file.is_some()))
+}
+
+fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
+    println!(
+        "dry run: {} entr{} would be undone, newest first",
+        selected.len(),
+        if selected.len() == 1 { "y" } else { "ies" }
+    );
+    for node in selected {
+        println!("{}  {}", node.file_name, node.summary());
+        if let crate::journal::scan::EntryBody::Chaosdeck(entry) = &node.body {
+            for action in &entry.undo {
+                for line in crate::journal::kubectl::commands(action) {
+                    println!("    {line}");
+                }
+            }
+        }
+    }
+}
+
+fn print_outcome(out: &EntryOutcome) {
+    match &out.outcome {
+        Outcome::Executed { notes } if notes.is_empty() => {
+            println!("executed  {}  {}", out.file_name, out.summary)
+        }
+        Outcome::Executed { notes } => {
+            println!("executed  {}  {}  ({})", out.file_name, out.summary, notes.join("; "))
+        }
+        Outcome::Failed { error } => {
+            println!("FAILED    {}  {}\n          {error}", out.file_name, out.summary)
+        }
+        Outcome::Skipped { reason } => println!("skipped   {}  {reason}", out.file_name),
+        Outcome::Planned { .. } => {}
+    }
+}
+
+/// 0 when everything requested was undone, 1 when any undo failed (or an explicitly
+/// requested entry could not be executed here).
+fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(&o.outcome)).count();
+    let executed = count(|o| matches!(o, Outcome::Executed { .. }));
+    let failed = count(|o| matches!(o, Outcome::Failed { .. }));
+    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    println!("{executed} executed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        println!(
+            "failed entries stay pending with their error recorded; fix the cause and run execute-rollback again"
+        );
+        return ExitCode::from(1);
+    }
+    if explicit && skipped > 0 {
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

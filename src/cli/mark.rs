@@ -1,0 +1,54 @@
+//! `chaosdeck mark-executed FILE`: the operator undid it by hand; record that, touch no cluster.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use color_eyre::eyre::{Result, bail};
+
+use super::EXIT_BAD_INPUT;
+use crate::journal::{audit, state};
+
+#[derive(Args, Debug)]
+pub struct MarkArgs {
+    /// The pending entry file.
+    pub file: PathBuf,
+    /// Why (recorded in the journal's audit log).
+    #[arg(long, default_value = "undone by hand")]
+    pub reason: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub fn run(args: MarkArgs) -> Result<ExitCode> {
+    let node = super::show::load(&args.file)?;
+    if node.name.executed {
+        println!("{} is already executed", node.path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("error: mark-executed needs --yes when not run interactively");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        print!(
+            "{}\nMark it executed without undoing anything? [y/N] ",
+            super::show::describe(&node)
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not marked");
+        }
+    }
+    state::mark_executed(&node.path)?;
+    let root = node.path.parent().and_then(|p| p.parent());
+    if let Some(root) = root {
+        audit::append(root, &format!("mark-executed {}", node.file_name), &args.reason)?;
+    }
+    println!("marked executed: {}", node.path.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,42 @@
+//! Choosing the cluster for commands that act on one (`execute-rollback`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use color_eyre::eyre::{Result, bail};
+
+use crate::cluster::{ClusterTarget, connect};
+use crate::config::{ClusterChoice, Config};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: the config's kraken.kubeconfig_path, else $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the file's current context).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    pub async fn connect(&self, config: Option<&Config>) -> Result<(kube::Client, ClusterTarget)> {
+        let mut kubeconfig = self.kubeconfig.clone();
+        let mut context = self.context.clone();
+        if kubeconfig.is_none()
+            && let Some(config) = config
+        {
+            match &config.cluster {
+                ClusterChoice::Sandbox { .. } => bail!(
+                    "{} targets the embedded sandbox, which lives only inside a running chaosdeck; \
+                     pass --kubeconfig (e.g. the one `chaosdeck sandbox` writes)",
+                    config.path.display()
+                ),
+                ClusterChoice::Kubeconfig { context: cfg_context } => {
+                    kubeconfig = config.kubeconfig_path.clone();
+                    context = context.or_else(|| cfg_context.clone());
+                }
+            }
+        }
+        connect(kubeconfig.as_deref(), context.as_deref()).await
+    }
+}
