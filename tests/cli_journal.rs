@@ -1,0 +1,197 @@
+//! The journal commands through the real binary: output, exit codes, bad input.
+
+mod support;
+
+use assert_cmd::Command;
+use chaosdeck::journal::Journal;
+use predicates::prelude::*;
+
+fn chaosdeck() -> Command {
+    Command::cargo_bin("chaosdeck").unwrap()
+}
+
+#[test]
+fn list_rollback_reads_krkns_directory() {
+    let fixtures = support::fixtures().join("krkn-rollback");
+    let out = chaosdeck().args(["list-rollback", "--dir"]).arg(&fixtures).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let body: Vec<&str> =
+        text.lines().skip(1).map(|l| l.split("  krkn ").next().unwrap_or(l)).collect();
+    insta::assert_snapshot!(body.join("\n"));
+}
+
+#[test]
+fn list_rollback_json_filters_by_run_and_type() {
+    let fixtures = support::fixtures().join("krkn-rollback");
+    let out = chaosdeck()
+        .args(["list-rollback", "--json", "-r", "7b5842f8", "-s", "hog_scenarios", "--dir"])
+        .arg(&fixtures)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let contexts = v["contexts"].as_array().unwrap();
+    assert_eq!(contexts.len(), 1);
+    let entry = &contexts[0]["entries"][0];
+    assert_eq!(entry["state"], "pending");
+    assert_eq!(entry["flavor"], "krkn");
+    assert_eq!(entry["scenario_type"], "hog_scenarios");
+    assert!(entry["undo"].as_str().unwrap().contains("cpu-hog-kqlog"));
+}
+
+#[test]
+fn check_reports_invalid_entries_and_unknown_files_without_deleting() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-a").unwrap();
+    ctx.write(
+        ctx.mint("hog_scenarios"),
+        support::delete_pod_draft("hog_scenarios", "default", "p1"),
+    )
+    .unwrap();
+    let broken = ctx.dir().join("hog_scenarios_5_brokenaa.yaml");
+    std::fs::write(&broken, "format: 1\nrun_uuid: [unclosed\n").unwrap();
+    let stray = ctx.dir().join("notes.txt");
+    std::fs::write(&stray, "operator notes").unwrap();
+    chaosdeck()
+        .args(["check", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("invalid   "))
+        .stdout(predicate::str::contains("hog_scenarios_5_brokenaa.yaml: line 2"))
+        .stdout(predicate::str::contains("unknown   "))
+        .stdout(predicate::str::contains("2 entries (1 outstanding"));
+    assert!(broken.exists() && stray.exists(), "check must never delete anything");
+    chaosdeck()
+        .args(["list-rollback", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[invalid] hog_scenarios_5_brokenaa.yaml"))
+        .stdout(predicate::str::contains("[unknown] notes.txt"));
+}
+
+#[test]
+fn show_prints_summary_kubectl_and_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-b").unwrap();
+    let w = ctx
+        .write(
+            ctx.mint("hog_scenarios"),
+            support::delete_pod_draft("hog_scenarios", "default", "cpu-hog-ab"),
+        )
+        .unwrap();
+    chaosdeck()
+        .arg("show")
+        .arg(&w.path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("state:     pending"))
+        .stdout(predicate::str::contains("kubectl delete pod/cpu-hog-ab -n default"))
+        .stdout(predicate::str::contains("--- raw file ---"));
+}
+
+#[test]
+fn mark_executed_needs_yes_when_not_interactive_and_audits() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-c").unwrap();
+    let w = ctx
+        .write(
+            ctx.mint("hog_scenarios"),
+            support::delete_pod_draft("hog_scenarios", "default", "p"),
+        )
+        .unwrap();
+    chaosdeck().arg("mark-executed").arg(&w.path).assert().code(2);
+    assert!(w.path.exists());
+    chaosdeck()
+        .arg("mark-executed")
+        .arg(&w.path)
+        .args(["--yes", "--reason", "deleted by hand"])
+        .assert()
+        .success();
+    assert!(!w.path.exists());
+    assert!(ctx.dir().join(format!("{}.executed", w.name.pending_file_name())).exists());
+    let audit = std::fs::read_to_string(journal.root().join("audit.log")).unwrap();
+    assert!(audit.contains("mark-executed") && audit.contains("deleted by hand"), "{audit}");
+}
+
+#[test]
+fn execute_rollback_dry_run_lists_newest_first_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-d").unwrap();
+    for pod in ["first", "second", "third"] {
+        ctx.write(
+            ctx.mint("hog_scenarios"),
+            support::delete_pod_draft("hog_scenarios", "default", pod),
+        )
+        .unwrap();
+    }
+    let out = chaosdeck()
+        .args(["execute-rollback", "--dry-run", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let order: Vec<usize> =
+        ["pod/third", "pod/second", "pod/first"].iter().map(|p| text.find(p).unwrap()).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "LIFO order expected:\n{text}");
+    let tree = chaosdeck::journal::scan(journal.root()).unwrap();
+    assert_eq!(tree.outstanding(), 3);
+}
+
+#[test]
+fn execute_rollback_refuses_ambiguous_run_prefix_and_unknown_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    for run in ["abc-1", "abc-2"] {
+        let ctx = journal.begin_context(run).unwrap();
+        ctx.write(
+            ctx.mint("hog_scenarios"),
+            support::delete_pod_draft("hog_scenarios", "default", "p"),
+        )
+        .unwrap();
+    }
+    chaosdeck()
+        .args(["execute-rollback", "-r", "abc", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("ambiguous"));
+    chaosdeck()
+        .args(["execute-rollback", "--file", "hog_scenarios_1_nosuchaa.yaml", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a pending entry"));
+}
+
+#[test]
+fn bad_config_names_file_line_and_column_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "kraken:\n  auto_rollback: True\ntunings:\n  iterations: lots\n")
+        .unwrap();
+    chaosdeck()
+        .args(["run", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:4:", config.display())));
+    chaosdeck()
+        .args(["run", "--config", "/nonexistent/config.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/config.yaml: cannot read"));
+}
+
+#[test]
+fn completions_are_generated() {
+    chaosdeck()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("execute-rollback"));
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chaosdeck::journal::{EntryDraft, ObjectRef, UndoAction};
+
+/// `shared/fixtures` beside the repository (CI clones with shared/ next to it).
+pub fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    assert!(
+        dir.is_dir(),
+        "fixtures missing at {}: shared/ must sit beside the repository",
+        dir.display()
+    );
+    dir
+}
+
+/// Copies a directory tree (fixtures are read-only; tests work on copies).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let dest = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_tree(&item.path(), &dest);
+        } else {
+            std::fs::copy(item.path(), &dest).unwrap();
+            let mut perms = std::fs::metadata(&dest).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+            std::fs::set_permissions(&dest, perms).unwrap();
+        }
+    }
+}
+
+pub fn delete_pod_draft(scenario_type: &str, ns: &str, pod: &str) -> EntryDraft {
+    EntryDraft {
+        scenario_type: scenario_type.into(),
+        scenario_file: None,
+        step: format!("created Pod {ns}/{pod}"),
+        undo: vec![UndoAction::Delete {
+            target: ObjectRef::new("v1", "Pod", Some(ns), pod),
+            uid: None,
+            require_labels: BTreeMap::new(),
+        }],
+    }
+}
