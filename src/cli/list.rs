@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::JournalLocation;
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
-use crate::journal::{Filter, scan};
+use crate::journal::{Depth, Filter, scan_with};
 
 #[derive(Args, Debug, Default)]
 pub struct ListArgs {
@@ -27,16 +27,10 @@ pub struct ListArgs {
 
 pub fn run(args: ListArgs) -> Result<ExitCode> {
     let dir = args.location.resolve()?;
-    let tree =
-        scan(&dir).wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
+    let tree = scan_with(&dir, Depth::Headers)
+        .wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
     let filter = Filter { run_uuid: args.run_uuid, scenario_type: args.scenario_type, file: None };
-    let unfiltered = filter.run_uuid.is_none() && filter.scenario_type.is_none();
-    let shown: Vec<(&ContextNode, Vec<&EntryNode>)> = tree
-        .contexts
-        .iter()
-        .map(|c| (c, c.entries.iter().filter(|e| filter.matches(c, e)).collect::<Vec<_>>()))
-        .filter(|(c, entries)| !entries.is_empty() || (unfiltered && c.entries.is_empty()))
-        .collect();
+    let shown = select(&tree, &filter);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&as_json(&tree, &shown))?);
     } else {
@@ -45,7 +39,20 @@ pub fn run(args: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The text tree (public for snapshot tests).
+/// Contexts with the entries `filter` selects; without a filter, empty contexts are kept too.
+pub fn select<'t>(
+    tree: &'t JournalTree,
+    filter: &Filter,
+) -> Vec<(&'t ContextNode, Vec<&'t EntryNode>)> {
+    let unfiltered = filter.run_uuid.is_none() && filter.scenario_type.is_none();
+    tree.contexts
+        .iter()
+        .map(|c| (c, c.entries.iter().filter(|e| filter.matches(c, e)).collect::<Vec<_>>()))
+        .filter(|(c, entries)| !entries.is_empty() || (unfiltered && c.entries.is_empty()))
+        .collect()
+}
+
+/// The text tree printed by `list-rollback`.
 pub fn render_tree(tree: &JournalTree, shown: &[(&ContextNode, Vec<&EntryNode>)]) -> String {
     let mut out = format!("{}\n", tree.root.display());
     if !tree.exists {

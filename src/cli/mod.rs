@@ -6,7 +6,7 @@
 
 mod check;
 mod execute;
-mod list;
+pub mod list;
 mod mark;
 mod run;
 mod show;

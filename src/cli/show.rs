@@ -71,6 +71,9 @@ pub fn describe(node: &EntryNode) -> String {
                 }
             }
         }
+        EntryBody::Listed(h) => {
+            out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
+        }
         EntryBody::Krkn(k) => {
             out.push_str(&format!("krkn:      {}\ncontent:   {}\n", k.callable, k.content));
         }

@@ -83,10 +83,13 @@ struct RawConfig {
     rest: BTreeMap<String, IgnoredAny>,
 }
 
+/// One `- <scenario_type>: [files]` item of `kraken.chaos_scenarios`.
+type ScenarioListItem = BTreeMap<String, Option<Vec<Spanned<String>>>>;
+
 #[derive(Deserialize)]
 struct RawKraken {
     kubeconfig_path: Option<String>,
-    chaos_scenarios: Option<Vec<BTreeMap<String, Option<Vec<Spanned<String>>>>>>,
+    chaos_scenarios: Option<Vec<ScenarioListItem>>,
     auto_rollback: Option<bool>,
     rollback_versions_directory: Option<String>,
     publish_kraken_status: Option<bool>,

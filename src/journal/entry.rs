@@ -160,6 +160,11 @@ impl Entry {
         out.push_str("# renamed to .yaml.executed once undone.\n");
         push_comment(&mut out, "Change:  ", &self.step);
         push_comment(&mut out, "Undo:    ", &self.undo_summary());
+        push_comment(
+            &mut out,
+            "Writer:  ",
+            &format!("pid {} on {} at {}", self.writer.pid, self.writer.host, self.created_at),
+        );
         out.push_str("# By hand:\n");
         for action in &self.undo {
             for line in kubectl::commands(action) {
@@ -191,6 +196,47 @@ impl Entry {
             return Err(EntryParseError::NoUndo);
         }
         Ok(entry)
+    }
+}
+
+/// What the comment header says, read without parsing the YAML body (fast listing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub step: String,
+    pub undo: String,
+    pub writer: Option<Writer>,
+}
+
+impl Header {
+    /// Reads the header of a rendered entry; `None` when the file does not look like one (no
+    /// header, or no `format:`/`undo:` keys in the body).
+    pub fn read(text: &str) -> Option<Header> {
+        let mut step = None;
+        let mut undo = None;
+        let mut writer = None;
+        let (mut has_format, mut has_undo) = (false, false);
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# Change:  ") {
+                step = Some(rest.to_string());
+            } else if let Some(rest) = line.strip_prefix("# Undo:    ") {
+                undo = Some(rest.to_string());
+            } else if let Some(rest) = line.strip_prefix("# Writer:  pid ") {
+                let mut words = rest.split(' ');
+                let pid = words.next().and_then(|p| p.parse().ok());
+                let host = words.nth(1).map(str::to_string);
+                if let (Some(pid), Some(host)) = (pid, host) {
+                    writer = Some(Writer { pid, host });
+                }
+            } else if line.starts_with("format: ") {
+                has_format = true;
+            } else if line.starts_with("undo:") {
+                has_undo = true;
+            }
+        }
+        if !(has_format && has_undo) {
+            return None;
+        }
+        Some(Header { step: step?, undo: undo?, writer })
     }
 }
 
@@ -255,6 +301,16 @@ pub(crate) mod tests {
         assert!(text.starts_with("#!"));
         assert!(text.contains("kubectl patch service/nginx -n default --type merge"));
         assert_eq!(Entry::parse(&text).unwrap(), entry);
+    }
+
+    #[test]
+    fn header_carries_what_listing_needs() {
+        let entry = sample();
+        let header = Header::read(&entry.render("x.yaml").unwrap()).unwrap();
+        assert_eq!(header.step, entry.step);
+        assert_eq!(header.undo, entry.undo_summary());
+        assert_eq!(header.writer, Some(entry.writer.clone()));
+        assert_eq!(Header::read("format: 1\nundo: []\n"), None);
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn plan(node: &EntryNode) -> Outcome {
         EntryBody::Chaosdeck(entry) => Outcome::Planned {
             steps: entry.undo.iter().flat_map(super::kubectl::commands).collect(),
         },
+        EntryBody::Listed(header) => Outcome::Planned { steps: vec![header.undo.clone()] },
         EntryBody::Krkn(_) => Outcome::Skipped { reason: krkn_reason() },
         EntryBody::Invalid(reason) => {
             Outcome::Skipped { reason: format!("invalid entry: {reason}") }
@@ -146,6 +147,11 @@ async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
     let entry = match fresh.body {
         EntryBody::Chaosdeck(entry) => entry,
         EntryBody::Krkn(_) => return Outcome::Skipped { reason: krkn_reason() },
+        EntryBody::Listed(_) => {
+            return Outcome::Failed {
+                error: "internal: entry was not parsed before execution".into(),
+            };
+        }
         EntryBody::Invalid(reason) => {
             return Outcome::Skipped { reason: format!("invalid entry: {reason}") };
         }

@@ -23,7 +23,7 @@ pub mod writer;
 pub use entry::{Entry, ObjectRef, UndoAction};
 pub use error::JournalError;
 pub use filter::Filter;
-pub use scan::{EntryState, JournalTree, scan};
+pub use scan::{Depth, EntryState, JournalTree, scan, scan_with};
 pub use writer::{Context, EntryDraft, Journal, WrittenEntry};
 
 /// The default journal directory: persistent per-user state, not `/tmp` (a reboot is exactly

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::entry::{Entry, Writer};
+use super::entry::{Entry, Header, Writer};
 use super::fsio;
 use super::krkn::{self, KrknSummary};
 use super::names::{self, AUDIT_FILE, ContextName, ERROR_EXT, EntryName, Flavor, LOCK_FILE};
@@ -44,9 +44,21 @@ impl EntryState {
     }
 }
 
+/// How much of each entry a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Only the human header (fast; for listings). The body is parsed when an entry is shown
+    /// or executed, so a malformed body is still refused before anything is applied.
+    Headers,
+    /// Parse every body (for `check`, execution and inspection).
+    Full,
+}
+
 #[derive(Debug, Clone)]
 pub enum EntryBody {
     Chaosdeck(Box<Entry>),
+    /// Read at [`Depth::Headers`]: the body has not been parsed.
+    Listed(Header),
     Krkn(KrknSummary),
     Invalid(String),
 }
@@ -67,6 +79,7 @@ impl EntryNode {
     pub fn summary(&self) -> String {
         match &self.body {
             EntryBody::Chaosdeck(e) => e.undo_summary(),
+            EntryBody::Listed(h) => h.undo.clone(),
             EntryBody::Krkn(k) => format!("krkn {}({})", k.callable, k.content),
             EntryBody::Invalid(reason) => format!("invalid: {reason}"),
         }
@@ -127,8 +140,13 @@ impl JournalTree {
     }
 }
 
-/// Reads the whole journal under `root`. A missing root is an empty journal, not an error.
+/// Reads the whole journal under `root`, parsing every entry. A missing root is an empty
+/// journal, not an error.
 pub fn scan(root: &Path) -> std::io::Result<JournalTree> {
+    scan_with(root, Depth::Full)
+}
+
+pub fn scan_with(root: &Path, depth: Depth) -> std::io::Result<JournalTree> {
     let mut tree = JournalTree { root: root.to_path_buf(), ..Default::default() };
     let meta = match fs::symlink_metadata(root) {
         Ok(meta) => meta,
@@ -142,7 +160,7 @@ pub fn scan(root: &Path) -> std::io::Result<JournalTree> {
         ));
     }
     tree.exists = true;
-    let mut liveness = Liveness::default();
+    let mut found = Vec::new();
     for item in fs::read_dir(root)? {
         let item = item?;
         let name = item.file_name().to_string_lossy().into_owned();
@@ -153,29 +171,71 @@ pub fn scan(root: &Path) -> std::io::Result<JournalTree> {
             continue;
         }
         match names::parse_context_dir(&name) {
-            Some(ctx_name) if file_type.is_dir() => {
-                tree.contexts.push(scan_context(&path, name, ctx_name, &mut liveness)?);
-            }
+            Some(ctx_name) if file_type.is_dir() => found.push((path, name, ctx_name)),
             _ if name == AUDIT_FILE && file_type.is_file() => {}
             _ => tree.unknown.push(Unknown { path, reason: "not a context directory".into() }),
         }
     }
+    tree.contexts = scan_contexts(found, depth)?;
     tree.contexts.sort_by(|a, b| (a.name.ts_ns, &a.dir_name).cmp(&(b.name.ts_ns, &b.dir_name)));
     Ok(tree)
+}
+
+/// Reads contexts on up to two threads: with thousands of small files, the cost is per-file
+/// syscalls, which parallelise well.
+fn scan_contexts(
+    found: Vec<(PathBuf, String, ContextName)>,
+    depth: Depth,
+) -> std::io::Result<Vec<ContextNode>> {
+    let workers = std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(1);
+    if workers < 2 || found.len() < 64 {
+        let mut liveness = Liveness::default();
+        return found
+            .into_iter()
+            .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
+            .collect();
+    }
+    let half = found.len() / 2;
+    let mut found = found;
+    let second = found.split_off(half);
+    std::thread::scope(|s| {
+        let other = s.spawn(move || {
+            let mut liveness = Liveness::default();
+            second
+                .into_iter()
+                .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
+                .collect::<std::io::Result<Vec<_>>>()
+        });
+        let mut liveness = Liveness::default();
+        let mut mine: Vec<ContextNode> = found
+            .into_iter()
+            .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
+            .collect::<std::io::Result<_>>()?;
+        let theirs =
+            other.join().map_err(|_| std::io::Error::other("journal scan thread panicked"))??;
+        mine.extend(theirs);
+        Ok(mine)
+    })
 }
 
 fn scan_context(
     dir: &Path,
     dir_name: String,
     name: ContextName,
+    depth: Depth,
     liveness: &mut Liveness,
 ) -> std::io::Result<ContextNode> {
     let mut node =
         ContextNode { dir_name, path: dir.to_path_buf(), name, entries: vec![], unknown: vec![] };
     let mut items = Vec::new();
+    let mut sidecars = std::collections::HashSet::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
-        items.push((item.file_name().to_string_lossy().into_owned(), item.file_type()?));
+        let file_name = item.file_name().to_string_lossy().into_owned();
+        if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
+            sidecars.insert(entry.to_string());
+        }
+        items.push((file_name, item.file_type()?));
     }
     for (file_name, file_type) in items {
         let path = dir.join(&file_name);
@@ -203,22 +263,41 @@ fn scan_context(
             });
             continue;
         };
-        node.entries.push(read_entry(path, file_name, entry_name, liveness));
+        let has_error = sidecars.contains(&file_name);
+        node.entries.push(read_entry_at(path, file_name, entry_name, depth, has_error, liveness));
     }
     node.entries.sort_by(|a, b| (a.name.ts_ns, &a.file_name).cmp(&(b.name.ts_ns, &b.file_name)));
     Ok(node)
 }
 
-/// Reads one entry file into a node (state, body, last error).
+/// Reads one entry file fully into a node (state, body, last error).
 pub fn read_entry(
     path: PathBuf,
     file_name: String,
     name: EntryName,
     liveness: &mut Liveness,
 ) -> EntryNode {
+    let has_error = !name.executed && fs::symlink_metadata(state::error_path(&path)).is_ok();
+    read_entry_at(path, file_name, name, Depth::Full, has_error, liveness)
+}
+
+fn read_entry_at(
+    path: PathBuf,
+    file_name: String,
+    name: EntryName,
+    depth: Depth,
+    has_error: bool,
+    liveness: &mut Liveness,
+) -> EntryNode {
     let text = fsio::read_nofollow(&path).map(|b| String::from_utf8_lossy(&b).into_owned());
     let body = match (&text, name.flavor) {
         (Err(e), _) => EntryBody::Invalid(format!("cannot read: {e}")),
+        (Ok(text), Flavor::Chaosdeck) if depth == Depth::Headers => match Header::read(text) {
+            Some(header) => EntryBody::Listed(header),
+            None => EntryBody::Invalid(
+                "no chaosdeck header or body (run `chaosdeck check` for details)".into(),
+            ),
+        },
         (Ok(text), Flavor::Chaosdeck) => match Entry::parse(text) {
             Ok(entry) => EntryBody::Chaosdeck(Box::new(entry)),
             Err(e) => EntryBody::Invalid(e.to_string()),
@@ -228,7 +307,7 @@ pub fn read_entry(
             Err(e) => EntryBody::Invalid(e),
         },
     };
-    let last_error = if name.executed { None } else { state::read_error(&path) };
+    let last_error = if name.executed || !has_error { None } else { state::read_error(&path) };
     let state = match (&body, name.executed, &last_error) {
         (_, true, _) => EntryState::Executed,
         (EntryBody::Invalid(_), false, _) => EntryState::Invalid,
@@ -237,6 +316,7 @@ pub fn read_entry(
     };
     let writer_alive = match &body {
         EntryBody::Chaosdeck(e) if !name.executed => liveness.alive(&e.writer),
+        EntryBody::Listed(Header { writer: Some(w), .. }) if !name.executed => liveness.alive(w),
         _ => None,
     };
     EntryNode { file_name, path, name, state, body, last_error, writer_alive }
