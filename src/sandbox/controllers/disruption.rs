@@ -128,3 +128,18 @@ pub fn status_of(store: &Store, pdb: &Value) -> Value {
         }],
     })
 }
+
+/// Keeps every PDB's status in `ns` current.
+pub fn reconcile(store: &Store, ns: &str) -> Result<(), ApiError> {
+    let (pdbs, _) = store.list(r::PDBS, Some(ns));
+    let mut result = Ok(());
+    for pdb in pdbs {
+        let status = status_of(store, &pdb);
+        if let Err(e) = super::workloads::set_status(store, r::PDBS, &pdb, status)
+            && e.code != 404
+        {
+            result = Err(e);
+        }
+    }
+    result
+}
