@@ -1,6 +1,11 @@
 //! `chaosdeck sandbox`: serve the sandbox on loopback until Ctrl-C.
+//!
+//! Owns: the subcommand's flags, where the kubeconfig goes by default, and what it prints.
+//! Must not touch the user's own kubeconfig.
 
 use std::path::PathBuf;
+
+use color_eyre::eyre::{WrapErr, eyre};
 
 use super::{Sandbox, SandboxOptions, Seed};
 
@@ -9,7 +14,8 @@ pub struct SandboxArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Where to write the kubeconfig for kubectl and chaosdeck.
+    /// Where to write the kubeconfig for kubectl and chaosdeck
+    /// [default: $XDG_STATE_HOME/chaosdeck/sandbox.kubeconfig].
     #[arg(long)]
     pub kubeconfig_out: Option<PathBuf>,
     /// What the cluster starts with: demo, empty or scale:NODES:PODS.
@@ -17,10 +23,42 @@ pub struct SandboxArgs {
     pub seed: String,
 }
 
+/// `$XDG_STATE_HOME/chaosdeck/sandbox.kubeconfig`, else `~/.local/state/chaosdeck/...`.
+pub fn default_kubeconfig_path() -> color_eyre::Result<PathBuf> {
+    let state = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
+                eyre!("neither XDG_STATE_HOME nor HOME is set; pass --kubeconfig-out")
+            })?;
+            PathBuf::from(home).join(".local").join("state")
+        }
+    };
+    Ok(state.join("chaosdeck").join("sandbox.kubeconfig"))
+}
+
 pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
     let seed: Seed = args.seed.parse()?;
-    let sandbox =
-        Sandbox::start(SandboxOptions { port: args.port, seed, ..Default::default() }).await?;
+    let path = match args.kubeconfig_out {
+        Some(p) => p,
+        None => default_kubeconfig_path()?,
+    };
+    let sandbox = Sandbox::start(SandboxOptions { port: args.port, seed, ..Default::default() })
+        .await
+        .wrap_err("cannot start the sandbox")?;
+    sandbox
+        .write_kubeconfig(&path)
+        .wrap_err_with(|| format!("cannot write the kubeconfig to {}", path.display()))?;
+    println!("chaosdeck sandbox listening on {}", sandbox.url());
+    println!(
+        "  loopback only, plain HTTP, no authentication: for demos and tests, not for real workloads"
+    );
+    println!("  kubeconfig (context {}): {}", super::SANDBOX_CONTEXT, path.display());
+    println!("  try: kubectl --kubeconfig {} get pods -A", path.display());
+    println!("  (no OpenAPI is served: use `kubectl apply --validate=false`)");
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.wrap_err("cannot wait for Ctrl-C")?;
+    println!("stopping the sandbox");
     sandbox.shutdown().await;
     Ok(())
 }

@@ -1,24 +1,57 @@
-//! The embedded Kubernetes API emulator (placeholder: the sandbox issue fills this in).
+//! The embedded Kubernetes API emulator ("the sandbox").
 //!
 //! Owns: an in-process HTTP server that speaks enough of the Kubernetes API for kube-rs and
-//! kubectl. Must not touch: the journal, the engine or any real cluster.
+//! kubectl (discovery, CRUD, watch, selectors, Status errors, scale/eviction/status
+//! subresources), an in-memory object store, mini-controllers that make it behave like a
+//! cluster, the seeds it starts from, and the kubeconfig that points at it.
+//!
+//! Security: it listens on 127.0.0.1 only, over plain HTTP, with **no authentication or
+//! authorization**. Anything on the machine can talk to it; that is fine for a throwaway demo
+//! and test cluster and would not be anywhere else.
+//!
+//! OpenAPI documents are not served (`/openapi/*` answers 404), so `kubectl apply` and
+//! `kubectl create -f` need `--validate=false`.
+//!
+//! Must not touch: the journal, the engine, the user's own kubeconfig, or any real cluster.
 
+pub mod admission;
 pub mod command;
+pub mod controllers;
+pub mod discovery;
+pub mod handlers;
+pub mod kubeconfig;
+pub mod meta;
+pub mod patch;
+pub mod resources;
+pub mod seed;
+pub mod selectors;
+pub mod status;
+pub mod store;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use store::Store;
 
 /// Name of the kubeconfig cluster, user and context the sandbox writes.
 pub const SANDBOX_CONTEXT: &str = "chaosdeck-sandbox";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("the sandbox is not built yet")]
-    NotBuilt,
     #[error("bad seed {0:?}: expected demo, empty or scale:NODES:PODS")]
     BadSeed(String),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("cannot seed the sandbox: {0}")]
+    Seed(status::ApiError),
+    #[error("cannot build a kube client for {url}: {reason}")]
+    Client { url: String, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +64,20 @@ pub enum Seed {
 impl FromStr for Seed {
     type Err = SandboxError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || SandboxError::BadSeed(s.to_string());
         match s {
             "demo" => Ok(Seed::Demo),
             "empty" => Ok(Seed::Empty),
-            _ => Err(SandboxError::BadSeed(s.to_string())),
+            _ => {
+                let rest = s.strip_prefix("scale:").ok_or_else(bad)?;
+                let (nodes, pods) = rest.split_once(':').ok_or_else(bad)?;
+                let nodes: usize = nodes.parse().map_err(|_| bad())?;
+                let pods: usize = pods.parse().map_err(|_| bad())?;
+                if nodes == 0 {
+                    return Err(bad());
+                }
+                Ok(Seed::Scale { nodes, pods })
+            }
         }
     }
 }
@@ -43,6 +86,7 @@ impl FromStr for Seed {
 pub struct SandboxOptions {
     pub port: u16,
     pub seed: Seed,
+    /// How long a scheduled pod stays Pending before it is Running and Ready.
     pub pod_ready_delay: Duration,
 }
 
@@ -54,26 +98,90 @@ impl Default for SandboxOptions {
 
 pub struct Sandbox {
     addr: SocketAddr,
+    store: Arc<Store>,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Sandbox {
-    pub async fn start(_opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
-        Err(SandboxError::NotBuilt)
+    /// Seeds the store, binds 127.0.0.1:`port`, and spawns the server and controllers on the
+    /// current tokio runtime.
+    pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
+            .await
+            .map_err(|source| SandboxError::Bind { port: opts.port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { port: opts.port, source })?;
+        let store = Arc::new(Store::new());
+        seed::apply(&store, opts.seed).map_err(SandboxError::Seed)?;
+        let shutdown = CancellationToken::new();
+        let state = handlers::AppState { store: store.clone(), shutdown: shutdown.clone() };
+        let app = handlers::router(state);
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!("sandbox server stopped: {e}");
+            }
+        });
+        let mut tasks = vec![server];
+        tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
+        Ok(Sandbox { addr, store, shutdown, tasks })
     }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The object store, for tests and in-process callers that want to look behind the API.
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// The HTTP router, to serve in-process without a socket (`kube::Client::new(router, ns)`).
+    pub fn router(&self) -> axum::Router {
+        handlers::router(handlers::AppState {
+            store: self.store.clone(),
+            shutdown: self.shutdown.clone(),
+        })
+    }
+
     pub fn kubeconfig_yaml(&self) -> String {
-        String::new()
+        kubeconfig::yaml(&self.url())
     }
-    pub fn write_kubeconfig(&self, _path: &Path) -> std::io::Result<()> {
-        Err(std::io::Error::other("the sandbox is not built yet"))
+
+    /// Writes the kubeconfig with mode 0600, creating parent directories.
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        kubeconfig::write(path, &self.kubeconfig_yaml())
     }
+
     pub fn client(&self) -> Result<kube::Client, SandboxError> {
-        Err(SandboxError::NotBuilt)
+        let url = self.url();
+        let uri = url
+            .parse::<axum::http::Uri>()
+            .map_err(|e| SandboxError::Client { url: url.clone(), reason: e.to_string() })?;
+        let config = kube::Config::new(uri);
+        kube::Client::try_from(config)
+            .map_err(|e| SandboxError::Client { url, reason: e.to_string() })
     }
-    pub async fn shutdown(self) {}
+
+    /// Stops controllers, ends open watches and waits for the server to finish.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Dropping without `shutdown()` (a failing test) must still stop the background tasks.
+        self.shutdown.cancel();
+    }
 }

@@ -1,0 +1,322 @@
+//! get, list, create, update, patch, delete and deletecollection on whole objects.
+//!
+//! Owns: turning query parameters and bodies into store calls, selectors and pagination of
+//! lists, and the response shapes (objects, `*List`, `Table`). Must not change objects other
+//! than through the store.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{AppState, Req, json_response, raw_json, table};
+use crate::sandbox::meta;
+use crate::sandbox::patch::{self, PatchKind};
+use crate::sandbox::resources::{RESOURCES, ResourceDef};
+use crate::sandbox::selectors::{FieldSelector, LabelSelector};
+use crate::sandbox::status::ApiError;
+use crate::sandbox::store::{DeleteOpts, Deleted, Obj, Part, Propagation};
+
+pub struct Selectors {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Selectors {
+    pub fn from_req(req: &Req) -> Result<Self, ApiError> {
+        let labels = match req.q("labelSelector") {
+            Some(s) => LabelSelector::parse(s).map_err(ApiError::bad_request)?,
+            None => LabelSelector::everything(),
+        };
+        let fields = match req.q("fieldSelector") {
+            Some(s) => FieldSelector::parse(req.target.res, s).map_err(ApiError::bad_request)?,
+            None => FieldSelector::default(),
+        };
+        Ok(Self { labels, fields })
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+}
+
+fn continue_token(obj: &Value) -> String {
+    let raw = format!("{}\u{0}{}", meta::namespace(obj), meta::name(obj));
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
+    if !token.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let bytes: Vec<u8> = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (ns, name) = text.split_once('\u{0}').ok_or_else(bad)?;
+    Ok((ns.to_string(), name.to_string()))
+}
+
+/// Serialises a list without building one big `Value`: items are shared with the store.
+pub fn list_bytes(
+    def: &ResourceDef,
+    items: &[Obj],
+    rv: u64,
+    cont: Option<(&str, usize)>,
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(256 + items.len() * 1024);
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some((token, remaining)) = cont {
+        metadata["continue"] = json!(token);
+        metadata["remainingItemCount"] = json!(remaining);
+    }
+    let head =
+        json!({"kind": def.list_kind(), "apiVersion": def.api_version(), "metadata": metadata});
+    let head = head.to_string();
+    // Re-open the header object to append "items": cheaper than cloning every item.
+    buf.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    buf.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        // Serialising a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut buf, &**item);
+    }
+    buf.extend_from_slice(b"]}");
+    buf
+}
+
+pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let res = req.target.res;
+    let def = &RESOURCES[res];
+    let sel = Selectors::from_req(req)?;
+    let ns = req.target.ns.as_deref();
+    let (mut items, rv) = match sel.fields.pinned_name() {
+        Some(name) => {
+            let (all, rv) =
+                state.store.list_filtered(res, ns, |o| meta::name(o) == name && sel.matches(o));
+            (all, rv)
+        }
+        None => state.store.list_filtered(res, ns, |o| sel.matches(o)),
+    };
+    if let Some(token) = req.q("continue") {
+        let after = decode_continue(token)?;
+        items
+            .retain(|o| (meta::namespace(o), meta::name(o)) > (after.0.as_str(), after.1.as_str()));
+    }
+    let limit = req.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let mut cont = None;
+    if let Some(limit) = limit
+        && items.len() > limit
+    {
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        cont = items.last().map(|o| (continue_token(o), remaining));
+    }
+    if req.wants_table() {
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(res, &items, rv, cont.as_ref().map(|c| c.0.as_str())),
+        ));
+    }
+    let bytes = list_bytes(def, &items, rv, cont.as_ref().map(|(t, n)| (t.as_str(), *n)));
+    Ok(raw_json(StatusCode::OK, bytes))
+}
+
+pub fn object_response(req: &Req, code: StatusCode, obj: &Obj) -> Response {
+    if req.wants_table() {
+        let rv = meta::resource_version(obj).parse().unwrap_or(0);
+        return json_response(
+            code,
+            &table::table(req.target.res, std::slice::from_ref(obj), rv, None),
+        );
+    }
+    json_response(code, obj)
+}
+
+pub fn get(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let name = req.target.name.as_deref().unwrap_or("");
+    let obj = state.store.get(req.target.res, req.target.ns(), name)?;
+    Ok(object_response(req, StatusCode::OK, &obj))
+}
+
+/// Refuses bodies whose kind or apiVersion disagree with the URL.
+fn check_kind(def: &ResourceDef, body: &Value) -> Result<(), ApiError> {
+    if let Some(kind) = body.get("kind").and_then(Value::as_str)
+        && kind != def.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind of the body ({kind}) does not match the expected kind ({})",
+            def.kind
+        )));
+    }
+    if let Some(av) = body.get("apiVersion").and_then(Value::as_str)
+        && av != def.api_version()
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            def.api_version()
+        )));
+    }
+    Ok(())
+}
+
+fn check_namespace(req: &Req, body: &Value) -> Result<(), ApiError> {
+    let def = &RESOURCES[req.target.res];
+    let body_ns = meta::namespace(body);
+    if def.namespaced && !body_ns.is_empty() && body_ns != req.target.ns() {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if def.namespaced && req.target.ns.is_none() {
+        return Err(ApiError::method_not_allowed(format!(
+            "{} must be created in a namespace",
+            def.plural
+        )));
+    }
+    Ok(())
+}
+
+fn dry_run(req: &Req) -> bool {
+    req.q("dryRun").is_some()
+}
+
+pub fn create(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let def = &RESOURCES[req.target.res];
+    let body = req.json_body()?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
+    check_kind(def, &body)?;
+    check_namespace(req, &body)?;
+    if dry_run(req) {
+        let obj = state.store.dry_create(req.target.res, req.target.ns(), body)?;
+        return Ok(json_response(StatusCode::CREATED, &obj));
+    }
+    let obj = state.store.create(req.target.res, req.target.ns(), body)?;
+    Ok(json_response(StatusCode::CREATED, &obj))
+}
+
+pub fn update(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let def = &RESOURCES[req.target.res];
+    let body = req.json_body()?;
+    check_kind(def, &body)?;
+    check_namespace(req, &body)?;
+    let name = req.target.name.as_deref().unwrap_or("");
+    if dry_run(req) {
+        let current = state.store.get(req.target.res, req.target.ns(), name)?;
+        return Ok(json_response(StatusCode::OK, &current));
+    }
+    let obj = state.store.update(req.target.res, req.target.ns(), name, body, Part::Main)?;
+    Ok(json_response(StatusCode::OK, &obj))
+}
+
+pub fn patch(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    patch_part(state, req, Part::Main)
+}
+
+pub fn patch_part(state: &AppState, req: &Req, part: Part) -> Result<Response, ApiError> {
+    let kind = PatchKind::from_content_type(req.content_type())?;
+    let body = patch::parse_body(kind, &req.body)?;
+    let (res, ns) = (req.target.res, req.target.ns());
+    let name = req.target.name.as_deref().unwrap_or("");
+    if kind == PatchKind::Apply && state.store.get(res, ns, name).is_err() {
+        // Server-side apply creates what does not exist yet.
+        let mut obj = body;
+        check_kind(&RESOURCES[res], &obj)?;
+        meta::set(&mut obj, &["metadata", "name"], json!(name));
+        let created = state.store.create(res, ns, obj)?;
+        return Ok(json_response(StatusCode::CREATED, &created));
+    }
+    if dry_run(req) {
+        let current = state.store.get(res, ns, name)?;
+        let patched = patch::apply(kind, &current, &body)?;
+        return Ok(json_response(StatusCode::OK, &patched));
+    }
+    let obj = state.store.modify(res, ns, name, part, |cur| patch::apply(kind, cur, &body))?;
+    Ok(object_response(req, StatusCode::OK, &obj))
+}
+
+pub fn delete_opts(req: &Req) -> Result<DeleteOpts, ApiError> {
+    let body: Value = if req.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("cannot decode DeleteOptions: {e}")))?
+    };
+    let prop = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or(req.q("propagationPolicy"))
+        .or_else(|| match body.get("orphanDependents").and_then(Value::as_bool) {
+            Some(true) => Some("Orphan"),
+            _ => None,
+        });
+    let propagation = match prop {
+        None => None,
+        Some("Background") => Some(Propagation::Background),
+        Some("Foreground") => Some(Propagation::Foreground),
+        Some("Orphan") => Some(Propagation::Orphan),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy {other:?} is not one of Orphan, Background, Foreground"
+            )));
+        }
+    };
+    let grace_seconds = body
+        .get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| req.q("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+    let pre = body.get("preconditions");
+    Ok(DeleteOpts {
+        uid: pre.and_then(|p| p.get("uid")).and_then(Value::as_str).map(String::from),
+        resource_version: pre
+            .and_then(|p| p.get("resourceVersion"))
+            .and_then(Value::as_str)
+            .map(String::from),
+        propagation,
+        grace_seconds,
+    })
+}
+
+pub fn delete(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let opts = delete_opts(req)?;
+    let name = req.target.name.as_deref().unwrap_or("");
+    if dry_run(req) {
+        let current = state.store.get(req.target.res, req.target.ns(), name)?;
+        return Ok(json_response(StatusCode::OK, &current));
+    }
+    match state.store.delete(req.target.res, req.target.ns(), name, &opts)? {
+        Deleted::Gone(obj) => Ok(json_response(StatusCode::OK, &obj)),
+        Deleted::Marked(obj) => Ok(json_response(StatusCode::OK, &obj)),
+    }
+}
+
+pub fn delete_collection(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let res = req.target.res;
+    let def = &RESOURCES[res];
+    if !def.deletecollection {
+        return Err(ApiError::method_not_allowed(format!(
+            "deletecollection is not supported on {}",
+            def.plural
+        )));
+    }
+    let sel = Selectors::from_req(req)?;
+    let opts = delete_opts(req)?;
+    let (targets, _) = state.store.list_filtered(res, req.target.ns.as_deref(), |o| sel.matches(o));
+    let mut deleted = Vec::new();
+    for t in targets {
+        match state.store.delete(res, meta::namespace(&t), meta::name(&t), &opts) {
+            Ok(Deleted::Gone(o) | Deleted::Marked(o)) => deleted.push(o),
+            // Already gone through a cascade: that is what the caller wanted.
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let rv = state.store.current_rv();
+    Ok(raw_json(StatusCode::OK, list_bytes(def, &deleted, rv, None)))
+}

@@ -1,0 +1,364 @@
+//! The real kubectl binary against the sandbox.
+//!
+//! Each test starts its own sandbox on an ephemeral port and points kubectl at a kubeconfig
+//! in a temp dir (discovery cache there too, so nothing leaks into ~/.kube).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    fn start(seed: Seed) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sandbox = runtime
+            .block_on(Sandbox::start(SandboxOptions {
+                seed,
+                pod_ready_delay: Duration::from_millis(100),
+                ..Default::default()
+            }))
+            .expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sandbox.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+        Self { runtime, sandbox: Some(sandbox), dir, kubeconfig }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        let cache = self.dir.path().join("cache");
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(args)
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// Runs kubectl, asserting success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl, asserting failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Cluster {
+    /// Polls `kubectl args` until `pred(stdout)` holds; panics with the last output after
+    /// the deadline.
+    fn eventually(&self, args: &[&str], what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = self.kubectl(args);
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() && pred(&stdout) {
+                return stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: kubectl {args:?} said {stdout:?} / {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_running(&self, ns: &str, selector: &str, n: usize) -> String {
+        self.eventually(
+            &["get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.metadata.deletionTimestamp}{\"\\n\"}{end}"],
+            &format!("{n} Running pods with {selector}"),
+            |out| {
+                let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+                lines.len() == n && lines.iter().all(|l| l.split_whitespace().count() == 2 && l.trim_end().ends_with(" Running"))
+            },
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            self.runtime.block_on(sb.shutdown());
+        }
+    }
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/data/sandbox/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn get_nodes_and_pods_and_error_wording() {
+    let c = Cluster::start(Seed::Demo);
+    let nodes = c.ok(&["get", "nodes"]);
+    assert!(nodes.contains("sandbox-worker-1"), "{nodes}");
+    assert!(nodes.contains("Ready"), "{nodes}");
+    let names = c.ok(&["get", "nodes", "-o", "name"]);
+    assert_eq!(names.lines().count(), 4, "{names}");
+
+    let err = c.fails(&["get", "pod", "nope"]);
+    assert!(err.contains("Error from server (NotFound): pods \"nope\" not found"), "{err}");
+    let err = c.fails(&["get", "deployment", "nope", "-n", "shop"]);
+    assert!(
+        err.contains("Error from server (NotFound): deployments.apps \"nope\" not found"),
+        "{err}"
+    );
+
+    let manifest = fixture("namespace-team-a.yaml");
+    c.ok(&["create", "--validate=false", "-f", &manifest]);
+    let err = c.fails(&["create", "--validate=false", "-f", &manifest]);
+    assert!(err.contains("Error from server (AlreadyExists)"), "{err}");
+    assert!(err.contains("namespaces \"team-a\" already exists"), "{err}");
+
+    let got = c.ok(&["get", "configmap", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}"]);
+    assert_eq!(got, "1");
+    let all = c.ok(&["get", "configmaps", "-A"]);
+    assert!(all.contains("team-a") && all.contains("cfg"), "{all}");
+}
+
+#[test]
+fn apply_deployment_replace_pod_and_scale() {
+    let c = Cluster::start(Seed::Demo);
+    let out = c.ok(&["apply", "--validate=false", "-f", &fixture("hello-deployment.yaml")]);
+    assert!(out.contains("deployment.apps/hello created"), "{out}");
+    let pods = c.wait_running("default", "app=hello", 3);
+    let names: Vec<&str> = pods.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    for n in &names {
+        assert!(n.starts_with("hello-") && n.len() == "hello-".len() + 10 + 1 + 5, "pod name {n}");
+    }
+    // Table output, as a person would see it.
+    let table = c.ok(&["get", "pods", "-l", "app=hello"]);
+    assert!(
+        table.contains("READY") && table.contains("1/1") && table.contains("Running"),
+        "{table}"
+    );
+    let deploy =
+        c.eventually(&["get", "deployment", "hello"], "deployment ready", |o| o.contains("3/3"));
+    assert!(deploy.contains("hello"), "{deploy}");
+
+    // Delete one pod: the replicaset replaces it.
+    let victim = names[0].to_string();
+    c.ok(&["delete", "pod", &victim]);
+    let err = c.fails(&["get", "pod", &victim]);
+    assert!(err.contains(&format!("pods \"{victim}\" not found")), "{err}");
+    let after = c.wait_running("default", "app=hello", 3);
+    assert!(!after.contains(&victim), "{after}");
+
+    // Scale through the scale subresource.
+    let out = c.ok(&["scale", "deployment", "hello", "--replicas=5"]);
+    assert!(out.contains("scaled"), "{out}");
+    c.wait_running("default", "app=hello", 5);
+    c.ok(&["scale", "deployment", "hello", "--replicas=1"]);
+    c.wait_running("default", "app=hello", 1);
+    let rs = c.ok(&["get", "replicasets", "-l", "app=hello", "-o", "name"]);
+    assert_eq!(rs.lines().count(), 1, "{rs}");
+
+    // Deleting the deployment cascades to its replicaset and pods.
+    c.ok(&["delete", "deployment", "hello"]);
+    c.eventually(&["get", "pods", "-l", "app=hello", "-o", "name"], "pods gone", |o| {
+        o.trim().is_empty()
+    });
+    let rs = c.ok(&["get", "replicasets", "-l", "app=hello", "-o", "name"]);
+    assert!(rs.trim().is_empty(), "{rs}");
+}
+
+#[test]
+fn cordon_uncordon_label_and_select() {
+    let c = Cluster::start(Seed::Demo);
+    let out = c.ok(&["cordon", "sandbox-worker-1"]);
+    assert!(out.contains("cordoned"), "{out}");
+    let nodes = c.ok(&["get", "nodes"]);
+    assert!(
+        nodes.lines().any(|l| l.contains("sandbox-worker-1") && l.contains("SchedulingDisabled")),
+        "{nodes}"
+    );
+    let flag = c.ok(&["get", "node", "sandbox-worker-1", "-o", "jsonpath={.spec.unschedulable}"]);
+    assert_eq!(flag, "true");
+    let cordoned =
+        c.ok(&["get", "nodes", "--field-selector", "spec.unschedulable=true", "-o", "name"]);
+    assert_eq!(cordoned.trim(), "node/sandbox-worker-1");
+
+    // New pods avoid the cordoned node (and the tainted control plane).
+    c.ok(&["apply", "--validate=false", "-f", &fixture("hello-deployment.yaml")]);
+    c.wait_running("default", "app=hello", 3);
+    let nodes_used =
+        c.ok(&["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.nodeName}"]);
+    assert!(!nodes_used.contains("sandbox-worker-1"), "{nodes_used}");
+    assert!(!nodes_used.contains("control-plane"), "{nodes_used}");
+
+    let out = c.ok(&["uncordon", "sandbox-worker-1"]);
+    assert!(out.contains("uncordoned"), "{out}");
+    let flag = c.ok(&["get", "node", "sandbox-worker-1", "-o", "jsonpath={.spec.unschedulable}"]);
+    assert!(flag.is_empty() || flag == "false", "{flag}");
+
+    // Label one pod and select it with several operators.
+    let first =
+        c.ok(&["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[0].metadata.name}"]);
+    c.ok(&["label", "pod", &first, "color=blue"]);
+    let sel = |s: &str| c.ok(&["get", "pods", "-l", s, "-o", "name"]);
+    assert_eq!(sel("color=blue").trim(), format!("pod/{first}"));
+    assert_eq!(sel("color in (blue,red)").trim(), format!("pod/{first}"));
+    assert_eq!(sel("app=hello,!color").lines().count(), 2);
+    assert_eq!(sel("app=hello,color notin (blue)").lines().count(), 2);
+    assert_eq!(sel("app=hello,color!=blue").lines().count(), 2);
+    let running = c.ok(&[
+        "get",
+        "pods",
+        "--field-selector",
+        "status.phase=Running",
+        "-l",
+        "app=hello",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(running.lines().count(), 3, "{running}");
+    c.ok(&["label", "pod", &first, "color-"]);
+    assert!(sel("color").trim().is_empty());
+    let err = c.fails(&["get", "pods", "-l", "app in (("]);
+    assert!(err.contains("BadRequest") || err.contains("unable to parse"), "{err}");
+}
+
+#[test]
+fn watch_sees_added_modified_deleted() {
+    let c = Cluster::start(Seed::Empty);
+    let cache = c.dir.path().join("cache");
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args([
+            "get",
+            "pods",
+            "-w",
+            "--output-watch-events",
+            "-o",
+            "jsonpath={.type} {.object.metadata.name}{\"\\n\"}",
+        ])
+        .env("HOME", c.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl -w starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch is open once kubectl has listed; creating before that would show as the
+    // initial ADDED anyway, so either way ADDED must arrive.
+    std::thread::sleep(Duration::from_millis(300));
+    c.ok(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml")]);
+    c.ok(&["label", "pod", "watched", "seen=yes"]);
+    c.ok(&["delete", "pod", "watched", "--grace-period=0", "--force"]);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !seen.iter().any(|l: &String| l.starts_with("DELETED watched")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.iter().any(|l| l == "ADDED watched"), "{seen:?}");
+    assert!(seen.iter().any(|l| l == "MODIFIED watched"), "{seen:?}");
+    assert!(seen.iter().any(|l| l == "DELETED watched"), "{seen:?}");
+}
+
+#[test]
+fn eviction_refused_by_pdb_with_429() {
+    let c = Cluster::start(Seed::Demo);
+    c.wait_running("payments", "app=api", 3);
+    c.eventually(
+        &["get", "pdb", "api-pdb", "-n", "payments", "-o", "jsonpath={.status.disruptionsAllowed}"],
+        "PDB status",
+        |o| o == "1",
+    );
+    let pods = c.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "payments",
+        "-l",
+        "app=api",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    let pods: Vec<&str> = pods.split_whitespace().collect();
+    let evict = |pod: &str| {
+        let body =
+            std::fs::read_to_string(fixture("eviction.json")).expect("fixture").replace("POD", pod);
+        let file = c.dir.path().join(format!("evict-{pod}.json"));
+        std::fs::write(&file, body).expect("write eviction");
+        let path = format!("/api/v1/namespaces/payments/pods/{pod}/eviction");
+        c.kubectl(&["create", "--raw", &path, "-f", file.to_str().expect("utf-8 path")])
+    };
+    // minAvailable 2 of 3: the first eviction spends the only allowed disruption.
+    let first = evict(pods[0]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = evict(pods[1]);
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("TooManyRequests") || err.contains("429"), "{err}");
+    assert!(err.contains("disruption budget"), "{err}");
+    // The evicted pod is replaced and the budget recovers.
+    c.wait_running("payments", "app=api", 3);
+    let third = c.eventually(
+        &["get", "pdb", "api-pdb", "-n", "payments", "-o", "jsonpath={.status.disruptionsAllowed}"],
+        "PDB to recover",
+        |o| o == "1",
+    );
+    assert_eq!(third, "1");
+}
+
+#[test]
+fn namespace_deletion_removes_contents() {
+    let c = Cluster::start(Seed::Demo);
+    c.wait_running("shop", "app=frontend", 3);
+    c.ok(&["delete", "namespace", "shop"]);
+    let err = c.fails(&["get", "namespace", "shop"]);
+    assert!(err.contains("namespaces \"shop\" not found"), "{err}");
+    let left = c.ok(&["get", "pods,deployments,services,configmaps", "-n", "shop", "-o", "name"]);
+    assert!(left.trim().is_empty(), "{left}");
+    let err =
+        c.fails(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml"), "-n", "shop"]);
+    assert!(err.contains("NotFound") || err.contains("namespace"), "{err}");
+}
