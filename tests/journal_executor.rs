@@ -1,0 +1,421 @@
+//! The executor against the sandbox over real HTTP: LIFO, idempotence, uid and guard
+//! preconditions, failures kept pending, re-creation from snapshots, one executor per entry.
+//! Cluster state is checked with kubectl, a client chaosdeck did not write.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use chaosdeck::cluster::ClusterOps;
+use chaosdeck::journal::entry::ENTRY_LABEL;
+use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
+use chaosdeck::journal::{EntryDraft, EntryState, Filter, Journal, ObjectRef, UndoAction, scan};
+use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use serde_json::{Value, json};
+
+struct Env {
+    sandbox: Sandbox,
+    kubeconfig: tempfile::NamedTempFile,
+    ops: ClusterOps,
+    dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let sandbox = Sandbox::start(SandboxOptions {
+        seed: Seed::Empty,
+        pod_ready_delay: Duration::from_millis(20),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    sandbox.write_kubeconfig(kubeconfig.path()).unwrap();
+    let ops = ClusterOps::new(sandbox.client().unwrap());
+    Env { sandbox, kubeconfig, ops, dir: tempfile::tempdir().unwrap() }
+}
+
+impl Env {
+    fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig.path())
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    async fn create(&self, object: Value) -> DynamicObject {
+        self.ops.create(&object).await.unwrap().expect("created")
+    }
+
+    fn journal(&self) -> Journal {
+        Journal::open(self.dir.path().join("rollback")).unwrap()
+    }
+
+    async fn execute_all(&self) -> Vec<chaosdeck::journal::executor::EntryOutcome> {
+        let tree = scan(self.journal().root()).unwrap();
+        let selected = executor::select(&tree, &Filter::default());
+        executor::execute(&self.ops, &selected, ExecuteOptions::default(), |_| {}).await
+    }
+}
+
+fn netpol(name: &str, entry_id: &str) -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": "default", "labels": {ENTRY_LABEL: entry_id}},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress", "Egress"]}
+    })
+}
+
+fn pod(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+}
+
+fn delete(
+    kind_api: (&str, &str),
+    name: &str,
+    uid: Option<String>,
+    labels: &[(&str, &str)],
+) -> UndoAction {
+    UndoAction::Delete {
+        target: ObjectRef::new(kind_api.1, kind_api.0, Some("default"), name),
+        uid,
+        require_labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn draft(step: &str, undo: Vec<UndoAction>) -> EntryDraft {
+    EntryDraft {
+        scenario_type: "application_outages_scenarios".into(),
+        scenario_file: None,
+        step: step.into(),
+        undo,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent() {
+    let env = env().await;
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-del").unwrap();
+    let name = ctx.mint("application_outages_scenarios");
+    let id = name.id();
+    // Write-ahead: the entry is on disk before the object exists.
+    let mut written = ctx
+        .write(
+            name,
+            draft(
+                "deny traffic",
+                vec![delete(
+                    ("NetworkPolicy", "networking.k8s.io/v1"),
+                    "deny-a",
+                    None,
+                    &[(ENTRY_LABEL, &id)],
+                )],
+            ),
+        )
+        .unwrap();
+    let created = env.create(netpol("deny-a", &id)).await;
+    ctx.amend(&mut written, |e| {
+        if let UndoAction::Delete { uid, .. } = &mut e.undo[0] {
+            *uid = created.metadata.uid.clone();
+        }
+    })
+    .unwrap();
+    assert!(env.kubectl(&["get", "networkpolicy", "deny-a", "-n", "default"]).0);
+
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
+        "{outcomes:?}"
+    );
+    let (ok, text) = env.kubectl(&["get", "networkpolicy", "deny-a", "-n", "default"]);
+    assert!(!ok && text.contains("NotFound"), "{text}");
+    assert!(!written.path.exists());
+    assert!(Path::new(&format!("{}.executed", written.path.display())).exists());
+
+    // Idempotent: executing the same undo again (e.g. after a crash before the rename) is done.
+    let again = chaosdeck::journal::executor::apply_entry(&env.ops, &written.entry).await.unwrap();
+    assert!(again[0].contains("already gone"), "{again:?}");
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_named_stranger_is_never_deleted() {
+    let env = env().await;
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-uid").unwrap();
+    let ours = env.create(pod("web-0")).await;
+    ctx.write(
+        ctx.mint("pod_disruption_scenarios"),
+        draft("made pod", vec![delete(("Pod", "v1"), "web-0", ours.metadata.uid.clone(), &[])]),
+    )
+    .unwrap();
+    // Someone else deletes it and creates their own web-0.
+    let pods: Api<DynamicObject> = Api::namespaced_with(
+        env.sandbox.client().unwrap(),
+        "default",
+        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+    );
+    pods.delete("web-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if env
+            .ops
+            .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
+            .await
+            .unwrap()
+            .is_none()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let theirs: DynamicObject = serde_json::from_value(pod("web-0")).unwrap();
+    pods.create(&PostParams::default(), &theirs).await.unwrap();
+
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes[0].contains("left alone")),
+        "{outcomes:?}"
+    );
+    assert!(env.kubectl(&["get", "pod", "web-0", "-n", "default"]).0, "the stranger must survive");
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
+    let env = env().await;
+    env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}))
+    .await;
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-patch").unwrap();
+    // Older entry: a configmap to delete. Newer entry: the hijacked selector to restore.
+    env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plan", "namespace": "default"}})).await;
+    ctx.write(
+        ctx.mint("service_hijacking_scenarios"),
+        draft("plan", vec![delete(("ConfigMap", "v1"), "plan", None, &[])]),
+    )
+    .unwrap();
+    let svc = ObjectRef::new("v1", "Service", Some("default"), "web");
+    let patch_entry = ctx
+        .write(
+            ctx.mint("service_hijacking_scenarios"),
+            draft(
+                "hijack",
+                vec![UndoAction::Patch {
+                    target: svc.clone(),
+                    restore: json!({"spec": {"selector": {"app": "web", "hijack": null}}}),
+                    guard: json!({"spec": {"selector": {"hijack": "sh-1"}}}),
+                }],
+            ),
+        )
+        .unwrap();
+    env.ops
+        .merge_patch(&svc, &json!({"spec": {"selector": {"app": null, "hijack": "sh-1"}}}))
+        .await
+        .unwrap();
+    // A human edits the selector after chaosdeck did.
+    let (ok, text) = env.kubectl(&[
+        "patch",
+        "service",
+        "web",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"selector":{"hijack":"human"}}}"#,
+    ]);
+    assert!(ok, "{text}");
+
+    let outcomes = env.execute_all().await;
+    assert_eq!(outcomes.len(), 2);
+    // LIFO: the newer patch entry first; it fails, the configmap entry still runs (Krkn D5).
+    assert!(
+        matches!(&outcomes[0].outcome, Outcome::Failed { error } if error.contains("changed after chaosdeck set it")),
+        "{outcomes:?}"
+    );
+    assert!(matches!(outcomes[1].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+    assert!(!env.kubectl(&["get", "configmap", "plan", "-n", "default"]).0);
+    let (_, selector) =
+        env.kubectl(&["get", "service", "web", "-n", "default", "-o", "jsonpath={.spec.selector}"]);
+    assert!(selector.contains("human"), "the human's edit stays: {selector}");
+    // Never marked executed (Krkn D4); the error is recorded beside it.
+    assert!(patch_entry.path.exists());
+    let tree = scan(journal.root()).unwrap();
+    let failed = tree.entries().find(|(_, e)| e.path == patch_entry.path).unwrap().1;
+    assert_eq!(failed.state, EntryState::Failed);
+    assert!(failed.last_error.as_ref().unwrap().error.contains("/spec/selector/hijack"));
+
+    // The human puts chaosdeck's value back; the undo now goes through and clears the record.
+    env.kubectl(&[
+        "patch",
+        "service",
+        "web",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"selector":{"hijack":"sh-1"}}}"#,
+    ]);
+    let outcomes = env.execute_all().await;
+    assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+    let (_, selector) =
+        env.kubectl(&["get", "service", "web", "-n", "default", "-o", "jsonpath={.spec.selector}"]);
+    assert_eq!(selector.trim(), r#"{"app":"web"}"#);
+    assert!(!Path::new(&format!("{}.error", patch_entry.path.display())).exists());
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_undo_recreates_a_deleted_bare_pod_once() {
+    let env = env().await;
+    let before = env.create(pod("solo")).await;
+    let snapshot = serde_json::to_value(&before).unwrap();
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-create").unwrap();
+    ctx.write(
+        ctx.mint("pod_disruption_scenarios"),
+        draft("deleted bare pod", vec![UndoAction::Create { object: snapshot.clone() }]),
+    )
+    .unwrap();
+    assert!(
+        env.kubectl(&["delete", "pod", "solo", "-n", "default", "--grace-period=0", "--force"]).0
+    );
+    for _ in 0..100 {
+        if !env.kubectl(&["get", "pod", "solo", "-n", "default"]).0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let outcomes = env.execute_all().await;
+    assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+    let (ok, uid) =
+        env.kubectl(&["get", "pod", "solo", "-n", "default", "-o", "jsonpath={.metadata.uid}"]);
+    assert!(
+        ok && !uid.is_empty() && uid != before.metadata.uid.clone().unwrap(),
+        "re-created with a new uid: {uid}"
+    );
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_execute_the_same_entry_twice() {
+    let env = env().await;
+    let journal = env.journal();
+    let total = 24;
+    for c in 0..3 {
+        let ctx = journal.begin_context(&format!("run-lock-{c}")).unwrap();
+        for i in 0..total / 3 {
+            let name = format!("cm-{c}-{i}");
+            env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})).await;
+            ctx.write(
+                ctx.mint("hog_scenarios"),
+                draft(&name, vec![delete(("ConfigMap", "v1"), &name, None, &[])]),
+            )
+            .unwrap();
+        }
+    }
+    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+    let spawn = || {
+        Command::new(&bin)
+            .args(["execute-rollback", "--dir"])
+            .arg(journal.root())
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
+    let executed: Vec<&str> = text.lines().filter(|l| l.starts_with("executed  ")).collect();
+    let mut files: Vec<&str> =
+        executed.iter().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    files.sort();
+    files.dedup();
+    assert_eq!(files.len(), executed.len(), "an entry was executed twice:\n{text}");
+    assert_eq!(executed.len(), total, "{text}");
+    let (_, left) = env.kubectl(&["get", "configmaps", "-n", "default", "-o", "name"]);
+    assert!(!left.contains("configmap/cm-"), "{left}");
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_rollback_cli_exit_codes_against_the_sandbox() {
+    let env = env().await;
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-cli").unwrap();
+    env.create(netpol("deny-cli", "x")).await;
+    let ok_entry = ctx
+        .write(
+            ctx.mint("application_outages_scenarios"),
+            draft(
+                "deny",
+                vec![delete(
+                    ("NetworkPolicy", "networking.k8s.io/v1"),
+                    "deny-cli",
+                    None,
+                    &[(ENTRY_LABEL, "x")],
+                )],
+            ),
+        )
+        .unwrap();
+    // A kind the cluster does not serve: that undo fails and stays pending.
+    let bad = ctx
+        .write(
+            ctx.mint("application_outages_scenarios"),
+            draft(
+                "odd",
+                vec![UndoAction::Delete {
+                    target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
+                    uid: None,
+                    require_labels: BTreeMap::new(),
+                }],
+            ),
+        )
+        .unwrap();
+    let out = assert_cmd::Command::cargo_bin("chaosdeck")
+        .unwrap()
+        .args(["execute-rollback", "--dir"])
+        .arg(journal.root())
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig.path())
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("1 executed, 1 failed"), "{text}");
+    assert!(!ok_entry.path.exists() && bad.path.exists());
+    assert!(!env.kubectl(&["get", "networkpolicy", "deny-cli", "-n", "default"]).0);
+    // Executing just the good one by --file: nothing left to do for it, exit 2 (not pending).
+    assert_cmd::Command::cargo_bin("chaosdeck")
+        .unwrap()
+        .args(["execute-rollback", "--file"])
+        .arg(&ok_entry.path)
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig.path())
+        .assert()
+        .code(2);
+    env.sandbox.shutdown().await;
+}
