@@ -8,5 +8,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod engine;
 pub mod journal;
 pub mod sandbox;
+pub mod scenarios;

@@ -1,27 +1,58 @@
-//! `chaosdeck run`: for now, validate the config and print the plan (the engine comes next).
+//! `chaosdeck run`: load the config and scenario files, pick the cluster (with the safety
+//! rails), run the engine and print its events; exit 0 passed, 1 failed, 2 bad input,
+//! 128+N on signal N.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Result, WrapErr};
 
 use super::EXIT_BAD_INPUT;
+use crate::cluster::{ClusterOps, ClusterTarget, connect};
 use crate::config::{ClusterChoice, Config};
+use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
+use crate::journal::Journal;
+use crate::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The Krkn-style config file.
     #[arg(short = 'c', long, default_value = "config/config.yaml")]
     pub config: PathBuf,
-    /// Plain log lines instead of the terminal UI.
+    /// Plain log lines instead of the terminal UI (also when stdout is not a terminal).
     #[arg(long)]
     pub headless: bool,
+    /// Resolve targets and print every change and entry that would be made; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Journal directory (overrides kraken.rollback_versions_directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Kubeconfig file (overrides the config; implies a real cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Confirms a non-sandbox cluster for scripts: must equal the context name.
+    #[arg(long, value_name = "CONTEXT")]
+    pub yes_i_mean_it: Option<String>,
 }
 
 impl Default for RunArgs {
     fn default() -> Self {
-        RunArgs { config: PathBuf::from("config/config.yaml"), headless: false }
+        RunArgs {
+            config: PathBuf::from("config/config.yaml"),
+            headless: false,
+            dry_run: false,
+            dir: None,
+            kubeconfig: None,
+            context: None,
+            yes_i_mean_it: None,
+        }
     }
 }
 
@@ -30,50 +61,213 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(note) = config.ignored_note() {
         eprintln!("note: {note}");
     }
-    println!("config:     {}", config.path.display());
-    match &config.cluster {
-        ClusterChoice::Sandbox { seed } => println!("cluster:    embedded sandbox (seed {seed})"),
-        ClusterChoice::Kubeconfig { context } => println!(
-            "cluster:    kubeconfig {} context {}",
-            config
-                .kubeconfig_path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "$KUBECONFIG".into()),
-            context.as_deref().unwrap_or("(current)")
-        ),
-    }
-    println!("journal:    {}", config.journal_dir().display());
-    println!("rollback:   auto_rollback {}", config.auto_rollback);
-    println!(
-        "iterations: {}{}, wait {} s between scenario files",
-        config.tunings.iterations,
-        if config.tunings.daemon_mode { " (daemon mode: until stopped)" } else { "" },
-        config.tunings.wait_duration_secs
-    );
-    let mut missing = 0;
-    for group in &config.chaos_scenarios {
-        println!("scenario:   {}", group.scenario_type);
-        for f in &group.files {
-            if f.exists {
-                println!("              {}", f.path.display());
-            } else {
-                missing += 1;
-                let tried: Vec<String> = f.tried.iter().map(|p| p.display().to_string()).collect();
-                println!(
-                    "              {}:{}:{}: scenario file {:?} not found (tried {})",
-                    config.path.display(),
-                    f.line,
-                    f.column,
-                    f.raw,
-                    tried.join(", ")
-                );
+    let plan = match engine::load_plan(&config) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
             }
+            eprintln!("nothing was run: fix the {} error(s) above", errors.len());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
-    }
-    if missing > 0 {
+    };
+    if plan.is_empty() {
+        eprintln!(
+            "error: {}: kraken.chaos_scenarios lists no scenario file",
+            config.path.display()
+        );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
-    println!("\nThe scenario engine is not built yet: nothing was changed in any cluster.");
-    Ok(ExitCode::SUCCESS)
+
+    // The sandbox, when used, lives as long as this run.
+    let mut sandbox = None;
+    let mut sandbox_kubeconfig = None;
+    let (client, target) = match (&config.cluster, &args.kubeconfig) {
+        (ClusterChoice::Sandbox { seed }, None) => {
+            let seed = seed.parse().wrap_err("chaosdeck.sandbox_seed")?;
+            let sb = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await?;
+            let client = sb.client()?;
+            let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sb.url() };
+            let kubeconfig = crate::journal::default_dir()
+                .with_file_name(format!("sandbox-{}.kubeconfig", std::process::id()));
+            if sb.write_kubeconfig(&kubeconfig).is_ok() {
+                sandbox_kubeconfig = Some(kubeconfig.clone());
+                eprintln!(
+                    "sandbox: {} (kubectl --kubeconfig {} get pods -A, while this run lasts)",
+                    sb.url(),
+                    kubeconfig.display()
+                );
+            }
+            sandbox = Some(sb);
+            (client, target)
+        }
+        (choice, kubeconfig) => {
+            let context = args.context.clone().or_else(|| match choice {
+                ClusterChoice::Kubeconfig { context } => context.clone(),
+                ClusterChoice::Sandbox { .. } => None,
+            });
+            let path = kubeconfig.clone().or_else(|| config.kubeconfig_path.clone());
+            match connect(path.as_deref(), context.as_deref()).await {
+                Ok(found) => found,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
+    };
+    eprintln!("cluster: context {} at {}", target.context, target.server);
+    if !is_sandbox(&target) && !args.dry_run && !confirmed(&target, args.yes_i_mean_it.as_deref())?
+    {
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+
+    let dir = args.dir.clone().unwrap_or_else(|| config.journal_dir());
+    let journal = Journal::open(&dir)?;
+    let run_uuid = uuid::Uuid::new_v4().to_string();
+    if !args.headless && std::io::stdout().is_terminal() {
+        eprintln!("note: the terminal UI is not built yet; running headless");
+    }
+    let ops = Arc::new(ClusterOps::new(client));
+    let mut handle =
+        engine::spawn(EngineSetup { config, run_uuid, journal, ops, plan, dry_run: args.dry_run });
+    if let Err(e) = engine::signals::forward(handle.commands.clone()) {
+        eprintln!("warning: cannot install signal handlers: {e}");
+    }
+    while let Some(event) = handle.events.recv().await {
+        print_event(&event);
+        if matches!(event, EngineEvent::RunFinished { .. }) {
+            break;
+        }
+    }
+    let summary = handle.task.await.wrap_err("the engine task failed")?;
+    println!("run {} finished", summary.run_uuid);
+    for (scenario_type, path, result) in &summary.results {
+        println!("  {:<10} {scenario_type} {}", result_word(result), path.display());
+    }
+    if summary.outstanding.is_empty() {
+        println!("nothing of this run is pending in {}", summary.journal.display());
+    } else {
+        println!(
+            "{} entr{} of this run still pending:",
+            summary.outstanding.len(),
+            if summary.outstanding.len() == 1 { "y" } else { "ies" }
+        );
+        for p in &summary.outstanding {
+            println!("  {}", p.display());
+        }
+        println!(
+            "undo them with: chaosdeck execute-rollback --dir {} -r {}",
+            summary.journal.display(),
+            summary.run_uuid
+        );
+    }
+    if let Some(sb) = sandbox {
+        sb.shutdown().await;
+    }
+    if let Some(path) = sandbox_kubeconfig {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(ExitCode::from(summary.exit_code))
+}
+
+fn is_sandbox(target: &ClusterTarget) -> bool {
+    target.context == SANDBOX_CONTEXT
+        && (target.server.contains("://127.0.0.1:") || target.server.contains("://localhost:"))
+}
+
+/// A real cluster must be named explicitly: typed interactively, or `--yes-i-mean-it <context>`.
+fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
+    if let Some(flag) = flag {
+        if flag == target.context {
+            return Ok(true);
+        }
+        eprintln!(
+            "error: --yes-i-mean-it {flag:?} does not match the context {:?}",
+            target.context
+        );
+        return Ok(false);
+    }
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "error: {} is not the sandbox; pass --yes-i-mean-it {} to run chaos against it",
+            target.server, target.context
+        );
+        return Ok(false);
+    }
+    eprint!(
+        "This will run chaos against {} ({}). Type the context name to continue: ",
+        target.context, target.server
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() == target.context {
+        Ok(true)
+    } else {
+        eprintln!("not confirmed; nothing was run");
+        Ok(false)
+    }
+}
+
+fn result_word(r: &ScenarioResult) -> &'static str {
+    match r {
+        ScenarioResult::Passed => "passed",
+        ScenarioResult::Failed { rolled_back: true, .. } => "failed, rolled back",
+        ScenarioResult::Failed { .. } => "failed",
+        ScenarioResult::Stopped { rolled_back: true } => "stopped, rolled back",
+        ScenarioResult::Stopped { .. } => "stopped",
+        ScenarioResult::Skipped { .. } => "skipped",
+    }
+}
+
+/// Headless output: one line per event, with a timestamp.
+pub fn print_event(event: &EngineEvent) {
+    let line = match event {
+        EngineEvent::RunStarted { run_uuid, journal, scenarios } => {
+            format!(
+                "run {run_uuid} started: {} scenario file(s), journal {}",
+                scenarios.len(),
+                journal.display()
+            )
+        }
+        EngineEvent::ScenarioStarted { index, iteration, scenario_type, file, expected } => {
+            format!(
+                "[{index}] {scenario_type} {} started (iteration {iteration}, ~{} s)",
+                file.display(),
+                expected.as_secs()
+            )
+        }
+        EngineEvent::ScenarioStep { index, text } => format!("[{index}] {text}"),
+        EngineEvent::ScenarioProgress { .. } => return,
+        EngineEvent::ScenarioFinished { index, result } => match result {
+            ScenarioResult::Failed { error, .. } => {
+                format!("[{index}] {}: {error}", result_word(result))
+            }
+            ScenarioResult::Skipped { reason } => format!("[{index}] skipped: {reason}"),
+            other => format!("[{index}] {}", result_word(other)),
+        },
+        EngineEvent::EntryWritten { path, summary } => {
+            format!("journal: wrote {} (undo: {summary})", path.display())
+        }
+        EngineEvent::EntryRetired { path } => format!("journal: retired {}", path.display()),
+        EngineEvent::EntryExecuted { path, summary } => {
+            format!("journal: executed {} ({summary})", path.display())
+        }
+        EngineEvent::EntryFailed { path, error } => {
+            format!("journal: FAILED to undo {}: {error}", path.display())
+        }
+        EngineEvent::RollbackStarted { reason, entries } => {
+            format!("rollback of {entries} entr(y/ies): {reason}")
+        }
+        EngineEvent::RollbackFinished { executed, failed } => {
+            format!("rollback done: {executed} executed, {failed} failed")
+        }
+        EngineEvent::State(state) => format!("engine {state:?}"),
+        EngineEvent::Log(text) => text.clone(),
+        EngineEvent::RunFinished { outstanding, exit_code } => {
+            format!("run finished: {outstanding} pending, exit {exit_code}")
+        }
+    };
+    eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S%.3f"));
 }

@@ -105,8 +105,19 @@ impl ClusterOps {
         target: &ObjectRef,
         uid: &str,
     ) -> Result<DeleteOutcome, OpError> {
+        self.delete_with_grace(target, uid, None).await
+    }
+
+    /// Deletes exactly the object with `uid`, with an optional grace period.
+    pub async fn delete_with_grace(
+        &self,
+        target: &ObjectRef,
+        uid: &str,
+        grace: Option<i64>,
+    ) -> Result<DeleteOutcome, OpError> {
         let api = self.api(target).await?;
         let params = DeleteParams {
+            grace_period_seconds: grace.and_then(|g| u32::try_from(g).ok()),
             preconditions: Some(Preconditions {
                 uid: Some(uid.to_string()),
                 resource_version: None,
@@ -121,6 +132,18 @@ impl ClusterOps {
             )),
             Err(e) => Err(api_error(target, "delete", e)),
         }
+    }
+
+    /// Applies an RFC 6902 JSON patch (its `test` operations make it conditional server-side).
+    pub async fn json_patch(
+        &self,
+        target: &ObjectRef,
+        patch: json_patch::Patch,
+    ) -> Result<DynamicObject, OpError> {
+        let api = self.api(target).await?;
+        api.patch(&target.name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+            .map_err(|e| api_error(target, "patch", e))
     }
 
     pub async fn merge_patch(

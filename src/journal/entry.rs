@@ -96,13 +96,18 @@ pub enum UndoAction {
     Patch { target: ObjectRef, restore: Value, guard: Value },
     /// Re-create an object from the snapshot taken before chaosdeck deleted it.
     Create { object: Value },
+    /// Remove one exact item from a list field (`path` is a JSON pointer such as
+    /// `/spec/taints`), leaving every other item alone — including ones others added later.
+    RemoveListItem { target: ObjectRef, path: String, item: Value },
 }
 
 impl UndoAction {
     /// The object this action works on.
     pub fn target(&self) -> ObjectRef {
         match self {
-            UndoAction::Delete { target, .. } | UndoAction::Patch { target, .. } => target.clone(),
+            UndoAction::Delete { target, .. }
+            | UndoAction::Patch { target, .. }
+            | UndoAction::RemoveListItem { target, .. } => target.clone(),
             UndoAction::Create { object } => object_ref_of(object),
         }
     }
@@ -116,6 +121,9 @@ impl UndoAction {
             }
             UndoAction::Create { object } => {
                 format!("re-create {}", object_ref_of(object).display())
+            }
+            UndoAction::RemoveListItem { target, path, item } => {
+                format!("remove {} from {path} of {}", compact(item), target.display())
             }
         }
     }

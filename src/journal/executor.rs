@@ -240,6 +240,26 @@ pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Optio
             ops.merge_patch(target, &patch).await.map_err(|e| e.to_string())?;
             Ok(None)
         }
+        UndoAction::RemoveListItem { target, path, item } => {
+            let Some(current) = ops.get(target).await.map_err(|e| e.to_string())? else {
+                return Ok(Some(format!("{} is gone; nothing to remove", target.display())));
+            };
+            let current = serde_json::to_value(&current).map_err(|e| e.to_string())?;
+            let list = current.pointer(path).and_then(Value::as_array);
+            let Some(index) = list.and_then(|l| l.iter().position(|v| v == item)) else {
+                return Ok(Some(format!("{} no longer has that item in {path}", target.display())));
+            };
+            // `test` makes the removal conditional: if the list moved meanwhile, nothing else
+            // is removed by mistake and the undo fails, to be retried.
+            let ops_json = serde_json::json!([
+                {"op": "test", "path": format!("{path}/{index}"), "value": item},
+                {"op": "remove", "path": format!("{path}/{index}")},
+            ]);
+            let patch: json_patch::Patch =
+                serde_json::from_value(ops_json).map_err(|e| e.to_string())?;
+            ops.json_patch(target, patch).await.map_err(|e| e.to_string())?;
+            Ok(None)
+        }
         UndoAction::Create { object } => {
             match ops.create(object).await.map_err(|e| e.to_string())? {
                 Some(_) => Ok(None),

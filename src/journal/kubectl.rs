@@ -38,6 +38,21 @@ pub fn commands(action: &UndoAction) -> Vec<String> {
                 shell_quote(&compact(restore))
             ),
         ],
+        UndoAction::RemoveListItem { target, path, item } => vec![
+            format!(
+                "kubectl get {} -o json   # find the position <i> of {} in {path}",
+                resource_arg(target),
+                compact(item)
+            ),
+            format!(
+                "kubectl patch {} --type json -p {}",
+                resource_arg(target),
+                shell_quote(&format!(
+                    r#"[{{"op":"test","path":"{path}/<i>","value":{}}},{{"op":"remove","path":"{path}/<i>"}}]"#,
+                    compact(item)
+                ))
+            ),
+        ],
         UndoAction::Create { object } => {
             vec![format!(
                 "kubectl create -f - <<< {}",

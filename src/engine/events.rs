@@ -1,0 +1,112 @@
+//! The engine's interface: events out, commands in. The TUI and headless mode consume exactly
+//! this and nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How one scenario-file execution ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioResult {
+    Passed,
+    /// Failed; its entries were undone (auto_rollback) or left pending.
+    Failed {
+        error: String,
+        rolled_back: bool,
+    },
+    /// Stopped by the operator or a signal before it finished.
+    Stopped {
+        rolled_back: bool,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl ScenarioResult {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, ScenarioResult::Failed { .. })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineState {
+    Running,
+    Paused,
+    Waiting,
+    RollingBack,
+    Stopped,
+    Finished,
+}
+
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    RunStarted {
+        run_uuid: String,
+        journal: PathBuf,
+        scenarios: Vec<(String, PathBuf)>,
+    },
+    ScenarioStarted {
+        index: usize,
+        iteration: u64,
+        scenario_type: String,
+        file: PathBuf,
+        expected: Duration,
+    },
+    ScenarioStep {
+        index: usize,
+        text: String,
+    },
+    ScenarioProgress {
+        index: usize,
+        elapsed: Duration,
+        expected: Duration,
+    },
+    ScenarioFinished {
+        index: usize,
+        result: ScenarioResult,
+    },
+    EntryWritten {
+        path: PathBuf,
+        summary: String,
+    },
+    EntryRetired {
+        path: PathBuf,
+    },
+    EntryExecuted {
+        path: PathBuf,
+        summary: String,
+    },
+    EntryFailed {
+        path: PathBuf,
+        error: String,
+    },
+    RollbackStarted {
+        reason: String,
+        entries: usize,
+    },
+    RollbackFinished {
+        executed: usize,
+        failed: usize,
+    },
+    State(EngineState),
+    Log(String),
+    RunFinished {
+        outstanding: usize,
+        exit_code: u8,
+    },
+}
+
+/// What the operator (TUI keys, status endpoint, signals) asks of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineCommand {
+    Pause,
+    Resume,
+    /// Stop the run; the in-flight context is rolled back when auto_rollback is on.
+    Stop,
+    /// Stop, refuse new chaos, undo every pending entry of the journal, audit with `reason`.
+    Emergency {
+        reason: String,
+    },
+    /// A termination signal (its number); counts toward the forced-exit rule.
+    Signal(i32),
+}

@@ -1,0 +1,317 @@
+//! The run loop: iterations × scenario files, with the rollback lifecycle around each one.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::ClusterOps;
+use crate::config::Config;
+use crate::journal::{Depth, Filter, Journal, audit, scan_with};
+use crate::scenarios::ctx::CtxParams;
+use crate::scenarios::{Outcome, ScenarioCtx, ScenarioError};
+
+use super::events::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use super::plan::PlannedFile;
+use super::rollback::undo;
+
+pub struct EngineSetup {
+    pub config: Config,
+    pub run_uuid: String,
+    pub journal: Journal,
+    pub ops: Arc<ClusterOps>,
+    pub plan: Vec<PlannedFile>,
+    pub dry_run: bool,
+}
+
+pub struct EngineHandle {
+    pub events: mpsc::UnboundedReceiver<EngineEvent>,
+    pub commands: mpsc::UnboundedSender<EngineCommand>,
+    pub task: JoinHandle<RunSummary>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_uuid: String,
+    pub journal: PathBuf,
+    pub results: Vec<(String, PathBuf, ScenarioResult)>,
+    /// Entries of this run still pending at the end.
+    pub outstanding: Vec<PathBuf>,
+    pub exit_code: u8,
+}
+
+#[derive(Default)]
+struct Control {
+    signal: Option<i32>,
+    signals_seen: u32,
+    emergency: Option<String>,
+    stopped_by_operator: bool,
+}
+
+/// Starts the engine on its own task.
+pub fn spawn(setup: EngineSetup) -> EngineHandle {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(setup, events_tx, commands_rx));
+    EngineHandle { events: events_rx, commands: commands_tx, task }
+}
+
+async fn run(
+    setup: EngineSetup,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    commands: mpsc::UnboundedReceiver<EngineCommand>,
+) -> RunSummary {
+    let stop = CancellationToken::new();
+    let (paused_tx, paused_rx) = watch::channel(false);
+    let control = Arc::new(Mutex::new(Control::default()));
+    tokio::spawn(control_loop(commands, stop.clone(), paused_tx, control.clone(), events.clone()));
+
+    let EngineSetup { config, run_uuid, journal, ops, plan, dry_run } = setup;
+    let _ = events.send(EngineEvent::RunStarted {
+        run_uuid: run_uuid.clone(),
+        journal: journal.root().to_path_buf(),
+        scenarios: plan.iter().map(|p| (p.scenario_type.clone(), p.path.clone())).collect(),
+    });
+    let _ = events.send(EngineEvent::State(EngineState::Running));
+    let mut results = Vec::new();
+    let iterations =
+        if config.tunings.daemon_mode { u64::MAX } else { config.tunings.iterations.max(1) };
+
+    'outer: for iteration in 1..=iterations {
+        for (index, file) in plan.iter().enumerate() {
+            if wait_unpaused(&stop, paused_rx.clone()).await.is_err() {
+                break 'outer;
+            }
+            let ctx = ScenarioCtx::new(CtxParams {
+                ops: ops.clone(),
+                journal: journal.clone(),
+                run_uuid: run_uuid.clone(),
+                scenario_type: file.scenario_type.clone(),
+                scenario_file: file.path.clone(),
+                index,
+                dry_run,
+                cancel: stop.child_token(),
+                protected_namespaces: config.protected_namespaces.clone(),
+                allow_protected: config.allow_protected_namespaces,
+                events: events.clone(),
+                paused: paused_rx.clone(),
+            });
+            let _ = events.send(EngineEvent::ScenarioStarted {
+                index,
+                iteration,
+                scenario_type: file.scenario_type.clone(),
+                file: file.path.clone(),
+                expected: file.plan.expected(),
+            });
+            let timeout = file.plan.timeout();
+            let outcome = tokio::select! {
+                r = file.plan.run(&ctx) => r,
+                _ = tokio::time::sleep(timeout) => Err(ScenarioError::Failed(format!("timed out after {} s", timeout.as_secs()))),
+            };
+            let result = finish_scenario(&config, &ops, &journal, &ctx, outcome, &events).await;
+            let _ = events.send(EngineEvent::ScenarioFinished { index, result: result.clone() });
+            results.push((file.scenario_type.clone(), file.path.clone(), result));
+            if stop.is_cancelled() {
+                break 'outer;
+            }
+            let last = index + 1 == plan.len() && iteration == iterations;
+            if !last && config.tunings.wait_duration_secs > 0 {
+                let _ = events.send(EngineEvent::State(EngineState::Waiting));
+                tokio::select! {
+                    _ = stop.cancelled() => break 'outer,
+                    _ = tokio::time::sleep(Duration::from_secs(config.tunings.wait_duration_secs)) => {}
+                }
+                let _ = events.send(EngineEvent::State(EngineState::Running));
+            }
+        }
+    }
+
+    let (emergency, signal, by_operator) = control
+        .lock()
+        .map(|c| (c.emergency.clone(), c.signal, c.stopped_by_operator))
+        .unwrap_or_default();
+    if let Some(reason) = &emergency {
+        // Every pending entry of the journal, not just this run's: that is what the key promises.
+        let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+        let _ =
+            audit::append(journal.root(), &format!("emergency rollback (run {run_uuid})"), reason);
+        undo(&ops, journal.root(), None, reason, &events).await;
+    }
+    let outstanding = outstanding_of_run(&journal, &run_uuid);
+    let failed = results.iter().any(|(_, _, r)| r.is_failure());
+    let exit_code = match signal {
+        Some(n) => (128 + n) as u8,
+        None if failed || emergency.is_some() || by_operator => 1,
+        None => 0,
+    };
+    let _ = events.send(EngineEvent::State(if stop.is_cancelled() {
+        EngineState::Stopped
+    } else {
+        EngineState::Finished
+    }));
+    let _ = events.send(EngineEvent::RunFinished { outstanding: outstanding.len(), exit_code });
+    RunSummary { run_uuid, journal: journal.root().to_path_buf(), results, outstanding, exit_code }
+}
+
+/// Applies the lifecycle rules to one finished scenario-file execution.
+async fn finish_scenario(
+    config: &Config,
+    ops: &ClusterOps,
+    journal: &Journal,
+    ctx: &ScenarioCtx,
+    outcome: Result<Outcome, ScenarioError>,
+    events: &mpsc::UnboundedSender<EngineEvent>,
+) -> ScenarioResult {
+    let context = ctx.context();
+    let context_dir = context.as_ref().map(|c| c.dir().to_path_buf());
+    match outcome {
+        Ok(Outcome::Passed) => {
+            // A scenario that passed must have retired its own entries; anything left is undone
+            // now rather than left behind silently.
+            if let Some(dir) = &context_dir {
+                let (_, failed) = undo(
+                    ops,
+                    journal.root(),
+                    Some(dir),
+                    "passed scenario left entries pending",
+                    events,
+                )
+                .await;
+                if failed > 0 {
+                    return ScenarioResult::Failed {
+                        error: "could not undo all of its own changes".into(),
+                        rolled_back: false,
+                    };
+                }
+            }
+            ScenarioResult::Passed
+        }
+        Ok(Outcome::Skipped(reason)) => ScenarioResult::Skipped { reason },
+        Err(error) => {
+            let stopped = matches!(error, ScenarioError::Cancelled);
+            let rolled_back = match &context_dir {
+                Some(dir) if config.auto_rollback => {
+                    let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+                    let reason = if stopped {
+                        "run stopped".to_string()
+                    } else {
+                        format!("scenario failed: {error}")
+                    };
+                    let (_, failed) = undo(ops, journal.root(), Some(dir), &reason, events).await;
+                    failed == 0
+                }
+                Some(dir) => {
+                    let _ = events.send(EngineEvent::Log(format!(
+                        "auto_rollback is off: entries left pending in {}; undo them with `chaosdeck execute-rollback --dir {} -r {}`",
+                        dir.display(),
+                        journal.root().display(),
+                        ctx.run_uuid
+                    )));
+                    false
+                }
+                None => true,
+            };
+            if stopped {
+                ScenarioResult::Stopped { rolled_back }
+            } else {
+                ScenarioResult::Failed { error: error.to_string(), rolled_back }
+            }
+        }
+    }
+}
+
+fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
+    let filter = Filter { run_uuid: Some(run_uuid.to_string()), ..Default::default() };
+    scan_with(journal.root(), Depth::Headers)
+        .map(|tree| {
+            tree.entries()
+                .filter(|(c, e)| e.state.is_outstanding() && filter.matches(c, e))
+                .map(|(_, e)| e.path.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn wait_unpaused(
+    stop: &CancellationToken,
+    mut paused: watch::Receiver<bool>,
+) -> Result<(), ()> {
+    loop {
+        if stop.is_cancelled() {
+            return Err(());
+        }
+        if !*paused.borrow_and_update() {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Err(()),
+            r = paused.changed() => if r.is_err() { return Ok(()) },
+        }
+    }
+}
+
+async fn control_loop(
+    mut commands: mpsc::UnboundedReceiver<EngineCommand>,
+    stop: CancellationToken,
+    paused: watch::Sender<bool>,
+    control: Arc<Mutex<Control>>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) {
+    while let Some(command) = commands.recv().await {
+        match command {
+            EngineCommand::Pause => {
+                let _ = paused.send(true);
+                let _ = events.send(EngineEvent::State(EngineState::Paused));
+            }
+            EngineCommand::Resume => {
+                let _ = paused.send(false);
+                let _ = events.send(EngineEvent::State(EngineState::Running));
+            }
+            EngineCommand::Stop => {
+                if let Ok(mut c) = control.lock() {
+                    c.stopped_by_operator = true;
+                }
+                let _ = events.send(EngineEvent::Log(
+                    "stop requested: stopping and rolling back the current scenario".into(),
+                ));
+                stop.cancel();
+            }
+            EngineCommand::Emergency { reason } => {
+                if let Ok(mut c) = control.lock() {
+                    c.emergency = Some(reason.clone());
+                }
+                let _ = events.send(EngineEvent::Log(format!("EMERGENCY ROLLBACK: {reason}")));
+                stop.cancel();
+            }
+            EngineCommand::Signal(n) => {
+                let seen = control.lock().map(|mut c| {
+                    c.signals_seen += 1;
+                    c.signal.get_or_insert(n);
+                    c.signals_seen
+                });
+                match seen.unwrap_or(1) {
+                    1 => {
+                        let _ = events.send(EngineEvent::Log(format!(
+                            "signal {n}: stopping; the current scenario is rolled back"
+                        )));
+                        stop.cancel();
+                    }
+                    2 => {
+                        let _ = events.send(EngineEvent::Log(format!(
+                            "signal {n}: rollback in progress and will finish; send one more to exit at once (pending entries stay in the journal)"
+                        )));
+                    }
+                    _ => {
+                        eprintln!(
+                            "chaosdeck: third signal, exiting now; pending entries stay in the journal for execute-rollback"
+                        );
+                        std::process::exit(128 + n);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `syn_flood_scenarios` and `http_load_scenarios`: attacker/load pods for a while; undo:
+//! delete them (Krkn's http_load undo deletes nothing, D3).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, join_all};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::file::{invalid, load_yaml, parse_duration};
+use super::names::random_name;
+use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use crate::config::ConfigError;
+
+pub struct SynFlood;
+pub struct HttpLoad;
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "kebab-case")]
+struct SynSpec {
+    packet_size: u64,
+    window_size: u64,
+    duration: u64,
+    namespace: String,
+    #[serde(default)]
+    target_service: Option<String>,
+    target_port: u64,
+    #[serde(default)]
+    target_service_label: Option<String>,
+    number_of_pods: usize,
+    image: String,
+    #[serde(default)]
+    attacker_nodes: Option<BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+struct HttpItem {
+    http_load_scenario: HttpSpec,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "kebab-case")]
+struct HttpSpec {
+    #[serde(default = "one")]
+    number_of_pods: usize,
+    #[serde(default = "default_ns")]
+    namespace: String,
+    #[serde(default = "default_http_image")]
+    image: String,
+    #[serde(default)]
+    attacker_nodes: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    targets: Value,
+    #[serde(default)]
+    rate: Option<String>,
+    duration: Value,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_ns() -> String {
+    "default".into()
+}
+fn default_http_image() -> String {
+    "quay.io/krkn-chaos/krkn-http-load:latest".into()
+}
+
+/// What both types do: N pods running `image` with `env`, held for `duration`.
+#[derive(Clone)]
+struct Attack {
+    kind: &'static str,
+    prefix: &'static str,
+    namespace: String,
+    image: String,
+    pods: usize,
+    duration: Duration,
+    env: Vec<(String, String)>,
+    affinity: Option<BTreeMap<String, Vec<String>>>,
+    target: String,
+}
+
+struct Plan(Vec<Attack>);
+
+impl ScenarioType for SynFlood {
+    fn name(&self) -> &'static str {
+        "syn_flood_scenarios"
+    }
+
+    fn load(&self, path: &Path) -> Result<Box<dyn ScenarioPlan>, ConfigError> {
+        let s: SynSpec = load_yaml(path)?;
+        let svc = s.target_service.clone().filter(|v| !v.is_empty());
+        let label = s.target_service_label.clone().filter(|v| !v.is_empty());
+        if svc.is_some() == label.is_some() {
+            return Err(invalid(
+                path,
+                "exactly one of target-service and target-service-label must be set",
+            ));
+        }
+        let target = svc.clone().or(label.clone()).unwrap_or_default();
+        Ok(Box::new(Plan(vec![Attack {
+            kind: "SYN flood",
+            prefix: "syn-flood",
+            namespace: s.namespace,
+            image: s.image,
+            pods: s.number_of_pods,
+            duration: Duration::from_secs(s.duration),
+            env: vec![
+                ("TARGET".into(), target.clone()),
+                ("PORT".into(), s.target_port.to_string()),
+                ("PACKET_SIZE".into(), s.packet_size.to_string()),
+                ("WINDOW_SIZE".into(), s.window_size.to_string()),
+                ("DURATION".into(), s.duration.to_string()),
+            ],
+            affinity: s.attacker_nodes,
+            target,
+        }])))
+    }
+}
+
+impl ScenarioType for HttpLoad {
+    fn name(&self) -> &'static str {
+        "http_load_scenarios"
+    }
+
+    fn load(&self, path: &Path) -> Result<Box<dyn ScenarioPlan>, ConfigError> {
+        let items: Vec<HttpItem> = load_yaml(path)?;
+        if items.is_empty() {
+            return Err(invalid(path, "no http_load_scenario item"));
+        }
+        let mut attacks = Vec::new();
+        for item in items {
+            let s = item.http_load_scenario;
+            let raw = match &s.duration {
+                Value::String(d) => d.clone(),
+                other => other.to_string(),
+            };
+            let duration = parse_duration(&raw).ok_or_else(|| {
+                invalid(path, format!("duration {raw:?} is not like 30s, 2m or 60"))
+            })?;
+            attacks.push(Attack {
+                kind: "HTTP load",
+                prefix: "http-load",
+                namespace: s.namespace,
+                image: s.image,
+                pods: s.number_of_pods,
+                duration,
+                env: vec![
+                    ("TARGETS".into(), serde_json::to_string(&s.targets).unwrap_or_default()),
+                    ("RATE".into(), s.rate.unwrap_or_default()),
+                    ("DURATION".into(), raw),
+                ],
+                affinity: s.attacker_nodes,
+                target: "endpoints".into(),
+            });
+        }
+        Ok(Box::new(Plan(attacks)))
+    }
+}
+
+fn pod(a: &Attack) -> Value {
+    let env: Vec<Value> = a.env.iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": random_name(a.prefix, 10), "namespace": a.namespace},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": a.prefix, "image": a.image, "env": env}]},
+    });
+    if let Some(nodes) = &a.affinity {
+        let terms: Vec<Value> = nodes
+            .iter()
+            .map(|(k, vals)| {
+                let vals: Vec<&String> = vals.iter().filter(|v| !v.is_empty()).collect();
+                if vals.is_empty() {
+                    json!({"key": k, "operator": "Exists"})
+                } else {
+                    json!({"key": k, "operator": "In", "values": vals})
+                }
+            })
+            .collect();
+        pod["spec"]["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": terms}]}}});
+    }
+    pod
+}
+
+impl ScenarioPlan for Plan {
+    fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} from {} pod(s) at {} for {} s",
+                    a.kind,
+                    a.pods,
+                    a.target,
+                    a.duration.as_secs()
+                )
+            })
+            .collect();
+        parts.join("; ")
+    }
+
+    fn expected(&self) -> Duration {
+        self.0.iter().map(|a| a.duration).sum()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            for a in &self.0 {
+                ctx.check_namespace(&a.namespace)?;
+                ctx.step(format!("starting {} {} pod(s) in {}", a.pods, a.kind, a.namespace));
+                let mut changes = Vec::new();
+                let step = format!("created {} pod in {}", a.kind, a.namespace);
+                for r in join_all((0..a.pods).map(|_| ctx.create(&step, pod(a)))).await {
+                    changes.push(r?);
+                }
+                ctx.step(format!("{} for {} s", a.kind, a.duration.as_secs()));
+                ctx.hold(a.duration, self.expected(), started).await?;
+                ctx.step(format!("deleting {} pods", a.kind));
+                for r in join_all(changes.iter().map(|c| ctx.revert(c))).await {
+                    r?;
+                }
+            }
+            Ok(Outcome::Passed)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

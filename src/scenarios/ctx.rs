@@ -1,0 +1,440 @@
+//! What a scenario gets to work with: write-ahead change helpers, events, cancellation.
+//!
+//! Every change goes through one of `create`, `patch` or `delete_with_snapshot`: the journal
+//! entry is written durably first, the cluster change second. `revert` applies the same undo
+//! the executor would and retires only that entry.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::ClusterOps;
+use crate::engine::events::EngineEvent;
+use crate::journal::entry::{
+    ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, object_ref_of,
+};
+use crate::journal::executor::apply_entry;
+use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
+
+use super::ScenarioError;
+
+/// A change that was made (or, in a dry run, would have been).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub target: ObjectRef,
+    pub written: Option<WrittenEntry>,
+    pub object: Option<Value>,
+}
+
+/// Test hook (`CHAOSDECK_FAILPOINT`): fail or hang right after the Nth cluster change, so
+/// tests can inject a failure or SIGKILL the process at exactly that step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    FailAfterChange(usize),
+    HangAfterChange(usize),
+}
+
+impl Failpoint {
+    pub fn from_env() -> Option<Failpoint> {
+        let raw = std::env::var("CHAOSDECK_FAILPOINT").ok()?;
+        let (kind, n) = raw.split_once(':')?;
+        let n = n.parse().ok()?;
+        match kind {
+            "fail-after-change" => Some(Failpoint::FailAfterChange(n)),
+            "hang-after-change" => Some(Failpoint::HangAfterChange(n)),
+            _ => None,
+        }
+    }
+}
+
+pub struct ScenarioCtx {
+    pub ops: Arc<ClusterOps>,
+    pub run_uuid: String,
+    pub scenario_type: String,
+    pub scenario_file: PathBuf,
+    pub index: usize,
+    pub dry_run: bool,
+    pub cancel: CancellationToken,
+    pub protected_namespaces: Vec<String>,
+    pub allow_protected: bool,
+    journal: Journal,
+    context: Mutex<Option<Context>>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    paused: watch::Receiver<bool>,
+    changes: AtomicUsize,
+    failpoint: Option<Failpoint>,
+}
+
+pub struct CtxParams {
+    pub ops: Arc<ClusterOps>,
+    pub journal: Journal,
+    pub run_uuid: String,
+    pub scenario_type: String,
+    pub scenario_file: PathBuf,
+    pub index: usize,
+    pub dry_run: bool,
+    pub cancel: CancellationToken,
+    pub protected_namespaces: Vec<String>,
+    pub allow_protected: bool,
+    pub events: mpsc::UnboundedSender<EngineEvent>,
+    pub paused: watch::Receiver<bool>,
+}
+
+impl ScenarioCtx {
+    pub fn new(p: CtxParams) -> Self {
+        ScenarioCtx {
+            ops: p.ops,
+            run_uuid: p.run_uuid,
+            scenario_type: p.scenario_type,
+            scenario_file: p.scenario_file,
+            index: p.index,
+            dry_run: p.dry_run,
+            cancel: p.cancel,
+            protected_namespaces: p.protected_namespaces,
+            allow_protected: p.allow_protected,
+            journal: p.journal,
+            context: Mutex::new(None),
+            events: p.events,
+            paused: p.paused,
+            changes: AtomicUsize::new(0),
+            failpoint: Failpoint::from_env(),
+        }
+    }
+
+    /// The context directory, if any entry was written.
+    pub fn context(&self) -> Option<Context> {
+        self.context.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn context_or_begin(&self) -> Result<Context, ScenarioError> {
+        let mut guard = self
+            .context
+            .lock()
+            .map_err(|_| ScenarioError::Internal("journal context lock poisoned".into()))?;
+        if let Some(ctx) = guard.as_ref() {
+            return Ok(ctx.clone());
+        }
+        let ctx = self.journal.begin_context(&self.run_uuid)?;
+        *guard = Some(ctx.clone());
+        Ok(ctx)
+    }
+
+    pub fn step(&self, text: impl Into<String>) {
+        let _ =
+            self.events.send(EngineEvent::ScenarioStep { index: self.index, text: text.into() });
+    }
+
+    pub fn log(&self, text: impl Into<String>) {
+        let _ = self.events.send(EngineEvent::Log(text.into()));
+    }
+
+    /// Refuses protected namespaces unless the config allows them.
+    pub fn check_namespace(&self, ns: &str) -> Result<(), ScenarioError> {
+        if !self.allow_protected && self.protected_namespaces.iter().any(|p| p == ns) {
+            return Err(ScenarioError::Refused(format!(
+                "namespace {ns} is protected (set chaosdeck.allow_protected_namespaces: true to allow it)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits while paused; fails when the run is stopped.
+    pub async fn checkpoint(&self) -> Result<(), ScenarioError> {
+        let mut paused = self.paused.clone();
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(ScenarioError::Cancelled);
+            }
+            if !*paused.borrow_and_update() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),
+                changed = paused.changed() => if changed.is_err() { return Ok(()) },
+            }
+        }
+    }
+
+    /// Holds for `duration` (the chaos window), reporting progress; interrupted by a stop.
+    pub async fn hold(
+        &self,
+        duration: Duration,
+        expected_total: Duration,
+        started: Instant,
+    ) -> Result<(), ScenarioError> {
+        let until = Instant::now() + duration;
+        loop {
+            let now = Instant::now();
+            let _ = self.events.send(EngineEvent::ScenarioProgress {
+                index: self.index,
+                elapsed: now.duration_since(started),
+                expected: expected_total,
+            });
+            if now >= until {
+                return Ok(());
+            }
+            let tick = (until - now).min(Duration::from_millis(500));
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+
+    /// Labels every created object carries, so leftovers can be found without the journal.
+    pub fn labels(&self, entry_id: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+            (RUN_UUID_LABEL.to_string(), self.run_uuid.clone()),
+            (ENTRY_LABEL.to_string(), entry_id.to_string()),
+        ])
+    }
+
+    /// Creates `object` (labels added); the entry that deletes it is on disk first.
+    pub async fn create(&self, step: &str, mut object: Value) -> Result<Change, ScenarioError> {
+        self.checkpoint().await?;
+        let target = object_ref_of(&object);
+        if let Some(ns) = &target.namespace {
+            self.check_namespace(ns)?;
+        }
+        if self.dry_run {
+            self.log(format!(
+                "dry run: would create {} ({step}); entry: delete it",
+                target.display()
+            ));
+            return Ok(Change { target, written: None, object: Some(object) });
+        }
+        let ctx = self.context_or_begin()?;
+        let name = ctx.mint(&self.scenario_type);
+        let labels = self.labels(&name.id());
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            let existing = meta.entry("labels").or_insert_with(|| json!({}));
+            if let Some(map) = existing.as_object_mut() {
+                for (k, v) in &labels {
+                    map.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+        }
+        let undo = UndoAction::Delete {
+            target: target.clone(),
+            uid: None,
+            require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), name.id())]),
+        };
+        let mut written = self.write(&ctx, name, step, vec![undo])?;
+        let created =
+            self.ops.create(&object).await?.ok_or_else(|| {
+                ScenarioError::Failed(format!("{} already exists", target.display()))
+            })?;
+        // Pin the undo to this exact object now that the cluster has given it a uid.
+        if let Some(uid) = created.metadata.uid.clone() {
+            ctx.amend(&mut written, |e| {
+                if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
+                    *slot = Some(uid);
+                }
+            })?;
+        }
+        self.after_change().await?;
+        Ok(Change { target, written: Some(written), object: serde_json::to_value(&created).ok() })
+    }
+
+    /// Merge-patches `target` with `set`; the entry restores `restore` guarded by `set`.
+    pub async fn patch(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        set: Value,
+        restore: Value,
+    ) -> Result<Change, ScenarioError> {
+        self.checkpoint().await?;
+        if let Some(ns) = &target.namespace {
+            self.check_namespace(ns)?;
+        }
+        if self.dry_run {
+            self.log(format!(
+                "dry run: would patch {} with {set} ({step}); entry: restore {restore}",
+                target.display()
+            ));
+            return Ok(Change { target, written: None, object: None });
+        }
+        let ctx = self.context_or_begin()?;
+        let name = ctx.mint(&self.scenario_type);
+        let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
+        let written = self.write(&ctx, name, step, vec![undo])?;
+        let patched = self.ops.merge_patch(&target, &set).await?;
+        self.after_change().await?;
+        Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
+    }
+
+    /// Appends `item` to the list at `path` (JSON pointer); the entry removes exactly that item.
+    pub async fn add_list_item(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        path: &str,
+        item: Value,
+    ) -> Result<Change, ScenarioError> {
+        self.checkpoint().await?;
+        if self.dry_run {
+            self.log(format!(
+                "dry run: would add {item} to {path} of {} ({step})",
+                target.display()
+            ));
+            return Ok(Change { target, written: None, object: None });
+        }
+        let current = self
+            .ops
+            .get(&target)
+            .await?
+            .ok_or_else(|| ScenarioError::Failed(format!("{} not found", target.display())))?;
+        let has_list = serde_json::to_value(&current)
+            .ok()
+            .and_then(|v| v.pointer(path).map(Value::is_array))
+            .unwrap_or(false);
+        let ctx = self.context_or_begin()?;
+        let name = ctx.mint(&self.scenario_type);
+        let undo = UndoAction::RemoveListItem {
+            target: target.clone(),
+            path: path.to_string(),
+            item: item.clone(),
+        };
+        let written = self.write(&ctx, name, step, vec![undo])?;
+        let op = if has_list {
+            json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
+        } else {
+            json!([{"op": "add", "path": path, "value": [item]}])
+        };
+        let patch: json_patch::Patch =
+            serde_json::from_value(op).map_err(|e| ScenarioError::Internal(e.to_string()))?;
+        let patched = self.ops.json_patch(&target, patch).await?;
+        self.after_change().await?;
+        Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
+    }
+
+    /// Deletes `target`; when `snapshot` is given (an object nothing would re-create), the entry
+    /// re-creates it from that snapshot.
+    pub async fn delete(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        uid: &str,
+        snapshot: Option<Value>,
+        grace: Option<i64>,
+    ) -> Result<Change, ScenarioError> {
+        self.checkpoint().await?;
+        if let Some(ns) = &target.namespace {
+            self.check_namespace(ns)?;
+        }
+        if self.dry_run {
+            let entry = if snapshot.is_some() {
+                "entry: re-create it from a snapshot"
+            } else {
+                "no entry (its controller re-creates it)"
+            };
+            self.log(format!("dry run: would delete {} ({step}); {entry}", target.display()));
+            return Ok(Change { target, written: None, object: None });
+        }
+        let written = match snapshot {
+            Some(object) => {
+                let ctx = self.context_or_begin()?;
+                let name = ctx.mint(&self.scenario_type);
+                Some(self.write(
+                    &ctx,
+                    name,
+                    step,
+                    vec![UndoAction::Create { object: strip_for_recreate(object) }],
+                )?)
+            }
+            None => None,
+        };
+        if let crate::cluster::DeleteOutcome::NotOurs(why) =
+            self.ops.delete_with_grace(&target, uid, grace).await?
+        {
+            return Err(ScenarioError::Failed(why));
+        }
+        self.after_change().await?;
+        Ok(Change { target, written, object: None })
+    }
+
+    fn write(
+        &self,
+        ctx: &Context,
+        name: crate::journal::names::EntryName,
+        step: &str,
+        undo: Vec<UndoAction>,
+    ) -> Result<WrittenEntry, ScenarioError> {
+        let draft = EntryDraft {
+            scenario_type: self.scenario_type.clone(),
+            scenario_file: Some(self.scenario_file.display().to_string()),
+            step: step.to_string(),
+            undo,
+        };
+        let written = ctx.write(name, draft)?;
+        let _ = self.events.send(EngineEvent::EntryWritten {
+            path: written.path.clone(),
+            summary: written.entry.undo_summary(),
+        });
+        Ok(written)
+    }
+
+    async fn after_change(&self) -> Result<(), ScenarioError> {
+        let n = self.changes.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.failpoint {
+            Some(Failpoint::FailAfterChange(at)) if at == n => {
+                Err(ScenarioError::Failed(format!("failpoint: injected failure after change {n}")))
+            }
+            Some(Failpoint::HangAfterChange(at)) if at == n => {
+                eprintln!("chaosdeck failpoint: hanging after change {n}");
+                self.cancel.cancelled().await;
+                Err(ScenarioError::Cancelled)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Undoes a change the scenario made (normal completion) and retires its entry.
+    pub async fn revert(&self, change: &Change) -> Result<(), ScenarioError> {
+        let Some(written) = &change.written else { return Ok(()) };
+        apply_entry(&self.ops, &written.entry).await.map_err(ScenarioError::Failed)?;
+        if let Some(ctx) = self.context() {
+            ctx.retire(written)?;
+            let _ = self.events.send(EngineEvent::EntryRetired { path: written.path.clone() });
+        }
+        Ok(())
+    }
+
+    /// Retires an entry whose change needs no undo any more (e.g. a deleted pod came back).
+    pub fn retire(&self, change: &Change) -> Result<(), ScenarioError> {
+        if let (Some(written), Some(ctx)) = (&change.written, self.context()) {
+            ctx.retire(written)?;
+            let _ = self.events.send(EngineEvent::EntryRetired { path: written.path.clone() });
+        }
+        Ok(())
+    }
+}
+
+/// Drops what the server owns so the snapshot can be created again.
+fn strip_for_recreate(mut object: Value) -> Value {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            meta.remove(key);
+        }
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    object
+}

@@ -1,0 +1,32 @@
+//! Reading scenario files with `file:line:column` errors.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::config::ConfigError;
+
+pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    serde_saphyr::from_str(&text).map_err(|e| ConfigError::yaml(path, &e))
+}
+
+pub fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Krkn writes durations as numbers of seconds or strings like `30s`, `2m`.
+pub fn parse_duration(raw: &str) -> Option<std::time::Duration> {
+    let raw = raw.trim();
+    let (num, unit) =
+        raw.find(|c: char| !c.is_ascii_digit()).map(|i| raw.split_at(i)).unwrap_or((raw, "s"));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}

@@ -1,0 +1,219 @@
+//! `hog_scenarios` (cpu, memory, io): one hog pod per selected node, created from concurrent
+//! tasks, each with its own entry; undo: delete each pod.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, join_all};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::file::{invalid, load_yaml};
+use super::names::random_name;
+use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use crate::config::ConfigError;
+
+pub struct Type;
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "kebab-case")]
+struct Spec {
+    duration: u64,
+    #[serde(default = "default_image")]
+    image: String,
+    #[serde(default = "default_ns")]
+    namespace: String,
+    hog_type: String,
+    #[serde(default)]
+    workers: Option<Value>,
+    #[serde(default)]
+    cpu_load_percentage: Option<u64>,
+    #[serde(default)]
+    cpu_method: Option<String>,
+    #[serde(default)]
+    memory_vm_bytes: Option<String>,
+    #[serde(default)]
+    io_block_size: Option<String>,
+    #[serde(default)]
+    io_write_bytes: Option<String>,
+    #[serde(default)]
+    io_target_pod_folder: Option<String>,
+    #[serde(default)]
+    io_target_pod_volume: Option<Value>,
+    #[serde(default)]
+    node_selector: Option<String>,
+    #[serde(default)]
+    node_name: Option<String>,
+    #[serde(default = "one")]
+    number_of_nodes: usize,
+    #[serde(default)]
+    taints: Vec<String>,
+}
+
+fn default_image() -> String {
+    "quay.io/krkn-chaos/krkn-hog".into()
+}
+fn default_ns() -> String {
+    "default".into()
+}
+fn one() -> usize {
+    1
+}
+
+struct Plan(Spec);
+
+impl ScenarioType for Type {
+    fn name(&self) -> &'static str {
+        "hog_scenarios"
+    }
+
+    fn load(&self, path: &Path) -> Result<Box<dyn ScenarioPlan>, ConfigError> {
+        let spec: Spec = load_yaml(path)?;
+        if !matches!(spec.hog_type.as_str(), "cpu" | "memory" | "io") {
+            return Err(invalid(
+                path,
+                format!("hog-type is {:?}; expected cpu, memory or io", spec.hog_type),
+            ));
+        }
+        for taint in &spec.taints {
+            parse_taint(taint).ok_or_else(|| {
+                invalid(path, format!("taint {taint:?} is not key[=value]:Effect"))
+            })?;
+        }
+        Ok(Box::new(Plan(spec)))
+    }
+}
+
+/// `key[=value]:Effect` → a toleration.
+fn parse_taint(raw: &str) -> Option<Value> {
+    let (kv, effect) = raw.rsplit_once(':')?;
+    let (key, value) = kv.split_once('=').unwrap_or((kv, ""));
+    if key.is_empty() {
+        return None;
+    }
+    Some(if value.is_empty() {
+        json!({"key": key, "operator": "Exists", "effect": effect})
+    } else {
+        json!({"key": key, "operator": "Equal", "value": value, "effect": effect})
+    })
+}
+
+impl Plan {
+    async fn nodes(&self, ctx: &ScenarioCtx) -> Result<Vec<String>, ScenarioError> {
+        if let Some(name) = self.0.node_name.as_deref().filter(|n| !n.is_empty()) {
+            return Ok(name.split(',').map(|n| n.trim().to_string()).collect());
+        }
+        let api: Api<Node> = Api::all(ctx.ops.client().clone());
+        let mut params = ListParams::default();
+        if let Some(sel) = self.0.node_selector.as_deref().filter(|s| !s.is_empty()) {
+            params = params.labels(sel);
+        }
+        let mut names: Vec<String> = api
+            .list(&params)
+            .await?
+            .items
+            .into_iter()
+            .filter(|n| !n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false))
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        if names.is_empty() {
+            return Err(ScenarioError::Failed(format!(
+                "no schedulable node matches node-selector {:?}",
+                self.0.node_selector.clone().unwrap_or_default()
+            )));
+        }
+        names.sort();
+        names.truncate(self.0.number_of_nodes.max(1));
+        Ok(names)
+    }
+
+    fn pod(&self, node: &str) -> Value {
+        let s = &self.0;
+        let name = random_name(&format!("{}-hog", s.hog_type), 5);
+        let env = |k: &str, v: Option<String>| json!({"name": k, "value": v.unwrap_or_default()});
+        let tolerations: Vec<Value> = s.taints.iter().filter_map(|t| parse_taint(t)).collect();
+        let mut pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": s.namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "nodeSelector": {"kubernetes.io/hostname": node},
+                "tolerations": tolerations,
+                "containers": [{
+                    "name": "hog",
+                    "image": s.image,
+                    "env": [
+                        env("HOG_TYPE", Some(s.hog_type.clone())),
+                        env("DURATION", Some(s.duration.to_string())),
+                        env("WORKERS", s.workers.as_ref().map(|w| w.as_str().map(str::to_string).unwrap_or_else(|| w.to_string()))),
+                        env("LOAD_PERCENTAGE", s.cpu_load_percentage.map(|p| p.to_string())),
+                        env("CPU_METHOD", s.cpu_method.clone()),
+                        env("VM_BYTES", s.memory_vm_bytes.clone()),
+                        env("HDD_BYTES", s.io_write_bytes.clone()),
+                        env("HDD_WRITE_SIZE", s.io_block_size.clone()),
+                        env("STRESS_PATH", s.io_target_pod_folder.clone()),
+                    ],
+                }],
+            },
+        });
+        if let (Some(volume), Some(folder)) = (&s.io_target_pod_volume, &s.io_target_pod_folder) {
+            pod["spec"]["volumes"] = json!([volume]);
+            let vname = volume.get("name").cloned().unwrap_or(Value::Null);
+            pod["spec"]["containers"][0]["volumeMounts"] =
+                json!([{"name": vname, "mountPath": folder}]);
+        }
+        pod
+    }
+}
+
+impl ScenarioPlan for Plan {
+    fn describe(&self) -> String {
+        format!(
+            "{} hog on {} node(s) for {} s",
+            self.0.hog_type, self.0.number_of_nodes, self.0.duration
+        )
+    }
+
+    fn expected(&self) -> Duration {
+        Duration::from_secs(self.0.duration)
+    }
+
+    fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            ctx.check_namespace(&self.0.namespace)?;
+            let nodes = self.nodes(ctx).await?;
+            ctx.step(format!("starting {} hog pods on {}", self.0.hog_type, nodes.join(", ")));
+            // One task per node, like Krkn; every pod gets its own entry (Krkn D1/D2 lost them).
+            let results = join_all(nodes.iter().map(|node| {
+                let pod = self.pod(node);
+                async move {
+                    ctx.create(&format!("created {} hog pod on node {node}", self.0.hog_type), pod)
+                        .await
+                }
+            }))
+            .await;
+            let mut changes = Vec::new();
+            let mut first_error = None;
+            for r in results {
+                match r {
+                    Ok(c) => changes.push(c),
+                    Err(e) => first_error = first_error.or(Some(e)),
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+            ctx.step(format!("hogging for {} s", self.0.duration));
+            ctx.hold(self.expected(), self.expected(), started).await?;
+            ctx.step("deleting hog pods");
+            for r in join_all(changes.iter().map(|c| ctx.revert(c))).await {
+                r?;
+            }
+            Ok(Outcome::Passed)
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Chaos scenarios, one module per Krkn `scenario_type`, behind one small trait.
+//!
+//! Owns: reading each type's scenario file (Krkn's format) and performing its changes through
+//! [`ScenarioCtx`], which journals every change before making it. Must not write journal files
+//! or talk to the engine directly; must not undo other scenarios' changes.
+
+pub mod ctx;
+mod file;
+mod names;
+
+mod app_outage;
+mod attackers;
+mod hog;
+mod node;
+mod pod_disruption;
+mod service_hijacking;
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::cluster::OpError;
+use crate::config::ConfigError;
+use crate::journal::JournalError;
+
+pub use ctx::{Change, ScenarioCtx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("stopped")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("cluster: {0}")]
+    Cluster(Box<OpError>),
+    #[error("kubernetes API: {0}")]
+    Kube(Box<kube::Error>),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<kube::Error> for ScenarioError {
+    fn from(e: kube::Error) -> Self {
+        ScenarioError::Kube(Box::new(e))
+    }
+}
+
+impl From<OpError> for ScenarioError {
+    fn from(e: OpError) -> Self {
+        ScenarioError::Cluster(Box::new(e))
+    }
+}
+
+/// One scenario type, as named in Krkn's `chaos_scenarios`.
+pub trait ScenarioType: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Reads and validates one scenario file; errors name the file and line.
+    fn load(&self, path: &Path) -> Result<Box<dyn ScenarioPlan>, ConfigError>;
+}
+
+/// A loaded scenario file, ready to run (possibly several times).
+pub trait ScenarioPlan: Send + Sync {
+    /// One line for the plan and the TUI.
+    fn describe(&self) -> String;
+    /// How long the chaos lasts, for progress gauges.
+    fn expected(&self) -> Duration;
+    /// The run is failed (and rolled back) when it takes longer than this.
+    fn timeout(&self) -> Duration {
+        self.expected() * 2 + Duration::from_secs(120)
+    }
+    /// Performs the chaos and, on normal completion, reverts its own changes.
+    fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>>;
+}
+
+/// How a run ended when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Skipped(String),
+}
+
+static REGISTRY: [&dyn ScenarioType; 7] = [
+    &app_outage::Type,
+    &hog::Type,
+    &service_hijacking::Type,
+    &attackers::SynFlood,
+    &attackers::HttpLoad,
+    &pod_disruption::Type,
+    &node::Type,
+];
+
+pub fn registry() -> &'static [&'static dyn ScenarioType] {
+    &REGISTRY
+}
+
+pub fn find(name: &str) -> Option<&'static dyn ScenarioType> {
+    REGISTRY.iter().copied().find(|t| t.name() == name)
+}
+
+pub fn supported_names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|t| t.name()).collect()
+}
