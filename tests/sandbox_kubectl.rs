@@ -362,3 +362,90 @@ fn namespace_deletion_removes_contents() {
         c.fails(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml"), "-n", "shop"]);
     assert!(err.contains("NotFound") || err.contains("namespace"), "{err}");
 }
+
+#[test]
+fn typed_create_commands_and_drain() {
+    // These kubectl commands send protobuf bodies.
+    let c = Cluster::start(Seed::Demo);
+    c.ok(&["create", "namespace", "team-b"]);
+    let err = c.fails(&["create", "namespace", "team-b"]);
+    assert!(
+        err.contains("Error from server (AlreadyExists): namespaces \"team-b\" already exists"),
+        "{err}"
+    );
+    c.ok(&["create", "configmap", "cfg", "-n", "team-b", "--from-literal=colour=blue"]);
+    assert_eq!(
+        c.ok(&["get", "cm", "cfg", "-n", "team-b", "-o", "jsonpath={.data.colour}"]),
+        "blue"
+    );
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "team-b",
+        "--image=nginx:1.27",
+        "--replicas=2",
+        "--port=80",
+    ]);
+    c.wait_running("team-b", "app=web", 2);
+    let port = c.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "team-b",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].ports[0].containerPort}",
+    ]);
+    assert_eq!(port, "80");
+    c.ok(&["create", "service", "clusterip", "web", "-n", "team-b", "--tcp=80:8080"]);
+    let target =
+        c.ok(&["get", "svc", "web", "-n", "team-b", "-o", "jsonpath={.spec.ports[0].targetPort}"]);
+    assert_eq!(target, "8080");
+    c.ok(&[
+        "create",
+        "poddisruptionbudget",
+        "web",
+        "-n",
+        "team-b",
+        "--selector=app=web",
+        "--min-available=50%",
+    ]);
+    assert_eq!(
+        c.ok(&["get", "pdb", "web", "-n", "team-b", "-o", "jsonpath={.spec.minAvailable}"]),
+        "50%"
+    );
+    c.ok(&["run", "solo", "-n", "team-b", "--image=busybox", "--labels=run=solo"]);
+    c.wait_running("team-b", "run=solo", 1);
+
+    // Drain a worker: it is cordoned and its frontend pods move elsewhere.
+    let node = c.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "-l",
+        "app=frontend",
+        "-o",
+        "jsonpath={.items[0].spec.nodeName}",
+    ]);
+    c.wait_running("shop", "app=frontend", 3);
+    let out = c.kubectl(&["drain", &node, "--pod-selector=app=frontend", "--timeout=30s"]);
+    assert!(out.status.success(), "drain failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("evicted") && stdout.contains("drained"), "{stdout}");
+    c.wait_running("shop", "app=frontend", 3);
+    let nodes = c.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "-l",
+        "app=frontend",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    assert!(!nodes.split_whitespace().any(|n| n == node), "{node} still runs frontend: {nodes}");
+    assert_eq!(c.ok(&["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"]), "true");
+}

@@ -714,8 +714,8 @@ fn default_job_selector(obj: &mut Value, uid: &str) {
 }
 
 fn check_pod_immutables(old: &Value, new: &Value, name: &str) -> Result<(), ApiError> {
-    let old_node = meta::str_at(old, &["spec", "nodeName"]);
-    let new_node = meta::str_at(new, &["spec", "nodeName"]);
+    let old_node = meta::str_at(old, &["spec", "nodeName"]).filter(|n| !n.is_empty());
+    let new_node = meta::str_at(new, &["spec", "nodeName"]).filter(|n| !n.is_empty());
     if old_node.is_some() && old_node != new_node {
         return Err(ApiError::invalid(
             &RESOURCES[r::PODS],
