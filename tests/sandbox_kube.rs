@@ -458,3 +458,66 @@ async fn eviction_respects_pdb_and_deletecollection_and_namespace_teardown() {
     assert_eq!(code, 404);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn in_process_router_pagination_events_and_dry_run() {
+    use k8s_openapi::api::core::v1::Event;
+    let sb =
+        Sandbox::start(SandboxOptions { seed: Seed::Demo, ..Default::default() }).await.unwrap();
+    // No socket: kube talks to the router directly.
+    let client = kube::Client::new(sb.router(), "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..7 {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": format!("page-{i}")}})).unwrap();
+        cms.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    let first = cms.list(&ListParams::default().limit(3)).await.unwrap();
+    assert_eq!(first.items.len(), 3);
+    let token = first.metadata.continue_.clone().expect("continue token");
+    assert_eq!(first.metadata.remaining_item_count, Some(4));
+    let second = cms.list(&ListParams::default().limit(3).continue_token(&token)).await.unwrap();
+    let third = cms
+        .list(
+            &ListParams::default()
+                .limit(3)
+                .continue_token(second.metadata.continue_.as_deref().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert!(third.metadata.continue_.is_none());
+    let mut all: Vec<String> = [first, second, third]
+        .into_iter()
+        .flat_map(|l| l.items)
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    all.dedup();
+    assert_eq!(all.len(), 7);
+
+    // Server-side dry run stores nothing.
+    let dry: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "dry"}})).unwrap();
+    let made = cms.create(&PostParams { dry_run: true, ..Default::default() }, &dry).await.unwrap();
+    assert!(made.metadata.uid.is_some());
+    assert_eq!(api_code(cms.get("dry").await.unwrap_err()).0, 404);
+
+    // Controllers leave events behind, and clients can add their own.
+    let events: Api<Event> = Api::namespaced(client.clone(), "shop");
+    let scheduled = eventually("Scheduled events", || async {
+        let list = events.list(&ListParams::default().fields("reason=Scheduled")).await.ok()?;
+        (!list.items.is_empty()).then_some(list.items)
+    })
+    .await;
+    assert!(
+        scheduled[0].message.as_deref().unwrap_or("").starts_with("Successfully assigned shop/")
+    );
+    let ev: Event = serde_json::from_value(json!({
+        "metadata": {"name": "chaos.1"},
+        "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "x"},
+        "reason": "ChaosInjected", "message": "pod kill", "type": "Warning",
+    }))
+    .unwrap();
+    events.create(&PostParams::default(), &ev).await.unwrap();
+    let mine = events.list(&ListParams::default().fields("involvedObject.name=x")).await.unwrap();
+    assert_eq!(mine.items.len(), 1);
+    sb.shutdown().await;
+}

@@ -93,7 +93,8 @@ fn world() -> &'static World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // No regression files: the tests directory only holds sources and fixtures here.
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn list_selection_matches_the_reference(
