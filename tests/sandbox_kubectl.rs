@@ -144,6 +144,23 @@ fn get_nodes_and_pods_and_error_wording() {
 
     let got = c.ok(&["get", "configmap", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}"]);
     assert_eq!(got, "1");
+    let everything =
+        c.eventually(&["get", "all", "-n", "shop"], "get all", |o| o.contains("Running"));
+    for kind in [
+        "pod/frontend-",
+        "service/frontend",
+        "deployment.apps/frontend",
+        "replicaset.apps/frontend-",
+    ] {
+        assert!(everything.contains(kind), "{kind} missing from {everything}");
+    }
+    let pods = c.ok(&["get", "pods", "-A"]);
+    assert!(
+        pods.lines().next().is_some_and(|h| h.starts_with("NAMESPACE") && h.contains("STATUS")),
+        "{pods}"
+    );
+    let log = c.ok(&["logs", "-n", "shop", "deploy/frontend"]);
+    assert!(log.contains("no real container runs here"), "{log}");
     let all = c.ok(&["get", "configmaps", "-A"]);
     assert!(all.contains("team-a") && all.contains("cfg"), "{all}");
 }
