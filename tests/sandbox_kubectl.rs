@@ -138,6 +138,8 @@ fn get_nodes_and_pods_and_error_wording() {
 
     let manifest = fixture("namespace-team-a.yaml");
     c.ok(&["create", "--validate=false", "-f", &manifest]);
+    let err = c.fails(&["create", "--validate=false", "-f", &fixture("bad-name-pod.yaml")]);
+    assert!(err.contains("The Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{err}");
     let err = c.fails(&["create", "--validate=false", "-f", &manifest]);
     assert!(err.contains("Error from server (AlreadyExists)"), "{err}");
     assert!(err.contains("namespaces \"team-a\" already exists"), "{err}");
@@ -185,6 +187,22 @@ fn apply_deployment_replace_pod_and_scale() {
         c.eventually(&["get", "deployment", "hello"], "deployment ready", |o| o.contains("3/3"));
     assert!(deploy.contains("hello"), "{deploy}");
 
+    // Re-applying a changed manifest goes through a strategic merge patch.
+    let changed = std::fs::read_to_string(fixture("hello-deployment.yaml"))
+        .expect("fixture")
+        .replace("nginx:1.27", "nginx:1.28");
+    let changed_path = c.dir.path().join("hello-v2.yaml");
+    std::fs::write(&changed_path, changed).expect("write manifest");
+    let out = c.ok(&["apply", "--validate=false", "-f", changed_path.to_str().expect("utf-8")]);
+    assert!(out.contains("deployment.apps/hello configured"), "{out}");
+    c.eventually(
+        &["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}"],
+        "rollout to nginx:1.28",
+        |o| o.split_whitespace().count() == 3 && o.split_whitespace().all(|i| i == "nginx:1.28"),
+    );
+    let pods = c.wait_running("default", "app=hello", 3);
+    let names: Vec<&str> = pods.lines().filter_map(|l| l.split_whitespace().next()).collect();
+
     // Delete one pod: the replicaset replaces it.
     let victim = names[0].to_string();
     c.ok(&["delete", "pod", &victim]);
@@ -199,8 +217,18 @@ fn apply_deployment_replace_pod_and_scale() {
     c.wait_running("default", "app=hello", 5);
     c.ok(&["scale", "deployment", "hello", "--replicas=1"]);
     c.wait_running("default", "app=hello", 1);
-    let rs = c.ok(&["get", "replicasets", "-l", "app=hello", "-o", "name"]);
-    assert_eq!(rs.lines().count(), 1, "{rs}");
+    // The old template's replicaset stays behind at zero replicas, as on a real cluster.
+    let rs = c.ok(&[
+        "get",
+        "replicasets",
+        "-l",
+        "app=hello",
+        "-o",
+        "jsonpath={.items[*].spec.replicas}",
+    ]);
+    let mut counts: Vec<&str> = rs.split_whitespace().collect();
+    counts.sort();
+    assert_eq!(counts, ["0", "1"], "{rs}");
 
     // Deleting the deployment cascades to its replicaset and pods.
     c.ok(&["delete", "deployment", "hello"]);
