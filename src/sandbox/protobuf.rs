@@ -314,7 +314,7 @@ fn decode_value(r: &mut Reader<'_>, ty: Ty, wire: u64) -> Result<Value, String> 
                 v.get("intVal").cloned().unwrap_or(json!(0))
             }
         }
-        Ty::MapStr | Ty::MapQuantity => unreachable!("maps are handled by the caller"),
+        Ty::MapStr | Ty::MapQuantity => return Err("a map field cannot be read as a value".into()),
     })
 }
 
