@@ -374,6 +374,13 @@ impl Inner {
             meta::set(&mut obj, &["metadata", "name"], json!(generated));
         }
         let name = meta::name(&obj).to_string();
+        if !meta::resource_version(&obj).is_empty() {
+            // The API server refuses this too (with a 500); recreating an object from a saved
+            // copy must drop its resourceVersion first.
+            return Err(ApiError::internal(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         admission::validate_name(def, &name)?;
         if def.namespaced {
             meta::set(&mut obj, &["metadata", "namespace"], json!(ns));
@@ -682,6 +689,17 @@ mod tests {
             Ok(Deleted::Gone(_))
         ));
         assert_eq!(s.get(r::PODS, "default", "a").unwrap_err().message, "pods \"a\" not found");
+    }
+
+    #[test]
+    fn create_refuses_a_resource_version_and_replaces_the_uid() {
+        let s = store_with_ns();
+        let mut p = pod("a");
+        meta::set(&mut p, &["metadata", "resourceVersion"], json!("5"));
+        assert_eq!(s.create(r::PODS, "default", p.clone()).unwrap_err().code, 500);
+        meta::set(&mut p, &["metadata", "resourceVersion"], json!(""));
+        meta::set(&mut p, &["metadata", "uid"], json!("mine"));
+        assert_ne!(meta::uid(&s.create(r::PODS, "default", p).unwrap()), "mine");
     }
 
     #[test]
