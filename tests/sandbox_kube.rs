@@ -521,3 +521,58 @@ async fn in_process_router_pagination_events_and_dry_run() {
     assert_eq!(mine.items.len(), 1);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn node_failure_and_no_execute_taints_affect_pods() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let (sb, client) = start(Seed::Demo).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "payments");
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "payments");
+    let api_pods = eventually("api pods running", || async {
+        let r = running(&pods, "app=api").await;
+        (r.len() == 3).then_some(r)
+    })
+    .await;
+    let node = api_pods[0].spec.as_ref().unwrap().node_name.clone().unwrap();
+    let pod_name = api_pods[0].metadata.name.clone().unwrap();
+    let is_ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+
+    // The node stops reporting Ready: its pods turn NotReady and the budget shrinks.
+    let not_ready = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletStopped"}]}});
+    nodes.patch_status(&node, &PatchParams::default(), &Patch::Merge(not_ready)).await.unwrap();
+    eventually("pod NotReady", || async {
+        (!is_ready(&pods.get(&pod_name).await.ok()?)).then_some(())
+    })
+    .await;
+    eventually("PDB without disruptions", || async {
+        (pdbs.get("api-pdb").await.ok()?.status?.disruptions_allowed == Some(0)).then_some(())
+    })
+    .await;
+    let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
+    nodes.patch_status(&node, &PatchParams::default(), &Patch::Merge(ready)).await.unwrap();
+    eventually("pod Ready again", || async {
+        is_ready(&pods.get(&pod_name).await.ok()?).then_some(())
+    })
+    .await;
+
+    // A NoExecute taint evicts what does not tolerate it; replacements land elsewhere.
+    let taint =
+        json!({"spec": {"taints": [{"key": "chaos", "value": "on", "effect": "NoExecute"}]}});
+    nodes.patch(&node, &PatchParams::default(), &Patch::Merge(taint)).await.unwrap();
+    eventually("api pods off the tainted node", || async {
+        let r = running(&pods, "app=api").await;
+        let elsewhere = r
+            .iter()
+            .all(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(node.as_str()));
+        (r.len() == 3 && elsewhere).then_some(())
+    })
+    .await;
+    assert_eq!(api_code(pods.get(&pod_name).await.unwrap_err()).0, 404);
+    sb.shutdown().await;
+}

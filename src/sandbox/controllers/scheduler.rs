@@ -25,7 +25,7 @@ pub fn node_ready(node: &Value) -> bool {
     })
 }
 
-fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
+pub(super) fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
     let tolerations = meta::at(pod, &["spec", "tolerations"]).and_then(Value::as_array);
     tolerations.into_iter().flatten().any(|t| {
         let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
