@@ -138,12 +138,31 @@ fn get_nodes_and_pods_and_error_wording() {
 
     let manifest = fixture("namespace-team-a.yaml");
     c.ok(&["create", "--validate=false", "-f", &manifest]);
+    let err = c.fails(&["create", "--validate=false", "-f", &fixture("bad-name-pod.yaml")]);
+    assert!(err.contains("The Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{err}");
     let err = c.fails(&["create", "--validate=false", "-f", &manifest]);
     assert!(err.contains("Error from server (AlreadyExists)"), "{err}");
     assert!(err.contains("namespaces \"team-a\" already exists"), "{err}");
 
     let got = c.ok(&["get", "configmap", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}"]);
     assert_eq!(got, "1");
+    let everything =
+        c.eventually(&["get", "all", "-n", "shop"], "get all", |o| o.contains("Running"));
+    for kind in [
+        "pod/frontend-",
+        "service/frontend",
+        "deployment.apps/frontend",
+        "replicaset.apps/frontend-",
+    ] {
+        assert!(everything.contains(kind), "{kind} missing from {everything}");
+    }
+    let pods = c.ok(&["get", "pods", "-A"]);
+    assert!(
+        pods.lines().next().is_some_and(|h| h.starts_with("NAMESPACE") && h.contains("STATUS")),
+        "{pods}"
+    );
+    let log = c.ok(&["logs", "-n", "shop", "deploy/frontend"]);
+    assert!(log.contains("no real container runs here"), "{log}");
     let all = c.ok(&["get", "configmaps", "-A"]);
     assert!(all.contains("team-a") && all.contains("cfg"), "{all}");
 }
@@ -168,6 +187,22 @@ fn apply_deployment_replace_pod_and_scale() {
         c.eventually(&["get", "deployment", "hello"], "deployment ready", |o| o.contains("3/3"));
     assert!(deploy.contains("hello"), "{deploy}");
 
+    // Re-applying a changed manifest goes through a strategic merge patch.
+    let changed = std::fs::read_to_string(fixture("hello-deployment.yaml"))
+        .expect("fixture")
+        .replace("nginx:1.27", "nginx:1.28");
+    let changed_path = c.dir.path().join("hello-v2.yaml");
+    std::fs::write(&changed_path, changed).expect("write manifest");
+    let out = c.ok(&["apply", "--validate=false", "-f", changed_path.to_str().expect("utf-8")]);
+    assert!(out.contains("deployment.apps/hello configured"), "{out}");
+    c.eventually(
+        &["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}"],
+        "rollout to nginx:1.28",
+        |o| o.split_whitespace().count() == 3 && o.split_whitespace().all(|i| i == "nginx:1.28"),
+    );
+    let pods = c.wait_running("default", "app=hello", 3);
+    let names: Vec<&str> = pods.lines().filter_map(|l| l.split_whitespace().next()).collect();
+
     // Delete one pod: the replicaset replaces it.
     let victim = names[0].to_string();
     c.ok(&["delete", "pod", &victim]);
@@ -182,8 +217,18 @@ fn apply_deployment_replace_pod_and_scale() {
     c.wait_running("default", "app=hello", 5);
     c.ok(&["scale", "deployment", "hello", "--replicas=1"]);
     c.wait_running("default", "app=hello", 1);
-    let rs = c.ok(&["get", "replicasets", "-l", "app=hello", "-o", "name"]);
-    assert_eq!(rs.lines().count(), 1, "{rs}");
+    // The old template's replicaset stays behind at zero replicas, as on a real cluster.
+    let rs = c.ok(&[
+        "get",
+        "replicasets",
+        "-l",
+        "app=hello",
+        "-o",
+        "jsonpath={.items[*].spec.replicas}",
+    ]);
+    let mut counts: Vec<&str> = rs.split_whitespace().collect();
+    counts.sort();
+    assert_eq!(counts, ["0", "1"], "{rs}");
 
     // Deleting the deployment cascades to its replicaset and pods.
     c.ok(&["delete", "deployment", "hello"]);
@@ -361,4 +406,91 @@ fn namespace_deletion_removes_contents() {
     let err =
         c.fails(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml"), "-n", "shop"]);
     assert!(err.contains("NotFound") || err.contains("namespace"), "{err}");
+}
+
+#[test]
+fn typed_create_commands_and_drain() {
+    // These kubectl commands send protobuf bodies.
+    let c = Cluster::start(Seed::Demo);
+    c.ok(&["create", "namespace", "team-b"]);
+    let err = c.fails(&["create", "namespace", "team-b"]);
+    assert!(
+        err.contains("Error from server (AlreadyExists): namespaces \"team-b\" already exists"),
+        "{err}"
+    );
+    c.ok(&["create", "configmap", "cfg", "-n", "team-b", "--from-literal=colour=blue"]);
+    assert_eq!(
+        c.ok(&["get", "cm", "cfg", "-n", "team-b", "-o", "jsonpath={.data.colour}"]),
+        "blue"
+    );
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "team-b",
+        "--image=nginx:1.27",
+        "--replicas=2",
+        "--port=80",
+    ]);
+    c.wait_running("team-b", "app=web", 2);
+    let port = c.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "team-b",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].ports[0].containerPort}",
+    ]);
+    assert_eq!(port, "80");
+    c.ok(&["create", "service", "clusterip", "web", "-n", "team-b", "--tcp=80:8080"]);
+    let target =
+        c.ok(&["get", "svc", "web", "-n", "team-b", "-o", "jsonpath={.spec.ports[0].targetPort}"]);
+    assert_eq!(target, "8080");
+    c.ok(&[
+        "create",
+        "poddisruptionbudget",
+        "web",
+        "-n",
+        "team-b",
+        "--selector=app=web",
+        "--min-available=50%",
+    ]);
+    assert_eq!(
+        c.ok(&["get", "pdb", "web", "-n", "team-b", "-o", "jsonpath={.spec.minAvailable}"]),
+        "50%"
+    );
+    c.ok(&["run", "solo", "-n", "team-b", "--image=busybox", "--labels=run=solo"]);
+    c.wait_running("team-b", "run=solo", 1);
+
+    // Drain a worker: it is cordoned and its frontend pods move elsewhere.
+    let node = c.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "-l",
+        "app=frontend",
+        "-o",
+        "jsonpath={.items[0].spec.nodeName}",
+    ]);
+    c.wait_running("shop", "app=frontend", 3);
+    let out = c.kubectl(&["drain", &node, "--pod-selector=app=frontend", "--timeout=30s"]);
+    assert!(out.status.success(), "drain failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("evicted") && stdout.contains("drained"), "{stdout}");
+    c.wait_running("shop", "app=frontend", 3);
+    let nodes = c.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "-l",
+        "app=frontend",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    assert!(!nodes.split_whitespace().any(|n| n == node), "{node} still runs frontend: {nodes}");
+    assert_eq!(c.ok(&["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"]), "true");
 }

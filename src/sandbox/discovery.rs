@@ -12,6 +12,9 @@ use super::resources::{self as r, ResourceDef};
 const VERBS: [&str; 8] =
     ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
+/// What `kubectl get all` covers, as on a real cluster.
+const IN_ALL: [&str; 5] = ["pods", "services", "deployments", "replicasets", "jobs"];
+
 pub fn version() -> Value {
     json!({
         "major": "1",
@@ -76,6 +79,7 @@ fn resource_entry(def: &ResourceDef) -> Value {
         "kind": def.kind,
         "verbs": verbs,
         "shortNames": def.short_names,
+        "categories": if IN_ALL.contains(&def.plural) { vec!["all"] } else { vec![] },
         "storageVersionHash": "",
     })
 }
@@ -84,6 +88,7 @@ fn subresource_entry(def: &ResourceDef, sub: &str) -> Value {
     let (group, version, kind, verbs): (&str, &str, &str, &[&str]) = match sub {
         "scale" => ("autoscaling", "v1", "Scale", &["get", "patch", "update"]),
         "eviction" => ("policy", "v1", "Eviction", &["create"]),
+        "log" => ("", "", "Pod", &["get"]),
         "finalize" => ("", "", def.kind, &["update"]),
         _ => ("", "", def.kind, &["get", "patch", "update"]),
     };

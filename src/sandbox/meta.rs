@@ -20,8 +20,11 @@ pub fn at_mut<'a>(obj: &'a mut Value, path: &[&str]) -> &'a mut Value {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        let Value::Object(map) = cur else { unreachable!("just made it an object") };
-        cur = map.entry(key.to_string()).or_insert(Value::Null);
+        cur = match cur {
+            Value::Object(map) => map.entry(key.to_string()).or_insert(Value::Null),
+            // Cannot happen (made an object just above); stay put rather than panic.
+            other => other,
+        };
     }
     cur
 }

@@ -22,6 +22,7 @@ pub mod handlers;
 pub mod kubeconfig;
 pub mod meta;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod seed;
 pub mod selectors;
@@ -160,6 +161,9 @@ impl Sandbox {
         kubeconfig::write(path, &self.kubeconfig_yaml())
     }
 
+    /// A kube client for this sandbox (default namespace "default"). Like any kube client it
+    /// must be built inside a tokio runtime. Note that kube-rs retries 429s on its own
+    /// (`Config::default_retry`), including evictions a PDB refuses.
     pub fn client(&self) -> Result<kube::Client, SandboxError> {
         let url = self.url();
         let uri = url

@@ -104,7 +104,7 @@ pub static RESOURCES: [ResourceDef; 11] = [
         )
     },
     def("", "v1", "nodes", "node", "Node", false, &["no"], &["status"]),
-    def("", "v1", "pods", "pod", "Pod", true, &["po"], &["status", "eviction"]),
+    def("", "v1", "pods", "pod", "Pod", true, &["po"], &["status", "eviction", "log"]),
     ResourceDef {
         label_name: true,
         ..def("", "v1", "services", "service", "Service", true, &["svc"], &["status"])

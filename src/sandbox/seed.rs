@@ -223,7 +223,8 @@ fn scale(store: &Store, nodes: usize, pods: usize) {
     let now = meta::now_rfc3339();
     store.bulk_load((0..pods).map(|i| {
         let ns = &namespaces[i % namespaces.len()];
-        let app = format!("app-{}", i % 50);
+        // Spread apps independently of namespaces so a labelled list selects a slice.
+        let app = format!("app-{}", (i / namespaces.len()) % 40);
         let node = node_names.get(i % nodes.max(1)).map(String::as_str);
         let ready = json!({"type": "Ready", "status": "True", "lastTransitionTime": now});
         (r::PODS, json!({

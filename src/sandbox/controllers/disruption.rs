@@ -96,8 +96,10 @@ pub fn check_eviction(store: &Store, pod: &Value) -> Result<(), ApiError> {
             let mut err = ApiError::too_many_requests(
                 "Cannot evict pod as it would violate the pod's disruption budget.",
             );
+            // No retryAfterSeconds, like the API server; note that kube-rs still retries 429s
+            // with its own backoff unless `Config::default_retry` is off.
             err.details = Some(json!({"causes": [{
-                "reason": "DisruptionBudget",
+                "type": "DisruptionBudget",
                 "message": format!(
                     "The disruption budget {} needs {} healthy pods and has {} currently",
                     meta::name(pdb), b.desired_healthy, b.current_healthy
@@ -142,4 +144,62 @@ pub fn reconcile(store: &Store, ns: &str) -> Result<(), ApiError> {
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::store::{DeleteOpts, Part};
+
+    fn ready_pod(store: &Store, name: &str) -> Value {
+        let pod = json!({"metadata": {"name": name, "labels": {"app": "api"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}], "nodeName": "n1"}});
+        let created = store.create(r::PODS, "p", pod).unwrap();
+        store
+            .modify(r::PODS, "p", name, Part::All, |cur| {
+                let mut next = cur.clone();
+                meta::set(&mut next, &["status", "phase"], json!("Running"));
+                meta::set(
+                    &mut next,
+                    &["status", "conditions"],
+                    json!([{"type": "Ready", "status": "True"}]),
+                );
+                Ok(next)
+            })
+            .unwrap();
+        (*created).clone()
+    }
+
+    #[test]
+    fn min_available_blocks_the_second_eviction() {
+        let store = Store::new();
+        store.create(r::NAMESPACES, "", json!({"metadata": {"name": "p"}})).unwrap();
+        store
+            .create(
+                r::PDBS,
+                "p",
+                json!({"metadata": {"name": "pdb"},
+                "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "api"}}}}),
+            )
+            .unwrap();
+        for n in ["a", "b", "c"] {
+            ready_pod(&store, n);
+        }
+        let a = store.get(r::PODS, "p", "a").unwrap();
+        assert!(check_eviction(&store, &a).is_ok());
+        store.delete(r::PODS, "p", "a", &DeleteOpts::default()).unwrap();
+        assert!(meta::is_deleting(&store.get(r::PODS, "p", "a").unwrap()));
+        let b = store.get(r::PODS, "p", "b").unwrap();
+        let err = check_eviction(&store, &b).unwrap_err();
+        assert_eq!(err.code, 429);
+        let pdb = store.get(r::PDBS, "p", "pdb").unwrap();
+        assert_eq!(budget(&store, &pdb).disruptions_allowed, 0);
+    }
+
+    #[test]
+    fn percentages_round_up() {
+        assert_eq!(scaled(&json!("50%"), 3), Some(2));
+        assert_eq!(scaled(&json!(1), 3), Some(1));
+        assert_eq!(scaled(&json!("x"), 3), None);
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns: reconciling desired state (deployments → replicasets → pods, jobs, PDB status) and
 //! the pod lifecycle (scheduling, Pending → Running/Ready, graceful termination, job pods
-//! completing). One task watches the store's change feed, marks the namespaces touched as
+//! completing, NotReady on a NotReady node, eviction by NoExecute taints). One task watches the store's change feed, marks the namespaces touched as
 //! dirty, and reconciles those; timed steps run as small tasks of their own. Controllers act
 //! only through the store's public API, as a client would, so a conflict just means "try
 //! again on the next pass". Must not touch HTTP.
@@ -10,6 +10,7 @@
 pub mod disruption;
 mod events;
 mod kubelet;
+mod nodelifecycle;
 mod scheduler;
 mod workloads;
 
@@ -140,6 +141,7 @@ fn reconcile(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {
             workloads::jobs(ctx, &ns),
             scheduler::schedule(ctx, &ns),
             kubelet::pods(ctx, &ns),
+            nodelifecycle::pods(ctx, &ns),
             disruption::reconcile(&ctx.store, &ns),
         ];
         for result in steps {

@@ -25,7 +25,7 @@ pub fn node_ready(node: &Value) -> bool {
     })
 }
 
-fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
+pub(super) fn tolerates(pod: &Value, key: &str, value: &str, effect: &str) -> bool {
     let tolerations = meta::at(pod, &["spec", "tolerations"]).and_then(Value::as_array);
     tolerations.into_iter().flatten().any(|t| {
         let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
@@ -61,7 +61,8 @@ fn expression_matches(expr: &Value, labels: Option<&serde_json::Map<String, Valu
     }
 }
 
-/// Why `node` cannot run `pod`, in the scheduler's words, or None if it can.
+/// Why `node` cannot run `pod`, in the scheduler's words, or None if it can. Checks run in
+/// the default scheduler's filter order, so the first failing one is the one reported.
 fn misfit(pod: &Value, node: &Value) -> Option<String> {
     if !node_ready(node) {
         return Some("node(s) were not ready".into());
@@ -70,6 +71,16 @@ fn misfit(pod: &Value, node: &Value) -> Option<String> {
         && !tolerates(pod, "node.kubernetes.io/unschedulable", "", "NoSchedule")
     {
         return Some("node(s) were unschedulable".into());
+    }
+    for taint in meta::at(node, &["spec", "taints"]).and_then(Value::as_array).into_iter().flatten()
+    {
+        let s = |f: &str| taint.get(f).and_then(Value::as_str).unwrap_or("");
+        let effect = s("effect");
+        if matches!(effect, "NoSchedule" | "NoExecute")
+            && !tolerates(pod, s("key"), s("value"), effect)
+        {
+            return Some(format!("node(s) had untolerated taint {{{}: {}}}", s("key"), s("value")));
+        }
     }
     let labels = meta::labels(node);
     if let Some(sel) = meta::at(pod, &["spec", "nodeSelector"]).and_then(Value::as_object) {
@@ -99,23 +110,13 @@ fn misfit(pod: &Value, node: &Value) -> Option<String> {
             return Some("node(s) didn't match Pod's node affinity/selector".into());
         }
     }
-    for taint in meta::at(node, &["spec", "taints"]).and_then(Value::as_array).into_iter().flatten()
-    {
-        let s = |f: &str| taint.get(f).and_then(Value::as_str).unwrap_or("");
-        let effect = s("effect");
-        if matches!(effect, "NoSchedule" | "NoExecute")
-            && !tolerates(pod, s("key"), s("value"), effect)
-        {
-            return Some(format!("node(s) had untolerated taint {{{}: {}}}", s("key"), s("value")));
-        }
-    }
     None
 }
 
 pub fn schedule(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     let store = &ctx.store;
     let (pending, _) = store.list_filtered(r::PODS, Some(ns), |p| {
-        meta::str_at(p, &["spec", "nodeName"]).is_none()
+        meta::str_at(p, &["spec", "nodeName"]).is_none_or(str::is_empty)
             && !meta::is_deleting(p)
             && meta::str_at(p, &["status", "phase"]) == Some("Pending")
     });
@@ -152,7 +153,8 @@ pub fn schedule(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
                 *load.entry(node.clone()).or_default() += 1;
                 let node = node.clone();
                 store.modify(r::PODS, ns, meta::name(&pod), Part::All, |cur| {
-                    if meta::uid(cur) != uid || meta::str_at(cur, &["spec", "nodeName"]).is_some() {
+                    let bound = meta::str_at(cur, &["spec", "nodeName"]).is_some_and(|n| !n.is_empty());
+                    if meta::uid(cur) != uid || bound {
                         return Ok(cur.clone());
                     }
                     let mut next = cur.clone();

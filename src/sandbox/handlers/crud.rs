@@ -244,6 +244,8 @@ pub fn patch_part(state: &AppState, req: &Req, part: Part) -> Result<Response, A
 pub fn delete_opts(req: &Req) -> Result<DeleteOpts, ApiError> {
     let body: Value = if req.body.is_empty() {
         Value::Null
+    } else if req.content_type().contains("protobuf") {
+        req.json_body()?
     } else {
         serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::bad_request(format!("cannot decode DeleteOptions: {e}")))?

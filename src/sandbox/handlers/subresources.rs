@@ -42,6 +42,7 @@ pub fn handle(
         }
         ("scale", &Method::PUT) | ("scale", &Method::PATCH) => update_scale(state, req, method),
         ("eviction", &Method::POST) => evict(state, req),
+        ("log", &Method::GET) => log(state, req),
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow {method} on the {sub} subresource"
         ))),
@@ -146,4 +147,46 @@ fn evict(state: &AppState, req: &Req) -> Result<Response, ApiError> {
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
+}
+
+/// A synthetic log: there are no containers, but `kubectl logs` should still say something
+/// true about the pod rather than fail.
+fn log(state: &AppState, req: &Req) -> Result<Response, ApiError> {
+    let name = req.target.name.as_deref().unwrap_or("");
+    let pod = state.store.get(r::PODS, req.target.ns(), name)?;
+    let containers: Vec<String> = meta::at(&pod, &["spec", "containers"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(String::from))
+        .collect();
+    let container = match req.q("container") {
+        Some(c) if containers.iter().any(|n| n == c) => c.to_string(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+    };
+    let phase = meta::str_at(&pod, &["status", "phase"]).unwrap_or("Unknown");
+    let started = meta::str_at(&pod, &["status", "startTime"]).unwrap_or("-");
+    let node = meta::str_at(&pod, &["spec", "nodeName"]).unwrap_or("<none>");
+    let text = format!(
+        "chaosdeck sandbox: no real container runs here.\n\
+         container {container} of pod {}/{name} on node {node}: phase {phase}, started {started}\n",
+        req.target.ns()
+    );
+    let mut resp = Response::new(axum::body::Body::from(text));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
 }

@@ -7,12 +7,14 @@
 //! so LIST and WATCH never copy them under the lock. Must not know HTTP, and must not run
 //! controllers (they call in here like any client).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+
+mod cascade;
 
 use super::admission;
 use super::meta;
@@ -372,6 +374,13 @@ impl Inner {
             meta::set(&mut obj, &["metadata", "name"], json!(generated));
         }
         let name = meta::name(&obj).to_string();
+        if !meta::resource_version(&obj).is_empty() {
+            // The API server refuses this too (with a 500); recreating an object from a saved
+            // copy must drop its resourceVersion first.
+            return Err(ApiError::internal(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         admission::validate_name(def, &name)?;
         if def.namespaced {
             meta::set(&mut obj, &["metadata", "namespace"], json!(ns));
@@ -607,89 +616,6 @@ impl Inner {
         });
         Some(last)
     }
-
-    fn dependents(&self, ns: &str, owner_uid: &str) -> Vec<(usize, Key)> {
-        let mut out = Vec::new();
-        for (res, def) in RESOURCES.iter().enumerate() {
-            if !def.namespaced {
-                continue;
-            }
-            for o in self.scan(res, Some(ns)) {
-                if meta::owner_uids(o).any(|u| u == owner_uid) {
-                    out.push((res, key_of(res, o)));
-                }
-            }
-        }
-        out
-    }
-
-    fn delete_dependents(&mut self, ns: &str, owner_uid: &str, changes: &mut Vec<Change>) {
-        let mut queue = vec![owner_uid.to_string()];
-        let mut seen = HashSet::new();
-        while let Some(uid) = queue.pop() {
-            if !seen.insert(uid.clone()) {
-                continue;
-            }
-            for (res, key) in self.dependents(ns, &uid) {
-                if let Some(gone) = self.remove(res, &key, changes) {
-                    queue.push(meta::uid(&gone).to_string());
-                }
-            }
-        }
-    }
-
-    fn orphan_dependents(&mut self, ns: &str, owner_uid: &str, changes: &mut Vec<Change>) {
-        for (res, key) in self.dependents(ns, owner_uid) {
-            let Some(cur) = self.tables[res].get(&key).cloned() else { continue };
-            let mut obj = (*cur).clone();
-            if let Some(refs) =
-                obj.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut)
-            {
-                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-            }
-            let rv = self.next_rv();
-            meta::set(&mut obj, &["metadata", "resourceVersion"], json!(rv.to_string()));
-            let stored = Arc::new(obj);
-            self.tables[res].insert(key, stored.clone());
-            changes.push(Change {
-                rv,
-                kind: EventType::Modified,
-                res,
-                obj: stored,
-                prev: Some(cur),
-            });
-        }
-    }
-
-    /// Marks the namespace Terminating (visible to watchers), removes everything in it,
-    /// then removes the namespace itself.
-    fn delete_namespace(&mut self, name: &str, current: Obj, changes: &mut Vec<Change>) -> Obj {
-        let key = (String::new(), name.to_string());
-        let mut marked = (*current).clone();
-        meta::set(&mut marked, &["metadata", "deletionTimestamp"], json!(meta::now_rfc3339()));
-        meta::set(&mut marked, &["status", "phase"], json!("Terminating"));
-        let rv = self.next_rv();
-        meta::set(&mut marked, &["metadata", "resourceVersion"], json!(rv.to_string()));
-        let marked = Arc::new(marked);
-        self.tables[r::NAMESPACES].insert(key.clone(), marked.clone());
-        changes.push(Change {
-            rv,
-            kind: EventType::Modified,
-            res: r::NAMESPACES,
-            obj: marked.clone(),
-            prev: Some(current),
-        });
-        for (res, def) in RESOURCES.iter().enumerate() {
-            if !def.namespaced {
-                continue;
-            }
-            let keys: Vec<Key> = self.scan(res, Some(name)).map(|o| key_of(res, o)).collect();
-            for k in keys {
-                self.remove(res, &k, changes);
-            }
-        }
-        self.remove(r::NAMESPACES, &key, changes).unwrap_or(marked)
-    }
 }
 
 fn default_job_selector(obj: &mut Value, uid: &str) {
@@ -714,8 +640,8 @@ fn default_job_selector(obj: &mut Value, uid: &str) {
 }
 
 fn check_pod_immutables(old: &Value, new: &Value, name: &str) -> Result<(), ApiError> {
-    let old_node = meta::str_at(old, &["spec", "nodeName"]);
-    let new_node = meta::str_at(new, &["spec", "nodeName"]);
+    let old_node = meta::str_at(old, &["spec", "nodeName"]).filter(|n| !n.is_empty());
+    let new_node = meta::str_at(new, &["spec", "nodeName"]).filter(|n| !n.is_empty());
     if old_node.is_some() && old_node != new_node {
         return Err(ApiError::invalid(
             &RESOURCES[r::PODS],
@@ -763,6 +689,17 @@ mod tests {
             Ok(Deleted::Gone(_))
         ));
         assert_eq!(s.get(r::PODS, "default", "a").unwrap_err().message, "pods \"a\" not found");
+    }
+
+    #[test]
+    fn create_refuses_a_resource_version_and_replaces_the_uid() {
+        let s = store_with_ns();
+        let mut p = pod("a");
+        meta::set(&mut p, &["metadata", "resourceVersion"], json!("5"));
+        assert_eq!(s.create(r::PODS, "default", p.clone()).unwrap_err().code, 500);
+        meta::set(&mut p, &["metadata", "resourceVersion"], json!(""));
+        meta::set(&mut p, &["metadata", "uid"], json!("mine"));
+        assert_ne!(meta::uid(&s.create(r::PODS, "default", p).unwrap()), "mine");
     }
 
     #[test]

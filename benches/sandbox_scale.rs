@@ -1,0 +1,131 @@
+//! Scale bench for the sandbox (`harness = false`: prints numbers, asserts nothing).
+//!
+//! Seeds `scale:NODES:PODS` (default 5,000 nodes / 150,000 pods; override with
+//! `SANDBOX_BENCH_SEED=scale:N:P`) and reports: seed time, a labelled LIST of one namespace,
+//! a full LIST of every pod, watch fan-out (10 watchers each receiving N new pods), and RSS.
+//! Run: `cargo bench --bench sandbox_scale`.
+
+use std::time::{Duration, Instant};
+
+use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, WatchEvent, WatchParams};
+use serde_json::json;
+
+const WATCHERS: usize = 10;
+const WATCH_EVENTS: usize = 1_000;
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn get_text(client: &kube::Client, path: &str) -> (usize, Duration) {
+    let start = Instant::now();
+    let req = axum::http::Request::get(path).body(Vec::new()).expect("request");
+    let text = client.request_text(req).await.expect("list");
+    (text.len(), start.elapsed())
+}
+
+fn stats(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "min {:.1} ms, median {:.1} ms, max {:.1} ms ({} runs)",
+        ms(samples[0]),
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    )
+}
+
+fn main() {
+    let seed: Seed = std::env::var("SANDBOX_BENCH_SEED")
+        .unwrap_or_else(|_| "scale:5000:150000".into())
+        .parse()
+        .expect("SANDBOX_BENCH_SEED must be scale:N:P");
+    let Seed::Scale { nodes, pods } = seed else { panic!("the bench needs a scale seed") };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let rss_before = rss_mib();
+        let t = Instant::now();
+        let sb = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await.expect("start");
+        let seed_time = t.elapsed();
+        println!("seed scale:{nodes}:{pods}: {:.2} s", seed_time.as_secs_f64());
+        println!("RSS after seed: {:.0} MiB (before: {:.0} MiB)", rss_mib(), rss_before);
+        let client = sb.client().expect("client");
+
+        let ns = chaosdeck::sandbox::seed::scale_namespaces(pods)[0].clone();
+        let path = format!("/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dapp-7");
+        let (bytes, _) = get_text(&client, &path).await;
+        let typed: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let count = typed.list(&kube::api::ListParams::default().labels("app=app-7")).await.expect("list").items.len();
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            samples.push(get_text(&client, &path).await.1);
+        }
+        println!("labelled LIST of one namespace ({count} of ~{} pods, {} KiB): {}", pods / chaosdeck::sandbox::seed::scale_namespaces(pods).len(), bytes / 1024, stats(samples));
+
+        let mut samples = Vec::new();
+        let mut size = 0;
+        for _ in 0..3 {
+            let (b, d) = get_text(&client, "/api/v1/pods").await;
+            size = b;
+            samples.push(d);
+        }
+        println!("full LIST of {pods} pods ({} MiB): {}", size / (1024 * 1024), stats(samples));
+        println!("RSS after lists: {:.0} MiB", rss_mib());
+
+        // Watch fan-out: WATCHERS watches on one namespace, then WATCH_EVENTS creates.
+        let rv = sb.store().current_rv().to_string();
+        let mut handles = Vec::new();
+        for _ in 0..WATCHERS {
+            let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            let rv = rv.clone();
+            handles.push(tokio::spawn(async move {
+                let stream = api.watch(&WatchParams::default().timeout(290), &rv).await.expect("watch");
+                let mut stream = stream.boxed();
+                let mut added = 0;
+                while let Some(ev) = stream.try_next().await.expect("watch event") {
+                    if let WatchEvent::Added(_) = ev {
+                        added += 1;
+                        if added == WATCH_EVENTS {
+                            return Instant::now();
+                        }
+                    }
+                }
+                panic!("watch ended after {added} events");
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let store = sb.store();
+        let t = Instant::now();
+        for i in 0..WATCH_EVENTS {
+            let pod = json!({
+                "metadata": {"name": format!("fanout-{i}"), "labels": {"app": "fanout"}},
+                "spec": {"nodeName": "node-00000", "containers": [{"name": "c", "image": "i"}]},
+            });
+            store.create(chaosdeck::sandbox::resources::PODS, &ns, pod).expect("create");
+        }
+        let created = t.elapsed();
+        let mut last = t;
+        for h in handles {
+            last = last.max(h.await.expect("watcher"));
+        }
+        let total = last.duration_since(t);
+        println!(
+            "watch fan-out: {WATCH_EVENTS} creates in {:.0} ms; all {WATCHERS} watchers had every event after {:.0} ms ({:.0} events/s delivered)",
+            created.as_secs_f64() * 1000.0,
+            total.as_secs_f64() * 1000.0,
+            (WATCHERS * WATCH_EVENTS) as f64 / total.as_secs_f64()
+        );
+        println!("RSS at end: {:.0} MiB", rss_mib());
+        sb.shutdown().await;
+    });
+}

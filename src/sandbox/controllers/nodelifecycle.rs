@@ -1,0 +1,109 @@
+//! What happens to running pods when their node changes: the node lifecycle controller marks
+//! pods on a node that is not Ready as not Ready (and Ready again when the node recovers),
+//! and the taint eviction controller deletes pods that do not tolerate a `NoExecute` taint.
+//!
+//! Owns: the Ready condition of Running pods and NoExecute evictions. Unlike a real cluster
+//! there is no 5-minute grace before pods on a dead node are evicted; they just stay NotReady
+//! until the node is Ready again or someone deletes them. Must not schedule or create pods.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::scheduler::{node_ready, tolerates};
+use super::{Ctx, events};
+use crate::sandbox::meta;
+use crate::sandbox::resources as r;
+use crate::sandbox::status::ApiError;
+use crate::sandbox::store::{DeleteOpts, Part};
+
+fn set_ready(pod: &Value, ready: bool) -> Value {
+    let mut next = pod.clone();
+    let now = meta::now_rfc3339();
+    let status = if ready { "True" } else { "False" };
+    if let Some(conds) = next.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
+        for c in conds {
+            if matches!(c.get("type").and_then(Value::as_str), Some("Ready" | "ContainersReady"))
+                && c.get("status") != Some(&json!(status))
+            {
+                c["status"] = json!(status);
+                c["lastTransitionTime"] = json!(now);
+            }
+        }
+    }
+    if let Some(cs) = next.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
+        for c in cs {
+            c["ready"] = json!(ready);
+        }
+    }
+    next
+}
+
+/// The NoExecute taint `pod` does not tolerate on `node`, if any.
+fn untolerated_no_execute<'a>(pod: &Value, node: &'a Value) -> Option<&'a str> {
+    meta::at(node, &["spec", "taints"]).and_then(Value::as_array).into_iter().flatten().find_map(
+        |t| {
+            let s = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
+            (s("effect") == "NoExecute" && !tolerates(pod, s("key"), s("value"), "NoExecute"))
+                .then(|| t.get("key").and_then(Value::as_str).unwrap_or(""))
+        },
+    )
+}
+
+pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
+    let store = &ctx.store;
+    let (running, _) = store.list_filtered(r::PODS, Some(ns), |p| {
+        !meta::is_deleting(p) && meta::str_at(p, &["status", "phase"]) == Some("Running")
+    });
+    if running.is_empty() {
+        return Ok(());
+    }
+    let nodes: HashMap<String, Value> = store
+        .list(r::NODES, None)
+        .0
+        .iter()
+        .map(|n| (meta::name(n).to_string(), (**n).clone()))
+        .collect();
+    let mut result = Ok(());
+    for pod in running {
+        let name = meta::name(&pod).to_string();
+        let node_name = meta::str_at(&pod, &["spec", "nodeName"]).unwrap_or("");
+        let node = nodes.get(node_name);
+        if let Some(key) = node.and_then(|n| untolerated_no_execute(&pod, n)) {
+            let opts = DeleteOpts { uid: Some(meta::uid(&pod).to_string()), ..Default::default() };
+            match store.delete(r::PODS, ns, &name, &opts) {
+                Ok(_) => events::record(
+                    store,
+                    &pod,
+                    "Pod",
+                    "TaintManagerEviction",
+                    &format!(
+                        "Marking for deletion Pod {ns}/{name} (taint {key} with effect NoExecute)"
+                    ),
+                    "taint-eviction-controller",
+                ),
+                Err(e) if e.code == 404 || e.code == 409 => {}
+                Err(e) => result = Err(e),
+            }
+            continue;
+        }
+        // A pod whose node is gone or not Ready cannot be Ready.
+        let want_ready = node.is_some_and(node_ready);
+        if super::disruption::pod_ready(&pod) == want_ready {
+            continue;
+        }
+        let uid = meta::uid(&pod).to_string();
+        let outcome = store.modify(r::PODS, ns, &name, Part::All, |cur| {
+            let same =
+                meta::uid(cur) == uid && meta::str_at(cur, &["status", "phase"]) == Some("Running");
+            Ok(if same { set_ready(cur, want_ready) } else { cur.clone() })
+        });
+        match outcome {
+            Ok(_) => {}
+            Err(e) if e.code == 404 => {}
+            Err(e) => result = Err(e),
+        }
+    }
+    result
+}
