@@ -251,24 +251,53 @@ pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Optio
             };
             // `test` makes the removal conditional: if the list moved meanwhile, nothing else
             // is removed by mistake and the undo fails, to be retried.
+            // Removing the only item removes the field, so the object reads as it did before.
+            let only = list.is_some_and(|l| l.len() == 1);
+            let remove_path = if only { path.clone() } else { format!("{path}/{index}") };
             let ops_json = serde_json::json!([
                 {"op": "test", "path": format!("{path}/{index}"), "value": item},
-                {"op": "remove", "path": format!("{path}/{index}")},
+                {"op": "remove", "path": remove_path},
             ]);
             let patch: json_patch::Patch =
                 serde_json::from_value(ops_json).map_err(|e| e.to_string())?;
             ops.json_patch(target, patch).await.map_err(|e| e.to_string())?;
             Ok(None)
         }
-        UndoAction::Create { object } => {
-            match ops.create(object).await.map_err(|e| e.to_string())? {
-                Some(_) => Ok(None),
-                None => Ok(Some(format!(
-                    "{} already exists (re-created by its controller or by hand)",
-                    super::entry::object_ref_of(object).display()
-                ))),
-            }
+        UndoAction::Create { object } => recreate(ops, object).await,
+    }
+}
+
+/// How long a re-create waits for a same-named object that is still terminating.
+const TERMINATING_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Creates the snapshot; an existing object counts as done unless it is still being deleted
+/// (the one chaosdeck deleted, in its grace period), which is waited out.
+async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, String> {
+    let target = super::entry::object_ref_of(object);
+    let deadline = std::time::Instant::now() + TERMINATING_PATIENCE;
+    loop {
+        if ops.create(object).await.map_err(|e| e.to_string())?.is_some() {
+            return Ok(None);
         }
+        let terminating = ops
+            .get(&target)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some_and(|o| o.metadata.deletion_timestamp.is_some());
+        if !terminating {
+            return Ok(Some(format!(
+                "{} already exists (re-created by its controller or by hand)",
+                target.display()
+            )));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{} is still terminating after {} s; run execute-rollback again once it is gone",
+                target.display(),
+                TERMINATING_PATIENCE.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
