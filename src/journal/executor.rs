@@ -274,6 +274,8 @@ const TERMINATING_PATIENCE: Duration = Duration::from_secs(60);
 /// (the one chaosdeck deleted, in its grace period), which is waited out.
 async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, String> {
     let target = super::entry::object_ref_of(object);
+    // Older or hand-written snapshots may still carry server-owned fields.
+    let object = &super::entry::creatable(object);
     let deadline = std::time::Instant::now() + TERMINATING_PATIENCE;
     loop {
         if ops.create(object).await.map_err(|e| e.to_string())?.is_some() {

@@ -1,8 +1,6 @@
 //! The kubectl commands that undo an action by hand, written into every entry's header.
 
-use serde_json::Value;
-
-use super::entry::{ObjectRef, UndoAction, compact};
+use super::entry::{ObjectRef, UndoAction, compact, creatable};
 
 /// Shell lines (comments included) that perform `action` with kubectl.
 pub fn commands(action: &UndoAction) -> Vec<String> {
@@ -54,10 +52,7 @@ pub fn commands(action: &UndoAction) -> Vec<String> {
             ),
         ],
         UndoAction::Create { object } => {
-            vec![format!(
-                "kubectl create -f - <<< {}",
-                shell_quote(&compact(&strip_server_fields(object)))
-            )]
+            vec![format!("kubectl create -f - <<< {}", shell_quote(&compact(&creatable(object))))]
         }
     }
 }
@@ -73,19 +68,6 @@ pub fn resource_arg(target: &ObjectRef) -> String {
         Some(ns) => format!("{resource} -n {ns}"),
         None => resource,
     }
-}
-
-fn strip_server_fields(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"] {
-            meta.remove(key);
-        }
-    }
-    if let Some(map) = object.as_object_mut() {
-        map.remove("status");
-    }
-    object
 }
 
 pub fn shell_quote(s: &str) -> String {

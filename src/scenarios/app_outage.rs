@@ -53,7 +53,7 @@ impl ScenarioType for Type {
                 format!("application_outage.block has {bad:?}; expected Ingress and/or Egress"),
             ));
         }
-        if spec.namespace.trim().is_empty() || spec.namespace.starts_with('<') {
+        if spec.namespace.trim().is_empty() {
             return Err(invalid(path, "application_outage.namespace must name a namespace"));
         }
         Ok(Box::new(Plan(spec)))

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::ClusterOps;
 use crate::engine::events::EngineEvent;
 use crate::journal::entry::{
-    ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, object_ref_of,
+    ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
 use crate::journal::executor::apply_entry;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
@@ -347,7 +347,7 @@ impl ScenarioCtx {
                     &ctx,
                     name,
                     step,
-                    vec![UndoAction::Create { object: strip_for_recreate(object) }],
+                    vec![UndoAction::Create { object: creatable(&object) }],
                 )?)
             }
             None => None,
@@ -416,25 +416,4 @@ impl ScenarioCtx {
         }
         Ok(())
     }
-}
-
-/// Drops what the server owns so the snapshot can be created again.
-fn strip_for_recreate(mut object: Value) -> Value {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "managedFields",
-            "generation",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
-            meta.remove(key);
-        }
-    }
-    if let Some(map) = object.as_object_mut() {
-        map.remove("status");
-    }
-    object
 }

@@ -46,8 +46,9 @@ struct Spec {
     node_selector: Option<String>,
     #[serde(default)]
     node_name: Option<String>,
-    #[serde(default = "one")]
-    number_of_nodes: usize,
+    /// A count, or empty for every matching node (Krkn's files use `''`).
+    #[serde(default)]
+    number_of_nodes: Option<Value>,
     #[serde(default)]
     taints: Vec<String>,
 }
@@ -58,11 +59,11 @@ fn default_image() -> String {
 fn default_ns() -> String {
     "default".into()
 }
-fn one() -> usize {
-    1
+struct Plan {
+    spec: Spec,
+    /// `None`: every matching node.
+    nodes: Option<usize>,
 }
-
-struct Plan(Spec);
 
 impl ScenarioType for Type {
     fn name(&self) -> &'static str {
@@ -82,7 +83,23 @@ impl ScenarioType for Type {
                 invalid(path, format!("taint {taint:?} is not key[=value]:Effect"))
             })?;
         }
-        Ok(Box::new(Plan(spec)))
+        let nodes =
+            match &spec.number_of_nodes {
+                None | Some(Value::Null) => Some(1),
+                Some(Value::String(s)) if s.trim().is_empty() => None,
+                Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| {
+                    invalid(path, format!("number-of-nodes {s:?} is not a number"))
+                })?),
+                Some(Value::Number(n)) => {
+                    Some(n.as_u64().ok_or_else(|| {
+                        invalid(path, format!("number-of-nodes {n} is not a count"))
+                    })? as usize)
+                }
+                Some(other) => {
+                    return Err(invalid(path, format!("number-of-nodes {other} is not a number")));
+                }
+            };
+        Ok(Box::new(Plan { spec, nodes }))
     }
 }
 
@@ -102,12 +119,12 @@ fn parse_taint(raw: &str) -> Option<Value> {
 
 impl Plan {
     async fn nodes(&self, ctx: &ScenarioCtx) -> Result<Vec<String>, ScenarioError> {
-        if let Some(name) = self.0.node_name.as_deref().filter(|n| !n.is_empty()) {
+        if let Some(name) = self.spec.node_name.as_deref().filter(|n| !n.is_empty()) {
             return Ok(name.split(',').map(|n| n.trim().to_string()).collect());
         }
         let api: Api<Node> = Api::all(ctx.ops.client().clone());
         let mut params = ListParams::default();
-        if let Some(sel) = self.0.node_selector.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(sel) = self.spec.node_selector.as_deref().filter(|s| !s.is_empty()) {
             params = params.labels(sel);
         }
         let mut names: Vec<String> = api
@@ -121,16 +138,18 @@ impl Plan {
         if names.is_empty() {
             return Err(ScenarioError::Failed(format!(
                 "no schedulable node matches node-selector {:?}",
-                self.0.node_selector.clone().unwrap_or_default()
+                self.spec.node_selector.clone().unwrap_or_default()
             )));
         }
         names.sort();
-        names.truncate(self.0.number_of_nodes.max(1));
+        if let Some(n) = self.nodes {
+            names.truncate(n.max(1));
+        }
         Ok(names)
     }
 
     fn pod(&self, node: &str) -> Value {
-        let s = &self.0;
+        let s = &self.spec;
         let name = random_name(&format!("{}-hog", s.hog_type), 5);
         let env = |k: &str, v: Option<String>| json!({"name": k, "value": v.unwrap_or_default()});
         let tolerations: Vec<Value> = s.taints.iter().filter_map(|t| parse_taint(t)).collect();
@@ -171,28 +190,29 @@ impl Plan {
 
 impl ScenarioPlan for Plan {
     fn describe(&self) -> String {
-        format!(
-            "{} hog on {} node(s) for {} s",
-            self.0.hog_type, self.0.number_of_nodes, self.0.duration
-        )
+        let nodes = self.nodes.map(|n| n.to_string()).unwrap_or_else(|| "every matching".into());
+        format!("{} hog on {nodes} node(s) for {} s", self.spec.hog_type, self.spec.duration)
     }
 
     fn expected(&self) -> Duration {
-        Duration::from_secs(self.0.duration)
+        Duration::from_secs(self.spec.duration)
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
         Box::pin(async move {
             let started = Instant::now();
-            ctx.check_namespace(&self.0.namespace)?;
+            ctx.check_namespace(&self.spec.namespace)?;
             let nodes = self.nodes(ctx).await?;
-            ctx.step(format!("starting {} hog pods on {}", self.0.hog_type, nodes.join(", ")));
+            ctx.step(format!("starting {} hog pods on {}", self.spec.hog_type, nodes.join(", ")));
             // One task per node, like Krkn; every pod gets its own entry (Krkn D1/D2 lost them).
             let results = join_all(nodes.iter().map(|node| {
                 let pod = self.pod(node);
                 async move {
-                    ctx.create(&format!("created {} hog pod on node {node}", self.0.hog_type), pod)
-                        .await
+                    ctx.create(
+                        &format!("created {} hog pod on node {node}", self.spec.hog_type),
+                        pod,
+                    )
+                    .await
                 }
             }))
             .await;
@@ -207,7 +227,7 @@ impl ScenarioPlan for Plan {
             if let Some(e) = first_error {
                 return Err(e);
             }
-            ctx.step(format!("hogging for {} s", self.0.duration));
+            ctx.step(format!("hogging for {} s", self.spec.duration));
             ctx.hold(self.expected(), self.expected(), started).await?;
             ctx.step("deleting hog pods");
             for r in join_all(changes.iter().map(|c| ctx.revert(c))).await {

@@ -1,0 +1,217 @@
+//! Signals at any moment of a run (Krkn D6 swallows them between scenarios), exit codes,
+//! the safety rails, dry runs and the shipped demo config.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::world::{Lines, World, wait_exit};
+
+fn signal(child: &std::process::Child, sig: i32) {
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_scenario_rolls_back_and_exits_143() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+    let mut child = w.run(&config, None);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+    assert_ne!(w.snapshot(), before, "the outage is in place");
+    let sent = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let log = lines.rest();
+    assert_eq!(code, Some(143), "{log}");
+    assert!(sent.elapsed() < Duration::from_secs(10), "a 300 s scenario must stop at once");
+    assert!(log.contains("rollback done: 1 executed"), "{log}");
+    assert_eq!(w.outstanding(), 0);
+    assert_eq!(w.settle(&before), before);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_between_scenarios_stops_the_run_with_130() {
+    let w = World::new().await;
+    let config = w.config(
+        "application_outages_scenarios",
+        &["app_outage.yaml", "app_outage.yaml"],
+        true,
+        300,
+    );
+    let mut child = w.run(&config, None);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("engine Waiting", Duration::from_secs(30)), "{}", lines.rest());
+    signal(&child, libc::SIGINT);
+    let code = wait_exit(&mut child, Duration::from_secs(10));
+    let log = lines.rest();
+    assert_eq!(code, Some(130), "the signal in the wait must not be swallowed:\n{log}");
+    assert_eq!(
+        log.matches("started (iteration").count(),
+        1,
+        "the second scenario must not start:\n{log}"
+    );
+    assert_eq!(w.outstanding(), 0);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
+    let mut child = w.run(&config, None);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+    signal(&child, libc::SIGHUP);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let log = lines.rest();
+    assert_eq!(code, Some(129), "{log}");
+    let stdout =
+        child.stdout.take().map(std::io::read_to_string).and_then(Result::ok).unwrap_or_default();
+    assert!(stdout.contains("undo them with: chaosdeck execute-rollback"), "{stdout}");
+    assert_eq!(w.outstanding(), 1, "auto_rollback off: the entry stays pending");
+    assert_ne!(w.snapshot(), before);
+    let (code, out) = w.execute_rollback();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.settle(&before), before);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_touches_nothing_and_writes_no_entry() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args(["run", "--headless", "--dry-run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("dry run: would patch Service shop/frontend"), "{log}");
+    assert!(log.contains("dry run: would create Pod shop/chaosdeck-hijack-"), "{log}");
+    assert_eq!(w.snapshot(), before);
+    assert_eq!(chaosdeck::journal::scan(&w.journal()).map(|t| t.entries().count()).unwrap_or(0), 0);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_namespaces_are_refused() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("application_outages_scenarios", &["kube_system_outage.yaml"], true, 0);
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("namespace kube-system is protected"), "{log}");
+    assert_eq!(w.snapshot(), before);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_cluster_needs_its_context_named() {
+    let w = World::new().await;
+    // Same server, but a context name that is not the sandbox's: treated as a real cluster.
+    let text = std::fs::read_to_string(w.kubeconfig.path())
+        .unwrap()
+        .replace("chaosdeck-sandbox", "prod-eu");
+    let kubeconfig = w.dir.path().join("prod.kubeconfig");
+    std::fs::write(&kubeconfig, text).unwrap();
+    let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
+    let run = |extra: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(&config)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes-i-mean-it prod-eu"));
+    let out = run(&["--yes-i-mean-it", "staging"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["--yes-i-mean-it", "prod-eu"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    w.sandbox.shutdown().await;
+}
+
+#[test]
+fn unknown_scenario_types_and_bad_files_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad_outage.yaml");
+    std::fs::write(&bad, "application_outage:\n  duration: soon\n  namespace: shop\n").unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kraken:\n  chaos_scenarios:\n    - time_scenarios:\n        - x.yml\n    - application_outages_scenarios:\n        - {}\n",
+            bad.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("scenario type \"time_scenarios\" is not supported"), "{log}");
+    assert!(log.contains("supported: application_outages_scenarios, hog_scenarios"), "{log}");
+    assert!(
+        log.contains(&format!("{}:2:", bad.display())),
+        "scenario errors name file and line:\n{log}"
+    );
+}
+
+#[test]
+fn krkns_scenario_files_load() {
+    use chaosdeck::scenarios::find;
+    let dir = support::fixtures().join("krkn-scenarios");
+    for (scenario_type, file) in [
+        ("pod_disruption_scenarios", "scenarios_kube_pod.yml"),
+        ("pod_disruption_scenarios", "scenarios_kind_pod_etcd.yml"),
+        ("application_outages_scenarios", "scenarios_openshift_app_outage.yaml"),
+        ("hog_scenarios", "scenarios_kube_cpu-hog.yml"),
+        ("hog_scenarios", "scenarios_kube_memory-hog.yml"),
+        ("hog_scenarios", "scenarios_kube_io-hog.yml"),
+        ("http_load_scenarios", "scenarios_kube_http_load_scenario.yml"),
+        ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
+        ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
+        ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
+    ] {
+        let result = find(scenario_type).unwrap().load(&dir.join(file));
+        let plan = result.unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(!plan.describe().is_empty());
+    }
+}
+
+#[test]
+fn the_shipped_demo_config_runs_green_headless() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--headless", "--config", "config/config.yaml", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("  passed ").count(), 3, "{stdout}");
+    assert!(stdout.contains("nothing of this run is pending"), "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}
