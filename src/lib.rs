@@ -12,3 +12,4 @@ pub mod engine;
 pub mod journal;
 pub mod sandbox;
 pub mod scenarios;
+pub mod tui;

@@ -35,7 +35,7 @@ pub fn run(args: MarkArgs) -> Result<ExitCode> {
         }
         print!(
             "{}\nMark it executed without undoing anything? [y/N] ",
-            super::show::describe(&node)
+            crate::journal::describe::describe(&node)
         );
         std::io::stdout().flush()?;
         let mut answer = String::new();

@@ -6,6 +6,7 @@
 
 mod check;
 mod execute;
+mod inspect;
 pub mod list;
 mod mark;
 mod run;
@@ -37,6 +38,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the scenarios of a config (the default subcommand).
     Run(run::RunArgs),
+    /// Open the terminal UI on a journal with no engine (leftover state after a crash).
+    Inspect(inspect::InspectArgs),
     /// List journal contexts and entries with their state and undo.
     #[command(name = "list-rollback")]
     ListRollback(list::ListArgs),
@@ -100,6 +103,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Run(args) => run::run(args).await,
+            Command::Inspect(args) => inspect::run(args).await,
             Command::ListRollback(args) => list::run(args),
             Command::ExecuteRollback(args) => execute::run(args).await,
             Command::Show(args) => show::run(args),

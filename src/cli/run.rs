@@ -16,6 +16,9 @@ use crate::config::{ClusterChoice, Config};
 use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
 use crate::journal::Journal;
 use crate::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
+use crate::tui::Session;
+use crate::tui::app::{App, Header, Mode};
+use crate::tui::theme::Theme;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -125,19 +128,42 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let dir = args.dir.clone().unwrap_or_else(|| config.journal_dir());
     let journal = Journal::open(&dir)?;
     let run_uuid = uuid::Uuid::new_v4().to_string();
-    if !args.headless && std::io::stdout().is_terminal() {
-        eprintln!("note: the terminal UI is not built yet; running headless");
-    }
+    let use_tui =
+        !args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let header = Header {
+        context: target.context.clone(),
+        server: target.server.clone(),
+        is_sandbox: is_sandbox(&target),
+        run_uuid: Some(run_uuid.clone()),
+        auto_rollback: config.auto_rollback,
+        iterations: config.tunings.iterations,
+    };
     let ops = Arc::new(ClusterOps::new(client));
-    let mut handle =
-        engine::spawn(EngineSetup { config, run_uuid, journal, ops, plan, dry_run: args.dry_run });
+    let journal_dir = journal.root().to_path_buf();
+    let setup =
+        EngineSetup { config, run_uuid, journal, ops: ops.clone(), plan, dry_run: args.dry_run };
+    let mut handle = engine::spawn(setup);
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
         eprintln!("warning: cannot install signal handlers: {e}");
     }
-    while let Some(event) = handle.events.recv().await {
-        print_event(&event);
-        if matches!(event, EngineEvent::RunFinished { .. }) {
-            break;
+    if use_tui {
+        let app = App::new(Mode::Run, header, Theme::from_env());
+        let engine = Some((handle.events, handle.commands.clone()));
+        let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
+        let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
+        if !app.run_finished {
+            eprintln!(
+                "left a live run: its entries stay pending; see `chaosdeck list-rollback --dir {}`",
+                journal_dir.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    } else {
+        while let Some(event) = handle.events.recv().await {
+            print_event(&event);
+            if matches!(event, EngineEvent::RunFinished { .. }) {
+                break;
+            }
         }
     }
     let summary = handle.task.await.wrap_err("the engine task failed")?;
@@ -171,7 +197,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(summary.exit_code))
 }
 
-fn is_sandbox(target: &ClusterTarget) -> bool {
+pub(super) fn is_sandbox(target: &ClusterTarget) -> bool {
     target.context == SANDBOX_CONTEXT
         && (target.server.contains("://127.0.0.1:") || target.server.contains("://localhost:"))
 }

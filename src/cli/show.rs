@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use crate::journal::kubectl;
 use crate::journal::names::parse_entry_file;
 use crate::journal::scan::{EntryBody, EntryNode, Liveness, read_entry};
 
@@ -18,7 +17,7 @@ pub struct ShowArgs {
 
 pub fn run(args: ShowArgs) -> Result<ExitCode> {
     let node = load(&args.file)?;
-    print!("{}", describe(&node));
+    print!("{}", crate::journal::describe::describe(&node));
     let raw = std::fs::read_to_string(&node.path)
         .wrap_err_with(|| format!("cannot read {}", node.path.display()))?;
     println!("\n--- raw file ---\n{raw}");
@@ -42,48 +41,4 @@ pub fn load(file: &std::path::Path) -> Result<EntryNode> {
     })?;
     std::fs::symlink_metadata(file).wrap_err_with(|| format!("cannot read {}", file.display()))?;
     Ok(read_entry(file.to_path_buf(), file_name, name, &mut Liveness::default()))
-}
-
-/// The human summary shown by `show` (and by the TUI inspector later).
-pub fn describe(node: &EntryNode) -> String {
-    let mut out = format!("entry:     {}\nstate:     {}", node.path.display(), node.state.as_str());
-    if node.is_orphaned() {
-        out.push_str(" (orphaned: its writer process is gone)");
-    }
-    out.push('\n');
-    match &node.body {
-        EntryBody::Chaosdeck(e) => {
-            out.push_str(&format!(
-                "run:       {}\nscenario:  {}{}\nchange:    {}\ncreated:   {} by pid {} on {}\nundo:      {}\n",
-                e.run_uuid,
-                e.scenario_type,
-                e.scenario_file.as_ref().map(|f| format!(" ({f})")).unwrap_or_default(),
-                e.step,
-                e.created_at,
-                e.writer.pid,
-                e.writer.host,
-                e.undo_summary()
-            ));
-            out.push_str("by hand:\n");
-            for action in &e.undo {
-                for line in kubectl::commands(action) {
-                    out.push_str(&format!("  {line}\n"));
-                }
-            }
-        }
-        EntryBody::Listed(h) => {
-            out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
-        }
-        EntryBody::Krkn(k) => {
-            out.push_str(&format!("krkn:      {}\ncontent:   {}\n", k.callable, k.content));
-        }
-        EntryBody::Invalid(reason) => out.push_str(&format!("invalid:   {reason}\n")),
-    }
-    if let Some(err) = &node.last_error {
-        out.push_str(&format!(
-            "last error ({} attempt(s), {}): {}\n",
-            err.attempts, err.failed_at, err.error
-        ));
-    }
-    out
 }

@@ -7,6 +7,7 @@
 //! through `cluster`.
 
 pub mod audit;
+pub mod describe;
 pub mod entry;
 pub mod error;
 pub mod executor;

@@ -1,0 +1,53 @@
+//! `chaosdeck inspect`: the terminal UI on a journal, no engine. `x`/`!` undo entries through
+//! the given cluster; without one, the journal can still be browsed and marked.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use color_eyre::eyre::{Result, WrapErr, bail};
+
+use super::JournalLocation;
+use super::target::ClusterArgs;
+use crate::cluster::ClusterOps;
+use crate::config::Config;
+use crate::tui::Session;
+use crate::tui::app::{App, Header, Mode};
+use crate::tui::theme::Theme;
+
+#[derive(Args, Debug, Default)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub location: JournalLocation,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+pub async fn run(args: InspectArgs) -> Result<ExitCode> {
+    if !std::io::stdout().is_terminal() {
+        bail!("inspect needs a terminal; use list-rollback / show for scripts");
+    }
+    let dir = args.location.resolve()?;
+    let config = args.location.config.as_deref().map(Config::load).transpose()?;
+    let mut header = Header::default();
+    let ops = match args.cluster.connect(config.as_ref()).await {
+        Ok((client, target)) => {
+            header.is_sandbox = super::run::is_sandbox(&target);
+            header.context = target.context;
+            header.server = target.server;
+            Some(Arc::new(ClusterOps::new(client)))
+        }
+        Err(e) => {
+            eprintln!("note: no cluster ({e:#}); browsing only");
+            None
+        }
+    };
+    let mut app = App::new(Mode::Inspect, header, Theme::from_env());
+    if ops.is_none() {
+        app.push_log("no cluster connection: x and ! need --kubeconfig");
+    }
+    let session = Session { app, journal: dir, ops, engine: None };
+    crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
+    Ok(ExitCode::SUCCESS)
+}

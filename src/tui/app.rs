@@ -1,0 +1,297 @@
+//! Everything the UI shows, as plain data (no terminal, no I/O): testable without a screen.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ratatui::text::{Line, Span};
+use tui_tree_widget::{TreeItem, TreeState};
+
+use crate::engine::{EngineCommand, EngineState};
+use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
+
+use super::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A run with an engine.
+    Run,
+    /// `chaosdeck inspect`: a journal, no engine.
+    Inspect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Scenarios,
+    Journal,
+    Inspector,
+    Log,
+}
+
+impl Focus {
+    const ORDER: [Focus; 4] = [Focus::Scenarios, Focus::Journal, Focus::Inspector, Focus::Log];
+
+    pub fn next(self) -> Focus {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ORDER[(i + 1) % Self::ORDER.len()]
+    }
+
+    pub fn prev(self) -> Focus {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ORDER[(i + Self::ORDER.len() - 1) % Self::ORDER.len()]
+    }
+}
+
+/// Something the UI asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Engine(EngineCommand),
+    Execute(Vec<PathBuf>),
+    MarkExecuted(Vec<PathBuf>),
+    /// Inspect mode's `!`: undo every pending entry of the journal, audited.
+    EmergencyAll {
+        reason: String,
+    },
+    Rescan,
+    Inspect(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Popup {
+    Help,
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        effect: Effect,
+    },
+    Filter {
+        input: String,
+    },
+    /// `q` while a run is live: stop and roll back, or leave pending.
+    QuitLive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Queued,
+    Running,
+    Passed,
+    Failed,
+    RolledBack,
+    Stopped,
+    Skipped,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioRow {
+    pub scenario_type: String,
+    pub file: String,
+    pub status: RowStatus,
+    pub iteration: u64,
+    pub step: String,
+    pub elapsed: Duration,
+    pub expected: Duration,
+}
+
+/// Header facts for the status bar.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub context: String,
+    pub server: String,
+    pub is_sandbox: bool,
+    pub run_uuid: Option<String>,
+    pub auto_rollback: bool,
+    pub iterations: u64,
+}
+
+/// The inspector's content for one entry.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+pub struct App {
+    pub mode: Mode,
+    pub header: Header,
+    pub theme: Theme,
+    pub engine_state: Option<EngineState>,
+    pub run_finished: bool,
+    pub scenarios: Vec<ScenarioRow>,
+    pub scenario_selected: usize,
+    pub tree: JournalTree,
+    pub items: Vec<TreeItem<'static, String>>,
+    pub tree_state: TreeState<String>,
+    pub filter: String,
+    pub inspected: Option<Inspected>,
+    pub inspector_scroll: u16,
+    pub log: VecDeque<String>,
+    pub log_scroll: u16,
+    pub focus: Focus,
+    pub popup: Option<Popup>,
+    pub quit: bool,
+    /// Quit as soon as the engine reports the run finished (after `q` → stop).
+    pub quit_when_finished: bool,
+    pub exit_code: Option<u8>,
+}
+
+pub const LOG_CAPACITY: usize = 500;
+
+impl App {
+    pub fn new(mode: Mode, header: Header, theme: Theme) -> App {
+        App {
+            mode,
+            header,
+            theme,
+            engine_state: None,
+            run_finished: mode == Mode::Inspect,
+            scenarios: Vec::new(),
+            scenario_selected: 0,
+            tree: JournalTree::default(),
+            items: Vec::new(),
+            tree_state: TreeState::default(),
+            filter: String::new(),
+            inspected: None,
+            inspector_scroll: 0,
+            log: VecDeque::new(),
+            log_scroll: 0,
+            focus: Focus::Journal,
+            popup: None,
+            quit: false,
+            quit_when_finished: false,
+            exit_code: None,
+        }
+    }
+
+    pub fn push_log(&mut self, line: impl Into<String>) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(line.into());
+    }
+
+    pub fn run_is_live(&self) -> bool {
+        self.mode == Mode::Run && !self.run_finished
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.tree.outstanding()
+    }
+
+    /// Replaces the journal view; the cached tree items are rebuilt here, not per frame.
+    pub fn set_tree(&mut self, tree: JournalTree) {
+        self.tree = tree;
+        self.rebuild_items();
+        if self.tree_state.selected().is_empty() {
+            self.tree_state.select_first();
+        }
+        // The current run's contexts start open, so its entries are visible at once.
+        if let Some(run) = &self.header.run_uuid {
+            for ctx in self.tree.contexts.iter().filter(|c| &c.name.run_uuid == run) {
+                self.tree_state.open(vec![ctx.dir_name.clone()]);
+            }
+        }
+    }
+
+    pub fn rebuild_items(&mut self) {
+        let theme = self.theme;
+        let filter = self.filter.to_lowercase();
+        let current = self.header.run_uuid.clone();
+        self.items = self
+            .tree
+            .contexts
+            .iter()
+            .rev()
+            .filter_map(|ctx| {
+                let entries: Vec<&EntryNode> = ctx
+                    .entries
+                    .iter()
+                    .rev()
+                    .filter(|e| filter.is_empty() || matches_filter(ctx, e, &filter))
+                    .collect();
+                if !filter.is_empty() && entries.is_empty() {
+                    return None;
+                }
+                let children: Vec<TreeItem<'static, String>> = entries
+                    .iter()
+                    .map(|e| TreeItem::new_leaf(e.file_name.clone(), entry_line(e, theme)))
+                    .collect();
+                let is_current = current.as_deref() == Some(ctx.name.run_uuid.as_str());
+                TreeItem::new(ctx.dir_name.clone(), context_line(ctx, is_current, theme), children)
+                    .ok()
+            })
+            .collect();
+    }
+
+    /// The selected entry, when an entry (not a context) is selected.
+    pub fn selected_entry(&self) -> Option<&EntryNode> {
+        let [ctx, file] = self.tree_state.selected() else { return None };
+        self.tree
+            .contexts
+            .iter()
+            .find(|c| &c.dir_name == ctx)?
+            .entries
+            .iter()
+            .find(|e| &e.file_name == file)
+    }
+
+    pub fn selected_context(&self) -> Option<&ContextNode> {
+        let first = self.tree_state.selected().first()?;
+        self.tree.contexts.iter().find(|c| &c.dir_name == first)
+    }
+}
+
+fn matches_filter(ctx: &ContextNode, e: &EntryNode, filter: &str) -> bool {
+    ctx.name.run_uuid.to_lowercase().contains(filter)
+        || e.name.scenario_type.to_lowercase().contains(filter)
+        || badge(e).contains(filter)
+}
+
+/// The state word shown for an entry.
+pub fn badge(e: &EntryNode) -> String {
+    let mut b = e.state.as_str().to_string();
+    if e.is_orphaned() {
+        b = "orphaned".into();
+    }
+    if e.name.flavor == crate::journal::names::Flavor::Krkn {
+        b.push_str(" krkn");
+    }
+    b
+}
+
+fn entry_line(e: &EntryNode, theme: Theme) -> Line<'static> {
+    let badge = badge(e);
+    let style = match e.state {
+        crate::journal::EntryState::Executed => theme.ok(),
+        crate::journal::EntryState::Failed | crate::journal::EntryState::Invalid => theme.bad(),
+        _ if e.is_orphaned() => theme.warn(),
+        _ => theme.warn(),
+    };
+    Line::from(vec![
+        Span::styled(format!("[{badge}] "), style),
+        Span::raw(e.name.scenario_type.clone()),
+        Span::styled(format!("  {}", e.summary()), theme.dim()),
+    ])
+}
+
+fn context_line(ctx: &ContextNode, current: bool, theme: Theme) -> Line<'static> {
+    let outstanding = ctx.outstanding();
+    let run_short: String = ctx.name.run_uuid.chars().take(8).collect();
+    let mut spans = vec![Span::styled(
+        format!("run {run_short}"),
+        if current { theme.accent() } else { theme.dim() },
+    )];
+    spans.push(Span::raw(format!("  {}  ", ctx.dir_name.split('-').next().unwrap_or_default())));
+    spans.push(Span::styled(
+        format!(
+            "{} entr{}, {outstanding} pending",
+            ctx.entries.len(),
+            if ctx.entries.len() == 1 { "y" } else { "ies" }
+        ),
+        if outstanding > 0 { theme.warn() } else { theme.dim() },
+    ));
+    if current {
+        spans.push(Span::styled("  (this run)", theme.accent()));
+    }
+    Line::from(spans)
+}

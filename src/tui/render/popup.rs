@@ -1,0 +1,61 @@
+//! Modal popups: help (from the key table), confirm, filter, quit-while-live.
+
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::super::app::{App, Popup};
+use super::super::keys::BINDINGS;
+use super::centered;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let Some(popup) = &app.popup else { return };
+    let theme = app.theme;
+    let (title, lines, w): (String, Vec<Line>, u16) = match popup {
+        Popup::Help => (
+            " Keys (any key closes) ".into(),
+            BINDINGS
+                .iter()
+                .map(|b| {
+                    Line::from(vec![
+                        Span::styled(format!("{:>6}  ", b.label), theme.accent()),
+                        Span::raw(b.help),
+                    ])
+                })
+                .collect(),
+            70,
+        ),
+        Popup::Confirm { title, lines, .. } => {
+            let mut out: Vec<Line> =
+                lines.iter().take(12).map(|l| Line::raw(format!("  {l}"))).collect();
+            if lines.len() > 12 {
+                out.push(Line::raw(format!("  … and {} more", lines.len() - 12)));
+            }
+            out.push(Line::raw(""));
+            out.push(Line::styled("  y/Enter confirm    n/Esc cancel", theme.accent()));
+            (format!(" {title} "), out, 72)
+        }
+        Popup::Filter { input } => (
+            " Filter (run uuid, scenario type or state) ".into(),
+            vec![
+                Line::raw(format!("/{input}▏")),
+                Line::styled("Enter apply, empty clears; Esc cancel", theme.dim()),
+            ],
+            60,
+        ),
+        Popup::QuitLive => (
+            " A run is live ".into(),
+            vec![
+                Line::raw("s  stop the run, roll back the current scenario, then quit"),
+                Line::raw("l  quit now and leave its entries pending in the journal"),
+                Line::styled("Esc  keep running", theme.dim()),
+            ],
+            66,
+        ),
+    };
+    let area = centered(frame.area(), w, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    let block =
+        Block::default().borders(Borders::ALL).border_style(theme.focus_border()).title(title);
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}

@@ -1,0 +1,262 @@
+//! The UI loop: keys, engine events, journal changes (file watcher) and executor progress in,
+//! frames out. Nothing here blocks: scans and undos run as tasks and report back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use notify::Watcher;
+use tokio::sync::mpsc;
+
+use crate::cluster::ClusterOps;
+use crate::engine::{EngineCommand, EngineEvent};
+use crate::journal::describe::describe;
+use crate::journal::executor::{self, ExecuteOptions, Outcome};
+use crate::journal::scan::{JournalTree, Liveness, read_entry};
+use crate::journal::{Depth, Filter, audit, scan, scan_with, state};
+
+use super::app::{App, Effect, Inspected};
+use super::update::{apply_event, handle_key};
+
+/// What the UI is attached to.
+pub struct Session {
+    pub app: App,
+    pub journal: PathBuf,
+    pub ops: Option<Arc<ClusterOps>>,
+    /// Present in run mode.
+    pub engine:
+        Option<(mpsc::UnboundedReceiver<EngineEvent>, mpsc::UnboundedSender<EngineCommand>)>,
+}
+
+enum Internal {
+    Scanned(JournalTree),
+    FsChanged,
+    Inspected(Inspected),
+    Log(String),
+    Done,
+}
+
+/// Runs the UI until the operator quits; returns the app (its exit code, state).
+pub async fn run(session: Session) -> std::io::Result<App> {
+    let Session { mut app, journal, ops, engine } = session;
+    let (mut engine_rx, engine_tx) = match engine {
+        Some((rx, tx)) => (Some(rx), Some(tx)),
+        None => (None, None),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Internal>();
+    let _watcher = watch(&journal, tx.clone());
+    spawn_scan(&journal, tx.clone());
+    let (mut terminal, _guard) = super::terminal::enter()?;
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut dirty = true;
+    let mut fs_dirty = false;
+    let mut last_scan = Instant::now();
+    loop {
+        if dirty {
+            terminal.draw(|f| super::render::draw(f, &mut app))?;
+            dirty = false;
+        }
+        if app.quit {
+            break;
+        }
+        tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    for effect in handle_key(&mut app, key) {
+                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), &tx);
+                    }
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => app.push_log(format!("terminal input error: {e}")),
+                None => break,
+            },
+            event = recv_engine(&mut engine_rx) => match event {
+                Some(event) => {
+                    if apply_event(&mut app, &event) {
+                        fs_dirty = true;
+                    }
+                    dirty = true;
+                }
+                None => engine_rx = None,
+            },
+            msg = rx.recv() => match msg {
+                Some(Internal::Scanned(tree)) => {
+                    app.set_tree(tree);
+                    dirty = true;
+                }
+                Some(Internal::FsChanged) => fs_dirty = true,
+                Some(Internal::Inspected(i)) => {
+                    app.inspected = Some(i);
+                    app.inspector_scroll = 0;
+                    dirty = true;
+                }
+                Some(Internal::Log(line)) => {
+                    app.push_log(line);
+                    dirty = true;
+                }
+                Some(Internal::Done) => {
+                    fs_dirty = true;
+                    dirty = true;
+                }
+                None => {}
+            },
+            _ = tick.tick() => {
+                // Debounced rescan: at most one every 200 ms, so changes show within a second.
+                if fs_dirty && last_scan.elapsed() >= Duration::from_millis(200) {
+                    fs_dirty = false;
+                    last_scan = Instant::now();
+                    spawn_scan(&journal, tx.clone());
+                }
+                if app.run_is_live() {
+                    dirty = true;
+                }
+            }
+        }
+    }
+    drop(terminal);
+    Ok(app)
+}
+
+async fn recv_engine(rx: &mut Option<mpsc::UnboundedReceiver<EngineEvent>>) -> Option<EngineEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn watch(root: &Path, tx: mpsc::UnboundedSender<Internal>) -> Option<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok() {
+            let _ = tx.send(Internal::FsChanged);
+        }
+    })
+    .ok()?;
+    watcher.watch(root, notify::RecursiveMode::Recursive).ok()?;
+    Some(watcher)
+}
+
+fn spawn_scan(root: &Path, tx: mpsc::UnboundedSender<Internal>) {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || match scan_with(&root, Depth::Headers) {
+        Ok(tree) => {
+            let _ = tx.send(Internal::Scanned(tree));
+        }
+        Err(e) => {
+            let _ =
+                tx.send(Internal::Log(format!("cannot read the journal {}: {e}", root.display())));
+        }
+    });
+}
+
+fn perform(
+    effect: Effect,
+    app: &mut App,
+    journal: &Path,
+    ops: Option<&Arc<ClusterOps>>,
+    engine: Option<&mpsc::UnboundedSender<EngineCommand>>,
+    tx: &mpsc::UnboundedSender<Internal>,
+) {
+    match effect {
+        Effect::Engine(command) => match engine {
+            Some(engine) => {
+                let _ = engine.send(command);
+            }
+            None => app.push_log("no engine in inspect mode"),
+        },
+        Effect::Rescan => spawn_scan(journal, tx.clone()),
+        Effect::Inspect(path) => {
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let file_name =
+                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let Some(name) = crate::journal::names::parse_entry_file(&file_name) else {
+                    return;
+                };
+                let node = read_entry(path.clone(), file_name, name, &mut Liveness::default());
+                let raw =
+                    std::fs::read_to_string(&path).unwrap_or_else(|e| format!("cannot read: {e}"));
+                let text = format!("{}\n--- raw file ---\n{raw}", describe(&node));
+                let _ = tx.send(Internal::Inspected(Inspected { path, text }));
+            });
+        }
+        Effect::MarkExecuted(paths) => {
+            for path in paths {
+                let name =
+                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                match state::mark_executed(&path) {
+                    Ok(()) => {
+                        let _ = audit::append(
+                            journal,
+                            &format!("mark-executed {name}"),
+                            "marked in the TUI",
+                        );
+                        app.push_log(format!("marked executed: {name}"));
+                    }
+                    Err(e) => app.push_log(format!("cannot mark {name}: {e}")),
+                }
+            }
+            spawn_scan(journal, tx.clone());
+        }
+        Effect::Execute(paths) => spawn_execute(journal, ops, Some(paths), tx, app),
+        Effect::EmergencyAll { reason } => {
+            if let Err(e) = audit::append(journal, "emergency rollback (inspect)", &reason) {
+                app.push_log(format!("cannot write the audit log: {e}"));
+            }
+            spawn_execute(journal, ops, None, tx, app);
+        }
+    }
+}
+
+/// Undoes `paths` (or every outstanding entry) newest first on a task, reporting each one.
+fn spawn_execute(
+    journal: &Path,
+    ops: Option<&Arc<ClusterOps>>,
+    paths: Option<Vec<PathBuf>>,
+    tx: &mpsc::UnboundedSender<Internal>,
+    app: &mut App,
+) {
+    let Some(ops) = ops.cloned() else {
+        app.push_log(
+            "no cluster connection: start `chaosdeck inspect` with --kubeconfig to undo entries",
+        );
+        return;
+    };
+    let root = journal.to_path_buf();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let tree = match tokio::task::spawn_blocking(move || scan(&root)).await {
+            Ok(Ok(tree)) => tree,
+            Ok(Err(e)) => {
+                let _ = tx.send(Internal::Log(format!("cannot read the journal: {e}")));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Internal::Log(format!("journal scan task failed: {e}")));
+                return;
+            }
+        };
+        let selected: Vec<_> = executor::select(&tree, &Filter::default())
+            .into_iter()
+            .filter(|e| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
+            .collect();
+        let _ =
+            tx.send(Internal::Log(format!("undoing {} entr(y/ies), newest first", selected.len())));
+        executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
+            let line = match &out.outcome {
+                Outcome::Executed { .. } => format!("executed {} ({})", out.file_name, out.summary),
+                Outcome::Failed { error } => format!("FAILED {}: {error}", out.file_name),
+                Outcome::Skipped { reason } => format!("skipped {}: {reason}", out.file_name),
+                Outcome::Planned { .. } => return,
+            };
+            let _ = tx.send(Internal::Log(line));
+            let _ = tx.send(Internal::Done);
+        })
+        .await;
+        let _ = tx.send(Internal::Done);
+    });
+}

@@ -1,0 +1,310 @@
+//! Pure state transitions: a key becomes effects, an engine event updates the rows.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+
+use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
+use super::keys::{Action, lookup};
+
+/// The reason written to the audit log when the emergency key is pressed.
+pub const EMERGENCY_REASON: &str = "operator emergency key";
+
+pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    if let Some(popup) = app.popup.take() {
+        return handle_popup(app, popup, key);
+    }
+    let Some(action) = lookup(&key) else { return vec![] };
+    match action {
+        Action::Help => app.popup = Some(Popup::Help),
+        Action::Quit => {
+            if app.run_is_live() {
+                app.popup = Some(Popup::QuitLive);
+            } else {
+                app.quit = true;
+            }
+        }
+        Action::FocusNext => app.focus = app.focus.next(),
+        Action::FocusPrev => app.focus = app.focus.prev(),
+        Action::Down | Action::Up | Action::Top | Action::Bottom => return navigate(app, action),
+        Action::Collapse => {
+            if app.focus == Focus::Journal {
+                app.tree_state.key_left();
+            }
+        }
+        Action::Expand => {
+            if app.focus == Focus::Journal {
+                app.tree_state.key_right();
+            }
+        }
+        Action::Inspect => {
+            if let Some(e) = app.selected_entry() {
+                let path = e.path.clone();
+                app.focus = Focus::Inspector;
+                return vec![Effect::Inspect(path)];
+            }
+            app.tree_state.toggle_selected();
+        }
+        Action::Filter => app.popup = Some(Popup::Filter { input: app.filter.clone() }),
+        Action::Execute => confirm_on_selection(app, true),
+        Action::MarkExecuted => confirm_on_selection(app, false),
+        Action::PauseResume => {
+            if app.mode == Mode::Run && !app.run_finished {
+                let paused = app.engine_state == Some(EngineState::Paused);
+                return vec![Effect::Engine(if paused {
+                    EngineCommand::Resume
+                } else {
+                    EngineCommand::Pause
+                })];
+            }
+        }
+        Action::Stop => {
+            if app.run_is_live() {
+                return vec![Effect::Engine(EngineCommand::Stop)];
+            }
+        }
+        Action::Rescan => return vec![Effect::Rescan],
+        // No dialog: undoing chaos is the safe direction.
+        Action::Emergency => {
+            app.push_log(format!("EMERGENCY key pressed: {EMERGENCY_REASON}"));
+            return if app.run_is_live() {
+                vec![Effect::Engine(EngineCommand::Emergency { reason: EMERGENCY_REASON.into() })]
+            } else {
+                vec![Effect::EmergencyAll { reason: EMERGENCY_REASON.into() }]
+            };
+        }
+    }
+    vec![]
+}
+
+fn navigate(app: &mut App, action: Action) -> Vec<Effect> {
+    match app.focus {
+        Focus::Journal => {
+            match action {
+                Action::Down => app.tree_state.key_down(),
+                Action::Up => app.tree_state.key_up(),
+                Action::Top => app.tree_state.select_first(),
+                _ => app.tree_state.select_last(),
+            };
+            // Keep the inspector on the selection.
+            return app
+                .selected_entry()
+                .map(|e| vec![Effect::Inspect(e.path.clone())])
+                .unwrap_or_default();
+        }
+        Focus::Scenarios => {
+            let last = app.scenarios.len().saturating_sub(1);
+            app.scenario_selected = match action {
+                Action::Down => (app.scenario_selected + 1).min(last),
+                Action::Up => app.scenario_selected.saturating_sub(1),
+                Action::Top => 0,
+                _ => last,
+            };
+        }
+        Focus::Inspector => app.inspector_scroll = scroll(app.inspector_scroll, action),
+        Focus::Log => app.log_scroll = scroll(app.log_scroll, action),
+    }
+    vec![]
+}
+
+fn scroll(current: u16, action: Action) -> u16 {
+    match action {
+        Action::Down => current.saturating_add(1),
+        Action::Up => current.saturating_sub(1),
+        Action::Top => 0,
+        _ => u16::MAX / 2,
+    }
+}
+
+fn confirm_on_selection(app: &mut App, execute: bool) {
+    let (what, paths, lines): (String, Vec<_>, Vec<String>) = if let Some(e) = app.selected_entry()
+    {
+        if !e.state.is_outstanding() {
+            app.push_log(format!("{} is {}: nothing to do", e.file_name, e.state.as_str()));
+            return;
+        }
+        (e.file_name.clone(), vec![e.path.clone()], vec![e.summary()])
+    } else if let Some(ctx) = app.selected_context() {
+        let pending: Vec<_> =
+            ctx.entries.iter().rev().filter(|e| e.state.is_outstanding()).collect();
+        if pending.is_empty() {
+            app.push_log(format!("{}: nothing pending", ctx.dir_name));
+            return;
+        }
+        (
+            format!("context {} ({} entries)", ctx.dir_name, pending.len()),
+            pending.iter().map(|e| e.path.clone()).collect(),
+            pending.iter().map(|e| e.summary()).collect(),
+        )
+    } else {
+        return;
+    };
+    let (title, effect) = if execute {
+        (format!("Undo {what}?"), Effect::Execute(paths))
+    } else {
+        (format!("Mark {what} executed WITHOUT undoing it?"), Effect::MarkExecuted(paths))
+    };
+    app.popup = Some(Popup::Confirm { title, lines, effect });
+}
+
+fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {
+    match popup {
+        Popup::Help => {
+            // Any key closes help; `?` and Esc are the documented ones.
+        }
+        Popup::Confirm { title, lines, effect } => match key.code {
+            KeyCode::Char('y') | KeyCode::Enter => return vec![effect],
+            KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {}
+            _ => app.popup = Some(Popup::Confirm { title, lines, effect }),
+        },
+        Popup::Filter { mut input } => match key.code {
+            KeyCode::Enter => {
+                app.filter = input;
+                app.rebuild_items();
+                app.tree_state.select_first();
+            }
+            KeyCode::Esc => {}
+            KeyCode::Backspace => {
+                input.pop();
+                app.popup = Some(Popup::Filter { input });
+            }
+            KeyCode::Char(c) => {
+                input.push(c);
+                app.popup = Some(Popup::Filter { input });
+            }
+            _ => app.popup = Some(Popup::Filter { input }),
+        },
+        Popup::QuitLive => match key.code {
+            KeyCode::Char('s') => {
+                app.quit_when_finished = true;
+                app.push_log("stopping the run, then quitting");
+                return vec![Effect::Engine(EngineCommand::Stop)];
+            }
+            KeyCode::Char('l') => {
+                app.push_log("quitting; pending entries stay in the journal");
+                app.quit = true;
+            }
+            KeyCode::Esc | KeyCode::Char('n') => {}
+            _ => app.popup = Some(Popup::QuitLive),
+        },
+    }
+    vec![]
+}
+
+/// Folds one engine event into the state; returns true when the journal should be rescanned.
+pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
+    match event {
+        EngineEvent::RunStarted { run_uuid, scenarios, .. } => {
+            app.header.run_uuid = Some(run_uuid.clone());
+            app.scenarios = scenarios
+                .iter()
+                .map(|(t, f)| ScenarioRow {
+                    scenario_type: t.clone(),
+                    file: f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    status: RowStatus::Queued,
+                    iteration: 0,
+                    step: String::new(),
+                    elapsed: Default::default(),
+                    expected: Default::default(),
+                })
+                .collect();
+            app.push_log(format!("run {run_uuid} started"));
+            true
+        }
+        EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
+            if let Some(row) = app.scenarios.get_mut(*index) {
+                row.status = RowStatus::Running;
+                row.iteration = *iteration;
+                row.expected = *expected;
+                row.elapsed = Default::default();
+                row.step = "starting".into();
+            }
+            false
+        }
+        EngineEvent::ScenarioStep { index, text } => {
+            if let Some(row) = app.scenarios.get_mut(*index) {
+                row.step = text.clone();
+            }
+            let t = app.scenarios.get(*index).map(|r| r.scenario_type.clone()).unwrap_or_default();
+            app.push_log(format!("{t}: {text}"));
+            false
+        }
+        EngineEvent::ScenarioProgress { index, elapsed, expected } => {
+            if let Some(row) = app.scenarios.get_mut(*index) {
+                row.elapsed = *elapsed;
+                row.expected = *expected;
+            }
+            false
+        }
+        EngineEvent::ScenarioFinished { index, result } => {
+            if let Some(row) = app.scenarios.get_mut(*index) {
+                (row.status, row.step) = match result {
+                    ScenarioResult::Passed => (RowStatus::Passed, "passed".into()),
+                    ScenarioResult::Failed { error, rolled_back: true } => {
+                        (RowStatus::RolledBack, format!("rolled back: {error}"))
+                    }
+                    ScenarioResult::Failed { error, .. } => (RowStatus::Failed, error.clone()),
+                    ScenarioResult::Stopped { rolled_back: true } => {
+                        (RowStatus::RolledBack, "stopped, rolled back".into())
+                    }
+                    ScenarioResult::Stopped { .. } => (RowStatus::Stopped, "stopped".into()),
+                    ScenarioResult::Skipped { reason } => (RowStatus::Skipped, reason.clone()),
+                };
+                row.elapsed = row.expected.max(row.elapsed);
+            }
+            true
+        }
+        EngineEvent::EntryWritten { path, summary } => {
+            app.push_log(format!("wrote {} ({summary})", file_name(path)));
+            true
+        }
+        EngineEvent::EntryRetired { path } => {
+            app.push_log(format!("retired {}", file_name(path)));
+            true
+        }
+        EngineEvent::EntryExecuted { path, summary } => {
+            app.push_log(format!("executed {} ({summary})", file_name(path)));
+            true
+        }
+        EngineEvent::EntryFailed { path, error } => {
+            app.push_log(format!("FAILED {}: {error}", file_name(path)));
+            true
+        }
+        EngineEvent::RollbackStarted { reason, entries } => {
+            app.push_log(format!("rollback of {entries} entries: {reason}"));
+            false
+        }
+        EngineEvent::RollbackFinished { executed, failed } => {
+            app.push_log(format!("rollback done: {executed} executed, {failed} failed"));
+            true
+        }
+        EngineEvent::State(state) => {
+            app.engine_state = Some(*state);
+            false
+        }
+        EngineEvent::Log(text) => {
+            app.push_log(text.clone());
+            false
+        }
+        EngineEvent::RunFinished { outstanding, exit_code } => {
+            app.run_finished = true;
+            app.exit_code = Some(*exit_code);
+            for row in app.scenarios.iter_mut().filter(|r| r.status == RowStatus::Queued) {
+                row.status = RowStatus::Skipped;
+                row.step = "not run".into();
+            }
+            app.push_log(format!("run finished: {outstanding} pending, exit code {exit_code}"));
+            if app.quit_when_finished {
+                app.quit = true;
+            }
+            true
+        }
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
