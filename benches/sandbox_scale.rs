@@ -3,7 +3,8 @@
 //! Seeds `scale:NODES:PODS` (default 5,000 nodes / 150,000 pods; override with
 //! `SANDBOX_BENCH_SEED=scale:N:P`) and reports: seed time, a labelled LIST of one namespace,
 //! a full LIST of every pod, watch fan-out (10 watchers each receiving N new pods), and RSS.
-//! Run: `cargo bench --bench sandbox_scale`.
+//! Run: `cargo bench --bench sandbox_scale` (without `--bench`, e.g. under `cargo test
+//! --all-targets`, it does a small smoke run).
 
 use std::time::{Duration, Instant};
 
@@ -57,8 +58,12 @@ fn stats(mut samples: Vec<Duration>) -> String {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; anything else (`cargo test --all-targets`) gets a quick
+    // smoke run instead of the full-size cluster.
+    let full = std::env::args().any(|a| a == "--bench");
+    let default_seed = if full { "scale:5000:150000" } else { "scale:50:3000" };
     let seed: Seed = std::env::var("SANDBOX_BENCH_SEED")
-        .unwrap_or_else(|_| "scale:5000:150000".into())
+        .unwrap_or_else(|_| default_seed.into())
         .parse()
         .expect("SANDBOX_BENCH_SEED must be scale:N:P");
     let Seed::Scale { nodes, pods } = seed else { panic!("the bench needs a scale seed") };
