@@ -3,7 +3,8 @@
 //! Seeds `scale:NODES:PODS` (default 5,000 nodes / 150,000 pods; override with
 //! `SANDBOX_BENCH_SEED=scale:N:P`) and reports: seed time, a labelled LIST of one namespace,
 //! a full LIST of every pod, watch fan-out (10 watchers each receiving N new pods), and RSS.
-//! Run: `cargo bench --bench sandbox_scale`.
+//! Run: `cargo bench --bench sandbox_scale` (without `--bench`, e.g. under `cargo test
+//! --all-targets`, it does a small smoke run).
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,17 @@ async fn get_text(client: &kube::Client, path: &str) -> (usize, Duration) {
     (text.len(), start.elapsed())
 }
 
+/// CPU seconds this process has used so far (user + system).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    // Linux reports clock ticks, 100 per second on every common configuration.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn stats(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -46,8 +58,12 @@ fn stats(mut samples: Vec<Duration>) -> String {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; anything else (`cargo test --all-targets`) gets a quick
+    // smoke run instead of the full-size cluster.
+    let full = std::env::args().any(|a| a == "--bench");
+    let default_seed = if full { "scale:5000:150000" } else { "scale:50:3000" };
     let seed: Seed = std::env::var("SANDBOX_BENCH_SEED")
-        .unwrap_or_else(|_| "scale:5000:150000".into())
+        .unwrap_or_else(|_| default_seed.into())
         .parse()
         .expect("SANDBOX_BENCH_SEED must be scale:N:P");
     let Seed::Scale { nodes, pods } = seed else { panic!("the bench needs a scale seed") };
@@ -60,6 +76,13 @@ fn main() {
         println!("seed scale:{nodes}:{pods}: {:.2} s", seed_time.as_secs_f64());
         println!("RSS after seed: {:.0} MiB (before: {:.0} MiB)", rss_mib(), rss_before);
         let client = sb.client().expect("client");
+        // Controllers make one pass over everything after start; then the cluster is idle.
+        let cpu = cpu_seconds();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        println!("CPU used in the 3 s after seeding (controllers' first pass): {:.2} s", cpu_seconds() - cpu);
+        let cpu = cpu_seconds();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        println!("CPU used in the next 3 s idle: {:.2} s", cpu_seconds() - cpu);
 
         let ns = chaosdeck::sandbox::seed::scale_namespaces(pods)[0].clone();
         let path = format!("/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dapp-7");
@@ -124,6 +147,18 @@ fn main() {
             created.as_secs_f64() * 1000.0,
             total.as_secs_f64() * 1000.0,
             (WATCHERS * WATCH_EVENTS) as f64 / total.as_secs_f64()
+        );
+        // A cordon makes every pending pod schedulable-or-not again: time one such pass.
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+        let cpu = cpu_seconds();
+        let t = Instant::now();
+        nodes.cordon("node-00001").await.expect("cordon");
+        let call = t.elapsed();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "cordon at scale: API call {:.1} ms, CPU over the next 2 s {:.2} s",
+            call.as_secs_f64() * 1000.0,
+            cpu_seconds() - cpu
         );
         println!("RSS at end: {:.0} MiB", rss_mib());
         sb.shutdown().await;

@@ -576,3 +576,21 @@ async fn node_failure_and_no_execute_taints_affect_pods() {
     assert_eq!(api_code(pods.get(&pod_name).await.unwrap_err()).0, 404);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn big_lists_stream_whole_and_parse() {
+    let (sb, client) = start(Seed::Scale { nodes: 3, pods: 4_500 }).await;
+    let pods: Api<Pod> = Api::all(client.clone());
+    let all = pods.list(&ListParams::default()).await.unwrap();
+    assert_eq!(all.items.len(), 4_500);
+    assert!(
+        all.items
+            .iter()
+            .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+    );
+    let web = pods.list(&ListParams::default().labels("tier=web")).await.unwrap();
+    assert_eq!(web.items.len(), 1_500);
+    let nodes: Api<Node> = Api::all(client.clone());
+    assert_eq!(nodes.list(&ListParams::default()).await.unwrap().items.len(), 3);
+    sb.shutdown().await;
+}

@@ -20,6 +20,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(seed: Seed) -> Self {
+        Self::start_with_delay(seed, Duration::from_millis(100))
+    }
+
+    fn start_with_delay(seed: Seed, pod_ready_delay: Duration) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -28,7 +32,7 @@ impl Cluster {
         let sandbox = runtime
             .block_on(Sandbox::start(SandboxOptions {
                 seed,
-                pod_ready_delay: Duration::from_millis(100),
+                pod_ready_delay,
                 ..Default::default()
             }))
             .expect("sandbox starts");
@@ -350,7 +354,9 @@ fn watch_sees_added_modified_deleted() {
 
 #[test]
 fn eviction_refused_by_pdb_with_429() {
-    let c = Cluster::start(Seed::Demo);
+    // Slow pods, so the first eviction's replacement cannot be Ready before the second try
+    // however slowly kubectl starts.
+    let c = Cluster::start_with_delay(Seed::Demo, Duration::from_secs(3));
     c.wait_running("payments", "app=api", 3);
     c.eventually(
         &["get", "pdb", "api-pdb", "-n", "payments", "-o", "jsonpath={.status.disruptionsAllowed}"],

@@ -1,7 +1,7 @@
 //! The embedded Kubernetes API emulator ("the sandbox").
 //!
 //! Owns: an in-process HTTP server that speaks enough of the Kubernetes API for kube-rs and
-//! kubectl (discovery, CRUD, watch, selectors, Status errors, scale/eviction/status
+//! kubectl (discovery, CRUD, watch, selectors, Status errors, scale/eviction/status/log
 //! subresources), an in-memory object store, mini-controllers that make it behave like a
 //! cluster, the seeds it starts from, and the kubeconfig that points at it.
 //!
@@ -9,8 +9,21 @@
 //! authorization**. Anything on the machine can talk to it; that is fine for a throwaway demo
 //! and test cluster and would not be anywhere else.
 //!
-//! OpenAPI documents are not served (`/openapi/*` answers 404), so `kubectl apply` and
-//! `kubectl create -f` need `--validate=false`.
+//! Using it: `chaosdeck sandbox` writes a kubeconfig whose cluster, user and context are all
+//! [`SANDBOX_CONTEXT`]; point chaosdeck's config (or `kubectl --kubeconfig`) at that file.
+//! In-process, [`Sandbox::start`] then [`Sandbox::client`] (over a loopback socket) or
+//! `kube::Client::new(sandbox.router(), "default")` (no socket at all).
+//!
+//! Differences from a real API server worth knowing:
+//! - No OpenAPI documents (`/openapi/*` is 404): `kubectl apply|create -f` need
+//!   `--validate=false`; `kubectl explain` does not work.
+//! - Responses are always JSON. Protobuf request bodies (kubectl's typed `create` commands,
+//!   `run`, `drain`) are decoded for the fields those commands set; see [`protobuf`].
+//! - Foreground deletion behaves like background: dependents go in the same step.
+//! - Server-side apply is a JSON merge patch without field ownership.
+//! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
+//! - kube-rs retries 429 by default (`Config::default_retry`), so an eviction a PDB refuses is
+//!   retried by the client until it succeeds or the retries run out.
 //!
 //! Must not touch: the journal, the engine, the user's own kubeconfig, or any real cluster.
 

@@ -221,33 +221,52 @@ fn scale(store: &Store, nodes: usize, pods: usize) {
         )
     }));
     let now = meta::now_rfc3339();
-    store.bulk_load((0..pods).map(|i| {
+    let build = |i: usize| {
         let ns = &namespaces[i % namespaces.len()];
         // Spread apps independently of namespaces so a labelled list selects a slice.
         let app = format!("app-{}", (i / namespaces.len()) % 40);
         let node = node_names.get(i % nodes.max(1)).map(String::as_str);
         let ready = json!({"type": "Ready", "status": "True", "lastTransitionTime": now});
-        (r::PODS, json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": format!("{app}-{i:07}"),
-                "namespace": ns,
-                "labels": {"app": app, "tier": if i % 3 == 0 { "web" } else { "backend" }, "shard": (i % 7).to_string()},
-            },
-            "spec": {
-                "nodeName": node,
-                "containers": [{"name": "main", "image": "registry.example/app:1.0", "imagePullPolicy": "IfNotPresent"}],
-                "restartPolicy": "Always",
-                "terminationGracePeriodSeconds": 30,
-                "schedulerName": "default-scheduler",
-            },
-            "status": {
-                "phase": "Running",
-                "podIP": format!("10.{}.{}.{}", 64 + (i >> 16) % 64, (i >> 8) & 0xff, i & 0xff),
-                "conditions": [ready],
-                "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}}],
-            },
-        }))
-    }));
+        (
+            r::PODS,
+            json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": format!("{app}-{i:07}"),
+                    "namespace": ns,
+                    "labels": {"app": app, "tier": if i.is_multiple_of(3) { "web" } else { "backend" }, "shard": (i % 7).to_string()},
+                },
+                "spec": {
+                    "nodeName": node,
+                    "containers": [{"name": "main", "image": "registry.example/app:1.0", "imagePullPolicy": "IfNotPresent"}],
+                    "restartPolicy": "Always",
+                    "terminationGracePeriodSeconds": 30,
+                    "schedulerName": "default-scheduler",
+                },
+                "status": {
+                    "phase": "Running",
+                    "podIP": format!("10.{}.{}.{}", 64 + (i >> 16) % 64, (i >> 8) & 0xff, i & 0xff),
+                    "conditions": [ready],
+                    "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}}],
+                },
+            }),
+        )
+    };
+    // Building the objects is the slow part; do it on every core, then insert in one go.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = pods.div_ceil(threads).max(1);
+    let built: Vec<Vec<(usize, Value)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..pods)
+            .step_by(chunk)
+            .map(|start| {
+                let build = &build;
+                scope.spawn(move || {
+                    (start..(start + chunk).min(pods)).map(build).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    store.bulk_load(built.into_iter().flatten());
 }

@@ -7,14 +7,13 @@
 //! A pod's duration is that annotation, else `sleep N` in its command/args, else 1 s.
 //! Must not decide where pods run (the scheduler does).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::scheduler::node_ready;
-use super::{Ctx, events};
+use super::{Ctx, Nodes, events};
 use crate::sandbox::meta;
 use crate::sandbox::resources as r;
 use crate::sandbox::status::ApiError;
@@ -165,7 +164,7 @@ fn after(
     true
 }
 
-pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
+pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError> {
     let store = &ctx.store;
     let (pods, _) = store.list_filtered(r::PODS, Some(ns), |p| {
         meta::is_deleting(p)
@@ -178,12 +177,6 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     if pods.is_empty() {
         return Ok(());
     }
-    let nodes: HashMap<String, Value> = store
-        .list(r::NODES, None)
-        .0
-        .iter()
-        .map(|n| (meta::name(n).to_string(), (**n).clone()))
-        .collect();
     for pod in pods {
         let uid = meta::uid(&pod).to_string();
         let name = meta::name(&pod).to_string();
@@ -210,7 +203,9 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
         let node_name = meta::str_at(&pod, &["spec", "nodeName"]).unwrap_or("").to_string();
         match meta::str_at(&pod, &["status", "phase"]) {
             Some("Pending") => {
-                let Some(node) = nodes.get(&node_name).filter(|n| node_ready(n)) else { continue };
+                let Some(node) = nodes.get(node_name.as_str()).filter(|n| node_ready(n)) else {
+                    continue;
+                };
                 let host_ip = meta::at(node, &["status", "addresses"])
                     .and_then(Value::as_array)
                     .and_then(|a| a.iter().find(|x| x.get("type") == Some(&json!("InternalIP"))))

@@ -14,7 +14,7 @@ mod nodelifecycle;
 mod scheduler;
 mod workloads;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,12 +25,13 @@ use tokio_util::sync::CancellationToken;
 use super::SandboxOptions;
 use super::meta;
 use super::resources as r;
-use super::store::Store;
+use super::store::{Obj, Store};
 
 /// Collects bursts of changes into one reconcile pass.
 const DEBOUNCE: Duration = Duration::from_millis(5);
-/// Safety net: reconcile everything now and then even without changes.
-const RESYNC: Duration = Duration::from_secs(10);
+/// Safety net: reconcile everything now and then even without changes (a full pass over
+/// scale:5000:150000 costs about half a CPU second, so not too often).
+const RESYNC: Duration = Duration::from_secs(30);
 /// A namespace whose pass failed (a conflict, an invalid template) waits this long.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -131,17 +132,23 @@ fn note(store: &Store, dirty: &mut BTreeSet<String>, res: usize, ns: &str) {
     }
 }
 
+/// Nodes by name, shared by the controllers of one pass.
+pub type Nodes<'a> = HashMap<&'a str, &'a Obj>;
+
 /// One pass over the given namespaces; returns those that need another pass.
 fn reconcile(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {
     let mut again = BTreeSet::new();
+    // One node snapshot per pass: at scale there are thousands of nodes and many namespaces.
+    let node_list = ctx.store.list(r::NODES, None).0;
+    let nodes: Nodes<'_> = node_list.iter().map(|n| (meta::name(n), n)).collect();
     for ns in namespaces {
         let steps = [
             workloads::deployments(ctx, &ns),
             workloads::replicasets(ctx, &ns),
             workloads::jobs(ctx, &ns),
             scheduler::schedule(ctx, &ns),
-            kubelet::pods(ctx, &ns),
-            nodelifecycle::pods(ctx, &ns),
+            kubelet::pods(ctx, &ns, &nodes),
+            nodelifecycle::pods(ctx, &ns, &nodes),
             disruption::reconcile(&ctx.store, &ns),
         ];
         for result in steps {

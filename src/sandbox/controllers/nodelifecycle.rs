@@ -6,13 +6,12 @@
 //! there is no 5-minute grace before pods on a dead node are evicted; they just stay NotReady
 //! until the node is Ready again or someone deletes them. Must not schedule or create pods.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::scheduler::{node_ready, tolerates};
-use super::{Ctx, events};
+use super::{Ctx, Nodes, events};
 use crate::sandbox::meta;
 use crate::sandbox::resources as r;
 use crate::sandbox::status::ApiError;
@@ -51,7 +50,7 @@ fn untolerated_no_execute<'a>(pod: &Value, node: &'a Value) -> Option<&'a str> {
     )
 }
 
-pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
+pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError> {
     let store = &ctx.store;
     let (running, _) = store.list_filtered(r::PODS, Some(ns), |p| {
         !meta::is_deleting(p) && meta::str_at(p, &["status", "phase"]) == Some("Running")
@@ -59,12 +58,6 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     if running.is_empty() {
         return Ok(());
     }
-    let nodes: HashMap<String, Value> = store
-        .list(r::NODES, None)
-        .0
-        .iter()
-        .map(|n| (meta::name(n).to_string(), (**n).clone()))
-        .collect();
     let mut result = Ok(());
     for pod in running {
         let name = meta::name(&pod).to_string();
@@ -89,7 +82,7 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
             continue;
         }
         // A pod whose node is gone or not Ready cannot be Ready.
-        let want_ready = node.is_some_and(node_ready);
+        let want_ready = node.is_some_and(|n| node_ready(n));
         if super::disruption::pod_ready(&pod) == want_ready {
             continue;
         }

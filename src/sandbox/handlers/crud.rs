@@ -59,14 +59,8 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     Ok((ns.to_string(), name.to_string()))
 }
 
-/// Serialises a list without building one big `Value`: items are shared with the store.
-pub fn list_bytes(
-    def: &ResourceDef,
-    items: &[Obj],
-    rv: u64,
-    cont: Option<(&str, usize)>,
-) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(256 + items.len() * 1024);
+/// The list's opening, up to and including `"items":[`.
+fn list_head(def: &ResourceDef, rv: u64, cont: Option<(&str, usize)>) -> Vec<u8> {
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some((token, remaining)) = cont {
         metadata["continue"] = json!(token);
@@ -74,19 +68,71 @@ pub fn list_bytes(
     }
     let head =
         json!({"kind": def.list_kind(), "apiVersion": def.api_version(), "metadata": metadata});
-    let head = head.to_string();
+    let mut head = head.to_string().into_bytes();
     // Re-open the header object to append "items": cheaper than cloning every item.
-    buf.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-    buf.extend_from_slice(b",\"items\":[");
+    head.pop();
+    head.extend_from_slice(b",\"items\":[");
+    head
+}
+
+fn write_items(buf: &mut Vec<u8>, items: &[Obj], first: bool) {
     for (i, item) in items.iter().enumerate() {
-        if i > 0 {
+        if i > 0 || !first {
             buf.push(b',');
         }
         // Serialising a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut buf, &**item);
+        let _ = serde_json::to_writer(&mut *buf, &**item);
     }
+}
+
+/// Serialises a list without building one big `Value`: items are shared with the store.
+pub fn list_bytes(
+    def: &ResourceDef,
+    items: &[Obj],
+    rv: u64,
+    cont: Option<(&str, usize)>,
+) -> Vec<u8> {
+    let mut buf = list_head(def, rv, cont);
+    buf.reserve(items.len() * 768);
+    write_items(&mut buf, items, true);
     buf.extend_from_slice(b"]}");
     buf
+}
+
+/// Lists longer than this are streamed in chunks, so a full LIST of a big cluster does not
+/// need the whole response in memory at once.
+const STREAM_OVER: usize = 2_000;
+const CHUNK: usize = 500;
+
+fn list_stream(
+    def: &'static ResourceDef,
+    items: Vec<Obj>,
+    rv: u64,
+    cont: Option<(String, usize)>,
+) -> Response {
+    let (mut tx, rx) =
+        futures::channel::mpsc::channel::<Result<axum::body::Bytes, std::convert::Infallible>>(4);
+    tokio::spawn(async move {
+        use futures::SinkExt;
+        let head = list_head(def, rv, cont.as_ref().map(|(t, n)| (t.as_str(), *n)));
+        if tx.send(Ok(head.into())).await.is_err() {
+            return;
+        }
+        for (i, chunk) in items.chunks(CHUNK).enumerate() {
+            let mut buf = Vec::with_capacity(chunk.len() * 768);
+            write_items(&mut buf, chunk, i == 0);
+            if tx.send(Ok(buf.into())).await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Ok(axum::body::Bytes::from_static(b"]}"))).await;
+    });
+    let mut resp = Response::new(axum::body::Body::from_stream(rx));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
@@ -121,6 +167,9 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
             StatusCode::OK,
             &table::table(res, &items, rv, cont.as_ref().map(|c| c.0.as_str())),
         ));
+    }
+    if items.len() > STREAM_OVER {
+        return Ok(list_stream(def, items, rv, cont));
     }
     let bytes = list_bytes(def, &items, rv, cont.as_ref().map(|(t, n)| (t.as_str(), *n)));
     Ok(raw_json(StatusCode::OK, bytes))
