@@ -182,9 +182,7 @@ impl App {
     pub fn set_tree(&mut self, tree: JournalTree) {
         self.tree = tree;
         self.rebuild_items();
-        if self.tree_state.selected().is_empty() {
-            self.tree_state.select_first();
-        }
+        self.keep_selection_valid();
         // The current run's contexts start open, so its entries are visible at once.
         if let Some(run) = &self.header.run_uuid {
             for ctx in self.tree.contexts.iter().filter(|c| &c.name.run_uuid == run) {
@@ -221,6 +219,24 @@ impl App {
                     .ok()
             })
             .collect();
+    }
+
+    /// Selects the newest context when nothing (or something no longer shown) is selected.
+    /// Done by identifier: the widget's own `select_first` needs a rendered frame first.
+    pub fn keep_selection_valid(&mut self) {
+        let selected = self.tree_state.selected().to_vec();
+        let exists = match selected.as_slice() {
+            [ctx] => self.items.iter().any(|i| i.identifier() == ctx),
+            [ctx, file] => self
+                .items
+                .iter()
+                .find(|i| i.identifier() == ctx)
+                .is_some_and(|i| i.children().iter().any(|c| c.identifier() == file)),
+            _ => false,
+        };
+        if !exists && let Some(first) = self.items.first() {
+            self.tree_state.select(vec![first.identifier().clone()]);
+        }
     }
 
     /// The selected entry, when an entry (not a context) is selected.
@@ -281,7 +297,10 @@ fn context_line(ctx: &ContextNode, current: bool, theme: Theme) -> Line<'static>
         format!("run {run_short}"),
         if current { theme.accent() } else { theme.dim() },
     )];
-    spans.push(Span::raw(format!("  {}  ", ctx.dir_name.split('-').next().unwrap_or_default())));
+    let when = jiff::Timestamp::from_nanosecond(i128::from(ctx.name.ts_ns))
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| ctx.name.ts_ns.to_string());
+    spans.push(Span::raw(format!("  {when}  ")));
     spans.push(Span::styled(
         format!(
             "{} entr{}, {outstanding} pending",

@@ -161,7 +161,7 @@ fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Enter => {
                 app.filter = input;
                 app.rebuild_items();
-                app.tree_state.select_first();
+                app.keep_selection_valid();
             }
             KeyCode::Esc => {}
             KeyCode::Backspace => {

@@ -53,7 +53,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
             66,
         ),
     };
-    let area = centered(frame.area(), w, lines.len() as u16 + 2);
+    // Height after wrapping, so the last line (the choices) is never cut off.
+    let inner = w.min(frame.area().width).saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let area = centered(frame.area(), w, rows as u16 + 2);
     frame.render_widget(Clear, area);
     let block =
         Block::default().borders(Borders::ALL).border_style(theme.focus_border()).title(title);

@@ -1,0 +1,283 @@
+//! The UI without a terminal: snapshots of each view at 80×24 and 160×48 (TestBackend), and
+//! the key → effect / event → state logic.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chaosdeck::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use chaosdeck::journal::describe::describe;
+use chaosdeck::journal::scan::{Liveness, read_entry};
+use chaosdeck::journal::{Depth, scan_with};
+use chaosdeck::tui::app::{App, Effect, Focus, Header, Inspected, Mode, Popup, RowStatus};
+use chaosdeck::tui::keys::BINDINGS;
+use chaosdeck::tui::theme::Theme;
+use chaosdeck::tui::update::{EMERGENCY_REASON, apply_event, handle_key};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const RUN: &str = "7b5842f8-c142-4e90-8235-02cb0e1ec634";
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn fixture_journal() -> PathBuf {
+    // Relative to the crate, so paths in snapshots do not depend on where it is checked out.
+    let rel = PathBuf::from("../shared/fixtures/krkn-rollback");
+    assert!(support::fixtures().join("krkn-rollback").is_dir());
+    rel
+}
+
+/// A run in progress over Krkn's fixture journal: deterministic names everywhere.
+fn app(mode: Mode) -> App {
+    let header = Header {
+        context: "chaosdeck-sandbox".into(),
+        server: "http://127.0.0.1:6443".into(),
+        is_sandbox: true,
+        run_uuid: Some(RUN.into()),
+        auto_rollback: true,
+        iterations: 1,
+    };
+    let mut app = App::new(mode, header, Theme { color: false });
+    if mode == Mode::Run {
+        apply_event(
+            &mut app,
+            &EngineEvent::RunStarted {
+                run_uuid: RUN.into(),
+                journal: fixture_journal(),
+                scenarios: vec![
+                    (
+                        "application_outages_scenarios".into(),
+                        "config/scenarios/app_outage.yaml".into(),
+                    ),
+                    ("hog_scenarios".into(), "config/scenarios/cpu-hog.yml".into()),
+                    ("pod_disruption_scenarios".into(), "config/scenarios/pod.yml".into()),
+                ],
+            },
+        );
+        apply_event(
+            &mut app,
+            &EngineEvent::ScenarioStarted {
+                index: 0,
+                iteration: 1,
+                scenario_type: "application_outages_scenarios".into(),
+                file: "app_outage.yaml".into(),
+                expected: Duration::from_secs(20),
+            },
+        );
+        apply_event(
+            &mut app,
+            &EngineEvent::ScenarioFinished { index: 0, result: ScenarioResult::Passed },
+        );
+        apply_event(
+            &mut app,
+            &EngineEvent::ScenarioStarted {
+                index: 1,
+                iteration: 1,
+                scenario_type: "hog_scenarios".into(),
+                file: "cpu-hog.yml".into(),
+                expected: Duration::from_secs(20),
+            },
+        );
+        apply_event(
+            &mut app,
+            &EngineEvent::ScenarioStep { index: 1, text: "hogging for 20 s".into() },
+        );
+        apply_event(
+            &mut app,
+            &EngineEvent::ScenarioProgress {
+                index: 1,
+                elapsed: Duration::from_secs(8),
+                expected: Duration::from_secs(20),
+            },
+        );
+        apply_event(&mut app, &EngineEvent::State(EngineState::Running));
+    }
+    app.set_tree(scan_with(&fixture_journal(), Depth::Headers).unwrap());
+    // The real loop draws before the first key; the tree widget navigates from that frame.
+    render(&mut app, 80, 24);
+    app
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| chaosdeck::tui::render::draw(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// Selects the hog entry of the fixture journal (a pending Krkn file).
+fn select_hog_entry(app: &mut App) {
+    let (dir, file) = app
+        .tree
+        .entries()
+        .find(|(_, e)| e.name.scenario_type == "hog_scenarios")
+        .map(|(c, e)| (c.dir_name.clone(), e.file_name.clone()))
+        .unwrap();
+    app.tree_state.open(vec![dir.clone()]);
+    assert!(app.tree_state.select(vec![dir, file]));
+    render(app, 80, 24);
+}
+
+fn inspect_first_entry(app: &mut App) {
+    select_hog_entry(app);
+    let effects = handle_key(app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let [Effect::Inspect(path)] = effects.as_slice() else {
+        panic!("expected an inspect effect, got {effects:?}")
+    };
+    let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let name = chaosdeck::journal::names::parse_entry_file(&file_name).unwrap();
+    let node = read_entry(path.clone(), file_name, name, &mut Liveness::default());
+    app.inspected = Some(Inspected { path: path.clone(), text: describe(&node) });
+}
+
+#[test]
+fn main_view_snapshots() {
+    let mut a = app(Mode::Run);
+    insta::assert_snapshot!("main_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("main_160x48", render(&mut a, 160, 48));
+}
+
+#[test]
+fn help_view_lists_every_binding() {
+    let mut a = app(Mode::Run);
+    handle_key(&mut a, key('?'));
+    let screen = render(&mut a, 80, 24);
+    for b in BINDINGS {
+        assert!(screen.contains(b.help), "help misses {:?}", b.help);
+    }
+    insta::assert_snapshot!("help_80x24", screen);
+    insta::assert_snapshot!("help_160x48", render(&mut a, 160, 48));
+}
+
+#[test]
+fn confirm_and_inspector_views() {
+    let mut a = app(Mode::Run);
+    inspect_first_entry(&mut a);
+    assert_eq!(a.focus, Focus::Inspector);
+    insta::assert_snapshot!("inspector_160x48", render(&mut a, 160, 48));
+    insta::assert_snapshot!("inspector_80x24", render(&mut a, 80, 24));
+    a.focus = Focus::Journal;
+    handle_key(&mut a, key('x'));
+    assert!(matches!(a.popup, Some(Popup::Confirm { .. })));
+    insta::assert_snapshot!("confirm_80x24", render(&mut a, 80, 24));
+    insta::assert_snapshot!("confirm_160x48", render(&mut a, 160, 48));
+}
+
+#[test]
+fn execute_needs_confirmation_and_then_targets_the_selection() {
+    let mut a = app(Mode::Inspect);
+    a.focus = Focus::Journal;
+    select_hog_entry(&mut a);
+    let selected = a.selected_entry().unwrap().path.clone();
+    assert!(handle_key(&mut a, key('x')).is_empty(), "x alone must not execute");
+    assert_eq!(handle_key(&mut a, key('y')), vec![Effect::Execute(vec![selected])]);
+    assert!(a.popup.is_none());
+    // n cancels.
+    handle_key(&mut a, key('m'));
+    assert!(handle_key(&mut a, key('n')).is_empty());
+    assert!(a.popup.is_none());
+}
+
+#[test]
+fn executing_a_context_takes_its_pending_entries_newest_first() {
+    let mut a = app(Mode::Inspect);
+    a.focus = Focus::Journal;
+    handle_key(&mut a, key('g'));
+    let ctx = a.selected_context().unwrap();
+    let want: Vec<PathBuf> = ctx
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.state.is_outstanding())
+        .map(|e| e.path.clone())
+        .collect();
+    handle_key(&mut a, key('x'));
+    match handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)).as_slice() {
+        [Effect::Execute(paths)] if want.is_empty() => {
+            panic!("nothing pending but executed {paths:?}")
+        }
+        [Effect::Execute(paths)] => assert_eq!(paths, &want),
+        [] => assert!(want.is_empty(), "a context with pending entries must offer to undo them"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn emergency_is_one_key_with_no_dialog() {
+    let mut live = app(Mode::Run);
+    assert_eq!(
+        handle_key(&mut live, key('!')),
+        vec![Effect::Engine(EngineCommand::Emergency { reason: EMERGENCY_REASON.into() })]
+    );
+    assert!(live.popup.is_none());
+    let mut inspect = app(Mode::Inspect);
+    assert_eq!(
+        handle_key(&mut inspect, key('!')),
+        vec![Effect::EmergencyAll { reason: EMERGENCY_REASON.into() }]
+    );
+}
+
+#[test]
+fn quitting_a_live_run_asks_stop_or_leave() {
+    let mut a = app(Mode::Run);
+    assert!(handle_key(&mut a, key('q')).is_empty());
+    assert_eq!(a.popup, Some(Popup::QuitLive));
+    assert!(!a.quit);
+    assert_eq!(handle_key(&mut a, key('s')), vec![Effect::Engine(EngineCommand::Stop)]);
+    assert!(a.quit_when_finished && !a.quit);
+    apply_event(&mut a, &EngineEvent::RunFinished { outstanding: 0, exit_code: 1 });
+    assert!(a.quit, "quits once the stopped run has rolled back");
+    let mut b = app(Mode::Run);
+    handle_key(&mut b, key('q'));
+    handle_key(&mut b, key('l'));
+    assert!(b.quit);
+    let mut c = app(Mode::Inspect);
+    handle_key(&mut c, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(c.quit, "Ctrl-C quits when nothing is live");
+}
+
+#[test]
+fn pause_toggles_with_the_engine_state() {
+    let mut a = app(Mode::Run);
+    assert_eq!(handle_key(&mut a, key('p')), vec![Effect::Engine(EngineCommand::Pause)]);
+    apply_event(&mut a, &EngineEvent::State(EngineState::Paused));
+    assert_eq!(handle_key(&mut a, key('p')), vec![Effect::Engine(EngineCommand::Resume)]);
+}
+
+#[test]
+fn filter_narrows_the_tree() {
+    let mut a = app(Mode::Inspect);
+    let all = a.items.len();
+    handle_key(&mut a, key('/'));
+    for c in "hog".chars() {
+        handle_key(&mut a, key(c));
+    }
+    handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(a.filter, "hog");
+    assert_eq!(a.items.len(), 1, "only the hog context remains of {all}");
+    let screen = render(&mut a, 80, 24);
+    assert!(screen.contains("filter: hog"));
+}
+
+#[test]
+fn engine_events_drive_the_scenario_rows() {
+    let mut a = app(Mode::Run);
+    assert_eq!(a.scenarios[0].status, RowStatus::Passed);
+    assert_eq!(a.scenarios[1].status, RowStatus::Running);
+    assert_eq!(a.scenarios[2].status, RowStatus::Queued);
+    apply_event(
+        &mut a,
+        &EngineEvent::ScenarioFinished {
+            index: 1,
+            result: ScenarioResult::Failed { error: "boom".into(), rolled_back: true },
+        },
+    );
+    assert_eq!(a.scenarios[1].status, RowStatus::RolledBack);
+    apply_event(&mut a, &EngineEvent::RunFinished { outstanding: 0, exit_code: 1 });
+    assert_eq!(a.scenarios[2].status, RowStatus::Skipped);
+    assert_eq!(a.exit_code, Some(1));
+    assert!(!a.run_is_live());
+}
