@@ -80,7 +80,7 @@ impl EntryNode {
         match &self.body {
             EntryBody::Chaosdeck(e) => e.undo_summary(),
             EntryBody::Listed(h) => h.undo.clone(),
-            EntryBody::Krkn(k) => format!("krkn {}({})", k.callable, k.content),
+            EntryBody::Krkn(k) => k.line(),
             EntryBody::Invalid(reason) => format!("invalid: {reason}"),
         }
     }
