@@ -136,9 +136,12 @@ fn plan(node: &EntryNode) -> Outcome {
 
 /// Why a Krkn entry is left to Krkn, and how to run it there.
 fn krkn_reason(node: &EntryNode, k: &krkn::KrknSummary) -> String {
+    let what = match &k.plan {
+        krkn::Plan::NotExecutable { what, .. } => what.clone(),
+        krkn::Plan::Executable { .. } => k.plan.summary(),
+    };
     format!(
-        "{}; {}",
-        k.plan.summary(),
+        "not executable here: {what}; run it with Krkn {}",
         krkn::krkn_instructions(&node.path, &node.name.scenario_type)
     )
 }

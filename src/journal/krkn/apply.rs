@@ -32,7 +32,7 @@ pub async fn apply(ops: &ClusterOps, plan: &Plan) -> Result<Vec<String>, String>
 
 pub async fn resolve(ops: &ClusterOps, plan: &Plan) -> Resolved {
     match plan {
-        Plan::NotExecutable { what } => Resolved {
+        Plan::NotExecutable { what, .. } => Resolved {
             errors: vec![format!("not executable by chaosdeck: {what}")],
             ..Default::default()
         },

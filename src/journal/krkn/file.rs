@@ -38,7 +38,11 @@ pub fn parse(text: &str) -> Result<VersionFile, String> {
         [] => return Err("no `def rollback_*(` callable found".into()),
         [one] => one.to_string(),
         many => {
-            return Err(format!("{} rollback callables ({}); expected one", many.len(), many.join(", ")));
+            return Err(format!(
+                "{} rollback callables ({}); expected one",
+                many.len(),
+                many.join(", ")
+            ));
         }
     };
     if !callable.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -64,8 +68,8 @@ pub fn parse(text: &str) -> Result<VersionFile, String> {
             ));
         }
     };
-    let content =
-        parse_content(content_line).map_err(|e| format!("line {line_no}: rollback_content: {e}"))?;
+    let content = parse_content(content_line)
+        .map_err(|e| format!("line {line_no}: rollback_content: {e}"))?;
     Ok(VersionFile { callable, content_line: content_line.to_string(), content })
 }
 
@@ -80,8 +84,13 @@ pub fn parse_content(line: &str) -> Result<RollbackContent, String> {
     for (key, value) in args {
         let wrong = |want: &str| format!("{key} is {} ({value}); expected {want}", value.kind());
         match key.as_str() {
-            "namespace" => content.namespace = optional_str(&value).ok_or_else(|| wrong("a string or None"))?,
-            "cloud_type" => content.cloud_type = optional_str(&value).ok_or_else(|| wrong("a string or None"))?,
+            "namespace" => {
+                content.namespace = optional_str(&value).ok_or_else(|| wrong("a string or None"))?
+            }
+            "cloud_type" => {
+                content.cloud_type =
+                    optional_str(&value).ok_or_else(|| wrong("a string or None"))?
+            }
             "resource_identifier" => match value {
                 PyValue::Str(s) => {
                     content.resource_identifier = s;
@@ -98,7 +107,11 @@ pub fn parse_content(line: &str) -> Result<RollbackContent, String> {
                 PyValue::Bool(b) => content.skip_kubernetes = b,
                 _ => return Err(wrong("True or False")),
             },
-            other => return Err(format!("unknown field {other} (RollbackContent has namespace, resource_identifier, cloud_type, instance_ids, skip_kubernetes)")),
+            other => {
+                return Err(format!(
+                    "unknown field {other} (RollbackContent has namespace, resource_identifier, cloud_type, instance_ids, skip_kubernetes)"
+                ));
+            }
         }
     }
     // The template's dataclass gives resource_identifier no default: Python would fail too.
@@ -133,7 +146,8 @@ mod tests {
 
     #[test]
     fn indented_uses_do_not_count_but_duplicates_do() {
-        let twice = format!("{HOG}\nrollback_content = RollbackContent(resource_identifier=\"x\")\n");
+        let twice =
+            format!("{HOG}\nrollback_content = RollbackContent(resource_identifier=\"x\")\n");
         assert!(parse(&twice).unwrap_err().contains("assigned on lines"));
         let two_defs = format!("def rollback_other(a, b):\n    pass\n{HOG}");
         assert!(parse(&two_defs).unwrap_err().contains("2 rollback callables"));
@@ -146,7 +160,10 @@ mod tests {
             ("RollbackContent(resource_identifier=None)", "resource_identifier is None"),
             ("RollbackContent(namespace=\"a\")", "resource_identifier is missing"),
             ("RollbackContent(resource_identifier=\"x\", colour=\"red\")", "unknown field colour"),
-            ("RollbackContent(resource_identifier=\"x\", skip_kubernetes=\"yes\")", "True or False"),
+            (
+                "RollbackContent(resource_identifier=\"x\", skip_kubernetes=\"yes\")",
+                "True or False",
+            ),
             ("Other(resource_identifier=\"x\")", "found Other"),
         ] {
             let err = parse_content(line).unwrap_err();

@@ -66,7 +66,9 @@ pub fn parse_call(text: &str) -> Result<(String, Vec<(String, PyValue)>), String
             break;
         }
         let at = p.pos;
-        let key = p.ident().ok_or_else(|| p.error_at(at, "expected a keyword argument"))?;
+        let key = p.ident().ok_or_else(|| {
+            p.error_at(at, "expected key=value (positional arguments are not written by Krkn)")
+        })?;
         p.skip_ws();
         if !p.eat(b'=') {
             return Err(p.error_at(at, "positional arguments are not written by Krkn"));

@@ -41,7 +41,12 @@ impl KrknSummary {
 pub fn summarize(text: &str) -> Result<KrknSummary, String> {
     let file = file::parse(text)?;
     let plan = plan::plan(&file.callable, &file.content)?;
-    Ok(KrknSummary { callable: file.callable, content: file.content_line, parsed: file.content, plan })
+    Ok(KrknSummary {
+        callable: file.callable,
+        content: file.content_line,
+        parsed: file.content,
+        plan,
+    })
 }
 
 /// How to run one version file with Krkn, for what chaosdeck does not execute.
@@ -53,7 +58,7 @@ pub fn krkn_instructions(path: &Path, scenario_type: &str) -> String {
         .map(|c| c.run_uuid)
         .unwrap_or_else(|| "<run_uuid>".into());
     format!(
-        "run it with Krkn: from a krkn checkout whose config points \
+        "from a krkn checkout whose config points \
          kraken.rollback_versions_directory at this directory, \
          `python run_kraken.py execute-rollback -r {run_uuid} -s {scenario_type}` \
          (or the krknctl/krkn-hub rollback image with RUN_UUID={run_uuid})"

@@ -24,7 +24,8 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
         }
         let mut acc: u32 = 0;
         for &b in &chunk[..4 - pad] {
-            let v = sextet(b).ok_or_else(|| format!("{:?} is not a base64 character", b as char))?;
+            let v =
+                sextet(b).ok_or_else(|| format!("{:?} is not a base64 character", b as char))?;
             acc = (acc << 6) | u32::from(v);
         }
         acc <<= 6 * pad as u32;
@@ -57,8 +58,7 @@ pub fn decode_json(resource_identifier: &str) -> Result<Value, String> {
 
 /// Encodes standard base64 with padding (for tests and generated variants).
 pub fn encode_base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let mut acc = 0u32;

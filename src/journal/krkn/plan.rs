@@ -15,6 +15,8 @@ use crate::journal::entry::{ObjectRef, UndoAction};
 
 /// The label key krkn-lib's `deploy_service_hijacking` points the Service's selector at.
 pub const HIJACK_SELECTOR_KEY: &str = "service-hijacking";
+/// Shown where the hijack selector value goes; the file does not record it.
+pub const HIJACK_VALUE_PLACEHOLDER: &str = "<the hijack pod's service-hijacking label>";
 /// krkn-lib names the hijack plan `service-hijacking-cm-<5 random letters>`.
 pub const HIJACK_CONFIGMAP_PREFIX: &str = "service-hijacking-cm-";
 
@@ -30,7 +32,12 @@ pub enum Plan {
         hijack: Option<Hijack>,
     },
     /// Needs exec or a cloud API: described, never attempted.
-    NotExecutable { what: String },
+    NotExecutable {
+        /// A few words for listings.
+        headline: String,
+        /// What Krkn would do, in full, with the decoded payload.
+        what: String,
+    },
 }
 
 /// What `rollback_service_hijacking`'s payload names.
@@ -45,14 +52,16 @@ impl Plan {
     /// One line for listings: `delete Pod default/cpu-hog-kqlog`.
     pub fn summary(&self) -> String {
         match self {
-            Plan::Executable { actions, hijack, .. } => {
-                let mut parts: Vec<String> = actions.iter().map(UndoAction::summary).collect();
-                if hijack.is_some() {
-                    parts.push(format!("delete its {HIJACK_CONFIGMAP_PREFIX}* ConfigMap if found"));
-                }
-                parts.join("; ")
+            Plan::Executable { actions, hijack: None, .. } => {
+                actions.iter().map(UndoAction::summary).collect::<Vec<_>>().join("; ")
             }
-            Plan::NotExecutable { what } => format!("not executable here: {what}"),
+            Plan::Executable { hijack: Some(h), .. } => format!(
+                "restore the selector of {} to {}; delete Pod {}; delete its {HIJACK_CONFIGMAP_PREFIX}* ConfigMap if found",
+                h.service.display(),
+                serde_json::to_string(&h.original_selectors).unwrap_or_default(),
+                h.pod.name
+            ),
+            Plan::NotExecutable { headline, .. } => format!("not executable here: {headline}"),
         }
     }
 
@@ -94,6 +103,7 @@ pub fn plan(callable: &str, content: &RollbackContent) -> Result<Plan, String> {
         "rollback_shutdown_nodes" => shutdown_nodes(content),
         "rollback_gcp_zone_outage" => gcp_zone_outage(content),
         other => Ok(Plan::NotExecutable {
+            headline: format!("unknown callable {other}"),
             what: format!(
                 "{other} is not a callable chaosdeck knows; content {}",
                 describe_content(content)
@@ -126,7 +136,9 @@ fn namespace<'c>(callable: &str, content: &'c RollbackContent) -> Result<&'c str
 fn k8s_name<'a>(name: &'a str, what: &str) -> Result<&'a str, String> {
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     if ok { Ok(name) } else { Err(format!("{what} {name:?} is not a valid Kubernetes name")) }
@@ -181,8 +193,9 @@ fn service_hijacking(content: &RollbackContent) -> Result<Plan, String> {
         UndoAction::Patch {
             target: service_ref.clone(),
             restore,
-            // Filled in at execution time from the hijack pod or the Service (see resolve).
-            guard: json!({}),
+            // A placeholder for readers: execution always replaces it with the value read from
+            // the hijack pod or the Service (see `apply::resolve`), or drops the patch.
+            guard: json!({"spec": {"selector": {HIJACK_SELECTOR_KEY: HIJACK_VALUE_PLACEHOLDER}}}),
         },
         delete("v1", "Pod", ns, pod),
     ];
@@ -223,6 +236,7 @@ fn temp_file(content: &RollbackContent) -> Result<Plan, String> {
     let full_path = str_field(&p, "full_path")?;
     let mount_path = str_field(&p, "mount_path")?;
     Ok(Plan::NotExecutable {
+        headline: format!("exec `rm -f {full_path}` in Pod {ns}/{pod}"),
         what: format!(
             "Krkn would exec `rm -f {full_path}` in container {container} of Pod {ns}/{pod}, then \
              `ls -lh {mount_path}` to check the fill file is gone (chaosdeck does not exec into \
@@ -248,6 +262,7 @@ fn throttle(content: &RollbackContent) -> Result<Plan, String> {
         )
     };
     Ok(Plan::NotExecutable {
+        headline: format!("lift the I/O throttle on device {maj_min} through Pod {ns}/{pod}"),
         what: format!(
             "Krkn would {write} (cgroup {version}) through `chroot /host` in the privileged Pod \
              {ns}/{pod}, then delete that pod. Note: Krkn's own copy of this callable fails with \
@@ -260,7 +275,7 @@ fn throttle(content: &RollbackContent) -> Result<Plan, String> {
 fn shutdown_nodes(content: &RollbackContent) -> Result<Plan, String> {
     let (cloud, ids) = match (&content.cloud_type, &content.instance_ids) {
         (Some(cloud), Some(ids)) if !ids.is_empty() => {
-            (cloud.clone(), ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+            (cloud.clone(), ids.iter().map(plain).collect::<Vec<_>>())
         }
         // Older files: resource_identifier = "<cloud>:<id1>,<id2>".
         _ => {
@@ -272,12 +287,13 @@ fn shutdown_nodes(content: &RollbackContent) -> Result<Plan, String> {
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| format!("{s:?}"))
+                .map(str::to_string)
                 .collect();
             (cloud.to_string(), ids)
         }
     };
     Ok(Plan::NotExecutable {
+        headline: format!("start {cloud} instances {}", ids.join(", ")),
         what: format!(
             "Krkn would start the {cloud} instances {} through the cloud API (no Kubernetes \
              needed{}), wait up to 300 s for each to run, then sleep 60 s",
@@ -297,6 +313,7 @@ fn gcp_zone_outage(content: &RollbackContent) -> Result<Plan, String> {
         .collect();
     let timeout = field(&p, "timeout").map(ToString::to_string).unwrap_or_else(|_| "?".into());
     Ok(Plan::NotExecutable {
+        headline: format!("start GCP nodes {}", nodes.join(", ")),
         what: format!(
             "Krkn would start the GCP nodes {} through the GCP compute API and wait up to {timeout} s \
              for each to be ready",
@@ -305,7 +322,16 @@ fn gcp_zone_outage(content: &RollbackContent) -> Result<Plan, String> {
     })
 }
 
-fn describe_content(c: &RollbackContent) -> String {
+/// A string without Python quotes; anything else (Azure's `(vm, group)` pairs) as Python shows it.
+fn plain(value: &PyValue) -> String {
+    match value {
+        PyValue::Str(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The content as Python would print it, for explanations.
+pub fn describe_content(c: &RollbackContent) -> String {
     format!(
         "namespace={}, resource_identifier={:?}, cloud_type={}, instance_ids={}, skip_kubernetes={}",
         c.namespace.as_deref().map(|s| format!("{s:?}")).unwrap_or_else(|| "None".into()),
@@ -340,7 +366,9 @@ mod tests {
 
     #[test]
     fn kubernetes_callables_need_a_namespace_and_valid_names() {
-        assert!(plan("rollback_hog_pod", &content(None, "p")).unwrap_err().contains("namespace=None"));
+        assert!(
+            plan("rollback_hog_pod", &content(None, "p")).unwrap_err().contains("namespace=None")
+        );
         assert!(plan("rollback_hog_pod", &content(Some("d"), "../x")).is_err());
         let empty = encode_base64(b"[]");
         assert!(plan("rollback_syn_flood_pods", &content(Some("d"), &empty)).is_err());
@@ -359,6 +387,6 @@ mod tests {
     fn unknown_callables_are_described_not_run() {
         let plan = plan("rollback_callable", &content(Some("d"), "x")).unwrap();
         assert!(!plan.is_executable());
-        assert!(plan.summary().contains("not a callable chaosdeck knows"));
+        assert_eq!(plan.summary(), "not executable here: unknown callable rollback_callable");
     }
 }
