@@ -83,16 +83,15 @@ async fn resolve_hijack(ops: &ClusterOps, actions: &[UndoAction], hijack: &Hijac
     };
     for action in actions {
         match action {
+            // Without a value there is nothing to guard on: the Service is gone, already
+            // restored, or was changed by someone else (service_guard said which).
             UndoAction::Patch { target, restore, .. } if *target == hijack.service => {
-                match &guard {
-                    Some(value) => out.actions.push(UndoAction::Patch {
+                if let Some(value) = &guard {
+                    out.actions.push(UndoAction::Patch {
                         target: target.clone(),
                         restore: restore.clone(),
                         guard: json!({"spec": {"selector": {HIJACK_SELECTOR_KEY: value}}}),
-                    }),
-                    // Nothing to guard on: the Service is gone, already restored, or was changed
-                    // by someone else (service_guard said which, as an error or a note).
-                    None => {}
+                    });
                 }
             }
             other => out.actions.push(other.clone()),

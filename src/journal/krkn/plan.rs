@@ -29,7 +29,7 @@ pub enum Plan {
         notes: Vec<String>,
         /// Service hijacking: the selector guard and the ConfigMap are found in the cluster at
         /// execution time (the file does not record them).
-        hijack: Option<Hijack>,
+        hijack: Option<Box<Hijack>>,
     },
     /// Needs exec or a cloud API: described, never attempted.
     NotExecutable {
@@ -214,7 +214,11 @@ fn service_hijacking(content: &RollbackContent) -> Result<Plan, String> {
     Ok(Plan::Executable {
         actions,
         notes,
-        hijack: Some(Hijack { service: service_ref, pod: pod_ref, original_selectors: original }),
+        hijack: Some(Box::new(Hijack {
+            service: service_ref,
+            pod: pod_ref,
+            original_selectors: original,
+        })),
     })
 }
 
