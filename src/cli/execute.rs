@@ -110,7 +110,10 @@ fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
             crate::journal::scan::EntryBody::Chaosdeck(entry) => entry.undo.as_slice(),
             crate::journal::scan::EntryBody::Krkn(k) => match &k.plan {
                 crate::journal::krkn::Plan::Executable { actions, .. } => actions.as_slice(),
-                crate::journal::krkn::Plan::NotExecutable { .. } => &[],
+                crate::journal::krkn::Plan::NotExecutable { .. } => {
+                    println!("    would be skipped: left to Krkn (`chaosdeck show` says how)");
+                    &[]
+                }
             },
             _ => &[],
         };
