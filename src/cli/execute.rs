@@ -106,11 +106,20 @@ fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
     );
     for node in selected {
         println!("{}  {}", node.file_name, node.summary());
-        if let crate::journal::scan::EntryBody::Chaosdeck(entry) = &node.body {
-            for action in &entry.undo {
-                for line in crate::journal::kubectl::commands(action) {
-                    println!("    {line}");
+        let actions = match &node.body {
+            crate::journal::scan::EntryBody::Chaosdeck(entry) => entry.undo.as_slice(),
+            crate::journal::scan::EntryBody::Krkn(k) => match &k.plan {
+                crate::journal::krkn::Plan::Executable { actions, .. } => actions.as_slice(),
+                crate::journal::krkn::Plan::NotExecutable { .. } => {
+                    println!("    would be skipped: left to Krkn (`chaosdeck show` says how)");
+                    &[]
                 }
+            },
+            _ => &[],
+        };
+        for action in actions {
+            for line in crate::journal::kubectl::commands(action) {
+                println!("    {line}");
             }
         }
     }

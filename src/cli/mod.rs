@@ -89,6 +89,20 @@ impl JournalLocation {
 /// Runs the parsed command line; the returned code is the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or_else(|| Command::Run(run::RunArgs::default()));
+    let prints_only = match &command {
+        Command::ListRollback(_)
+        | Command::Show(_)
+        | Command::Check(_)
+        | Command::Completions { .. } => true,
+        Command::ExecuteRollback(args) => args.dry_run,
+        _ => false,
+    };
+    if prints_only {
+        // `chaosdeck list-rollback | head` should end quietly, as other tools do, not panic on
+        // a closed pipe. Only for commands that make no cluster change.
+        // SAFETY: restoring the default disposition of one signal before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     if let Command::Completions { shell } = command {
         clap_complete::generate(shell, &mut Cli::command(), "chaosdeck", &mut std::io::stdout());
         return ExitCode::SUCCESS;

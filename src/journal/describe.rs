@@ -1,5 +1,6 @@
 //! The human description of one entry, shared by `chaosdeck show` and the TUI inspector.
 
+use super::krkn::{self, KrknSummary, Plan};
 use super::kubectl;
 use super::scan::{EntryBody, EntryNode};
 
@@ -33,9 +34,7 @@ pub fn describe(node: &EntryNode) -> String {
         EntryBody::Listed(h) => {
             out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
         }
-        EntryBody::Krkn(k) => {
-            out.push_str(&format!("krkn:      {}\ncontent:   {}\n", k.callable, k.content));
-        }
+        EntryBody::Krkn(k) => out.push_str(&describe_krkn(node, k)),
         EntryBody::Invalid(reason) => out.push_str(&format!("invalid:   {reason}\n")),
     }
     if let Some(err) = &node.last_error {
@@ -43,6 +42,39 @@ pub fn describe(node: &EntryNode) -> String {
             "last error ({} attempt(s), {}): {}\n",
             err.attempts, err.failed_at, err.error
         ));
+    }
+    out
+}
+
+/// A Krkn version file: the callable, the content as written and decoded, and what chaosdeck
+/// would do with it (or why it leaves it to Krkn).
+fn describe_krkn(node: &EntryNode, k: &KrknSummary) -> String {
+    let mut out = format!(
+        "krkn:      {} (Krkn version file, read as data, never run)\ncontent:   {}\n",
+        k.callable, k.content
+    );
+    if let Ok(payload) = krkn::payload::decode_json(&k.parsed.resource_identifier) {
+        out.push_str(&format!("decoded:   resource_identifier = {payload}\n"));
+    }
+    out.push_str(&format!("undo:      {}\n", k.plan.summary()));
+    match &k.plan {
+        Plan::Executable { actions, notes, .. } => {
+            out.push_str("by hand:\n");
+            for action in actions {
+                for line in kubectl::commands(action) {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
+            for note in notes {
+                out.push_str(&format!("note:      {note}\n"));
+            }
+        }
+        Plan::NotExecutable { what, .. } => {
+            out.push_str(&format!(
+                "what:      {what}\nwith Krkn: {}\n",
+                krkn::krkn_instructions(&node.path, &node.name.scenario_type)
+            ));
+        }
     }
     out
 }

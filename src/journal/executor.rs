@@ -16,6 +16,7 @@ use crate::cluster::{ClusterOps, DeleteOutcome};
 
 use super::entry::{Entry, UndoAction};
 use super::filter::Filter;
+use super::krkn;
 use super::lock::lock_context;
 use super::scan::{self, EntryBody, EntryNode, JournalTree, Liveness};
 use super::state;
@@ -121,15 +122,28 @@ fn plan(node: &EntryNode) -> Outcome {
             steps: entry.undo.iter().flat_map(super::kubectl::commands).collect(),
         },
         EntryBody::Listed(header) => Outcome::Planned { steps: vec![header.undo.clone()] },
-        EntryBody::Krkn(_) => Outcome::Skipped { reason: krkn_reason() },
+        EntryBody::Krkn(k) => match &k.plan {
+            krkn::Plan::Executable { actions, .. } => Outcome::Planned {
+                steps: actions.iter().flat_map(super::kubectl::commands).collect(),
+            },
+            krkn::Plan::NotExecutable { .. } => Outcome::Skipped { reason: krkn_reason(node, k) },
+        },
         EntryBody::Invalid(reason) => {
             Outcome::Skipped { reason: format!("invalid entry: {reason}") }
         }
     }
 }
 
-fn krkn_reason() -> String {
-    "Krkn version file: not executable by chaosdeck yet; run `python run_kraken.py execute-rollback` with Krkn".into()
+/// Why a Krkn entry is left to Krkn, and how to run it there.
+fn krkn_reason(node: &EntryNode, k: &krkn::KrknSummary) -> String {
+    let what = match &k.plan {
+        krkn::Plan::NotExecutable { what, .. } => what.clone(),
+        krkn::Plan::Executable { .. } => k.plan.summary(),
+    };
+    format!(
+        "not executable here: {what}; run it with Krkn {}",
+        krkn::krkn_instructions(&node.path, &node.name.scenario_type)
+    )
 }
 
 /// Runs one entry while its context lock is held.
@@ -144,9 +158,12 @@ async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
         node.name.clone(),
         &mut Liveness::default(),
     );
-    let entry = match fresh.body {
-        EntryBody::Chaosdeck(entry) => entry,
-        EntryBody::Krkn(_) => return Outcome::Skipped { reason: krkn_reason() },
+    let applied = match &fresh.body {
+        EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
+        // Krkn's files are undone with the same generic actions; the rename to `.py.executed`
+        // below is exactly Krkn's own, and a failure leaves a `.py.error` sidecar.
+        EntryBody::Krkn(k) if k.plan.is_executable() => krkn::apply::apply(ops, &k.plan).await,
+        EntryBody::Krkn(k) => return Outcome::Skipped { reason: krkn_reason(node, k) },
         EntryBody::Listed(_) => {
             return Outcome::Failed {
                 error: "internal: entry was not parsed before execution".into(),
@@ -156,7 +173,7 @@ async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
             return Outcome::Skipped { reason: format!("invalid entry: {reason}") };
         }
     };
-    match apply_entry(ops, &entry).await {
+    match applied {
         Ok(notes) => match state::mark_executed(&node.path) {
             Ok(()) => Outcome::Executed { notes },
             Err(e) => Outcome::Failed { error: format!("undone in the cluster, but {e}") },

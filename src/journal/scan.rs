@@ -59,7 +59,7 @@ pub enum EntryBody {
     Chaosdeck(Box<Entry>),
     /// Read at [`Depth::Headers`]: the body has not been parsed.
     Listed(Header),
-    Krkn(KrknSummary),
+    Krkn(Box<KrknSummary>),
     Invalid(String),
 }
 
@@ -80,7 +80,7 @@ impl EntryNode {
         match &self.body {
             EntryBody::Chaosdeck(e) => e.undo_summary(),
             EntryBody::Listed(h) => h.undo.clone(),
-            EntryBody::Krkn(k) => format!("krkn {}({})", k.callable, k.content),
+            EntryBody::Krkn(k) => k.line(),
             EntryBody::Invalid(reason) => format!("invalid: {reason}"),
         }
     }
@@ -303,7 +303,7 @@ fn read_entry_at(
             Err(e) => EntryBody::Invalid(e.to_string()),
         },
         (Ok(text), Flavor::Krkn) => match krkn::summarize(text) {
-            Ok(summary) => EntryBody::Krkn(summary),
+            Ok(summary) => EntryBody::Krkn(Box::new(summary)),
             Err(e) => EntryBody::Invalid(e),
         },
     };

@@ -1,0 +1,174 @@
+//! Executing a Krkn plan: the generic actions, plus what service hijacking's file leaves out
+//! (the selector value Krkn set, the ConfigMap it leaked), looked up in the cluster first.
+
+use serde_json::{Value, json};
+
+use super::plan::{HIJACK_CONFIGMAP_PREFIX, HIJACK_SELECTOR_KEY, Hijack, Plan, restore_patch};
+use crate::cluster::ClusterOps;
+use crate::journal::entry::{ObjectRef, UndoAction};
+use crate::journal::executor::{apply_action, first_mismatch};
+
+/// The actions to run now, with what the look-ups found.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub actions: Vec<UndoAction>,
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Applies an executable plan (every action is attempted); Ok with notes, or Err with every
+/// failure. A not-executable plan is an error: callers skip those before getting here.
+pub async fn apply(ops: &ClusterOps, plan: &Plan) -> Result<Vec<String>, String> {
+    let mut resolved = resolve(ops, plan).await;
+    for action in &resolved.actions {
+        match apply_action(ops, action).await {
+            Ok(Some(note)) => resolved.notes.push(note),
+            Ok(None) => {}
+            Err(e) => resolved.errors.push(e),
+        }
+    }
+    if resolved.errors.is_empty() { Ok(resolved.notes) } else { Err(resolved.errors.join("; ")) }
+}
+
+pub async fn resolve(ops: &ClusterOps, plan: &Plan) -> Resolved {
+    match plan {
+        Plan::NotExecutable { what, .. } => Resolved {
+            errors: vec![format!("not executable by chaosdeck: {what}")],
+            ..Default::default()
+        },
+        Plan::Executable { actions, hijack: None, .. } => {
+            Resolved { actions: actions.clone(), ..Default::default() }
+        }
+        Plan::Executable { actions, hijack: Some(hijack), .. } => {
+            resolve_hijack(ops, actions, hijack).await
+        }
+    }
+}
+
+async fn resolve_hijack(ops: &ClusterOps, actions: &[UndoAction], hijack: &Hijack) -> Resolved {
+    let mut out = Resolved::default();
+    let pod = match get_json(ops, &hijack.pod).await {
+        Ok(pod) => pod,
+        Err(e) => {
+            out.errors.push(e);
+            None
+        }
+    };
+    let from_pod = pod
+        .as_ref()
+        .and_then(|p| p.pointer(&format!("/metadata/labels/{HIJACK_SELECTOR_KEY}")))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let configmap = match &pod {
+        Some(pod) => hijack_configmap(pod, &hijack.pod, &mut out.notes),
+        None => {
+            out.notes.push(format!(
+                "{} is already gone, so its {HIJACK_CONFIGMAP_PREFIX}* ConfigMap cannot be \
+                 identified; check `kubectl get configmaps -n {}`",
+                hijack.pod.display(),
+                hijack.pod.namespace.as_deref().unwrap_or_default()
+            ));
+            None
+        }
+    };
+    let guard = match from_pod {
+        Some(value) => Some(value),
+        None => match service_guard(ops, hijack).await {
+            Ok(guard) => guard,
+            Err(e) => {
+                out.errors.push(e);
+                None
+            }
+        },
+    };
+    for action in actions {
+        match action {
+            // Without a value there is nothing to guard on: the Service is gone, already
+            // restored, or was changed by someone else (service_guard said which).
+            UndoAction::Patch { target, restore, .. } if *target == hijack.service => {
+                if let Some(value) = &guard {
+                    out.actions.push(UndoAction::Patch {
+                        target: target.clone(),
+                        restore: restore.clone(),
+                        guard: json!({"spec": {"selector": {HIJACK_SELECTOR_KEY: value}}}),
+                    });
+                }
+            }
+            other => out.actions.push(other.clone()),
+        }
+    }
+    if let Some(name) = configmap {
+        out.actions.push(UndoAction::Delete {
+            target: ObjectRef::new("v1", "ConfigMap", hijack.pod.namespace.as_deref(), &name),
+            uid: None,
+            require_labels: Default::default(),
+        });
+    }
+    if guard.is_none() && out.errors.is_empty() {
+        out.notes.push(format!(
+            "{} is gone or already has its original selector",
+            hijack.service.display()
+        ));
+    }
+    out
+}
+
+/// The hijack value as the Service shows it, when the pod no longer tells. `Ok(None)` when
+/// there is nothing to restore; Err when the selector is neither the original nor Krkn's.
+async fn service_guard(ops: &ClusterOps, hijack: &Hijack) -> Result<Option<String>, String> {
+    let Some(service) = get_json(ops, &hijack.service).await? else {
+        return Ok(None);
+    };
+    let selector = service.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
+    if let Some(value) = selector.get(HIJACK_SELECTOR_KEY).and_then(Value::as_str) {
+        return Ok(Some(value.to_string()));
+    }
+    if first_mismatch(&restore_patch(&hijack.original_selectors), &service, "").is_none() {
+        return Ok(None);
+    }
+    Err(format!(
+        "{} has selector {selector}, which is neither the original {} nor Krkn's \
+         {HIJACK_SELECTOR_KEY} selector; someone changed it after Krkn, so it is left alone — \
+         restore by hand or mark the entry executed",
+        hijack.service.display(),
+        serde_json::to_string(&hijack.original_selectors).unwrap_or_default()
+    ))
+}
+
+/// The one `service-hijacking-cm-*` ConfigMap the hijack pod mounts, if exactly one.
+fn hijack_configmap(pod: &Value, pod_ref: &ObjectRef, notes: &mut Vec<String>) -> Option<String> {
+    let mut names: Vec<String> = pod
+        .pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/configMap/name").and_then(Value::as_str))
+        .filter(|n| n.starts_with(HIJACK_CONFIGMAP_PREFIX))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    match names.len() {
+        1 => names.pop(),
+        0 => {
+            notes.push(format!(
+                "{} mounts no {HIJACK_CONFIGMAP_PREFIX}* ConfigMap; none deleted",
+                pod_ref.display()
+            ));
+            None
+        }
+        _ => {
+            notes.push(format!(
+                "{} mounts several {HIJACK_CONFIGMAP_PREFIX}* ConfigMaps ({}); none deleted",
+                pod_ref.display(),
+                names.join(", ")
+            ));
+            None
+        }
+    }
+}
+
+async fn get_json(ops: &ClusterOps, target: &ObjectRef) -> Result<Option<Value>, String> {
+    let found = ops.get(target).await.map_err(|e| e.to_string())?;
+    found.map(|o| serde_json::to_value(&o).map_err(|e| e.to_string())).transpose()
+}

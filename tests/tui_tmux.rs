@@ -1,0 +1,106 @@
+//! The real binary in a real terminal (tmux): a long application outage against the sandbox,
+//! the emergency key, and kubectl to check the NetworkPolicy is gone.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::world::World;
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p", "-t", "deck"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &[&str], within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let screen = self.screen();
+            if what.iter().all(|w| screen.contains(w)) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "screen never showed {what:?}:\n{screen}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn keys(&self, keys: &str) {
+        assert!(
+            self.cmd().args(["send-keys", "-t", "deck", "-l", keys]).status().unwrap().success()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_key_in_a_real_terminal_undoes_the_outage() {
+    let w = World::new().await;
+    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+    let tmux = Tmux { socket: format!("chaosdeck-test-{}", std::process::id()) };
+    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+    let shell =
+        format!("{} run --config {}; echo EXIT=$?; sleep 120", bin.display(), config.display());
+    let started = tmux
+        .cmd()
+        .args(["new-session", "-d", "-s", "deck", "-x", "120", "-y", "36"])
+        .arg(shell)
+        .env("NO_COLOR", "1")
+        .status()
+        .unwrap();
+    assert!(started.success(), "tmux must be installed (.ci/run installs it)");
+
+    tmux.wait_for(
+        &["application_outages_scenarios", "[pending]", "1 pending"],
+        Duration::from_secs(30),
+    );
+    let policies = w.kubectl(&[
+        "get",
+        "networkpolicies",
+        "-n",
+        "shop",
+        "-l",
+        "app.kubernetes.io/managed-by=chaosdeck",
+        "-o",
+        "name",
+    ]);
+    assert!(policies.contains("networkpolicy"), "the outage must be in place: {policies:?}");
+
+    tmux.keys("!");
+    let screen = tmux.wait_for(&["[executed]", "0 pending"], Duration::from_secs(30));
+    assert!(screen.contains("EMERGENCY"), "{screen}");
+    let policies = w.kubectl(&[
+        "get",
+        "networkpolicies",
+        "-n",
+        "shop",
+        "-l",
+        "app.kubernetes.io/managed-by=chaosdeck",
+        "-o",
+        "name",
+    ]);
+    assert!(policies.trim().is_empty(), "the NetworkPolicy must be gone: {policies:?}");
+
+    tmux.keys("q");
+    let screen = tmux.wait_for(&["EXIT=1"], Duration::from_secs(20));
+    assert!(screen.contains("nothing of this run is pending"), "{screen}");
+    let audit = std::fs::read_to_string(w.journal().join("audit.log")).unwrap();
+    assert!(audit.contains("operator emergency key"), "{audit}");
+    w.sandbox.shutdown().await;
+}
