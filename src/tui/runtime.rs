@@ -131,13 +131,26 @@ async fn recv_engine(rx: &mut Option<mpsc::UnboundedReceiver<EngineEvent>>) -> O
 
 fn watch(root: &Path, tx: mpsc::UnboundedSender<Internal>) -> Option<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
+        // Only changes count: our own scans open and read every file, and reacting to those
+        // accesses would rescan forever.
+        if res.is_ok_and(|e| changes_journal(&e.kind)) {
             let _ = tx.send(Internal::FsChanged);
         }
     })
     .ok()?;
     watcher.watch(root, notify::RecursiveMode::Recursive).ok()?;
     Some(watcher)
+}
+
+fn changes_journal(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
 }
 
 fn spawn_scan(root: &Path, tx: mpsc::UnboundedSender<Internal>) {

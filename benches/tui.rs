@@ -1,0 +1,205 @@
+//! TUI benchmarks (`cargo bench --bench tui`), printing:
+//! (a) render time of one frame with 10,000 journal entries and 20 scenarios (goal ≤ 2 ms),
+//! (b) key-to-frame time while engine events stream in (goal ≤ 16 ms),
+//! (c) idle CPU and (d) RSS of the real `chaosdeck inspect` on that journal under tmux
+//!     (goals < 1 % and ≤ 40 MB).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chaosdeck::engine::{EngineEvent, EngineState};
+use chaosdeck::journal::entry::Writer;
+use chaosdeck::journal::{Depth, Entry, Journal, ObjectRef, UndoAction, scan_with};
+use chaosdeck::tui::app::{App, Header, Mode};
+use chaosdeck::tui::theme::Theme;
+use chaosdeck::tui::update::{apply_event, handle_key};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn build_journal(root: &Path) {
+    let journal = Journal::open(root).unwrap();
+    for c in 0..1000 {
+        let ctx = journal.begin_context(&format!("run-{:04}", c % 50)).unwrap();
+        for i in 0..10 {
+            let name = ctx.mint("hog_scenarios");
+            let entry = Entry {
+                format: 1,
+                run_uuid: ctx.run_uuid().to_string(),
+                scenario_type: "hog_scenarios".into(),
+                scenario_file: None,
+                step: format!("created Pod default/cpu-hog-{c}-{i}"),
+                created_at: "2026-11-22T03:00:00Z".into(),
+                writer: Writer { pid: 1, host: "bench".into() },
+                undo: vec![UndoAction::Delete {
+                    target: ObjectRef::new(
+                        "v1",
+                        "Pod",
+                        Some("default"),
+                        &format!("cpu-hog-{c}-{i}"),
+                    ),
+                    uid: None,
+                    require_labels: BTreeMap::new(),
+                }],
+            };
+            std::fs::write(
+                ctx.dir().join(name.pending_file_name()),
+                entry.render(&name.pending_file_name()).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn app_with_scenarios(root: &Path) -> App {
+    let header = Header {
+        context: "chaosdeck-sandbox".into(),
+        is_sandbox: true,
+        run_uuid: Some("run-0001".into()),
+        auto_rollback: true,
+        iterations: 1,
+        ..Default::default()
+    };
+    let mut app = App::new(Mode::Run, header, Theme { color: true });
+    apply_event(
+        &mut app,
+        &EngineEvent::RunStarted {
+            run_uuid: "run-0001".into(),
+            journal: root.to_path_buf(),
+            scenarios: (0..20)
+                .map(|i| (format!("hog_scenarios_{i}"), format!("s{i}.yml").into()))
+                .collect(),
+        },
+    );
+    apply_event(&mut app, &EngineEvent::State(EngineState::Running));
+    app.set_tree(scan_with(root, Depth::Headers).unwrap());
+    app
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target".into());
+    std::fs::create_dir_all(&base).unwrap();
+    let tmp = tempfile::tempdir_in(&base).unwrap();
+    let root = tmp.path().join("journal");
+    build_journal(&root);
+    let mut app = app_with_scenarios(&root);
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
+
+    // (a) one frame, as the loop draws it (this run's 20 contexts open = 220 rows).
+    let mut frames = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
+        frames.push(t.elapsed());
+    }
+    println!(
+        "(a) frame with 10,000 entries / 1,000 contexts and 20 scenarios, 160x48: median {:.3} ms (goal ≤ 2 ms)",
+        ms(median(frames))
+    );
+    // Worst case: every context expanded (11,000 rows in the tree).
+    for ctx in &app.tree.contexts {
+        app.tree_state.open(vec![ctx.dir_name.clone()]);
+    }
+    let mut frames = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
+        frames.push(t.elapsed());
+    }
+    println!("    all 1,000 contexts expanded (11,000 rows): median {:.3} ms", ms(median(frames)));
+
+    // (b) key to frame while the engine streams events: 100 events, then `j` and a frame.
+    let down = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
+    let mut latencies = Vec::new();
+    for round in 0..200u64 {
+        for i in 0..100u64 {
+            apply_event(
+                &mut app,
+                &EngineEvent::ScenarioProgress {
+                    index: (i % 20) as usize,
+                    elapsed: Duration::from_millis(round * 10 + i),
+                    expected: Duration::from_secs(60),
+                },
+            );
+            apply_event(&mut app, &EngineEvent::Log(format!("event {round}-{i}")));
+        }
+        let t = Instant::now();
+        handle_key(&mut app, down);
+        terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
+        latencies.push(t.elapsed());
+    }
+    let max = latencies.iter().max().copied().unwrap_or_default();
+    println!(
+        "(b) key to frame with 100 engine events per frame: median {:.3} ms, max {:.3} ms (goal ≤ 16 ms)",
+        ms(median(latencies)),
+        ms(max)
+    );
+
+    // (c)/(d) the real binary, idle in a real terminal.
+    let bin = Path::new(env!("CARGO_BIN_EXE_chaosdeck"));
+    let socket = format!("chaosdeck-bench-{}", std::process::id());
+    let tmux = |args: &[&str]| Command::new("tmux").args(["-L", &socket]).args(args).output();
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &format!("{} inspect --dir {}", bin.display(), root.display()),
+    ]);
+    if !started.as_ref().is_ok_and(|o| o.status.success()) {
+        println!("(c)/(d) skipped: tmux is not available");
+        return;
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = tmux(&["display", "-p", "-t", "b", "#{pane_pid}"])
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok());
+    let Some(pid) = pid else {
+        println!("(c)/(d) skipped: no pane pid");
+        return;
+    };
+    let ticks = || -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = after.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    };
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let window = Duration::from_secs(10);
+    let (Some(t0), start) = (ticks(), Instant::now()) else { return };
+    std::thread::sleep(window);
+    let Some(t1) = ticks() else { return };
+    let cpu = (t1 - t0) as f64 / hz / start.elapsed().as_secs_f64() * 100.0;
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0))
+        })
+        .unwrap_or(0.0);
+    println!(
+        "(c) idle CPU of `chaosdeck inspect` on the 10,000-entry journal over {} s: {cpu:.2} % (goal < 1 %)",
+        window.as_secs()
+    );
+    println!("(d) its RSS: {:.1} MB (goal ≤ 40 MB)", rss / 1024.0);
+    let _ = tmux(&["kill-server"]);
+}
