@@ -187,6 +187,15 @@ impl ScenarioCtx {
         }
     }
 
+    /// Every change waits out a pause, stops on a stop, and never touches a protected namespace.
+    async fn before_change(&self, target: &ObjectRef) -> Result<(), ScenarioError> {
+        self.checkpoint().await?;
+        match &target.namespace {
+            Some(ns) => self.check_namespace(ns),
+            None => Ok(()),
+        }
+    }
+
     /// Labels every created object carries, so leftovers can be found without the journal.
     pub fn labels(&self, entry_id: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -198,11 +207,8 @@ impl ScenarioCtx {
 
     /// Creates `object` (labels added); the entry that deletes it is on disk first.
     pub async fn create(&self, step: &str, mut object: Value) -> Result<Change, ScenarioError> {
-        self.checkpoint().await?;
         let target = object_ref_of(&object);
-        if let Some(ns) = &target.namespace {
-            self.check_namespace(ns)?;
-        }
+        self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
                 "dry run: would create {} ({step}); entry: delete it",
@@ -251,10 +257,7 @@ impl ScenarioCtx {
         set: Value,
         restore: Value,
     ) -> Result<Change, ScenarioError> {
-        self.checkpoint().await?;
-        if let Some(ns) = &target.namespace {
-            self.check_namespace(ns)?;
-        }
+        self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
                 "dry run: would patch {} with {set} ({step}); entry: restore {restore}",
@@ -279,7 +282,7 @@ impl ScenarioCtx {
         path: &str,
         item: Value,
     ) -> Result<Change, ScenarioError> {
-        self.checkpoint().await?;
+        self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
                 "dry run: would add {item} to {path} of {} ({step})",
@@ -326,10 +329,7 @@ impl ScenarioCtx {
         snapshot: Option<Value>,
         grace: Option<i64>,
     ) -> Result<Change, ScenarioError> {
-        self.checkpoint().await?;
-        if let Some(ns) = &target.namespace {
-            self.check_namespace(ns)?;
-        }
+        self.before_change(&target).await?;
         if self.dry_run {
             let entry = if snapshot.is_some() {
                 "entry: re-create it from a snapshot"
