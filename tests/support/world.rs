@@ -133,7 +133,7 @@ impl World {
             .unwrap_or(0)
     }
 
-    pub fn run(&self, config: &Path, failpoint: Option<&str>) -> Child {
+    pub fn run(&self, config: &Path, failpoint: Option<&str>) -> Running {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
         cmd.args(["run", "--headless", "--config"])
             .arg(config)
@@ -142,7 +142,7 @@ impl World {
         if let Some(fp) = failpoint {
             cmd.env("CHAOSDECK_FAILPOINT", fp);
         }
-        cmd.spawn().unwrap()
+        Running(cmd.spawn().unwrap())
     }
 
     pub fn execute_rollback(&self) -> (i32, String) {
@@ -154,6 +154,32 @@ impl World {
             .output()
             .unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// A `chaosdeck run` child that is killed when the test ends, even by a failed assertion, so
+/// no run outlives its test.
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
