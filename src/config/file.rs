@@ -20,6 +20,8 @@ pub struct Config {
     pub auto_rollback: bool,
     pub rollback_versions_directory: Option<PathBuf>,
     pub status_server: StatusServer,
+    /// `kraken.metrics_addr`: where `/metrics` is served (`--metrics-addr` overrides).
+    pub metrics_addr: Option<String>,
     pub tunings: Tunings,
     pub protected_namespaces: Vec<String>,
     pub allow_protected_namespaces: bool,
@@ -96,6 +98,7 @@ struct RawKraken {
     signal_state: Option<String>,
     signal_address: Option<String>,
     port: Option<u16>,
+    metrics_addr: Option<String>,
     #[serde(flatten)]
     rest: BTreeMap<String, IgnoredAny>,
 }
@@ -219,6 +222,7 @@ impl Config {
                 address: kraken.signal_address.unwrap_or_else(|| "127.0.0.1".into()),
                 port: kraken.port.unwrap_or(8081),
             },
+            metrics_addr: kraken.metrics_addr.filter(|s| !s.trim().is_empty()),
             tunings,
             protected_namespaces,
             allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),

@@ -1,0 +1,218 @@
+//! `--metrics-addr`: the real binary, headless, against a sandbox held by the test, serves
+//! `chaosdeck_*` metrics that promtool accepts and a real Prometheus server scrapes.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::world::{Lines, World, wait_exit};
+
+fn signal(child: &Child, sig: i32) {
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+fn run_with(config: &Path, extra: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(config)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A minimal HTTP/1.1 exchange (no client crate in the dev-dependencies): (status, body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// The address printed after `marker` (`metrics: serving http://ADDR/metrics`).
+fn served_addr(log: &str, marker: &str) -> String {
+    let line = log.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("{log}"));
+    let rest = &line[line.find("http://").unwrap() + 7..];
+    rest.split('/').next().unwrap().to_string()
+}
+
+fn tool(name: &str) -> String {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().unwrap();
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    assert!(
+        found.status.success() && !path.is_empty(),
+        "{name} is missing: `.ci/run` installs Debian's `prometheus` package (apt-get install prometheus), which provides it"
+    );
+    path
+}
+
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
+    let promtool = tool("promtool");
+    let w = World::new().await;
+    let config = w.config(
+        "application_outages_scenarios",
+        &["app_outage.yaml", "app_outage.yaml"],
+        true,
+        300,
+    );
+    let mut child = run_with(&config, &["--metrics-addr", "127.0.0.1:0"]);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("metrics: serving", Duration::from_secs(30)), "{}", lines.rest());
+    assert!(lines.wait_for("engine Waiting", Duration::from_secs(60)), "{}", lines.rest());
+    let addr = served_addr(&lines.rest(), "metrics: serving");
+    let (status, text) = http(&addr, "GET", "/metrics");
+    assert_eq!(status, 200, "{text}");
+
+    let t = r#"{scenario_type="application_outages_scenarios"}"#;
+    assert_eq!(sample(&text, &format!("chaosdeck_scenarios_run_total{t}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("chaosdeck_scenarios_passed_total{t}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("chaosdeck_scenarios_failed_total{t}")), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, &format!("chaosdeck_scenario_duration_seconds_count{t}")),
+        Some(1.0),
+        "{text}"
+    );
+    let written = sample(&text, "chaosdeck_journal_entries_written_total").unwrap_or(0.0);
+    assert!(written >= 1.0, "the outage writes an entry ahead of its change:\n{text}");
+    assert_eq!(sample(&text, "chaosdeck_cluster_changes_total"), Some(written), "{text}");
+    assert_eq!(sample(&text, "chaosdeck_journal_entries_pending"), Some(0.0), "{text}");
+    assert_eq!(sample(&text, r#"chaosdeck_engine_state{state="waiting"}"#), Some(1.0), "{text}");
+    assert_eq!(sample(&text, r#"chaosdeck_engine_state{state="running"}"#), Some(0.0), "{text}");
+    assert_eq!(sample(&text, "chaosdeck_emergency_rollbacks_total"), Some(0.0), "{text}");
+    assert!(text.contains("chaosdeck_rollback_duration_seconds_count"), "{text}");
+    // Every family has help text, and every name is ours.
+    for family in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = family.split_whitespace().next().unwrap_or_default();
+        assert!(name.starts_with("chaosdeck_"), "{name}");
+        assert!(text.contains(&format!("# HELP {name} ")), "no help for {name}:\n{text}");
+    }
+
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    signal(&child, libc::SIGINT);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{}", lines.rest());
+    w.sandbox.shutdown().await;
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills the Prometheus server this test started, even when an assertion fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_server_scrapes_the_run() {
+    let prometheus = tool("prometheus");
+    let w = World::new().await;
+    let config = w.config(
+        "application_outages_scenarios",
+        &["app_outage.yaml", "app_outage.yaml"],
+        true,
+        300,
+    );
+    let mut child = run_with(&config, &["--metrics-addr", "127.0.0.1:0"]);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("metrics: serving", Duration::from_secs(30)), "{}", lines.rest());
+    let addr = served_addr(&lines.rest(), "metrics: serving");
+
+    let dir = tempfile::tempdir().unwrap();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: chaosdeck\n    static_configs:\n      - targets: ['{addr}']\n"
+        ),
+    )
+    .unwrap();
+    let web = format!("127.0.0.1:{}", free_port());
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let server = Server(
+        Command::new(&prometheus)
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={web}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+
+    assert!(lines.wait_for("engine Waiting", Duration::from_secs(60)), "{}", lines.rest());
+    // The first scenario passed; wait until Prometheus has scraped that.
+    let query = "/api/v1/query?query=chaosdeck_scenarios_passed_total%7Bjob%3D%22chaosdeck%22%7D";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    let found = loop {
+        // Prometheus takes a moment to listen; until then the connection is refused.
+        if TcpStream::connect(&web).is_ok() {
+            let (status, body) = http(&web, "GET", query);
+            if status == 200
+                && body.contains(r#""scenario_type":"application_outages_scenarios""#)
+                && body.contains(r#","1"]"#)
+            {
+                break true;
+            }
+            last = body;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let prom_log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+    assert!(found, "Prometheus never saw the passed scenario: {last}\n{prom_log}");
+    let (_, state) =
+        http(&web, "GET", "/api/v1/query?query=chaosdeck_engine_state%7Bstate%3D%22waiting%22%7D");
+    assert!(state.contains(r#""__name__":"chaosdeck_engine_state""#), "{state}");
+
+    drop(server);
+    signal(&child, libc::SIGINT);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(code, Some(130), "{}", lines.rest());
+    w.sandbox.shutdown().await;
+}
