@@ -1,5 +1,7 @@
-//! `--metrics-addr`: the real binary, headless, against a sandbox held by the test, serves
-//! `chaosdeck_*` metrics that promtool accepts and a real Prometheus server scrapes.
+//! Observability of a run, with the real binary, headless, against a sandbox held by the test:
+//! `--metrics-addr` serves `chaosdeck_*` metrics that promtool accepts and a real Prometheus
+//! server scrapes; the Krkn-compatible status endpoint pauses, resumes and stops the run;
+//! `--report` and `--junit` describe it. One file, so one test binary to build.
 
 mod support;
 
@@ -47,6 +49,11 @@ fn served_addr(log: &str, marker: &str) -> String {
     let line = log.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("{log}"));
     let rest = &line[line.find("http://").unwrap() + 7..];
     rest.split('/').next().unwrap().to_string()
+}
+
+/// Waits for `needle`, counting lines already read by `Lines::rest` (which `served_addr` needs).
+fn until(lines: &mut Lines, needle: &str, within: Duration) -> bool {
+    lines.rest().contains(needle) || lines.wait_for(needle, within)
 }
 
 fn tool(name: &str) -> String {
@@ -182,7 +189,7 @@ async fn a_real_prometheus_server_scrapes_the_run() {
             .unwrap(),
     );
 
-    assert!(lines.wait_for("engine Waiting", Duration::from_secs(60)), "{}", lines.rest());
+    assert!(until(&mut lines, "engine Waiting", Duration::from_secs(60)), "{}", lines.rest());
     // The first scenario passed; wait until Prometheus has scraped that.
     let query = "/api/v1/query?query=chaosdeck_scenarios_passed_total%7Bjob%3D%22chaosdeck%22%7D";
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -214,5 +221,170 @@ async fn a_real_prometheus_server_scrapes_the_run() {
     signal(&child, libc::SIGINT);
     let code = wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(code, Some(130), "{}", lines.rest());
+    w.sandbox.shutdown().await;
+}
+
+/// `config` with extra `kraken:` keys (World::config writes the common part).
+fn with_kraken(config: &Path, keys: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(config, text.replacen("kraken:\n", &format!("kraken:\n{keys}"), 1)).unwrap();
+}
+
+const STATUS_KEYS: &str =
+    "    publish_kraken_status: True\n    signal_address: 127.0.0.1\n    port: 0\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_endpoint_starts_paused_and_post_run_resumes() {
+    let w = World::new().await;
+    let config =
+        w.config("application_outages_scenarios", &["app_outage.yaml", "app_outage.yaml"], true, 0);
+    with_kraken(&config, &format!("{STATUS_KEYS}    signal_state: PAUSE\n"));
+    let mut child = run_with(&config, &[]);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("status: serving", Duration::from_secs(30)), "{}", lines.rest());
+    let addr = served_addr(&lines.rest(), "status: serving");
+    assert!(until(&mut lines, "engine Paused", Duration::from_secs(30)), "{}", lines.rest());
+    assert_eq!(http(&addr, "GET", "/"), (200, "PAUSE".to_string()));
+    assert!(
+        !lines.wait_for("run finished", Duration::from_secs(4)),
+        "a paused run must not finish:\n{}",
+        lines.rest()
+    );
+    assert_eq!(http(&addr, "POST", "/RUN"), (200, "RUN".to_string()));
+    assert_eq!(http(&addr, "GET", "/"), (200, "RUN".to_string()));
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    let log = lines.rest();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(log.matches("] passed").count(), 2, "{log}");
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+    with_kraken(&config, STATUS_KEYS);
+    let mut child = run_with(&config, &[]);
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("status: serving", Duration::from_secs(30)), "{}", lines.rest());
+    let addr = served_addr(&lines.rest(), "status: serving");
+    assert!(until(&mut lines, "journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+    assert_eq!(http(&addr, "GET", "/"), (200, "RUN".to_string()));
+    let sent = Instant::now();
+    assert_eq!(http(&addr, "POST", "/STOP"), (200, "STOP".to_string()));
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let log = lines.rest();
+    assert_eq!(code, Some(1), "stopped by the operator:\n{log}");
+    assert!(sent.elapsed() < Duration::from_secs(10), "a 300 s scenario must stop at once");
+    assert!(log.contains("rollback done: 1 executed"), "{log}");
+    assert_eq!(w.outstanding(), 0);
+    assert_eq!(w.settle(&before), before);
+    w.sandbox.shutdown().await;
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
+}
+
+/// Crude well-formedness: every opened element is closed, in order.
+fn assert_balanced(xml: &str) {
+    let mut open = Vec::new();
+    for tag in xml.split('<').skip(1).filter_map(|t| t.split_once('>').map(|(t, _)| t)) {
+        if tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or_default();
+        if tag.starts_with('/') {
+            assert_eq!(open.pop(), Some(name.to_string()), "{xml}");
+        } else {
+            open.push(name.to_string());
+        }
+    }
+    assert!(open.is_empty(), "unclosed {open:?}:\n{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_and_junit_describe_a_passed_run() {
+    let w = World::new().await;
+    let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
+    let report = w.dir.path().join("report.json");
+    let junit = w.dir.path().join("junit.xml");
+    let mut child = run_with(
+        &config,
+        &["--report", report.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
+    );
+    let mut lines = Lines::of(&mut child);
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    let log = lines.rest();
+    assert_eq!(code, Some(0), "{log}");
+    let stdout =
+        child.stdout.take().map(std::io::read_to_string).and_then(Result::ok).unwrap_or_default();
+
+    let r = read_json(&report);
+    let uuid = r["run_uuid"].as_str().unwrap_or_default();
+    assert!(!uuid.is_empty() && stdout.contains(&format!("run {uuid} finished")), "{r}\n{stdout}");
+    assert_eq!(r["config"].as_str(), config.to_str(), "{r}");
+    assert_eq!(r["exit_code"], 0, "{r}");
+    let scenarios = r["scenarios"].as_array().cloned().unwrap_or_default();
+    assert_eq!(scenarios.len(), 1, "{r}");
+    let s = &scenarios[0];
+    assert_eq!(s["result"], "passed", "{r}");
+    assert_eq!(s["scenario_type"], "application_outages_scenarios", "{r}");
+    assert!(s["duration_secs"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+    assert!(s["started_at"].is_string() && s["finished_at"].is_string(), "{r}");
+    assert!(!s["steps"].as_array().cloned().unwrap_or_default().is_empty(), "{r}");
+    let entries = r["entries"].as_array().cloned().unwrap_or_default();
+    assert!(!entries.is_empty(), "{r}");
+    for e in &entries {
+        assert_eq!(e["scenario"], 0, "{r}");
+        assert!(e["fate"] == "retired" || e["fate"] == "executed", "{r}");
+    }
+    assert_eq!(r["pending"].as_array().map(Vec::len), Some(0), "{r}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{xml}");
+    assert!(xml.contains("<testsuites name=\"chaosdeck\" tests=\"1\" failures=\"0\""), "{xml}");
+    assert_eq!(xml.matches("<testcase classname=\"application_outages_scenarios\"").count(), 1);
+    assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
+    assert_balanced(&xml);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_lists_what_an_interrupted_run_left_pending() {
+    let w = World::new().await;
+    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
+    let report = w.dir.path().join("report.json");
+    let junit = w.dir.path().join("junit.xml");
+    let mut child = run_with(
+        &config,
+        &["--report", report.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
+    );
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+    signal(&child, libc::SIGHUP);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(code, Some(129), "{}", lines.rest());
+
+    let r = read_json(&report);
+    assert_eq!(r["exit_code"], 129, "{r}");
+    assert_eq!(r["scenarios"][0]["result"], "stopped", "{r}");
+    assert_eq!(r["scenarios"][0]["rolled_back"], false, "{r}");
+    let pending = r["pending"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pending.len(), 1, "{r}");
+    assert_eq!(w.outstanding(), 1);
+    let entries = r["entries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{r}");
+    assert_eq!(entries[0]["fate"], "pending", "{r}");
+    assert_eq!(entries[0]["path"], pending[0], "{r}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("errors=\"1\""), "{xml}");
+    assert!(xml.contains("<error message=\"stopped\""), "{xml}");
+    assert_balanced(&xml);
+    let (code, out) = w.execute_rollback();
+    assert_eq!(code, 0, "{out}");
     w.sandbox.shutdown().await;
 }
