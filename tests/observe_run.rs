@@ -388,3 +388,81 @@ async fn report_lists_what_an_interrupted_run_left_pending() {
     assert_eq!(code, 0, "{out}");
     w.sandbox.shutdown().await;
 }
+
+/// Every `chaosdeck_*` sample name /metrics can serve (histograms with their suffixes).
+fn served_names() -> std::collections::BTreeSet<String> {
+    use chaosdeck::engine::{EngineEvent, ScenarioResult};
+    let metrics = chaosdeck::observe::Metrics::new();
+    // Labelled families appear once they have a series: one scenario creates them.
+    metrics.observe(&EngineEvent::ScenarioStarted {
+        index: 0,
+        iteration: 1,
+        scenario_type: "pod_disruption_scenarios".into(),
+        file: "pod.yml".into(),
+        expected: Duration::from_secs(1),
+    });
+    metrics.observe(&EngineEvent::ScenarioFinished { index: 0, result: ScenarioResult::Passed });
+    let text = chaosdeck::observe::metrics::to_prometheus_text(&metrics.encode().unwrap());
+    let mut names = std::collections::BTreeSet::new();
+    for family in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let mut it = family.split_whitespace();
+        let (Some(name), Some(kind)) = (it.next(), it.next()) else { continue };
+        if kind == "histogram" {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                names.insert(format!("{name}{suffix}"));
+            }
+        } else {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn grafana_dashboard_is_importable_and_queries_only_served_metrics() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/grafana-dashboard.json");
+    let d = read_json(&path);
+    assert!(d["title"].is_string() && d["uid"].is_string(), "{d}");
+    assert!(d["id"].is_null(), "an importable dashboard has no database id");
+    let served = served_names();
+    let panels = d["panels"].as_array().cloned().unwrap_or_default();
+    assert!(panels.len() >= 4, "runs, failures, pending entries, rollback latency");
+    let mut queried = std::collections::BTreeSet::new();
+    let mut exprs: Vec<String> = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect();
+    exprs.extend(
+        d["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v["query"]["query"].as_str().map(str::to_string)),
+    );
+    for expr in &exprs {
+        let mut rest = expr.as_str();
+        let mut named = false;
+        while let Some(at) = rest.find("chaosdeck_") {
+            let name: String =
+                rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            assert!(served.contains(&name), "{expr} names {name}, not served: {served:?}");
+            queried.insert(name.clone());
+            named = true;
+            rest = &rest[at + name.len()..];
+        }
+        assert!(named, "{expr} queries no chaosdeck metric");
+    }
+    for needed in [
+        "chaosdeck_scenarios_run_total",
+        "chaosdeck_scenarios_failed_total",
+        "chaosdeck_journal_entries_pending",
+        "chaosdeck_rollback_duration_seconds_bucket",
+    ] {
+        assert!(queried.contains(needed), "the dashboard shows no {needed}");
+    }
+    for p in &panels {
+        assert!(p["gridPos"]["w"].as_u64().is_some() && p["type"].is_string(), "{p}");
+    }
+}
