@@ -334,4 +334,24 @@ mod tests {
         let err = parse("kraken: {}\nchaosdeck:\n  clustr: sandbox\n").unwrap_err();
         assert!(err.to_string().contains(":3:"), "{err}");
     }
+
+    #[test]
+    fn metrics_addr_and_status_server_keys_are_read() {
+        let c = parse(
+            "kraken:\n  metrics_addr: 127.0.0.1:9464\n  publish_kraken_status: True\n  signal_state: PAUSE\n  port: 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.metrics_addr.as_deref(), Some("127.0.0.1:9464"));
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+        assert_eq!(
+            c.status_server,
+            StatusServer {
+                publish: true,
+                signal_state: "PAUSE".into(),
+                address: "127.0.0.1".into(),
+                port: 0
+            }
+        );
+        assert_eq!(parse("kraken: {}\n").unwrap().metrics_addr, None);
+    }
 }

@@ -305,3 +305,43 @@ pub fn junit(report: &Report) -> String {
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_scenario_becomes_an_escaped_junit_failure_and_its_entry_stays_pending() {
+        let mut r = Recorder::new("u-1", Path::new("config.yaml"));
+        r.observe(&EngineEvent::ScenarioStarted {
+            index: 0,
+            iteration: 1,
+            scenario_type: "pod_disruption_scenarios".into(),
+            file: "pod.yml".into(),
+            expected: std::time::Duration::from_secs(1),
+        });
+        r.observe(&EngineEvent::EntryWritten { path: "e.yaml".into(), summary: "delete".into() });
+        r.observe(&EngineEvent::ScenarioFinished {
+            index: 0,
+            result: ScenarioResult::Failed {
+                error: "a <bad> & \"odd\" pod".into(),
+                rolled_back: false,
+            },
+        });
+        let summary = RunSummary {
+            run_uuid: "u-1".into(),
+            journal: "j".into(),
+            results: Vec::new(),
+            outstanding: vec!["e.yaml".into()],
+            exit_code: 1,
+        };
+        let report = r.report(&summary);
+        assert_eq!(report.scenarios[0].result, "failed");
+        assert_eq!(report.entries[0].fate, "pending");
+        assert_eq!(report.entries[0].scenario, Some(0));
+        assert_eq!(report.pending, vec![PathBuf::from("e.yaml")]);
+        let xml = junit(&report);
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("message=\"a &lt;bad&gt; &amp; &quot;odd&quot; pod\""), "{xml}");
+    }
+}
