@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod journal;
+pub mod observe;
 pub mod sandbox;
 pub mod scenarios;
 pub mod tui;

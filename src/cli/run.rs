@@ -15,6 +15,7 @@ use crate::cluster::{ClusterOps, ClusterTarget, connect};
 use crate::config::{ClusterChoice, Config};
 use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
 use crate::journal::Journal;
+use crate::observe;
 use crate::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
 use crate::tui::Session;
 use crate::tui::app::{App, Header, Mode};
@@ -43,6 +44,15 @@ pub struct RunArgs {
     /// Confirms a non-sandbox cluster for scripts: must equal the context name.
     #[arg(long, value_name = "CONTEXT")]
     pub yes_i_mean_it: Option<String>,
+    /// Serve Prometheus metrics on HOST:PORT at /metrics (overrides kraken.metrics_addr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Write a JSON run report here when the run ends.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML report (one testcase per scenario file execution) here.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
 }
 
 impl Default for RunArgs {
@@ -55,6 +65,9 @@ impl Default for RunArgs {
             kubeconfig: None,
             context: None,
             yes_i_mean_it: None,
+            metrics_addr: None,
+            report: None,
+            junit: None,
         }
     }
 }
@@ -140,15 +153,39 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let ops = Arc::new(ClusterOps::new(client));
     let journal_dir = journal.root().to_path_buf();
-    let setup =
-        EngineSetup { config, run_uuid, journal, ops: ops.clone(), plan, dry_run: args.dry_run };
-    let mut handle = engine::spawn(setup);
+    // Bound before the engine starts: a taken port must fail the run before any chaos.
+    let observe = observe::Prepared::bind(observe::ObserveOptions {
+        metrics_addr: args.metrics_addr.clone().or_else(|| config.metrics_addr.clone()),
+        report: args.report.clone(),
+        junit: args.junit.clone(),
+        status: config.status_server.publish.then(|| config.status_server.clone()),
+        config_path: config.path.clone(),
+    })
+    .await;
+    let observe = match observe {
+        Ok(observe) => observe,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let setup = EngineSetup {
+        config,
+        run_uuid: run_uuid.clone(),
+        journal,
+        ops: ops.clone(),
+        plan,
+        dry_run: args.dry_run,
+    };
+    let handle = engine::spawn(setup);
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
         eprintln!("warning: cannot install signal handlers: {e}");
     }
+    let (mut events, observer) =
+        observe.attach(&run_uuid, handle.events, handle.commands.clone())?;
     if use_tui {
         let app = App::new(Mode::Run, header, Theme::from_env());
-        let engine = Some((handle.events, handle.commands.clone()));
+        let engine = Some((events, handle.commands.clone()));
         let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
         let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
         if !app.run_finished {
@@ -159,7 +196,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     } else {
-        while let Some(event) = handle.events.recv().await {
+        while let Some(event) = events.recv().await {
             print_event(&event);
             if matches!(event, EngineEvent::RunFinished { .. }) {
                 break;
@@ -167,6 +204,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
     let summary = handle.task.await.wrap_err("the engine task failed")?;
+    if let Err(e) = observer.finish(&summary) {
+        eprintln!("error: {e:#}");
+    }
     println!("run {} finished", summary.run_uuid);
     for (scenario_type, path, result) in &summary.results {
         println!("  {:<10} {scenario_type} {}", result_word(result), path.display());

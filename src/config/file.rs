@@ -20,6 +20,8 @@ pub struct Config {
     pub auto_rollback: bool,
     pub rollback_versions_directory: Option<PathBuf>,
     pub status_server: StatusServer,
+    /// `kraken.metrics_addr`: where `/metrics` is served (`--metrics-addr` overrides).
+    pub metrics_addr: Option<String>,
     pub tunings: Tunings,
     pub protected_namespaces: Vec<String>,
     pub allow_protected_namespaces: bool,
@@ -96,6 +98,7 @@ struct RawKraken {
     signal_state: Option<String>,
     signal_address: Option<String>,
     port: Option<u16>,
+    metrics_addr: Option<String>,
     #[serde(flatten)]
     rest: BTreeMap<String, IgnoredAny>,
 }
@@ -219,6 +222,7 @@ impl Config {
                 address: kraken.signal_address.unwrap_or_else(|| "127.0.0.1".into()),
                 port: kraken.port.unwrap_or(8081),
             },
+            metrics_addr: kraken.metrics_addr.filter(|s| !s.trim().is_empty()),
             tunings,
             protected_namespaces,
             allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),
@@ -329,5 +333,25 @@ mod tests {
         assert!(c.protected_namespaces.contains(&"kube-system".to_string()));
         let err = parse("kraken: {}\nchaosdeck:\n  clustr: sandbox\n").unwrap_err();
         assert!(err.to_string().contains(":3:"), "{err}");
+    }
+
+    #[test]
+    fn metrics_addr_and_status_server_keys_are_read() {
+        let c = parse(
+            "kraken:\n  metrics_addr: 127.0.0.1:9464\n  publish_kraken_status: True\n  signal_state: PAUSE\n  port: 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.metrics_addr.as_deref(), Some("127.0.0.1:9464"));
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+        assert_eq!(
+            c.status_server,
+            StatusServer {
+                publish: true,
+                signal_state: "PAUSE".into(),
+                address: "127.0.0.1".into(),
+                port: 0
+            }
+        );
+        assert_eq!(parse("kraken: {}\n").unwrap().metrics_addr, None);
     }
 }

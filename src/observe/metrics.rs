@@ -1,0 +1,349 @@
+//! The `chaosdeck_*` Prometheus metrics, fed from engine events, served as OpenMetrics text on
+//! `/metrics` (Prometheus and promtool both read it).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::engine::{EngineEvent, EngineState, ScenarioResult};
+
+/// Every metric name starts with this.
+pub const PREFIX: &str = "chaosdeck";
+
+/// The engine states, as the `state` label of `chaosdeck_engine_state`.
+pub const STATES: [(EngineState, &str); 6] = [
+    (EngineState::Running, "running"),
+    (EngineState::Paused, "paused"),
+    (EngineState::Waiting, "waiting"),
+    (EngineState::RollingBack, "rolling_back"),
+    (EngineState::Stopped, "stopped"),
+    (EngineState::Finished, "finished"),
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabel {
+    scenario_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+type HistogramFamily = Family<TypeLabel, Histogram, fn() -> Histogram>;
+
+fn scenario_histogram() -> Histogram {
+    // 1 s .. ~68 min: scenarios run from seconds to an hour.
+    Histogram::new(exponential_buckets(1.0, 2.0, 13))
+}
+
+/// Timing and bookkeeping between events (starts waiting for their ends).
+#[derive(Default)]
+struct Pending {
+    scenarios: HashMap<usize, (String, Instant)>,
+    rollback: Option<Instant>,
+    entries: HashSet<PathBuf>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    scenarios_run: Family<TypeLabel, Counter>,
+    scenarios_passed: Family<TypeLabel, Counter>,
+    scenarios_failed: Family<TypeLabel, Counter>,
+    scenario_duration: HistogramFamily,
+    cluster_changes: Counter,
+    entries_written: Counter,
+    entries_retired: Counter,
+    entries_executed: Counter,
+    entries_failed: Counter,
+    entries_pending: Gauge,
+    rollback_duration: Histogram,
+    emergency_rollbacks: Counter,
+    engine_state: Family<StateLabel, Gauge>,
+    pending: Mutex<Pending>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let scenarios_run = Family::<TypeLabel, Counter>::default();
+        let scenarios_passed = Family::<TypeLabel, Counter>::default();
+        let scenarios_failed = Family::<TypeLabel, Counter>::default();
+        let scenario_duration: HistogramFamily =
+            Family::new_with_constructor(scenario_histogram as fn() -> Histogram);
+        let cluster_changes = Counter::default();
+        let entries_written = Counter::default();
+        let entries_retired = Counter::default();
+        let entries_executed = Counter::default();
+        let entries_failed = Counter::default();
+        let entries_pending = Gauge::default();
+        // 10 ms .. ~80 s: an undo is a few API calls, a large rollback a minute.
+        let rollback_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let emergency_rollbacks = Counter::default();
+        let engine_state = Family::<StateLabel, Gauge>::default();
+        // Counters get `_total` appended by the encoder.
+        registry.register(
+            "scenarios_run",
+            "Scenario file executions started, by scenario_type",
+            scenarios_run.clone(),
+        );
+        registry.register(
+            "scenarios_passed",
+            "Scenario file executions that passed, by scenario_type",
+            scenarios_passed.clone(),
+        );
+        registry.register(
+            "scenarios_failed",
+            "Scenario file executions that failed, by scenario_type",
+            scenarios_failed.clone(),
+        );
+        registry.register_with_unit(
+            "scenario_duration",
+            "Wall time of one scenario file execution, by scenario_type",
+            Unit::Seconds,
+            scenario_duration.clone(),
+        );
+        registry.register(
+            "cluster_changes",
+            "Changes made to the cluster (one per journal entry written ahead of a change)",
+            cluster_changes.clone(),
+        );
+        registry.register(
+            "journal_entries_written",
+            "Rollback journal entries written",
+            entries_written.clone(),
+        );
+        registry.register(
+            "journal_entries_retired",
+            "Journal entries retired (the scenario reverted its change itself)",
+            entries_retired.clone(),
+        );
+        registry.register(
+            "journal_entries_executed",
+            "Journal entries whose undo was executed by a rollback",
+            entries_executed.clone(),
+        );
+        registry.register(
+            "journal_entries_failed",
+            "Journal entries whose undo failed (left pending)",
+            entries_failed.clone(),
+        );
+        registry.register(
+            "journal_entries_pending",
+            "Journal entries of this run written and neither retired nor executed",
+            entries_pending.clone(),
+        );
+        registry.register_with_unit(
+            "rollback_duration",
+            "Wall time of one rollback, from its start to its last undo",
+            Unit::Seconds,
+            rollback_duration.clone(),
+        );
+        registry.register(
+            "emergency_rollbacks",
+            "Emergency rollbacks requested (every pending entry of the journal undone)",
+            emergency_rollbacks.clone(),
+        );
+        registry.register(
+            "engine_state",
+            "The engine's current state: 1 for the state it is in, 0 for the others",
+            engine_state.clone(),
+        );
+        // Every state series exists from the start, so queries see 0 rather than nothing.
+        for (_, name) in STATES {
+            engine_state.get_or_create(&StateLabel { state: name.into() }).set(0);
+        }
+        Metrics {
+            registry,
+            scenarios_run,
+            scenarios_passed,
+            scenarios_failed,
+            scenario_duration,
+            cluster_changes,
+            entries_written,
+            entries_retired,
+            entries_executed,
+            entries_failed,
+            entries_pending,
+            rollback_duration,
+            emergency_rollbacks,
+            engine_state,
+            pending: Mutex::new(Pending::default()),
+        }
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+
+    pub fn observe(&self, event: &EngineEvent) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        match event {
+            EngineEvent::ScenarioStarted { index, scenario_type, .. } => {
+                let label = TypeLabel { scenario_type: scenario_type.clone() };
+                self.scenarios_run.get_or_create(&label).inc();
+                // Pre-create the outcome series so a rate() over them starts at 0.
+                self.scenarios_passed.get_or_create(&label).inc_by(0);
+                self.scenarios_failed.get_or_create(&label).inc_by(0);
+                pending.scenarios.insert(*index, (scenario_type.clone(), Instant::now()));
+            }
+            EngineEvent::ScenarioFinished { index, result } => {
+                if let Some((scenario_type, started)) = pending.scenarios.remove(index) {
+                    let label = TypeLabel { scenario_type };
+                    self.scenario_duration
+                        .get_or_create(&label)
+                        .observe(started.elapsed().as_secs_f64());
+                    match result {
+                        ScenarioResult::Passed => {
+                            self.scenarios_passed.get_or_create(&label).inc();
+                        }
+                        ScenarioResult::Failed { .. } => {
+                            self.scenarios_failed.get_or_create(&label).inc();
+                        }
+                        ScenarioResult::Stopped { .. } | ScenarioResult::Skipped { .. } => {}
+                    }
+                }
+            }
+            EngineEvent::EntryWritten { path, .. } => {
+                self.cluster_changes.inc();
+                self.entries_written.inc();
+                pending.entries.insert(path.clone());
+            }
+            EngineEvent::EntryRetired { path } => {
+                self.entries_retired.inc();
+                pending.entries.remove(path);
+            }
+            EngineEvent::EntryExecuted { path, .. } => {
+                self.entries_executed.inc();
+                pending.entries.remove(path);
+            }
+            EngineEvent::EntryFailed { .. } => {
+                self.entries_failed.inc();
+            }
+            EngineEvent::RollbackStarted { .. } => pending.rollback = Some(Instant::now()),
+            EngineEvent::RollbackFinished { .. } => {
+                if let Some(started) = pending.rollback.take() {
+                    self.rollback_duration.observe(started.elapsed().as_secs_f64());
+                }
+            }
+            EngineEvent::State(state) => {
+                for (s, name) in STATES {
+                    self.engine_state
+                        .get_or_create(&StateLabel { state: name.into() })
+                        .set(i64::from(s == *state));
+                }
+            }
+            // The engine announces an emergency only through this log line (no dedicated event).
+            EngineEvent::Log(text) if text.starts_with("EMERGENCY ROLLBACK:") => {
+                self.emergency_rollbacks.inc();
+            }
+            _ => {}
+        }
+        let count = i64::try_from(pending.entries.len()).unwrap_or(i64::MAX);
+        self.entries_pending.set(count);
+    }
+}
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The classic Prometheus text format (0.0.4) from the OpenMetrics text prometheus-client
+/// writes. Prometheus asks for OpenMetrics, but promtool and plain `curl` read the classic
+/// format, where a counter's HELP and TYPE carry the `_total` name of its sample and there is
+/// no `# UNIT` or `# EOF`.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(meta.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// Serves `/metrics` on `listener` until the process ends: OpenMetrics when the scraper
+/// accepts it (Prometheus does), the classic text format otherwise.
+pub fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    let app = Router::new().route(
+        "/metrics",
+        get(move |headers: axum::http::HeaderMap| {
+            let metrics = metrics.clone();
+            async move {
+                let openmetrics = headers
+                    .get_all(header::ACCEPT)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .any(|v| v.contains("application/openmetrics-text"));
+                match metrics.encode() {
+                    Ok(text) if openmetrics => {
+                        ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response()
+                    }
+                    Ok(text) => {
+                        ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], to_prometheus_text(&text))
+                            .into_response()
+                    }
+                    Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n")
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("warning: the /metrics server stopped: {e}");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_text_names_counters_by_their_samples_and_drops_openmetrics_lines() {
+        let m = Metrics::new();
+        m.observe(&EngineEvent::EntryWritten { path: "a".into(), summary: "delete".into() });
+        let text = to_prometheus_text(&m.encode().unwrap_or_default());
+        assert!(text.contains("# HELP chaosdeck_journal_entries_written_total "), "{text}");
+        assert!(text.contains("# TYPE chaosdeck_journal_entries_written_total counter"), "{text}");
+        assert!(text.contains("chaosdeck_journal_entries_written_total 1"), "{text}");
+        assert!(text.contains("chaosdeck_journal_entries_pending 1"), "{text}");
+        assert!(text.contains("# TYPE chaosdeck_rollback_duration_seconds histogram"), "{text}");
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+    }
+}
