@@ -169,6 +169,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    let start_paused = config.status_server.publish
+        && config.status_server.signal_state.eq_ignore_ascii_case("PAUSE");
     let setup = EngineSetup {
         config,
         run_uuid: run_uuid.clone(),
@@ -176,6 +178,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         ops: ops.clone(),
         plan,
         dry_run: args.dry_run,
+        start_paused,
     };
     let handle = engine::spawn(setup);
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
@@ -323,6 +326,7 @@ pub fn print_event(event: &EngineEvent) {
         EngineEvent::EntryFailed { path, error } => {
             format!("journal: FAILED to undo {}: {error}", path.display())
         }
+        EngineEvent::Emergency { reason } => format!("EMERGENCY ROLLBACK: {reason}"),
         EngineEvent::RollbackStarted { reason, entries } => {
             format!("rollback of {entries} entr(y/ies): {reason}")
         }

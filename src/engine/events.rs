@@ -80,6 +80,10 @@ pub enum EngineEvent {
         path: PathBuf,
         error: String,
     },
+    /// The emergency rollback was requested (audited; every pending entry will be undone).
+    Emergency {
+        reason: String,
+    },
     RollbackStarted {
         reason: String,
         entries: usize,

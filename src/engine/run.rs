@@ -25,6 +25,8 @@ pub struct EngineSetup {
     pub ops: Arc<ClusterOps>,
     pub plan: Vec<PlannedFile>,
     pub dry_run: bool,
+    /// Start paused (Krkn's `signal_state: PAUSE`): nothing runs until resumed.
+    pub start_paused: bool,
 }
 
 pub struct EngineHandle {
@@ -65,17 +67,18 @@ async fn run(
     commands: mpsc::UnboundedReceiver<EngineCommand>,
 ) -> RunSummary {
     let stop = CancellationToken::new();
-    let (paused_tx, paused_rx) = watch::channel(false);
+    let (paused_tx, paused_rx) = watch::channel(setup.start_paused);
     let control = Arc::new(Mutex::new(Control::default()));
     tokio::spawn(control_loop(commands, stop.clone(), paused_tx, control.clone(), events.clone()));
 
-    let EngineSetup { config, run_uuid, journal, ops, plan, dry_run } = setup;
+    let EngineSetup { config, run_uuid, journal, ops, plan, dry_run, start_paused } = setup;
     let _ = events.send(EngineEvent::RunStarted {
         run_uuid: run_uuid.clone(),
         journal: journal.root().to_path_buf(),
         scenarios: plan.iter().map(|p| (p.scenario_type.clone(), p.path.clone())).collect(),
     });
-    let _ = events.send(EngineEvent::State(EngineState::Running));
+    let first = if start_paused { EngineState::Paused } else { EngineState::Running };
+    let _ = events.send(EngineEvent::State(first));
     let mut results = Vec::new();
     let iterations =
         if config.tunings.daemon_mode { u64::MAX } else { config.tunings.iterations.max(1) };
@@ -283,7 +286,7 @@ async fn control_loop(
                 if let Ok(mut c) = control.lock() {
                     c.emergency = Some(reason.clone());
                 }
-                let _ = events.send(EngineEvent::Log(format!("EMERGENCY ROLLBACK: {reason}")));
+                let _ = events.send(EngineEvent::Emergency { reason: reason.clone() });
                 stop.cancel();
             }
             EngineCommand::Signal(n) => {

@@ -256,8 +256,7 @@ impl Metrics {
                         .set(i64::from(s == *state));
                 }
             }
-            // The engine announces an emergency only through this log line (no dedicated event).
-            EngineEvent::Log(text) if text.starts_with("EMERGENCY ROLLBACK:") => {
+            EngineEvent::Emergency { .. } => {
                 self.emergency_rollbacks.inc();
             }
             _ => {}

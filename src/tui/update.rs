@@ -273,6 +273,10 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.push_log(format!("FAILED {}: {error}", file_name(path)));
             true
         }
+        EngineEvent::Emergency { reason } => {
+            app.push_log(format!("EMERGENCY ROLLBACK: {reason}"));
+            false
+        }
         EngineEvent::RollbackStarted { reason, entries } => {
             app.push_log(format!("rollback of {entries} entries: {reason}"));
             false
