@@ -25,7 +25,21 @@ pub fn restore() {
     let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
 }
 
+/// Runs on `exit()` (the engine's forced exit on a third signal skips destructors). Writes the
+/// escape sequences straight to fd 1: another thread may hold the stdout lock mid-frame.
+extern "C" fn restore_at_exit() {
+    let _ = disable_raw_mode();
+    let seq = b"\x1b[?1049l\x1b[?25h";
+    // SAFETY: writing a static buffer to stdout's file descriptor.
+    unsafe { libc::write(1, seq.as_ptr().cast(), seq.len()) };
+}
+
 pub fn enter() -> std::io::Result<(Term, Guard)> {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registers a plain extern "C" function once.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(restore_at_exit);
+    });
     // A panic must not leave the operator's terminal in raw mode.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
