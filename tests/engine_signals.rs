@@ -215,3 +215,50 @@ fn the_shipped_demo_config_runs_green_headless() {
     assert!(stdout.contains("nothing of this run is pending"), "{stdout}");
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_does_not_cut_the_rollback_short() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+    let mut child = w.run(&config, Some("hang-after-change:3"));
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
+    // Two different signals: identical ones would coalesce while the first is pending.
+    signal(&child, libc::SIGTERM);
+    signal(&child, libc::SIGINT);
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let log = lines.rest();
+    // Pending signals are delivered lowest number first: either may be the one that stops.
+    assert!(matches!(code, Some(130 | 143)), "{code:?}\n{log}");
+    assert!(log.contains("rollback in progress and will finish"), "{log}");
+    assert!(log.contains("rollback done: 3 executed, 0 failed"), "all three undone:\n{log}");
+    assert_eq!(w.outstanding(), 0);
+    assert_eq!(w.settle(&before), before);
+    w.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_signal_exits_at_once_and_the_journal_stays_usable() {
+    let w = World::new().await;
+    let before = w.settle(&w.snapshot());
+    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+    let mut child = w.run(&config, Some("hang-after-change:3"));
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        signal(&child, sig);
+    }
+    let code = wait_exit(&mut child, Duration::from_secs(30));
+    let log = lines.rest();
+    assert!(matches!(code, Some(129 | 130 | 143)), "{code:?}\n{log}");
+    assert!(log.contains("third signal, exiting now"), "{log}");
+    // Whatever the rollback got to, every entry is whole: pending or executed, never torn.
+    let tree = chaosdeck::journal::scan(&w.journal()).unwrap();
+    assert!(tree.entries().all(|(_, e)| e.state != chaosdeck::journal::EntryState::Invalid));
+    let (code, out) = w.execute_rollback();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.outstanding(), 0);
+    assert_eq!(w.settle(&before), before);
+    w.sandbox.shutdown().await;
+}

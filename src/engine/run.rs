@@ -290,12 +290,15 @@ async fn control_loop(
                 stop.cancel();
             }
             EngineCommand::Signal(n) => {
-                let seen = control.lock().map(|mut c| {
-                    c.signals_seen += 1;
-                    c.signal.get_or_insert(n);
-                    c.signals_seen
-                });
-                match seen.unwrap_or(1) {
+                let (seen, first) = control
+                    .lock()
+                    .map(|mut c| {
+                        c.signals_seen += 1;
+                        let first = *c.signal.get_or_insert(n);
+                        (c.signals_seen, first)
+                    })
+                    .unwrap_or((1, n));
+                match seen {
                     1 => {
                         let _ = events.send(EngineEvent::Log(format!(
                             "signal {n}: stopping; the current scenario is rolled back"
@@ -311,7 +314,8 @@ async fn control_loop(
                         eprintln!(
                             "chaosdeck: third signal, exiting now; pending entries stay in the journal for execute-rollback"
                         );
-                        std::process::exit(128 + n);
+                        // The code names the signal that stopped the run, like the normal path.
+                        std::process::exit(128 + first);
                     }
                 }
             }
