@@ -265,10 +265,8 @@ impl ScenarioCtx {
             ));
             return Ok(Change { target, written: None, object: None });
         }
-        let ctx = self.context_or_begin()?;
-        let name = ctx.mint(&self.scenario_type);
         let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
-        let written = self.write(&ctx, name, step, vec![undo])?;
+        let written = self.record(step, vec![undo])?;
         let patched = self.ops.merge_patch(&target, &set).await?;
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
@@ -299,14 +297,12 @@ impl ScenarioCtx {
             .ok()
             .and_then(|v| v.pointer(path).map(Value::is_array))
             .unwrap_or(false);
-        let ctx = self.context_or_begin()?;
-        let name = ctx.mint(&self.scenario_type);
         let undo = UndoAction::RemoveListItem {
             target: target.clone(),
             path: path.to_string(),
             item: item.clone(),
         };
-        let written = self.write(&ctx, name, step, vec![undo])?;
+        let written = self.record(step, vec![undo])?;
         let op = if has_list {
             json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
         } else {
@@ -341,14 +337,7 @@ impl ScenarioCtx {
         }
         let written = match snapshot {
             Some(object) => {
-                let ctx = self.context_or_begin()?;
-                let name = ctx.mint(&self.scenario_type);
-                Some(self.write(
-                    &ctx,
-                    name,
-                    step,
-                    vec![UndoAction::Create { object: creatable(&object) }],
-                )?)
+                Some(self.record(step, vec![UndoAction::Create { object: creatable(&object) }])?)
             }
             None => None,
         };
@@ -359,6 +348,13 @@ impl ScenarioCtx {
         }
         self.after_change().await?;
         Ok(Change { target, written, object: None })
+    }
+
+    /// Journals `undo` under a fresh name in this run's context (write-ahead, durable).
+    fn record(&self, step: &str, undo: Vec<UndoAction>) -> Result<WrittenEntry, ScenarioError> {
+        let ctx = self.context_or_begin()?;
+        let name = ctx.mint(&self.scenario_type);
+        self.write(&ctx, name, step, undo)
     }
 
     fn write(
