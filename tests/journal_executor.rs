@@ -40,18 +40,7 @@ async fn env() -> Env {
 
 impl Env {
     fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
-            .args(args)
-            .output()
-            .expect("kubectl runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        support::kubectl(self.kubeconfig.path(), args)
     }
 
     async fn create(&self, object: Value) -> DynamicObject {

@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use chaosdeck::cluster::ClusterOps;
@@ -328,18 +327,7 @@ async fn env() -> Env {
 
 impl Env {
     fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
-            .args(args)
-            .output()
-            .expect("kubectl runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        support::kubectl(self.kubeconfig.path(), args)
     }
 
     fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {

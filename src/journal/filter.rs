@@ -26,14 +26,14 @@ impl Filter {
             return false;
         }
         if let Some(file) = &self.file {
+            // A bare file name matches by name; a path must point at this very file.
             let wanted = Path::new(file);
-            let same_name = wanted.file_name().is_some_and(|n| n == entry.file_name.as_str());
-            let same_path = wanted.components().count() > 1 && wanted == entry.path;
-            if !(same_name
-                && (same_path
-                    || wanted.components().count() == 1
-                    || paths_equal(wanted, &entry.path)))
-            {
+            let same = if wanted.components().count() == 1 {
+                wanted.as_os_str() == entry.file_name.as_str()
+            } else {
+                wanted == entry.path || paths_equal(wanted, &entry.path)
+            };
+            if !same {
                 return false;
             }
         }

@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 
 use chaosdeck::journal::{EntryDraft, ObjectRef, UndoAction};
 
+/// Runs kubectl against `kubeconfig`; (succeeded, stdout + stderr).
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
 /// `shared/fixtures` beside the repository (CI clones with shared/ next to it).
 pub fn fixtures() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
