@@ -133,10 +133,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     eprintln!("cluster: context {} at {}", target.context, target.server);
-    if !is_sandbox(&target) && !args.dry_run && !confirmed(&target, args.yes_i_mean_it.as_deref())?
-    {
+    // A dry run asks too: the same command line minus `--dry-run` is one edit away, and the
+    // habit of typing the context name must not depend on which of the two was typed.
+    if !is_sandbox(&target) && !confirmed(&target, args.yes_i_mean_it.as_deref())? {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
+    // Second wall behind the scenario context's dry-run branch: this client cannot send a
+    // change at all, whichever code holds it (scenarios, executor, the TUI's keys).
+    let client = if args.dry_run { crate::cluster::read_only(client) } else { client };
 
     let dir = args.dir.clone().unwrap_or_else(|| config.journal_dir());
     let journal = Journal::open(&dir)?;

@@ -5,7 +5,9 @@
 //! know about journal files or scenarios.
 
 mod connect;
+mod guard;
 mod ops;
 
 pub use connect::{ClusterTarget, connect};
+pub use guard::{DryRunRefused, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};

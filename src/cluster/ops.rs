@@ -51,7 +51,8 @@ impl ClusterOps {
         ClusterOps { client, resources: Mutex::new(HashMap::new()) }
     }
 
-    pub fn client(&self) -> &Client {
+    /// For the scenario context's typed reads only; changes go through the verbs below.
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 

@@ -36,6 +36,7 @@ pub mod kubeconfig;
 pub mod meta;
 pub mod patch;
 pub mod protobuf;
+pub mod requests;
 pub mod resources;
 pub mod seed;
 pub mod selectors;
@@ -102,11 +103,18 @@ pub struct SandboxOptions {
     pub seed: Seed,
     /// How long a scheduled pod stays Pending before it is Running and Ready.
     pub pod_ready_delay: Duration,
+    /// Keep a record of every request served ([`Sandbox::requests`]).
+    pub record_requests: bool,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        Self { port: 0, seed: Seed::Demo, pod_ready_delay: Duration::from_millis(200) }
+        Self {
+            port: 0,
+            seed: Seed::Demo,
+            pod_ready_delay: Duration::from_millis(200),
+            record_requests: false,
+        }
     }
 }
 
@@ -115,6 +123,7 @@ pub struct Sandbox {
     store: Arc<Store>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    requests: Option<requests::RequestLog>,
 }
 
 impl Sandbox {
@@ -131,7 +140,11 @@ impl Sandbox {
         seed::apply(&store, opts.seed).map_err(SandboxError::Seed)?;
         let shutdown = CancellationToken::new();
         let state = handlers::AppState { store: store.clone(), shutdown: shutdown.clone() };
-        let app = handlers::router(state);
+        let requests = opts.record_requests.then(requests::RequestLog::default);
+        let mut app = handlers::router(state);
+        if let Some(log) = &requests {
+            app = app.layer(axum::middleware::from_fn_with_state(log.clone(), requests::record));
+        }
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
@@ -141,7 +154,12 @@ impl Sandbox {
         });
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
-        Ok(Sandbox { addr, store, shutdown, tasks })
+        Ok(Sandbox { addr, store, shutdown, tasks, requests })
+    }
+
+    /// Every request served so far, oldest first; empty unless `record_requests` was set.
+    pub fn requests(&self) -> Vec<requests::RecordedRequest> {
+        self.requests.as_ref().map(requests::RequestLog::snapshot).unwrap_or_default()
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -1,8 +1,10 @@
-//! What a scenario gets to work with: write-ahead change helpers, events, cancellation.
+//! What a scenario gets to work with: reads, write-ahead change helpers, events, cancellation.
 //!
-//! Every change goes through one of `create`, `patch` or `delete_with_snapshot`: the journal
-//! entry is written durably first, the cluster change second. `revert` applies the same undo
-//! the executor would and retires only that entry.
+//! The only way a scenario can reach the cluster. Its client is private to this module, so a
+//! scenario can read (`get`, `list_all`, `list_in`) but can change something only through
+//! `create`, `patch`, `add_list_item`, `delete` or `evict`: each writes its journal entry
+//! durably first and makes the change second, and in a dry run logs what it would do and sends
+//! nothing. `revert` applies the same undo the executor would and retires only that entry.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kube::api::{Api, DynamicObject, EvictParams, ListParams};
+use kube::core::NamespaceResourceScope;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -53,8 +58,20 @@ impl Failpoint {
     }
 }
 
+/// What an eviction request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Eviction {
+    Evicted,
+    /// The pod was already gone.
+    Gone,
+    /// Refused for now (429: a PodDisruptionBudget); the message says why.
+    Refused(String),
+    /// Dry run: nothing was sent.
+    WouldEvict,
+}
+
 pub struct ScenarioCtx {
-    pub ops: Arc<ClusterOps>,
+    ops: Arc<ClusterOps>,
     pub run_uuid: String,
     pub scenario_type: String,
     pub scenario_file: PathBuf,
@@ -168,7 +185,14 @@ impl ScenarioCtx {
         expected_total: Duration,
         started: Instant,
     ) -> Result<(), ScenarioError> {
-        let until = Instant::now() + duration;
+        if self.dry_run {
+            // Nothing was changed, so there is no chaos window to sit through.
+            self.log(format!("dry run: would hold the chaos for {} s", duration.as_secs()));
+            return Ok(());
+        }
+        let until = Instant::now().checked_add(duration).ok_or_else(|| {
+            ScenarioError::Internal(format!("chaos window of {} s is too long", duration.as_secs()))
+        })?;
         loop {
             let now = Instant::now();
             let _ = self.events.send(EngineEvent::ScenarioProgress {
@@ -203,6 +227,54 @@ impl ScenarioCtx {
             (RUN_UUID_LABEL.to_string(), self.run_uuid.clone()),
             (ENTRY_LABEL.to_string(), entry_id.to_string()),
         ])
+    }
+
+    /// Reads one object.
+    pub async fn get(&self, target: &ObjectRef) -> Result<Option<DynamicObject>, ScenarioError> {
+        Ok(self.ops.get(target).await?)
+    }
+
+    /// Lists a kind across the cluster (cluster-scoped kinds, or every namespace).
+    pub async fn list_all<K>(&self, params: &ListParams) -> Result<Vec<K>, ScenarioError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::all(self.ops.client().clone());
+        Ok(api.list(params).await?.items)
+    }
+
+    /// Lists a namespaced kind in one namespace.
+    pub async fn list_in<K>(&self, ns: &str, params: &ListParams) -> Result<Vec<K>, ScenarioError>
+    where
+        K: kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.ops.client().clone(), ns);
+        Ok(api.list(params).await?.items)
+    }
+
+    /// Evicts a pod (the API honours PodDisruptionBudgets). No entry: the pod's controller
+    /// re-creates it, and the drain's cordon is what the journal undoes.
+    pub async fn evict(&self, step: &str, ns: &str, name: &str) -> Result<Eviction, ScenarioError> {
+        let target = ObjectRef::new("v1", "Pod", Some(ns), name);
+        self.before_change(&target).await?;
+        if self.dry_run {
+            self.log(format!("dry run: would evict {} ({step}); no entry", target.display()));
+            return Ok(Eviction::WouldEvict);
+        }
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.ops.client().clone(), ns);
+        match api.evict(name, &EvictParams::default()).await {
+            Ok(_) => {
+                self.after_change().await?;
+                Ok(Eviction::Evicted)
+            }
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(Eviction::Gone),
+            Err(kube::Error::Api(s)) if s.code == 429 => Ok(Eviction::Refused(s.message)),
+            Err(e) => Err(ScenarioError::Failed(format!("evicting {}: {e}", target.display()))),
+        }
     }
 
     /// Creates `object` (labels added); the entry that deletes it is on disk first.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, join_all};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -122,15 +122,13 @@ impl Plan {
         if let Some(name) = self.spec.node_name.as_deref().filter(|n| !n.is_empty()) {
             return Ok(name.split(',').map(|n| n.trim().to_string()).collect());
         }
-        let api: Api<Node> = Api::all(ctx.ops.client().clone());
         let mut params = ListParams::default();
         if let Some(sel) = self.spec.node_selector.as_deref().filter(|s| !s.is_empty()) {
             params = params.labels(sel);
         }
-        let mut names: Vec<String> = api
-            .list(&params)
+        let mut names: Vec<String> = ctx
+            .list_all::<Node>(&params)
             .await?
-            .items
             .into_iter()
             .filter(|n| !n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false))
             .filter_map(|n| n.metadata.name)

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, EvictParams, ListParams};
+use kube::api::ListParams;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ctx::Eviction;
 use super::file::{invalid, load_yaml};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
@@ -117,13 +118,16 @@ impl Spec {
                 .take(self.instance_count.max(1))
                 .collect());
         }
-        let api: Api<Node> = Api::all(ctx.ops.client().clone());
         let mut params = ListParams::default();
         if let Some(sel) = self.label_selector.as_deref().filter(|s| !s.is_empty()) {
             params = params.labels(sel);
         }
-        let mut names: Vec<String> =
-            api.list(&params).await?.items.into_iter().filter_map(|n| n.metadata.name).collect();
+        let mut names: Vec<String> = ctx
+            .list_all::<Node>(&params)
+            .await?
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
         names.sort();
         names.truncate(self.instance_count.max(1));
         if names.is_empty() {
@@ -139,7 +143,6 @@ impl Spec {
 async fn cordon(ctx: &ScenarioCtx, node: &str) -> Result<Option<Change>, ScenarioError> {
     let target = ObjectRef::new("v1", "Node", None, node);
     let current = ctx
-        .ops
         .get(&target)
         .await?
         .ok_or_else(|| ScenarioError::Failed(format!("node {node} not found")))?;
@@ -161,10 +164,9 @@ async fn cordon(ctx: &ScenarioCtx, node: &str) -> Result<Option<Change>, Scenari
 }
 
 async fn drain(ctx: &ScenarioCtx, node: &str, timeout: Duration) -> Result<(), ScenarioError> {
-    let client = ctx.ops.client().clone();
-    let all: Api<Pod> = Api::all(client.clone());
-    let pods =
-        all.list(&ListParams::default().fields(&format!("spec.nodeName={node}"))).await?.items;
+    let pods = ctx
+        .list_all::<Pod>(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await?;
     let deadline = Instant::now() + timeout;
     for pod in pods {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -178,27 +180,24 @@ async fn drain(ctx: &ScenarioCtx, node: &str, timeout: Duration) -> Result<(), S
             ctx.log(format!("drain {node}: skipping {ns}/{name} (protected namespace)"));
             continue;
         }
-        ctx.checkpoint().await?;
-        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
         loop {
-            match api.evict(&name, &EvictParams::default()).await {
-                Ok(_) => {
+            match ctx.evict(&format!("drain {node}"), &ns, &name).await? {
+                Eviction::Evicted => {
                     ctx.step(format!("evicted {ns}/{name} from {node}"));
                     break;
                 }
-                Err(kube::Error::Api(s)) if s.is_not_found() => break,
-                Err(kube::Error::Api(s)) if s.code == 429 && Instant::now() < deadline => {
-                    ctx.step(format!(
-                        "eviction of {ns}/{name} refused by a PodDisruptionBudget; retrying"
-                    ));
+                Eviction::WouldEvict | Eviction::Gone => break,
+                Eviction::Refused(why) if Instant::now() < deadline => {
+                    ctx.step(format!("eviction of {ns}/{name} refused ({why}); retrying"));
                     tokio::select! {
                         _ = ctx.cancel.cancelled() => return Err(ScenarioError::Cancelled),
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                 }
-                Err(e) => {
+                Eviction::Refused(why) => {
                     return Err(ScenarioError::Failed(format!(
-                        "drain {node}: evicting {ns}/{name}: {e}"
+                        "drain {node}: evicting {ns}/{name}: still refused after {} s: {why}",
+                        timeout.as_secs()
                     )));
                 }
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use rand::seq::SliceRandom;
 use regex::Regex;
 use serde::Deserialize;
@@ -122,11 +122,9 @@ fn ready(pod: &Pod) -> bool {
 
 impl Target {
     async fn matching(&self, ctx: &ScenarioCtx) -> Result<Vec<Pod>, ScenarioError> {
-        let client = ctx.ops.client().clone();
-        let namespaces: Api<Namespace> = Api::all(client.clone());
         let mut pods = Vec::new();
         let mut refused = Vec::new();
-        for ns in namespaces.list(&ListParams::default()).await?.items {
+        for ns in ctx.list_all::<Namespace>(&ListParams::default()).await? {
             let Some(name) = ns.metadata.name else { continue };
             if !self.namespace_re.is_match(&name) {
                 continue;
@@ -135,12 +133,13 @@ impl Target {
                 refused.push(name);
                 continue;
             }
-            let api: Api<Pod> = Api::namespaced(client.clone(), &name);
             let mut params = ListParams::default();
             if let Some(sel) = self.spec.label_selector.as_deref().filter(|s| !s.is_empty()) {
                 params = params.labels(sel);
             }
-            pods.extend(api.list(&params).await?.items.into_iter().filter(|p| self.selects(p)));
+            pods.extend(
+                ctx.list_in::<Pod>(&name, &params).await?.into_iter().filter(|p| self.selects(p)),
+            );
         }
         if pods.is_empty() && !refused.is_empty() {
             return Err(ScenarioError::Refused(format!(
@@ -248,6 +247,14 @@ impl Target {
             for change in changes.iter().filter(|c| c.written.is_some()) {
                 ctx.step(format!("re-creating {} from its snapshot", change.target.display()));
                 ctx.revert(change).await?;
+            }
+            if ctx.dry_run {
+                // Nothing was killed, so there is no recovery to wait for.
+                ctx.log(format!(
+                    "dry run: would wait up to {} s for {want} Ready pod(s)",
+                    self.spec.krkn_pod_recovery_time
+                ));
+                continue;
             }
             ctx.step(format!("{}: waiting for {want} Ready pod(s)", self.id));
             self.await_recovery(ctx, want, &killed).await?;

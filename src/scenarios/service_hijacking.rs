@@ -70,7 +70,6 @@ impl ScenarioPlan for Plan {
             let started = Instant::now();
             let svc = ObjectRef::new("v1", "Service", Some(&s.service_namespace), &s.service_name);
             let current = ctx
-                .ops
                 .get(&svc)
                 .await?
                 .ok_or_else(|| ScenarioError::Failed(format!("{} not found", svc.display())))?;
