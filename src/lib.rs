@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod exit;
 pub mod journal;
 pub mod observe;
 pub mod sandbox;

@@ -1,8 +1,8 @@
 //! The command line: argument definitions and one handler per subcommand.
 //!
-//! Owns: parsing arguments, printing results, mapping outcomes to exit codes (0 done, 1 an undo
-//! or a scenario failed, 2 bad input). Must not hold journal or cluster logic of its own: it
-//! calls `journal`, `config` and `cluster`.
+//! Owns: parsing arguments, printing results, mapping outcomes to exit codes ([`crate::exit`]).
+//! Must not hold journal or cluster logic of its own: it calls `journal`, `config` and
+//! `cluster`.
 
 mod check;
 mod execute;
@@ -21,13 +21,14 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::sandbox::command::SandboxArgs;
 
 /// Exit code for bad input (config, arguments, journal paths).
-pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_BAD_INPUT: u8 = crate::exit::BAD_INPUT;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "chaosdeck",
     version,
-    about = "Kubernetes chaos game days with a durable rollback journal"
+    about = "Kubernetes chaos game days with a durable rollback journal",
+    after_help = crate::exit::HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -111,7 +112,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return ExitCode::from(crate::exit::ENVIRONMENT);
         }
     };
     let result = runtime.block_on(async move {
@@ -133,7 +134,31 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_BAD_INPUT)
+            ExitCode::from(exit_code_of(&e))
         }
     }
+}
+
+/// Bad input when a file or argument was wrong; environment when the machine or the cluster
+/// failed us. Messages made with `bail!` in this module are argument checks: bad input.
+pub(crate) fn exit_code_of(e: &color_eyre::Report) -> u8 {
+    use crate::journal::JournalError;
+    let environment = e.chain().any(|cause| {
+        cause.is::<std::io::Error>()
+            || cause.is::<kube::Error>()
+            || cause.is::<crate::sandbox::SandboxError>()
+                && !matches!(
+                    cause.downcast_ref::<crate::sandbox::SandboxError>(),
+                    Some(crate::sandbox::SandboxError::BadSeed(_))
+                )
+            || matches!(
+                cause.downcast_ref::<JournalError>(),
+                Some(JournalError::Io { .. } | JournalError::Busy { .. })
+            )
+    });
+    let bad_file = e.chain().any(|cause| {
+        cause.is::<crate::config::ConfigError>()
+            || matches!(cause.downcast_ref::<JournalError>(), Some(JournalError::Invalid { .. }))
+    });
+    if environment && !bad_file { crate::exit::ENVIRONMENT } else { EXIT_BAD_INPUT }
 }

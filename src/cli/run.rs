@@ -170,7 +170,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(observe) => observe,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            // A taken port is the machine's state, not a mistake in the files.
+            return Ok(ExitCode::from(super::exit_code_of(&e)));
         }
     };
     let start_paused = config.status_server.publish

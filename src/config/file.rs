@@ -105,7 +105,9 @@ struct RawKraken {
 
 #[derive(Deserialize)]
 struct RawTunings {
+    #[serde(default, deserialize_with = "crate::config::bounds::seconds_opt")]
     wait_duration: Option<u64>,
+    #[serde(default, deserialize_with = "crate::config::bounds::count_u64_opt")]
     iterations: Option<u64>,
     daemon_mode: Option<bool>,
     #[serde(flatten)]

@@ -3,6 +3,7 @@
 //! Owns: reading and validating config files, resolving relative paths, and reporting errors as
 //! `file:line:column: message`. Must not talk to a cluster or touch the journal.
 
+pub mod bounds;
 mod error;
 mod file;
 mod paths;

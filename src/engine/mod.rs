@@ -6,6 +6,7 @@
 //! talk to it only through [`events`].
 
 pub mod events;
+mod panics;
 mod plan;
 mod rollback;
 mod run;

@@ -1,20 +1,24 @@
 //! The run loop: iterations × scenario files, with the rollback lifecycle around each one.
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterOps;
 use crate::config::Config;
+use crate::exit;
 use crate::journal::{Depth, Filter, Journal, audit, scan_with};
 use crate::scenarios::ctx::CtxParams;
 use crate::scenarios::{Outcome, ScenarioCtx, ScenarioError};
 
 use super::events::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use super::panics;
 use super::plan::PlannedFile;
 use super::rollback::undo;
 
@@ -51,14 +55,66 @@ struct Control {
     signals_seen: u32,
     emergency: Option<String>,
     stopped_by_operator: bool,
+    panicked: bool,
 }
 
 /// Starts the engine on its own task.
 pub fn spawn(setup: EngineSetup) -> EngineHandle {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(setup, events_tx, commands_rx));
+    let task = tokio::spawn(run_guarded(setup, events_tx, commands_rx));
     EngineHandle { events: events_rx, commands: commands_tx, task }
+}
+
+/// The run, with a last line of defence: a panic the run loop did not catch itself still ends
+/// the run like a failure — this run's entries rolled back (with auto_rollback) or left pending
+/// and listed, `RunFinished` sent so no front end waits forever.
+async fn run_guarded(
+    setup: EngineSetup,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    commands: mpsc::UnboundedReceiver<EngineCommand>,
+) -> RunSummary {
+    let run_uuid = setup.run_uuid.clone();
+    let journal = setup.journal.clone();
+    let ops = setup.ops.clone();
+    let auto_rollback = setup.config.auto_rollback;
+    let panic = match AssertUnwindSafe(run(setup, events.clone(), commands)).catch_unwind().await {
+        Ok(summary) => return summary,
+        Err(payload) => panics::message(&*payload),
+    };
+    let _ = events.send(EngineEvent::Log(format!(
+        "internal error (a bug in chaosdeck): the engine panicked: {panic}"
+    )));
+    if auto_rollback {
+        let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+        let dirs: std::collections::BTreeSet<PathBuf> = outstanding_of_run(&journal, &run_uuid)
+            .iter()
+            .filter_map(|p| p.parent().map(PathBuf::from))
+            .collect();
+        for dir in dirs {
+            let reason = format!("engine panicked: {panic}");
+            let attempt = undo(&ops, journal.root(), Some(&dir), &reason, &events);
+            if AssertUnwindSafe(attempt).catch_unwind().await.is_err() {
+                let _ = events.send(EngineEvent::Log(
+                    "the rollback panicked too; entries stay pending".into(),
+                ));
+                break;
+            }
+        }
+    }
+    let outstanding = outstanding_of_run(&journal, &run_uuid);
+    let _ = events.send(EngineEvent::State(EngineState::Stopped));
+    let _ = events.send(EngineEvent::RunFinished {
+        outstanding: outstanding.len(),
+        exit_code: exit::INTERNAL,
+    });
+    RunSummary {
+        run_uuid,
+        journal: journal.root().to_path_buf(),
+        results: Vec::new(),
+        outstanding,
+        exit_code: exit::INTERNAL,
+    }
 }
 
 async fn run(
@@ -110,11 +166,23 @@ async fn run(
                 expected: file.plan.expected(),
             });
             let timeout = file.plan.timeout();
+            // A panic in the scenario is caught here and handled like any failure (rollback),
+            // then ends the run: after a bug, carrying on with more chaos is not safe.
+            let scenario = AssertUnwindSafe(file.plan.run(&ctx)).catch_unwind();
             let outcome = tokio::select! {
-                r = file.plan.run(&ctx) => r,
+                r = scenario => r.unwrap_or_else(|payload| {
+                    Err(ScenarioError::Panicked(panics::message(&*payload)))
+                }),
                 _ = tokio::time::sleep(timeout) => Err(ScenarioError::Failed(format!("timed out after {} s", timeout.as_secs()))),
             };
+            let panicked = matches!(outcome, Err(ScenarioError::Panicked(_)));
             let result = finish_scenario(&config, &ops, &journal, &ctx, outcome, &events).await;
+            if panicked {
+                if let Ok(mut c) = control.lock() {
+                    c.panicked = true;
+                }
+                stop.cancel();
+            }
             let _ = events.send(EngineEvent::ScenarioFinished { index, result: result.clone() });
             results.push((file.scenario_type.clone(), file.path.clone(), result));
             if stop.is_cancelled() {
@@ -132,9 +200,9 @@ async fn run(
         }
     }
 
-    let (emergency, signal, by_operator) = control
+    let (emergency, signal, by_operator, panicked) = control
         .lock()
-        .map(|c| (c.emergency.clone(), c.signal, c.stopped_by_operator))
+        .map(|c| (c.emergency.clone(), c.signal, c.stopped_by_operator, c.panicked))
         .unwrap_or_default();
     if let Some(reason) = &emergency {
         // Every pending entry of the journal, not just this run's: that is what the key promises.
@@ -146,9 +214,10 @@ async fn run(
     let outstanding = outstanding_of_run(&journal, &run_uuid);
     let failed = results.iter().any(|(_, _, r)| r.is_failure());
     let exit_code = match signal {
-        Some(n) => (128 + n) as u8,
-        None if failed || emergency.is_some() || by_operator => 1,
-        None => 0,
+        Some(n) => u8::try_from(128 + n).unwrap_or(exit::FAILED),
+        None if panicked => exit::INTERNAL,
+        None if failed || emergency.is_some() || by_operator => exit::FAILED,
+        None => exit::OK,
     };
     let _ = events.send(EngineEvent::State(if stop.is_cancelled() {
         EngineState::Stopped

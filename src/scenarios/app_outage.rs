@@ -23,6 +23,7 @@ struct File {
 
 #[derive(Deserialize, Clone)]
 struct Spec {
+    #[serde(deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,
     namespace: String,
     #[serde(default)]

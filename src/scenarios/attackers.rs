@@ -20,15 +20,19 @@ pub struct HttpLoad;
 #[derive(Deserialize, Clone)]
 #[serde(rename_all = "kebab-case")]
 struct SynSpec {
-    packet_size: u64,
-    window_size: u64,
+    #[serde(deserialize_with = "crate::config::bounds::count")]
+    packet_size: usize,
+    #[serde(deserialize_with = "crate::config::bounds::count")]
+    window_size: usize,
+    #[serde(deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,
     namespace: String,
     #[serde(default)]
     target_service: Option<String>,
-    target_port: u64,
+    target_port: u16,
     #[serde(default)]
     target_service_label: Option<String>,
+    #[serde(deserialize_with = "crate::config::bounds::count")]
     number_of_pods: usize,
     image: String,
     #[serde(default)]
@@ -43,7 +47,7 @@ struct HttpItem {
 #[derive(Deserialize, Clone)]
 #[serde(rename_all = "kebab-case")]
 struct HttpSpec {
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::config::bounds::count")]
     number_of_pods: usize,
     #[serde(default = "default_ns")]
     namespace: String,
@@ -137,9 +141,7 @@ impl ScenarioType for HttpLoad {
                 Value::String(d) => d.clone(),
                 other => other.to_string(),
             };
-            let duration = parse_duration(&raw).ok_or_else(|| {
-                invalid(path, format!("duration {raw:?} is not like 30s, 2m or 60"))
-            })?;
+            let duration = parse_duration(&raw).map_err(|e| invalid(path, e))?;
             attacks.push(Attack {
                 kind: "HTTP load",
                 prefix: "http-load",
@@ -235,9 +237,10 @@ mod tests {
 
     #[test]
     fn http_durations() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
-        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("18446744073709551615m").unwrap_err().contains("out of range"));
     }
 }

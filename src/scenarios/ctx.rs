@@ -43,6 +43,7 @@ pub struct Change {
 pub enum Failpoint {
     FailAfterChange(usize),
     HangAfterChange(usize),
+    PanicAfterChange(usize),
 }
 
 impl Failpoint {
@@ -53,6 +54,7 @@ impl Failpoint {
         match kind {
             "fail-after-change" => Some(Failpoint::FailAfterChange(n)),
             "hang-after-change" => Some(Failpoint::HangAfterChange(n)),
+            "panic-after-change" => Some(Failpoint::PanicAfterChange(n)),
             _ => None,
         }
     }
@@ -455,6 +457,9 @@ impl ScenarioCtx {
         match self.failpoint {
             Some(Failpoint::FailAfterChange(at)) if at == n => {
                 Err(ScenarioError::Failed(format!("failpoint: injected failure after change {n}")))
+            }
+            Some(Failpoint::PanicAfterChange(at)) if at == n => {
+                panic!("failpoint: injected panic after change {n}")
             }
             Some(Failpoint::HangAfterChange(at)) if at == n => {
                 eprintln!("chaosdeck failpoint: hanging after change {n}");

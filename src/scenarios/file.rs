@@ -16,17 +16,20 @@ pub fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { path: path.to_path_buf(), message: message.into() }
 }
 
-/// Krkn writes durations as numbers of seconds or strings like `30s`, `2m`.
-pub fn parse_duration(raw: &str) -> Option<std::time::Duration> {
+/// Krkn writes durations as numbers of seconds or strings like `30s`, `2m`; bounded by
+/// [`crate::config::bounds::MAX_SECONDS`].
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
+    let not_a_duration = || format!("duration {raw:?} is not like 30s, 2m or 60");
     let (num, unit) =
         raw.find(|c: char| !c.is_ascii_digit()).map(|i| raw.split_at(i)).unwrap_or((raw, "s"));
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
+    let n: u64 = num.parse().map_err(|_| not_a_duration())?;
+    let scale = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(not_a_duration()),
     };
-    Some(std::time::Duration::from_secs(secs))
+    let secs = n.saturating_mul(scale);
+    crate::config::bounds::check_seconds(secs).map(std::time::Duration::from_secs)
 }

@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, bounds};
 
 pub struct Type;
 
 #[derive(Deserialize, Clone)]
 #[serde(rename_all = "kebab-case")]
 struct Spec {
+    #[serde(deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,
     #[serde(default = "default_image")]
     image: String,
@@ -28,7 +29,7 @@ struct Spec {
     hog_type: String,
     #[serde(default)]
     workers: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::bounds::count_u64_opt")]
     cpu_load_percentage: Option<u64>,
     #[serde(default)]
     cpu_method: Option<String>,
@@ -83,22 +84,26 @@ impl ScenarioType for Type {
                 invalid(path, format!("taint {taint:?} is not key[=value]:Effect"))
             })?;
         }
-        let nodes =
-            match &spec.number_of_nodes {
-                None | Some(Value::Null) => Some(1),
-                Some(Value::String(s)) if s.trim().is_empty() => None,
-                Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| {
-                    invalid(path, format!("number-of-nodes {s:?} is not a number"))
-                })?),
-                Some(Value::Number(n)) => {
-                    Some(n.as_u64().ok_or_else(|| {
-                        invalid(path, format!("number-of-nodes {n} is not a count"))
-                    })? as usize)
-                }
-                Some(other) => {
-                    return Err(invalid(path, format!("number-of-nodes {other} is not a number")));
-                }
-            };
+        let nodes = match &spec.number_of_nodes {
+            None | Some(Value::Null) => Some(1),
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => {
+                let n: u64 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(path, format!("number-of-nodes {s:?} is not a number")))?;
+                Some(bounds::check_count(n).map_err(|e| invalid(path, e))?)
+            }
+            Some(Value::Number(n)) => {
+                let n = n
+                    .as_u64()
+                    .ok_or_else(|| invalid(path, format!("number-of-nodes {n} is not a count")))?;
+                Some(bounds::check_count(n).map_err(|e| invalid(path, e))?)
+            }
+            Some(other) => {
+                return Err(invalid(path, format!("number-of-nodes {other} is not a number")));
+            }
+        };
         Ok(Box::new(Plan { spec, nodes }))
     }
 }

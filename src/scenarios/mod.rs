@@ -42,6 +42,9 @@ pub enum ScenarioError {
     Kube(Box<kube::Error>),
     #[error("internal: {0}")]
     Internal(String),
+    /// A bug: the scenario panicked. The engine rolls back like any failure and ends the run.
+    #[error("internal error (a bug in chaosdeck): panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<kube::Error> for ScenarioError {

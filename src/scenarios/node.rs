@@ -35,13 +35,13 @@ struct Spec {
     node_name: Option<String>,
     #[serde(default)]
     label_selector: Option<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::config::bounds::count")]
     instance_count: usize,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::config::bounds::count")]
     runs: usize,
-    #[serde(default = "timeout")]
+    #[serde(default = "timeout", deserialize_with = "crate::config::bounds::seconds")]
     timeout: u64,
-    #[serde(default = "duration")]
+    #[serde(default = "duration", deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,
     #[serde(default)]
     cloud_type: Option<String>,

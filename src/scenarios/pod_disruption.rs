@@ -35,9 +35,9 @@ struct Spec {
     namespace_pattern: Option<String>,
     #[serde(default)]
     label_selector: Option<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::config::bounds::count")]
     kill: usize,
-    #[serde(default = "recovery")]
+    #[serde(default = "recovery", deserialize_with = "crate::config::bounds::seconds")]
     krkn_pod_recovery_time: u64,
     #[serde(default)]
     execution: Option<String>,

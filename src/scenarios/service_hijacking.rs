@@ -25,6 +25,7 @@ struct Spec {
     service_target_port: Option<Value>,
     #[serde(default = "default_image")]
     image: String,
+    #[serde(deserialize_with = "crate::config::bounds::seconds")]
     chaos_duration: u64,
     #[serde(default)]
     privileged: Option<bool>,

@@ -1,6 +1,9 @@
 //! Entering and leaving the full-screen terminal, restored on every exit path (panic included).
 
 use std::io::stdout;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ThreadId;
 
 use crossterm::execute;
 use crossterm::terminal::{
@@ -17,7 +20,39 @@ pub struct Guard;
 impl Drop for Guard {
     fn drop(&mut self) {
         restore();
+        ACTIVE.store(false, Ordering::SeqCst);
+        // Panics of background tasks were held back while the screen was ours; say them now.
+        if let Ok(mut held) = HELD_PANICS.lock() {
+            for text in held.drain(..) {
+                eprintln!("{text}");
+            }
+        }
     }
+}
+
+/// Whether the full-screen UI owns the terminal.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The thread that draws; a panic there ends the UI.
+static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
+/// Panic reports of other threads while the UI is up: printed when it ends.
+static HELD_PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A panic on the UI thread restores the terminal and reports as usual. A panic elsewhere (an
+/// engine task) is caught by the engine and ends the run like a failure while the UI stays up
+/// to show it, so its report is held back instead of being printed across the screen.
+fn on_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    if !ACTIVE.load(Ordering::SeqCst) {
+        return false;
+    }
+    let ui = UI_THREAD.lock().ok().and_then(|t| *t);
+    if ui == Some(std::thread::current().id()) {
+        restore();
+        return false;
+    }
+    if let Ok(mut held) = HELD_PANICS.lock() {
+        held.push(format!("panic in a background task: {info}"));
+    }
+    true
 }
 
 pub fn restore() {
@@ -41,13 +76,21 @@ pub fn enter() -> std::io::Result<(Term, Guard)> {
         libc::atexit(restore_at_exit);
     });
     // A panic must not leave the operator's terminal in raw mode.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        previous(info);
-    }));
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !on_panic(info) {
+                previous(info);
+            }
+        }));
+    });
+    if let Ok(mut ui) = UI_THREAD.lock() {
+        *ui = Some(std::thread::current().id());
+    }
     enable_raw_mode()?;
     let guard = Guard;
+    ACTIVE.store(true, Ordering::SeqCst);
     execute!(stdout(), EnterAlternateScreen)?;
     let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     Ok((terminal, guard))
