@@ -89,6 +89,11 @@ fn main() {
                 step: draft(n).step,
                 created_at: "2026-11-22T03:00:00Z".into(),
                 writer: chaosdeck::journal::entry::Writer { pid: 1, host: "bench".into() },
+                cluster: Some(chaosdeck::refs::ClusterIdentity {
+                    context: "bench".into(),
+                    server: "https://127.0.0.1:6443/".into(),
+                    kube_system_uid: Some("6c2f0d3e-1a8b-4f57-9e0c-3b7d5a4e2f10".into()),
+                }),
                 undo: draft(n).undo,
             }
             .render(&name.pending_file_name())

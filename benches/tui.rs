@@ -33,6 +33,7 @@ fn build_journal(root: &Path) {
                 step: format!("created Pod default/cpu-hog-{c}-{i}"),
                 created_at: "2026-11-22T03:00:00Z".into(),
                 writer: Writer { pid: 1, host: "bench".into() },
+                cluster: None,
                 undo: vec![UndoAction::Delete {
                     target: ObjectRef::new(
                         "v1",

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exit;
 pub mod journal;
 pub mod observe;
+pub mod refs;
 pub mod sandbox;
 pub mod scenarios;
 pub mod tui;

@@ -22,6 +22,8 @@ struct Env {
     kubeconfig: tempfile::NamedTempFile,
     ops: ClusterOps,
     dir: tempfile::TempDir,
+    /// The sandbox's identity, recorded in every entry as the engine does.
+    identity: chaosdeck::refs::ClusterIdentity,
 }
 
 async fn env() -> Env {
@@ -35,7 +37,12 @@ async fn env() -> Env {
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
     sandbox.write_kubeconfig(kubeconfig.path()).unwrap();
     let ops = ClusterOps::new(sandbox.client().unwrap());
-    Env { sandbox, kubeconfig, ops, dir: tempfile::tempdir().unwrap() }
+    let target = chaosdeck::cluster::ClusterTarget {
+        context: chaosdeck::sandbox::SANDBOX_CONTEXT.into(),
+        server: sandbox.url(),
+    };
+    let identity = chaosdeck::cluster::identify(&sandbox.client().unwrap(), &target).await;
+    Env { sandbox, kubeconfig, ops, dir: tempfile::tempdir().unwrap(), identity }
 }
 
 impl Env {
@@ -48,7 +55,7 @@ impl Env {
     }
 
     fn journal(&self) -> Journal {
-        Journal::open(self.dir.path().join("rollback")).unwrap()
+        Journal::open(self.dir.path().join("rollback")).unwrap().for_cluster(self.identity.clone())
     }
 
     async fn execute_all(&self) -> Vec<chaosdeck::journal::executor::EntryOutcome> {

@@ -383,7 +383,15 @@ impl Env {
         self.service(ns, service, json!({"service-hijacking": value})).await;
     }
 
+    /// `execute-rollback` naming the sandbox as the target: Krkn's entries do not record their
+    /// cluster, so chaosdeck executes them only on a cluster the operator names.
     fn execute(&self, dir: &Path, extra: &[&str]) -> (i32, String) {
+        let mut named = vec!["--cluster-mismatch-ok", "chaosdeck-sandbox"];
+        named.extend_from_slice(extra);
+        self.execute_unnamed(dir, &named)
+    }
+
+    fn execute_unnamed(&self, dir: &Path, extra: &[&str]) -> (i32, String) {
         let out = chaosdeck()
             .args(["execute-rollback", "--dir"])
             .arg(dir)
@@ -453,6 +461,16 @@ async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
     let (code, text) = env.execute(&dir, &["--dry-run", "-s", "hog_scenarios"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("kubectl delete pod/cpu-hog-kqlog -n default"), "{text}");
+    assert!(env.exists("pod", "default", "cpu-hog-kqlog"));
+
+    // Without the cluster named, nothing is executed: the entries stay pending.
+    let (code, text) = env.execute_unnamed(&dir, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("0 executed, 0 failed, 5 refused (another cluster), 2 skipped"),
+        "{text}"
+    );
+    assert!(text.contains("--cluster-mismatch-ok chaosdeck-sandbox"), "{text}");
     assert!(env.exists("pod", "default", "cpu-hog-kqlog"));
 
     let (code, text) = env.execute(&dir, &[]);

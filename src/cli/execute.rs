@@ -8,7 +8,6 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 
 use super::target::ClusterArgs;
 use super::{EXIT_BAD_INPUT, JournalLocation};
-use crate::cluster::ClusterOps;
 use crate::config::Config;
 use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome};
 use crate::journal::{Filter, scan};
@@ -74,7 +73,7 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let outcomes = {
-        let (client, target) = match args.cluster.connect(config.as_ref()).await {
+        let (ops, target) = match args.cluster.connect_ops(config.as_ref()).await {
             Ok(found) => found,
             Err(e) => {
                 eprintln!(
@@ -82,7 +81,7 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
                     selected.len(),
                     if selected.len() == 1 { "y" } else { "ies" }
                 );
-                return Ok(ExitCode::from(1));
+                return Ok(ExitCode::from(super::exit_code_of(&e)));
             }
         };
         println!(
@@ -92,7 +91,6 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
             target.context,
             target.server
         );
-        let ops = ClusterOps::new(client);
         executor::execute(&ops, &selected, ExecuteOptions::default(), print_outcome).await
     };
     Ok(summarize(&outcomes, args.file.is_some()))
@@ -137,6 +135,7 @@ fn print_outcome(out: &EntryOutcome) {
             println!("FAILED    {}  {}\n          {error}", out.file_name, out.summary)
         }
         Outcome::Skipped { reason } => println!("skipped   {}  {reason}", out.file_name),
+        Outcome::Refused { reason } => println!("REFUSED   {}  {reason}", out.file_name),
         Outcome::Planned { .. } => {}
     }
 }
@@ -148,6 +147,14 @@ fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
     let executed = count(|o| matches!(o, Outcome::Executed { .. }));
     let failed = count(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    let refused = count(|o| matches!(o, Outcome::Refused { .. }));
+    if refused > 0 {
+        println!(
+            "{executed} executed, {failed} failed, {refused} refused (another cluster), {skipped} skipped"
+        );
+        println!("refused entries stay pending: they belong to another cluster");
+        return ExitCode::from(1);
+    }
     println!("{executed} executed, {failed} failed, {skipped} skipped");
     if failed > 0 {
         println!(

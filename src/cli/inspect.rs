@@ -10,7 +10,6 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 
 use super::JournalLocation;
 use super::target::ClusterArgs;
-use crate::cluster::ClusterOps;
 use crate::config::Config;
 use crate::tui::Session;
 use crate::tui::app::{App, Header, Mode};
@@ -31,12 +30,12 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let dir = args.location.resolve()?;
     let config = args.location.config.as_deref().map(Config::load).transpose()?;
     let mut header = Header::default();
-    let ops = match args.cluster.connect(config.as_ref()).await {
-        Ok((client, target)) => {
+    let ops = match args.cluster.connect_ops(config.as_ref()).await {
+        Ok((ops, target)) => {
             header.is_sandbox = super::run::is_sandbox(&target);
             header.context = target.context;
             header.server = target.server;
-            Some(Arc::new(ClusterOps::new(client)))
+            Some(Arc::new(ops))
         }
         Err(e) => {
             eprintln!("note: no cluster ({e:#}); browsing only");

@@ -83,7 +83,7 @@ impl JournalLocation {
         if let Some(config) = &self.config {
             return Ok(crate::config::Config::load(config)?.journal_dir());
         }
-        Ok(crate::journal::default_dir())
+        Ok(crate::config::default_dir())
     }
 }
 

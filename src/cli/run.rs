@@ -104,7 +104,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             let sb = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await?;
             let client = sb.client()?;
             let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sb.url() };
-            let kubeconfig = crate::journal::default_dir()
+            let kubeconfig = crate::config::default_dir()
                 .with_file_name(format!("sandbox-{}.kubeconfig", std::process::id()));
             if sb.write_kubeconfig(&kubeconfig).is_ok() {
                 sandbox_kubeconfig = Some(kubeconfig.clone());
@@ -142,8 +142,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     // change at all, whichever code holds it (scenarios, executor, the TUI's keys).
     let client = if args.dry_run { crate::cluster::read_only(client) } else { client };
 
-    let dir = args.dir.clone().unwrap_or_else(|| config.journal_dir());
-    let journal = Journal::open(&dir)?;
+    let dir = match (&args.dir, &config.rollback_versions_directory, &args.kubeconfig) {
+        (Some(dir), _, _) => dir.clone(),
+        // A real cluster named on the command line: not the sandbox's directory.
+        (None, None, Some(_)) => crate::config::default_dir(),
+        _ => config.journal_dir(),
+    };
+    let identity = crate::cluster::identify(&client, &target).await;
+    let journal = Journal::open(&dir)?.for_cluster(identity.clone());
     let run_uuid = uuid::Uuid::new_v4().to_string();
     let use_tui =
         !args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
@@ -155,7 +161,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         auto_rollback: config.auto_rollback,
         iterations: config.tunings.iterations,
     };
-    let ops = Arc::new(ClusterOps::new(client));
+    let ops = Arc::new(ClusterOps::identified(client, identity, false));
     let journal_dir = journal.root().to_path_buf();
     // Bound before the engine starts: a taken port must fail the run before any chaos.
     let observe = observe::Prepared::bind(observe::ObserveOptions {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use color_eyre::eyre::{Result, bail};
 
-use crate::cluster::{ClusterTarget, connect};
+use crate::cluster::{ClusterOps, ClusterTarget, connect, identify};
 use crate::config::{ClusterChoice, Config};
 
 #[derive(Args, Debug, Clone, Default)]
@@ -16,6 +16,10 @@ pub struct ClusterArgs {
     /// Kubeconfig context (default: the file's current context).
     #[arg(long)]
     pub context: Option<String>,
+    /// Execute entries made on another cluster (or not saying which, as Krkn's) on this one.
+    /// Must repeat the target's context name: the operator names the cluster explicitly.
+    #[arg(long, value_name = "CONTEXT")]
+    pub cluster_mismatch_ok: Option<String>,
 }
 
 impl ClusterArgs {
@@ -38,5 +42,26 @@ impl ClusterArgs {
             }
         }
         connect(kubeconfig.as_deref(), context.as_deref()).await
+    }
+
+    /// Connects and identifies the cluster; the operations refuse entries of other clusters
+    /// unless `--cluster-mismatch-ok` names this one.
+    pub async fn connect_ops(
+        &self,
+        config: Option<&Config>,
+    ) -> Result<(ClusterOps, ClusterTarget)> {
+        let (client, target) = self.connect(config).await?;
+        let foreign_ok = match &self.cluster_mismatch_ok {
+            None => false,
+            Some(named) if *named == target.context => true,
+            Some(named) => bail!(
+                "--cluster-mismatch-ok {named:?} does not name the cluster connected to \
+                 (context {:?} at {}); nothing was executed",
+                target.context,
+                target.server
+            ),
+        };
+        let identity = identify(&client, &target).await;
+        Ok((ClusterOps::identified(client, identity, foreign_ok), target))
     }
 }

@@ -5,11 +5,28 @@ use std::path::{Path, PathBuf};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::refs::ClusterIdentity;
+
 /// Which cluster a command talks to, for display and for safety checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterTarget {
     pub context: String,
     pub server: String,
+}
+
+/// Reads the cluster's identity: its kube-system namespace uid, with the context and server.
+/// A cluster that does not let us read it (RBAC, no such namespace) is identified by context
+/// and server alone.
+pub async fn identify(client: &Client, target: &ClusterTarget) -> ClusterIdentity {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let kube_system_uid =
+        namespaces.get_opt("kube-system").await.ok().flatten().and_then(|ns| ns.metadata.uid);
+    ClusterIdentity {
+        context: target.context.clone(),
+        server: target.server.clone(),
+        kube_system_uid,
+    }
 }
 
 /// Connects with `kubeconfig` (or `$KUBECONFIG` / `~/.kube/config` when `None`) and `context`

@@ -8,6 +8,6 @@ mod connect;
 mod guard;
 mod ops;
 
-pub use connect::{ClusterTarget, connect};
+pub use connect::{ClusterTarget, connect, identify};
 pub use guard::{DryRunRefused, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};

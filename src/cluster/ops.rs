@@ -9,7 +9,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{self, Scope};
 use serde_json::Value;
 
-use crate::journal::entry::ObjectRef;
+use crate::refs::{ClusterIdentity, ObjectRef, object_ref_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
@@ -40,15 +40,60 @@ pub enum DeleteOutcome {
     NotOurs(String),
 }
 
-/// Generic cluster operations with a per-kind discovery cache.
+/// Generic cluster operations with a per-kind discovery cache, bound to one named cluster.
 pub struct ClusterOps {
     client: Client,
     resources: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    identity: Option<ClusterIdentity>,
+    /// The operator named this cluster as the target for entries made elsewhere.
+    foreign_ok: bool,
 }
 
 impl ClusterOps {
+    /// Operations on an unidentified cluster: admits every entry. For in-process callers that
+    /// built the client themselves (tests, benches); the CLI, the TUI and the engine use
+    /// [`ClusterOps::identified`].
     pub fn new(client: Client) -> Self {
-        ClusterOps { client, resources: Mutex::new(HashMap::new()) }
+        ClusterOps {
+            client,
+            resources: Mutex::new(HashMap::new()),
+            identity: None,
+            foreign_ok: false,
+        }
+    }
+
+    /// Operations on the cluster `identity` describes. Entries made on another cluster (or on
+    /// an unrecorded one) are refused unless `foreign_ok`: the operator named this cluster.
+    pub fn identified(client: Client, identity: ClusterIdentity, foreign_ok: bool) -> Self {
+        ClusterOps { identity: Some(identity), foreign_ok, ..ClusterOps::new(client) }
+    }
+
+    pub fn identity(&self) -> Option<&ClusterIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// Whether an entry made on `made_on` may be executed here; the error names both clusters.
+    pub fn admits(&self, made_on: Option<&ClusterIdentity>) -> Result<(), String> {
+        let Some(here) = &self.identity else { return Ok(()) };
+        if self.foreign_ok {
+            return Ok(());
+        }
+        match made_on {
+            Some(there) if there.same_cluster(here) => Ok(()),
+            Some(there) => Err(format!(
+                "made on another cluster ({}); this is {}. Not executed: pass \
+                 --cluster-mismatch-ok {} to execute it here anyway",
+                there.describe(),
+                here.describe(),
+                here.context
+            )),
+            None => Err(format!(
+                "the entry does not record its cluster (Krkn's entries never do); name this one \
+                 ({}) with --cluster-mismatch-ok {} to execute it here",
+                here.describe(),
+                here.context
+            )),
+        }
     }
 
     /// For the scenario context's typed reads only; changes go through the verbs below.
@@ -160,7 +205,7 @@ impl ClusterOps {
 
     /// Creates `object`; `Ok(None)` when an object of that name already exists.
     pub async fn create(&self, object: &Value) -> Result<Option<DynamicObject>, OpError> {
-        let target = crate::journal::entry::object_ref_of(object);
+        let target = object_ref_of(object);
         let api = self.api(&target).await?;
         let dynamic: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| {
             OpError::Invalid(format!(

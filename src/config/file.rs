@@ -234,7 +234,11 @@ impl Config {
 
     /// The journal directory: the config's, else the per-user default.
     pub fn journal_dir(&self) -> PathBuf {
-        self.rollback_versions_directory.clone().unwrap_or_else(crate::journal::default_dir)
+        match (&self.rollback_versions_directory, &self.cluster) {
+            (Some(dir), _) => dir.clone(),
+            (None, ClusterChoice::Sandbox { .. }) => super::paths::sandbox_default_dir(),
+            (None, ClusterChoice::Kubeconfig { .. }) => super::paths::default_dir(),
+        }
     }
 
     /// One sentence listing what the file has that chaosdeck does not use (empty when none).

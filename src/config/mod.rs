@@ -10,4 +10,4 @@ mod paths;
 
 pub use error::ConfigError;
 pub use file::{ClusterChoice, Config, ScenarioFile, ScenarioGroup, StatusServer, Tunings};
-pub use paths::expand_tilde;
+pub use paths::{default_dir, expand_tilde, sandbox_default_dir};

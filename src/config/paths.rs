@@ -1,4 +1,5 @@
-//! Path helpers: `~` expansion and resolving a scenario path the way users of Krkn expect.
+//! Path helpers: `~` expansion, resolving a scenario path the way users of Krkn expect, and the
+//! default journal directories (the one place that names them).
 
 use std::path::{Path, PathBuf};
 
@@ -31,4 +32,25 @@ pub fn candidates(config_dir: &Path, raw: &str) -> Vec<PathBuf> {
     }
     out.dedup();
     out
+}
+
+/// The default journal directory: persistent per-user state, not `/tmp` (a reboot is exactly
+/// when rollback state matters). `$XDG_STATE_HOME/chaosdeck/rollback`, else
+/// `~/.local/state/chaosdeck/rollback`.
+pub fn default_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    base.join("chaosdeck").join("rollback")
+}
+
+/// Where runs against the embedded sandbox journal when the config names no directory: apart
+/// from real clusters' entries, so that a later `execute-rollback` on the default directory
+/// never meets a demo's snapshots.
+pub fn sandbox_default_dir() -> std::path::PathBuf {
+    default_dir().with_file_name("sandbox-rollback")
 }

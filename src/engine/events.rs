@@ -114,3 +114,18 @@ pub enum EngineCommand {
     /// A termination signal (its number); counts toward the forced-exit rule.
     Signal(i32),
 }
+
+impl From<crate::scenarios::ScenarioEvent> for EngineEvent {
+    fn from(event: crate::scenarios::ScenarioEvent) -> Self {
+        use crate::scenarios::ScenarioEvent as S;
+        match event {
+            S::Step { index, text } => EngineEvent::ScenarioStep { index, text },
+            S::Progress { index, elapsed, expected } => {
+                EngineEvent::ScenarioProgress { index, elapsed, expected }
+            }
+            S::Log(text) => EngineEvent::Log(text),
+            S::EntryWritten { path, summary } => EngineEvent::EntryWritten { path, summary },
+            S::EntryRetired { path } => EngineEvent::EntryRetired { path },
+        }
+    }
+}

@@ -48,6 +48,9 @@ pub async fn undo(
             Outcome::Skipped { reason } => {
                 EngineEvent::Log(format!("skipped {}: {reason}", out.file_name))
             }
+            Outcome::Refused { reason } => {
+                EngineEvent::EntryFailed { path: out.path.clone(), error: reason.clone() }
+            }
             Outcome::Planned { .. } => return,
         };
         let _ = events.send(event);

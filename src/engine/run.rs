@@ -155,7 +155,12 @@ async fn run(
                 cancel: stop.child_token(),
                 protected_namespaces: config.protected_namespaces.clone(),
                 allow_protected: config.allow_protected_namespaces,
-                events: events.clone(),
+                events: {
+                    let events = events.clone();
+                    Arc::new(move |e: crate::scenarios::ScenarioEvent| {
+                        let _ = events.send(e.into());
+                    })
+                },
                 paused: paused_rx.clone(),
             });
             let _ = events.send(EngineEvent::ScenarioStarted {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::kubectl;
+pub use crate::refs::{ClusterIdentity, ObjectRef, object_ref_of};
 
 /// Bumped when the body changes incompatibly; readers refuse newer formats instead of guessing.
 pub const FORMAT_VERSION: u32 = 1;
@@ -32,6 +33,10 @@ pub struct Entry {
     pub step: String,
     pub created_at: String,
     pub writer: Writer,
+    /// The cluster the change was made on; the executor refuses to apply the undo elsewhere.
+    /// Absent in entries of older chaosdeck versions (treated like Krkn's: unrecorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterIdentity>,
     /// Applied in order; each is idempotent.
     pub undo: Vec<UndoAction>,
 }
@@ -46,35 +51,6 @@ impl Writer {
     pub fn current() -> Self {
         let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
         Writer { pid: std::process::id(), host }
-    }
-}
-
-/// Identifies one object by apiVersion + kind, so any resource type works.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectRef {
-    pub fn new(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Self {
-        ObjectRef {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            name: name.to_string(),
-        }
-    }
-
-    /// `Kind ns/name` or `Kind name`, for messages.
-    pub fn display(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
-            None => format!("{} {}", self.kind, self.name),
-        }
     }
 }
 
@@ -126,20 +102,6 @@ impl UndoAction {
                 format!("remove {} from {path} of {}", compact(item), target.display())
             }
         }
-    }
-}
-
-/// The identity of a snapshot (missing fields become empty strings and fail later, loudly).
-pub fn object_ref_of(object: &Value) -> ObjectRef {
-    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
-    ObjectRef {
-        api_version: s("/apiVersion"),
-        kind: s("/kind"),
-        namespace: object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        name: s("/metadata/name"),
     }
 }
 
@@ -195,6 +157,9 @@ impl Entry {
             "Writer:  ",
             &format!("pid {} on {} at {}", self.writer.pid, self.writer.host, self.created_at),
         );
+        if let Some(cluster) = &self.cluster {
+            push_comment(&mut out, "Cluster: ", &cluster.describe());
+        }
         out.push_str("# By hand:\n");
         for action in &self.undo {
             for line in kubectl::commands(action) {
@@ -304,6 +269,11 @@ pub(crate) mod tests {
             step: "pointed Service default/nginx at the hijack pod".into(),
             created_at: "2026-11-22T03:00:00Z".into(),
             writer: Writer { pid: 42, host: "laptop".into() },
+            cluster: Some(ClusterIdentity {
+                context: "kind-staging".into(),
+                server: "https://127.0.0.1:6443/".into(),
+                kube_system_uid: Some("0b1c7e7a-4c55-4b8e-9d4c-6f0b8a7c2d11".into()),
+            }),
             undo: vec![
                 UndoAction::Patch {
                     target: ObjectRef::new("v1", "Service", Some("default"), "nginx"),

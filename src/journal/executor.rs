@@ -43,6 +43,9 @@ pub enum Outcome {
     Failed { error: String },
     /// Not attempted (not executable here, or already done by another process).
     Skipped { reason: String },
+    /// Not attempted: the entry was made on another cluster than the one connected (or does
+    /// not say which). Still pending; nothing was recorded beside it.
+    Refused { reason: String },
     /// Dry run: what would be done.
     Planned { steps: Vec<String> },
 }
@@ -158,6 +161,18 @@ async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
         node.name.clone(),
         &mut Liveness::default(),
     );
+    let made_on = match &fresh.body {
+        EntryBody::Chaosdeck(entry) => entry.cluster.as_ref(),
+        _ => None,
+    };
+    let would_apply = match &fresh.body {
+        EntryBody::Chaosdeck(_) => true,
+        EntryBody::Krkn(k) => k.plan.is_executable(),
+        _ => false,
+    };
+    if would_apply && let Err(reason) = ops.admits(made_on) {
+        return Outcome::Refused { reason };
+    }
     let applied = match &fresh.body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
         // Krkn's files are undone with the same generic actions; the rename to `.py.executed`

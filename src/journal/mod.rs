@@ -26,17 +26,3 @@ pub use error::JournalError;
 pub use filter::Filter;
 pub use scan::{Depth, EntryState, JournalTree, scan, scan_with};
 pub use writer::{Context, EntryDraft, Journal, WrittenEntry};
-
-/// The default journal directory: persistent per-user state, not `/tmp` (a reboot is exactly
-/// when rollback state matters). `$XDG_STATE_HOME/chaosdeck/rollback`, else
-/// `~/.local/state/chaosdeck/rollback`.
-pub fn default_dir() -> std::path::PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
-        })
-        .unwrap_or_else(|| std::path::PathBuf::from("."));
-    base.join("chaosdeck").join("rollback")
-}

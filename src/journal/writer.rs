@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::entry::{Entry, FORMAT_VERSION, UndoAction, Writer};
+use super::entry::{ClusterIdentity, Entry, FORMAT_VERSION, UndoAction, Writer};
 use super::error::{JournalError, io_err};
 use super::fsio;
 use super::names::{self, ContextName, EntryName, Flavor};
@@ -11,13 +11,19 @@ use super::names::{self, ContextName, EntryName, Flavor};
 #[derive(Debug, Clone)]
 pub struct Journal {
     root: PathBuf,
+    cluster: Option<ClusterIdentity>,
 }
 
 impl Journal {
     pub fn open(root: impl Into<PathBuf>) -> Result<Journal, JournalError> {
         let root = root.into();
         fsio::ensure_private_dir(&root).map_err(io_err("create the journal directory", &root))?;
-        Ok(Journal { root })
+        Ok(Journal { root, cluster: None })
+    }
+
+    /// Every entry written through this journal records `cluster` as the one it was made on.
+    pub fn for_cluster(self, cluster: ClusterIdentity) -> Journal {
+        Journal { cluster: Some(cluster), ..self }
     }
 
     pub fn root(&self) -> &Path {
@@ -37,7 +43,7 @@ impl Journal {
                 ContextName { ts_ns: names::unique_timestamp_ns(), run_uuid: run_uuid.into() };
             let dir = self.root.join(names::context_dir_name(name.ts_ns, run_uuid));
             match fsio::create_private_dir(&dir) {
-                Ok(()) => return Ok(Context { dir, name }),
+                Ok(()) => return Ok(Context { dir, name, cluster: self.cluster.clone() }),
                 // Another process minted the same nanosecond for the same run: take the next one.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(io_err("create the context directory", &dir)(e)),
@@ -51,6 +57,7 @@ impl Journal {
 pub struct Context {
     dir: PathBuf,
     name: ContextName,
+    cluster: Option<ClusterIdentity>,
 }
 
 /// What a scenario describes before making a change.
@@ -107,6 +114,7 @@ impl Context {
             step: draft.step,
             created_at: jiff::Timestamp::now().to_string(),
             writer: Writer::current(),
+            cluster: self.cluster.clone(),
             undo: draft.undo,
         };
         let mut name = name;

@@ -16,18 +16,17 @@ use kube::api::{Api, DynamicObject, EvictParams, ListParams};
 use kube::core::NamespaceResourceScope;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterOps;
-use crate::engine::events::EngineEvent;
 use crate::journal::entry::{
     ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
 use crate::journal::executor::apply_entry;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
 
-use super::ScenarioError;
+use super::{EventSink, ScenarioError, ScenarioEvent};
 
 /// A change that was made (or, in a dry run, would have been).
 #[derive(Debug, Clone)]
@@ -84,7 +83,7 @@ pub struct ScenarioCtx {
     pub allow_protected: bool,
     journal: Journal,
     context: Mutex<Option<Context>>,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: EventSink,
     paused: watch::Receiver<bool>,
     changes: AtomicUsize,
     failpoint: Option<Failpoint>,
@@ -101,7 +100,7 @@ pub struct CtxParams {
     pub cancel: CancellationToken,
     pub protected_namespaces: Vec<String>,
     pub allow_protected: bool,
-    pub events: mpsc::UnboundedSender<EngineEvent>,
+    pub events: EventSink,
     pub paused: watch::Receiver<bool>,
 }
 
@@ -145,12 +144,11 @@ impl ScenarioCtx {
     }
 
     pub fn step(&self, text: impl Into<String>) {
-        let _ =
-            self.events.send(EngineEvent::ScenarioStep { index: self.index, text: text.into() });
+        (self.events)(ScenarioEvent::Step { index: self.index, text: text.into() });
     }
 
     pub fn log(&self, text: impl Into<String>) {
-        let _ = self.events.send(EngineEvent::Log(text.into()));
+        (self.events)(ScenarioEvent::Log(text.into()));
     }
 
     /// Refuses protected namespaces unless the config allows them.
@@ -197,7 +195,7 @@ impl ScenarioCtx {
         })?;
         loop {
             let now = Instant::now();
-            let _ = self.events.send(EngineEvent::ScenarioProgress {
+            (self.events)(ScenarioEvent::Progress {
                 index: self.index,
                 elapsed: now.duration_since(started),
                 expected: expected_total,
@@ -445,7 +443,7 @@ impl ScenarioCtx {
             undo,
         };
         let written = ctx.write(name, draft)?;
-        let _ = self.events.send(EngineEvent::EntryWritten {
+        (self.events)(ScenarioEvent::EntryWritten {
             path: written.path.clone(),
             summary: written.entry.undo_summary(),
         });
@@ -476,7 +474,7 @@ impl ScenarioCtx {
         apply_entry(&self.ops, &written.entry).await.map_err(ScenarioError::Failed)?;
         if let Some(ctx) = self.context() {
             ctx.retire(written)?;
-            let _ = self.events.send(EngineEvent::EntryRetired { path: written.path.clone() });
+            (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         }
         Ok(())
     }
@@ -485,7 +483,7 @@ impl ScenarioCtx {
     pub fn retire(&self, change: &Change) -> Result<(), ScenarioError> {
         if let (Some(written), Some(ctx)) = (&change.written, self.context()) {
             ctx.retire(written)?;
-            let _ = self.events.send(EngineEvent::EntryRetired { path: written.path.clone() });
+            (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         }
         Ok(())
     }

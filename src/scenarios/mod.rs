@@ -2,7 +2,8 @@
 //!
 //! Owns: reading each type's scenario file (Krkn's format) and performing its changes through
 //! [`ScenarioCtx`], which journals every change before making it. Must not write journal files
-//! or talk to the engine directly; must not undo other scenarios' changes.
+//! or know the engine (it reports through [`ScenarioEvent`]); must not undo other scenarios'
+//! changes.
 
 pub mod ctx;
 mod file;
@@ -15,7 +16,8 @@ mod node;
 mod pod_disruption;
 mod service_hijacking;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -58,6 +60,20 @@ impl From<OpError> for ScenarioError {
         ScenarioError::Cluster(Box::new(e))
     }
 }
+
+/// What a scenario reports while it runs; the engine turns these into its own events (this
+/// module knows nothing of the engine).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScenarioEvent {
+    Step { index: usize, text: String },
+    Progress { index: usize, elapsed: Duration, expected: Duration },
+    Log(String),
+    EntryWritten { path: PathBuf, summary: String },
+    EntryRetired { path: PathBuf },
+}
+
+/// Where a scenario's events go.
+pub type EventSink = Arc<dyn Fn(ScenarioEvent) + Send + Sync>;
 
 /// One scenario type, as named in Krkn's `chaos_scenarios`.
 pub trait ScenarioType: Send + Sync {

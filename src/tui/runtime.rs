@@ -264,6 +264,7 @@ fn spawn_execute(
                 Outcome::Executed { .. } => format!("executed {} ({})", out.file_name, out.summary),
                 Outcome::Failed { error } => format!("FAILED {}: {error}", out.file_name),
                 Outcome::Skipped { reason } => format!("skipped {}: {reason}", out.file_name),
+                Outcome::Refused { reason } => format!("REFUSED {}: {reason}", out.file_name),
                 Outcome::Planned { .. } => return,
             };
             let _ = tx.send(Internal::Log(line));
