@@ -177,26 +177,52 @@ fn unknown_scenario_types_and_bad_files_are_refused_before_anything_runs() {
     );
 }
 
-#[test]
-fn krkns_scenario_files_load() {
+fn check_scenario_files_load(dir: &std::path::Path, files: &[(&str, &str)]) {
     use chaosdeck::scenarios::find;
-    let dir = support::fixtures().join("krkn-scenarios");
-    for (scenario_type, file) in [
-        ("pod_disruption_scenarios", "scenarios_kube_pod.yml"),
-        ("pod_disruption_scenarios", "scenarios_kind_pod_etcd.yml"),
-        ("application_outages_scenarios", "scenarios_openshift_app_outage.yaml"),
-        ("hog_scenarios", "scenarios_kube_cpu-hog.yml"),
-        ("hog_scenarios", "scenarios_kube_memory-hog.yml"),
-        ("hog_scenarios", "scenarios_kube_io-hog.yml"),
-        ("http_load_scenarios", "scenarios_kube_http_load_scenario.yml"),
-        ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
-        ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
-        ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
-    ] {
+    for (scenario_type, file) in files {
         let result = find(scenario_type).unwrap().load(&dir.join(file));
         let plan = result.unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!plan.describe().is_empty());
     }
+}
+
+#[test]
+fn krkns_scenario_files_load() {
+    check_scenario_files_load(
+        &support::krkn_data().join("scenarios"),
+        &[
+            ("pod_disruption_scenarios", "pod.yml"),
+            ("pod_disruption_scenarios", "pod_etcd.yml"),
+            ("application_outages_scenarios", "app_outage.yaml"),
+            ("hog_scenarios", "cpu-hog.yml"),
+            ("hog_scenarios", "memory-hog.yml"),
+            ("hog_scenarios", "io-hog.yml"),
+            ("http_load_scenarios", "http_load_scenario.yml"),
+            ("syn_flood_scenarios", "syn_flood.yaml"),
+            ("service_hijacking_scenarios", "service_hijacking.yaml"),
+            ("node_scenarios", "node_scenarios_example.yml"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn krkns_shared_scenario_files_load() {
+    check_scenario_files_load(
+        &support::fixtures().join("krkn-scenarios"),
+        &[
+            ("pod_disruption_scenarios", "scenarios_kube_pod.yml"),
+            ("pod_disruption_scenarios", "scenarios_kind_pod_etcd.yml"),
+            ("application_outages_scenarios", "scenarios_openshift_app_outage.yaml"),
+            ("hog_scenarios", "scenarios_kube_cpu-hog.yml"),
+            ("hog_scenarios", "scenarios_kube_memory-hog.yml"),
+            ("hog_scenarios", "scenarios_kube_io-hog.yml"),
+            ("http_load_scenarios", "scenarios_kube_http_load_scenario.yml"),
+            ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
+            ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
+            ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
+        ],
+    );
 }
 
 #[test]
