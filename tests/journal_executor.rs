@@ -97,6 +97,7 @@ fn draft(step: &str, undo: Vec<UndoAction>) -> EntryDraft {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent() {
     let env = env().await;
     let journal = env.journal();
@@ -144,6 +145,7 @@ async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn a_same_named_stranger_is_never_deleted() {
     let env = env().await;
     let journal = env.journal();
@@ -188,6 +190,7 @@ async fn a_same_named_stranger_is_never_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
     let env = env().await;
     env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
@@ -275,6 +278,7 @@ async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn create_undo_recreates_a_deleted_bare_pod_once() {
     let env = env().await;
     let before = env.create(pod("solo")).await;
@@ -307,6 +311,7 @@ async fn create_undo_recreates_a_deleted_bare_pod_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn two_processes_never_execute_the_same_entry_twice() {
     let env = env().await;
     let journal = env.journal();
@@ -352,6 +357,7 @@ async fn two_processes_never_execute_the_same_entry_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn execute_rollback_cli_exit_codes_against_the_sandbox() {
     let env = env().await;
     let journal = env.journal();

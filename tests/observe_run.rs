@@ -75,6 +75,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool"]
 async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
     let promtool = tool("promtool");
     let w = World::new().await;
@@ -153,6 +154,7 @@ impl Drop for Server {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus"]
 async fn a_real_prometheus_server_scrapes_the_run() {
     let prometheus = tool("prometheus");
     let w = World::new().await;
@@ -260,6 +262,7 @@ async fn status_endpoint_starts_paused_and_post_run_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs kubectl"]
 async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
     let w = World::new().await;
     let before = w.settle(&w.snapshot());

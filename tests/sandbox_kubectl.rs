@@ -124,6 +124,7 @@ fn fixture(name: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn get_nodes_and_pods_and_error_wording() {
     let c = Cluster::start(Seed::Demo);
     let nodes = c.ok(&["get", "nodes"]);
@@ -172,6 +173,7 @@ fn get_nodes_and_pods_and_error_wording() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn apply_deployment_replace_pod_and_scale() {
     let c = Cluster::start(Seed::Demo);
     let out = c.ok(&["apply", "--validate=false", "-f", &fixture("hello-deployment.yaml")]);
@@ -244,6 +246,7 @@ fn apply_deployment_replace_pod_and_scale() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn cordon_uncordon_label_and_select() {
     let c = Cluster::start(Seed::Demo);
     let out = c.ok(&["cordon", "sandbox-worker-1"]);
@@ -300,6 +303,7 @@ fn cordon_uncordon_label_and_select() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn watch_sees_added_modified_deleted() {
     let c = Cluster::start(Seed::Empty);
     let cache = c.dir.path().join("cache");
@@ -353,6 +357,7 @@ fn watch_sees_added_modified_deleted() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn eviction_refused_by_pdb_with_429() {
     // Slow pods, so the first eviction's replacement cannot be Ready before the second try
     // however slowly kubectl starts.
@@ -401,6 +406,7 @@ fn eviction_refused_by_pdb_with_429() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn namespace_deletion_removes_contents() {
     let c = Cluster::start(Seed::Demo);
     c.wait_running("shop", "app=frontend", 3);
@@ -415,6 +421,7 @@ fn namespace_deletion_removes_contents() {
 }
 
 #[test]
+#[ignore = "needs kubectl"]
 fn typed_create_commands_and_drain() {
     // These kubectl commands send protobuf bodies.
     let c = Cluster::start(Seed::Demo);
