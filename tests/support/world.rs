@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chaosdeck::journal::scan;
+use chaosdeck::journal::scan::JournalTree;
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 
 pub struct World {
@@ -107,6 +108,23 @@ impl World {
         lines.join("\n")
     }
 
+    /// The cluster before any chaos: waits until the seeded workloads have settled (no pod
+    /// Pending, two snapshots in a row alike), so a later `settle(&before)` compares with a
+    /// state the cluster returns to rather than with a moment of its start-up.
+    pub fn steady(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = self.snapshot();
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = self.snapshot();
+            if now == last && !now.contains(" Pending") {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "the sandbox never settled:\n{now}");
+            last = now;
+        }
+    }
+
     /// Polls until the cluster looks like `want` again (controllers need a moment).
     pub fn settle(&self, want: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -119,18 +137,22 @@ impl World {
         }
     }
 
+    /// The journal as the scanner reads it; a scan error fails the test (an unreadable journal
+    /// is not an empty one).
+    pub fn tree(&self) -> JournalTree {
+        let dir = self.journal();
+        scan(&dir).unwrap_or_else(|e| panic!("scanning the journal {}: {e}", dir.display()))
+    }
+
     pub fn outstanding(&self) -> usize {
-        scan(&self.journal()).map(|t| t.outstanding()).unwrap_or(0)
+        self.tree().outstanding()
     }
 
     pub fn executed(&self) -> usize {
-        scan(&self.journal())
-            .map(|t| {
-                t.entries()
-                    .filter(|(_, e)| e.state == chaosdeck::journal::EntryState::Executed)
-                    .count()
-            })
-            .unwrap_or(0)
+        self.tree()
+            .entries()
+            .filter(|(_, e)| e.state == chaosdeck::journal::EntryState::Executed)
+            .count()
     }
 
     pub fn run(&self, config: &Path, failpoint: Option<&str>) -> Running {
