@@ -12,6 +12,7 @@ use std::time::Duration;
 use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::entry::ENTRY_LABEL;
 use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
+use chaosdeck::journal::lock::lock_context;
 use chaosdeck::journal::{EntryDraft, EntryState, Filter, Journal, ObjectRef, UndoAction, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
@@ -165,16 +166,16 @@ async fn a_same_named_stranger_is_never_deleted() {
     pods.delete("web-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
         .await
         .unwrap();
-    for _ in 0..100 {
-        if env
-            .ops
-            .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
-            .await
-            .unwrap()
-            .is_none()
-        {
-            break;
-        }
+    // The deletion is asynchronous in the sandbox: wait for it, the deadline only a hang guard.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .ops
+        .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "web-0 was never deleted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let theirs: DynamicObject = serde_json::from_value(pod("web-0")).unwrap();
@@ -293,10 +294,9 @@ async fn create_undo_recreates_a_deleted_bare_pod_once() {
     assert!(
         env.kubectl(&["delete", "pod", "solo", "-n", "default", "--grace-period=0", "--force"]).0
     );
-    for _ in 0..100 {
-        if !env.kubectl(&["get", "pod", "solo", "-n", "default"]).0 {
-            break;
-        }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.kubectl(&["get", "pod", "solo", "-n", "default"]).0 {
+        assert!(tokio::time::Instant::now() < deadline, "solo was never deleted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let outcomes = env.execute_all().await;
@@ -328,6 +328,15 @@ async fn two_processes_never_execute_the_same_entry_twice() {
             .unwrap();
         }
     }
+    // Hold every context's lock (the library's own, whatever its mechanism) while both
+    // processes start, so both have scanned and planned all 24 entries before either can
+    // execute one: they really overlap, on every context.
+    let contexts: Vec<std::path::PathBuf> =
+        scan(journal.root()).unwrap().contexts.iter().map(|c| c.path.clone()).collect();
+    let mut held = Vec::new();
+    for dir in &contexts {
+        held.push(lock_context(dir, Duration::from_secs(5)).await.unwrap());
+    }
     let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
     let spawn = || {
         Command::new(&bin)
@@ -340,6 +349,10 @@ async fn two_processes_never_execute_the_same_entry_twice() {
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
+    for child in [&a, &b] {
+        wait_until_waiting_for_a_lock(child.id(), &contexts);
+    }
+    drop(held);
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success());
     let text =
@@ -351,9 +364,37 @@ async fn two_processes_never_execute_the_same_entry_twice() {
     files.dedup();
     assert_eq!(files.len(), executed.len(), "an entry was executed twice:\n{text}");
     assert_eq!(executed.len(), total, "{text}");
+    // Both planned every entry, so whichever came second to a context found its entries done.
+    let already = text.lines().filter(|l| l.contains("already executed by another process"));
+    assert_eq!(already.count(), total, "the second process must skip each entry:\n{text}");
+    let tree = scan(journal.root()).unwrap();
+    assert_eq!(tree.outstanding(), 0);
+    assert!(tree.entries().all(|(_, e)| e.state == EntryState::Executed && e.last_error.is_none()));
     let (_, left) = env.kubectl(&["get", "configmaps", "-n", "default", "-o", "name"]);
     assert!(!left.contains("configmap/cm-"), "{left}");
     env.sandbox.shutdown().await;
+}
+
+/// Waits until process `pid` holds a descriptor on one of `contexts` (its lock file or the
+/// directory itself) in two polls in a row: it has scanned the journal and is waiting for a
+/// context lock. The scan opens directories only for an instant, so it does not count twice.
+fn wait_until_waiting_for_a_lock(pid: u32, contexts: &[std::path::PathBuf]) {
+    let fds = std::path::PathBuf::from(format!("/proc/{pid}/fd"));
+    let holds_one = || {
+        std::fs::read_dir(&fds).into_iter().flatten().flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                contexts.iter().any(|c| target == *c || target.parent() == Some(c.as_path()))
+            })
+        })
+    };
+    // Only a hang guard: the event normally comes within milliseconds of the start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while seen < 2 {
+        assert!(std::time::Instant::now() < deadline, "process {pid} never waited for a lock");
+        seen = if holds_one() { seen + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
