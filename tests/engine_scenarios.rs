@@ -11,7 +11,7 @@ use support::world::{Lines, World, wait_exit};
 
 /// The three lifecycles for one scenario file making `changes` cluster changes.
 async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize) {
-    let before = world.settle(&world.snapshot());
+    let before = world.steady();
     let config = world.config(scenario_type, &[file], true, 0);
 
     // 1. Success: the change is made and reverted by the scenario; nothing stays pending.

@@ -306,6 +306,7 @@ fn cordon_uncordon_label_and_select() {
 #[ignore = "needs kubectl"]
 fn watch_sees_added_modified_deleted() {
     let c = Cluster::start(Seed::Empty);
+    c.ok(&["run", "sentinel", "--image=busybox", "--restart=Never"]);
     let cache = c.dir.path().join("cache");
     let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
@@ -334,14 +335,20 @@ fn watch_sees_added_modified_deleted() {
             }
         }
     });
-    // The watch is open once kubectl has listed; creating before that would show as the
-    // initial ADDED anyway, so either way ADDED must arrive.
-    std::thread::sleep(Duration::from_millis(300));
+    // kubectl lists, prints the listed pods as ADDED, then watches from the list's version:
+    // once the sentinel's ADDED line is out, later changes arrive as watch events.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == "ADDED sentinel") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("kubectl -w never listed the sentinel pod: {seen:?}"),
+        }
+    }
     c.ok(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml")]);
     c.ok(&["label", "pod", "watched", "seen=yes"]);
     c.ok(&["delete", "pod", "watched", "--grace-period=0", "--force"]);
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
     while !seen.iter().any(|l: &String| l.starts_with("DELETED watched")) {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
