@@ -231,14 +231,23 @@ fn krkns_shared_scenario_files_load() {
 #[test]
 fn the_shipped_demo_config_runs_green_headless() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--headless", "--config", "config/config.yaml", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout_path = dir.path().join("stdout");
+    let stderr_path = dir.path().join("stderr");
+    let mut child = support::world::Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--headless", "--config", "config/config.yaml", "--dir"])
+            .arg(dir.path().join("journal"))
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The demo takes about 40 s; the limit only keeps a hung run from hanging the suite.
+    let code = wait_exit(&mut child, Duration::from_secs(600));
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(stdout.matches("  passed ").count(), 3, "{stdout}");
     assert!(stdout.contains("nothing of this run is pending"), "{stdout}");
 }
