@@ -1,6 +1,6 @@
 //! Every scenario through the real binary against a sandbox: success, an injected failure
 //! (auto rollback), and SIGKILL right after each change followed by `execute-rollback`. The
-//! cluster is compared with kubectl before and after.
+//! cluster is compared before and after through kube-rs's typed API (not chaosdeck's client).
 
 mod support;
 
@@ -68,7 +68,6 @@ async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn application_outage_lifecycles() {
     let w = World::new().await;
     exercise(&w, "application_outages_scenarios", "app_outage.yaml", 1).await;
@@ -76,7 +75,6 @@ async fn application_outage_lifecycles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn hog_lifecycles() {
     let w = World::new().await;
     exercise(&w, "hog_scenarios", "cpu-hog.yml", 2).await;
@@ -84,7 +82,6 @@ async fn hog_lifecycles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn service_hijacking_lifecycles() {
     let w = World::new().await;
     exercise(&w, "service_hijacking_scenarios", "service_hijacking.yaml", 3).await;
@@ -92,7 +89,6 @@ async fn service_hijacking_lifecycles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn syn_flood_lifecycles() {
     let w = World::new().await;
     exercise(&w, "syn_flood_scenarios", "syn_flood.yaml", 2).await;
@@ -100,7 +96,6 @@ async fn syn_flood_lifecycles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn http_load_lifecycles() {
     let w = World::new().await;
     exercise(&w, "http_load_scenarios", "http_load.yml", 2).await;
@@ -108,7 +103,6 @@ async fn http_load_lifecycles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn pod_disruption_lifecycles_recreate_bare_pods() {
     let w = World::new().await;
     let client = w.sandbox.client().unwrap();
@@ -120,7 +114,6 @@ async fn pod_disruption_lifecycles_recreate_bare_pods() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn node_cordon_and_taint_lifecycles() {
     let w = World::new().await;
     exercise(&w, "node_scenarios", "node.yml", 2).await;

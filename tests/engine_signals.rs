@@ -13,7 +13,6 @@ fn signal(child: &std::process::Child, sig: i32) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn sigterm_during_a_scenario_rolls_back_and_exits_143() {
     let w = World::new().await;
     let before = w.steady();
@@ -59,7 +58,6 @@ async fn sigint_between_scenarios_stops_the_run_with_130() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
     let w = World::new().await;
     let before = w.steady();
@@ -83,7 +81,6 @@ async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn dry_run_touches_nothing_and_writes_no_entry() {
     let w = World::new().await;
     let before = w.steady();
@@ -103,7 +100,6 @@ async fn dry_run_touches_nothing_and_writes_no_entry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn protected_namespaces_are_refused() {
     let w = World::new().await;
     let before = w.steady();
@@ -253,7 +249,6 @@ fn the_shipped_demo_config_runs_green_headless() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn a_second_signal_does_not_cut_the_rollback_short() {
     let w = World::new().await;
     let before = w.steady();
@@ -276,7 +271,6 @@ async fn a_second_signal_does_not_cut_the_rollback_short() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn a_third_signal_exits_at_once_and_the_journal_stays_usable() {
     let w = World::new().await;
     let before = w.steady();

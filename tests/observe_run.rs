@@ -266,7 +266,6 @@ async fn status_endpoint_starts_paused_and_post_run_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs kubectl"]
 async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
     let w = World::new().await;
     let before = w.steady();
