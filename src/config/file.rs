@@ -276,22 +276,16 @@ mod tests {
         Config::parse(Path::new("/etc/chaos/config.yaml"), text)
     }
 
-    #[test]
-    fn krkn_shipped_config_loads_and_reports_ignored_sections() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/krkn-scenarios/config_config.yaml");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("fixture {} (shared/ must sit beside the repo): {e}", path.display())
-        });
-        let config = Config::parse(&path, &text).unwrap();
+    /// What a Krkn config file must load into: (hog files, scenario types, wait, iterations).
+    fn check_krkn_config(path: &Path, hog_files: usize, types: usize, tunings: Tunings) {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+        let config = Config::parse(path, &text).unwrap();
         assert!(config.auto_rollback);
-        assert_eq!(
-            config.tunings,
-            Tunings { wait_duration_secs: 1, iterations: 1, daemon_mode: false }
-        );
+        assert_eq!(config.tunings, tunings);
         assert_eq!(config.chaos_scenarios[0].scenario_type, "hog_scenarios");
-        assert_eq!(config.chaos_scenarios[0].files.len(), 3);
-        assert_eq!(config.chaos_scenarios.len(), 18);
+        assert_eq!(config.chaos_scenarios[0].files.len(), hog_files);
+        assert_eq!(config.chaos_scenarios.len(), types);
         assert!(config.rollback_versions_directory.is_none());
         for section in ["cerberus", "elastic", "telemetry", "kraken.exit_on_failure"] {
             assert!(
@@ -301,6 +295,22 @@ mod tests {
             );
         }
         assert_eq!(config.cluster, ClusterChoice::Kubeconfig { context: None });
+    }
+
+    #[test]
+    fn krkn_format_config_loads_and_reports_ignored_sections() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/krkn/config.yaml");
+        let tunings = Tunings { wait_duration_secs: 15, iterations: 2, daemon_mode: false };
+        check_krkn_config(&path, 3, 10, tunings);
+    }
+
+    #[test]
+    #[ignore = "needs ../shared/fixtures"]
+    fn krkn_shipped_config_loads_and_reports_ignored_sections() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/krkn-scenarios/config_config.yaml");
+        let tunings = Tunings { wait_duration_secs: 1, iterations: 1, daemon_mode: false };
+        check_krkn_config(&path, 3, 18, tunings);
     }
 
     #[test]

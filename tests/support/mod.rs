@@ -21,7 +21,14 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// `shared/fixtures` beside the repository (CI clones with shared/ next to it).
+/// The project's own Krkn files (`config.yaml`, `scenarios/`, `rollback/`), written in Krkn's
+/// formats so that a fresh clone tests the Krkn interop with nothing beside it.
+pub fn krkn_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/krkn")
+}
+
+/// `shared/fixtures` beside the repository: files made by Krkn's own code, an additional
+/// check CI runs (tests using it are `#[ignore = "needs ../shared/fixtures"]`).
 pub fn fixtures() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
     assert!(

@@ -7,7 +7,14 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chaosdeck::journal::scan;
+use chaosdeck::journal::scan::JournalTree;
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::api::ListParams;
 
 pub struct World {
     pub sandbox: Sandbox,
@@ -67,44 +74,40 @@ impl World {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// What chaos may change, as kubectl sees it. Controller-owned pods are counted (their
-    /// names change on re-creation), bare pods are named.
+    /// What chaos may change, read with kube-rs's typed API (a client chaosdeck did not
+    /// write). Controller-owned pods are counted (their names change on re-creation), bare pods
+    /// are named.
     pub fn snapshot(&self) -> String {
-        let mut lines = Vec::new();
-        let objects = self.kubectl(&[
-            "get",
-            "networkpolicies,configmaps,services",
-            "-A",
-            "--no-headers",
-            "-o",
-            "custom-columns=K:.kind,NS:.metadata.namespace,N:.metadata.name,SEL:.spec.selector",
-        ]);
-        lines.extend(objects.lines().map(str::to_string));
-        let nodes = self.kubectl(&[
-            "get",
-            "nodes",
-            "--no-headers",
-            "-o",
-            "custom-columns=N:.metadata.name,U:.spec.unschedulable,T:.spec.taints",
-        ]);
-        lines.extend(nodes.lines().map(|l| format!("node {l}")));
-        let pods = self.kubectl(&["get", "pods", "-A", "--no-headers", "-o", "custom-columns=NS:.metadata.namespace,N:.metadata.name,O:.metadata.ownerReferences[0].name,P:.status.phase"]);
-        let mut counts = std::collections::BTreeMap::new();
-        for l in pods.lines() {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 4 {
-                continue;
+        let url = self.sandbox.url();
+        // Callers are sync code inside async tests: a runtime of its own, on a thread of its
+        // own, reads the cluster without blocking theirs.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            runtime.unwrap().block_on(snapshot_of(&url))
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The cluster before any chaos: waits until the seeded workloads have settled (every
+    /// Deployment ready, no pod Pending, two snapshots in a row alike), so a later `settle(&before)` compares with a
+    /// state the cluster returns to rather than with a moment of its start-up.
+    pub fn steady(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = self.snapshot();
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = self.snapshot();
+            let ready = now
+                .lines()
+                .filter_map(|l| l.strip_prefix("Deployment ")?.split(" ready ").nth(1))
+                .all(|counts| counts.split_once('/').is_some_and(|(r, w)| r == w));
+            if now == last && ready && !now.contains(" Pending") {
+                return now;
             }
-            let key = if f[2] == "<none>" {
-                format!("bare pod {}/{} {}", f[0], f[1], f[3])
-            } else {
-                format!("pods of {}/{} {}", f[0], f[2], f[3])
-            };
-            *counts.entry(key).or_insert(0) += 1;
+            assert!(Instant::now() < deadline, "the sandbox never settled:\n{now}");
+            last = now;
         }
-        lines.extend(counts.into_iter().map(|(k, n)| format!("{k} x{n}")));
-        lines.sort();
-        lines.join("\n")
     }
 
     /// Polls until the cluster looks like `want` again (controllers need a moment).
@@ -119,18 +122,22 @@ impl World {
         }
     }
 
+    /// The journal as the scanner reads it; a scan error fails the test (an unreadable journal
+    /// is not an empty one).
+    pub fn tree(&self) -> JournalTree {
+        let dir = self.journal();
+        scan(&dir).unwrap_or_else(|e| panic!("scanning the journal {}: {e}", dir.display()))
+    }
+
     pub fn outstanding(&self) -> usize {
-        scan(&self.journal()).map(|t| t.outstanding()).unwrap_or(0)
+        self.tree().outstanding()
     }
 
     pub fn executed(&self) -> usize {
-        scan(&self.journal())
-            .map(|t| {
-                t.entries()
-                    .filter(|(_, e)| e.state == chaosdeck::journal::EntryState::Executed)
-                    .count()
-            })
-            .unwrap_or(0)
+        self.tree()
+            .entries()
+            .filter(|(_, e)| e.state == chaosdeck::journal::EntryState::Executed)
+            .count()
     }
 
     pub fn run(&self, config: &Path, failpoint: Option<&str>) -> Running {
@@ -155,6 +162,60 @@ impl World {
             .unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+async fn snapshot_of(url: &str) -> String {
+    let uri: axum::http::Uri = url.parse().unwrap();
+    let client = kube::Client::try_from(kube::Config::new(uri)).unwrap();
+    let all = ListParams::default();
+    let mut lines = Vec::new();
+    for p in Api::<NetworkPolicy>::all(client.clone()).list(&all).await.unwrap() {
+        lines.push(format!("NetworkPolicy {}", at(&p.metadata)));
+    }
+    for c in Api::<ConfigMap>::all(client.clone()).list(&all).await.unwrap() {
+        lines.push(format!("ConfigMap {}", at(&c.metadata)));
+    }
+    for s in Api::<Service>::all(client.clone()).list(&all).await.unwrap() {
+        let selector = s.spec.and_then(|spec| spec.selector);
+        lines.push(format!("Service {} {}", at(&s.metadata), json(&selector)));
+    }
+    for n in Api::<Node>::all(client.clone()).list(&all).await.unwrap() {
+        let spec = n.spec.unwrap_or_default();
+        lines.push(format!(
+            "node {} {} {}",
+            n.metadata.name.unwrap_or_default(),
+            spec.unschedulable.unwrap_or(false),
+            json(&spec.taints)
+        ));
+    }
+    // Readiness too: "restored" means the workloads are back, not only their objects.
+    for d in Api::<Deployment>::all(client.clone()).list(&all).await.unwrap() {
+        let want = d.spec.replicas.unwrap_or(1);
+        let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+        lines.push(format!("Deployment {} ready {ready}/{want}", at(&d.metadata)));
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for p in Api::<Pod>::all(client).list(&all).await.unwrap() {
+        let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
+        let owner = p.metadata.owner_references.as_ref().and_then(|o| o.first());
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let key = match owner {
+            None => format!("bare pod {} {phase}", at(&p.metadata)),
+            Some(o) => format!("pods of {ns}/{} {phase}", o.name),
+        };
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    lines.extend(counts.into_iter().map(|(k, n)| format!("{k} x{n}")));
+    lines.sort();
+    lines.join("\n")
+}
+
+fn at(meta: &ObjectMeta) -> String {
+    format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap()
 }
 
 /// A `chaosdeck run` child that is killed when the test ends, even by a failed assertion, so
