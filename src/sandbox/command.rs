@@ -21,6 +21,12 @@ pub struct SandboxArgs {
     /// What the cluster starts with: demo, empty or scale:NODES:PODS.
     #[arg(long, default_value = "demo")]
     pub seed: String,
+    /// Delay every response, like a cluster in another region: e.g. 20ms or 20ms±5ms.
+    #[arg(long, value_name = "DELAY")]
+    pub latency: Option<super::throttle::Latency>,
+    /// Answer 429 with Retry-After past N requests in flight (watches not counted).
+    #[arg(long, value_name = "N")]
+    pub max_inflight: Option<usize>,
 }
 
 /// `$XDG_STATE_HOME/chaosdeck/sandbox.kubeconfig`, else `~/.local/state/chaosdeck/...`.
@@ -43,9 +49,15 @@ pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
         Some(p) => p,
         None => default_kubeconfig_path()?,
     };
-    let sandbox = Sandbox::start(SandboxOptions { port: args.port, seed, ..Default::default() })
-        .await
-        .wrap_err("cannot start the sandbox")?;
+    let sandbox = Sandbox::start(SandboxOptions {
+        port: args.port,
+        seed,
+        latency: args.latency,
+        max_inflight: args.max_inflight,
+        ..Default::default()
+    })
+    .await
+    .wrap_err("cannot start the sandbox")?;
     sandbox
         .write_kubeconfig(&path)
         .wrap_err_with(|| format!("cannot write the kubeconfig to {}", path.display()))?;

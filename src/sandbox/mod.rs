@@ -42,6 +42,7 @@ pub mod seed;
 pub mod selectors;
 pub mod status;
 pub mod store;
+pub mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -105,6 +106,10 @@ pub struct SandboxOptions {
     pub pod_ready_delay: Duration,
     /// Keep a record of every request served ([`Sandbox::requests`]).
     pub record_requests: bool,
+    /// Delay every response, like a cluster far away.
+    pub latency: Option<throttle::Latency>,
+    /// Answer 429 with `Retry-After` past this many requests in flight (watches not counted).
+    pub max_inflight: Option<usize>,
 }
 
 impl Default for SandboxOptions {
@@ -114,6 +119,8 @@ impl Default for SandboxOptions {
             seed: Seed::Demo,
             pod_ready_delay: Duration::from_millis(200),
             record_requests: false,
+            latency: None,
+            max_inflight: None,
         }
     }
 }
@@ -142,6 +149,11 @@ impl Sandbox {
         let state = handlers::AppState { store: store.clone(), shutdown: shutdown.clone() };
         let requests = opts.record_requests.then(requests::RequestLog::default);
         let mut app = handlers::router(state);
+        let throttle = throttle::Throttle::new(opts.latency, opts.max_inflight);
+        if throttle.is_active() {
+            app = app.layer(axum::middleware::from_fn_with_state(throttle, throttle::throttle));
+        }
+        // Outermost, so that shed requests are recorded too.
         if let Some(log) = &requests {
             app = app.layer(axum::middleware::from_fn_with_state(log.clone(), requests::record));
         }

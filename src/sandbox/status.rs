@@ -106,6 +106,13 @@ impl ApiError {
         Self::new(429, "TooManyRequests", message)
     }
 
+    /// 429 with `Retry-After` (and `details.retryAfterSeconds`), as API Priority and Fairness
+    /// answers a request it sheds.
+    pub fn too_many_requests_retry(message: impl Into<String>, seconds: u64) -> Self {
+        Self::new(429, "TooManyRequests", message)
+            .with_details(json!({"retryAfterSeconds": seconds}))
+    }
+
     pub fn forbidden_terminating(def: &ResourceDef, name: &str, ns: &str) -> Self {
         Self::new(
             403,
