@@ -555,9 +555,10 @@ async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_
     let pending = dir.join(&ctx).join(edited);
     assert!(pending.exists());
     assert!(
-        dir.join(&ctx).join(format!("{edited}.error")).exists(),
-        "error sidecar like chaosdeck entries"
+        dir.join(".chaosdeck/krkn-errors").join(&ctx).join(format!("{edited}.error")).exists(),
+        "error record in chaosdeck's own directory, not in Krkn's context directory"
     );
+    assert!(!dir.join(&ctx).join(format!("{edited}.error")).exists());
     let tree = scan(&dir).unwrap();
     let e = entry(&tree, edited);
     assert_eq!(e.state, EntryState::Failed);

@@ -10,7 +10,8 @@ use super::target::ClusterArgs;
 use super::{EXIT_BAD_INPUT, JournalLocation};
 use crate::cluster::ClusterOps;
 use crate::config::Config;
-use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome};
+use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome, Tally};
+use crate::journal::scan::{EntryBody, EntryNode};
 use crate::journal::{Filter, scan};
 
 #[derive(Args, Debug, Default)]
@@ -71,30 +72,41 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     if args.dry_run {
         // No cluster is needed to say what would be done.
         print_dry_run(&selected);
-        return Ok(ExitCode::SUCCESS);
+        let invalid = selected.iter().filter(|n| matches!(n.body, EntryBody::Invalid(_))).count();
+        return Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
     }
-    let outcomes = {
+    // Files that cannot be read need no cluster to be reported, and must not hide behind a
+    // connection error either.
+    let (invalid, executable): (Vec<&EntryNode>, Vec<&EntryNode>) =
+        selected.iter().partition(|n| matches!(n.body, EntryBody::Invalid(_)));
+    let mut outcomes = Vec::with_capacity(selected.len());
+    if !invalid.is_empty() {
+        outcomes.extend(executor::execute_invalid(&invalid, print_outcome));
+    }
+    if !executable.is_empty() {
         let (client, target) = match args.cluster.connect(config.as_ref()).await {
             Ok(found) => found,
             Err(e) => {
                 eprintln!(
                     "error: {e:#}\n{} entr{} left pending",
-                    selected.len(),
-                    if selected.len() == 1 { "y" } else { "ies" }
+                    executable.len(),
+                    if executable.len() == 1 { "y" } else { "ies" }
                 );
                 return Ok(ExitCode::from(1));
             }
         };
         println!(
             "undoing {} entr{} on {} ({}), newest first",
-            selected.len(),
-            if selected.len() == 1 { "y" } else { "ies" },
+            executable.len(),
+            if executable.len() == 1 { "y" } else { "ies" },
             target.context,
             target.server
         );
-        let ops = ClusterOps::new(client);
-        executor::execute(&ops, &selected, ExecuteOptions::default(), print_outcome).await
-    };
+        let ops = ClusterOps::new(client).with_server(target.server.clone());
+        outcomes.extend(
+            executor::execute(&ops, &executable, ExecuteOptions::default(), print_outcome).await,
+        );
+    }
     Ok(summarize(&outcomes, args.file.is_some()))
 }
 
@@ -115,6 +127,10 @@ fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
                     &[]
                 }
             },
+            crate::journal::scan::EntryBody::Invalid(reason) => {
+                println!("    would NOT be executed: invalid entry: {reason}");
+                &[]
+            }
             _ => &[],
         };
         for action in actions {
@@ -136,26 +152,40 @@ fn print_outcome(out: &EntryOutcome) {
         Outcome::Failed { error } => {
             println!("FAILED    {}  {}\n          {error}", out.file_name, out.summary)
         }
-        Outcome::Skipped { reason } => println!("skipped   {}  {reason}", out.file_name),
+        Outcome::Invalid { reason } => println!(
+            "INVALID   {}  not executed, still pending: {reason}\n          fix the file (`chaosdeck show {}`), or undo its change by hand and mark it executed",
+            out.file_name,
+            crate::journal::kubectl::shell_word(&out.path.to_string_lossy())
+        ),
+        Outcome::NotAttempted { reason } => {
+            println!("NOT DONE  {}  {}\n          {reason}", out.file_name, out.summary)
+        }
+        Outcome::Skipped { reason, .. } => println!("skipped   {}  {reason}", out.file_name),
         Outcome::Planned { .. } => {}
     }
 }
 
-/// 0 when everything requested was undone, 1 when any undo failed (or an explicitly
-/// requested entry could not be executed here).
+/// 0 when everything requested was undone, 1 when any entry could not be (failed, invalid,
+/// not attempted, or an explicitly requested entry that cannot be executed here).
 fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(&o.outcome)).count();
-    let executed = count(|o| matches!(o, Outcome::Executed { .. }));
-    let failed = count(|o| matches!(o, Outcome::Failed { .. }));
-    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
-    println!("{executed} executed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
+    let tally = Tally::of(outcomes);
+    println!("{}", tally.line());
+    if tally.failed > 0 {
         println!(
             "failed entries stay pending with their error recorded; fix the cause and run execute-rollback again"
         );
-        return ExitCode::from(1);
     }
-    if explicit && skipped > 0 {
+    if tally.invalid > 0 {
+        println!(
+            "invalid entries stay pending: their change may still be in the cluster and chaosdeck cannot tell what to undo"
+        );
+    }
+    if tally.not_attempted > 0 {
+        println!(
+            "entries not attempted stay pending; run execute-rollback again once the cluster is reachable"
+        );
+    }
+    if tally.not_undone() > 0 || (explicit && tally.skipped_pending > 0) {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

@@ -36,7 +36,7 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
             header.is_sandbox = super::run::is_sandbox(&target);
             header.context = target.context;
             header.server = target.server;
-            Some(Arc::new(ClusterOps::new(client)))
+            Some(Arc::new(ClusterOps::new(client).with_server(header.server.clone())))
         }
         Err(e) => {
             eprintln!("note: no cluster ({e:#}); browsing only");

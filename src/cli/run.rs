@@ -151,7 +151,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         auto_rollback: config.auto_rollback,
         iterations: config.tunings.iterations,
     };
-    let ops = Arc::new(ClusterOps::new(client));
+    let ops = Arc::new(ClusterOps::new(client).with_server(target.server.clone()));
     let journal_dir = journal.root().to_path_buf();
     // Bound before the engine starts: a taken port must fail the run before any chaos.
     let observe = observe::Prepared::bind(observe::ObserveOptions {

@@ -18,7 +18,20 @@ use std::path::Path;
 pub use file::{RollbackContent, VersionFile};
 pub use plan::Plan;
 
+use super::kubectl::shell_word;
 use super::names::parse_context_dir;
+
+/// Krkn's default rollback directory when its config names none: `~/.krkn/rollback`.
+pub fn default_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    home.map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("~"))
+        .join(".krkn")
+        .join("rollback")
+}
+
+/// Where Krkn releases before `~/.krkn/rollback` kept it.
+pub const LEGACY_DEFAULT_DIR: &str = "/tmp/kraken-rollback";
 
 /// What a Krkn version file says it will do, decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +70,8 @@ pub fn krkn_instructions(path: &Path, scenario_type: &str) -> String {
         .and_then(|n| parse_context_dir(&n.to_string_lossy()))
         .map(|c| c.run_uuid)
         .unwrap_or_else(|| "<run_uuid>".into());
+    // Both come from names on disk, which anyone can create: quoted for the shell.
+    let (run_uuid, scenario_type) = (shell_word(&run_uuid), shell_word(scenario_type));
     format!(
         "from a krkn checkout whose config points \
          kraken.rollback_versions_directory at this directory, \
