@@ -75,14 +75,11 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         let invalid = selected.iter().filter(|n| matches!(n.body, EntryBody::Invalid(_))).count();
         return Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
     }
-    // Files that cannot be read need no cluster to be reported, and must not hide behind a
-    // connection error either.
-    let (invalid, executable): (Vec<&EntryNode>, Vec<&EntryNode>) =
-        selected.iter().partition(|n| matches!(n.body, EntryBody::Invalid(_)));
-    let mut outcomes = Vec::with_capacity(selected.len());
-    if !invalid.is_empty() {
-        outcomes.extend(executor::execute_invalid(&invalid, print_outcome));
-    }
+    // Files that cannot be read, and Krkn files left to Krkn, need no cluster to be reported,
+    // and must not hide behind a connection error either.
+    let (offline, executable): (Vec<&EntryNode>, Vec<&EntryNode>) =
+        selected.iter().partition(|n| !executor::needs_cluster(n));
+    let mut outcomes = executor::execute_offline(&offline, print_outcome);
     if !executable.is_empty() {
         let (client, target) = match args.cluster.connect(config.as_ref()).await {
             Ok(found) => found,

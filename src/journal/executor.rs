@@ -200,21 +200,37 @@ pub async fn execute(
     results
 }
 
-/// The outcomes of invalid entries, which need no cluster: each is reported, none executed.
-/// Other entries in `entries` are ignored (give those to [`execute`]).
-pub fn execute_invalid(
+/// Whether undoing `node` talks to the cluster: not for a file that cannot be read, nor for a
+/// Krkn file left to Krkn; those are reported without one (see [`execute_offline`]).
+pub fn needs_cluster(node: &EntryNode) -> bool {
+    match &node.body {
+        EntryBody::Invalid(_) => false,
+        EntryBody::Krkn(k) => k.plan.is_executable(),
+        EntryBody::Chaosdeck(_) | EntryBody::Listed(_) => true,
+    }
+}
+
+/// The outcomes of entries that need no cluster (invalid files, Krkn files left to Krkn):
+/// each is reported, none executed. Others in `entries` are ignored (give those to
+/// [`execute`]).
+pub fn execute_offline(
     entries: &[&EntryNode],
     mut report: impl FnMut(&EntryOutcome),
 ) -> Vec<EntryOutcome> {
     entries
         .iter()
-        .filter_map(|node| match &node.body {
-            EntryBody::Invalid(reason) => {
-                let out = finish(node, Outcome::Invalid { reason: reason.clone() });
-                report(&out);
-                Some(out)
-            }
-            _ => None,
+        .filter(|node| !needs_cluster(node))
+        .map(|node| {
+            let outcome = match &node.body {
+                EntryBody::Invalid(reason) => Outcome::Invalid { reason: reason.clone() },
+                EntryBody::Krkn(k) => {
+                    Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }
+                }
+                _ => Outcome::Failed { error: "internal: this entry needs the cluster".into() },
+            };
+            let out = finish(node, outcome);
+            report(&out);
+            out
         })
         .collect()
 }
