@@ -709,3 +709,42 @@ fn hints_built_from_krkn_files_quote_hostile_values() {
     assert!(text.contains("-- rm -f 'x; rm -rf ~'"), "{text}");
     assert!(!text.contains("rm -f x; rm -rf ~"), "{text}");
 }
+
+// ---------------------------------------------------------------- A. the same truth in the UI
+
+#[test]
+fn the_ui_says_how_many_entries_could_not_be_undone() {
+    use chaosdeck::engine::EngineEvent;
+    use chaosdeck::journal::{Depth, scan_with};
+    use chaosdeck::tui::app::{App, Header, Mode};
+    use chaosdeck::tui::theme::Theme;
+    use chaosdeck::tui::update::apply_event;
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-ui").unwrap();
+    ctx.write(ctx.mint("hog_scenarios"), delete_pod("default", "a")).unwrap();
+    std::fs::write(ctx.dir().join("hog_scenarios_5_brokenaa.yaml"), "not an entry").unwrap();
+    let header =
+        Header { context: "chaosdeck-sandbox".into(), is_sandbox: true, ..Default::default() };
+    let mut app = App::new(Mode::Inspect, header, Theme { color: false });
+    app.set_tree(scan_with(journal.root(), Depth::Headers).unwrap());
+    let render = |app: &mut App| {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();
+        terminal.draw(|f| chaosdeck::tui::render::draw(f, app)).unwrap();
+        terminal.backend().to_string()
+    };
+    let before = render(&mut app);
+    assert!(before.contains("1 pending") && before.contains("1 invalid"), "{before}");
+    assert!(!before.contains("not undone"), "{before}");
+    // What the engine reports after `!` when 2 were undone and 1 could not be.
+    apply_event(&mut app, &EngineEvent::RollbackFinished { executed: 2, failed: 1 });
+    let after = render(&mut app);
+    assert!(after.contains("1 not undone"), "{after}");
+    assert!(
+        app.log.iter().any(|l| l.contains("1 could NOT be undone (still pending)")),
+        "{:?}",
+        app.log
+    );
+}

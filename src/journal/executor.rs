@@ -546,6 +546,34 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn out(outcome: Outcome) -> EntryOutcome {
+        EntryOutcome { path: "x".into(), file_name: "x".into(), summary: String::new(), outcome }
+    }
+
+    #[test]
+    fn the_tally_counts_what_was_not_undone_and_keeps_done_elsewhere_apart() {
+        let outcomes = [
+            out(Outcome::Executed { notes: vec![] }),
+            out(Outcome::Failed { error: "e".into() }),
+            out(Outcome::Invalid { reason: "r".into() }),
+            out(Outcome::NotAttempted { reason: "r".into() }),
+            out(Outcome::Skipped { reason: "another process".into(), still_pending: false }),
+            out(Outcome::Skipped { reason: "left to Krkn".into(), still_pending: true }),
+        ];
+        let t = Tally::of(&outcomes);
+        assert_eq!(t.not_undone(), 3);
+        assert_eq!((t.skipped_done, t.skipped_pending), (1, 1));
+        assert_eq!(
+            t.line(),
+            "1 executed, 1 failed, 1 invalid (not executed), 2 skipped, \
+             1 not attempted (cluster unreachable)"
+        );
+        let plain = Tally::of(&outcomes[..1]);
+        assert_eq!(plain.line(), "1 executed, 0 failed, 0 skipped");
+        assert!(!outcomes[4].outcome.left_outstanding());
+        assert!(outcomes[5].outcome.left_outstanding());
+    }
+
     #[test]
     fn guard_matching_follows_merge_patch_semantics() {
         let current = json!({"spec": {"selector": {"app": "web", "hijack": "sh-1"}}});

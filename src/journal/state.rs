@@ -222,3 +222,52 @@ pub fn mark_by_hand(
     let pending = dir.join(file);
     lock_context_blocking(&dir, patience)?.mark_executed_by_hand(&pending, reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locked() -> (tempfile::TempDir, ContextLock) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("1-run");
+        std::fs::create_dir(&dir).unwrap();
+        let lock = lock_context_blocking(&dir, Duration::from_secs(1)).unwrap();
+        (tmp, lock)
+    }
+
+    #[test]
+    fn only_not_found_reads_as_already_executed() {
+        let (_tmp, lock) = locked();
+        let gone = lock.dir().join("hog_scenarios_1_abcdefgh.yaml");
+        assert!(!lock.still_pending(&gone).unwrap());
+        assert_eq!(lock.mark_executed(&gone).unwrap(), Marked::AlreadyExecuted);
+        // Running as root, permissions cannot be denied; a name the filesystem refuses is
+        // another error that is not "not found", and must surface with its cause.
+        let refused = lock.dir().join(format!("hog_scenarios_1_{}.yaml", "a".repeat(300)));
+        let err = lock.still_pending(&refused).unwrap_err().to_string();
+        assert!(err.contains("check that the entry is still pending"), "{err}");
+        assert!(lock.mark_executed(&refused).is_err());
+    }
+
+    #[test]
+    fn a_lock_changes_only_its_own_context() {
+        let (tmp, lock) = locked();
+        let other = tmp.path().join("2-run");
+        std::fs::create_dir(&other).unwrap();
+        let entry = other.join("hog_scenarios_1_abcdefgh.yaml");
+        std::fs::write(&entry, "x").unwrap();
+        assert!(lock.mark_executed(&entry).is_err());
+        assert!(entry.exists());
+    }
+
+    #[test]
+    fn krkn_error_records_live_outside_krkns_context_directory() {
+        let pending = Path::new("/j/1-run/hog_scenarios_1_abcdefgh.py");
+        assert_eq!(
+            error_path(pending),
+            Path::new("/j/.chaosdeck/krkn-errors/1-run/hog_scenarios_1_abcdefgh.py.error")
+        );
+        let ours = Path::new("/j/1-run/hog_scenarios_1_abcdefgh.yaml");
+        assert_eq!(error_path(ours), Path::new("/j/1-run/hog_scenarios_1_abcdefgh.yaml.error"));
+    }
+}
