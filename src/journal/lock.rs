@@ -54,14 +54,29 @@ pub async fn lock_context(dir: &Path, patience: Duration) -> Result<ContextLock,
 /// executor in another process.
 pub fn lock_context_blocking(dir: &Path, patience: Duration) -> Result<ContextLock, JournalError> {
     let fd = open_dir(dir)?;
-    let started = Instant::now();
-    loop {
-        match try_flock(&fd, dir)? {
-            true => return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd }),
-            false if started.elapsed() < patience => std::thread::sleep(RETRY),
-            false => return Err(JournalError::Busy { path: dir.into() }),
-        }
+    if try_flock(&fd, dir)? {
+        return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd });
     }
+    let wait = || {
+        let started = Instant::now();
+        loop {
+            std::thread::sleep(RETRY);
+            match try_flock(&fd, dir)? {
+                true => return Ok(()),
+                false if started.elapsed() < patience => {}
+                false => return Err(JournalError::Busy { path: dir.into() }),
+            }
+        }
+    };
+    // Called from async code (a scenario retiring its entry) the wait must not starve the
+    // runtime's other tasks, one of which may be the executor holding this very lock.
+    let waited = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    };
+    waited.map(|()| ContextLock { dir: dir.to_path_buf(), _fd: fd })
 }
 
 /// The directory itself, read-only: O_DIRECTORY refuses anything else, O_NOFOLLOW a symlink

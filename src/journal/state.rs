@@ -2,9 +2,11 @@
 //! (rename to `.executed`), failed (error record), amended (rewritten while still pending).
 //!
 //! Owns: the renames, rewrites and error records of entries. The type rule: each change is a
-//! method of [`ContextLock`], which only `lock` can hand out, so no code can rename or rewrite
-//! an entry without holding its context's lock; callers that hold no lock use the free
-//! functions here, which take it. Nothing else in the crate renames or rewrites entry files.
+//! method of [`ContextLock`], which only `lock` can hand out, and the file primitives that
+//! change an existing file (`fsio::{rename,replace,remove}_durable`) take a `&ContextLock` too,
+//! so no code can rename or rewrite an entry without holding its context's lock. Callers that
+//! hold no lock use the free functions here, which take it. Creating a new entry (`writer`)
+//! needs no lock: no other process can know its name yet.
 //!
 //! Error records of chaosdeck entries sit beside them (`x.yaml.error`). Krkn's context
 //! directories stay Krkn's: the record of a Krkn file lives under the journal root in
@@ -117,10 +119,10 @@ impl ContextLock {
         if !self.still_pending(pending)? {
             return Ok(Marked::AlreadyExecuted);
         }
-        fsio::rename_durable(pending, &executed_path(pending))
+        fsio::rename_durable(self, pending, &executed_path(pending))
             .map_err(io_err("mark the entry executed", pending))?;
         for sidecar in std::iter::once(error_path(pending)).chain(legacy_error_path(pending)) {
-            match fsio::remove_durable(&sidecar) {
+            match fsio::remove_durable(self, &sidecar) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_err("remove the error record", &sidecar)(e)),
@@ -152,7 +154,7 @@ impl ContextLock {
             fsio::ensure_private_dir(dir)
                 .map_err(io_err("create the error record directory", dir))?;
         }
-        fsio::replace_durable(&sidecar, text.as_bytes())
+        fsio::replace_durable(self, &sidecar, text.as_bytes())
             .map_err(io_err("record the failure", &sidecar))?;
         Ok(record)
     }
@@ -166,7 +168,7 @@ impl ContextLock {
                 message: "was executed by another process meanwhile; not rewritten".into(),
             });
         }
-        fsio::replace_durable(pending, text).map_err(io_err("rewrite the entry", pending))
+        fsio::replace_durable(self, pending, text).map_err(io_err("rewrite the entry", pending))
     }
 
     /// The operator says the entry was undone by hand: the audit line is written first
