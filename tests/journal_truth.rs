@@ -237,6 +237,79 @@ fn an_unreachable_api_server_is_named_with_its_cause_and_entries_stay_pending() 
     eprintln!("execute-rollback against a closed port took {elapsed:?}");
 }
 
+/// A server on loopback that answers every request with `status` and a Kubernetes Status body
+/// (read once, answer, close), for the answers the sandbox never gives.
+fn answering(status: u16, reason: &str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body = format!(
+        r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{reason}","reason":"{reason}","code":{status}}}"#
+    );
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+fn two_pending_pods(root: &Path) -> Vec<PathBuf> {
+    let journal = Journal::open(root).unwrap();
+    let ctx = journal.begin_context("run-auth").unwrap();
+    ["a", "b"]
+        .iter()
+        .map(|p| ctx.write(ctx.mint("hog_scenarios"), delete_pod("default", p)).unwrap().path)
+        .collect()
+}
+
+#[test]
+fn refused_credentials_tls_and_dns_failures_name_the_server_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |server: &str, name: &str| {
+        let kubeconfig = dir.path().join(format!("{name}.kubeconfig"));
+        kubeconfig_for(&kubeconfig, server);
+        let root = dir.path().join(name);
+        let pending = two_pending_pods(&root);
+        let out = chaosdeck()
+            .args(["execute-rollback", "--dir"])
+            .arg(&root)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .output()
+            .unwrap();
+        for p in &pending {
+            assert!(p.exists(), "{} still pending", p.display());
+        }
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        text(&out)
+    };
+    // 401: the credentials are refused; every other request would be refused too.
+    let server = format!("http://127.0.0.1:{}", answering(401, "Unauthorized"));
+    let out = run(&server, "unauthorized");
+    assert!(out.contains(&format!("not authorised by the API server at {server}")), "{out}");
+    assert!(out.contains("HTTP 401"), "{out}");
+    assert!(out.contains("1 not attempted"), "{out}");
+    assert!(!out.contains("does not serve"), "{out}");
+    // TLS: https to a server that does not speak it.
+    let server = format!("https://127.0.0.1:{}", answering(200, "OK"));
+    let out = run(&server, "tls");
+    assert!(out.contains(&format!("cannot reach the API server at {server}")), "{out}");
+    assert!(!out.contains("does not serve"), "{out}");
+    // DNS: `.invalid` never resolves (RFC 6761).
+    let server = "https://chaosdeck-no-such-host.invalid:6443";
+    let out = run(server, "dns");
+    assert!(out.contains(&format!("cannot reach the API server at {server}")), "{out}");
+    assert!(out.to_lowercase().contains("dns"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_the_cluster_does_not_serve_is_still_reported_as_not_served() {
     let env = sandbox().await;
