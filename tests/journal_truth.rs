@@ -821,3 +821,108 @@ fn the_ui_says_how_many_entries_could_not_be_undone() {
         app.log
     );
 }
+
+// ---------------------------------------------------------------- F. skipped is not failed
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_another_process_executed_does_not_fail_the_runs_rollback() {
+    use std::io::{BufRead, BufReader};
+    let sandbox = Sandbox::start(SandboxOptions {
+        seed: Seed::Demo,
+        pod_ready_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let ops = ClusterOps::new(sandbox.client().unwrap());
+    let scenario = dir.path().join("outage.yaml");
+    std::fs::write(
+        &scenario,
+        "application_outage:\n  duration: 300\n  namespace: shop\n  pod_selector: {app: frontend}\n  block: [Ingress]\n",
+    )
+    .unwrap();
+    let journal = dir.path().join("journal");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kraken:\n    kubeconfig_path: {}\n    auto_rollback: True\n    rollback_versions_directory: {}\n    chaos_scenarios:\n        - application_outages_scenarios:\n            - {}\ntunings:\n    wait_duration: 0\n    iterations: 1\nchaosdeck:\n    cluster: kubeconfig\n",
+            kubeconfig.display(),
+            journal.display(),
+            scenario.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+        .args(["run", "--headless", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let mut wait_for = |needle: &str| -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let line = rx.recv_timeout(left).ok()?;
+            log.push(line.clone());
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
+        None
+    };
+    let wrote = wait_for("journal: wrote ").expect("the outage is journaled");
+    let entry = PathBuf::from(
+        wrote.split("journal: wrote ").nth(1).unwrap().split(" (undo:").next().unwrap(),
+    );
+    // Once the scenario has recorded the policy's uid in its entry (an amend, which takes the
+    // lock too), another executor holds the context while the run is stopped...
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let policies =
+            ops.list("networking.k8s.io/v1", "NetworkPolicy", Some("shop")).await.unwrap();
+        let uid = policies.first().and_then(|p| p.metadata.uid.clone());
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        if uid.is_some_and(|uid| text.contains(&uid)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the uid was never recorded:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lock = lock_context_blocking(entry.parent().unwrap(), Duration::from_secs(5)).unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(wait_for("rollback of 1 entr").is_some(), "the run selected the entry");
+    // ...and undoes the entry first: the policy goes, the file becomes `.executed`.
+    for policy in ops.list("networking.k8s.io/v1", "NetworkPolicy", Some("shop")).await.unwrap() {
+        let name = policy.metadata.name.clone().unwrap();
+        let uid = policy.metadata.uid.clone().unwrap();
+        let target = ObjectRef::new("networking.k8s.io/v1", "NetworkPolicy", Some("shop"), &name);
+        ops.delete_exact(&target, &uid).await.unwrap();
+    }
+    std::fs::rename(&entry, format!("{}.executed", entry.display())).unwrap();
+    drop(lock);
+    let finished = wait_for("rollback done");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let _ = wait_for("run finished");
+    let log = log.join("\n");
+    assert!(finished.is_some(), "{log}");
+    assert_eq!(status.code(), Some(143), "{log}");
+    assert!(log.contains("already executed by another process"), "{log}");
+    assert!(log.contains("rollback done: 0 executed, 0 failed"), "skipped is not failed: {log}");
+    assert!(log.contains("stopped, rolled back"), "{log}");
+    sandbox.shutdown().await;
+}
