@@ -135,6 +135,27 @@ fn a_journal_whose_only_pending_file_is_garbage_is_not_nothing_pending() {
     assert!(dry.contains("would NOT be executed: invalid entry"), "{dry}");
 }
 
+#[test]
+fn without_a_cluster_invalid_entries_are_still_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-nocluster").unwrap();
+    let good = ctx.write(ctx.mint("hog_scenarios"), delete_pod("default", "a")).unwrap();
+    std::fs::write(ctx.dir().join("hog_scenarios_5_brokenaa.yaml"), "not: [an entry").unwrap();
+    let out = chaosdeck()
+        .args(["execute-rollback", "--dir"])
+        .arg(journal.root())
+        .arg("--kubeconfig")
+        .arg(dir.path().join("no-such-kubeconfig"))
+        .output()
+        .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("1 entry left pending"), "{text}");
+    assert!(text.contains("0 executed, 0 failed, 1 invalid (not executed), 0 skipped"), "{text}");
+    assert!(good.path.exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nineteen_good_and_one_corrupt_entry_exit_1_and_say_so() {
     let env = sandbox().await;

@@ -89,6 +89,10 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
                     executable.len(),
                     if executable.len() == 1 { "y" } else { "ies" }
                 );
+                if !outcomes.is_empty() {
+                    // What was already reported still counts.
+                    println!("{}", Tally::of(&outcomes).line());
+                }
                 return Ok(ExitCode::from(1));
             }
         };

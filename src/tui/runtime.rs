@@ -254,6 +254,22 @@ fn spawn_execute(
         app.push_log(
             "no cluster connection: start `chaosdeck inspect` with --kubeconfig to undo entries",
         );
+        // Still say which of them could not be undone even with a cluster.
+        let invalid: Vec<String> = app
+            .tree
+            .entries()
+            .filter(|(_, e)| e.state == crate::journal::EntryState::Invalid)
+            .filter(|(_, e)| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
+            .map(|(_, e)| e.file_name.clone())
+            .collect();
+        if !invalid.is_empty() {
+            app.push_log(format!(
+                "{} invalid entr{} cannot be undone by chaosdeck at all: {}",
+                invalid.len(),
+                if invalid.len() == 1 { "y" } else { "ies" },
+                invalid.join(", ")
+            ));
+        }
         return;
     };
     let root = journal.to_path_buf();
