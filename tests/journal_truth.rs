@@ -124,6 +124,12 @@ fn a_journal_whose_only_pending_file_is_garbage_is_not_nothing_pending() {
     assert!(text.contains("line 2"), "the reason is given: {text}");
     assert!(text.contains("0 executed, 0 failed, 1 invalid (not executed), 0 skipped"), "{text}");
     assert!(garbage.exists(), "never deleted, never renamed");
+    chaosdeck()
+        .args(["list-rollback", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("1 entry, 0 outstanding + 1 invalid"));
     // The dry run says the same and exits 1 too.
     let out = chaosdeck()
         .args(["execute-rollback", "--dry-run", "--dir"])
