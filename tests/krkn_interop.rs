@@ -814,9 +814,10 @@ async fn check_hijack_undo(set: &Set) {
     let pending = dir.join(&ctx).join(edited);
     assert!(pending.exists());
     assert!(
-        dir.join(&ctx).join(format!("{edited}.error")).exists(),
-        "error sidecar like chaosdeck entries"
+        dir.join(".chaosdeck/krkn-errors").join(&ctx).join(format!("{edited}.error")).exists(),
+        "error record in chaosdeck's own directory, not in Krkn's context directory"
     );
+    assert!(!dir.join(&ctx).join(format!("{edited}.error")).exists());
     let tree = scan(&dir).unwrap();
     let e = entry(&tree, edited);
     assert_eq!(e.state, EntryState::Failed);

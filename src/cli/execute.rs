@@ -9,7 +9,8 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 use super::target::ClusterArgs;
 use super::{EXIT_BAD_INPUT, JournalLocation};
 use crate::config::Config;
-use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome};
+use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome, Tally};
+use crate::journal::scan::{EntryBody, EntryNode};
 use crate::journal::{Filter, scan};
 
 #[derive(Args, Debug, Default)]
@@ -70,29 +71,43 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     if args.dry_run {
         // No cluster is needed to say what would be done.
         print_dry_run(&selected);
-        return Ok(ExitCode::SUCCESS);
+        let invalid = selected.iter().filter(|n| matches!(n.body, EntryBody::Invalid(_))).count();
+        return Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
     }
-    let outcomes = {
+    // Files that cannot be read, and Krkn files left to Krkn, need no cluster to be reported,
+    // and must not hide behind a connection error either.
+    let (offline, executable): (Vec<&EntryNode>, Vec<&EntryNode>) =
+        selected.iter().partition(|n| !executor::needs_cluster(n));
+    let mut outcomes = executor::execute_offline(&offline, print_outcome);
+    if !executable.is_empty() {
         let (ops, target) = match args.cluster.connect_ops(config.as_ref()).await {
             Ok(found) => found,
             Err(e) => {
                 eprintln!(
                     "error: {e:#}\n{} entr{} left pending",
-                    selected.len(),
-                    if selected.len() == 1 { "y" } else { "ies" }
+                    executable.len(),
+                    if executable.len() == 1 { "y" } else { "ies" }
                 );
-                return Ok(ExitCode::from(super::exit_code_of(&e)));
+                if !outcomes.is_empty() {
+                    // What was already reported still counts.
+                    println!("{}", Tally::of(&outcomes).line());
+                }
+                // Entries are left pending (1), unless the command line itself was wrong (2).
+                let named_wrong = e.downcast_ref::<super::target::NotTheNamedCluster>().is_some();
+                return Ok(ExitCode::from(if named_wrong { EXIT_BAD_INPUT } else { 1 }));
             }
         };
         println!(
             "undoing {} entr{} on {} ({}), newest first",
-            selected.len(),
-            if selected.len() == 1 { "y" } else { "ies" },
+            executable.len(),
+            if executable.len() == 1 { "y" } else { "ies" },
             target.context,
             target.server
         );
-        executor::execute(&ops, &selected, ExecuteOptions::default(), print_outcome).await
-    };
+        outcomes.extend(
+            executor::execute(&ops, &executable, ExecuteOptions::default(), print_outcome).await,
+        );
+    }
     Ok(summarize(&outcomes, args.file.is_some()))
 }
 
@@ -113,6 +128,10 @@ fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
                     &[]
                 }
             },
+            crate::journal::scan::EntryBody::Invalid(reason) => {
+                println!("    would NOT be executed: invalid entry: {reason}");
+                &[]
+            }
             _ => &[],
         };
         for action in actions {
@@ -134,35 +153,46 @@ fn print_outcome(out: &EntryOutcome) {
         Outcome::Failed { error } => {
             println!("FAILED    {}  {}\n          {error}", out.file_name, out.summary)
         }
-        Outcome::Skipped { reason } => println!("skipped   {}  {reason}", out.file_name),
+        Outcome::Invalid { reason } => println!(
+            "INVALID   {}  not executed, still pending: {reason}\n          fix the file (`chaosdeck show {}`), or undo its change by hand and mark it executed",
+            out.file_name,
+            crate::journal::kubectl::shell_word(&out.path.to_string_lossy())
+        ),
+        Outcome::NotAttempted { reason } => {
+            println!("NOT DONE  {}  {}\n          {reason}", out.file_name, out.summary)
+        }
+        Outcome::Skipped { reason, .. } => println!("skipped   {}  {reason}", out.file_name),
         Outcome::Refused { reason } => println!("REFUSED   {}  {reason}", out.file_name),
         Outcome::Planned { .. } => {}
     }
 }
 
-/// 0 when everything requested was undone, 1 when any undo failed (or an explicitly
-/// requested entry could not be executed here).
+/// 0 when everything requested was undone, 1 when any entry could not be (failed, invalid,
+/// not attempted, or an explicitly requested entry that cannot be executed here).
 fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(&o.outcome)).count();
-    let executed = count(|o| matches!(o, Outcome::Executed { .. }));
-    let failed = count(|o| matches!(o, Outcome::Failed { .. }));
-    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
-    let refused = count(|o| matches!(o, Outcome::Refused { .. }));
-    if refused > 0 {
-        println!(
-            "{executed} executed, {failed} failed, {refused} refused (another cluster), {skipped} skipped"
-        );
-        println!("refused entries stay pending: they belong to another cluster");
-        return ExitCode::from(1);
-    }
-    println!("{executed} executed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
+    let tally = Tally::of(outcomes);
+    println!("{}", tally.line());
+    if tally.failed > 0 {
         println!(
             "failed entries stay pending with their error recorded; fix the cause and run execute-rollback again"
         );
-        return ExitCode::from(1);
     }
-    if explicit && skipped > 0 {
+    if tally.invalid > 0 {
+        println!(
+            "invalid entries stay pending: their change may still be in the cluster and chaosdeck cannot tell what to undo"
+        );
+    }
+    if tally.not_attempted > 0 {
+        println!(
+            "entries not attempted stay pending; run execute-rollback again once the cluster is reachable"
+        );
+    }
+    if tally.refused > 0 {
+        println!(
+            "refused entries stay pending: they were made on another cluster (or do not say which)"
+        );
+    }
+    if tally.not_undone() > 0 || (explicit && tally.skipped_pending > 0) {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

@@ -7,7 +7,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde_json::json;
 
 use super::JournalLocation;
-use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
+use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree};
 use crate::journal::{Depth, Filter, scan_with};
 
 #[derive(Args, Debug, Default)]
@@ -61,14 +61,17 @@ pub fn render_tree(tree: &JournalTree, shown: &[(&ContextNode, Vec<&EntryNode>)]
     for (i, (ctx, entries)) in shown.iter().enumerate() {
         let last_ctx = i + 1 == shown.len();
         let outstanding = entries.iter().filter(|e| e.state.is_outstanding()).count();
+        // Invalid pending-named files are outstanding too, but nothing can execute them.
+        let invalid = entries.iter().filter(|e| e.state == EntryState::Invalid).count();
         out.push_str(&format!(
-            "{}{}/  run {}  {} entr{}, {} outstanding\n",
+            "{}{}/  run {}  {} entr{}, {} outstanding{}\n",
             if last_ctx { "└── " } else { "├── " },
             ctx.dir_name,
             ctx.name.run_uuid,
             entries.len(),
             if entries.len() == 1 { "y" } else { "ies" },
-            outstanding
+            outstanding,
+            if invalid > 0 { format!(" + {invalid} invalid") } else { String::new() }
         ));
         let pad = if last_ctx { "    " } else { "│   " };
         let unknown = &ctx.unknown;

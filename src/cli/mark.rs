@@ -8,7 +8,8 @@ use clap::Args;
 use color_eyre::eyre::{Result, bail};
 
 use super::EXIT_BAD_INPUT;
-use crate::journal::{audit, state};
+use crate::journal::lock::DEFAULT_PATIENCE;
+use crate::journal::state::{self, Marked};
 
 #[derive(Args, Debug)]
 pub struct MarkArgs {
@@ -44,11 +45,12 @@ pub fn run(args: MarkArgs) -> Result<ExitCode> {
             bail!("not marked");
         }
     }
-    state::mark_executed(&node.path)?;
-    let root = node.path.parent().and_then(|p| p.parent());
-    if let Some(root) = root {
-        audit::append(root, &format!("mark-executed {}", node.file_name), &args.reason)?;
+    // Audit line first, then the rename, both under the context lock (see `state`).
+    match state::mark_by_hand(&node.path, &args.reason, DEFAULT_PATIENCE)? {
+        Marked::Renamed => println!("marked executed: {}", node.path.display()),
+        Marked::AlreadyExecuted => {
+            println!("{} was already executed by another process", node.path.display())
+        }
     }
-    println!("marked executed: {}", node.path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -64,13 +64,16 @@ pub enum Command {
 }
 
 /// Where the journal is: `--dir`, else the config's `rollback_versions_directory`, else the
-/// per-user default.
+/// default for that config (Krkn's for a Krkn config), else chaosdeck's per-user default.
 #[derive(Args, Debug, Clone, Default)]
 pub struct JournalLocation {
-    /// Config file whose `kraken.rollback_versions_directory` names the journal.
+    /// Config file whose `kraken.rollback_versions_directory` names the journal. A config with
+    /// no `chaosdeck:` section is Krkn's: when it names no directory, Krkn's default
+    /// ~/.krkn/rollback is used.
     #[arg(short = 'c', long = "config", conflicts_with = "dir")]
     pub config: Option<PathBuf>,
-    /// Journal directory (chaosdeck's or Krkn's).
+    /// Journal directory: chaosdeck's (default ~/.local/state/chaosdeck/rollback) or Krkn's
+    /// (Krkn's default ~/.krkn/rollback; older Krkn releases used /tmp/kraken-rollback).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -81,7 +84,25 @@ impl JournalLocation {
             return Ok(dir.clone());
         }
         if let Some(config) = &self.config {
-            return Ok(crate::config::Config::load(config)?.journal_dir());
+            let config = crate::config::Config::load(config)?;
+            let dir = config.rollback_dir_to_read();
+            let legacy = std::path::Path::new(crate::config::KRKN_LEGACY_DEFAULT_DIR);
+            if config.rollback_versions_directory.is_none()
+                && !config.has_chaosdeck_section
+                && !dir.exists()
+                && legacy.is_dir()
+            {
+                eprintln!(
+                    "note: {} is a Krkn config naming no rollback directory, so Krkn's default {} \
+                     is used; it does not exist, but {} (older Krkn releases' default) does: \
+                     pass --dir {} to read that one",
+                    config.path.display(),
+                    dir.display(),
+                    legacy.display(),
+                    legacy.display()
+                );
+            }
+            return Ok(dir);
         }
         Ok(crate::config::default_dir())
     }

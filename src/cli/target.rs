@@ -8,6 +8,17 @@ use color_eyre::eyre::{Result, bail};
 use crate::cluster::{ClusterOps, ClusterTarget, connect, identify};
 use crate::config::{ClusterChoice, Config};
 
+/// `--cluster-mismatch-ok` named another context than the one connected: bad input.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--cluster-mismatch-ok {named:?} does not name the cluster connected to (context {context:?} at {server}); nothing was executed"
+)]
+pub struct NotTheNamedCluster {
+    named: String,
+    context: String,
+    server: String,
+}
+
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClusterArgs {
     /// Kubeconfig file (default: the config's kraken.kubeconfig_path, else $KUBECONFIG or ~/.kube/config).
@@ -54,12 +65,14 @@ impl ClusterArgs {
         let foreign_ok = match &self.cluster_mismatch_ok {
             None => false,
             Some(named) if *named == target.context => true,
-            Some(named) => bail!(
-                "--cluster-mismatch-ok {named:?} does not name the cluster connected to \
-                 (context {:?} at {}); nothing was executed",
-                target.context,
-                target.server
-            ),
+            Some(named) => {
+                return Err(NotTheNamedCluster {
+                    named: named.clone(),
+                    context: target.context.clone(),
+                    server: target.server.clone(),
+                }
+                .into());
+            }
         };
         let identity = identify(&client, &target).await;
         Ok((ClusterOps::identified(client, identity, foreign_ok), target))

@@ -1,7 +1,13 @@
 //! Generic object operations by apiVersion + kind, resolved through discovery once per kind.
+//!
+//! Errors say what went wrong where: a kind the cluster does not serve (discovery answered 404
+//! or has no such kind) is not the same as a cluster that cannot be reached or refuses our
+//! credentials; the latter name the server and the cause, and are counted so a caller working
+//! through many objects can stop instead of waiting out one timeout per object.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
@@ -15,6 +21,12 @@ use crate::refs::{ClusterIdentity, ObjectRef, object_ref_of};
 pub enum OpError {
     #[error("{target}: the cluster does not serve {api_version} {kind}: {source}")]
     Discovery { target: String, api_version: String, kind: String, source: kube::Error },
+    /// Transport (connection refused, DNS, TLS, timeout) or a server error answer.
+    #[error("{target}: cannot reach the API server at {server}: {cause}")]
+    Unreachable { target: String, server: String, cause: String },
+    /// 401 or 403: the server is there but does not accept these credentials for this.
+    #[error("{target}: not authorised by the API server at {server} (HTTP {code}): {cause}")]
+    Unauthorized { target: String, server: String, code: u16, cause: String },
     #[error("{target}: {verb} failed: {message}")]
     Api { target: String, verb: &'static str, code: Option<u16>, message: String },
     #[error("{0}")]
@@ -25,8 +37,15 @@ impl OpError {
     pub fn code(&self) -> Option<u16> {
         match self {
             OpError::Api { code, .. } => *code,
+            OpError::Unauthorized { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    /// The cluster as a whole is out of reach for us (transport failure or 401): every other
+    /// request would fail the same way.
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(self, OpError::Unreachable { .. } | OpError::Unauthorized { code: 401, .. })
     }
 }
 
@@ -43,7 +62,10 @@ pub enum DeleteOutcome {
 /// Generic cluster operations with a per-kind discovery cache, bound to one named cluster.
 pub struct ClusterOps {
     client: Client,
+    /// The API server URL, for error messages (the client does not expose it).
+    server: String,
     resources: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    connection_failures: AtomicU64,
     identity: Option<ClusterIdentity>,
     /// The operator named this cluster as the target for entries made elsewhere.
     foreign_ok: bool,
@@ -56,16 +78,46 @@ impl ClusterOps {
     pub fn new(client: Client) -> Self {
         ClusterOps {
             client,
+            server: "the configured server".into(),
             resources: Mutex::new(HashMap::new()),
+            connection_failures: AtomicU64::new(0),
             identity: None,
             foreign_ok: false,
         }
     }
 
-    /// Operations on the cluster `identity` describes. Entries made on another cluster (or on
-    /// an unrecorded one) are refused unless `foreign_ok`: the operator named this cluster.
+    /// Names the API server in errors (`ClusterTarget::server`).
+    pub fn with_server(mut self, server: impl Into<String>) -> Self {
+        self.server = server.into();
+        self
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// How many requests so far failed because the cluster could not be reached (or refused
+    /// our credentials); compare before and after a unit of work.
+    pub fn connection_failures(&self) -> u64 {
+        self.connection_failures.load(Ordering::Relaxed)
+    }
+
+    /// Classifies a kube error and counts connection failures.
+    fn error(&self, target: &ObjectRef, verb: &'static str, e: kube::Error) -> OpError {
+        let err = classify(&self.server, target, verb, e);
+        if err.is_connection_failure() {
+            self.connection_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        err
+    }
+
+    /// Operations on the cluster `identity` describes (its server named in errors). Entries
+    /// made on another cluster (or on an unrecorded one) are refused unless `foreign_ok`: the
+    /// operator named this cluster.
     pub fn identified(client: Client, identity: ClusterIdentity, foreign_ok: bool) -> Self {
+        let server = identity.server.clone();
         ClusterOps { identity: Some(identity), foreign_ok, ..ClusterOps::new(client) }
+            .with_server(server)
     }
 
     pub fn identity(&self) -> Option<&ClusterIdentity> {
@@ -108,15 +160,21 @@ impl ClusterOps {
             Some(found) => found,
             None => {
                 let gvk = gvk_of(&target.api_version, &target.kind);
-                let (resource, caps) =
-                    discovery::pinned_kind(&self.client, &gvk).await.map_err(|source| {
-                        OpError::Discovery {
+                let (resource, caps) = match discovery::pinned_kind(&self.client, &gvk).await {
+                    Ok(found) => found,
+                    // 404 for the group/version, or the version served without this kind.
+                    Err(source @ (kube::Error::Discovery(_) | kube::Error::Api(_)))
+                        if not_served(&source) =>
+                    {
+                        return Err(OpError::Discovery {
                             target: target.display(),
                             api_version: target.api_version.clone(),
                             kind: target.kind.clone(),
                             source,
-                        }
-                    })?;
+                        });
+                    }
+                    Err(e) => return Err(self.error(target, "discover", e)),
+                };
                 let namespaced = caps.scope == Scope::Namespaced;
                 if let Ok(mut m) = self.resources.lock() {
                     m.insert(key, (resource.clone(), namespaced));
@@ -142,7 +200,22 @@ impl ClusterOps {
 
     pub async fn get(&self, target: &ObjectRef) -> Result<Option<DynamicObject>, OpError> {
         let api = self.api(target).await?;
-        api.get_opt(&target.name).await.map_err(|e| api_error(target, "get", e))
+        api.get_opt(&target.name).await.map_err(|e| self.error(target, "get", e))
+    }
+
+    /// Every object of a kind in `namespace` (or cluster-wide for cluster-scoped kinds).
+    pub async fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<DynamicObject>, OpError> {
+        let target = ObjectRef::new(api_version, kind, namespace, "");
+        let api = self.api(&target).await?;
+        api.list(&kube::api::ListParams::default())
+            .await
+            .map(|list| list.items)
+            .map_err(|e| self.error(&target, "list", e))
     }
 
     /// Deletes exactly the object with `uid`; NotFound and a uid mismatch are reported, not errors.
@@ -176,7 +249,7 @@ impl ClusterOps {
             Err(kube::Error::Api(status)) if status.is_conflict() => Ok(DeleteOutcome::NotOurs(
                 format!("{} now has another uid than {uid}", target.display()),
             )),
-            Err(e) => Err(api_error(target, "delete", e)),
+            Err(e) => Err(self.error(target, "delete", e)),
         }
     }
 
@@ -189,7 +262,7 @@ impl ClusterOps {
         let api = self.api(target).await?;
         api.patch(&target.name, &PatchParams::default(), &Patch::<()>::Json(patch))
             .await
-            .map_err(|e| api_error(target, "patch", e))
+            .map_err(|e| self.error(target, "patch", e))
     }
 
     pub async fn merge_patch(
@@ -200,7 +273,7 @@ impl ClusterOps {
         let api = self.api(target).await?;
         api.patch(&target.name, &PatchParams::default(), &Patch::Merge(patch))
             .await
-            .map_err(|e| api_error(target, "patch", e))
+            .map_err(|e| self.error(target, "patch", e))
     }
 
     /// Creates `object`; `Ok(None)` when an object of that name already exists.
@@ -216,7 +289,7 @@ impl ClusterOps {
         match api.create(&PostParams::default(), &dynamic).await {
             Ok(created) => Ok(Some(created)),
             Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(None),
-            Err(e) => Err(api_error(&target, "create", e)),
+            Err(e) => Err(self.error(&target, "create", e)),
         }
     }
 }
@@ -228,12 +301,69 @@ fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
     }
 }
 
-fn api_error(target: &ObjectRef, verb: &'static str, e: kube::Error) -> OpError {
-    let (code, message) = match &e {
-        kube::Error::Api(status) => {
-            (Some(status.code), format!("{} ({})", status.message, status.reason))
+/// Discovery's own verdict that the kind is not there (as opposed to not getting an answer).
+fn not_served(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Discovery(_) => true,
+        kube::Error::Api(status) => status.code == 404,
+        _ => false,
+    }
+}
+
+/// API answers stay API errors (with their code); transport failures, 5xx and 401/403 say
+/// which server and why.
+fn classify(server: &str, target: &ObjectRef, verb: &'static str, e: kube::Error) -> OpError {
+    match &e {
+        kube::Error::Api(status) if status.code == 401 || status.code == 403 => {
+            OpError::Unauthorized {
+                target: target.display(),
+                server: server.into(),
+                code: status.code,
+                cause: format!("{} ({})", status.message, status.reason),
+            }
         }
-        other => (None, other.to_string()),
-    };
-    OpError::Api { target: target.display(), verb, code, message }
+        kube::Error::Api(status) if status.code >= 500 => OpError::Unreachable {
+            target: target.display(),
+            server: server.into(),
+            cause: format!(
+                "HTTP {} to {verb}: {} ({})",
+                status.code, status.message, status.reason
+            ),
+        },
+        kube::Error::Api(status) => OpError::Api {
+            target: target.display(),
+            verb,
+            code: Some(status.code),
+            message: format!("{} ({})", status.message, status.reason),
+        },
+        // Deserializing a 2xx answer, building a request: the server is there.
+        kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) | kube::Error::FromUtf8(_) => {
+            OpError::Api { target: target.display(), verb, code: None, message: e.to_string() }
+        }
+        _ => OpError::Unreachable {
+            target: target.display(),
+            server: server.into(),
+            cause: cause_chain(&e),
+        },
+    }
+}
+
+/// Every cause in the chain, once each, led by the plain reason when it is a refused
+/// connection (the one an operator acts on: the API server is not listening there).
+fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut refused = false;
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    let chain = parts.join(": ");
+    if refused { format!("connection refused ({chain})") } else { chain }
 }

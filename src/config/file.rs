@@ -27,6 +27,9 @@ pub struct Config {
     pub allow_protected_namespaces: bool,
     /// `section` or `section.key` names present in the file that chaosdeck does not use.
     pub ignored: Vec<String>,
+    /// The file has a `chaosdeck:` section. Without one it is taken for Krkn's own config, and
+    /// the journal commands read Krkn's default rollback directory when it names none.
+    pub has_chaosdeck_section: bool,
 }
 
 /// Which cluster a run targets.
@@ -229,6 +232,7 @@ impl Config {
             protected_namespaces,
             allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),
             ignored,
+            has_chaosdeck_section: deck.is_some(),
         })
     }
 
@@ -238,6 +242,17 @@ impl Config {
             (Some(dir), _) => dir.clone(),
             (None, ClusterChoice::Sandbox { .. }) => super::paths::sandbox_default_dir(),
             (None, ClusterChoice::Kubeconfig { .. }) => super::paths::default_dir(),
+        }
+    }
+
+    /// The directory the journal commands (`list-rollback`, `inspect`, `execute-rollback`,
+    /// `check`) read for this config: the one it names; else, for a Krkn config (no
+    /// `chaosdeck:` section), Krkn's own default, where Krkn wrote its files; else chaosdeck's.
+    pub fn rollback_dir_to_read(&self) -> PathBuf {
+        match (&self.rollback_versions_directory, self.has_chaosdeck_section) {
+            (Some(dir), _) => dir.clone(),
+            (None, false) => super::paths::krkn_default_dir(),
+            (None, true) => self.journal_dir(),
         }
     }
 

@@ -10,4 +10,6 @@ mod paths;
 
 pub use error::ConfigError;
 pub use file::{ClusterChoice, Config, ScenarioFile, ScenarioGroup, StatusServer, Tunings};
-pub use paths::{default_dir, expand_tilde, sandbox_default_dir};
+pub use paths::{
+    KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, sandbox_default_dir,
+};

@@ -54,3 +54,15 @@ pub fn default_dir() -> std::path::PathBuf {
 pub fn sandbox_default_dir() -> std::path::PathBuf {
     default_dir().with_file_name("sandbox-rollback")
 }
+
+/// Krkn's default rollback directory when its config names none: `~/.krkn/rollback`.
+pub fn krkn_default_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    home.map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("~"))
+        .join(".krkn")
+        .join("rollback")
+}
+
+/// Where Krkn releases before `~/.krkn/rollback` kept it.
+pub const KRKN_LEGACY_DEFAULT_DIR: &str = "/tmp/kraken-rollback";

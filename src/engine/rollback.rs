@@ -5,14 +5,15 @@ use std::path::Path;
 use tokio::sync::mpsc;
 
 use crate::cluster::ClusterOps;
-use crate::journal::executor::{self, ExecuteOptions, Outcome};
+use crate::journal::executor::{self, ExecuteOptions, Outcome, Tally};
 use crate::journal::scan::EntryNode;
 use crate::journal::{Filter, scan};
 
 use super::events::EngineEvent;
 
 /// Executes the outstanding entries of one context directory (or of the whole journal when
-/// `context` is `None`), newest first. Returns (executed, failed).
+/// `context` is `None`), newest first. Returns (executed, not undone): skipped entries that
+/// another process already executed count as neither.
 pub async fn undo(
     ops: &ClusterOps,
     journal_root: &Path,
@@ -45,7 +46,15 @@ pub async fn undo(
             Outcome::Failed { error } => {
                 EngineEvent::EntryFailed { path: out.path.clone(), error: error.clone() }
             }
-            Outcome::Skipped { reason } => {
+            // Not undone either: the change may still be in the cluster.
+            Outcome::Invalid { reason } => EngineEvent::EntryFailed {
+                path: out.path.clone(),
+                error: format!("invalid entry, not executed: {reason}"),
+            },
+            Outcome::NotAttempted { reason } => {
+                EngineEvent::EntryFailed { path: out.path.clone(), error: reason.clone() }
+            }
+            Outcome::Skipped { reason, .. } => {
                 EngineEvent::Log(format!("skipped {}: {reason}", out.file_name))
             }
             Outcome::Refused { reason } => {
@@ -56,9 +65,10 @@ pub async fn undo(
         let _ = events.send(event);
     })
     .await;
-    let executed =
-        outcomes.iter().filter(|o| matches!(o.outcome, Outcome::Executed { .. })).count();
-    let failed = outcomes.iter().filter(|o| !matches!(o.outcome, Outcome::Executed { .. })).count();
+    // "Failed" counts what was not undone; an entry another process executed first is done,
+    // not a failure of this run.
+    let tally = Tally::of(&outcomes);
+    let (executed, failed) = (tally.executed, tally.not_undone() + tally.skipped_pending);
     let _ = events.send(EngineEvent::RollbackFinished { executed, failed });
     (executed, failed)
 }

@@ -212,8 +212,13 @@ async fn run(
     if let Some(reason) = &emergency {
         // Every pending entry of the journal, not just this run's: that is what the key promises.
         let _ = events.send(EngineEvent::State(EngineState::RollingBack));
-        let _ =
-            audit::append(journal.root(), &format!("emergency rollback (run {run_uuid})"), reason);
+        if let Err(e) =
+            audit::append(journal.root(), &format!("emergency rollback (run {run_uuid})"), reason)
+        {
+            let _ = events.send(EngineEvent::Log(format!(
+                "AUDIT LOG NOT WRITTEN for the emergency rollback: {e}"
+            )));
+        }
         undo(&ops, journal.root(), None, reason, &events).await;
     }
     let outstanding = outstanding_of_run(&journal, &run_uuid);

@@ -2,9 +2,14 @@
 //!
 //! An entry becomes `.executed` only when every one of its actions succeeded or was found
 //! already done (Krkn D4 marks failures executed; we never do). A failed entry stays pending
-//! with its error recorded beside it (Krkn D5 aborts the remaining files; we go on). The
-//! per-context lock plus a re-check of the file under the lock means two processes never apply
-//! the same entry twice.
+//! with its error recorded (Krkn D5 aborts the remaining files; we go on). The per-context
+//! lock plus a re-check of the file under the lock means two processes never apply the same
+//! entry twice; the rename and the error record go through `state` under that lock.
+//!
+//! Every selected entry gets exactly one outcome, and only `Executed` and an `AlreadyDone`
+//! skip mean "nothing left to do": a pending-named file that cannot be read is `Invalid`
+//! (outstanding, never executed), and when the cluster cannot be reached the remaining entries
+//! are `NotAttempted` rather than each waiting out its own timeout.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,9 +22,9 @@ use crate::cluster::{ClusterOps, DeleteOutcome};
 use super::entry::{Entry, UndoAction};
 use super::filter::Filter;
 use super::krkn;
-use super::lock::lock_context;
-use super::scan::{self, EntryBody, EntryNode, JournalTree, Liveness};
-use super::state;
+use super::lock::{ContextLock, lock_context};
+use super::scan::{self, EntryBody, EntryNode, EntryState, JournalTree, Liveness};
+use super::state::Marked;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ExecuteOptions {
@@ -30,7 +35,7 @@ pub struct ExecuteOptions {
 
 impl Default for ExecuteOptions {
     fn default() -> Self {
-        ExecuteOptions { dry_run: false, lock_patience: Duration::from_secs(30) }
+        ExecuteOptions { dry_run: false, lock_patience: super::lock::DEFAULT_PATIENCE }
     }
 }
 
@@ -39,15 +44,34 @@ impl Default for ExecuteOptions {
 pub enum Outcome {
     /// Undone; renamed `.executed`. Notes say what was found (e.g. "already gone").
     Executed { notes: Vec<String> },
-    /// Still pending; the error is recorded beside the entry.
+    /// Still pending; the error is recorded with the entry.
     Failed { error: String },
-    /// Not attempted (not executable here, or already done by another process).
-    Skipped { reason: String },
+    /// A pending-named file that cannot be read as an entry: still pending, never executed.
+    Invalid { reason: String },
+    /// Not attempted because the cluster could not be reached (an earlier entry found out);
+    /// still pending.
+    NotAttempted { reason: String },
+    /// Not attempted: already executed by another process, or a Krkn file left to Krkn.
+    Skipped { reason: String, still_pending: bool },
     /// Not attempted: the entry was made on another cluster than the one connected (or does
     /// not say which). Still pending; nothing was recorded beside it.
     Refused { reason: String },
     /// Dry run: what would be done.
     Planned { steps: Vec<String> },
+}
+
+impl Outcome {
+    /// The entry still needs an undo after this outcome (the cluster change may remain).
+    pub fn left_outstanding(&self) -> bool {
+        match self {
+            Outcome::Executed { .. } | Outcome::Planned { .. } => false,
+            Outcome::Failed { .. }
+            | Outcome::Invalid { .. }
+            | Outcome::NotAttempted { .. }
+            | Outcome::Refused { .. } => true,
+            Outcome::Skipped { still_pending, .. } => *still_pending,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,14 +83,73 @@ pub struct EntryOutcome {
     pub outcome: Outcome,
 }
 
-/// Outstanding entries of `tree` that `filter` selects, newest first (LIFO).
+/// How a batch of outcomes adds up; the one account the CLI, the engine and the TUI print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub executed: usize,
+    pub failed: usize,
+    pub invalid: usize,
+    pub not_attempted: usize,
+    /// Made on another cluster (or not saying which): left pending.
+    pub refused: usize,
+    /// Skipped and done elsewhere (already executed by another process).
+    pub skipped_done: usize,
+    /// Skipped and still pending (Krkn files that need Krkn).
+    pub skipped_pending: usize,
+}
+
+impl Tally {
+    pub fn of(outcomes: &[EntryOutcome]) -> Tally {
+        let mut t = Tally::default();
+        for o in outcomes {
+            match &o.outcome {
+                Outcome::Executed { .. } => t.executed += 1,
+                Outcome::Failed { .. } => t.failed += 1,
+                Outcome::Invalid { .. } => t.invalid += 1,
+                Outcome::NotAttempted { .. } => t.not_attempted += 1,
+                Outcome::Refused { .. } => t.refused += 1,
+                Outcome::Skipped { still_pending: true, .. } => t.skipped_pending += 1,
+                Outcome::Skipped { still_pending: false, .. } => t.skipped_done += 1,
+                Outcome::Planned { .. } => {}
+            }
+        }
+        t
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.skipped_done + self.skipped_pending
+    }
+
+    /// Entries whose change may still be in the cluster because this batch could not undo
+    /// them (failed, invalid, not attempted, refused); skipped Krkn files are counted apart.
+    pub fn not_undone(&self) -> usize {
+        self.failed + self.invalid + self.not_attempted + self.refused
+    }
+
+    /// `N executed, M failed, K invalid (not executed), S skipped[, U not attempted ...]`;
+    /// the invalid and not-attempted parts appear when there are any.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} executed, {} failed", self.executed, self.failed);
+        if self.invalid > 0 {
+            line.push_str(&format!(", {} invalid (not executed)", self.invalid));
+        }
+        if self.refused > 0 {
+            line.push_str(&format!(", {} refused (another cluster)", self.refused));
+        }
+        line.push_str(&format!(", {} skipped", self.skipped()));
+        if self.not_attempted > 0 {
+            line.push_str(&format!(", {} not attempted (cluster unreachable)", self.not_attempted));
+        }
+        line
+    }
+}
+
+/// Outstanding entries of `tree` that `filter` selects, newest first (LIFO). Invalid
+/// pending-named files are selected too: they are outstanding work, reported as such.
 pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> {
     let mut chosen: Vec<(&scan::ContextNode, &EntryNode)> = tree
         .entries()
-        .filter(|(_, e)| {
-            e.state.is_outstanding()
-                || (e.state == scan::EntryState::Invalid && filter.file.is_some())
-        })
+        .filter(|(_, e)| e.state.is_outstanding() || e.state == EntryState::Invalid)
         .filter(|(c, e)| filter.matches(c, e))
         .collect();
     chosen.sort_by(|(ca, a), (cb, b)| {
@@ -83,16 +166,23 @@ pub async fn execute(
     mut report: impl FnMut(&EntryOutcome),
 ) -> Vec<EntryOutcome> {
     let mut results = Vec::with_capacity(entries.len());
-    let mut current_lock: Option<(PathBuf, super::lock::ContextLock)> = None;
+    let mut current_lock: Option<ContextLock> = None;
+    // Set once a request finds the cluster out of reach: the rest are not attempted.
+    let mut unreachable: Option<String> = None;
     for node in entries {
         let outcome = if options.dry_run {
             plan(node)
+        } else if let EntryBody::Invalid(reason) = &node.body {
+            // Nothing to lock or send: the file cannot say what to undo.
+            Outcome::Invalid { reason: reason.clone() }
+        } else if let Some(reason) = &unreachable {
+            Outcome::NotAttempted { reason: reason.clone() }
         } else {
             let dir = node.path.parent().map(PathBuf::from).unwrap_or_default();
-            if current_lock.as_ref().is_none_or(|(d, _)| *d != dir) {
+            if current_lock.as_ref().is_none_or(|l| l.dir() != dir) {
                 current_lock = None;
                 match lock_context(&dir, options.lock_patience).await {
-                    Ok(lock) => current_lock = Some((dir, lock)),
+                    Ok(lock) => current_lock = Some(lock),
                     Err(e) => {
                         let out = finish(node, Outcome::Failed { error: e.to_string() });
                         report(&out);
@@ -101,13 +191,60 @@ pub async fn execute(
                     }
                 }
             }
-            execute_locked(ops, node).await
+            match &current_lock {
+                Some(lock) => {
+                    let before = ops.connection_failures();
+                    let outcome = execute_locked(ops, lock, node).await;
+                    if ops.connection_failures() > before
+                        && let Outcome::Failed { error } = &outcome
+                    {
+                        unreachable = Some(format!("not attempted after: {error}"));
+                    }
+                    outcome
+                }
+                None => Outcome::Failed { error: "internal: context lock missing".into() },
+            }
         };
         let out = finish(node, outcome);
         report(&out);
         results.push(out);
     }
     results
+}
+
+/// Whether undoing `node` talks to the cluster: not for a file that cannot be read, nor for a
+/// Krkn file left to Krkn; those are reported without one (see [`execute_offline`]).
+pub fn needs_cluster(node: &EntryNode) -> bool {
+    match &node.body {
+        EntryBody::Invalid(_) => false,
+        EntryBody::Krkn(k) => k.plan.is_executable(),
+        EntryBody::Chaosdeck(_) | EntryBody::Listed(_) => true,
+    }
+}
+
+/// The outcomes of entries that need no cluster (invalid files, Krkn files left to Krkn):
+/// each is reported, none executed. Others in `entries` are ignored (give those to
+/// [`execute`]).
+pub fn execute_offline(
+    entries: &[&EntryNode],
+    mut report: impl FnMut(&EntryOutcome),
+) -> Vec<EntryOutcome> {
+    entries
+        .iter()
+        .filter(|node| !needs_cluster(node))
+        .map(|node| {
+            let outcome = match &node.body {
+                EntryBody::Invalid(reason) => Outcome::Invalid { reason: reason.clone() },
+                EntryBody::Krkn(k) => {
+                    Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }
+                }
+                _ => Outcome::Failed { error: "internal: this entry needs the cluster".into() },
+            };
+            let out = finish(node, outcome);
+            report(&out);
+            out
+        })
+        .collect()
 }
 
 fn finish(node: &EntryNode, outcome: Outcome) -> EntryOutcome {
@@ -129,11 +266,11 @@ fn plan(node: &EntryNode) -> Outcome {
             krkn::Plan::Executable { actions, .. } => Outcome::Planned {
                 steps: actions.iter().flat_map(super::kubectl::commands).collect(),
             },
-            krkn::Plan::NotExecutable { .. } => Outcome::Skipped { reason: krkn_reason(node, k) },
+            krkn::Plan::NotExecutable { .. } => {
+                Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }
+            }
         },
-        EntryBody::Invalid(reason) => {
-            Outcome::Skipped { reason: format!("invalid entry: {reason}") }
-        }
+        EntryBody::Invalid(reason) => Outcome::Invalid { reason: reason.clone() },
     }
 }
 
@@ -150,10 +287,17 @@ fn krkn_reason(node: &EntryNode, k: &krkn::KrknSummary) -> String {
 }
 
 /// Runs one entry while its context lock is held.
-async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
+async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) -> Outcome {
     // Re-read under the lock: another process may have executed or amended it meanwhile.
-    if std::fs::symlink_metadata(&node.path).is_err() {
-        return Outcome::Skipped { reason: "already executed by another process".into() };
+    match lock.still_pending(&node.path) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::Skipped {
+                reason: "already executed by another process".into(),
+                still_pending: false,
+            };
+        }
+        Err(e) => return Outcome::Failed { error: e.to_string() },
     }
     let fresh = scan::read_entry(
         node.path.clone(),
@@ -176,24 +320,27 @@ async fn execute_locked(ops: &ClusterOps, node: &EntryNode) -> Outcome {
     let applied = match &fresh.body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
         // Krkn's files are undone with the same generic actions; the rename to `.py.executed`
-        // below is exactly Krkn's own, and a failure leaves a `.py.error` sidecar.
+        // below is exactly Krkn's own.
         EntryBody::Krkn(k) if k.plan.is_executable() => krkn::apply::apply(ops, &k.plan).await,
-        EntryBody::Krkn(k) => return Outcome::Skipped { reason: krkn_reason(node, k) },
+        EntryBody::Krkn(k) => {
+            return Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true };
+        }
         EntryBody::Listed(_) => {
             return Outcome::Failed {
                 error: "internal: entry was not parsed before execution".into(),
             };
         }
-        EntryBody::Invalid(reason) => {
-            return Outcome::Skipped { reason: format!("invalid entry: {reason}") };
-        }
+        EntryBody::Invalid(reason) => return Outcome::Invalid { reason: reason.clone() },
     };
     match applied {
-        Ok(notes) => match state::mark_executed(&node.path) {
-            Ok(()) => Outcome::Executed { notes },
+        Ok(notes) => match lock.mark_executed(&node.path) {
+            Ok(Marked::Renamed) => Outcome::Executed { notes },
+            Ok(Marked::AlreadyExecuted) => Outcome::Failed {
+                error: "internal: the entry disappeared while its context was locked".into(),
+            },
             Err(e) => Outcome::Failed { error: format!("undone in the cluster, but {e}") },
         },
-        Err(error) => match state::record_failure(&node.path, &error) {
+        Err(error) => match lock.record_failure(&node.path, &error) {
             Ok(_) => Outcome::Failed { error },
             Err(e) => Outcome::Failed { error: format!("{error}; and {e}") },
         },
@@ -277,14 +424,28 @@ pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Optio
                 return Ok(Some(format!("{} is gone; nothing to remove", target.display())));
             };
             let current = serde_json::to_value(&current).map_err(|e| e.to_string())?;
-            let list = current.pointer(path).and_then(Value::as_array);
-            let Some(index) = list.and_then(|l| l.iter().position(|v| v == item)) else {
+            let list = match list_at(&current, path) {
+                ListAt::List(list) => list,
+                ListAt::FieldAbsent => {
+                    return Ok(Some(format!(
+                        "{} has no {path} any more, so not that item either",
+                        target.display()
+                    )));
+                }
+                ListAt::WrongShape(why) => {
+                    return Err(format!(
+                        "{}: {why}; the object does not have the shape this entry was written                          for, so it is not marked undone — check it by hand",
+                        target.display()
+                    ));
+                }
+            };
+            let Some(index) = list.iter().position(|v| v == item) else {
                 return Ok(Some(format!("{} no longer has that item in {path}", target.display())));
             };
             // `test` makes the removal conditional: if the list moved meanwhile, nothing else
             // is removed by mistake and the undo fails, to be retried.
             // Removing the only item removes the field, so the object reads as it did before.
-            let only = list.is_some_and(|l| l.len() == 1);
+            let only = list.len() == 1;
             let remove_path = if only { path.clone() } else { format!("{path}/{index}") };
             let ops_json = serde_json::json!([
                 {"op": "test", "path": format!("{path}/{index}"), "value": item},
@@ -296,6 +457,40 @@ pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Optio
             Ok(None)
         }
         UndoAction::Create { object } => recreate(ops, object).await,
+    }
+}
+
+/// What a JSON pointer finds where an entry expects a list.
+enum ListAt<'v> {
+    List(&'v Vec<Value>),
+    /// The parent object is there without the field: Kubernetes drops an empty list (a node's
+    /// `spec.taints` once its last taint is removed), so the item is gone.
+    FieldAbsent,
+    /// Anything else (the parent is missing or not an object, the field is not a list): the
+    /// path does not fit this object, and "gone" would be a guess. Not counted as done.
+    WrongShape(String),
+}
+
+fn list_at<'v>(object: &'v Value, path: &str) -> ListAt<'v> {
+    match object.pointer(path) {
+        Some(Value::Array(list)) => return ListAt::List(list),
+        Some(other) => {
+            return ListAt::WrongShape(format!(
+                "{path} is {} where a list was expected",
+                short(other)
+            ));
+        }
+        None => {}
+    }
+    let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    match object.pointer(parent) {
+        Some(Value::Object(_)) => ListAt::FieldAbsent,
+        Some(other) => ListAt::WrongShape(format!(
+            "{} is {} where an object holding {path} was expected",
+            if parent.is_empty() { "the object" } else { parent },
+            short(other)
+        )),
+        None => ListAt::WrongShape(format!("{parent} does not exist, so {path} cannot be checked")),
     }
 }
 
@@ -374,6 +569,34 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn out(outcome: Outcome) -> EntryOutcome {
+        EntryOutcome { path: "x".into(), file_name: "x".into(), summary: String::new(), outcome }
+    }
+
+    #[test]
+    fn the_tally_counts_what_was_not_undone_and_keeps_done_elsewhere_apart() {
+        let outcomes = [
+            out(Outcome::Executed { notes: vec![] }),
+            out(Outcome::Failed { error: "e".into() }),
+            out(Outcome::Invalid { reason: "r".into() }),
+            out(Outcome::NotAttempted { reason: "r".into() }),
+            out(Outcome::Skipped { reason: "another process".into(), still_pending: false }),
+            out(Outcome::Skipped { reason: "left to Krkn".into(), still_pending: true }),
+        ];
+        let t = Tally::of(&outcomes);
+        assert_eq!(t.not_undone(), 3);
+        assert_eq!((t.skipped_done, t.skipped_pending), (1, 1));
+        assert_eq!(
+            t.line(),
+            "1 executed, 1 failed, 1 invalid (not executed), 2 skipped, \
+             1 not attempted (cluster unreachable)"
+        );
+        let plain = Tally::of(&outcomes[..1]);
+        assert_eq!(plain.line(), "1 executed, 0 failed, 0 skipped");
+        assert!(!outcomes[4].outcome.left_outstanding());
+        assert!(outcomes[5].outcome.left_outstanding());
+    }
 
     #[test]
     fn guard_matching_follows_merge_patch_semantics() {

@@ -2,12 +2,16 @@
 //!
 //! Every write is temp file → fsync → no-replace rename → fsync of the directory, so that a
 //! crash at any instant leaves either the old state or the new one, never a torn file.
+//! Creating a new file needs nothing; replacing, renaming or removing an existing one takes a
+//! `ContextLock` as proof that the caller holds the lock of that file's context.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+use super::lock::ContextLock;
 
 pub const DIR_MODE: u32 = 0o700;
 pub const FILE_MODE: u32 = 0o600;
@@ -76,8 +80,9 @@ pub fn write_new_durable(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     fsync_dir(parent_of(dest)?)
 }
 
-/// Writes `bytes` to `dest` durably, replacing whatever regular file is there.
-pub fn replace_durable(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to `dest` durably, replacing whatever regular file is there. Changing what
+/// exists needs the context lock: the `ContextLock` argument is the proof (see `state`).
+pub fn replace_durable(_held: &ContextLock, dest: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Ok(meta) = fs::symlink_metadata(dest)
         && meta.file_type().is_symlink()
     {
@@ -96,12 +101,14 @@ pub fn replace_durable(dest: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Renames `from` to `to` within one directory without replacing `to`, then fsyncs the directory.
-pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
+/// Needs the context lock, like every change of an existing file.
+pub fn rename_durable(_held: &ContextLock, from: &Path, to: &Path) -> io::Result<()> {
     rename_noreplace(from, to)?;
     fsync_dir(parent_of(to)?)
 }
 
-pub fn remove_durable(path: &Path) -> io::Result<()> {
+/// Needs the context lock, like every change of an existing file.
+pub fn remove_durable(_held: &ContextLock, path: &Path) -> io::Result<()> {
     fs::remove_file(path)?;
     fsync_dir(parent_of(path)?)
 }
@@ -188,7 +195,9 @@ mod tests {
         let link = dir.path().join("link.yaml");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(open_nofollow(&link).is_err());
-        assert!(replace_durable(&link, b"x").is_err());
+        let held = super::super::lock::lock_context_blocking(dir.path(), std::time::Duration::ZERO)
+            .unwrap();
+        assert!(replace_durable(&held, &link, b"x").is_err());
         assert_eq!(fs::read(&target).unwrap(), b"secret");
         let linked_dir = dir.path().join("dirlink");
         std::os::unix::fs::symlink(dir.path(), &linked_dir).unwrap();

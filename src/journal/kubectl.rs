@@ -1,4 +1,7 @@
-//! The kubectl commands that undo an action by hand, written into every entry's header.
+//! The kubectl commands that undo an action by hand, written into every entry's header, and
+//! the shell quoting every hint built from a file's values goes through: entries and Krkn
+//! files are data someone else may have written, and a name like `x; rm -rf ~` must reach the
+//! reader's shell as one word.
 
 use super::entry::{ObjectRef, UndoAction, compact, creatable};
 
@@ -65,13 +68,23 @@ pub fn resource_arg(target: &ObjectRef) -> String {
         None => format!("{kind}/{}", target.name),
     };
     match &target.namespace {
-        Some(ns) => format!("{resource} -n {ns}"),
-        None => resource,
+        Some(ns) => format!("{} -n {}", shell_word(&resource), shell_word(ns)),
+        None => shell_word(&resource),
     }
 }
 
+/// Always single-quoted (for JSON and other text that is never a bare word).
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// As typed when it is a plain word (names, paths, namespaces, so hints stay readable),
+/// single-quoted otherwise. Plain: ASCII letters, digits and `-_.,/:=@%+`; anything else,
+/// including an empty string, is quoted.
+pub fn shell_word(s: &str) -> String {
+    let plain =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.,/:=@%+".contains(&b));
+    if plain { s.to_string() } else { shell_quote(s) }
 }
 
 #[cfg(test)]
@@ -97,6 +110,17 @@ mod tests {
         let lines = commands(&action);
         assert_eq!(lines.last().unwrap(), "kubectl delete pod/p -n default");
         assert!(lines[0].contains("u-1"));
+    }
+
+    #[test]
+    fn hostile_words_are_quoted_and_plain_ones_left_alone() {
+        assert_eq!(shell_word("/data/kraken.tmp"), "/data/kraken.tmp");
+        assert_eq!(shell_word("x; rm -rf ~"), "'x; rm -rf ~'");
+        assert_eq!(shell_word("$(reboot)"), "'$(reboot)'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+        let target = ObjectRef::new("v1", "Pod", Some("a`b`"), "p$(x)");
+        assert_eq!(resource_arg(&target), "'pod/p$(x)' -n 'a`b`'");
     }
 
     #[test]

@@ -1,43 +1,99 @@
-//! Per-context lock, so two processes (the TUI and a CLI) never apply the same entry twice.
+//! Per-context lock, so two processes (the TUI and a CLI, or a run and an executor) never change
+//! the same entry at the same time.
+//!
+//! The lock is `flock` on the context directory's own descriptor: nothing is created inside the
+//! directory, so Krkn's context directories stay exactly as Krkn wrote them (a lock *file*
+//! would be listed by Krkn and warned about once per directory). The kernel drops the lock when
+//! the holder dies, so a crash never leaves a stale lock behind.
+//!
+//! Owns: taking and releasing the lock. The state changes that need it are methods of
+//! [`ContextLock`] in `state`; holding a `ContextLock` is the only way to reach them.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::error::{JournalError, io_err};
-use super::fsio::FILE_MODE;
-use super::names::LOCK_FILE;
 
-/// Held for as long as entries of one context are being executed; released on drop.
+/// How long state changes outside the executor (retire, amend, mark) wait for the lock.
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How often a busy lock is tried again.
+const RETRY: Duration = Duration::from_millis(25);
+
+/// Held for as long as entries of one context are being changed; released on drop.
 #[derive(Debug)]
 pub struct ContextLock {
-    _file: File,
+    dir: PathBuf,
+    _fd: File,
 }
 
-/// Waits up to `patience` for the context's lock.
+impl ContextLock {
+    /// The context directory this lock covers.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Waits up to `patience` for the context's lock without blocking the async runtime.
 pub async fn lock_context(dir: &Path, patience: Duration) -> Result<ContextLock, JournalError> {
-    let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(io_err("open the lock file", &path))?;
+    let fd = open_dir(dir)?;
     let started = Instant::now();
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(ContextLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < patience => {
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::Busy { path: dir.into() });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+        match try_flock(&fd, dir)? {
+            true => return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd }),
+            false if started.elapsed() < patience => tokio::time::sleep(RETRY).await,
+            false => return Err(JournalError::Busy { path: dir.into() }),
         }
+    }
+}
+
+/// Waits up to `patience` for the context's lock, sleeping the calling thread. For the short,
+/// synchronous state changes (retire, amend, mark-executed); the only long holder is an
+/// executor in another process.
+pub fn lock_context_blocking(dir: &Path, patience: Duration) -> Result<ContextLock, JournalError> {
+    let fd = open_dir(dir)?;
+    if try_flock(&fd, dir)? {
+        return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd });
+    }
+    let wait = || {
+        let started = Instant::now();
+        loop {
+            std::thread::sleep(RETRY);
+            match try_flock(&fd, dir)? {
+                true => return Ok(()),
+                false if started.elapsed() < patience => {}
+                false => return Err(JournalError::Busy { path: dir.into() }),
+            }
+        }
+    };
+    // Called from async code (a scenario retiring its entry) the wait must not starve the
+    // runtime's other tasks, one of which may be the executor holding this very lock.
+    let waited = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    };
+    waited.map(|()| ContextLock { dir: dir.to_path_buf(), _fd: fd })
+}
+
+/// The directory itself, read-only: O_DIRECTORY refuses anything else, O_NOFOLLOW a symlink
+/// planted in place of the context (std adds O_CLOEXEC, so children never inherit the lock).
+fn open_dir(dir: &Path) -> Result<File, JournalError> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(io_err("open the context directory to lock it", dir))
+}
+
+/// `Ok(true)` when the lock was taken, `Ok(false)` when another descriptor holds it.
+fn try_flock(fd: &File, dir: &Path) -> Result<bool, JournalError> {
+    match fd.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock the context directory", dir)(e)),
     }
 }

@@ -1,10 +1,13 @@
 //! The rollback journal: one durable, human-readable file per cluster change, written before
 //! the change is made, and the executor that undoes them.
 //!
-//! Owns: the on-disk layout (`<dir>/<ctx_ts>-<run_uuid>/<scenario_type>_<ts>_<suffix>.yaml`),
-//! the entry format, durable writes, scanning, filters, per-context locks, the audit log and the
-//! executor. Must not contain scenario logic: undo actions are generic object operations, applied
-//! through `cluster`.
+//! Owns: the on-disk layout (`<dir>/<ctx_ts>-<run_uuid>/<scenario_type>_<ts>_<suffix>.yaml`,
+//! plus `<dir>/.chaosdeck/` for what must not go into Krkn's context directories), the entry
+//! format, durable writes, scanning, filters, per-context locks (`flock` on the context
+//! directory, no lock file), the audit log and the executor. Every state change of an existing
+//! entry (executed, failed, amended) goes through `state` under the context lock. Must not
+//! contain scenario logic: undo actions are generic object operations, applied through
+//! `cluster`.
 
 pub mod audit;
 pub mod describe;

@@ -19,8 +19,19 @@ pub const EXECUTED_EXT: &str = ".executed";
 pub const ERROR_EXT: &str = ".error";
 /// Krkn's pending version files.
 pub const KRKN_EXT: &str = ".py";
-/// Per-context lock file (held while executing entries of that context).
-pub const LOCK_FILE: &str = ".lock";
+/// The per-context lock file of older versions; the lock is now `flock` on the directory
+/// itself. Leftovers are skipped when scanning (never deleted: they may be someone's).
+pub const LEGACY_LOCK_FILE: &str = ".lock";
+/// chaosdeck's own directory at the journal root, for what must not go into Krkn's context
+/// directories (error records of Krkn files). Hidden, and not `<digits>-<uuid>`, so Krkn's
+/// `list-rollback` skips it silently; Krkn's `execute-rollback` search logs one "does not match
+/// expected pattern" warning for it per run, as it does for any name at the root that is not a
+/// context directory — no name avoids that except a context-shaped one, which Krkn would list
+/// as an empty run and warn about file by file. Inside the root, the records travel with the
+/// journal when it is copied.
+pub const CHAOSDECK_DIR: &str = ".chaosdeck";
+/// Under [`CHAOSDECK_DIR`]: `<context>/<file>.error` for Krkn files whose undo failed.
+pub const KRKN_ERRORS_DIR: &str = "krkn-errors";
 /// Journal-wide audit log (emergency rollbacks, manual marks).
 pub const AUDIT_FILE: &str = "audit.log";
 

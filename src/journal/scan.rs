@@ -12,7 +12,10 @@ use serde::Serialize;
 use super::entry::{Entry, Header, Writer};
 use super::fsio;
 use super::krkn::{self, KrknSummary};
-use super::names::{self, AUDIT_FILE, ContextName, ERROR_EXT, EntryName, Flavor, LOCK_FILE};
+use super::names::{
+    self, AUDIT_FILE, CHAOSDECK_DIR, ContextName, ERROR_EXT, EntryName, Flavor, KRKN_ERRORS_DIR,
+    LEGACY_LOCK_FILE,
+};
 use super::state::{self, ErrorRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -138,6 +141,12 @@ impl JournalTree {
     pub fn outstanding(&self) -> usize {
         self.contexts.iter().map(ContextNode::outstanding).sum()
     }
+
+    /// Pending-named files that cannot be read as entries: outstanding work nobody can execute
+    /// until a human looks at them.
+    pub fn invalid(&self) -> usize {
+        self.entries().filter(|(_, e)| e.state == EntryState::Invalid).count()
+    }
 }
 
 /// Reads the whole journal under `root`, parsing every entry. A missing root is an empty
@@ -173,6 +182,8 @@ pub fn scan_with(root: &Path, depth: Depth) -> std::io::Result<JournalTree> {
         match names::parse_context_dir(&name) {
             Some(ctx_name) if file_type.is_dir() => found.push((path, name, ctx_name)),
             _ if name == AUDIT_FILE && file_type.is_file() => {}
+            // chaosdeck's own records (Krkn files' error records); read with their entries.
+            _ if name == CHAOSDECK_DIR && file_type.is_dir() => {}
             _ => tree.unknown.push(Unknown { path, reason: "not a context directory".into() }),
         }
     }
@@ -237,6 +248,22 @@ fn scan_context(
         }
         items.push((file_name, item.file_type()?));
     }
+    // Error records of Krkn files live outside Krkn's directory (see `state::error_path`).
+    if let Some(root) = dir.parent() {
+        let records = root.join(CHAOSDECK_DIR).join(KRKN_ERRORS_DIR).join(&node.dir_name);
+        match fs::read_dir(&records) {
+            Ok(found) => {
+                for item in found {
+                    let file_name = item?.file_name().to_string_lossy().into_owned();
+                    if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
+                        sidecars.insert(entry.to_string());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
     for (file_name, file_type) in items {
         let path = dir.join(&file_name);
         if file_type.is_symlink() {
@@ -247,7 +274,7 @@ fn scan_context(
         if file_type.is_dir() && (file_name == "__pycache__" || file_name == "logs") {
             continue;
         }
-        if file_name == LOCK_FILE || file_name == ".keep" || file_name.ends_with(ERROR_EXT) {
+        if file_name == LEGACY_LOCK_FILE || file_name == ".keep" || file_name.ends_with(ERROR_EXT) {
             continue;
         }
         if file_name.starts_with('.') && file_name.ends_with(".tmp") {
@@ -277,7 +304,7 @@ pub fn read_entry(
     name: EntryName,
     liveness: &mut Liveness,
 ) -> EntryNode {
-    let has_error = !name.executed && fs::symlink_metadata(state::error_path(&path)).is_ok();
+    let has_error = !name.executed && state::has_error(&path);
     read_entry_at(path, file_name, name, Depth::Full, has_error, liveness)
 }
 

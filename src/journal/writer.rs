@@ -1,4 +1,7 @@
 //! Writing entries: one durable file per cluster change, on disk before the change is made.
+//!
+//! New files are created here; every later change of an entry (amend, retire) goes through
+//! `state`, under the context lock.
 
 use std::path::{Path, PathBuf};
 
@@ -137,23 +140,28 @@ impl Context {
     }
 
     /// Rewrites a pending entry in place (durably), e.g. to record the uid the cluster assigned.
+    /// Under the context lock, and only while the entry is still pending: an executor in
+    /// another process may have undone it meanwhile, and it must not come back as pending.
     pub fn amend(
         &self,
         written: &mut WrittenEntry,
         change: impl FnOnce(&mut Entry),
     ) -> Result<(), JournalError> {
-        change(&mut written.entry);
+        let mut amended = written.entry.clone();
+        change(&mut amended);
         let file_name = written.name.pending_file_name();
-        let text = written.entry.render(&file_name).map_err(|e| JournalError::Serialize {
+        let text = amended.render(&file_name).map_err(|e| JournalError::Serialize {
             path: written.path.clone(),
             message: e.to_string(),
         })?;
-        fsio::replace_durable(&written.path, text.as_bytes())
-            .map_err(io_err("rewrite the entry", &written.path))
+        super::state::amend(&written.path, text.as_bytes())?;
+        written.entry = amended;
+        Ok(())
     }
 
-    /// The scenario undid its own change: mark *this* entry executed (never another one).
+    /// The scenario undid its own change: mark *this* entry executed (never another one), under
+    /// the context lock. Already executed by another process counts as done.
     pub fn retire(&self, written: &WrittenEntry) -> Result<(), JournalError> {
-        super::state::mark_executed(&written.path)
+        super::state::retire(&written.path).map(|_| ())
     }
 }

@@ -143,7 +143,7 @@ impl Metrics {
         );
         registry.register(
             "journal_entries_failed",
-            "Journal entries whose undo failed (left pending)",
+            "Journal entries a rollback could not undo (undo failed, entry invalid or cluster unreachable; left pending)",
             entries_failed.clone(),
         );
         registry.register(

@@ -62,6 +62,9 @@ pub struct RollbackReport {
     pub reason: String,
     pub entries: usize,
     pub executed: usize,
+    /// Entries this rollback could not undo (their undo failed, the file is invalid, or the
+    /// cluster could not be reached); they stay pending. Entries another process executed
+    /// first are neither executed nor failed here.
     pub failed: usize,
     pub duration_secs: Option<f64>,
 }

@@ -133,6 +133,9 @@ pub struct App {
     /// Quit as soon as the engine reports the run finished (after `q` → stop).
     pub quit_when_finished: bool,
     pub exit_code: Option<u8>,
+    /// Entries the last rollback (`x`, `!`, the engine's) could not undo; shown in the status
+    /// bar until the next rollback.
+    pub not_undone: usize,
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -160,6 +163,7 @@ impl App {
             quit: false,
             quit_when_finished: false,
             exit_code: None,
+            not_undone: 0,
         }
     }
 

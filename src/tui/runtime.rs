@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use crate::cluster::ClusterOps;
 use crate::engine::{EngineCommand, EngineEvent};
 use crate::journal::describe::describe;
-use crate::journal::executor::{self, ExecuteOptions, Outcome};
+use crate::journal::executor::{self, ExecuteOptions, Outcome, Tally};
+use crate::journal::lock::DEFAULT_PATIENCE;
 use crate::journal::scan::{JournalTree, Liveness, read_entry};
+use crate::journal::state::Marked;
 use crate::journal::{Depth, Filter, audit, scan, scan_with, state};
 
 use super::app::{App, Effect, Inspected};
@@ -35,6 +37,8 @@ enum Internal {
     FsChanged,
     Inspected(Inspected),
     Log(String),
+    /// A rollback from `x`/`!` ended: how many entries it could not undo.
+    RollbackDone(usize),
     Done,
 }
 
@@ -97,6 +101,11 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                 }
                 Some(Internal::Log(line)) => {
                     app.push_log(line);
+                    dirty = true;
+                }
+                Some(Internal::RollbackDone(not_undone)) => {
+                    app.not_undone = not_undone;
+                    fs_dirty = true;
                     dirty = true;
                 }
                 Some(Internal::Done) => {
@@ -198,27 +207,35 @@ fn perform(
             });
         }
         Effect::MarkExecuted(paths) => {
-            for path in paths {
-                let name =
-                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                match state::mark_executed(&path) {
-                    Ok(()) => {
-                        let _ = audit::append(
-                            journal,
-                            &format!("mark-executed {name}"),
-                            "marked in the TUI",
-                        );
-                        app.push_log(format!("marked executed: {name}"));
-                    }
-                    Err(e) => app.push_log(format!("cannot mark {name}: {e}")),
+            // Under the context lock, which another process may hold for a while: off the UI
+            // loop. The audit line is written first; without it nothing is marked.
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                for path in paths {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let line =
+                        match state::mark_by_hand(&path, "marked in the TUI", DEFAULT_PATIENCE) {
+                            Ok(Marked::Renamed) => {
+                                format!("marked executed: {name} (audit-logged)")
+                            }
+                            Ok(Marked::AlreadyExecuted) => {
+                                format!("{name} was already executed by another process")
+                            }
+                            Err(e) => format!("cannot mark {name}: {e}"),
+                        };
+                    let _ = tx.send(Internal::Log(line));
                 }
-            }
-            spawn_scan(journal, tx.clone());
+                let _ = tx.send(Internal::Done);
+            });
         }
         Effect::Execute(paths) => spawn_execute(journal, ops, Some(paths), tx, app),
         Effect::EmergencyAll { reason } => {
             if let Err(e) = audit::append(journal, "emergency rollback (inspect)", &reason) {
-                app.push_log(format!("cannot write the audit log: {e}"));
+                // Undoing chaos goes ahead regardless; the missing record is said out loud.
+                app.push_log(format!("AUDIT LOG NOT WRITTEN for the emergency rollback: {e}"));
             }
             spawn_execute(journal, ops, None, tx, app);
         }
@@ -237,6 +254,22 @@ fn spawn_execute(
         app.push_log(
             "no cluster connection: start `chaosdeck inspect` with --kubeconfig to undo entries",
         );
+        // Still say which of them could not be undone even with a cluster.
+        let invalid: Vec<String> = app
+            .tree
+            .entries()
+            .filter(|(_, e)| e.state == crate::journal::EntryState::Invalid)
+            .filter(|(_, e)| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
+            .map(|(_, e)| e.file_name.clone())
+            .collect();
+        if !invalid.is_empty() {
+            app.push_log(format!(
+                "{} invalid entr{} cannot be undone by chaosdeck at all: {}",
+                invalid.len(),
+                if invalid.len() == 1 { "y" } else { "ies" },
+                invalid.join(", ")
+            ));
+        }
         return;
     };
     let root = journal.to_path_buf();
@@ -259,11 +292,17 @@ fn spawn_execute(
             .collect();
         let _ =
             tx.send(Internal::Log(format!("undoing {} entr(y/ies), newest first", selected.len())));
-        executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
+        let outcomes = executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
             let line = match &out.outcome {
                 Outcome::Executed { .. } => format!("executed {} ({})", out.file_name, out.summary),
                 Outcome::Failed { error } => format!("FAILED {}: {error}", out.file_name),
-                Outcome::Skipped { reason } => format!("skipped {}: {reason}", out.file_name),
+                Outcome::Invalid { reason } => {
+                    format!("INVALID {} (not executed, still pending): {reason}", out.file_name)
+                }
+                Outcome::NotAttempted { reason } => {
+                    format!("NOT ATTEMPTED {}: {reason}", out.file_name)
+                }
+                Outcome::Skipped { reason, .. } => format!("skipped {}: {reason}", out.file_name),
                 Outcome::Refused { reason } => format!("REFUSED {}: {reason}", out.file_name),
                 Outcome::Planned { .. } => return,
             };
@@ -271,6 +310,16 @@ fn spawn_execute(
             let _ = tx.send(Internal::Done);
         })
         .await;
-        let _ = tx.send(Internal::Done);
+        let tally = Tally::of(&outcomes);
+        let mut line = format!("undo done: {}", tally.line());
+        if tally.not_undone() > 0 {
+            line.push_str(&format!(
+                " — {} entr{} could NOT be undone and stay pending",
+                tally.not_undone(),
+                if tally.not_undone() == 1 { "y" } else { "ies" }
+            ));
+        }
+        let _ = tx.send(Internal::Log(line));
+        let _ = tx.send(Internal::RollbackDone(tally.not_undone()));
     });
 }

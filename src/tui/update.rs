@@ -282,7 +282,16 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             false
         }
         EngineEvent::RollbackFinished { executed, failed } => {
-            app.push_log(format!("rollback done: {executed} executed, {failed} failed"));
+            // The engine counts as failed everything it could not undo (invalid entries and
+            // entries not attempted included).
+            app.not_undone = *failed;
+            if *failed > 0 {
+                app.push_log(format!(
+                    "rollback done: {executed} executed, {failed} could NOT be undone (still pending)"
+                ));
+            } else {
+                app.push_log(format!("rollback done: {executed} executed, all undone"));
+            }
             true
         }
         EngineEvent::State(state) => {

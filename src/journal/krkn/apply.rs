@@ -1,5 +1,8 @@
 //! Executing a Krkn plan: the generic actions, plus what service hijacking's file leaves out
 //! (the selector value Krkn set, the ConfigMap it leaked), looked up in the cluster first.
+//!
+//! A hijack counts as undone only when its plan ConfigMap is gone too: deleted through the pod
+//! that mounts it, or, when the pod no longer tells, none unclaimed is left in the namespace.
 
 use serde_json::{Value, json};
 
@@ -7,6 +10,7 @@ use super::plan::{HIJACK_CONFIGMAP_PREFIX, HIJACK_SELECTOR_KEY, Hijack, Plan, re
 use crate::cluster::ClusterOps;
 use crate::journal::entry::{ObjectRef, UndoAction};
 use crate::journal::executor::{apply_action, first_mismatch};
+use crate::journal::kubectl::shell_word;
 
 /// The actions to run now, with what the look-ups found.
 #[derive(Debug, Default)]
@@ -59,15 +63,45 @@ async fn resolve_hijack(ops: &ClusterOps, actions: &[UndoAction], hijack: &Hijac
         .and_then(|p| p.pointer(&format!("/metadata/labels/{HIJACK_SELECTOR_KEY}")))
         .and_then(Value::as_str)
         .map(str::to_string);
-    let configmap = match &pod {
-        Some(pod) => hijack_configmap(pod, &hijack.pod, &mut out.notes),
-        None => {
-            out.notes.push(format!(
-                "{} is already gone, so its {HIJACK_CONFIGMAP_PREFIX}* ConfigMap cannot be \
-                 identified; check `kubectl get configmaps -n {}`",
-                hijack.pod.display(),
-                hijack.pod.namespace.as_deref().unwrap_or_default()
-            ));
+    let ns = hijack.pod.namespace.as_deref().unwrap_or_default();
+    let mounted = pod.as_ref().map(hijack_configmaps).unwrap_or_default();
+    let configmap = match mounted.as_slice() {
+        [one] => Some(one.clone()),
+        // The pod does not say which plan is its own (gone, or mounting none or several):
+        // Krkn's rollback would leak it. Done only if no unclaimed plan is left in the
+        // namespace; otherwise the entry fails, naming them, instead of reading as restored.
+        _ => {
+            let why = match (&pod, mounted.len()) {
+                (None, _) => format!(
+                    "{} is already gone, so its ConfigMap cannot be identified from it",
+                    hijack.pod.display()
+                ),
+                (Some(_), 0) => {
+                    format!(
+                        "{} mounts no {HIJACK_CONFIGMAP_PREFIX}* ConfigMap",
+                        hijack.pod.display()
+                    )
+                }
+                (Some(_), _) => format!(
+                    "{} mounts several {HIJACK_CONFIGMAP_PREFIX}* ConfigMaps ({})",
+                    hijack.pod.display(),
+                    mounted.join(", ")
+                ),
+            };
+            match unclaimed_plans(ops, ns).await {
+                Ok(left) if left.is_empty() => out.notes.push(format!(
+                    "{why}; no unclaimed {HIJACK_CONFIGMAP_PREFIX}* ConfigMap is left in {ns}"
+                )),
+                Ok(left) => out.errors.push(format!(
+                    "{why}, and {ns} still has {HIJACK_CONFIGMAP_PREFIX}* ConfigMaps no pod mounts \
+                     ({}): one may be this hijack's plan, so the undo is not complete — delete \
+                     the one that is (kubectl delete configmap -n {} NAME), then run \
+                     execute-rollback again or mark the entry executed",
+                    left.join(", "),
+                    shell_word(ns)
+                )),
+                Err(e) => out.errors.push(format!("{why}, and looking for its plan failed: {e}")),
+            }
             None
         }
     };
@@ -135,8 +169,8 @@ async fn service_guard(ops: &ClusterOps, hijack: &Hijack) -> Result<Option<Strin
     ))
 }
 
-/// The one `service-hijacking-cm-*` ConfigMap the hijack pod mounts, if exactly one.
-fn hijack_configmap(pod: &Value, pod_ref: &ObjectRef, notes: &mut Vec<String>) -> Option<String> {
+/// The `service-hijacking-cm-*` ConfigMaps a pod mounts, sorted, once each.
+fn hijack_configmaps(pod: &Value) -> Vec<String> {
     let mut names: Vec<String> = pod
         .pointer("/spec/volumes")
         .and_then(Value::as_array)
@@ -148,24 +182,25 @@ fn hijack_configmap(pod: &Value, pod_ref: &ObjectRef, notes: &mut Vec<String>) -
         .collect();
     names.sort();
     names.dedup();
-    match names.len() {
-        1 => names.pop(),
-        0 => {
-            notes.push(format!(
-                "{} mounts no {HIJACK_CONFIGMAP_PREFIX}* ConfigMap; none deleted",
-                pod_ref.display()
-            ));
-            None
-        }
-        _ => {
-            notes.push(format!(
-                "{} mounts several {HIJACK_CONFIGMAP_PREFIX}* ConfigMaps ({}); none deleted",
-                pod_ref.display(),
-                names.join(", ")
-            ));
-            None
-        }
+    names
+}
+
+/// Hijack plans in `ns` that no pod mounts (a live hijack's plan is its pod's, not ours).
+async fn unclaimed_plans(ops: &ClusterOps, ns: &str) -> Result<Vec<String>, String> {
+    let plans = ops.list("v1", "ConfigMap", Some(ns)).await.map_err(|e| e.to_string())?;
+    let pods = ops.list("v1", "Pod", Some(ns)).await.map_err(|e| e.to_string())?;
+    let mut claimed = std::collections::BTreeSet::new();
+    for pod in &pods {
+        let value = serde_json::to_value(pod).map_err(|e| e.to_string())?;
+        claimed.extend(hijack_configmaps(&value));
     }
+    let mut left: Vec<String> = plans
+        .iter()
+        .filter_map(|cm| cm.metadata.name.clone())
+        .filter(|n| n.starts_with(HIJACK_CONFIGMAP_PREFIX) && !claimed.contains(n))
+        .collect();
+    left.sort();
+    Ok(left)
 }
 
 async fn get_json(ops: &ClusterOps, target: &ObjectRef) -> Result<Option<Value>, String> {

@@ -18,6 +18,7 @@ use std::path::Path;
 pub use file::{RollbackContent, VersionFile};
 pub use plan::Plan;
 
+use super::kubectl::shell_word;
 use super::names::parse_context_dir;
 
 /// What a Krkn version file says it will do, decoded.
@@ -57,6 +58,8 @@ pub fn krkn_instructions(path: &Path, scenario_type: &str) -> String {
         .and_then(|n| parse_context_dir(&n.to_string_lossy()))
         .map(|c| c.run_uuid)
         .unwrap_or_else(|| "<run_uuid>".into());
+    // Both come from names on disk, which anyone can create: quoted for the shell.
+    let (run_uuid, scenario_type) = (shell_word(&run_uuid), shell_word(scenario_type));
     format!(
         "from a krkn checkout whose config points \
          kraken.rollback_versions_directory at this directory, \

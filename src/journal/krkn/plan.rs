@@ -12,6 +12,7 @@ use super::file::RollbackContent;
 use super::literal::PyValue;
 use super::payload::decode_json;
 use crate::journal::entry::{ObjectRef, UndoAction};
+use crate::journal::kubectl::shell_word;
 
 /// The label key krkn-lib's `deploy_service_hijacking` points the Service's selector at.
 pub const HIJACK_SELECTOR_KEY: &str = "service-hijacking";
@@ -208,7 +209,8 @@ fn service_hijacking(content: &RollbackContent) -> Result<Plan, String> {
         ),
         format!(
             "ConfigMap: Krkn's rollback leaks its {HIJACK_CONFIGMAP_PREFIX}* plan; chaosdeck deletes \
-             it only if the hijack pod still mounts exactly one such ConfigMap"
+             the one the hijack pod mounts; when the pod no longer tells, the undo is complete only \
+             if no unclaimed {HIJACK_CONFIGMAP_PREFIX}* ConfigMap is left in the namespace"
         ),
     ];
     Ok(Plan::Executable {
@@ -239,12 +241,21 @@ fn temp_file(content: &RollbackContent) -> Result<Plan, String> {
     let container = str_field(&p, "container_name")?;
     let full_path = str_field(&p, "full_path")?;
     let mount_path = str_field(&p, "mount_path")?;
+    // Every value comes from the file: quoted wherever it lands in something a reader may
+    // paste into a shell.
+    let (q_ns, q_pod, q_container, q_path, q_mount) = (
+        shell_word(ns),
+        shell_word(pod),
+        shell_word(container),
+        shell_word(full_path),
+        shell_word(mount_path),
+    );
     Ok(Plan::NotExecutable {
-        headline: format!("exec `rm -f {full_path}` in Pod {ns}/{pod}"),
+        headline: format!("exec `rm -f {q_path}` in Pod {ns}/{pod}"),
         what: format!(
-            "Krkn would exec `rm -f {full_path}` in container {container} of Pod {ns}/{pod}, then \
-             `ls -lh {mount_path}` to check the fill file is gone (chaosdeck does not exec into \
-             pods). By hand: kubectl exec -n {ns} {pod} -c {container} -- rm -f {full_path}"
+            "Krkn would exec `rm -f {q_path}` in container {container} of Pod {ns}/{pod}, then \
+             `ls -lh {q_mount}` to check the fill file is gone (chaosdeck does not exec into \
+             pods). By hand: kubectl exec -n {q_ns} {q_pod} -c {q_container} -- rm -f {q_path}"
         ),
     })
 }

@@ -1,4 +1,5 @@
-//! The status bar: cluster (loud when not the sandbox), run, auto_rollback, engine, pending, keys.
+//! The status bar: cluster (loud when not the sandbox), run, auto_rollback, engine, pending,
+//! invalid entries and what the last rollback could not undo (loud), keys.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -33,7 +34,15 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             format!("{pending} pending "),
             if pending > 0 { theme.warn() } else { theme.ok() },
         ),
-        Span::styled(HINTS, theme.dim()),
     ];
+    let mut spans = spans;
+    let invalid = app.tree.invalid();
+    if invalid > 0 {
+        spans.push(Span::styled(format!("{invalid} invalid "), theme.danger_banner()));
+    }
+    if app.not_undone > 0 {
+        spans.push(Span::styled(format!("{} not undone ", app.not_undone), theme.danger_banner()));
+    }
+    spans.push(Span::styled(HINTS, theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
