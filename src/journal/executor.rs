@@ -11,7 +11,7 @@
 //! (outstanding, never executed), and when the cluster cannot be reached the remaining entries
 //! are `NotAttempted` rather than each waiting out its own timeout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -21,6 +21,8 @@ use crate::cluster::{ClusterOps, DeleteOutcome};
 
 use super::entry::{Entry, UndoAction};
 use super::filter::Filter;
+pub use super::guard::first_mismatch;
+use super::guard::short;
 use super::krkn;
 use super::lock::{ContextLock, lock_context};
 use super::scan::{self, EntryBody, EntryNode, EntryState, JournalTree, Liveness};
@@ -321,7 +323,12 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
         // Krkn's files are undone with the same generic actions; the rename to `.py.executed`
         // below is exactly Krkn's own.
-        EntryBody::Krkn(k) if k.plan.is_executable() => krkn::apply::apply(ops, &k.plan).await,
+        // Krkn's plan is resolved into the same generic actions (plus what the look-ups found)
+        // and applied by the same loop as chaosdeck's own entries.
+        EntryBody::Krkn(k) if k.plan.is_executable() => {
+            let resolved = krkn::apply::resolve(ops, &k.plan).await;
+            apply_actions(ops, &resolved.actions, resolved.notes, resolved.errors).await
+        }
         EntryBody::Krkn(k) => {
             return Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true };
         }
@@ -347,11 +354,37 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
     }
 }
 
+/// A scenario undoing its own change on normal completion: the same actions, under the
+/// context lock, and the entry retired (renamed `.executed`) only after they all succeeded. An
+/// entry another process already executed is left as it is.
+pub async fn revert_own(
+    ops: &ClusterOps,
+    pending: &Path,
+    entry: &Entry,
+) -> Result<Vec<String>, String> {
+    let dir = pending.parent().ok_or_else(|| format!("{}: no context", pending.display()))?;
+    let lock = lock_context(dir, super::lock::DEFAULT_PATIENCE).await.map_err(|e| e.to_string())?;
+    if !lock.still_pending(pending).map_err(|e| e.to_string())? {
+        return Ok(vec![format!("{} was already executed by another process", pending.display())]);
+    }
+    let notes = apply_entry(ops, entry).await?;
+    lock.mark_executed(pending).map_err(|e| format!("undone in the cluster, but {e}"))?;
+    Ok(notes)
+}
+
 /// Applies every action (all are attempted); Ok with notes, or Err with every failure.
 pub async fn apply_entry(ops: &ClusterOps, entry: &Entry) -> Result<Vec<String>, String> {
-    let mut notes = Vec::new();
-    let mut errors = Vec::new();
-    for action in &entry.undo {
+    apply_actions(ops, &entry.undo, Vec::new(), Vec::new()).await
+}
+
+/// The one loop that applies undo actions, for chaosdeck's entries and Krkn's alike.
+async fn apply_actions(
+    ops: &ClusterOps,
+    actions: &[UndoAction],
+    mut notes: Vec<String>,
+    mut errors: Vec<String>,
+) -> Result<Vec<String>, String> {
+    for action in actions {
         match apply_action(ops, action).await {
             Ok(Some(note)) => notes.push(note),
             Ok(None) => {}
@@ -362,7 +395,7 @@ pub async fn apply_entry(ops: &ClusterOps, entry: &Entry) -> Result<Vec<String>,
 }
 
 /// One action; `Ok(Some(note))` when it found the work already done or not ours.
-pub async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<String>, String> {
+async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<String>, String> {
     match action {
         UndoAction::Delete { target, uid, require_labels } => {
             let Some(current) = ops.get(target).await.map_err(|e| e.to_string())? else {
@@ -527,41 +560,6 @@ async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, St
             ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The first place where `current` does not hold what the merge-patch-shaped `expected` says
-/// (a `null` in `expected` means "absent").
-pub fn first_mismatch(expected: &Value, current: &Value, at: &str) -> Option<String> {
-    match expected {
-        Value::Object(fields) => fields.iter().find_map(|(key, want)| {
-            let path = format!("{at}/{key}");
-            let have = current.get(key).unwrap_or(&Value::Null);
-            match want {
-                Value::Object(_) if have.is_object() => first_mismatch(want, have, &path),
-                Value::Object(_) if have.is_null() && want.as_object().is_some_and(all_null) => {
-                    None
-                }
-                _ if want == have => None,
-                _ => Some(format!("{path} is {} where {} was expected", short(have), short(want))),
-            }
-        }),
-        _ if expected == current => None,
-        _ => Some(format!("{at} is {} where {} was expected", short(current), short(expected))),
-    }
-}
-
-fn all_null(map: &serde_json::Map<String, Value>) -> bool {
-    map.values().all(|v| v.is_null() || v.as_object().is_some_and(all_null))
-}
-
-fn short(v: &Value) -> String {
-    match v {
-        Value::Null => "absent".into(),
-        other => {
-            let s = other.to_string();
-            if s.len() > 80 { format!("{}…", &s[..s.floor_char_boundary(80)]) } else { s }
-        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod executor;
 pub mod filter;
 mod fsio;
+mod guard;
 pub mod krkn;
 pub mod kubectl;
 pub mod lock;

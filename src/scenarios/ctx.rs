@@ -23,7 +23,7 @@ use crate::cluster::ClusterOps;
 use crate::journal::entry::{
     ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
-use crate::journal::executor::apply_entry;
+use crate::journal::executor::revert_own;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
 
 use super::{EventSink, ScenarioError, ScenarioEvent};
@@ -471,11 +471,10 @@ impl ScenarioCtx {
     /// Undoes a change the scenario made (normal completion) and retires its entry.
     pub async fn revert(&self, change: &Change) -> Result<(), ScenarioError> {
         let Some(written) = &change.written else { return Ok(()) };
-        apply_entry(&self.ops, &written.entry).await.map_err(ScenarioError::Failed)?;
-        if let Some(ctx) = self.context() {
-            ctx.retire(written)?;
-            (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
-        }
+        revert_own(&self.ops, &written.path, &written.entry)
+            .await
+            .map_err(ScenarioError::Failed)?;
+        (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         Ok(())
     }
 

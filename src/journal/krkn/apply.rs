@@ -1,4 +1,4 @@
-//! Executing a Krkn plan: the generic actions, plus what service hijacking's file leaves out
+//! Resolving a Krkn plan into generic actions, plus what service hijacking's file leaves out
 //! (the selector value Krkn set, the ConfigMap it leaked), looked up in the cluster first.
 //!
 //! A hijack counts as undone only when its plan ConfigMap is gone too: deleted through the pod
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::plan::{HIJACK_CONFIGMAP_PREFIX, HIJACK_SELECTOR_KEY, Hijack, Plan, restore_patch};
 use crate::cluster::ClusterOps;
 use crate::journal::entry::{ObjectRef, UndoAction};
-use crate::journal::executor::{apply_action, first_mismatch};
+use crate::journal::guard::first_mismatch;
 use crate::journal::kubectl::shell_word;
 
 /// The actions to run now, with what the look-ups found.
@@ -20,20 +20,9 @@ pub struct Resolved {
     pub errors: Vec<String>,
 }
 
-/// Applies an executable plan (every action is attempted); Ok with notes, or Err with every
-/// failure. A not-executable plan is an error: callers skip those before getting here.
-pub async fn apply(ops: &ClusterOps, plan: &Plan) -> Result<Vec<String>, String> {
-    let mut resolved = resolve(ops, plan).await;
-    for action in &resolved.actions {
-        match apply_action(ops, action).await {
-            Ok(Some(note)) => resolved.notes.push(note),
-            Ok(None) => {}
-            Err(e) => resolved.errors.push(e),
-        }
-    }
-    if resolved.errors.is_empty() { Ok(resolved.notes) } else { Err(resolved.errors.join("; ")) }
-}
-
+/// Resolves an executable plan into the generic actions the executor applies (it owns the
+/// one loop that applies undo actions), with what the look-ups found. A not-executable plan is
+/// an error: callers skip those before getting here.
 pub async fn resolve(ops: &ClusterOps, plan: &Plan) -> Resolved {
     match plan {
         Plan::NotExecutable { what, .. } => Resolved {
