@@ -31,6 +31,11 @@ pub struct ExecuteArgs {
     /// Print what would be undone; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Undos in flight at once; entries on the same object (or its namespace or owner) always
+    /// keep newest-first order. 1 runs them one by one.
+    #[arg(long, value_name = "N", default_value_t = executor::DEFAULT_PARALLEL as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
 }
 
 pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
@@ -105,7 +110,16 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
             target.server
         );
         outcomes.extend(
-            executor::execute(&ops, &executable, ExecuteOptions::default(), print_outcome).await,
+            executor::execute(
+                &ops,
+                &executable,
+                ExecuteOptions {
+                    parallel: usize::from(args.parallel),
+                    ..ExecuteOptions::default()
+                },
+                print_outcome,
+            )
+            .await,
         );
     }
     Ok(summarize(&outcomes, args.file.is_some()))

@@ -11,9 +11,14 @@
 //! (outstanding, never executed), and when the cluster cannot be reached the remaining entries
 //! are `NotAttempted` rather than each waiting out its own timeout.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,6 +31,7 @@ use super::guard::short;
 use super::krkn;
 use super::lock::{ContextLock, lock_context};
 use super::scan::{self, EntryBody, EntryNode, EntryState, JournalTree, Liveness};
+use super::schedule;
 use super::state::Marked;
 
 #[derive(Debug, Clone, Copy)]
@@ -33,11 +39,21 @@ pub struct ExecuteOptions {
     pub dry_run: bool,
     /// How long to wait for another process that holds a context's lock.
     pub lock_patience: Duration,
+    /// How many undos may be in flight at once (entries that conflict never overlap).
+    pub parallel: usize,
 }
+
+/// Undos in flight by default: enough to hide a far-away cluster's round trips, few enough to
+/// stay under an API server's per-client fairness limits.
+pub const DEFAULT_PARALLEL: usize = 16;
 
 impl Default for ExecuteOptions {
     fn default() -> Self {
-        ExecuteOptions { dry_run: false, lock_patience: super::lock::DEFAULT_PATIENCE }
+        ExecuteOptions {
+            dry_run: false,
+            lock_patience: super::lock::DEFAULT_PATIENCE,
+            parallel: DEFAULT_PARALLEL,
+        }
     }
 }
 
@@ -160,58 +176,118 @@ pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> 
     chosen.into_iter().map(|(_, e)| e).collect()
 }
 
-/// Executes the selected entries, newest first, calling `report` after each one.
+/// Executes the selected entries (newest first), up to `options.parallel` at a time, calling
+/// `report` as each one finishes. Entries that touch the same object (or an object and its
+/// namespace or owner) keep strict newest-first order ([`super::schedule`]); the rest overlap,
+/// which is what makes an emergency rollback on a far-away cluster take seconds, not minutes.
+/// Outcomes come back in the order of `entries`.
 pub async fn execute(
     ops: &ClusterOps,
     entries: &[&EntryNode],
     options: ExecuteOptions,
     mut report: impl FnMut(&EntryOutcome),
 ) -> Vec<EntryOutcome> {
-    let mut results = Vec::with_capacity(entries.len());
-    let mut current_lock: Option<ContextLock> = None;
-    // Set once a request finds the cluster out of reach: the rest are not attempted.
-    let mut unreachable: Option<String> = None;
-    for node in entries {
-        let outcome = if options.dry_run {
-            plan(node)
-        } else if let EntryBody::Invalid(reason) = &node.body {
-            // Nothing to lock or send: the file cannot say what to undo.
-            Outcome::Invalid { reason: reason.clone() }
-        } else if let Some(reason) = &unreachable {
-            Outcome::NotAttempted { reason: reason.clone() }
-        } else {
-            let dir = node.path.parent().map(PathBuf::from).unwrap_or_default();
-            if current_lock.as_ref().is_none_or(|l| l.dir() != dir) {
-                current_lock = None;
-                match lock_context(&dir, options.lock_patience).await {
-                    Ok(lock) => current_lock = Some(lock),
-                    Err(e) => {
-                        let out = finish(node, Outcome::Failed { error: e.to_string() });
-                        report(&out);
-                        results.push(out);
-                        continue;
-                    }
-                }
-            }
-            match &current_lock {
-                Some(lock) => {
-                    let before = ops.connection_failures();
-                    let outcome = execute_locked(ops, lock, node).await;
-                    if ops.connection_failures() > before
-                        && let Outcome::Failed { error } = &outcome
-                    {
-                        unreachable = Some(format!("not attempted after: {error}"));
-                    }
-                    outcome
-                }
-                None => Outcome::Failed { error: "internal: context lock missing".into() },
-            }
-        };
-        let out = finish(node, outcome);
-        report(&out);
-        results.push(out);
+    let locks = if options.dry_run { HashMap::new() } else { lock_all(entries, &options).await };
+    let footprints: Vec<_> = entries.iter().map(|n| schedule::footprint(n)).collect();
+    let deps = schedule::dependencies(&footprints);
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); entries.len()];
+    for (i, d) in deps.iter().enumerate() {
+        for &before in d {
+            dependents[before].push(i);
+        }
     }
-    results
+    // Newest first among the ready ones, so that with `parallel: 1` this is the serial order.
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..entries.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    // Set once a request finds the cluster out of reach: the rest are not attempted.
+    let unreachable: Mutex<Option<String>> = Mutex::new(None);
+    let mut running = FuturesUnordered::new();
+    let mut results: Vec<Option<EntryOutcome>> = vec![None; entries.len()];
+    // One at a time until an undo has reached the cluster: a dead API server is found by one
+    // request, not by `parallel` of them each waiting out a timeout.
+    let mut limit = 1;
+    loop {
+        while running.len() < limit {
+            let Some(Reverse(i)) = ready.pop() else { break };
+            let node = entries[i];
+            let lock = node.path.parent().and_then(|dir| locks.get(dir));
+            let unreachable = &unreachable;
+            running.push(async move {
+                (i, execute_one(ops, node, lock, options.dry_run, unreachable).await)
+            });
+        }
+        let Some((i, outcome)) = running.next().await else { break };
+        if matches!(
+            outcome,
+            Outcome::Executed { .. } | Outcome::Failed { .. } | Outcome::Refused { .. }
+        ) && unreachable.lock().map(|u| u.is_none()).unwrap_or(false)
+        {
+            limit = options.parallel.max(1);
+        }
+        let out = finish(entries[i], outcome);
+        report(&out);
+        results[i] = Some(out);
+        for &next in &dependents[i] {
+            waiting[next] -= 1;
+            if waiting[next] == 0 {
+                ready.push(Reverse(next));
+            }
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// Takes the lock of every context involved, in path order: two processes executing
+/// overlapping sets wait for each other instead of each holding half.
+async fn lock_all(
+    entries: &[&EntryNode],
+    options: &ExecuteOptions,
+) -> HashMap<PathBuf, Result<ContextLock, String>> {
+    let dirs: BTreeSet<PathBuf> = entries
+        .iter()
+        .filter(|n| needs_cluster(n))
+        .filter_map(|n| n.path.parent().map(PathBuf::from))
+        .collect();
+    let mut locks = HashMap::new();
+    for dir in dirs {
+        let lock = lock_context(&dir, options.lock_patience).await.map_err(|e| e.to_string());
+        locks.insert(dir, lock);
+    }
+    locks
+}
+
+async fn execute_one(
+    ops: &ClusterOps,
+    node: &EntryNode,
+    lock: Option<&Result<ContextLock, String>>,
+    dry_run: bool,
+    unreachable: &Mutex<Option<String>>,
+) -> Outcome {
+    if dry_run {
+        return plan(node);
+    }
+    if let EntryBody::Invalid(reason) = &node.body {
+        // Nothing to lock or send: the file cannot say what to undo.
+        return Outcome::Invalid { reason: reason.clone() };
+    }
+    if let Some(reason) = unreachable.lock().ok().and_then(|u| u.clone()) {
+        return Outcome::NotAttempted { reason };
+    }
+    let lock = match lock {
+        Some(Ok(lock)) => lock,
+        Some(Err(e)) => return Outcome::Failed { error: e.clone() },
+        None => return Outcome::Failed { error: "internal: context lock missing".into() },
+    };
+    let before = ops.connection_failures();
+    let outcome = execute_locked(ops, lock, node).await;
+    if ops.connection_failures() > before
+        && let Outcome::Failed { error } = &outcome
+        && let Ok(mut u) = unreachable.lock()
+    {
+        u.get_or_insert_with(|| format!("not attempted after: {error}"));
+    }
+    outcome
 }
 
 /// Whether undoing `node` talks to the cluster: not for a file that cannot be read, nor for a

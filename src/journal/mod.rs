@@ -22,6 +22,7 @@ pub mod kubectl;
 pub mod lock;
 pub mod names;
 pub mod scan;
+pub mod schedule;
 pub mod state;
 pub mod writer;
 
