@@ -218,10 +218,9 @@ pub async fn execute(
             });
         }
         let Some((i, outcome)) = running.next().await else { break };
-        if matches!(
-            outcome,
-            Outcome::Executed { .. } | Outcome::Failed { .. } | Outcome::Refused { .. }
-        ) && unreachable.lock().map(|u| u.is_none()).unwrap_or(false)
+        // Reached the cluster: executed, or failed for a reason other than reaching it.
+        if matches!(outcome, Outcome::Executed { .. } | Outcome::Failed { .. })
+            && unreachable.lock().map(|u| u.is_none()).unwrap_or(false)
         {
             limit = options.parallel.max(1);
         }
