@@ -1,0 +1,170 @@
+//! Time to restore on a far-away cluster: N pending entries in N/10 contexts (deletes by uid,
+//! guarded patches, re-creates from snapshots) undone through the executor against a sandbox
+//! answering every request 20 ms late, with `parallel` 1 and the default, next to the serial
+//! floor (entries × latency). The two end states are compared.
+//!
+//! `cargo bench --bench undo_parallel` (CHAOSDECK_BENCH_ENTRIES=N to change the size).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chaosdeck::cluster::{ClusterOps, ClusterTarget, identify};
+use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
+use chaosdeck::journal::{EntryDraft, Filter, Journal, ObjectRef, UndoAction, scan};
+use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::json;
+
+const LATENCY_MS: u64 = 20;
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxOptions {
+        seed: Seed::Empty,
+        latency: Some(format!("{LATENCY_MS}ms").parse().expect("latency")),
+        record_requests: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+/// Builds the cluster state and the journal: entry i of context c works on object cm-c-i in
+/// namespace ns-(c % 10). A third each: a ConfigMap chaosdeck created (delete it by uid), one
+/// it patched (restore, guarded), one it deleted (re-create it from the snapshot).
+async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize) {
+    let client = sb.client().expect("client");
+    let target = ClusterTarget { context: "chaosdeck-sandbox".into(), server: sb.url() };
+    let journal = Journal::open(root).expect("journal").for_cluster(identify(&client, &target).await);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for n in 0..10 {
+        let ns = serde_json::from_value(json!({"metadata": {"name": format!("ns-{n}")}})).expect("ns");
+        namespaces.create(&PostParams::default(), &ns).await.expect("namespace");
+    }
+    let contexts = entries.div_ceil(10);
+    let mut work = Vec::new();
+    for c in 0..contexts {
+        let ctx = journal.begin_context(&format!("run-{:03}", c % 10)).expect("context");
+        for i in 0..10.min(entries - c * 10) {
+            work.push((ctx.clone(), c, i));
+        }
+    }
+    // Set up concurrently: this part is not what is measured.
+    futures::stream::iter(work)
+        .for_each_concurrent(64, |(ctx, c, i)| {
+            let client = client.clone();
+            async move {
+                let ns = format!("ns-{}", c % 10);
+                let name = format!("cm-{c}-{i}");
+                let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+                let target = ObjectRef::new("v1", "ConfigMap", Some(&ns), &name);
+                let cm = |v: &str| -> ConfigMap {
+                    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": v}}))
+                        .expect("configmap")
+                };
+                let undo = match i % 3 {
+                    0 => {
+                        let created = api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
+                        UndoAction::Delete { target, uid: created.metadata.uid, require_labels: BTreeMap::new() }
+                    }
+                    1 => {
+                        api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
+                        UndoAction::Patch {
+                            target,
+                            restore: json!({"data": {"v": "calm"}}),
+                            guard: json!({"data": {"v": "chaos"}}),
+                        }
+                    }
+                    _ => {
+                        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": name, "namespace": ns}, "data": {"v": "calm"}});
+                        UndoAction::Create { object }
+                    }
+                };
+                let draft = EntryDraft {
+                    scenario_type: "bench".into(),
+                    scenario_file: None,
+                    step: format!("bench change {c}/{i}"),
+                    undo: vec![undo],
+                };
+                ctx.write(ctx.mint("bench"), draft).expect("entry");
+            }
+        })
+        .await;
+}
+
+async fn end_state(sb: &Sandbox) -> Vec<String> {
+    let api: Api<ConfigMap> = Api::all(sb.client().expect("client"));
+    let mut state: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|c| {
+            let v = c.data.and_then(|d| d.get("v").cloned()).unwrap_or_default();
+            format!("{}/{} {v}", c.metadata.namespace.unwrap_or_default(), c.metadata.name.unwrap_or_default())
+        })
+        .collect();
+    state.sort();
+    state
+}
+
+async fn run(entries: usize, parallel: usize) -> (Duration, usize, usize, Vec<String>) {
+    let sb = sandbox().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    prepare(&sb, dir.path(), entries).await;
+    let tree = scan(dir.path()).expect("scan");
+    let selected = executor::select(&tree, &Filter::default());
+    let ops = ClusterOps::new(sb.client().expect("client"));
+    let before = sb.requests().len();
+    let started = Instant::now();
+    let outcomes = executor::execute(
+        &ops,
+        &selected,
+        ExecuteOptions { parallel, ..ExecuteOptions::default() },
+        |_| {},
+    )
+    .await;
+    let took = started.elapsed();
+    let requests = sb.requests().len() - before;
+    let failed = outcomes.iter().filter(|o| !matches!(o.outcome, Outcome::Executed { .. })).count();
+    let state = end_state(&sb).await;
+    // Keep deletes of the namespaces out of the comparison: nothing deletes them.
+    let _ = Api::<Namespace>::all(sb.client().expect("client")).delete("ns-0", &DeleteParams::default()).await;
+    sb.shutdown().await;
+    (took, requests, failed, state)
+}
+
+fn main() {
+    let entries: usize = std::env::var("CHAOSDECK_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let floor = Duration::from_millis(LATENCY_MS * entries as u64);
+        println!("undo_parallel: {entries} entries in {} contexts, sandbox latency {LATENCY_MS} ms", entries.div_ceil(10));
+        println!("  serial floor (entries x latency): {:.2} s", floor.as_secs_f64());
+        let (serial, serial_requests, serial_failed, serial_state) = run(entries, 1).await;
+        println!(
+            "  --parallel 1:  {:.2} s, {serial_requests} requests ({:.2} per undo), {serial_failed} not executed",
+            serial.as_secs_f64(),
+            serial_requests as f64 / entries as f64
+        );
+        let default = executor::DEFAULT_PARALLEL;
+        let (par, par_requests, par_failed, par_state) = run(entries, default).await;
+        println!(
+            "  --parallel {default}: {:.2} s, {par_requests} requests ({:.2} per undo), {par_failed} not executed",
+            par.as_secs_f64(),
+            par_requests as f64 / entries as f64
+        );
+        println!("  speed-up: {:.1}x", serial.as_secs_f64() / par.as_secs_f64());
+        println!(
+            "  end states identical: {} ({} ConfigMaps)",
+            serial_state == par_state,
+            par_state.len()
+        );
+    });
+}
