@@ -2,7 +2,9 @@
 //!
 //! Seeds `scale:NODES:PODS` (default 5,000 nodes / 150,000 pods; override with
 //! `SANDBOX_BENCH_SEED=scale:N:P`) and reports: seed time, a labelled LIST of one namespace,
-//! a full LIST of every pod, watch fan-out (10 watchers each receiving N new pods), and RSS.
+//! a full LIST of every pod, a paged walk over every pod (limit 500, as kubectl pages; first
+//! page vs a deep page), `kubectl get pods -A` wall time (skipped without kubectl), watch
+//! fan-out (10 watchers each receiving N new pods), and RSS.
 //! Run: `cargo bench --bench sandbox_scale` (without `--bench`, e.g. under `cargo test
 //! --all-targets`, it does a small smoke run).
 
@@ -104,6 +106,55 @@ fn main() {
         }
         println!("full LIST of {pods} pods ({} MiB): {}", size / (1024 * 1024), stats(samples));
         println!("RSS after lists: {:.0} MiB", rss_mib());
+
+        // Paged walk, limit 500 like kubectl: a page deep into the list should cost what the
+        // first one does.
+        let mut page_times = Vec::new();
+        let mut token: Option<String> = None;
+        let walk = Instant::now();
+        loop {
+            let path = match &token {
+                None => "/api/v1/pods?limit=500".to_string(),
+                Some(t) => format!("/api/v1/pods?limit=500&continue={t}"),
+            };
+            let start = Instant::now();
+            let req = axum::http::Request::get(path).body(Vec::new()).expect("request");
+            let text = client.request_text(req).await.expect("page");
+            page_times.push(start.elapsed());
+            let page: serde_json::Value = serde_json::from_str(&text).expect("page json");
+            token = page["metadata"]["continue"].as_str().map(String::from);
+            if token.is_none() {
+                break;
+            }
+        }
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let deep = page_times.len() * 5 / 6;
+        println!(
+            "paged LIST (limit 500): {} pages in {:.2} s; page 1 {:.1} ms, page {} {:.1} ms, last page {:.1} ms",
+            page_times.len(),
+            walk.elapsed().as_secs_f64(),
+            ms(page_times[0]),
+            deep + 1,
+            ms(page_times[deep]),
+            ms(page_times[page_times.len() - 1]),
+        );
+
+        let kubeconfig = std::env::temp_dir().join(format!("chaosdeck-bench-{}.kubeconfig", std::process::id()));
+        sb.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        let t = Instant::now();
+        let kubectl = tokio::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "pods", "-A"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
+        match kubectl {
+            Ok(status) => println!("kubectl get pods -A: {:.2} s ({status})", t.elapsed().as_secs_f64()),
+            Err(e) => println!("kubectl get pods -A: skipped ({e})"),
+        }
+        let _ = std::fs::remove_file(&kubeconfig);
 
         // Watch fan-out: WATCHERS watches on one namespace, then WATCH_EVENTS creates.
         let rv = sb.store().current_rv().to_string();

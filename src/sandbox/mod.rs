@@ -21,6 +21,10 @@
 //!   `run`, `drain`) are decoded for the fields those commands set; see [`protobuf`].
 //! - Foreground deletion behaves like background: dependents go in the same step.
 //! - Server-side apply is a JSON merge patch without field ownership.
+//! - Paged lists (`limit`/`continue`) are not one snapshot: each page reads the store as it is
+//!   then, from the key after the last one returned (objects created ahead of the walk show
+//!   up, ones behind it do not, none repeats). Continue tokens never expire (no 410 Gone), and
+//!   `remainingItemCount` is only set on lists without selectors, as on a real server.
 //! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
 //! - kube-rs retries 429 by default (`Config::default_retry`), so an eviction a PDB refuses is
 //!   retried by the client until it succeeds or the retries run out.

@@ -60,11 +60,13 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
 }
 
 /// The list's opening, up to and including `"items":[`.
-fn list_head(def: &ResourceDef, rv: u64, cont: Option<(&str, usize)>) -> Vec<u8> {
+fn list_head(def: &ResourceDef, rv: u64, cont: Option<(&str, Option<usize>)>) -> Vec<u8> {
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some((token, remaining)) = cont {
         metadata["continue"] = json!(token);
-        metadata["remainingItemCount"] = json!(remaining);
+        if let Some(remaining) = remaining {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     let head =
         json!({"kind": def.list_kind(), "apiVersion": def.api_version(), "metadata": metadata});
@@ -90,7 +92,7 @@ pub fn list_bytes(
     def: &ResourceDef,
     items: &[Obj],
     rv: u64,
-    cont: Option<(&str, usize)>,
+    cont: Option<(&str, Option<usize>)>,
 ) -> Vec<u8> {
     let mut buf = list_head(def, rv, cont);
     buf.reserve(items.len() * 768);
@@ -108,7 +110,7 @@ fn list_stream(
     def: &'static ResourceDef,
     items: Vec<Obj>,
     rv: u64,
-    cont: Option<(String, usize)>,
+    cont: Option<(String, Option<usize>)>,
 ) -> Response {
     let (mut tx, rx) =
         futures::channel::mpsc::channel::<Result<axum::body::Bytes, std::convert::Infallible>>(4);
@@ -140,28 +142,15 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let def = &RESOURCES[res];
     let sel = Selectors::from_req(req)?;
     let ns = req.target.ns.as_deref();
-    let (mut items, rv) = match sel.fields.pinned_name() {
-        Some(name) => {
-            let (all, rv) =
-                state.store.list_filtered(res, ns, |o| meta::name(o) == name && sel.matches(o));
-            (all, rv)
-        }
-        None => state.store.list_filtered(res, ns, |o| sel.matches(o)),
-    };
-    if let Some(token) = req.q("continue") {
-        let after = decode_continue(token)?;
-        items
-            .retain(|o| (meta::namespace(o), meta::name(o)) > (after.0.as_str(), after.1.as_str()));
-    }
+    let after = req.q("continue").map(decode_continue).transpose()?;
     let limit = req.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
-    let mut cont = None;
-    if let Some(limit) = limit
-        && items.len() > limit
-    {
-        let remaining = items.len() - limit;
-        items.truncate(limit);
-        cont = items.last().map(|o| (continue_token(o), remaining));
-    }
+    let all_kept = sel.labels.is_empty() && sel.fields.is_empty();
+    let page = state.store.list_page(res, ns, after.as_ref(), limit, all_kept, |o| sel.matches(o));
+    let (items, rv) = (page.items, page.rv);
+    let cont = match items.last() {
+        Some(last) if page.more => Some((continue_token(last), page.remaining)),
+        _ => None,
+    };
     if req.wants_table() {
         return Ok(json_response(
             StatusCode::OK,

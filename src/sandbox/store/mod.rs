@@ -8,6 +8,7 @@
 //! controllers (they call in here like any client).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::Rng;
@@ -104,6 +105,19 @@ pub enum Deleted {
     Marked(Obj),
 }
 
+/// One page of a list, read at one moment (pages of the same walk are not one snapshot).
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Obj>,
+    /// The store's resourceVersion when the page was read.
+    pub rv: u64,
+    /// Whether an accepted object follows the last item: the page needs a continue token.
+    pub more: bool,
+    /// How many objects follow the last item; only counted when every object is accepted,
+    /// since counting matches would mean scanning the rest of the table on every page.
+    pub remaining: Option<usize>,
+}
+
 pub struct Subscription {
     pub backlog: Vec<Arc<Change>>,
     pub rx: broadcast::Receiver<Arc<Change>>,
@@ -176,6 +190,40 @@ impl Store {
     ) -> (Vec<Obj>, u64) {
         let inner = self.lock();
         (inner.scan(res, ns).filter(|o| keep(o)).cloned().collect(), inner.rv)
+    }
+
+    /// Up to `limit` objects that `keep` accepts, in key order, starting strictly after
+    /// `after`. The scan starts at `after` with a range query, so a page deep into a big
+    /// table costs what the first one does. `all_kept` says `keep` accepts everything, which
+    /// makes the remaining count cheap enough to report.
+    pub fn list_page(
+        &self,
+        res: usize,
+        ns: Option<&str>,
+        after: Option<&Key>,
+        limit: Option<usize>,
+        all_kept: bool,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Page {
+        let inner = self.lock();
+        let mut rest = inner.scan_after(res, ns, after);
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        for obj in rest.by_ref() {
+            if items.len() == limit {
+                // One accepted object past the limit is enough to promise another page;
+                // scanning further for it is bounded by what the next page reads anyway.
+                if keep(obj) {
+                    let remaining = all_kept.then(|| 1 + rest.count());
+                    return Page { items, rv: inner.rv, more: true, remaining };
+                }
+                continue;
+            }
+            if keep(obj) {
+                items.push(obj.clone());
+            }
+        }
+        Page { items, rv: inner.rv, more: false, remaining: None }
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
@@ -314,6 +362,30 @@ impl Inner {
                 Box::new(table.range(lo..).take_while(move |((n, _), _)| *n == ns).map(|(_, v)| v))
             }
             _ => Box::new(table.values()),
+        }
+    }
+
+    /// Like `scan`, but only keys strictly after `after`.
+    fn scan_after<'a>(
+        &'a self,
+        res: usize,
+        ns: Option<&str>,
+        after: Option<&Key>,
+    ) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+        let table = &self.tables[res];
+        let ns = ns.filter(|_| RESOURCES[res].namespaced).map(str::to_string);
+        let lo = match (&ns, after) {
+            (Some(ns), Some(after)) if after.0 < *ns => {
+                Bound::Included((ns.clone(), String::new()))
+            }
+            (Some(ns), None) => Bound::Included((ns.clone(), String::new())),
+            (_, Some(after)) => Bound::Excluded(after.clone()),
+            (None, None) => Bound::Unbounded,
+        };
+        let range = table.range((lo, Bound::Unbounded));
+        match ns {
+            Some(ns) => Box::new(range.take_while(move |((n, _), _)| *n == ns).map(|(_, v)| v)),
+            None => Box::new(range.map(|(_, v)| v)),
         }
     }
 
@@ -710,6 +782,41 @@ mod tests {
             "namespaces \"nope\" not found"
         );
         assert_eq!(s.create(r::PODS, "default", pod("Bad_Name")).unwrap_err().code, 422);
+    }
+
+    #[test]
+    fn pages_start_after_the_key_and_stay_in_their_namespace() {
+        let s = store_with_ns();
+        for ns in ["a", "b", "c"] {
+            s.create(r::NAMESPACES, "", json!({"metadata": {"name": ns}})).unwrap();
+            for name in ["p1", "p2", "p3"] {
+                s.create(r::PODS, ns, pod(name)).unwrap();
+            }
+        }
+        let names = |p: &Page| {
+            p.items
+                .iter()
+                .map(|o| format!("{}/{}", meta::namespace(o), meta::name(o)))
+                .collect::<Vec<_>>()
+        };
+        let key = |ns: &str, name: &str| (ns.to_string(), name.to_string());
+        let p = s.list_page(r::PODS, None, Some(&key("a", "p3")), Some(2), true, |_| true);
+        assert_eq!(names(&p), ["b/p1", "b/p2"]);
+        assert!(p.more);
+        assert_eq!(p.remaining, Some(4));
+        // A key from before the namespace starts it from the top; one past it yields nothing.
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("a", "p3")), None, true, |_| true);
+        assert_eq!(names(&p), ["b/p1", "b/p2", "b/p3"]);
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("c", "p1")), None, true, |_| true);
+        assert!(p.items.is_empty() && !p.more);
+        // With a filter, `more` means another match exists, and nothing is counted.
+        let p3 = |o: &Value| meta::name(o) == "p3";
+        let p = s.list_page(r::PODS, None, Some(&key("b", "p3")), Some(1), false, p3);
+        assert_eq!(names(&p), ["c/p3"]);
+        assert!(!p.more);
+        let p = s.list_page(r::PODS, None, None, Some(1), false, p3);
+        assert_eq!(names(&p), ["a/p3"]);
+        assert!(p.more && p.remaining.is_none());
     }
 
     #[test]
