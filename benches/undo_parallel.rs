@@ -36,10 +36,12 @@ async fn sandbox() -> Sandbox {
 async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize) {
     let client = sb.client().expect("client");
     let target = ClusterTarget { context: "chaosdeck-sandbox".into(), server: sb.url() };
-    let journal = Journal::open(root).expect("journal").for_cluster(identify(&client, &target).await);
+    let journal =
+        Journal::open(root).expect("journal").for_cluster(identify(&client, &target).await);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     for n in 0..10 {
-        let ns = serde_json::from_value(json!({"metadata": {"name": format!("ns-{n}")}})).expect("ns");
+        let ns =
+            serde_json::from_value(json!({"metadata": {"name": format!("ns-{n}")}})).expect("ns");
         namespaces.create(&PostParams::default(), &ns).await.expect("namespace");
     }
     let contexts = entries.div_ceil(10);
@@ -65,8 +67,13 @@ async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize) {
                 };
                 let undo = match i % 3 {
                     0 => {
-                        let created = api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
-                        UndoAction::Delete { target, uid: created.metadata.uid, require_labels: BTreeMap::new() }
+                        let created =
+                            api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
+                        UndoAction::Delete {
+                            target,
+                            uid: created.metadata.uid,
+                            require_labels: BTreeMap::new(),
+                        }
                     }
                     1 => {
                         api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
@@ -104,7 +111,11 @@ async fn end_state(sb: &Sandbox) -> Vec<String> {
         .into_iter()
         .map(|c| {
             let v = c.data.and_then(|d| d.get("v").cloned()).unwrap_or_default();
-            format!("{}/{} {v}", c.metadata.namespace.unwrap_or_default(), c.metadata.name.unwrap_or_default())
+            format!(
+                "{}/{} {v}",
+                c.metadata.namespace.unwrap_or_default(),
+                c.metadata.name.unwrap_or_default()
+            )
         })
         .collect();
     state.sort();
@@ -132,16 +143,16 @@ async fn run(entries: usize, parallel: usize) -> (Duration, usize, usize, Vec<St
     let failed = outcomes.iter().filter(|o| !matches!(o.outcome, Outcome::Executed { .. })).count();
     let state = end_state(&sb).await;
     // Keep deletes of the namespaces out of the comparison: nothing deletes them.
-    let _ = Api::<Namespace>::all(sb.client().expect("client")).delete("ns-0", &DeleteParams::default()).await;
+    let _ = Api::<Namespace>::all(sb.client().expect("client"))
+        .delete("ns-0", &DeleteParams::default())
+        .await;
     sb.shutdown().await;
     (took, requests, failed, state)
 }
 
 fn main() {
-    let entries: usize = std::env::var("CHAOSDECK_BENCH_ENTRIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let entries: usize =
+        std::env::var("CHAOSDECK_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let floor = Duration::from_millis(LATENCY_MS * entries as u64);

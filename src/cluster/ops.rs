@@ -246,9 +246,9 @@ impl ClusterOps {
         match api.delete(&target.name, &params).await {
             Ok(_) => Ok(DeleteOutcome::Deleted),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(DeleteOutcome::NotFound),
-            Err(kube::Error::Api(status)) if status.is_conflict() => Ok(DeleteOutcome::NotOurs(
-                format!("{} now has another uid than {uid}", target.display()),
-            )),
+            Err(kube::Error::Api(status)) if status.is_conflict() => {
+                Ok(DeleteOutcome::NotOurs(not_ours(target, uid, &status.message)))
+            }
             Err(e) => Err(self.error(target, "delete", e)),
         }
     }
@@ -291,6 +291,22 @@ impl ClusterOps {
             Err(kube::Error::Api(status)) if status.is_already_exists() => Ok(None),
             Err(e) => Err(self.error(&target, "create", e)),
         }
+    }
+}
+
+/// Why a uid-guarded delete left the object alone, naming the uid found when the API server
+/// says it (`Precondition failed: UID in precondition: A, UID in object meta: B`), so the note
+/// reads as it did when the object was read first.
+fn not_ours(target: &ObjectRef, ours: &str, message: &str) -> String {
+    let theirs = message
+        .split_once("UID in object meta: ")
+        .map(|(_, rest)| rest.split(|c: char| c.is_whitespace() || c == ',').next().unwrap_or(""))
+        .filter(|uid| !uid.is_empty());
+    match theirs {
+        Some(theirs) => {
+            format!("{} is another object now (uid {theirs}, ours was {ours})", target.display())
+        }
+        None => format!("{} is another object now (not uid {ours}: {message})", target.display()),
     }
 }
 

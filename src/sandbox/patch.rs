@@ -51,8 +51,15 @@ pub fn apply(kind: PatchKind, current: &Value, patch: &Value) -> Result<Value, A
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut doc, &ops)
-                .map_err(|e| ApiError::bad_request(format!("the JSON patch failed: {e}")))?;
+            // The API server answers 422 Invalid when a well-formed patch cannot be applied
+            // (a failed `test`, a `remove` of a missing path); clients tell that apart from a
+            // malformed body (400) to learn that a conditional patch's condition did not hold.
+            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError {
+                code: 422,
+                reason: "Invalid",
+                message: format!("the JSON patch failed: {e}"),
+                details: None,
+            })?;
         }
         PatchKind::Strategic => {
             if !patch.is_object() {
@@ -227,6 +234,10 @@ mod tests {
         let mp = json!({"spec": {"x": [3]}});
         assert_eq!(apply(PatchKind::Merge, &cur, &mp).unwrap()["spec"]["x"], json!([3]));
         let bad = json!([{"op": "test", "path": "/spec/replicas", "value": 9}]);
-        assert!(apply(PatchKind::Json, &cur, &bad).is_err());
+        assert_eq!(apply(PatchKind::Json, &cur, &bad).map_err(|e| e.code), Err(422));
+        let missing = json!([{"op": "remove", "path": "/spec/nothing"}]);
+        assert_eq!(apply(PatchKind::Json, &cur, &missing).map_err(|e| e.code), Err(422));
+        let malformed = json!([{"op": "frobnicate", "path": "/spec"}]);
+        assert_eq!(apply(PatchKind::Json, &cur, &malformed).map_err(|e| e.code), Err(400));
     }
 }
