@@ -34,10 +34,9 @@ fn execute(journal: &Path, kubeconfig: &Path, extra: &[&str]) -> (Option<i32>, S
     (out.status.code(), text)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
-    // Cluster A: a bare pod is killed, the run is SIGKILLed right after; its entry says
-    // "re-create Pod shop/solo".
+/// Cluster A: a bare pod `shop/solo` is killed by pod disruption and the run is SIGKILLed right
+/// after, so its entry ("re-create Pod shop/solo") stays pending.
+async fn solo_killed_then_sigkill() -> World {
     let a = World::new().await;
     let pods: Api<Pod> = Api::namespaced(a.sandbox.client().unwrap(), "shop");
     let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
@@ -51,7 +50,13 @@ async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
         lines.rest()
     );
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
+    let _ = wait_exit(&mut child, Duration::from_secs(10));
+    a
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
+    let a = solo_killed_then_sigkill().await;
     assert!(!solo_exists(&a.sandbox).await, "the kill happened");
     let entry = std::fs::read_to_string(
         chaosdeck::journal::scan(&a.journal()).unwrap().entries().next().unwrap().1.path.clone(),
@@ -97,20 +102,7 @@ async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn naming_the_target_executes_a_foreign_entry_there() {
-    let a = World::new().await;
-    let pods: Api<Pod> = Api::namespaced(a.sandbox.client().unwrap(), "shop");
-    let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
-    pods.create(&Default::default(), &solo).await.unwrap();
-    let config = a.config("pod_disruption_scenarios", &["pod.yml"], true, 0);
-    let mut child = a.run(&config, Some("hang-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    assert!(
-        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
-        "{}",
-        lines.rest()
-    );
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = wait_exit(&mut child, Duration::from_secs(10));
+    let a = solo_killed_then_sigkill().await;
 
     let b =
         Sandbox::start(SandboxOptions { seed: Seed::Demo, ..Default::default() }).await.unwrap();
