@@ -67,8 +67,8 @@ pub async fn undo(
     .await;
     // "Failed" counts what was not undone; an entry another process executed first is done,
     // not a failure of this run.
-    let tally = Tally::of(&outcomes);
-    let (executed, failed) = (tally.executed, tally.not_undone() + tally.skipped_pending);
+    let executed = Tally::of(&outcomes).executed;
+    let failed = outcomes.iter().filter(|o| o.outcome.left_outstanding()).count();
     let _ = events.send(EngineEvent::RollbackFinished { executed, failed });
     (executed, failed)
 }

@@ -6,8 +6,8 @@
 //! lock plus a re-check of the file under the lock means two processes never apply the same
 //! entry twice; the rename and the error record go through `state` under that lock.
 //!
-//! Every selected entry gets exactly one outcome, and only `Executed` and an `AlreadyDone`
-//! skip mean "nothing left to do": a pending-named file that cannot be read is `Invalid`
+//! Every selected entry gets exactly one outcome, and only `Executed` and a skip of an entry
+//! another process executed mean "nothing left to do": a pending-named file that cannot be read is `Invalid`
 //! (outstanding, never executed), and when the cluster cannot be reached the remaining entries
 //! are `NotAttempted` rather than each waiting out its own timeout.
 
@@ -396,10 +396,9 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
     }
     let applied = match &fresh.body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
-        // Krkn's files are undone with the same generic actions; the rename to `.py.executed`
-        // below is exactly Krkn's own.
         // Krkn's plan is resolved into the same generic actions (plus what the look-ups found)
-        // and applied by the same loop as chaosdeck's own entries.
+        // and applied by the same loop as chaosdeck's own entries; the rename to `.py.executed`
+        // below is exactly Krkn's own.
         EntryBody::Krkn(k) if k.plan.is_executable() => {
             let resolved = krkn::apply::resolve(ops, &k.plan).await;
             apply_actions(ops, &resolved.actions, resolved.notes, resolved.errors).await
@@ -539,7 +538,8 @@ async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<St
                 }
                 ListAt::WrongShape(why) => {
                     return Err(format!(
-                        "{}: {why}; the object does not have the shape this entry was written                          for, so it is not marked undone — check it by hand",
+                        "{}: {why}; the object does not have the shape this entry was written \
+                         for, so it is not marked undone — check it by hand",
                         target.display()
                     ));
                 }

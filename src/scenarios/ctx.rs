@@ -4,7 +4,7 @@
 //! scenario can read (`get`, `list_all`, `list_in`) but can change something only through
 //! `create`, `patch`, `add_list_item`, `delete` or `evict`: each writes its journal entry
 //! durably first and makes the change second, and in a dry run logs what it would do and sends
-//! nothing. `revert` applies the same undo the executor would and retires only that entry.
+//! nothing. `revert` has the executor undo that one entry under its context lock.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
