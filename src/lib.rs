@@ -13,6 +13,7 @@ pub mod exit;
 pub mod journal;
 pub mod observe;
 pub mod refs;
-pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub use chaosdeck_sandbox as sandbox;
 pub mod scenarios;
 pub mod tui;

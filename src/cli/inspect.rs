@@ -32,7 +32,7 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     let mut header = Header::default();
     let ops = match args.cluster.connect_ops(config.as_ref()).await {
         Ok((ops, target)) => {
-            header.is_sandbox = super::run::is_sandbox(&target);
+            header.is_sandbox = super::embedded::is_sandbox(&target);
             header.context = target.context;
             header.server = target.server;
             Some(Arc::new(ops))

@@ -5,6 +5,7 @@
 //! `cluster`.
 
 mod check;
+mod embedded;
 mod execute;
 mod inspect;
 pub mod list;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::sandbox::command::SandboxArgs;
+use embedded::SandboxArgs;
 
 /// Exit code for bad input (config, arguments, journal paths).
 pub const EXIT_BAD_INPUT: u8 = crate::exit::BAD_INPUT;
@@ -145,9 +146,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Show(args) => show::run(args),
             Command::MarkExecuted(args) => mark::run(args),
             Command::Check(args) => check::run(args),
-            Command::Sandbox(args) => {
-                crate::sandbox::command::run(args).await.map(|()| ExitCode::SUCCESS)
-            }
+            Command::Sandbox(args) => embedded::serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });
@@ -167,11 +166,7 @@ pub(crate) fn exit_code_of(e: &color_eyre::Report) -> u8 {
     let environment = e.chain().any(|cause| {
         cause.is::<std::io::Error>()
             || cause.is::<kube::Error>()
-            || cause.is::<crate::sandbox::SandboxError>()
-                && !matches!(
-                    cause.downcast_ref::<crate::sandbox::SandboxError>(),
-                    Some(crate::sandbox::SandboxError::BadSeed(_))
-                )
+            || embedded::is_environment_error(cause)
             || matches!(
                 cause.downcast_ref::<JournalError>(),
                 Some(JournalError::Io { .. } | JournalError::Busy { .. })

@@ -11,12 +11,12 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::EXIT_BAD_INPUT;
+use super::embedded::{Embedded, is_sandbox};
 use crate::cluster::{ClusterOps, ClusterTarget, connect};
 use crate::config::{ClusterChoice, Config};
 use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
 use crate::journal::Journal;
 use crate::observe;
-use crate::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
 use crate::tui::Session;
 use crate::tui::app::{App, Header, Mode};
 use crate::tui::theme::Theme;
@@ -97,24 +97,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 
     // The sandbox, when used, lives as long as this run.
     let mut sandbox = None;
-    let mut sandbox_kubeconfig = None;
     let (client, target) = match (&config.cluster, &args.kubeconfig) {
         (ClusterChoice::Sandbox { seed }, None) => {
-            let seed = seed.parse().wrap_err("chaosdeck.sandbox_seed")?;
-            let sb = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await?;
-            let client = sb.client()?;
-            let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sb.url() };
-            let kubeconfig = crate::config::default_dir()
-                .with_file_name(format!("sandbox-{}.kubeconfig", std::process::id()));
-            if sb.write_kubeconfig(&kubeconfig).is_ok() {
-                sandbox_kubeconfig = Some(kubeconfig.clone());
-                eprintln!(
-                    "sandbox: {} (kubectl --kubeconfig {} get pods -A, while this run lasts)",
-                    sb.url(),
-                    kubeconfig.display()
-                );
-            }
-            sandbox = Some(sb);
+            let (embedded, client, target) = Embedded::start(seed).await?;
+            sandbox = Some(embedded);
             (client, target)
         }
         (choice, kubeconfig) => {
@@ -242,18 +228,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             summary.run_uuid
         );
     }
-    if let Some(sb) = sandbox {
-        sb.shutdown().await;
-    }
-    if let Some(path) = sandbox_kubeconfig {
-        let _ = std::fs::remove_file(path);
+    if let Some(embedded) = sandbox {
+        embedded.stop().await;
     }
     Ok(ExitCode::from(summary.exit_code))
-}
-
-pub(super) fn is_sandbox(target: &ClusterTarget) -> bool {
-    target.context == SANDBOX_CONTEXT
-        && (target.server.contains("://127.0.0.1:") || target.server.contains("://localhost:"))
 }
 
 /// A real cluster must be named explicitly: typed interactively, or `--yes-i-mean-it <context>`.

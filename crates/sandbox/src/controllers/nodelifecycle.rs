@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::scheduler::{node_ready, tolerates};
 use super::{Ctx, Nodes, events};
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{DeleteOpts, Part};
+use crate::meta;
+use crate::resources as r;
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, Part};
 
 fn set_ready(pod: &Value, ready: bool) -> Value {
     let mut next = pod.clone();

@@ -100,7 +100,7 @@ impl Req {
             return Err(ApiError::bad_request("the request body is empty"));
         }
         if self.content_type().contains("protobuf") {
-            return crate::sandbox::protobuf::decode_body(&self.body)
+            return crate::protobuf::decode_body(&self.body)
                 .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf body: {e}")));
         }
         match serde_json::from_slice::<Value>(&self.body) {

@@ -6,9 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::store::Obj;
+use crate::meta;
+use crate::resources as r;
+use crate::store::Obj;
 
 fn col(name: &str, ty: &str, priority: u8) -> Value {
     let format = if name == "Name" { "name" } else { "" };
@@ -251,7 +251,7 @@ fn columns_and_cells(res: usize, obj: &Value) -> (Vec<Value>, Vec<Value>) {
         ),
         r::NETWORKPOLICIES => {
             let sel = meta::at(obj, &["spec", "podSelector"])
-                .and_then(|s| crate::sandbox::selectors::LabelSelector::from_api(s).ok())
+                .and_then(|s| crate::selectors::LabelSelector::from_api(s).ok())
                 .map(|s| s.as_query())
                 .unwrap_or_default();
             (

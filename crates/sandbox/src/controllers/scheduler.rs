@@ -12,10 +12,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Ctx, events};
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::Part;
+use crate::meta;
+use crate::resources as r;
+use crate::status::ApiError;
+use crate::store::Part;
 
 pub fn node_ready(node: &Value) -> bool {
     meta::at(node, &["status", "conditions"]).and_then(Value::as_array).is_some_and(|cs| {

@@ -19,10 +19,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::crud::Selectors;
 use super::{AppState, Req, table};
-use crate::sandbox::meta;
-use crate::sandbox::resources::RESOURCES;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{Change, EventType, Obj};
+use crate::meta;
+use crate::resources::RESOURCES;
+use crate::status::ApiError;
+use crate::store::{Change, EventType, Obj};
 
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 

@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::store::Store;
+use crate::meta;
+use crate::resources as r;
+use crate::store::Store;
 
 pub fn record(
     store: &Store,

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 
 use super::crud::{self, delete_opts};
 use super::{AppState, Req, json_response};
-use crate::sandbox::controllers::disruption;
-use crate::sandbox::meta;
-use crate::sandbox::patch::{self, PatchKind};
-use crate::sandbox::resources::{self as r, RESOURCES};
-use crate::sandbox::selectors::LabelSelector;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{DeleteOpts, Part};
+use crate::controllers::disruption;
+use crate::meta;
+use crate::patch::{self, PatchKind};
+use crate::resources::{self as r, RESOURCES};
+use crate::selectors::LabelSelector;
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, Part};
 
 pub fn handle(
     state: &AppState,

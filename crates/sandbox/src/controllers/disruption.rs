@@ -7,11 +7,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::selectors::LabelSelector;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::Store;
+use crate::meta;
+use crate::resources as r;
+use crate::selectors::LabelSelector;
+use crate::status::ApiError;
+use crate::store::Store;
 
 static EVICTIONS: Mutex<()> = Mutex::new(());
 
@@ -149,7 +149,7 @@ pub fn reconcile(store: &Store, ns: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::store::{DeleteOpts, Part};
+    use crate::store::{DeleteOpts, Part};
 
     fn ready_pod(store: &Store, name: &str) -> Value {
         let pod = json!({"metadata": {"name": name, "labels": {"app": "api"}},

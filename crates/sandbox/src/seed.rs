@@ -77,38 +77,6 @@ fn namespace(name: &str) -> Value {
     json!({"metadata": {"name": name}})
 }
 
-fn deployment(name: &str, replicas: i64, image: &str, extra_labels: Value) -> Value {
-    let mut labels = json!({"app": name});
-    if let (Some(l), Some(extra)) = (labels.as_object_mut(), extra_labels.as_object()) {
-        l.extend(extra.clone());
-    }
-    json!({
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": name, "image": image, "ports": [{"containerPort": 8080}]}]},
-            },
-        },
-    })
-}
-
-fn service(name: &str) -> Value {
-    json!({
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-    })
-}
-
-fn create_all(store: &Store, items: Vec<(usize, &str, Value)>) -> Result<(), ApiError> {
-    for (res, ns, obj) in items {
-        store.create(res, ns, obj)?;
-    }
-    Ok(())
-}
-
 pub fn apply(store: &Store, seed: Seed) -> Result<(), ApiError> {
     for ns in SYSTEM_NAMESPACES {
         store.create(r::NAMESPACES, "", namespace(ns))?;
@@ -123,77 +91,65 @@ pub fn apply(store: &Store, seed: Seed) -> Result<(), ApiError> {
     }
 }
 
+/// The demo cluster, from the same manifests a real control plane is given
+/// (`seed/nodes.yaml`, `seed/demo.yaml`): nodes get a kubelet-like status here, workloads are
+/// created bare for the controllers to fill.
 fn demo(store: &Store) -> Result<(), ApiError> {
-    store.create(r::NODES, "", node("sandbox-control-plane", ZONES[0], 0, true))?;
-    for i in 1..=3 {
-        store.create(
-            r::NODES,
-            "",
-            node(&format!("sandbox-worker-{i}"), ZONES[(i - 1) % 3], i, false),
-        )?;
+    for (index, item) in manifest(NODES_YAML, "seed/nodes.yaml")?.into_iter().enumerate() {
+        store.create(r::NODES, "", seeded_node(item, index)?)?;
     }
-    for ns in ["shop", "payments"] {
-        store.create(r::NAMESPACES, "", namespace(ns))?;
+    for item in manifest(DEMO_YAML, "seed/demo.yaml")? {
+        let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let res = r::RESOURCES
+            .iter()
+            .position(|d| d.kind == kind && d.api_version() == api_version)
+            .ok_or_else(|| {
+                seed_error(format!("seed/demo.yaml: {api_version} {kind} is not served"))
+            })?;
+        let ns = meta::namespace(&item).to_string();
+        store.create(res, &ns, item)?;
     }
-    create_all(
-        store,
-        vec![
-            (
-                r::DEPLOYMENTS,
-                "kube-system",
-                deployment(
-                    "coredns",
-                    2,
-                    "registry.k8s.io/coredns/coredns:v1.11.1",
-                    json!({"k8s-app": "kube-dns"}),
-                ),
-            ),
-            (
-                r::DEPLOYMENTS,
-                "shop",
-                deployment("frontend", 3, "nginx:1.27", json!({"tier": "web"})),
-            ),
-            (r::DEPLOYMENTS, "shop", deployment("cart", 2, "redis:7", json!({"tier": "backend"}))),
-            (
-                r::DEPLOYMENTS,
-                "payments",
-                deployment(
-                    "api",
-                    3,
-                    "ghcr.io/example/payments-api:1.4",
-                    json!({"tier": "backend"}),
-                ),
-            ),
-            (r::SERVICES, "shop", service("frontend")),
-            (r::SERVICES, "shop", service("cart")),
-            (r::SERVICES, "payments", service("api")),
-            (
-                r::CONFIGMAPS,
-                "shop",
-                json!({"metadata": {"name": "frontend-config"}, "data": {"THEME": "dark", "CART_URL": "http://cart"}}),
-            ),
-            (
-                r::PDBS,
-                "payments",
-                json!({
-                    "metadata": {"name": "api-pdb"},
-                    "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "api"}}},
-                }),
-            ),
-            (
-                r::NETWORKPOLICIES,
-                "payments",
-                json!({
-                    "metadata": {"name": "api-allow-shop"},
-                    "spec": {
-                        "podSelector": {"matchLabels": {"app": "api"}},
-                        "policyTypes": ["Ingress"],
-                        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}}]}],
-                    },
-                }),
-            ),
-        ],
-    )
+    Ok(())
+}
+
+const NODES_YAML: &str = include_str!("../seed/nodes.yaml");
+const DEMO_YAML: &str = include_str!("../seed/demo.yaml");
+
+/// The `items` of a `kind: List` manifest.
+fn manifest(text: &str, file: &str) -> Result<Vec<Value>, ApiError> {
+    let list: Value =
+        serde_saphyr::from_str(text).map_err(|e| seed_error(format!("{file}: {e}")))?;
+    match list.get("items") {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        _ => Err(seed_error(format!("{file}: not a List with items"))),
+    }
+}
+
+/// A node of the manifest with the status a kubelet (or kwok) would report.
+fn seeded_node(item: Value, index: usize) -> Result<Value, ApiError> {
+    let name = meta::name(&item).to_string();
+    let labels = item.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({}));
+    let zone =
+        labels.get("topology.kubernetes.io/zone").and_then(Value::as_str).unwrap_or(ZONES[0]);
+    let control_plane = labels.get("node-role.kubernetes.io/control-plane").is_some();
+    if name.is_empty() {
+        return Err(seed_error("seed/nodes.yaml: a node has no name".into()));
+    }
+    let mut node = node(&name, zone, index, control_plane);
+    if let (Some(all), Some(extra)) =
+        (node.pointer_mut("/metadata/labels").and_then(Value::as_object_mut), labels.as_object())
+    {
+        all.extend(extra.clone());
+    }
+    if let Some(annotations) = item.pointer("/metadata/annotations") {
+        meta::set(&mut node, &["metadata", "annotations"], annotations.clone());
+    }
+    Ok(node)
+}
+
+fn seed_error(message: String) -> ApiError {
+    ApiError::internal(message)
 }
 
 /// Namespaces used by the scale seed: one per 3,000 pods, at least one.

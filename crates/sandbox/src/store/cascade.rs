@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Change, EventType, Inner, Key, Obj, key_of};
-use crate::sandbox::meta;
-use crate::sandbox::resources::{self as r, RESOURCES};
+use crate::meta;
+use crate::resources::{self as r, RESOURCES};
 
 impl Inner {
     fn dependents(&self, ns: &str, owner_uid: &str) -> Vec<(usize, Key)> {

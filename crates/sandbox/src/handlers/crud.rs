@@ -9,12 +9,12 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{AppState, Req, json_response, raw_json, table};
-use crate::sandbox::meta;
-use crate::sandbox::patch::{self, PatchKind};
-use crate::sandbox::resources::{RESOURCES, ResourceDef};
-use crate::sandbox::selectors::{FieldSelector, LabelSelector};
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{DeleteOpts, Deleted, Obj, Part, Propagation};
+use crate::meta;
+use crate::patch::{self, PatchKind};
+use crate::resources::{RESOURCES, ResourceDef};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, Deleted, Obj, Part, Propagation};
 
 pub struct Selectors {
     pub labels: LabelSelector,

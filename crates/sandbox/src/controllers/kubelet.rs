@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::scheduler::node_ready;
 use super::{Ctx, Nodes, events};
-use crate::sandbox::meta;
-use crate::sandbox::resources as r;
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{DeleteOpts, Part};
+use crate::meta;
+use crate::resources as r;
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, Part};
 
 pub const RUN_SECONDS: &str = "sandbox.chaosdeck.io/run-seconds";
 

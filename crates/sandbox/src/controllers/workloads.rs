@@ -11,10 +11,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Ctx, events};
-use crate::sandbox::meta;
-use crate::sandbox::resources::{self as r, RESOURCES};
-use crate::sandbox::status::ApiError;
-use crate::sandbox::store::{DeleteOpts, Obj, Part, Store};
+use crate::meta;
+use crate::resources::{self as r, RESOURCES};
+use crate::status::ApiError;
+use crate::store::{DeleteOpts, Obj, Part, Store};
 
 const HASH_LABEL: &str = "pod-template-hash";
 

@@ -1,0 +1,109 @@
+//! The embedded sandbox as `chaosdeck run` and `chaosdeck sandbox` use it, and what a build
+//! without the `sandbox` feature says instead.
+//!
+//! Owns: starting and stopping the in-process emulator for one run, and naming it. Must not
+//! touch: the journal or any real cluster.
+
+#[cfg(feature = "sandbox")]
+mod with_sandbox {
+    use std::path::PathBuf;
+
+    use color_eyre::eyre::{Result, WrapErr};
+
+    use crate::cluster::ClusterTarget;
+    use crate::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
+
+    /// The sandbox of one run; it lives until [`Embedded::stop`].
+    pub struct Embedded {
+        sandbox: Sandbox,
+        kubeconfig: Option<PathBuf>,
+    }
+
+    impl Embedded {
+        pub async fn start(seed: &str) -> Result<(Embedded, kube::Client, ClusterTarget)> {
+            let seed = seed.parse().wrap_err("chaosdeck.sandbox_seed")?;
+            let sandbox = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await?;
+            let client = sandbox.client()?;
+            let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sandbox.url() };
+            let path = crate::config::default_dir()
+                .with_file_name(format!("sandbox-{}.kubeconfig", std::process::id()));
+            // The kubeconfig is a convenience for a second terminal; a run goes on without it.
+            let kubeconfig = sandbox.write_kubeconfig(&path).is_ok().then_some(path);
+            if let Some(path) = &kubeconfig {
+                eprintln!(
+                    "sandbox: {} (kubectl --kubeconfig {} get pods -A, while this run lasts)",
+                    sandbox.url(),
+                    path.display()
+                );
+            }
+            Ok((Embedded { sandbox, kubeconfig }, client, target))
+        }
+
+        pub async fn stop(self) {
+            self.sandbox.shutdown().await;
+            if let Some(path) = self.kubeconfig {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    pub fn is_sandbox(target: &ClusterTarget) -> bool {
+        target.context == SANDBOX_CONTEXT
+            && (target.server.contains("://127.0.0.1:") || target.server.contains("://localhost:"))
+    }
+
+    pub async fn serve(args: crate::sandbox::command::SandboxArgs) -> Result<()> {
+        crate::sandbox::command::run(args).await
+    }
+
+    /// Whether a failure was the sandbox's own (the machine), not the user's input.
+    pub fn is_environment_error(cause: &(dyn std::error::Error + 'static)) -> bool {
+        cause
+            .downcast_ref::<crate::sandbox::SandboxError>()
+            .is_some_and(|e| !matches!(e, crate::sandbox::SandboxError::BadSeed(_)))
+    }
+
+    pub use crate::sandbox::command::SandboxArgs;
+}
+
+#[cfg(not(feature = "sandbox"))]
+mod without_sandbox {
+    use color_eyre::eyre::{Result, bail};
+
+    use crate::cluster::ClusterTarget;
+
+    const MISSING: &str = "this chaosdeck was built without the embedded sandbox (cargo feature \
+                           `sandbox`); set `chaosdeck: cluster: kubeconfig` or pass --kubeconfig";
+
+    pub enum Embedded {}
+
+    impl Embedded {
+        pub async fn start(_seed: &str) -> Result<(Embedded, kube::Client, ClusterTarget)> {
+            bail!(MISSING)
+        }
+
+        pub async fn stop(self) {}
+    }
+
+    /// No sandbox exists in this build: every cluster is treated as a real one.
+    pub fn is_sandbox(_target: &ClusterTarget) -> bool {
+        false
+    }
+
+    pub async fn serve(_args: SandboxArgs) -> Result<()> {
+        bail!(MISSING)
+    }
+
+    pub fn is_environment_error(_cause: &(dyn std::error::Error + 'static)) -> bool {
+        false
+    }
+
+    /// `chaosdeck sandbox` stays in the command list so its error can say why it is missing.
+    #[derive(clap::Args, Debug)]
+    pub struct SandboxArgs {}
+}
+
+#[cfg(feature = "sandbox")]
+pub use with_sandbox::*;
+#[cfg(not(feature = "sandbox"))]
+pub use without_sandbox::*;
