@@ -1,6 +1,7 @@
-//! Every scenario through the real binary against a sandbox: success, an injected failure
-//! (auto rollback), and SIGKILL right after each change followed by `execute-rollback`. The
-//! cluster is compared before and after through kube-rs's typed API (not chaosdeck's client).
+//! Every scenario through the real binary, against the sandbox and against a real control
+//! plane: success, an injected failure (auto rollback), and SIGKILL right after each change
+//! followed by `execute-rollback`. The cluster is compared before and after through kube-rs's
+//! typed API (not chaosdeck's client).
 
 mod support;
 
@@ -67,55 +68,49 @@ async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn application_outage_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "application_outages_scenarios", "app_outage.yaml", 1).await;
-    w.sandbox.shutdown().await;
-}
+crate::on_both_targets! {
+    async fn application_outage_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "application_outages_scenarios", "app_outage.yaml", 1).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hog_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "hog_scenarios", "cpu-hog.yml", 2).await;
-    w.sandbox.shutdown().await;
-}
+    async fn hog_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "hog_scenarios", "cpu-hog.yml", 2).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_hijacking_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "service_hijacking_scenarios", "service_hijacking.yaml", 3).await;
-    w.sandbox.shutdown().await;
-}
+    async fn service_hijacking_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "service_hijacking_scenarios", "service_hijacking.yaml", 3).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn syn_flood_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "syn_flood_scenarios", "syn_flood.yaml", 2).await;
-    w.sandbox.shutdown().await;
-}
+    async fn syn_flood_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "syn_flood_scenarios", "syn_flood.yaml", 2).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_load_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "http_load_scenarios", "http_load.yml", 2).await;
-    w.sandbox.shutdown().await;
-}
+    async fn http_load_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "http_load_scenarios", "http_load.yml", 2).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pod_disruption_lifecycles_recreate_bare_pods() {
-    let w = World::new().await;
-    let client = w.sandbox.client().unwrap();
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "shop");
-    let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
-    pods.create(&Default::default(), &solo).await.unwrap();
-    exercise(&w, "pod_disruption_scenarios", "pod.yml", 2).await;
-    w.sandbox.shutdown().await;
-}
+    async fn pod_disruption_lifecycles_recreate_bare_pods(target) {
+        let w = World::new(target).await;
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(w.client(), "shop");
+        let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+        pods.create(&Default::default(), &solo).await.unwrap();
+        exercise(&w, "pod_disruption_scenarios", "pod.yml", 2).await;
+        w.shutdown().await;
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_cordon_and_taint_lifecycles() {
-    let w = World::new().await;
-    exercise(&w, "node_scenarios", "node.yml", 2).await;
-    w.sandbox.shutdown().await;
+    async fn node_cordon_and_taint_lifecycles(target) {
+        let w = World::new(target).await;
+        exercise(&w, "node_scenarios", "node.yml", 2).await;
+        w.shutdown().await;
+    }
 }

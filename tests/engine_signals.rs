@@ -6,123 +6,130 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use support::cluster::Target;
 use support::world::{Lines, World, wait_exit};
 
 fn signal(child: &std::process::Child, sig: i32) {
     unsafe { libc::kill(child.id() as i32, sig) };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_during_a_scenario_rolls_back_and_exits_143() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
-    let mut child = w.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
-    assert_ne!(w.snapshot(), before, "the outage is in place");
-    signal(&child, libc::SIGTERM);
-    // The scenario lasts 300 s: exiting within the hang guard means the signal stopped it.
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
-    assert_eq!(code, Some(143), "{log}");
-    assert!(log.contains("rollback done: 1 executed"), "{log}");
-    assert_eq!(w.outstanding(), 0);
-    assert_eq!(w.settle(&before), before);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn sigterm_during_a_scenario_rolls_back_and_exits_143(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+        let mut child = w.run(&config, None);
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+        assert_ne!(w.snapshot(), before, "the outage is in place");
+        signal(&child, libc::SIGTERM);
+        // The scenario lasts 300 s: exiting within the hang guard means the signal stopped it.
+        let code = wait_exit(&mut child, Duration::from_secs(60));
+        let log = lines.rest();
+        assert_eq!(code, Some(143), "{log}");
+        assert!(log.contains("rollback done: 1 executed"), "{log}");
+        assert_eq!(w.outstanding(), 0);
+        assert_eq!(w.settle(&before), before);
+        w.shutdown().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_between_scenarios_stops_the_run_with_130() {
-    let w = World::new().await;
-    let config = w.config(
-        "application_outages_scenarios",
-        &["app_outage.yaml", "app_outage.yaml"],
-        true,
-        300,
-    );
-    let mut child = w.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    assert!(lines.wait_for("engine Waiting", Duration::from_secs(30)), "{}", lines.rest());
-    signal(&child, libc::SIGINT);
-    let code = wait_exit(&mut child, Duration::from_secs(10));
-    let log = lines.rest();
-    assert_eq!(code, Some(130), "the signal in the wait must not be swallowed:\n{log}");
-    assert_eq!(
-        log.matches("started (iteration").count(),
-        1,
-        "the second scenario must not start:\n{log}"
-    );
-    assert_eq!(w.outstanding(), 0);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn sigint_between_scenarios_stops_the_run_with_130(target) {
+        let w = World::new(target).await;
+        let config = w.config(
+            "application_outages_scenarios",
+            &["app_outage.yaml", "app_outage.yaml"],
+            true,
+            300,
+        );
+        let mut child = w.run(&config, None);
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("engine Waiting", Duration::from_secs(30)), "{}", lines.rest());
+        signal(&child, libc::SIGINT);
+        let code = wait_exit(&mut child, Duration::from_secs(10));
+        let log = lines.rest();
+        assert_eq!(code, Some(130), "the signal in the wait must not be swallowed:\n{log}");
+        assert_eq!(
+            log.matches("started (iteration").count(),
+            1,
+            "the second scenario must not start:\n{log}"
+        );
+        assert_eq!(w.outstanding(), 0);
+        w.shutdown().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
-    let mut child = w.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
-    signal(&child, libc::SIGHUP);
-    let code = wait_exit(&mut child, Duration::from_secs(30));
-    let log = lines.rest();
-    assert_eq!(code, Some(129), "{log}");
-    let stdout =
-        child.stdout.take().map(std::io::read_to_string).and_then(Result::ok).unwrap_or_default();
-    assert!(stdout.contains("undo them with: chaosdeck execute-rollback"), "{stdout}");
-    assert_eq!(w.outstanding(), 1, "auto_rollback off: the entry stays pending");
-    assert_ne!(w.snapshot(), before);
-    let (code, out) = w.execute_rollback();
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(w.settle(&before), before);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn sighup_without_auto_rollback_leaves_the_entry_for_execute_rollback(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
+        let mut child = w.run(&config, None);
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
+        signal(&child, libc::SIGHUP);
+        let code = wait_exit(&mut child, Duration::from_secs(30));
+        let log = lines.rest();
+        assert_eq!(code, Some(129), "{log}");
+        let stdout =
+            child.stdout.take().map(std::io::read_to_string).and_then(Result::ok).unwrap_or_default();
+        assert!(stdout.contains("undo them with: chaosdeck execute-rollback"), "{stdout}");
+        assert_eq!(w.outstanding(), 1, "auto_rollback off: the entry stays pending");
+        assert_ne!(w.snapshot(), before);
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(w.settle(&before), before);
+        w.shutdown().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_touches_nothing_and_writes_no_entry() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
-    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-        .args(["run", "--headless", "--dry-run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{log}");
-    assert!(log.contains("dry run: would patch Service shop/frontend"), "{log}");
-    assert!(log.contains("dry run: would create Pod shop/chaosdeck-hijack-"), "{log}");
-    assert_eq!(w.snapshot(), before);
-    assert_eq!(w.tree().entries().count(), 0);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn dry_run_touches_nothing_and_writes_no_entry(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+        let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--dry-run", "--config"])
+            .arg(&config)
+            .args(w.confirmation())
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        assert!(log.contains("dry run: would patch Service shop/frontend"), "{log}");
+        assert!(log.contains("dry run: would create Pod shop/chaosdeck-hijack-"), "{log}");
+        assert_eq!(w.snapshot(), before);
+        assert_eq!(w.tree().entries().count(), 0);
+        w.shutdown().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protected_namespaces_are_refused() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("application_outages_scenarios", &["kube_system_outage.yaml"], true, 0);
-    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-        .args(["run", "--headless", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{log}");
-    assert!(log.contains("namespace kube-system is protected"), "{log}");
-    assert_eq!(w.snapshot(), before);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn protected_namespaces_are_refused(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("application_outages_scenarios", &["kube_system_outage.yaml"], true, 0);
+        let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(&config)
+            .args(w.confirmation())
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{log}");
+        assert!(log.contains("namespace kube-system is protected"), "{log}");
+        assert_eq!(w.snapshot(), before);
+        w.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_cluster_needs_its_context_named() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     // Same server, but a context name that is not the sandbox's: treated as a real cluster.
-    let text = std::fs::read_to_string(w.kubeconfig.path())
-        .unwrap()
-        .replace("chaosdeck-sandbox", "prod-eu");
+    let text =
+        std::fs::read_to_string(w.kubeconfig()).unwrap().replace("chaosdeck-sandbox", "prod-eu");
     let kubeconfig = w.dir.path().join("prod.kubeconfig");
     std::fs::write(&kubeconfig, text).unwrap();
     let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
@@ -144,7 +151,7 @@ async fn a_real_cluster_needs_its_context_named() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["--yes-i-mean-it", "prod-eu"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[test]
@@ -248,49 +255,51 @@ fn the_shipped_demo_config_runs_green_headless() {
     assert!(stdout.contains("nothing of this run is pending"), "{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_signal_does_not_cut_the_rollback_short() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
-    let mut child = w.run(&config, Some("hang-after-change:3"));
-    let mut lines = Lines::of(&mut child);
-    assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
-    // Two different signals: identical ones would coalesce while the first is pending.
-    signal(&child, libc::SIGTERM);
-    signal(&child, libc::SIGINT);
-    let code = wait_exit(&mut child, Duration::from_secs(30));
-    let log = lines.rest();
-    // Pending signals are delivered lowest number first: either may be the one that stops.
-    assert!(matches!(code, Some(130 | 143)), "{code:?}\n{log}");
-    assert!(log.contains("rollback in progress and will finish"), "{log}");
-    assert!(log.contains("rollback done: 3 executed, 0 failed"), "all three undone:\n{log}");
-    assert_eq!(w.outstanding(), 0);
-    assert_eq!(w.settle(&before), before);
-    w.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn a_second_signal_does_not_cut_the_rollback_short(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+        let mut child = w.run(&config, Some("hang-after-change:3"));
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
+        // Two different signals: identical ones would coalesce while the first is pending.
+        signal(&child, libc::SIGTERM);
+        signal(&child, libc::SIGINT);
+        let code = wait_exit(&mut child, Duration::from_secs(30));
+        let log = lines.rest();
+        // Pending signals are delivered lowest number first: either may be the one that stops.
+        assert!(matches!(code, Some(130 | 143)), "{code:?}\n{log}");
+        assert!(log.contains("rollback in progress and will finish"), "{log}");
+        assert!(log.contains("rollback done: 3 executed, 0 failed"), "all three undone:\n{log}");
+        assert_eq!(w.outstanding(), 0);
+        assert_eq!(w.settle(&before), before);
+        w.shutdown().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_third_signal_exits_at_once_and_the_journal_stays_usable() {
-    let w = World::new().await;
-    let before = w.steady();
-    let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
-    let mut child = w.run(&config, Some("hang-after-change:3"));
-    let mut lines = Lines::of(&mut child);
-    assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-        signal(&child, sig);
+crate::on_both_targets! {
+    async fn a_third_signal_exits_at_once_and_the_journal_stays_usable(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("service_hijacking_scenarios", &["service_hijacking.yaml"], true, 0);
+        let mut child = w.run(&config, Some("hang-after-change:3"));
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("failpoint: hanging", Duration::from_secs(30)), "{}", lines.rest());
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            signal(&child, sig);
+        }
+        let code = wait_exit(&mut child, Duration::from_secs(30));
+        let log = lines.rest();
+        assert!(matches!(code, Some(129 | 130 | 143)), "{code:?}\n{log}");
+        assert!(log.contains("third signal, exiting now"), "{log}");
+        // Whatever the rollback got to, every entry is whole: pending or executed, never torn.
+        let tree = chaosdeck::journal::scan(&w.journal()).unwrap();
+        assert!(tree.entries().all(|(_, e)| e.state != chaosdeck::journal::EntryState::Invalid));
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(w.outstanding(), 0);
+        assert_eq!(w.settle(&before), before);
+        w.shutdown().await;
     }
-    let code = wait_exit(&mut child, Duration::from_secs(30));
-    let log = lines.rest();
-    assert!(matches!(code, Some(129 | 130 | 143)), "{code:?}\n{log}");
-    assert!(log.contains("third signal, exiting now"), "{log}");
-    // Whatever the rollback got to, every entry is whole: pending or executed, never torn.
-    let tree = chaosdeck::journal::scan(&w.journal()).unwrap();
-    assert!(tree.entries().all(|(_, e)| e.state != chaosdeck::journal::EntryState::Invalid));
-    let (code, out) = w.execute_rollback();
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(w.outstanding(), 0);
-    assert_eq!(w.settle(&before), before);
-    w.sandbox.shutdown().await;
 }

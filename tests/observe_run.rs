@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::cluster::Target;
 use support::world::{Lines, World, wait_exit};
 
 fn signal(child: &Child, sig: i32) {
@@ -78,7 +79,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 #[ignore = "needs promtool"]
 async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
     let promtool = tool("promtool");
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config = w.config(
         "application_outages_scenarios",
         &["app_outage.yaml", "app_outage.yaml"],
@@ -136,7 +137,7 @@ async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
     signal(&child, libc::SIGINT);
     let code = wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(code, Some(130), "{}", lines.rest());
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 /// Kills the Prometheus server this test started, even when an assertion fails.
@@ -153,7 +154,7 @@ impl Drop for Server {
 #[ignore = "needs prometheus"]
 async fn a_real_prometheus_server_scrapes_the_run() {
     let prometheus = tool("prometheus");
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config = w.config(
         "application_outages_scenarios",
         &["app_outage.yaml", "app_outage.yaml"],
@@ -227,7 +228,7 @@ async fn a_real_prometheus_server_scrapes_the_run() {
     signal(&child, libc::SIGINT);
     let code = wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(code, Some(130), "{}", lines.rest());
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 /// `config` with extra `kraken:` keys (World::config writes the common part).
@@ -241,7 +242,7 @@ const STATUS_KEYS: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_endpoint_starts_paused_and_post_run_resumes() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config =
         w.config("application_outages_scenarios", &["app_outage.yaml", "app_outage.yaml"], true, 0);
     with_kraken(&config, &format!("{STATUS_KEYS}    signal_state: PAUSE\n"));
@@ -262,12 +263,12 @@ async fn status_endpoint_starts_paused_and_post_run_resumes() {
     let log = lines.rest();
     assert_eq!(code, Some(0), "{log}");
     assert_eq!(log.matches("] passed").count(), 2, "{log}");
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let before = w.steady();
     let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
     with_kraken(&config, STATUS_KEYS);
@@ -285,7 +286,7 @@ async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
     assert!(log.contains("rollback done: 1 executed"), "{log}");
     assert_eq!(w.outstanding(), 0);
     assert_eq!(w.settle(&before), before);
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
@@ -312,7 +313,7 @@ fn assert_balanced(xml: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_and_junit_describe_a_passed_run() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
     let report = w.dir.path().join("report.json");
     let junit = w.dir.path().join("junit.xml");
@@ -354,12 +355,12 @@ async fn report_and_junit_describe_a_passed_run() {
     assert_eq!(xml.matches("<testcase classname=\"application_outages_scenarios\"").count(), 1);
     assert!(!xml.contains("<failure") && !xml.contains("<error"), "{xml}");
     assert_balanced(&xml);
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_lists_what_an_interrupted_run_left_pending() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config = w.config("application_outages_scenarios", &["long_outage.yaml"], false, 0);
     let report = w.dir.path().join("report.json");
     let junit = w.dir.path().join("junit.xml");
@@ -391,7 +392,7 @@ async fn report_lists_what_an_interrupted_run_left_pending() {
     assert_balanced(&xml);
     let (code, out) = w.execute_rollback();
     assert_eq!(code, 0, "{out}");
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 /// Every `chaosdeck_*` sample name /metrics can serve (histograms with their suffixes).

@@ -12,6 +12,7 @@ use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use serde_json::json;
+use support::cluster::Target;
 use support::world::{Lines, World, wait_exit};
 
 /// A pod `shop/solo` that is there and not on its way out.
@@ -37,8 +38,8 @@ fn execute(journal: &Path, kubeconfig: &Path, extra: &[&str]) -> (Option<i32>, S
 /// Cluster A: a bare pod `shop/solo` is killed by pod disruption and the run is SIGKILLed right
 /// after, so its entry ("re-create Pod shop/solo") stays pending.
 async fn solo_killed_then_sigkill() -> World {
-    let a = World::new().await;
-    let pods: Api<Pod> = Api::namespaced(a.sandbox.client().unwrap(), "shop");
+    let a = World::new(Target::Sandbox).await;
+    let pods: Api<Pod> = Api::namespaced(a.client(), "shop");
     let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
     pods.create(&Default::default(), &solo).await.unwrap();
     let config = a.config("pod_disruption_scenarios", &["pod.yml"], true, 0);
@@ -57,7 +58,7 @@ async fn solo_killed_then_sigkill() -> World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
     let a = solo_killed_then_sigkill().await;
-    assert!(!solo_exists(&a.sandbox).await, "the kill happened");
+    assert!(!solo_exists(a.cluster.sandbox().unwrap()).await, "the kill happened");
     let entry = std::fs::read_to_string(
         chaosdeck::journal::scan(&a.journal()).unwrap().entries().next().unwrap().1.path.clone(),
     )
@@ -77,7 +78,7 @@ async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
     assert!(
         out.contains(&format!(
             "made on another cluster (context chaosdeck-sandbox at {}",
-            a.sandbox.url()
+            a.cluster.sandbox().unwrap().url()
         )),
         "{out}"
     );
@@ -92,12 +93,12 @@ async fn a_snapshot_taken_on_one_cluster_is_never_recreated_on_another() {
     assert!(!solo_exists(&b).await);
 
     // On its own cluster it runs with no flag.
-    let (code, out) = execute(&a.journal(), a.kubeconfig.path(), &[]);
+    let (code, out) = execute(&a.journal(), a.kubeconfig(), &[]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(solo_exists(&a.sandbox).await, "{out}");
+    assert!(solo_exists(a.cluster.sandbox().unwrap()).await, "{out}");
     assert!(!solo_exists(&b).await);
     b.shutdown().await;
-    a.sandbox.shutdown().await;
+    a.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +114,7 @@ async fn naming_the_target_executes_a_foreign_entry_there() {
     assert_eq!(code, Some(0), "{out}");
     assert!(solo_exists(&b).await, "the operator named this cluster: {out}");
     b.shutdown().await;
-    a.sandbox.shutdown().await;
+    a.shutdown().await;
 }
 
 #[test]

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams};
+use support::cluster::Target;
 use support::world::{Lines, World, wait_exit};
 
 async fn policies_in_shop(w: &World) -> usize {
-    let api: Api<NetworkPolicy> = Api::namespaced(w.sandbox.client().unwrap(), "shop");
+    let api: Api<NetworkPolicy> = Api::namespaced(w.client(), "shop");
     api.list(&ListParams::default()).await.unwrap().items.len()
 }
 
@@ -21,7 +22,7 @@ fn pending(w: &World) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_after_a_change_rolls_back_and_exits_4() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let before = policies_in_shop(&w).await;
     let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
     let mut child = w.run(&config, Some("panic-after-change:1"));
@@ -34,12 +35,12 @@ async fn a_panic_after_a_change_rolls_back_and_exits_4() {
     assert!(log.contains("rollback done: 1 executed, 0 failed"), "{log}");
     assert_eq!(pending(&w), 0, "{log}");
     assert_eq!(policies_in_shop(&w).await, before, "the deny-all policy was not removed");
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_without_auto_rollback_lists_what_is_pending_and_exits_4() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let config = w.config(
         "application_outages_scenarios",
         &["long_outage.yaml", "app_outage.yaml"],
@@ -60,7 +61,7 @@ async fn a_panic_without_auto_rollback_lists_what_is_pending_and_exits_4() {
     // After a bug the run does not go on to the next scenario.
     assert_eq!(log.matches("started (iteration").count(), 1, "{log}");
     assert_eq!(policies_in_shop(&w).await, 1, "the outage is still in place, as listed");
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[test]
@@ -95,7 +96,7 @@ fn an_absurd_duration_is_a_load_error_naming_its_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_port_is_an_environment_error_not_bad_input() {
-    let w = World::new().await;
+    let w = World::new(Target::Sandbox).await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
@@ -108,7 +109,7 @@ async fn a_taken_port_is_an_environment_error_not_bad_input() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(&format!("cannot listen for /metrics on {addr}")), "{err}");
     assert_eq!(policies_in_shop(&w).await, 0, "nothing ran");
-    w.sandbox.shutdown().await;
+    w.shutdown().await;
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The real binary in a real terminal (tmux): a long application outage against the sandbox,
-//! the emergency key, and kube-rs to check the NetworkPolicy is gone.
+//! The real binary in a real terminal (tmux): a long application outage against the sandbox
+//! and a real control plane, the emergency key, and kube-rs to check the NetworkPolicy is gone.
 
 mod support;
 
@@ -52,47 +52,53 @@ impl Drop for Tmux {
 
 /// The NetworkPolicies chaosdeck manages in `shop`, read with kube-rs (not chaosdeck's client).
 async fn managed_policies(w: &World) -> Vec<String> {
-    let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(w.sandbox.client().unwrap(), "shop");
+    let api: kube::Api<NetworkPolicy> = kube::Api::namespaced(w.client(), "shop");
     let params = kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=chaosdeck");
     let list = api.list(&params).await.unwrap();
     list.items.into_iter().filter_map(|p| p.metadata.name).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs tmux"]
-async fn emergency_key_in_a_real_terminal_undoes_the_outage() {
-    let w = World::new().await;
-    let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
-    let tmux = Tmux { socket: format!("chaosdeck-test-{}", std::process::id()) };
-    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
-    let shell =
-        format!("{} run --config {}; echo EXIT=$?; sleep 120", bin.display(), config.display());
-    let started = tmux
-        .cmd()
-        .args(["new-session", "-d", "-s", "deck", "-x", "120", "-y", "36"])
-        .arg(shell)
-        .env("NO_COLOR", "1")
-        .status()
-        .unwrap();
-    assert!(started.success(), "tmux must be installed (.ci/run installs it)");
+crate::on_both_targets! {
+    #[ignore = "needs tmux"]
+    async fn emergency_key_in_a_real_terminal_undoes_the_outage(target) {
+        let w = World::new(target).await;
+        let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+        // One server per test: the sandbox and real variants may run at once.
+        let tmux = Tmux { socket: format!("chaosdeck-test-{}-{target:?}", std::process::id()) };
+        let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+        let shell = format!(
+            "{} run --config {} {}; echo EXIT=$?; sleep 120",
+            bin.display(),
+            config.display(),
+            w.confirmation().join(" ")
+        );
+        let started = tmux
+            .cmd()
+            .args(["new-session", "-d", "-s", "deck", "-x", "120", "-y", "36"])
+            .arg(shell)
+            .env("NO_COLOR", "1")
+            .status()
+            .unwrap();
+        assert!(started.success(), "tmux must be installed (.ci/run installs it)");
 
-    tmux.wait_for(
-        &["application_outages_scenarios", "[pending]", "1 pending"],
-        Duration::from_secs(30),
-    );
-    let policies = managed_policies(&w).await;
-    assert!(!policies.is_empty(), "the outage must be in place");
+        tmux.wait_for(
+            &["application_outages_scenarios", "[pending]", "1 pending"],
+            Duration::from_secs(30),
+        );
+        let policies = managed_policies(&w).await;
+        assert!(!policies.is_empty(), "the outage must be in place");
 
-    tmux.keys("!");
-    let screen = tmux.wait_for(&["[executed]", "0 pending"], Duration::from_secs(30));
-    assert!(screen.contains("EMERGENCY"), "{screen}");
-    let policies = managed_policies(&w).await;
-    assert!(policies.is_empty(), "the NetworkPolicy must be gone: {policies:?}");
+        tmux.keys("!");
+        let screen = tmux.wait_for(&["[executed]", "0 pending"], Duration::from_secs(30));
+        assert!(screen.contains("EMERGENCY"), "{screen}");
+        let policies = managed_policies(&w).await;
+        assert!(policies.is_empty(), "the NetworkPolicy must be gone: {policies:?}");
 
-    tmux.keys("q");
-    let screen = tmux.wait_for(&["EXIT=1"], Duration::from_secs(20));
-    assert!(screen.contains("nothing of this run is pending"), "{screen}");
-    let audit = std::fs::read_to_string(w.journal().join("audit.log")).unwrap();
-    assert!(audit.contains("operator emergency key"), "{audit}");
-    w.sandbox.shutdown().await;
+        tmux.keys("q");
+        let screen = tmux.wait_for(&["EXIT=1"], Duration::from_secs(20));
+        assert!(screen.contains("nothing of this run is pending"), "{screen}");
+        let audit = std::fs::read_to_string(w.journal().join("audit.log")).unwrap();
+        assert!(audit.contains("operator emergency key"), "{audit}");
+        w.shutdown().await;
+    }
 }

@@ -1,4 +1,5 @@
-//! A sandbox held by the test process, plus helpers to run the real binary against it.
+//! A cluster held by the test process (the sandbox or a real control plane, see
+//! [`Target`]), plus helpers to run the real binary against it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chaosdeck::journal::scan;
 use chaosdeck::journal::scan::JournalTree;
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+
+use super::cluster::{Seed, Target, TestCluster, client_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -17,23 +19,29 @@ use kube::Api;
 use kube::api::ListParams;
 
 pub struct World {
-    pub sandbox: Sandbox,
-    pub kubeconfig: tempfile::NamedTempFile,
+    pub cluster: TestCluster,
     pub dir: tempfile::TempDir,
 }
 
 impl World {
-    pub async fn new() -> World {
-        let sandbox = Sandbox::start(SandboxOptions {
-            seed: Seed::Demo,
-            pod_ready_delay: Duration::from_millis(50),
-            ..Default::default()
-        })
-        .await
-        .expect("sandbox starts");
-        let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-        sandbox.write_kubeconfig(kubeconfig.path()).unwrap();
-        World { sandbox, kubeconfig, dir: tempfile::tempdir().unwrap() }
+    /// The demo cluster on `target`.
+    pub async fn new(target: Target) -> World {
+        World {
+            cluster: TestCluster::start(target, Seed::Demo).await,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        self.cluster.kubeconfig()
+    }
+
+    pub fn client(&self) -> kube::Client {
+        self.cluster.client()
+    }
+
+    pub async fn shutdown(self) {
+        self.cluster.shutdown().await
     }
 
     pub fn journal(&self) -> PathBuf {
@@ -53,7 +61,7 @@ impl World {
             files.iter().map(|f| format!("            - {}", data.join(f).display())).collect();
         let text = format!(
             "kraken:\n    kubeconfig_path: {}\n    auto_rollback: {}\n    rollback_versions_directory: {}\n    chaos_scenarios:\n        - {scenario_type}:\n{}\ntunings:\n    wait_duration: {wait}\n    iterations: 1\nchaosdeck:\n    cluster: kubeconfig\n",
-            self.kubeconfig.path().display(),
+            self.kubeconfig().display(),
             if auto_rollback { "True" } else { "False" },
             self.journal().display(),
             list.join("\n")
@@ -66,7 +74,7 @@ impl World {
     pub fn kubectl(&self, args: &[&str]) -> String {
         let out = Command::new("kubectl")
             .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
+            .arg(self.kubeconfig())
             .args(args)
             .output()
             .unwrap();
@@ -78,12 +86,12 @@ impl World {
     /// write). Controller-owned pods are counted (their names change on re-creation), bare pods
     /// are named.
     pub fn snapshot(&self) -> String {
-        let url = self.sandbox.url();
+        let kubeconfig = self.kubeconfig().to_path_buf();
         // Callers are sync code inside async tests: a runtime of its own, on a thread of its
-        // own, reads the cluster without blocking theirs.
+        // own (with a client of its own), reads the cluster without blocking theirs.
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            runtime.unwrap().block_on(snapshot_of(&url))
+            runtime.unwrap().block_on(async { snapshot_of(client_for(&kubeconfig).await).await })
         })
         .join()
         .unwrap()
@@ -105,7 +113,7 @@ impl World {
             if now == last && ready && !now.contains(" Pending") {
                 return now;
             }
-            assert!(Instant::now() < deadline, "the sandbox never settled:\n{now}");
+            assert!(Instant::now() < deadline, "the cluster never settled:\n{now}");
             last = now;
         }
     }
@@ -140,12 +148,19 @@ impl World {
             .count()
     }
 
+    /// What `chaosdeck run` needs on this cluster: a real one must be named
+    /// (`--yes-i-mean-it <context>`), the sandbox need not.
+    pub fn confirmation(&self) -> Vec<&'static str> {
+        match self.cluster.target {
+            Target::Sandbox => Vec::new(),
+            Target::Real => vec!["--yes-i-mean-it", self.cluster.context()],
+        }
+    }
+
     pub fn run(&self, config: &Path, failpoint: Option<&str>) -> Running {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
-        cmd.args(["run", "--headless", "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(["run", "--headless", "--config"]).arg(config).args(self.confirmation());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         if let Some(fp) = failpoint {
             cmd.env("CHAOSDECK_FAILPOINT", fp);
         }
@@ -157,16 +172,14 @@ impl World {
             .args(["execute-rollback", "--dir"])
             .arg(self.journal())
             .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
+            .arg(self.kubeconfig())
             .output()
             .unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
-async fn snapshot_of(url: &str) -> String {
-    let uri: axum::http::Uri = url.parse().unwrap();
-    let client = kube::Client::try_from(kube::Config::new(uri)).unwrap();
+async fn snapshot_of(client: kube::Client) -> String {
     let all = ListParams::default();
     let mut lines = Vec::new();
     for p in Api::<NetworkPolicy>::all(client.clone()).list(&all).await.unwrap() {
