@@ -1,6 +1,7 @@
-//! The executor against the sandbox over real HTTP: LIFO, idempotence, uid and guard
-//! preconditions, failures kept pending, re-creation from snapshots, one executor per entry.
-//! Cluster state is checked with kube-rs's typed API, a client chaosdeck did not write.
+//! The executor against the sandbox and a real control plane over real HTTP: LIFO,
+//! idempotence, uid and guard preconditions, failures kept pending, re-creation from snapshots,
+//! one executor per entry. Cluster state is checked with kube-rs's typed API, a client
+//! chaosdeck did not write.
 
 mod support;
 
@@ -14,38 +15,25 @@ use chaosdeck::journal::entry::ENTRY_LABEL;
 use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
 use chaosdeck::journal::lock::lock_context;
 use chaosdeck::journal::{EntryDraft, EntryState, Filter, Journal, ObjectRef, UndoAction, scan};
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use support::cluster::{Seed, Target, TestCluster};
 
 struct Env {
-    sandbox: Sandbox,
-    kubeconfig: tempfile::NamedTempFile,
+    cluster: TestCluster,
     ops: ClusterOps,
     dir: tempfile::TempDir,
-    /// The sandbox's identity, recorded in every entry as the engine does.
+    /// The cluster's identity, recorded in every entry as the engine does.
     identity: chaosdeck::refs::ClusterIdentity,
 }
 
-async fn env() -> Env {
-    let sandbox = Sandbox::start(SandboxOptions {
-        seed: Seed::Empty,
-        pod_ready_delay: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox starts");
-    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    sandbox.write_kubeconfig(kubeconfig.path()).unwrap();
-    let ops = ClusterOps::new(sandbox.client().unwrap());
-    let target = chaosdeck::cluster::ClusterTarget {
-        context: chaosdeck::sandbox::SANDBOX_CONTEXT.into(),
-        server: sandbox.url(),
-    };
-    let identity = chaosdeck::cluster::identify(&sandbox.client().unwrap(), &target).await;
-    Env { sandbox, kubeconfig, ops, dir: tempfile::tempdir().unwrap(), identity }
+async fn env(target: Target) -> Env {
+    let cluster = TestCluster::start(target, Seed::Empty).await;
+    let ops = ClusterOps::new(cluster.client());
+    let identity = chaosdeck::cluster::identify(&cluster.client(), &cluster.cluster_target()).await;
+    Env { cluster, ops, dir: tempfile::tempdir().unwrap(), identity }
 }
 
 impl Env {
@@ -54,7 +42,7 @@ impl Env {
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
-        Api::namespaced(self.sandbox.client().unwrap(), "default")
+        Api::namespaced(self.cluster.client(), "default")
     }
 
     async fn exists<K>(&self, name: &str) -> bool
@@ -133,251 +121,256 @@ fn draft(step: &str, undo: Vec<UndoAction>) -> EntryDraft {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent() {
-    let env = env().await;
-    let journal = env.journal();
-    let ctx = journal.begin_context("run-del").unwrap();
-    let name = ctx.mint("application_outages_scenarios");
-    let id = name.id();
-    // Write-ahead: the entry is on disk before the object exists.
-    let mut written = ctx
-        .write(
-            name,
-            draft(
-                "deny traffic",
-                vec![delete(
-                    ("NetworkPolicy", "networking.k8s.io/v1"),
-                    "deny-a",
-                    None,
-                    &[(ENTRY_LABEL, &id)],
-                )],
-            ),
-        )
-        .unwrap();
-    let created = env.create(netpol("deny-a", &id)).await;
-    ctx.amend(&mut written, |e| {
-        if let UndoAction::Delete { uid, .. } = &mut e.undo[0] {
-            *uid = created.metadata.uid.clone();
-        }
-    })
-    .unwrap();
-    assert!(env.exists::<NetworkPolicy>("deny-a").await);
-
-    let outcomes = env.execute_all().await;
-    assert!(
-        matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
-        "{outcomes:?}"
-    );
-    assert!(!env.exists::<NetworkPolicy>("deny-a").await);
-    assert!(!written.path.exists());
-    assert!(Path::new(&format!("{}.executed", written.path.display())).exists());
-
-    // Idempotent: executing the same undo again (e.g. after a crash before the rename) is done.
-    let again = chaosdeck::journal::executor::apply_entry(&env.ops, &written.entry).await.unwrap();
-    assert!(again[0].contains("already gone"), "{again:?}");
-    env.sandbox.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_same_named_stranger_is_never_deleted() {
-    let env = env().await;
-    let journal = env.journal();
-    let ctx = journal.begin_context("run-uid").unwrap();
-    let ours = env.create(pod("web-0")).await;
-    ctx.write(
-        ctx.mint("pod_disruption_scenarios"),
-        draft("made pod", vec![delete(("Pod", "v1"), "web-0", ours.metadata.uid.clone(), &[])]),
-    )
-    .unwrap();
-    // Someone else deletes it and creates their own web-0.
-    let pods: Api<DynamicObject> = Api::namespaced_with(
-        env.sandbox.client().unwrap(),
-        "default",
-        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
-    );
-    pods.delete("web-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
-        .await
-        .unwrap();
-    // The deletion is asynchronous in the sandbox: wait for it, the deadline only a hang guard.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env
-        .ops
-        .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
-        .await
-        .unwrap()
-        .is_some()
-    {
-        assert!(tokio::time::Instant::now() < deadline, "web-0 was never deleted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let theirs: DynamicObject = serde_json::from_value(pod("web-0")).unwrap();
-    pods.create(&PostParams::default(), &theirs).await.unwrap();
-
-    let outcomes = env.execute_all().await;
-    assert!(
-        matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes[0].contains("left alone")),
-        "{outcomes:?}"
-    );
-    assert!(env.exists::<Pod>("web-0").await, "the stranger must survive");
-    env.sandbox.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run() {
-    let env = env().await;
-    env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}))
-    .await;
-    let journal = env.journal();
-    let ctx = journal.begin_context("run-patch").unwrap();
-    // Older entry: a configmap to delete. Newer entry: the hijacked selector to restore.
-    env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plan", "namespace": "default"}})).await;
-    ctx.write(
-        ctx.mint("service_hijacking_scenarios"),
-        draft("plan", vec![delete(("ConfigMap", "v1"), "plan", None, &[])]),
-    )
-    .unwrap();
-    let svc = ObjectRef::new("v1", "Service", Some("default"), "web");
-    let patch_entry = ctx
-        .write(
-            ctx.mint("service_hijacking_scenarios"),
-            draft(
-                "hijack",
-                vec![UndoAction::Patch {
-                    target: svc.clone(),
-                    restore: json!({"spec": {"selector": {"app": "web", "hijack": null}}}),
-                    guard: json!({"spec": {"selector": {"hijack": "sh-1"}}}),
-                }],
-            ),
-        )
-        .unwrap();
-    env.ops
-        .merge_patch(&svc, &json!({"spec": {"selector": {"app": null, "hijack": "sh-1"}}}))
-        .await
-        .unwrap();
-    // A human edits the selector after chaosdeck did.
-    env.human_patch("web", json!({"spec": {"selector": {"hijack": "human"}}})).await;
-
-    let outcomes = env.execute_all().await;
-    assert_eq!(outcomes.len(), 2);
-    // LIFO: the newer patch entry first; it fails, the configmap entry still runs (Krkn D5).
-    assert!(
-        matches!(&outcomes[0].outcome, Outcome::Failed { error } if error.contains("changed after chaosdeck set it")),
-        "{outcomes:?}"
-    );
-    assert!(matches!(outcomes[1].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    assert!(!env.exists::<ConfigMap>("plan").await);
-    let selector = env.selector("web").await;
-    assert_eq!(selector["hijack"], "human", "the human's edit stays: {selector}");
-    // Never marked executed (Krkn D4); the error is recorded beside it.
-    assert!(patch_entry.path.exists());
-    let tree = scan(journal.root()).unwrap();
-    let failed = tree.entries().find(|(_, e)| e.path == patch_entry.path).unwrap().1;
-    assert_eq!(failed.state, EntryState::Failed);
-    assert!(failed.last_error.as_ref().unwrap().error.contains("/spec/selector/hijack"));
-
-    // The human puts chaosdeck's value back; the undo now goes through and clears the record.
-    env.human_patch("web", json!({"spec": {"selector": {"hijack": "sh-1"}}})).await;
-    let outcomes = env.execute_all().await;
-    assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    assert_eq!(env.selector("web").await, json!({"app": "web"}));
-    assert!(!Path::new(&format!("{}.error", patch_entry.path.display())).exists());
-    env.sandbox.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_undo_recreates_a_deleted_bare_pod_once() {
-    let env = env().await;
-    let before = env.create(pod("solo")).await;
-    let snapshot = serde_json::to_value(&before).unwrap();
-    let journal = env.journal();
-    let ctx = journal.begin_context("run-create").unwrap();
-    ctx.write(
-        ctx.mint("pod_disruption_scenarios"),
-        draft("deleted bare pod", vec![UndoAction::Create { object: snapshot.clone() }]),
-    )
-    .unwrap();
-    let now = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-    env.api::<Pod>().delete("solo", &now).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.exists::<Pod>("solo").await {
-        assert!(tokio::time::Instant::now() < deadline, "solo was never deleted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let outcomes = env.execute_all().await;
-    assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    let uid = env.api::<Pod>().get("solo").await.unwrap().metadata.uid.unwrap_or_default();
-    assert!(
-        !uid.is_empty() && uid != before.metadata.uid.clone().unwrap(),
-        "re-created with a new uid: {uid}"
-    );
-    env.sandbox.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_never_execute_the_same_entry_twice() {
-    let env = env().await;
-    let journal = env.journal();
-    let total = 24;
-    for c in 0..3 {
-        let ctx = journal.begin_context(&format!("run-lock-{c}")).unwrap();
-        for i in 0..total / 3 {
-            let name = format!("cm-{c}-{i}");
-            env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})).await;
-            ctx.write(
-                ctx.mint("hog_scenarios"),
-                draft(&name, vec![delete(("ConfigMap", "v1"), &name, None, &[])]),
+crate::on_both_targets! {
+    async fn delete_undo_removes_exactly_the_created_object_and_is_idempotent(target) {
+        let env = env(target).await;
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-del").unwrap();
+        let name = ctx.mint("application_outages_scenarios");
+        let id = name.id();
+        // Write-ahead: the entry is on disk before the object exists.
+        let mut written = ctx
+            .write(
+                name,
+                draft(
+                    "deny traffic",
+                    vec![delete(
+                        ("NetworkPolicy", "networking.k8s.io/v1"),
+                        "deny-a",
+                        None,
+                        &[(ENTRY_LABEL, &id)],
+                    )],
+                ),
             )
             .unwrap();
-        }
+        let created = env.create(netpol("deny-a", &id)).await;
+        ctx.amend(&mut written, |e| {
+            if let UndoAction::Delete { uid, .. } = &mut e.undo[0] {
+                *uid = created.metadata.uid.clone();
+            }
+        })
+        .unwrap();
+        assert!(env.exists::<NetworkPolicy>("deny-a").await);
+
+        let outcomes = env.execute_all().await;
+        assert!(
+            matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
+            "{outcomes:?}"
+        );
+        assert!(!env.exists::<NetworkPolicy>("deny-a").await);
+        assert!(!written.path.exists());
+        assert!(Path::new(&format!("{}.executed", written.path.display())).exists());
+
+        // Idempotent: executing the same undo again (e.g. after a crash before the rename) is done.
+        let again = chaosdeck::journal::executor::apply_entry(&env.ops, &written.entry).await.unwrap();
+        assert!(again[0].contains("already gone"), "{again:?}");
+        env.cluster.shutdown().await;
     }
-    // Hold every context's lock (the library's own, whatever its mechanism) while both
-    // processes start, so both have scanned and planned all 24 entries before either can
-    // execute one: they really overlap, on every context.
-    let contexts: Vec<std::path::PathBuf> =
-        scan(journal.root()).unwrap().contexts.iter().map(|c| c.path.clone()).collect();
-    let mut held = Vec::new();
-    for dir in &contexts {
-        held.push(lock_context(dir, Duration::from_secs(5)).await.unwrap());
-    }
-    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
-    let spawn = || {
-        Command::new(&bin)
-            .args(["execute-rollback", "--dir"])
-            .arg(journal.root())
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
+}
+
+crate::on_both_targets! {
+    async fn a_same_named_stranger_is_never_deleted(target) {
+        let env = env(target).await;
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-uid").unwrap();
+        let ours = env.create(pod("web-0")).await;
+        ctx.write(
+            ctx.mint("pod_disruption_scenarios"),
+            draft("made pod", vec![delete(("Pod", "v1"), "web-0", ours.metadata.uid.clone(), &[])]),
+        )
+        .unwrap();
+        // Someone else deletes it and creates their own web-0.
+        let pods: Api<DynamicObject> = Api::namespaced_with(
+            env.cluster.client(),
+            "default",
+            &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&()),
+        );
+        pods.delete("web-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
+            .await
+            .unwrap();
+        // The deletion is asynchronous in the sandbox: wait for it, the deadline only a hang guard.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while env
+            .ops
+            .get(&ObjectRef::new("v1", "Pod", Some("default"), "web-0"))
+            .await
             .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
-    for child in [&a, &b] {
-        wait_until_waiting_for_a_lock(child.id(), &contexts);
+            .is_some()
+        {
+            assert!(tokio::time::Instant::now() < deadline, "web-0 was never deleted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let theirs: DynamicObject = serde_json::from_value(pod("web-0")).unwrap();
+        pods.create(&PostParams::default(), &theirs).await.unwrap();
+
+        let outcomes = env.execute_all().await;
+        assert!(
+            matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes[0].contains("left alone")),
+            "{outcomes:?}"
+        );
+        assert!(env.exists::<Pod>("web-0").await, "the stranger must survive");
+        env.cluster.shutdown().await;
     }
-    drop(held);
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success());
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
-    let executed: Vec<&str> = text.lines().filter(|l| l.starts_with("executed  ")).collect();
-    let mut files: Vec<&str> =
-        executed.iter().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
-    files.sort();
-    files.dedup();
-    assert_eq!(files.len(), executed.len(), "an entry was executed twice:\n{text}");
-    assert_eq!(executed.len(), total, "{text}");
-    // Both planned every entry, so whichever came second to a context found its entries done.
-    let already = text.lines().filter(|l| l.contains("already executed by another process"));
-    assert_eq!(already.count(), total, "the second process must skip each entry:\n{text}");
-    let tree = scan(journal.root()).unwrap();
-    assert_eq!(tree.outstanding(), 0);
-    assert!(tree.entries().all(|(_, e)| e.state == EntryState::Executed && e.last_error.is_none()));
-    let left = env.api::<ConfigMap>().list(&Default::default()).await.unwrap();
-    let left: Vec<_> = left.items.into_iter().filter_map(|c| c.metadata.name).collect();
-    assert!(!left.iter().any(|n| n.starts_with("cm-")), "{left:?}");
-    env.sandbox.shutdown().await;
+}
+
+crate::on_both_targets! {
+    async fn guarded_patch_refuses_to_clobber_a_later_edit_and_others_still_run(target) {
+        let env = env(target).await;
+        env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}))
+        .await;
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-patch").unwrap();
+        // Older entry: a configmap to delete. Newer entry: the hijacked selector to restore.
+        env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plan", "namespace": "default"}})).await;
+        ctx.write(
+            ctx.mint("service_hijacking_scenarios"),
+            draft("plan", vec![delete(("ConfigMap", "v1"), "plan", None, &[])]),
+        )
+        .unwrap();
+        let svc = ObjectRef::new("v1", "Service", Some("default"), "web");
+        let patch_entry = ctx
+            .write(
+                ctx.mint("service_hijacking_scenarios"),
+                draft(
+                    "hijack",
+                    vec![UndoAction::Patch {
+                        target: svc.clone(),
+                        restore: json!({"spec": {"selector": {"app": "web", "hijack": null}}}),
+                        guard: json!({"spec": {"selector": {"hijack": "sh-1"}}}),
+                    }],
+                ),
+            )
+            .unwrap();
+        env.ops
+            .merge_patch(&svc, &json!({"spec": {"selector": {"app": null, "hijack": "sh-1"}}}))
+            .await
+            .unwrap();
+        // A human edits the selector after chaosdeck did.
+        env.human_patch("web", json!({"spec": {"selector": {"hijack": "human"}}})).await;
+
+        let outcomes = env.execute_all().await;
+        assert_eq!(outcomes.len(), 2);
+        // LIFO: the newer patch entry first; it fails, the configmap entry still runs (Krkn D5).
+        assert!(
+            matches!(&outcomes[0].outcome, Outcome::Failed { error } if error.contains("changed after chaosdeck set it")),
+            "{outcomes:?}"
+        );
+        assert!(matches!(outcomes[1].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+        assert!(!env.exists::<ConfigMap>("plan").await);
+        let selector = env.selector("web").await;
+        assert_eq!(selector["hijack"], "human", "the human's edit stays: {selector}");
+        // Never marked executed (Krkn D4); the error is recorded beside it.
+        assert!(patch_entry.path.exists());
+        let tree = scan(journal.root()).unwrap();
+        let failed = tree.entries().find(|(_, e)| e.path == patch_entry.path).unwrap().1;
+        assert_eq!(failed.state, EntryState::Failed);
+        assert!(failed.last_error.as_ref().unwrap().error.contains("/spec/selector/hijack"));
+
+        // The human puts chaosdeck's value back; the undo now goes through and clears the record.
+        env.human_patch("web", json!({"spec": {"selector": {"hijack": "sh-1"}}})).await;
+        let outcomes = env.execute_all().await;
+        assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+        assert_eq!(env.selector("web").await, json!({"app": "web"}));
+        assert!(!Path::new(&format!("{}.error", patch_entry.path.display())).exists());
+        env.cluster.shutdown().await;
+    }
+}
+
+crate::on_both_targets! {
+    async fn create_undo_recreates_a_deleted_bare_pod_once(target) {
+        let env = env(target).await;
+        let before = env.create(pod("solo")).await;
+        let snapshot = serde_json::to_value(&before).unwrap();
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-create").unwrap();
+        ctx.write(
+            ctx.mint("pod_disruption_scenarios"),
+            draft("deleted bare pod", vec![UndoAction::Create { object: snapshot.clone() }]),
+        )
+        .unwrap();
+        let now = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+        env.api::<Pod>().delete("solo", &now).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while env.exists::<Pod>("solo").await {
+            assert!(tokio::time::Instant::now() < deadline, "solo was never deleted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let outcomes = env.execute_all().await;
+        assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
+        let uid = env.api::<Pod>().get("solo").await.unwrap().metadata.uid.unwrap_or_default();
+        assert!(
+            !uid.is_empty() && uid != before.metadata.uid.clone().unwrap(),
+            "re-created with a new uid: {uid}"
+        );
+        env.cluster.shutdown().await;
+    }
+}
+
+crate::on_both_targets! {
+    async fn two_processes_never_execute_the_same_entry_twice(target) {
+        let env = env(target).await;
+        let journal = env.journal();
+        let total = 24;
+        for c in 0..3 {
+            let ctx = journal.begin_context(&format!("run-lock-{c}")).unwrap();
+            for i in 0..total / 3 {
+                let name = format!("cm-{c}-{i}");
+                env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})).await;
+                ctx.write(
+                    ctx.mint("hog_scenarios"),
+                    draft(&name, vec![delete(("ConfigMap", "v1"), &name, None, &[])]),
+                )
+                .unwrap();
+            }
+        }
+        // Hold every context's lock (the library's own, whatever its mechanism) while both
+        // processes start, so both have scanned and planned all 24 entries before either can
+        // execute one: they really overlap, on every context.
+        let contexts: Vec<std::path::PathBuf> =
+            scan(journal.root()).unwrap().contexts.iter().map(|c| c.path.clone()).collect();
+        let mut held = Vec::new();
+        for dir in &contexts {
+            held.push(lock_context(dir, Duration::from_secs(5)).await.unwrap());
+        }
+        let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+        let spawn = || {
+            Command::new(&bin)
+                .args(["execute-rollback", "--dir"])
+                .arg(journal.root())
+                .arg("--kubeconfig")
+                .arg(env.cluster.kubeconfig())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for child in [&a, &b] {
+            wait_until_waiting_for_a_lock(child.id(), &contexts);
+        }
+        drop(held);
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert!(a.status.success() && b.status.success());
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
+        let executed: Vec<&str> = text.lines().filter(|l| l.starts_with("executed  ")).collect();
+        let mut files: Vec<&str> =
+            executed.iter().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+        files.sort();
+        files.dedup();
+        assert_eq!(files.len(), executed.len(), "an entry was executed twice:\n{text}");
+        assert_eq!(executed.len(), total, "{text}");
+        // Both planned every entry, so whichever came second to a context found its entries done.
+        let already = text.lines().filter(|l| l.contains("already executed by another process"));
+        assert_eq!(already.count(), total, "the second process must skip each entry:\n{text}");
+        let tree = scan(journal.root()).unwrap();
+        assert_eq!(tree.outstanding(), 0);
+        assert!(tree.entries().all(|(_, e)| e.state == EntryState::Executed && e.last_error.is_none()));
+        let left = env.api::<ConfigMap>().list(&Default::default()).await.unwrap();
+        let left: Vec<_> = left.items.into_iter().filter_map(|c| c.metadata.name).collect();
+        assert!(!left.iter().any(|n| n.starts_with("cm-")), "{left:?}");
+        env.cluster.shutdown().await;
+    }
 }
 
 /// Waits until process `pid` holds a descriptor on one of `contexts` (its lock file or the
@@ -402,60 +395,61 @@ fn wait_until_waiting_for_a_lock(pid: u32, contexts: &[std::path::PathBuf]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn execute_rollback_cli_exit_codes_against_the_sandbox() {
-    let env = env().await;
-    let journal = env.journal();
-    let ctx = journal.begin_context("run-cli").unwrap();
-    env.create(netpol("deny-cli", "x")).await;
-    let ok_entry = ctx
-        .write(
-            ctx.mint("application_outages_scenarios"),
-            draft(
-                "deny",
-                vec![delete(
-                    ("NetworkPolicy", "networking.k8s.io/v1"),
-                    "deny-cli",
-                    None,
-                    &[(ENTRY_LABEL, "x")],
-                )],
-            ),
-        )
-        .unwrap();
-    // A kind the cluster does not serve: that undo fails and stays pending.
-    let bad = ctx
-        .write(
-            ctx.mint("application_outages_scenarios"),
-            draft(
-                "odd",
-                vec![UndoAction::Delete {
-                    target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
-                    uid: None,
-                    require_labels: BTreeMap::new(),
-                }],
-            ),
-        )
-        .unwrap();
-    let out = assert_cmd::Command::cargo_bin("chaosdeck")
-        .unwrap()
-        .args(["execute-rollback", "--dir"])
-        .arg(journal.root())
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig.path())
-        .assert()
-        .code(1);
-    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(text.contains("1 executed, 1 failed"), "{text}");
-    assert!(!ok_entry.path.exists() && bad.path.exists());
-    assert!(!env.exists::<NetworkPolicy>("deny-cli").await);
-    // Executing just the good one by --file: nothing left to do for it, exit 2 (not pending).
-    assert_cmd::Command::cargo_bin("chaosdeck")
-        .unwrap()
-        .args(["execute-rollback", "--file"])
-        .arg(&ok_entry.path)
-        .arg("--kubeconfig")
-        .arg(env.kubeconfig.path())
-        .assert()
-        .code(2);
-    env.sandbox.shutdown().await;
+crate::on_both_targets! {
+    async fn execute_rollback_cli_exit_codes(target) {
+        let env = env(target).await;
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-cli").unwrap();
+        env.create(netpol("deny-cli", "x")).await;
+        let ok_entry = ctx
+            .write(
+                ctx.mint("application_outages_scenarios"),
+                draft(
+                    "deny",
+                    vec![delete(
+                        ("NetworkPolicy", "networking.k8s.io/v1"),
+                        "deny-cli",
+                        None,
+                        &[(ENTRY_LABEL, "x")],
+                    )],
+                ),
+            )
+            .unwrap();
+        // A kind the cluster does not serve: that undo fails and stays pending.
+        let bad = ctx
+            .write(
+                ctx.mint("application_outages_scenarios"),
+                draft(
+                    "odd",
+                    vec![UndoAction::Delete {
+                        target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
+                        uid: None,
+                        require_labels: BTreeMap::new(),
+                    }],
+                ),
+            )
+            .unwrap();
+        let out = assert_cmd::Command::cargo_bin("chaosdeck")
+            .unwrap()
+            .args(["execute-rollback", "--dir"])
+            .arg(journal.root())
+            .arg("--kubeconfig")
+            .arg(env.cluster.kubeconfig())
+            .assert()
+            .code(1);
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(text.contains("1 executed, 1 failed"), "{text}");
+        assert!(!ok_entry.path.exists() && bad.path.exists());
+        assert!(!env.exists::<NetworkPolicy>("deny-cli").await);
+        // Executing just the good one by --file: nothing left to do for it, exit 2 (not pending).
+        assert_cmd::Command::cargo_bin("chaosdeck")
+            .unwrap()
+            .args(["execute-rollback", "--file"])
+            .arg(&ok_entry.path)
+            .arg("--kubeconfig")
+            .arg(env.cluster.kubeconfig())
+            .assert()
+            .code(2);
+        env.cluster.shutdown().await;
+    }
 }

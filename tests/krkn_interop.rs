@@ -8,17 +8,16 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::krkn::payload::{encode_base64, python_json_dumps};
 use chaosdeck::journal::scan::{EntryBody, EntryNode, JournalTree};
 use chaosdeck::journal::{EntryState, scan};
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use serde_json::{Value, json};
+use support::cluster::{Seed, Target, TestCluster};
 
 /// One Krkn rollback directory and what the tests expect of it: the project's own
 /// (`tests/data/krkn/rollback`, written in Krkn's format) and, as an additional check CI runs,
@@ -501,29 +500,20 @@ fn generated_variants_of_the_shared_fixtures_parse() {
 }
 
 struct Env {
-    sandbox: Sandbox,
-    kubeconfig: tempfile::NamedTempFile,
+    cluster: TestCluster,
     ops: ClusterOps,
 }
 
-async fn env() -> Env {
-    let sandbox = Sandbox::start(SandboxOptions {
-        seed: Seed::Empty,
-        pod_ready_delay: Duration::from_millis(20),
-        ..Default::default()
-    })
-    .await
-    .expect("sandbox starts");
-    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
-    sandbox.write_kubeconfig(kubeconfig.path()).unwrap();
-    let ops = ClusterOps::new(sandbox.client().unwrap());
-    Env { sandbox, kubeconfig, ops }
+async fn env(target: Target) -> Env {
+    let cluster = TestCluster::start(target, Seed::Empty).await;
+    let ops = ClusterOps::new(cluster.client());
+    Env { cluster, ops }
 }
 
 impl Env {
     /// Whether the object exists, read with kube-rs's typed API (not chaosdeck's client).
     async fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
-        let client = self.sandbox.client().unwrap();
+        let client = self.cluster.client();
         let found = match kind {
             "pod" => Api::<Pod>::namespaced(client, ns).get_opt(name).await.map(|o| o.is_some()),
             "configmap" => {
@@ -538,8 +528,22 @@ impl Env {
         found.unwrap_or_else(|e| panic!("get {kind} {ns}/{name}: {e}"))
     }
 
+    /// Whether the object is gone, waiting while it terminates: a real API server answers a
+    /// pod's DELETE at once and removes the pod when its kubelet (kwok here) has stopped it.
+    async fn gone(&self, kind: &str, ns: &str, name: &str) -> bool {
+        // Only a hang guard: the sandbox removes at once, kwok within a second or two.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.exists(kind, ns, name).await {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        true
+    }
+
     async fn selector(&self, ns: &str, service: &str) -> Value {
-        let svc = Api::<Service>::namespaced(self.sandbox.client().unwrap(), ns)
+        let svc = Api::<Service>::namespaced(self.cluster.client(), ns)
             .get(service)
             .await
             .unwrap_or_else(|e| panic!("get service {ns}/{service}: {e}"));
@@ -588,10 +592,10 @@ impl Env {
         self.service(ns, service, json!({"service-hijacking": value})).await;
     }
 
-    /// `execute-rollback` naming the sandbox as the target: Krkn's entries do not record their
-    /// cluster, so chaosdeck executes them only on a cluster the operator names.
+    /// `execute-rollback` naming the test's cluster as the target: Krkn's entries do not record
+    /// their cluster, so chaosdeck executes them only on a cluster the operator names.
     fn execute(&self, dir: &Path, extra: &[&str]) -> (i32, String) {
-        let mut named = vec!["--cluster-mismatch-ok", "chaosdeck-sandbox"];
+        let mut named = vec!["--cluster-mismatch-ok", self.cluster.context()];
         named.extend_from_slice(extra);
         self.execute_unnamed(dir, &named)
     }
@@ -601,7 +605,7 @@ impl Env {
             .args(["execute-rollback", "--dir"])
             .arg(dir)
             .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
+            .arg(self.cluster.kubeconfig())
             .args(extra)
             .output()
             .unwrap();
@@ -619,8 +623,8 @@ fn executed(dir: &Path, ctx: &str, file: &str) -> bool {
     ctx.join(format!("{file}.executed")).exists() && !ctx.join(file).exists()
 }
 
-async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
-    let env = env().await;
+async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Target) {
+    let env = env(target).await;
     let (_tmp, dir) = krkn_copy(set);
     // The objects the set's files name, as Krkn's scenarios left them.
     let (hijack_ns, service, hijack_pod, original) = set.hijacked;
@@ -685,7 +689,8 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
         )),
         "{text}"
     );
-    assert!(text.contains("--cluster-mismatch-ok chaosdeck-sandbox"), "{text}");
+    let named = format!("--cluster-mismatch-ok {}", env.cluster.context());
+    assert!(text.contains(&named), "{text}");
     assert!(env.exists("pod", hog_ns, hog_pod).await);
 
     let (code, text) = env.execute(&dir, &[]);
@@ -700,8 +705,8 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
         "{text}"
     );
     assert!(!env.exists("networkpolicy", np_ns, np_name).await);
-    assert!(!env.exists("pod", hog_ns, hog_pod).await);
-    assert!(!env.exists("pod", hijack_ns, hijack_pod).await);
+    assert!(env.gone("pod", hog_ns, hog_pod).await);
+    assert!(env.gone("pod", hijack_ns, hijack_pod).await);
     assert!(!env.exists("configmap", hijack_ns, "service-hijacking-cm-qwert").await);
     assert!(
         env.exists("configmap", hijack_ns, "service-hijacking-cm-other").await,
@@ -709,11 +714,11 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
     );
     assert_eq!(env.selector(hijack_ns, service).await, original());
     for p in syn_pods.iter().chain(&http_pods) {
-        assert!(!env.exists("pod", "team-a", p).await, "{p}");
+        assert!(env.gone("pod", "team-a", p).await, "{p}");
     }
     for (_, _, ns, pods) in set.attackers {
         for p in *pods {
-            assert!(!env.exists("pod", ns, p).await, "{ns}/{p}");
+            assert!(env.gone("pod", ns, p).await, "{ns}/{p}");
         }
     }
     // Renamed exactly as Krkn does; the cloud/exec ones stay pending.
@@ -732,22 +737,23 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set) {
     let (code, text) = env.execute(&dir, &[]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains(&format!("0 executed, 0 failed, {skipped} skipped")), "{text}");
-    env.sandbox.shutdown().await;
+    env.cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn execute_rollback_undoes_krkns_kubernetes_entries_in_the_sandbox() {
-    check_execute_rollback_undoes_kubernetes_entries(&OURS).await;
+crate::on_both_targets! {
+    async fn execute_rollback_undoes_krkns_kubernetes_entries(target) {
+        check_execute_rollback_undoes_kubernetes_entries(&OURS, target).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs ../shared/fixtures"]
 async fn execute_rollback_undoes_the_shared_fixtures_kubernetes_entries() {
-    check_execute_rollback_undoes_kubernetes_entries(&SHARED).await;
+    check_execute_rollback_undoes_kubernetes_entries(&SHARED, Target::Sandbox).await;
 }
 
-async fn check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(set: &Set) {
-    let env = env().await;
+async fn check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(set: &Set, target: Target) {
+    let env = env(target).await;
     let (_tmp, dir) = krkn_copy(set);
     let pvc = dir.join(set.pvc.0).join(set.pvc.1);
     let (code, text) = env.execute(&dir, &["--file", pvc.to_str().unwrap()]);
@@ -760,22 +766,23 @@ async fn check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(set: &Se
     let (code, text) = env.execute(&dir, &["-r", set.run, "-s", "cluster_shut_down_scenarios"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("0 executed, 0 failed, 1 skipped"), "{text}");
-    env.sandbox.shutdown().await;
+    env.cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicitly_requested_krkn_entries_that_need_exec_or_a_cloud_exit_non_zero() {
-    check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&OURS).await;
+crate::on_both_targets! {
+    async fn explicitly_requested_krkn_entries_that_need_exec_or_a_cloud_exit_non_zero(target) {
+        check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&OURS, target).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs ../shared/fixtures"]
 async fn explicitly_requested_shared_fixture_entries_that_need_exec_or_a_cloud_exit_non_zero() {
-    check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&SHARED).await;
+    check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(&SHARED, Target::Sandbox).await;
 }
 
-async fn check_hijack_undo(set: &Set) {
-    let env = env().await;
+async fn check_hijack_undo(set: &Set, target: Target) {
+    let env = env(target).await;
     let (_tmp, dir) = krkn_copy(set);
     let run = set.run;
     let payload = |svc: &str| {
@@ -830,18 +837,19 @@ async fn check_hijack_undo(set: &Set) {
         .success()
         .stdout(predicates::str::contains(format!("[failed,krkn] {edited}")))
         .stdout(predicates::str::contains("last error: Service shop/cart2 has selector"));
-    env.sandbox.shutdown().await;
+    env.cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_an_error() {
-    check_hijack_undo(&OURS).await;
+crate::on_both_targets! {
+    async fn hijack_undo_follows_what_krkn_set_and_a_refused_undo_keeps_the_py_with_an_error(target) {
+        check_hijack_undo(&OURS, target).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs ../shared/fixtures"]
 async fn hijack_undo_in_the_shared_fixtures_template() {
-    check_hijack_undo(&SHARED).await;
+    check_hijack_undo(&SHARED, Target::Sandbox).await;
 }
 
 fn check_list_and_show(set: &Set) {
