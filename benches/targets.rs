@@ -32,22 +32,35 @@ struct Server {
     stop: Box<dyn FnOnce()>,
 }
 
+/// A child process killed when dropped, on a panic too: an orphaned server would keep what it
+/// inherited (a build lock around `cargo bench`) open.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn sandbox(dir: &Path) -> Server {
     let kubeconfig = dir.join("sandbox.kubeconfig");
     let started = Instant::now();
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
-        .args(["sandbox", "--port", "0", "--seed", "empty", "--kubeconfig-out"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chaosdeck sandbox starts");
+    let child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+            .args(["sandbox", "--port", "0", "--seed", "empty", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chaosdeck sandbox starts"),
+    );
     // Ready once it has written its kubeconfig and answers.
     let ready = || {
         kubeconfig.exists()
             && Command::new("curl")
                 .args(["-sf", "-o", "/dev/null"])
-                .arg(format!("{}/readyz", server_of(&kubeconfig)))
+                .arg(format!("{}/version", server_of(&kubeconfig)))
                 .status()
                 .is_ok_and(|s| s.success())
     };
@@ -56,16 +69,13 @@ fn sandbox(dir: &Path) -> Server {
         std::thread::sleep(Duration::from_millis(5));
     }
     let startup = started.elapsed();
-    let pid = child.id();
+    let pid = child.0.id();
     Server {
         name: "sandbox",
         kubeconfig,
         pids: vec![pid],
         startup,
-        stop: Box::new(move || {
-            let _ = child.kill();
-            let _ = child.wait();
-        }),
+        stop: Box::new(move || drop(child)),
     }
 }
 
@@ -73,7 +83,11 @@ fn real(dir: &Path) -> Server {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/realcluster");
     let cluster = dir.join("real");
     // The binaries are built (or found in the cache) before the clock starts.
-    let built = Command::new(&script).arg("build").status().expect("scripts/realcluster runs");
+    let built = Command::new(&script)
+        .arg("build")
+        .stdout(Stdio::null())
+        .status()
+        .expect("scripts/realcluster runs");
     assert!(built.success(), "scripts/realcluster build failed");
     let started = Instant::now();
     let out = Command::new(&script)
