@@ -95,6 +95,7 @@ fn main() {
                     kube_system_uid: Some("6c2f0d3e-1a8b-4f57-9e0c-3b7d5a4e2f10".into()),
                 }),
                 undo: draft(n).undo,
+                not_applied: None,
             }
             .render(&name.pending_file_name())
             .unwrap();

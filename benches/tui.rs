@@ -44,6 +44,7 @@ fn build_journal(root: &Path) {
                     uid: None,
                     require_labels: BTreeMap::new(),
                 }],
+                not_applied: None,
             };
             std::fs::write(
                 ctx.dir().join(name.pending_file_name()),

@@ -10,6 +10,7 @@ mod execute;
 mod inspect;
 pub mod list;
 mod mark;
+mod permissions;
 mod run;
 mod show;
 mod target;
@@ -55,6 +56,10 @@ pub enum Command {
     MarkExecuted(mark::MarkArgs),
     /// Validate every entry of a journal.
     Check(check::CheckArgs),
+    /// Ask the API server whether the credentials hold every permission `run` (for the
+    /// config's scenarios) and `execute-rollback` need; exit 2 when some are missing.
+    #[command(name = "check-permissions")]
+    CheckPermissions(permissions::CheckPermissionsArgs),
     /// Serve the embedded sandbox cluster on loopback until Ctrl-C.
     Sandbox(SandboxArgs),
     /// Print shell completions.
@@ -146,6 +151,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Show(args) => show::run(args),
             Command::MarkExecuted(args) => mark::run(args),
             Command::Check(args) => check::run(args),
+            Command::CheckPermissions(args) => permissions::check(args).await,
             Command::Sandbox(args) => embedded::serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }

@@ -135,6 +135,43 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         _ => config.journal_dir(),
     };
     let identity = crate::cluster::identify(&client, &target).await;
+    // Before the journal is opened and before any change: every permission the scenarios
+    // declared (forward and undo) must be held, or nothing runs.
+    // A dry run sends no POST at all, not even this question: it only says so.
+    let preflight = if args.dry_run {
+        eprintln!(
+            "note: dry run: permissions are not checked (`chaosdeck check-permissions -c {}` \
+             asks the API server)",
+            args.config.display()
+        );
+        Ok(None)
+    } else {
+        super::permissions::preflight(&client, &target, &plan).await
+    };
+    match preflight {
+        Ok(None) => {}
+        Ok(Some(missing)) => {
+            eprintln!(
+                "error: the credentials for context {} lack {} permission(s) this run needs \
+                 (see deploy/rbac.yaml); nothing was changed and no journal entry was written:",
+                target.context,
+                missing.len()
+            );
+            for line in &missing {
+                eprintln!("{line}");
+            }
+            if let Some(embedded) = sandbox {
+                embedded.stop().await;
+            }
+            return Ok(ExitCode::from(super::permissions::EXIT_MISSING));
+        }
+        Err(e) => {
+            if let Some(embedded) = sandbox {
+                embedded.stop().await;
+            }
+            return Err(e);
+        }
+    }
     let journal = Journal::open(&dir)?.for_cluster(identity.clone());
     let run_uuid = uuid::Uuid::new_v4().to_string();
     let use_tui =

@@ -2,8 +2,10 @@
 //!
 //! Owns: kubeconfig/context selection and get/patch/delete/create by apiVersion + kind through
 //! discovery and `DynamicObject`, used by scenarios and by the journal executor alike. Must not
-//! know about journal files or scenarios.
+//! know about journal files or scenarios. `access` names permissions and asks the API server
+//! whether they are held (the preflight).
 
+pub mod access;
 mod connect;
 mod guard;
 mod ops;

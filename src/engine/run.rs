@@ -162,6 +162,7 @@ async fn run(
                     })
                 },
                 paused: paused_rx.clone(),
+                needs: file.plan.needs(),
             });
             let _ = events.send(EngineEvent::ScenarioStarted {
                 index,

@@ -24,6 +24,9 @@ pub fn describe(node: &EntryNode) -> String {
                 e.writer.host,
                 e.undo_summary()
             ));
+            if let Some(na) = &e.not_applied {
+                out.push_str(&format!("not applied: {} ({}); nothing to undo\n", na.reason, na.at));
+            }
             out.push_str("by hand:\n");
             for action in &e.undo {
                 for line in kubectl::commands(action) {
@@ -33,6 +36,9 @@ pub fn describe(node: &EntryNode) -> String {
         }
         EntryBody::Listed(h) => {
             out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
+            if let Some(reason) = &h.not_applied {
+                out.push_str(&format!("not applied: {reason}; nothing to undo\n"));
+            }
         }
         EntryBody::Krkn(k) => out.push_str(&describe_krkn(node, k)),
         EntryBody::Invalid(reason) => out.push_str(&format!("invalid:   {reason}\n")),

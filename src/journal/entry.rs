@@ -39,6 +39,17 @@ pub struct Entry {
     pub cluster: Option<ClusterIdentity>,
     /// Applied in order; each is idempotent.
     pub undo: Vec<UndoAction>,
+    /// Set when the API server refused the change outright (it was never made): the entry was
+    /// retired at once instead of being undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<NotApplied>,
+}
+
+/// Why an entry was retired without an undo: the change it journals was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotApplied {
+    pub at: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +171,9 @@ impl Entry {
         if let Some(cluster) = &self.cluster {
             push_comment(&mut out, "Cluster: ", &cluster.describe());
         }
+        if let Some(na) = &self.not_applied {
+            push_comment(&mut out, NOT_APPLIED_PREFIX, &format!("{} ({})", na.reason, na.at));
+        }
         out.push_str("# By hand:\n");
         for action in &self.undo {
             for line in kubectl::commands(action) {
@@ -194,12 +208,17 @@ impl Entry {
     }
 }
 
+/// The header line of a retired entry whose change was refused (nothing to undo).
+const NOT_APPLIED_PREFIX: &str = "Not applied: ";
+
 /// What the comment header says, read without parsing the YAML body (fast listing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub step: String,
     pub undo: String,
     pub writer: Option<Writer>,
+    /// The reason, when the change was refused and the entry retired as not applied.
+    pub not_applied: Option<String>,
 }
 
 impl Header {
@@ -209,6 +228,7 @@ impl Header {
         let mut step = None;
         let mut undo = None;
         let mut writer = None;
+        let mut not_applied = None;
         let (mut has_format, mut has_undo) = (false, false);
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# Change:  ") {
@@ -222,6 +242,10 @@ impl Header {
                 if let (Some(pid), Some(host)) = (pid, host) {
                     writer = Some(Writer { pid, host });
                 }
+            } else if let Some(rest) =
+                line.strip_prefix("# ").and_then(|l| l.strip_prefix(NOT_APPLIED_PREFIX))
+            {
+                not_applied = Some(rest.to_string());
             } else if line.starts_with("format: ") {
                 has_format = true;
             } else if line.starts_with("undo:") {
@@ -231,7 +255,7 @@ impl Header {
         if !(has_format && has_undo) {
             return None;
         }
-        Some(Header { step: step?, undo: undo?, writer })
+        Some(Header { step: step?, undo: undo?, writer, not_applied })
     }
 }
 
@@ -291,6 +315,7 @@ pub(crate) mod tests {
                         "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
                 },
             ],
+            not_applied: None,
         }
     }
 
@@ -311,6 +336,23 @@ pub(crate) mod tests {
         assert_eq!(header.undo, entry.undo_summary());
         assert_eq!(header.writer, Some(entry.writer.clone()));
         assert_eq!(Header::read("format: 1\nundo: []\n"), None);
+    }
+
+    #[test]
+    fn a_refused_change_reads_back_as_not_applied_with_its_reason() {
+        let mut entry = sample();
+        entry.not_applied = Some(NotApplied {
+            at: "2026-11-22T03:00:01Z".into(),
+            reason: "the API server refused the create (HTTP 403): forbidden".into(),
+        });
+        let text = entry.render("x.yaml").unwrap();
+        assert_eq!(Entry::parse(&text).unwrap(), entry);
+        let header = Header::read(&text).unwrap();
+        assert_eq!(
+            header.not_applied.as_deref(),
+            Some("the API server refused the create (HTTP 403): forbidden (2026-11-22T03:00:01Z)")
+        );
+        assert_eq!(Header::read(&sample().render("x.yaml").unwrap()).unwrap().not_applied, None);
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub enum EntryState {
     Failed,
     /// Cannot be read; shown with the reason, never executed.
     Invalid,
+    /// Retired at once: the API server refused the change, so it was never made (the reason
+    /// is in the entry and the audit log).
+    #[serde(rename = "not-applied")]
+    NotApplied,
 }
 
 impl EntryState {
@@ -38,6 +42,7 @@ impl EntryState {
             EntryState::Executed => "executed",
             EntryState::Failed => "failed",
             EntryState::Invalid => "invalid",
+            EntryState::NotApplied => "not-applied",
         }
     }
 
@@ -335,7 +340,13 @@ fn read_entry_at(
         },
     };
     let last_error = if name.executed || !has_error { None } else { state::read_error(&path) };
+    let not_applied = match &body {
+        EntryBody::Chaosdeck(e) => e.not_applied.is_some(),
+        EntryBody::Listed(h) => h.not_applied.is_some(),
+        _ => false,
+    };
     let state = match (&body, name.executed, &last_error) {
+        (_, true, _) if not_applied => EntryState::NotApplied,
         (_, true, _) => EntryState::Executed,
         (EntryBody::Invalid(_), false, _) => EntryState::Invalid,
         (_, false, Some(_)) => EntryState::Failed,

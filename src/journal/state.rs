@@ -1,5 +1,6 @@
 //! Every state change of an entry on disk, in one place, under the context lock: executed
-//! (rename to `.executed`), failed (error record), amended (rewritten while still pending).
+//! (rename to `.executed`), failed (error record), amended (rewritten while still pending),
+//! not applied (the change was refused: reason recorded, then renamed to `.executed`).
 //!
 //! Owns: the renames, rewrites and error records of entries. The type rule: each change is a
 //! method of [`ContextLock`], which only `lock` can hand out, and the file primitives that
@@ -18,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::audit;
-use super::entry::Writer;
+use super::entry::{Entry, NotApplied, Writer};
 use super::error::{JournalError, io_err};
 use super::fsio;
 use super::lock::{ContextLock, DEFAULT_PATIENCE, lock_context_blocking};
@@ -171,6 +172,30 @@ impl ContextLock {
         fsio::replace_durable(self, pending, text).map_err(io_err("rewrite the entry", pending))
     }
 
+    /// The change this entry journals was refused by the API server, so there is nothing to
+    /// undo: the audit line first (write-ahead), then the reason into the entry, then the
+    /// rename to `.executed`. The entry reads back as not applied, never as outstanding.
+    pub fn mark_not_applied(&self, pending: &Path, reason: &str) -> Result<Marked, JournalError> {
+        if !self.still_pending(pending)? {
+            return Ok(Marked::AlreadyExecuted);
+        }
+        let file_name =
+            pending.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = fsio::read_nofollow(pending).map_err(io_err("read the entry", pending))?;
+        let mut entry = Entry::parse(&String::from_utf8_lossy(&text))
+            .map_err(|e| JournalError::Invalid { path: pending.into(), message: e.to_string() })?;
+        entry.not_applied =
+            Some(NotApplied { at: jiff::Timestamp::now().to_string(), reason: reason.to_string() });
+        let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {
+            path: pending.into(),
+            message: e.to_string(),
+        })?;
+        let root = audit::journal_root_of(pending)?;
+        audit::append(&root, &format!("not-applied {file_name}"), reason)?;
+        self.rewrite(pending, text.as_bytes())?;
+        self.mark_executed(pending)
+    }
+
     /// The operator says the entry was undone by hand: the audit line is written first
     /// (write-ahead, like the journal itself), then the rename. No audit line, no rename.
     pub fn mark_executed_by_hand(
@@ -200,6 +225,12 @@ fn context_of(pending: &Path) -> Result<&Path, JournalError> {
 /// another process executed meanwhile is already where it should be.
 pub fn retire(pending: &Path) -> Result<Marked, JournalError> {
     lock_context_blocking(context_of(pending)?, DEFAULT_PATIENCE)?.mark_executed(pending)
+}
+
+/// Retires a refused change's entry as not applied, under the lock (see
+/// [`ContextLock::mark_not_applied`]).
+pub fn retire_not_applied(pending: &Path, reason: &str) -> Result<Marked, JournalError> {
+    lock_context_blocking(context_of(pending)?, DEFAULT_PATIENCE)?.mark_not_applied(pending, reason)
 }
 
 /// Rewrites a pending entry under the lock (see [`ContextLock::rewrite`]).

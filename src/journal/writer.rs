@@ -119,6 +119,7 @@ impl Context {
             writer: Writer::current(),
             cluster: self.cluster.clone(),
             undo: draft.undo,
+            not_applied: None,
         };
         let mut name = name;
         loop {
@@ -163,5 +164,15 @@ impl Context {
     /// the context lock. Already executed by another process counts as done.
     pub fn retire(&self, written: &WrittenEntry) -> Result<(), JournalError> {
         super::state::retire(&written.path).map(|_| ())
+    }
+
+    /// The API server refused the change outright, so it was never made: retire *this* entry at
+    /// once as not applied, with `reason` (audit line, then the record, then the rename).
+    pub fn retire_not_applied(
+        &self,
+        written: &WrittenEntry,
+        reason: &str,
+    ) -> Result<(), JournalError> {
+        super::state::retire_not_applied(&written.path, reason).map(|_| ())
     }
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
+use super::needs::{NETWORKPOLICY, Need, Op};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 
@@ -76,6 +77,10 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         Duration::from_secs(self.0.duration)
+    }
+
+    fn needs(&self) -> Vec<Need> {
+        vec![Need::new(Op::Create, NETWORKPOLICY, Some(&self.0.namespace))]
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::file::{invalid, load_yaml, parse_duration};
 use super::names::random_name;
+use super::needs::{Need, Op, POD};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 
@@ -206,6 +207,10 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         self.0.iter().map(|a| a.duration).sum()
+    }
+
+    fn needs(&self) -> Vec<Need> {
+        self.0.iter().map(|a| Need::new(Op::Create, POD, Some(&a.namespace))).collect()
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {

@@ -5,6 +5,10 @@
 //! `create`, `patch`, `add_list_item`, `delete` or `evict`: each writes its journal entry
 //! durably first and makes the change second, and in a dry run logs what it would do and sends
 //! nothing. `revert` has the executor undo that one entry under its context lock.
+//!
+//! Every operation is checked against the plan's declared [`Need`]s first: one that was not
+//! declared is refused before a request is sent (an internal error: the plan's `needs` is
+//! wrong), so the permissions the preflight checked are all a scenario can use.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,13 +23,14 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::ClusterOps;
+use crate::cluster::{ClusterOps, OpError};
 use crate::journal::entry::{
     ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
 use crate::journal::executor::revert_own;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
 
+use super::needs::{Need, Op};
 use super::{EventSink, ScenarioError, ScenarioEvent};
 
 /// A change that was made (or, in a dry run, would have been).
@@ -87,6 +92,7 @@ pub struct ScenarioCtx {
     paused: watch::Receiver<bool>,
     changes: AtomicUsize,
     failpoint: Option<Failpoint>,
+    needs: Vec<Need>,
 }
 
 pub struct CtxParams {
@@ -102,6 +108,8 @@ pub struct CtxParams {
     pub allow_protected: bool,
     pub events: EventSink,
     pub paused: watch::Receiver<bool>,
+    /// The plan's declared operations ([`super::ScenarioPlan::needs`]).
+    pub needs: Vec<Need>,
 }
 
 impl ScenarioCtx {
@@ -122,6 +130,7 @@ impl ScenarioCtx {
             paused: p.paused,
             changes: AtomicUsize::new(0),
             failpoint: Failpoint::from_env(),
+            needs: p.needs,
         }
     }
 
@@ -211,6 +220,29 @@ impl ScenarioCtx {
         }
     }
 
+    /// Refuses an operation the plan did not declare.
+    fn permit(
+        &self,
+        op: Op,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+    ) -> Result<(), ScenarioError> {
+        if self.needs.iter().any(|n| n.allows(op, api_version, kind, ns)) {
+            return Ok(());
+        }
+        Err(ScenarioError::Internal(format!(
+            "{} declares no {op:?} on {api_version} {kind}{}; refused before sending it (a bug \
+             in the scenario's needs)",
+            self.scenario_type,
+            ns.map(|ns| format!(" in namespace {ns}")).unwrap_or_default()
+        )))
+    }
+
+    fn permit_ref(&self, op: Op, target: &ObjectRef) -> Result<(), ScenarioError> {
+        self.permit(op, &target.api_version, &target.kind, target.namespace.as_deref())
+    }
+
     /// Every change waits out a pause, stops on a stop, and never touches a protected namespace.
     async fn before_change(&self, target: &ObjectRef) -> Result<(), ScenarioError> {
         self.checkpoint().await?;
@@ -231,6 +263,7 @@ impl ScenarioCtx {
 
     /// Reads one object.
     pub async fn get(&self, target: &ObjectRef) -> Result<Option<DynamicObject>, ScenarioError> {
+        self.permit_ref(Op::Get, target)?;
         Ok(self.ops.get(target).await?)
     }
 
@@ -239,6 +272,7 @@ impl ScenarioCtx {
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
     {
+        self.permit(Op::List, &K::api_version(&()), &K::kind(&()), None)?;
         let api: Api<K> = Api::all(self.ops.client().clone());
         Ok(api.list(params).await?.items)
     }
@@ -251,6 +285,7 @@ impl ScenarioCtx {
             + DeserializeOwned
             + std::fmt::Debug,
     {
+        self.permit(Op::List, &K::api_version(&()), &K::kind(&()), Some(ns))?;
         let api: Api<K> = Api::namespaced(self.ops.client().clone(), ns);
         Ok(api.list(params).await?.items)
     }
@@ -259,6 +294,7 @@ impl ScenarioCtx {
     /// re-creates it, and the drain's cordon is what the journal undoes.
     pub async fn evict(&self, step: &str, ns: &str, name: &str) -> Result<Eviction, ScenarioError> {
         let target = ObjectRef::new("v1", "Pod", Some(ns), name);
+        self.permit_ref(Op::Evict, &target)?;
         self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!("dry run: would evict {} ({step}); no entry", target.display()));
@@ -280,6 +316,7 @@ impl ScenarioCtx {
     /// Creates `object` (labels added); the entry that deletes it is on disk first.
     pub async fn create(&self, step: &str, mut object: Value) -> Result<Change, ScenarioError> {
         let target = object_ref_of(&object);
+        self.permit_ref(Op::Create, &target)?;
         self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
@@ -305,10 +342,19 @@ impl ScenarioCtx {
             require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), name.id())]),
         };
         let mut written = self.write(&ctx, name, step, vec![undo])?;
-        let created =
-            self.ops.create(&object).await?.ok_or_else(|| {
-                ScenarioError::Failed(format!("{} already exists", target.display()))
-            })?;
+        let created = match self.ops.create(&object).await {
+            Ok(Some(created)) => created,
+            Ok(None) => {
+                let why = format!(
+                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
+                     create, so chaosdeck did not make that object",
+                    target.display()
+                );
+                self.not_applied(&written, &why)?;
+                return Err(ScenarioError::Failed(why));
+            }
+            Err(e) => return Err(self.refused(&written, "create", e)),
+        };
         // Pin the undo to this exact object now that the cluster has given it a uid.
         if let Some(uid) = created.metadata.uid.clone() {
             ctx.amend(&mut written, |e| {
@@ -329,6 +375,7 @@ impl ScenarioCtx {
         set: Value,
         restore: Value,
     ) -> Result<Change, ScenarioError> {
+        self.permit_ref(Op::Patch, &target)?;
         self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
@@ -339,7 +386,10 @@ impl ScenarioCtx {
         }
         let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
         let written = self.record(step, vec![undo])?;
-        let patched = self.ops.merge_patch(&target, &set).await?;
+        let patched = match self.ops.merge_patch(&target, &set).await {
+            Ok(patched) => patched,
+            Err(e) => return Err(self.refused(&written, "patch", e)),
+        };
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
     }
@@ -352,6 +402,7 @@ impl ScenarioCtx {
         path: &str,
         item: Value,
     ) -> Result<Change, ScenarioError> {
+        self.permit_ref(Op::AddListItem, &target)?;
         self.before_change(&target).await?;
         if self.dry_run {
             self.log(format!(
@@ -382,7 +433,10 @@ impl ScenarioCtx {
         };
         let patch: json_patch::Patch =
             serde_json::from_value(op).map_err(|e| ScenarioError::Internal(e.to_string()))?;
-        let patched = self.ops.json_patch(&target, patch).await?;
+        let patched = match self.ops.json_patch(&target, patch).await {
+            Ok(patched) => patched,
+            Err(e) => return Err(self.refused(&written, "patch", e)),
+        };
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
     }
@@ -397,6 +451,7 @@ impl ScenarioCtx {
         snapshot: Option<Value>,
         grace: Option<i64>,
     ) -> Result<Change, ScenarioError> {
+        self.permit_ref(Op::Delete, &target)?;
         self.before_change(&target).await?;
         if self.dry_run {
             let entry = if snapshot.is_some() {
@@ -413,13 +468,65 @@ impl ScenarioCtx {
             }
             None => None,
         };
-        if let crate::cluster::DeleteOutcome::NotOurs(why) =
-            self.ops.delete_with_grace(&target, uid, grace).await?
-        {
+        let outcome = match self.ops.delete_with_grace(&target, uid, grace).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                return Err(match &written {
+                    Some(written) => self.refused(written, "delete", e),
+                    None => e.into(),
+                });
+            }
+        };
+        if let crate::cluster::DeleteOutcome::NotOurs(why) = outcome {
+            // 409 on the uid precondition: nothing was deleted.
+            if let Some(written) = &written {
+                self.not_applied(
+                    written,
+                    &format!("the API server refused the delete (HTTP 409): {why}"),
+                )?;
+            }
             return Err(ScenarioError::Failed(why));
         }
         self.after_change().await?;
         Ok(Change { target, written, object: None })
+    }
+
+    /// A forward request failed. Refused outright (401, 403, 409, 422, or never sent), the
+    /// change was not made: its entry is retired at once as not applied. Anything else
+    /// (timeouts, 5xx, a lost connection) may have been applied: the entry stays pending.
+    fn refused(&self, written: &WrittenEntry, verb: &str, e: OpError) -> ScenarioError {
+        let code = match &e {
+            OpError::Unauthorized { code, .. } => Some(*code),
+            OpError::Api { code: Some(code @ (409 | 422)), .. } => Some(*code),
+            _ => None,
+        };
+        let never_sent = matches!(e, OpError::Discovery { .. } | OpError::Invalid(_));
+        let why = match (code, never_sent) {
+            (Some(code), _) => {
+                format!("the API server refused the {verb} (HTTP {code}), so it was not made: {e}")
+            }
+            (None, true) => format!("the {verb} was never sent: {e}"),
+            (None, false) => return e.into(),
+        };
+        match self.not_applied(written, &why) {
+            Ok(()) => e.into(),
+            Err(journal) => ScenarioError::Failed(format!(
+                "{e}; and its entry {} could not be retired as not applied: {journal}",
+                written.path.display()
+            )),
+        }
+    }
+
+    /// Retires `written` as not applied (through the journal's state changes, under the
+    /// context lock) and says so.
+    fn not_applied(&self, written: &WrittenEntry, why: &str) -> Result<(), ScenarioError> {
+        let ctx = self.context().ok_or_else(|| {
+            ScenarioError::Internal("an entry was written without a journal context".into())
+        })?;
+        ctx.retire_not_applied(written, why)?;
+        self.log(format!("journal: not applied {}: {why}", written.path.display()));
+        (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
+        Ok(())
     }
 
     /// Journals `undo` under a fresh name in this run's context (write-ahead, durable).

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
+use super::needs::{NODE, Need, Op, POD};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::{ConfigError, bounds};
 
@@ -199,6 +200,14 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         Duration::from_secs(self.spec.duration)
+    }
+
+    fn needs(&self) -> Vec<Need> {
+        let mut needs = vec![Need::new(Op::Create, POD, Some(&self.spec.namespace))];
+        if self.spec.node_name.as_deref().is_none_or(str::is_empty) {
+            needs.push(Need::new(Op::List, NODE, None));
+        }
+        needs
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {

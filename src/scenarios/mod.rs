@@ -3,11 +3,12 @@
 //! Owns: reading each type's scenario file (Krkn's format) and performing its changes through
 //! [`ScenarioCtx`], which journals every change before making it. Must not write journal files
 //! or know the engine (it reports through [`ScenarioEvent`]); must not undo other scenarios'
-//! changes.
+//! changes. Each plan declares what it needs ([`needs`]); its context enforces that.
 
 pub mod ctx;
 mod file;
 mod names;
+pub mod needs;
 
 mod app_outage;
 mod attackers;
@@ -27,6 +28,7 @@ use crate::config::ConfigError;
 use crate::journal::JournalError;
 
 pub use ctx::{Change, ScenarioCtx};
+pub use needs::{Need, Op};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -92,6 +94,9 @@ pub trait ScenarioPlan: Send + Sync {
     fn timeout(&self) -> Duration {
         self.expected() * 2 + Duration::from_secs(120)
     }
+    /// Every operation `run` may ask of its [`ScenarioCtx`], with kinds and namespaces: the
+    /// preflight checks the permissions these take, and the context refuses anything else.
+    fn needs(&self) -> Vec<Need>;
     /// Performs the chaos and, on normal completion, reverts its own changes.
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>>;
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::ctx::Eviction;
 use super::file::{invalid, load_yaml};
+use super::needs::{NODE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -235,6 +236,31 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         Duration::from_secs(self.0.iter().map(|s| s.duration * s.runs.max(1) as u64).sum())
+    }
+
+    /// Nodes are cluster-scoped; a drain evicts pods in whichever namespace they run.
+    fn needs(&self) -> Vec<Need> {
+        let mut needs = Vec::new();
+        for spec in self.0.iter().filter(|s| s.actions.iter().any(|a| supported(a))) {
+            let has = |action: &str| spec.actions.iter().any(|a| a == action);
+            if spec.node_name.as_deref().is_none_or(str::is_empty) {
+                needs.push(Need::new(Op::List, NODE, None));
+            }
+            if has(CORDON) || has(DRAIN) {
+                needs.push(Need::new(Op::Get, NODE, None));
+                needs.push(Need::new(Op::Patch, NODE, None));
+            }
+            if has(DRAIN) {
+                needs.push(Need::new(Op::List, POD, None));
+                needs.push(Need::new(Op::Evict, POD, None));
+            }
+            if has(TAINT) && spec.taint.is_some() {
+                needs.push(Need::new(Op::AddListItem, NODE, None));
+            }
+        }
+        needs.sort();
+        needs.dedup();
+        needs
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {

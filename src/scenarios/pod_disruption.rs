@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::file::{invalid, load_yaml};
+use super::needs::{NAMESPACE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -288,6 +289,15 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         Duration::from_secs(10 * self.0.len().max(1) as u64)
+    }
+
+    /// `namespace` is a pattern, so pods are listed and deleted in whichever namespace matches.
+    fn needs(&self) -> Vec<Need> {
+        vec![
+            Need::new(Op::List, NAMESPACE, None),
+            Need::new(Op::List, POD, None),
+            Need::new(Op::Delete, POD, None),
+        ]
     }
 
     fn timeout(&self) -> Duration {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
+use super::needs::{CONFIGMAP, Need, Op, POD, SERVICE};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -63,6 +64,16 @@ impl ScenarioPlan for Plan {
 
     fn expected(&self) -> Duration {
         Duration::from_secs(self.0.chaos_duration)
+    }
+
+    fn needs(&self) -> Vec<Need> {
+        let ns = Some(self.0.service_namespace.as_str());
+        vec![
+            Need::new(Op::Get, SERVICE, ns),
+            Need::new(Op::Create, CONFIGMAP, ns),
+            Need::new(Op::Create, POD, ns),
+            Need::new(Op::Patch, SERVICE, ns),
+        ]
     }
 
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {

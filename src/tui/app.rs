@@ -282,7 +282,7 @@ pub fn badge(e: &EntryNode) -> String {
 fn entry_line(e: &EntryNode, theme: Theme) -> Line<'static> {
     let badge = badge(e);
     let style = match e.state {
-        crate::journal::EntryState::Executed => theme.ok(),
+        crate::journal::EntryState::Executed | crate::journal::EntryState::NotApplied => theme.ok(),
         crate::journal::EntryState::Failed | crate::journal::EntryState::Invalid => theme.bad(),
         _ if e.is_orphaned() => theme.warn(),
         _ => theme.warn(),

@@ -7,6 +7,7 @@
 //! `/api/v1/namespaces/x/pods` from `/api/v1/namespaces/x/status`. Must not keep state of its
 //! own beyond [`AppState`]; loopback-only, no authentication by design.
 
+mod access;
 mod crud;
 mod subresources;
 pub mod table;
@@ -174,6 +175,16 @@ async fn dispatch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Not a stored resource: a question about our own permissions (see `access`).
+    if uri.path().trim_end_matches('/') == access::PATH {
+        if method != Method::POST {
+            return ApiError::method_not_allowed("selfsubjectaccessreviews only support create")
+                .into_response();
+        }
+        let target = Target { res: 0, ns: None, name: None, sub: None };
+        let req = Req { target, query: HashMap::new(), headers, body };
+        return access::review(&req).unwrap_or_else(IntoResponse::into_response);
+    }
     let route = match parse_path(uri.path()) {
         Ok(r) => r,
         Err(e) => return e.into_response(),

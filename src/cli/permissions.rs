@@ -1,0 +1,146 @@
+//! The permission preflight of `chaosdeck run` and `chaosdeck check-permissions`: the
+//! permissions the loaded scenarios declare (and, for check-permissions, those of
+//! `execute-rollback`), each asked of the API server, the missing ones listed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::EXIT_BAD_INPUT;
+use super::embedded::Embedded;
+use crate::cluster::access::{self, Permission, Verdict};
+use crate::cluster::{ClusterTarget, connect};
+use crate::config::{ClusterChoice, Config};
+use crate::engine::{self, PlannedFile};
+use crate::scenarios::needs;
+
+/// Exit code when a permission is missing: nothing was changed, as for bad input.
+pub const EXIT_MISSING: u8 = crate::exit::BAD_INPUT;
+
+#[derive(Args, Debug)]
+pub struct CheckPermissionsArgs {
+    /// The Krkn-style config file whose scenarios are checked.
+    #[arg(short = 'c', long, default_value = "config/config.yaml")]
+    pub config: PathBuf,
+    /// Kubeconfig file (overrides the config; implies a real cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+/// Every permission the run of `plan` needs: its scenarios' declared operations (forward and
+/// undo) and the run's own reads.
+pub fn run_permissions(plan: &[PlannedFile]) -> Vec<Permission> {
+    let needs: Vec<needs::Need> = plan.iter().flat_map(|f| f.plan.needs()).collect();
+    needs::permissions_of(&needs)
+}
+
+/// One line per missing permission, the same in `run` and `check-permissions`.
+pub fn missing_line(v: &Verdict) -> String {
+    format!("  missing: {}   (check: {})", v.permission, v.permission.can_i())
+}
+
+fn granted_line(v: &Verdict) -> String {
+    if v.reason.is_empty() {
+        format!("  granted: {}", v.permission)
+    } else {
+        format!("  granted: {}   ({})", v.permission, v.reason)
+    }
+}
+
+/// Asks the API server about `wanted`; the error says which server did not answer.
+pub async fn review(
+    client: &kube::Client,
+    target: &ClusterTarget,
+    wanted: &[Permission],
+) -> Result<Vec<Verdict>> {
+    access::review(client, wanted).await.wrap_err_with(|| {
+        format!(
+            "cannot check permissions at {} (context {}): the SelfSubjectAccessReview request \
+             failed",
+            target.server, target.context
+        )
+    })
+}
+
+/// The preflight of `run`: `Ok(None)` when every permission is held; otherwise the lines to
+/// print (the caller exits [`EXIT_MISSING`] before anything is written or changed).
+pub async fn preflight(
+    client: &kube::Client,
+    target: &ClusterTarget,
+    plan: &[PlannedFile],
+) -> Result<Option<Vec<String>>> {
+    let verdicts = review(client, target, &run_permissions(plan)).await?;
+    let missing: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(missing_line).collect();
+    Ok((!missing.is_empty()).then_some(missing))
+}
+
+pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let plan = match engine::load_plan(&config) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let mut sandbox = None;
+    let (client, target) = match (&config.cluster, &args.kubeconfig) {
+        (ClusterChoice::Sandbox { seed }, None) => {
+            let (embedded, client, target) = Embedded::start(seed).await?;
+            sandbox = Some(embedded);
+            (client, target)
+        }
+        (choice, kubeconfig) => {
+            let context = args.context.clone().or_else(|| match choice {
+                ClusterChoice::Kubeconfig { context } => context.clone(),
+                ClusterChoice::Sandbox { .. } => None,
+            });
+            let path = kubeconfig.clone().or_else(|| config.kubeconfig_path.clone());
+            connect(path.as_deref(), context.as_deref()).await?
+        }
+    };
+    let sections = [
+        (format!("chaosdeck run -c {}", config.path.display()), run_permissions(&plan)),
+        (
+            "chaosdeck execute-rollback / inspect (every entry, all namespaces)".to_string(),
+            access::normalize(needs::undo_permissions()),
+        ),
+    ];
+    let mut missing = 0;
+    println!("cluster: context {} at {}", target.context, target.server);
+    for (title, wanted) in &sections {
+        let verdicts = review(&client, &target, wanted).await;
+        let verdicts = match verdicts {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(embedded) = sandbox.take() {
+                    embedded.stop().await;
+                }
+                return Err(e);
+            }
+        };
+        let gaps = verdicts.iter().filter(|v| !v.allowed).count();
+        missing += gaps;
+        println!("{title}: {} permission(s), {gaps} missing", verdicts.len());
+        for v in &verdicts {
+            println!("{}", if v.allowed { granted_line(v) } else { missing_line(v) });
+        }
+    }
+    if let Some(embedded) = sandbox {
+        embedded.stop().await;
+    }
+    if missing > 0 {
+        println!("{missing} permission(s) missing: see deploy/rbac.yaml for the roles to bind");
+        Ok(ExitCode::from(EXIT_MISSING))
+    } else {
+        println!("every permission is granted");
+        Ok(ExitCode::SUCCESS)
+    }
+}

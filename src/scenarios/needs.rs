@@ -1,0 +1,172 @@
+//! What a loaded scenario may do to the cluster: the one list the preflight checks and the
+//! scenario context enforces.
+//!
+//! Owns: [`Need`] (one operation of [`ScenarioCtx`](super::ScenarioCtx) on one kind, in one
+//! namespace or all), the permissions each operation takes — its forward request and the
+//! requests of its undo, since a scenario reverts its own changes — and [`UNDO_PERMISSIONS`],
+//! what `execute-rollback` needs for every entry chaosdeck writes. A plan declares its needs
+//! ([`ScenarioPlan::needs`](super::ScenarioPlan::needs)); the context refuses any operation that
+//! is not declared, so a scenario cannot send a request the preflight did not ask about.
+
+use crate::cluster::access::Permission;
+
+/// The operations of the scenario context, one per request shape it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// `get` one object.
+    Get,
+    /// `list` a kind (in a namespace, or everywhere).
+    List,
+    /// `create`; the entry deletes it (`get` for the label check, `delete`).
+    Create,
+    /// Merge `patch`; the entry patches back (`get` + `patch`).
+    Patch,
+    /// `get` then JSON `patch` adding a list item; the entry removes it (`get` + `patch`).
+    AddListItem,
+    /// `delete`; when a snapshot is kept the entry re-creates it (`create` + `get`).
+    Delete,
+    /// `create` on the `eviction` subresource of pods; no entry.
+    Evict,
+}
+
+/// One operation on one kind; `namespace: None` for cluster-scoped kinds or every namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Need {
+    pub op: Op,
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+}
+
+pub const POD: (&str, &str) = ("v1", "Pod");
+pub const NODE: (&str, &str) = ("v1", "Node");
+pub const NAMESPACE: (&str, &str) = ("v1", "Namespace");
+pub const SERVICE: (&str, &str) = ("v1", "Service");
+pub const CONFIGMAP: (&str, &str) = ("v1", "ConfigMap");
+pub const NETWORKPOLICY: (&str, &str) = ("networking.k8s.io/v1", "NetworkPolicy");
+
+impl Need {
+    pub fn new(
+        op: Op,
+        (api_version, kind): (&'static str, &'static str),
+        ns: Option<&str>,
+    ) -> Need {
+        Need { op, api_version, kind, namespace: ns.map(str::to_string) }
+    }
+
+    /// Whether this declaration allows `op` on `api_version`/`kind` in `ns`.
+    pub fn allows(&self, op: Op, api_version: &str, kind: &str, ns: Option<&str>) -> bool {
+        self.op == op
+            && self.api_version == api_version
+            && self.kind == kind
+            && (self.namespace.is_none() || self.namespace.as_deref() == ns)
+    }
+
+    /// The requests the forward operation sends.
+    pub fn forward(&self) -> Vec<Permission> {
+        let on =
+            |verb| Permission::on(verb, self.api_version, self.kind, self.namespace.as_deref());
+        match self.op {
+            Op::Get => vec![on("get")],
+            Op::List => vec![on("list")],
+            Op::Create => vec![on("create")],
+            Op::Patch => vec![on("patch")],
+            Op::AddListItem => vec![on("get"), on("patch")],
+            Op::Delete => vec![on("delete")],
+            Op::Evict => vec![on("create").on_subresource("eviction")],
+        }
+    }
+
+    /// The requests its journal entry's undo sends (the executor's `apply_action`).
+    pub fn undo(&self) -> Vec<Permission> {
+        let on =
+            |verb| Permission::on(verb, self.api_version, self.kind, self.namespace.as_deref());
+        match self.op {
+            Op::Get | Op::List | Op::Evict => vec![],
+            Op::Create => vec![on("get"), on("delete")],
+            Op::Patch | Op::AddListItem => vec![on("get"), on("patch")],
+            Op::Delete => vec![on("create"), on("get")],
+        }
+    }
+
+    /// Forward and undo: a run reverts its own changes, so it needs both.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut all = self.forward();
+        all.extend(self.undo());
+        all
+    }
+}
+
+/// What every run needs besides its scenarios: the cluster identity (the kube-system
+/// namespace's uid, recorded in each entry).
+pub fn run_permissions() -> Vec<Permission> {
+    vec![Permission::on("get", NAMESPACE.0, NAMESPACE.1, None)]
+}
+
+/// What `execute-rollback` (and the TUI's `x`/`!`) needs for any entry chaosdeck or Krkn
+/// writes, cluster-wide: the undo of every change a scenario can declare, the cluster identity,
+/// and the lists Krkn's service-hijacking mapping reads (its leftover plan ConfigMaps).
+pub const UNDO_PERMISSIONS: &[(&str, (&str, &str))] = &[
+    ("get", NAMESPACE),
+    ("get", POD),
+    ("delete", POD),
+    ("create", POD),
+    ("list", POD),
+    ("get", CONFIGMAP),
+    ("delete", CONFIGMAP),
+    ("list", CONFIGMAP),
+    ("get", SERVICE),
+    ("patch", SERVICE),
+    ("get", NETWORKPOLICY),
+    ("delete", NETWORKPOLICY),
+    ("get", NODE),
+    ("patch", NODE),
+];
+
+pub fn undo_permissions() -> Vec<Permission> {
+    UNDO_PERMISSIONS.iter().map(|(verb, (v, k))| Permission::on(verb, v, k, None)).collect()
+}
+
+/// Every permission the plans' needs take, plus the run's own, without duplicates.
+pub fn permissions_of<'a>(needs: impl IntoIterator<Item = &'a Need>) -> Vec<Permission> {
+    let mut all = run_permissions();
+    for need in needs {
+        all.extend(need.permissions());
+    }
+    crate::cluster::access::normalize(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_permissions_cover_the_undo_of_every_change_a_scenario_can_make() {
+        let ops = [Op::Create, Op::Patch, Op::AddListItem, Op::Delete];
+        let kinds_changed = [
+            (Op::Create, NETWORKPOLICY),
+            (Op::Create, POD),
+            (Op::Create, CONFIGMAP),
+            (Op::Patch, SERVICE),
+            (Op::Patch, NODE),
+            (Op::AddListItem, NODE),
+            (Op::Delete, POD),
+        ];
+        let rollback = undo_permissions();
+        for (op, kind) in kinds_changed {
+            assert!(ops.contains(&op));
+            for p in Need::new(op, kind, None).undo() {
+                assert!(rollback.iter().any(|r| r.covers(&p)), "{p} missing for rollback");
+            }
+        }
+    }
+
+    #[test]
+    fn a_namespaced_need_is_allowed_only_in_its_namespace() {
+        let need = Need::new(Op::Create, POD, Some("demo"));
+        assert!(need.allows(Op::Create, "v1", "Pod", Some("demo")));
+        assert!(!need.allows(Op::Create, "v1", "Pod", Some("prod")));
+        assert!(!need.allows(Op::Delete, "v1", "Pod", Some("demo")));
+        assert!(Need::new(Op::Delete, POD, None).allows(Op::Delete, "v1", "Pod", Some("x")));
+    }
+}

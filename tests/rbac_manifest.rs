@@ -1,0 +1,120 @@
+//! deploy/rbac.yaml holds exactly what the code declares: each scenario type's role the
+//! permissions its plans' `needs()` take (forward and undo), the rollback role the undo
+//! permissions of every entry, the run role what every run reads. A verb in the manifest that
+//! no code path declares, or a declared one the manifest lacks, fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chaosdeck::cluster::access::Permission;
+use chaosdeck::scenarios::{self, needs};
+use serde_json::Value;
+
+type Rule = (String, String, String);
+
+fn manifest() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.split("\n---\n")
+        .map(|doc| serde_saphyr::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{doc}: {e}")))
+        .collect()
+}
+
+/// Resource rules of every ClusterRole, as (verb, group, resource[/sub]).
+fn roles() -> BTreeMap<String, (BTreeMap<String, String>, BTreeSet<Rule>)> {
+    let mut out = BTreeMap::new();
+    for doc in manifest().into_iter().filter(|d| d["kind"] == "ClusterRole") {
+        let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+        let annotations: BTreeMap<String, String> =
+            serde_json::from_value(doc["metadata"]["annotations"].clone()).unwrap_or_default();
+        let mut rules = BTreeSet::new();
+        for rule in doc["rules"].as_array().unwrap() {
+            let Some(groups) = rule["apiGroups"].as_array() else { continue };
+            for g in groups {
+                for r in rule["resources"].as_array().unwrap() {
+                    for v in rule["verbs"].as_array().unwrap() {
+                        rules.insert((
+                            v.as_str().unwrap().to_string(),
+                            g.as_str().unwrap().to_string(),
+                            r.as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        out.insert(name, (annotations, rules));
+    }
+    out
+}
+
+fn rule_of(p: &Permission) -> Rule {
+    let resource = match p.subresource {
+        Some(sub) => format!("{}/{sub}", p.resource),
+        None => p.resource.clone(),
+    };
+    (p.verb.to_string(), p.group.clone(), resource)
+}
+
+const REVIEW: (&str, &str, &str) = ("create", "authorization.k8s.io", "selfsubjectaccessreviews");
+
+/// The scenario files of tests/data/engine, by type.
+fn files_of(scenario_type: &str) -> &'static [&'static str] {
+    match scenario_type {
+        "application_outages_scenarios" => &["app_outage.yaml"],
+        "hog_scenarios" => &["cpu-hog.yml"],
+        "service_hijacking_scenarios" => &["service_hijacking.yaml"],
+        "syn_flood_scenarios" => &["syn_flood.yaml"],
+        "http_load_scenarios" => &["http_load.yml"],
+        "pod_disruption_scenarios" => &["pod.yml"],
+        "node_scenarios" => &["node.yml", "node_drain.yml"],
+        other => panic!("no test data for {other}"),
+    }
+}
+
+#[test]
+fn each_scenario_role_holds_exactly_what_its_scenarios_declare() {
+    let roles = roles();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/engine");
+    for kind in scenarios::registry() {
+        let (name, (_, rules)) = roles
+            .iter()
+            .find(|(_, (a, _))| {
+                a.get("chaosdeck.io/scenario-type").map(String::as_str) == Some(kind.name())
+            })
+            .unwrap_or_else(|| panic!("deploy/rbac.yaml has no role for {}", kind.name()));
+        let mut declared = BTreeSet::new();
+        for file in files_of(kind.name()) {
+            let plan = kind.load(&data.join(file)).unwrap();
+            for need in plan.needs() {
+                declared.extend(need.permissions().iter().map(rule_of));
+            }
+        }
+        assert_eq!(rules, &declared, "{name} ({}) differs from the declared needs", kind.name());
+    }
+}
+
+#[test]
+fn the_run_and_rollback_roles_hold_exactly_the_declared_permissions() {
+    let roles = roles();
+    let review = (REVIEW.0.to_string(), REVIEW.1.to_string(), REVIEW.2.to_string());
+    let mut run: BTreeSet<Rule> = needs::run_permissions().iter().map(rule_of).collect();
+    run.insert(review.clone());
+    assert_eq!(roles["chaosdeck-run"].1, run);
+    let mut rollback: BTreeSet<Rule> = needs::undo_permissions().iter().map(rule_of).collect();
+    rollback.insert(review);
+    assert_eq!(roles["chaosdeck-rollback"].1, rollback);
+}
+
+#[test]
+fn every_role_is_bound_to_the_example_service_account() {
+    let docs = manifest();
+    let bound: BTreeSet<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRoleBinding")
+        .map(|d| d["roleRef"]["name"].as_str().unwrap())
+        .collect();
+    for name in roles().keys() {
+        assert!(bound.contains(name.as_str()), "{name} is not bound");
+    }
+    assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount"));
+}
