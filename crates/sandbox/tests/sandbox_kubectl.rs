@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 
 struct Cluster {
     runtime: tokio::runtime::Runtime,
