@@ -190,8 +190,14 @@ pub fn cases() -> Vec<Interaction> {
         }),
         compacting_case("watch_after_compaction_from_the_start_is_410", |c| {
             async move {
+                c.configmap("a", json!({"w": "1"}), json!({})).await;
                 c.compact().await;
-                events(&c, &format!("{}?watch=1&resourceVersion=2", c.core("configmaps")), 1).await
+                events(
+                    &c,
+                    &format!("{}?watch=1&labelSelector=w&resourceVersion=2", c.core("configmaps")),
+                    1,
+                )
+                .await
             }
             .boxed()
         }),
