@@ -140,13 +140,15 @@ impl Ctx {
         resp.body
     }
 
-    /// Polls `cond` every 200 ms for up to 60 s; false if it never held.
+    /// Polls `cond` every 200 ms for up to 60 s (10 s on the sandbox, whose controllers act
+    /// within milliseconds); false if it never held.
     pub async fn wait_for<F, Fut>(&self, cond: F) -> bool
     where
         F: Fn() -> Fut,
         Fut: Future<Output = bool>,
     {
-        for _ in 0..300 {
+        let tries = if self.target == Target::Real { 300 } else { 50 };
+        for _ in 0..tries {
             if cond().await {
                 return true;
             }
