@@ -114,3 +114,14 @@ fn rejects_a_bad_seed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad seed \"huge\""), "{err}");
 }
+
+#[test]
+fn a_bad_latency_is_refused_on_the_command_line() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args(["sandbox", "--latency", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected e.g. 20ms or 20ms±5ms"), "{err}");
+}

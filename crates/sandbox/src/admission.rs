@@ -36,7 +36,9 @@ pub fn validate_name(def: &ResourceDef, name: &str) -> Result<(), ApiError> {
         ));
     }
     let (ok, msg) = if def.label_name {
-        (is_dns_label(name), LABEL_MSG)
+        // A valid subdomain that is not a valid label can only have dots in it.
+        let msg = if is_dns_subdomain(name) { "must not contain dots" } else { LABEL_MSG };
+        (is_dns_label(name), msg)
     } else {
         (is_dns_subdomain(name), SUBDOMAIN_MSG)
     };
@@ -66,14 +68,20 @@ pub fn validate(res: usize, obj: &Value) -> Result<(), ApiError> {
                 "Invalid value: label values must be strings",
             ));
         }
-    }
-    match res {
-        r::PODS => {
-            let containers = meta::at(obj, &["spec", "containers"]).and_then(Value::as_array);
-            if containers.is_none_or(|c| c.is_empty()) {
-                return Err(ApiError::invalid(def, name, "spec.containers", "Required value"));
+        for (key, value) in labels.as_object().into_iter().flatten() {
+            let value = value.as_str().unwrap_or_default();
+            let why = label_key_error(key)
+                .map(|e| (key.as_str(), e))
+                .or_else(|| label_value_error(value).map(|e| (value, e)));
+            if let Some((bad, why)) = why {
+                let detail = format!("Invalid value: {}: {why}", quote(bad));
+                return Err(ApiError::invalid(def, name, "metadata.labels", &detail));
             }
         }
+    }
+    match res {
+        r::PODS => validate_pod(def, name, obj)?,
+        r::NETWORKPOLICIES => validate_network_policy(def, name, obj)?,
         r::DEPLOYMENTS | r::REPLICASETS => {
             let selector = meta::at(obj, &["spec", "selector"]);
             let Some(selector) = selector.filter(|s| !s.is_null()) else {
@@ -86,11 +94,12 @@ pub fn validate(res: usize, obj: &Value) -> Result<(), ApiError> {
                 .map_err(|e| ApiError::invalid(def, name, "spec.selector", &e))?;
             let holder = json!({"metadata": {"labels": labels}});
             if parsed.is_empty() || !parsed.matches(&holder) {
+                let shown = serde_json::to_string(&labels).unwrap_or_default();
                 return Err(ApiError::invalid(
                     def,
                     name,
                     "spec.template.metadata.labels",
-                    "Invalid value: `selector` does not match template `labels`",
+                    &format!("Invalid value: {shown}: `selector` does not match template `labels`"),
                 ));
             }
             if let Some(n) = meta::i64_at(obj, &["spec", "replicas"])
@@ -109,6 +118,170 @@ pub fn validate(res: usize, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A Go-quoted string, as field errors show values.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn unsupported(value: &str, supported: &[&str]) -> String {
+    let list: Vec<String> = supported.iter().map(|s| quote(s)).collect();
+    format!("Unsupported value: {}: supported values: {}", quote(value), list.join(", "))
+}
+
+const NAME_PART_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
+fn is_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// The first reason a label key is invalid (Kubernetes' IsQualifiedName), if any.
+pub fn label_key_error(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                return Some("prefix part must be non-empty".into());
+            }
+            if !is_dns_subdomain(prefix) {
+                return Some(format!("prefix part {SUBDOMAIN_MSG}"));
+            }
+            *name
+        }
+        _ => {
+            return Some(format!(
+                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                NAME_PART_MSG.trim_start_matches("name part ")
+            ));
+        }
+    };
+    if name.is_empty() {
+        Some("name part must be non-empty".into())
+    } else if name.len() > 63 {
+        Some("name part must be no more than 63 bytes".into())
+    } else if !is_name_part(name) {
+        Some(NAME_PART_MSG.into())
+    } else {
+        None
+    }
+}
+
+/// The first reason a label value is invalid, if any.
+pub fn label_value_error(value: &str) -> Option<String> {
+    if value.len() > 63 {
+        Some("must be no more than 63 bytes".into())
+    } else if !value.is_empty() && !is_name_part(value) {
+        Some(LABEL_VALUE_MSG.into())
+    } else {
+        None
+    }
+}
+
+fn validate_pod(def: &ResourceDef, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let containers = meta::at(obj, &["spec", "containers"]).and_then(Value::as_array);
+    let Some(containers) = containers.filter(|c| !c.is_empty()) else {
+        return Err(ApiError::invalid(def, name, "spec.containers", "Required value"));
+    };
+    let mut seen = Vec::new();
+    for (i, c) in containers.iter().enumerate() {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or_default();
+        let field = format!("spec.containers[{i}].name");
+        if cname.is_empty() {
+            return Err(ApiError::invalid(def, name, &field, "Required value"));
+        }
+        if !is_dns_label(cname) {
+            let detail = format!("Invalid value: {}: {LABEL_MSG}", quote(cname));
+            return Err(ApiError::invalid(def, name, &field, &detail));
+        }
+        if seen.contains(&cname) {
+            let detail = format!("Duplicate value: {}", quote(cname));
+            return Err(ApiError::invalid(def, name, &field, &detail));
+        }
+        seen.push(cname);
+        if c.get("image").and_then(Value::as_str).is_none_or(|i| i.trim().is_empty()) {
+            let field = format!("spec.containers[{i}].image");
+            return Err(ApiError::invalid(def, name, &field, "Required value"));
+        }
+    }
+    if let Some(policy) = meta::str_at(obj, &["spec", "restartPolicy"]) {
+        let supported = ["Always", "OnFailure", "Never"];
+        if !supported.contains(&policy) {
+            let detail = unsupported(policy, &supported);
+            return Err(ApiError::invalid(def, name, "spec.restartPolicy", &detail));
+        }
+    }
+    Ok(())
+}
+
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else { return false };
+    let Ok(bits) = bits.parse::<u8>() else { return false };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
+fn validate_network_policy(def: &ResourceDef, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let bad = |field: String, detail: String| Err(ApiError::invalid(def, name, &field, &detail));
+    for (dir, peers) in [("ingress", "from"), ("egress", "to")] {
+        let rules = meta::at(obj, &["spec", dir]).and_then(Value::as_array);
+        for (i, rule) in rules.into_iter().flatten().enumerate() {
+            let ports = rule.get("ports").and_then(Value::as_array);
+            for (j, port) in ports.into_iter().flatten().enumerate() {
+                if let Some(proto) = port.get("protocol").and_then(Value::as_str) {
+                    let supported = ["TCP", "UDP", "SCTP"];
+                    if !supported.contains(&proto) {
+                        let field = format!("spec.{dir}[{i}].ports[{j}].protocol");
+                        return bad(field, unsupported(proto, &supported));
+                    }
+                }
+            }
+            let peer_list = rule.get(peers).and_then(Value::as_array);
+            for (j, peer) in peer_list.into_iter().flatten().enumerate() {
+                if let Some(cidr) = peer.pointer("/ipBlock/cidr").and_then(Value::as_str)
+                    && !is_cidr(cidr)
+                {
+                    let field = format!("spec.{dir}[{i}].{peers}[{j}].ipBlock.cidr");
+                    let detail = format!(
+                        "Invalid value: {}: must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                        quote(cidr)
+                    );
+                    return bad(field, detail);
+                }
+            }
+        }
+    }
+    let types = meta::at(obj, &["spec", "policyTypes"]).and_then(Value::as_array);
+    for (i, t) in types.into_iter().flatten().enumerate() {
+        let t = t.as_str().unwrap_or_default();
+        let supported = ["Ingress", "Egress"];
+        if !supported.contains(&t) {
+            return bad(format!("spec.policyTypes[{i}]"), unsupported(t, &supported));
+        }
+    }
+    Ok(())
+}
+
+/// Drops empty maps the API server would not keep (Go's `omitempty`).
+fn omit_empty(obj: &mut Value, path: &[&str]) {
+    let Some((last, parent)) = path.split_last() else { return };
+    let Some(parent) = meta::at(obj, parent) else { return };
+    if parent.get(*last).is_some_and(|v| v.as_object().is_some_and(|m| m.is_empty())) {
+        let holder = meta::at_mut(obj, &path[..path.len() - 1]);
+        if let Some(m) = holder.as_object_mut() {
+            m.remove(*last);
+        }
+    }
+}
+
 fn default_if_missing(obj: &mut Value, path: &[&str], value: Value) {
     let slot = meta::at_mut(obj, path);
     if slot.is_null() {
@@ -118,7 +291,14 @@ fn default_if_missing(obj: &mut Value, path: &[&str], value: Value) {
 
 /// Defaults applied on create (and re-applied on update where the server would).
 pub fn default(res: usize, obj: &mut Value, next_ip: impl FnOnce() -> String) {
+    omit_empty(obj, &["metadata", "labels"]);
+    omit_empty(obj, &["metadata", "annotations"]);
     match res {
+        r::CONFIGMAPS => {
+            omit_empty(obj, &["data"]);
+            omit_empty(obj, &["binaryData"]);
+        }
+        r::NETWORKPOLICIES => default_if_missing(obj, &["spec", "podSelector"], json!({})),
         r::NAMESPACES => {
             let name = meta::name(obj).to_string();
             meta::set(obj, &["metadata", "labels", "kubernetes.io/metadata.name"], json!(name));

@@ -14,17 +14,47 @@
 //! In-process, [`Sandbox::start`] then [`Sandbox::client`] (over a loopback socket) or
 //! `kube::Client::new(sandbox.router(), "default")` (no socket at all).
 //!
-//! Differences from a real API server worth knowing:
-//! - No OpenAPI documents (`/openapi/*` is 404): `kubectl apply|create -f` need
-//!   `--validate=false`; `kubectl explain` does not work.
+//! Differences from a real API server worth knowing. `tests/conformance` runs the same
+//! interactions against the sandbox and a real kube-apiserver (`scripts/realcluster`) and pins
+//! each of these by name (`KNOWN_DIFFERENCES`); everything else it covers answers alike:
+//! - OpenAPI is minimal: `/openapi/v3` lists each group-version's PATCH operations with the
+//!   `fieldValidation` parameter, which is what `kubectl apply|create -f` (validation on by
+//!   default) looks for before leaving validation to the server; there are no schemas and no
+//!   `/openapi/v2`, so `kubectl explain` does not work, and unknown fields are not refused
+//!   (`fieldValidation=Strict` is ignored; `kubectl_apply_unknown_field`).
+//! - Validation covers names, labels, Pod containers (name, image, duplicates) and
+//!   restartPolicy, NetworkPolicy policyTypes, ports and CIDRs, Deployment/ReplicaSet selectors
+//!   and replicas; not every rule of the API server, and only the first error is reported.
 //! - Responses are always JSON. Protobuf request bodies (kubectl's typed `create` commands,
 //!   `run`, `drain`) are decoded for the fields those commands set; see [`protobuf`].
-//! - Foreground deletion behaves like background: dependents go in the same step.
-//! - Server-side apply is a JSON merge patch without field ownership.
+//! - Foreground and orphan deletion complete in the same step: the answer is the object
+//!   without a `deletionTimestamp` or `foregroundDeletion`/`orphan` finalizer, and dependents
+//!   are gone (or released) at once (`cascade_foreground`, `cascade_orphan`).
+//! - The garbage collector only follows deletions: an object created with an ownerReference to
+//!   an owner that does not exist stays (`owner_reference_to_missing_owner_is_collected`).
+//! - Server-side apply is a JSON merge patch without field ownership: fields a manager stops
+//!   applying stay, and two managers never conflict (`apply_updates_and_removes_owned_fields`,
+//!   `apply_conflict_between_managers_is_409`).
+//! - A failed uid precondition on delete says `Precondition failed: UID in precondition: A,
+//!   UID in object meta: B` (chaosdeck's journal executor reads the uid found from it); a real
+//!   server says `the UID in the precondition (A) does not match the UID in record (B)...`
+//!   (`delete_uid_precondition_mismatch_is_409`).
+//! - No `kube-root-ca.crt` ConfigMap (nor `default` ServiceAccount) appears in new namespaces
+//!   (`namespace_gets_kube_root_ca`).
 //! - Paged lists (`limit`/`continue`) are not one snapshot: each page reads the store as it is
 //!   then, from the key after the last one returned (objects created ahead of the walk show
-//!   up, ones behind it do not, none repeats). Continue tokens never expire (no 410 Gone), and
-//!   `remainingItemCount` is only set on lists without selectors, as on a real server.
+//!   up, ones behind it do not, none repeats). Continue tokens never expire, a malformed one
+//!   is refused with other words (`list_bad_continue_is_400`), and `remainingItemCount` is
+//!   only set on lists without selectors, as on a real server.
+//! - Lists are always of the current state: `resourceVersionMatch=Exact` with an older
+//!   resourceVersion answers the objects as they are now
+//!   (`list_exact_old_resource_version_is_410`).
+//! - Watches replay from an in-memory history (the last 50,000 changes; [`Store::compact`]
+//!   forgets it, as an etcd compaction would). A watch from before it gets an ERROR event with
+//!   a 410 Expired Status, while a real server's watch cache keeps serving its recent window
+//!   after an etcd compaction and, for very old versions, replays the state it started from
+//!   (`watch_after_compaction_is_410`, `watch_after_compaction_from_the_start_is_410`,
+//!   `watch_after_compaction_with_kube_rs`).
 //! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
 //! - kube-rs retries 429 by default (`Config::default_retry`), so an eviction a PDB refuses is
 //!   retried by the client until it succeeds or the retries run out.
@@ -38,6 +68,7 @@ pub mod discovery;
 pub mod handlers;
 pub mod kubeconfig;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod requests;

@@ -54,10 +54,11 @@ pub fn apply(kind: PatchKind, current: &Value, patch: &Value) -> Result<Value, A
             // The API server answers 422 Invalid when a well-formed patch cannot be applied
             // (a failed `test`, a `remove` of a missing path); clients tell that apart from a
             // malformed body (400) to learn that a conditional patch's condition did not hold.
-            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError {
+            // The API server's own words: it does not say which operation failed.
+            json_patch::patch(&mut doc, &ops).map_err(|_| ApiError {
                 code: 422,
                 reason: "Invalid",
-                message: format!("the JSON patch failed: {e}"),
+                message: "the server rejected our request due to an error in our request".into(),
                 details: None,
             })?;
         }

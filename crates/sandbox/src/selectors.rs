@@ -76,6 +76,25 @@ enum Tok {
     Lt,
 }
 
+/// A token as the API server's selector errors show it.
+fn tok_text(tok: Option<&Tok>) -> String {
+    match tok {
+        None => String::new(),
+        Some(Tok::Ident(v)) => v.clone(),
+        Some(Tok::Open) => "(".into(),
+        Some(Tok::Close) => ")".into(),
+        Some(Tok::Comma) => ",".into(),
+        Some(Tok::Eq) => "=".into(),
+        Some(Tok::DoubleEq) => "==".into(),
+        Some(Tok::NotEq) => "!=".into(),
+        Some(Tok::Bang) => "!".into(),
+        Some(Tok::In) => "in".into(),
+        Some(Tok::NotIn) => "notin".into(),
+        Some(Tok::Gt) => ">".into(),
+        Some(Tok::Lt) => "<".into(),
+    }
+}
+
 fn lex(input: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
     let chars: Vec<char> = input.chars().collect();
@@ -187,7 +206,11 @@ impl LabelSelector {
                             let op = if *t == Tok::In { Op::In } else { Op::NotIn };
                             i += 1;
                             if toks.get(i) != Some(&Tok::Open) {
-                                return Err(err("expected '(' after in/notin"));
+                                // The API server's words.
+                                return Err(format!(
+                                    "unable to parse requirement: found '{}' expected: '('",
+                                    tok_text(toks.get(i))
+                                ));
                             }
                             i += 1;
                             let mut values = Vec::new();
@@ -246,7 +269,12 @@ impl LabelSelector {
                         return Err(err("trailing ','"));
                     }
                 }
-                Some(_) => return Err(err("expected ',' between requirements")),
+                Some(t) => {
+                    return Err(format!(
+                        "found '{}', expected: ',' or 'end of string'",
+                        tok_text(Some(t))
+                    ));
+                }
             }
         }
         Ok(Self { requirements: reqs, matches_nothing: false })
@@ -378,7 +406,13 @@ impl FieldSelector {
                 || path == "metadata.namespace"
                 || supported_fields(res).contains(&path);
             if !known {
-                return Err(format!("field label not supported: {path}"));
+                let mut fields = vec!["metadata.name", "metadata.namespace"];
+                fields.extend(supported_fields(res).iter().copied());
+                let fields: Vec<String> = fields.iter().map(|f| format!("{f:?}")).collect();
+                return Err(format!(
+                    "{path:?} is not a known field selector: only {}",
+                    fields.join(", ")
+                ));
             }
             terms.push(FieldTerm {
                 path: path.to_string(),

@@ -61,6 +61,16 @@ impl ApiError {
         .with_details(json!({"name": name, "group": def.group, "kind": def.plural}))
     }
 
+    /// A failed delete precondition: the API server names the kind here, not the resource.
+    pub fn precondition(def: &ResourceDef, name: &str, why: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} \"{name}\": {why}", def.kind),
+        )
+        .with_details(json!({"name": name, "group": def.group, "kind": def.kind}))
+    }
+
     pub fn stale(def: &ResourceDef, name: &str) -> Self {
         Self::conflict(
             def,
@@ -69,14 +79,42 @@ impl ApiError {
         )
     }
 
-    /// 422 with one cause; `field` is the JSON path kubectl shows (`metadata.name`).
+    /// 422 with one cause; `field` is the JSON path kubectl shows (`metadata.name`), `detail`
+    /// starts as the API server's field errors do ("Required value", "Invalid value: ...",
+    /// "Unsupported value: ...", "Duplicate value: ..."), which also picks the cause's reason.
     pub fn invalid(def: &ResourceDef, name: &str, field: &str, detail: &str) -> Self {
-        Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {field}: {detail}", def.kind))
+        let kind = if def.group.is_empty() {
+            def.kind.to_string()
+        } else {
+            format!("{}.{}", def.kind, def.group)
+        };
+        Self::invalid_kind(&kind, def.kind, def.group, name, field, detail)
+    }
+
+    /// [`ApiError::invalid`] for what is not a resource row (`PatchOptions.meta.k8s.io`).
+    pub fn invalid_kind(
+        qualified: &str,
+        kind: &str,
+        group: &str,
+        name: &str,
+        field: &str,
+        detail: &str,
+    ) -> Self {
+        let reason = if detail.starts_with("Required value") {
+            "FieldValueRequired"
+        } else if detail.starts_with("Unsupported value") {
+            "FieldValueNotSupported"
+        } else if detail.starts_with("Duplicate value") {
+            "FieldValueDuplicate"
+        } else {
+            "FieldValueInvalid"
+        };
+        Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {field}: {detail}"))
             .with_details(json!({
                 "name": name,
-                "group": def.group,
-                "kind": def.kind,
-                "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
+                "group": group,
+                "kind": kind,
+                "causes": [{"reason": reason, "message": detail, "field": field}],
             }))
     }
 
@@ -128,6 +166,7 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    /// The wire form. Empty `details` strings are left out, as the API server's `omitempty` does.
     pub fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
@@ -139,7 +178,7 @@ impl ApiError {
             "code": self.code,
         });
         if let (Some(details), Some(map)) = (&self.details, status.as_object_mut()) {
-            map.insert("details".into(), details.clone());
+            map.insert("details".into(), omit_empty(details));
         }
         status
     }
@@ -166,6 +205,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+fn omit_empty(details: &Value) -> Value {
+    match details.as_object() {
+        Some(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| v.as_str() != Some(""))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => details.clone(),
+    }
+}
+
 /// The `Status` a successful delete returns when the object is gone immediately.
 pub fn success_status(def: &ResourceDef, name: &str, uid: &str) -> Value {
     json!({
@@ -173,6 +224,6 @@ pub fn success_status(def: &ResourceDef, name: &str, uid: &str) -> Value {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": name, "group": def.group, "kind": def.plural, "uid": uid},
+        "details": omit_empty(&json!({"name": name, "group": def.group, "kind": def.plural, "uid": uid})),
     })
 }

@@ -99,7 +99,7 @@ pub fn check_eviction(store: &Store, pod: &Value) -> Result<(), ApiError> {
             // No retryAfterSeconds, like the API server; note that kube-rs still retries 429s
             // with its own backoff unless `Config::default_retry` is off.
             err.details = Some(json!({"causes": [{
-                "type": "DisruptionBudget",
+                "reason": "DisruptionBudget",
                 "message": format!(
                     "The disruption budget {} needs {} healthy pods and has {} currently",
                     meta::name(pdb), b.desired_healthy, b.current_healthy

@@ -219,8 +219,36 @@ fn check_namespace(req: &Req, body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn dry_run(req: &Req) -> bool {
-    req.q("dryRun").is_some()
+/// `dryRun` accepts only `All`; `options` names the options kind in the 422 (CreateOptions, ...).
+fn check_dry_run(options: &str, value: &Value) -> Result<(), ApiError> {
+    let values: Vec<&str> = match value {
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        Value::String(s) => vec![s.as_str()],
+        _ => Vec::new(),
+    };
+    if values.iter().all(|v| *v == "All") {
+        return Ok(());
+    }
+    let given = serde_json::to_string(&values).unwrap_or_default();
+    Err(ApiError::invalid_kind(
+        &format!("{options}.meta.k8s.io"),
+        options,
+        "meta.k8s.io",
+        "",
+        "dryRun",
+        &format!("Unsupported value: {given}: supported values: \"All\""),
+    ))
+}
+
+/// The query's `dryRun`, checked; `options` as in [`check_dry_run`].
+fn query_dry_run(req: &Req, options: &str) -> Result<bool, ApiError> {
+    match req.query.get("dryRun") {
+        None => Ok(false),
+        Some(v) => {
+            check_dry_run(options, &json!(v))?;
+            Ok(true)
+        }
+    }
 }
 
 pub fn create(state: &AppState, req: &Req) -> Result<Response, ApiError> {
@@ -231,7 +259,7 @@ pub fn create(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     }
     check_kind(def, &body)?;
     check_namespace(req, &body)?;
-    if dry_run(req) {
+    if query_dry_run(req, "CreateOptions")? {
         let obj = state.store.dry_create(req.target.res, req.target.ns(), body)?;
         return Ok(json_response(StatusCode::CREATED, &obj));
     }
@@ -245,7 +273,7 @@ pub fn update(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     check_kind(def, &body)?;
     check_namespace(req, &body)?;
     let name = req.target.name.as_deref().unwrap_or("");
-    if dry_run(req) {
+    if query_dry_run(req, "UpdateOptions")? {
         let current = state.store.get(req.target.res, req.target.ns(), name)?;
         return Ok(json_response(StatusCode::OK, &current));
     }
@@ -259,9 +287,28 @@ pub fn patch(state: &AppState, req: &Req) -> Result<Response, ApiError> {
 
 pub fn patch_part(state: &AppState, req: &Req, part: Part) -> Result<Response, ApiError> {
     let kind = PatchKind::from_content_type(req.content_type())?;
+    let dry = query_dry_run(req, "PatchOptions")?;
+    if kind == PatchKind::Apply && req.q("fieldManager").is_none() {
+        return Err(ApiError::invalid_kind(
+            "PatchOptions.meta.k8s.io",
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            "fieldManager",
+            "Required value: is required for apply patch",
+        ));
+    }
     let body = patch::parse_body(kind, &req.body)?;
     let (res, ns) = (req.target.res, req.target.ns());
     let name = req.target.name.as_deref().unwrap_or("");
+    if kind == PatchKind::Apply {
+        let body_name = meta::name(&body);
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
     if kind == PatchKind::Apply && state.store.get(res, ns, name).is_err() {
         // Server-side apply creates what does not exist yet.
         let mut obj = body;
@@ -270,7 +317,7 @@ pub fn patch_part(state: &AppState, req: &Req, part: Part) -> Result<Response, A
         let created = state.store.create(res, ns, obj)?;
         return Ok(json_response(StatusCode::CREATED, &created));
     }
-    if dry_run(req) {
+    if dry {
         let current = state.store.get(res, ns, name)?;
         let patched = patch::apply(kind, &current, &body)?;
         return Ok(json_response(StatusCode::OK, &patched));
@@ -312,7 +359,15 @@ pub fn delete_opts(req: &Req) -> Result<DeleteOpts, ApiError> {
         .and_then(Value::as_i64)
         .or_else(|| req.q("gracePeriodSeconds").and_then(|g| g.parse().ok()));
     let pre = body.get("preconditions");
+    let dry_run = match body.get("dryRun") {
+        None | Some(Value::Null) => false,
+        Some(v) => {
+            check_dry_run("DeleteOptions", v)?;
+            v.as_array().is_some_and(|a| !a.is_empty())
+        }
+    };
     Ok(DeleteOpts {
+        dry_run,
         uid: pre.and_then(|p| p.get("uid")).and_then(Value::as_str).map(String::from),
         resource_version: pre
             .and_then(|p| p.get("resourceVersion"))
@@ -326,14 +381,27 @@ pub fn delete_opts(req: &Req) -> Result<DeleteOpts, ApiError> {
 pub fn delete(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let opts = delete_opts(req)?;
     let name = req.target.name.as_deref().unwrap_or("");
-    if dry_run(req) {
+    if query_dry_run(req, "DeleteOptions")? || opts.dry_run {
         let current = state.store.get(req.target.res, req.target.ns(), name)?;
-        return Ok(json_response(StatusCode::OK, &current));
+        return Ok(deleted_response(req.target.res, &current));
     }
     match state.store.delete(req.target.res, req.target.ns(), name, &opts)? {
-        Deleted::Gone(obj) => Ok(json_response(StatusCode::OK, &obj)),
+        Deleted::Gone(obj) => Ok(deleted_response(req.target.res, &obj)),
         Deleted::Marked(obj) => Ok(json_response(StatusCode::OK, &obj)),
     }
+}
+
+/// What a delete answers once the object is gone: a `Status` (Success), except for the kinds
+/// whose registry returns the deleted object (pods, services).
+fn deleted_response(res: usize, obj: &Value) -> Response {
+    if matches!(res, crate::resources::PODS | crate::resources::SERVICES) {
+        return json_response(StatusCode::OK, obj);
+    }
+    let def = &RESOURCES[res];
+    json_response(
+        StatusCode::OK,
+        &crate::status::success_status(def, meta::name(obj), meta::uid(obj)),
+    )
 }
 
 pub fn delete_collection(state: &AppState, req: &Req) -> Result<Response, ApiError> {
@@ -348,6 +416,10 @@ pub fn delete_collection(state: &AppState, req: &Req) -> Result<Response, ApiErr
     let sel = Selectors::from_req(req)?;
     let opts = delete_opts(req)?;
     let (targets, _) = state.store.list_filtered(res, req.target.ns.as_deref(), |o| sel.matches(o));
+    if query_dry_run(req, "DeleteOptions")? || opts.dry_run {
+        let rv = state.store.current_rv();
+        return Ok(raw_json(StatusCode::OK, list_bytes(def, &targets, rv, None)));
+    }
     let mut deleted = Vec::new();
     for t in targets {
         match state.store.delete(res, meta::namespace(&t), meta::name(&t), &opts) {

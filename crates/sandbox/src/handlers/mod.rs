@@ -134,6 +134,12 @@ fn parse_path(path: &str) -> Result<Route, ApiError> {
         ["version"] => return Ok(Route::Json(discovery::version())),
         ["api"] => return Ok(Route::Json(discovery::core_versions())),
         ["apis"] => return Ok(Route::Json(discovery::group_list())),
+        ["openapi", "v3"] => return Ok(Route::Json(crate::openapi::root())),
+        ["openapi", "v3", gv @ ..] => {
+            return crate::openapi::group_version(&gv.join("/"))
+                .map(Route::Json)
+                .ok_or_else(ApiError::path_not_found);
+        }
         ["apis", g] => {
             return discovery::group(g).map(Route::Json).ok_or_else(ApiError::path_not_found);
         }

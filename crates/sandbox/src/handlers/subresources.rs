@@ -119,9 +119,7 @@ fn evict(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let body = req.json_body()?;
     let body_name = meta::name(&body);
     if !body_name.is_empty() && body_name != name {
-        return Err(ApiError::bad_request(format!(
-            "name in URL does not match name in Eviction object ({body_name} vs {name})"
-        )));
+        return Err(ApiError::bad_request("name in URL does not match name in Eviction object"));
     }
     let mut opts = match body.get("deleteOptions") {
         Some(d) if !d.is_null() => {

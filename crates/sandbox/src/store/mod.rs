@@ -85,6 +85,8 @@ pub struct DeleteOpts {
     pub resource_version: Option<String>,
     pub propagation: Option<Propagation>,
     pub grace_seconds: Option<i64>,
+    /// `dryRun: [All]` in the DeleteOptions body: answer as if deleted, change nothing.
+    pub dry_run: bool,
 }
 
 /// Which part of an object an update may change.
@@ -315,6 +317,14 @@ impl Store {
             let key = key_of(res, &obj);
             inner.tables[res].insert(key, Arc::new(obj));
         }
+        inner.compacted = inner.rv;
+    }
+
+    /// Forgets the history of changes, as an etcd compaction does: watches and exact lists
+    /// from any earlier resourceVersion answer 410 Gone from now on.
+    pub fn compact(&self) {
+        let mut inner = self.lock();
+        inner.history.clear();
         inner.compacted = inner.rv;
     }
 
@@ -604,9 +614,12 @@ impl Inner {
         if let Some(uid) = &opts.uid
             && uid != meta::uid(&current)
         {
-            return Err(ApiError::conflict(
+            return Err(ApiError::precondition(
                 def,
                 name,
+                // A real API server says "the UID in the precondition (A) does not match the
+                // UID in record (B). The object might have been deleted and then recreated";
+                // chaosdeck's journal executor reads this older wording (a known difference).
                 &format!(
                     "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                     meta::uid(&current)
@@ -616,11 +629,11 @@ impl Inner {
         if let Some(rv) = &opts.resource_version
             && rv != meta::resource_version(&current)
         {
-            return Err(ApiError::conflict(
+            return Err(ApiError::precondition(
                 def,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
                     meta::resource_version(&current)
                 ),
             ));

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};

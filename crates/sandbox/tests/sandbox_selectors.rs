@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use chaosdeck::sandbox::selectors::LabelSelector;
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::selectors::LabelSelector;
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, PostParams};
 use proptest::prelude::*;

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -23,7 +23,7 @@ fn world() -> &'static World {
             .block_on(Sandbox::start(SandboxOptions { seed: Seed::Demo, ..Default::default() }))
             .expect("sandbox");
         let store = sandbox.store();
-        use chaosdeck::sandbox::resources as r;
+        use chaosdeck_sandbox::resources as r;
         store.create(r::CONFIGMAPS, "default", json!({"metadata": {"name": "x"}})).expect("cm");
         store
             .create(r::DEPLOYMENTS, "default", json!({"metadata": {"name": "x"}, "spec": {

@@ -1,8 +1,8 @@
 //! Paged lists through kube-rs: every object once and in order, with and without selectors,
 //! while the cluster changes under the walk.
 
-use chaosdeck::sandbox::resources::{NAMESPACES, PODS};
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::resources::{NAMESPACES, PODS};
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, ObjectList};
 use serde_json::json;

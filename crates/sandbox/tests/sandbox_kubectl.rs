@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+use chaosdeck_sandbox::{Sandbox, SandboxOptions, Seed};
 
 struct Cluster {
     runtime: tokio::runtime::Runtime,
@@ -142,10 +142,10 @@ fn get_nodes_and_pods_and_error_wording() {
     );
 
     let manifest = fixture("namespace-team-a.yaml");
-    c.ok(&["create", "--validate=false", "-f", &manifest]);
-    let err = c.fails(&["create", "--validate=false", "-f", &fixture("bad-name-pod.yaml")]);
+    c.ok(&["create", "-f", &manifest]);
+    let err = c.fails(&["create", "-f", &fixture("bad-name-pod.yaml")]);
     assert!(err.contains("The Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{err}");
-    let err = c.fails(&["create", "--validate=false", "-f", &manifest]);
+    let err = c.fails(&["create", "-f", &manifest]);
     assert!(err.contains("Error from server (AlreadyExists)"), "{err}");
     assert!(err.contains("namespaces \"team-a\" already exists"), "{err}");
 
@@ -176,7 +176,7 @@ fn get_nodes_and_pods_and_error_wording() {
 #[ignore = "needs kubectl"]
 fn apply_deployment_replace_pod_and_scale() {
     let c = Cluster::start(Seed::Demo);
-    let out = c.ok(&["apply", "--validate=false", "-f", &fixture("hello-deployment.yaml")]);
+    let out = c.ok(&["apply", "-f", &fixture("hello-deployment.yaml")]);
     assert!(out.contains("deployment.apps/hello created"), "{out}");
     let pods = c.wait_running("default", "app=hello", 3);
     let names: Vec<&str> = pods.lines().filter_map(|l| l.split_whitespace().next()).collect();
@@ -199,7 +199,7 @@ fn apply_deployment_replace_pod_and_scale() {
         .replace("nginx:1.27", "nginx:1.28");
     let changed_path = c.dir.path().join("hello-v2.yaml");
     std::fs::write(&changed_path, changed).expect("write manifest");
-    let out = c.ok(&["apply", "--validate=false", "-f", changed_path.to_str().expect("utf-8")]);
+    let out = c.ok(&["apply", "-f", changed_path.to_str().expect("utf-8")]);
     assert!(out.contains("deployment.apps/hello configured"), "{out}");
     c.eventually(
         &["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.containers[0].image}"],
@@ -263,7 +263,7 @@ fn cordon_uncordon_label_and_select() {
     assert_eq!(cordoned.trim(), "node/sandbox-worker-1");
 
     // New pods avoid the cordoned node (and the tainted control plane).
-    c.ok(&["apply", "--validate=false", "-f", &fixture("hello-deployment.yaml")]);
+    c.ok(&["apply", "-f", &fixture("hello-deployment.yaml")]);
     c.wait_running("default", "app=hello", 3);
     let nodes_used =
         c.ok(&["get", "pods", "-l", "app=hello", "-o", "jsonpath={.items[*].spec.nodeName}"]);
@@ -346,7 +346,7 @@ fn watch_sees_added_modified_deleted() {
             Err(_) => panic!("kubectl -w never listed the sentinel pod: {seen:?}"),
         }
     }
-    c.ok(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml")]);
+    c.ok(&["create", "-f", &fixture("watched-pod.yaml")]);
     c.ok(&["label", "pod", "watched", "seen=yes"]);
     c.ok(&["delete", "pod", "watched", "--grace-period=0", "--force"]);
     while !seen.iter().any(|l: &String| l.starts_with("DELETED watched")) {
@@ -422,8 +422,7 @@ fn namespace_deletion_removes_contents() {
     assert!(err.contains("namespaces \"shop\" not found"), "{err}");
     let left = c.ok(&["get", "pods,deployments,services,configmaps", "-n", "shop", "-o", "name"]);
     assert!(left.trim().is_empty(), "{left}");
-    let err =
-        c.fails(&["create", "--validate=false", "-f", &fixture("watched-pod.yaml"), "-n", "shop"]);
+    let err = c.fails(&["create", "-f", &fixture("watched-pod.yaml"), "-n", "shop"]);
     assert!(err.contains("NotFound") || err.contains("namespace"), "{err}");
 }
 
