@@ -298,9 +298,16 @@ impl ClusterOps {
 /// says it (`Precondition failed: UID in precondition: A, UID in object meta: B`), so the note
 /// reads as it did when the object was read first.
 fn not_ours(target: &ObjectRef, ours: &str, message: &str) -> String {
+    // kube-apiserver: "... the UID in the precondition (A) does not match the UID in record (B).
+    // ..."; the sandbox: "Precondition failed: UID in precondition: A, UID in object meta: B".
     let theirs = message
-        .split_once("UID in object meta: ")
-        .map(|(_, rest)| rest.split(|c: char| c.is_whitespace() || c == ',').next().unwrap_or(""))
+        .split_once("UID in record (")
+        .map(|(_, rest)| rest.split(')').next().unwrap_or(""))
+        .or_else(|| {
+            message.split_once("UID in object meta: ").map(|(_, rest)| {
+                rest.split(|c: char| c.is_whitespace() || c == ',').next().unwrap_or("")
+            })
+        })
         .filter(|uid| !uid.is_empty());
     match theirs {
         Some(theirs) => {
@@ -382,4 +389,26 @@ fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     let chain = parts.join(": ");
     if refused { format!("connection refused ({chain})") } else { chain }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_other_uid_is_read_from_the_real_servers_and_the_sandboxs_wording() {
+        let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "a");
+        let real = "Operation cannot be fulfilled on ConfigMap \"a\": the UID in the precondition \
+                    (u-ours) does not match the UID in record (u-theirs). The object might have \
+                    been deleted and then recreated";
+        let sandbox =
+            "Precondition failed: UID in precondition: u-ours, UID in object meta: u-theirs";
+        for message in [real, sandbox] {
+            assert_eq!(
+                not_ours(&cm, "u-ours", message),
+                "ConfigMap default/a is another object now (uid u-theirs, ours was u-ours)"
+            );
+        }
+        assert!(not_ours(&cm, "u-ours", "conflict").contains("(not uid u-ours: conflict)"));
+    }
 }

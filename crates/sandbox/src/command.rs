@@ -67,7 +67,7 @@ pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
     );
     println!("  kubeconfig (context {}): {}", super::SANDBOX_CONTEXT, path.display());
     println!("  try: kubectl --kubeconfig {} get pods -A", path.display());
-    println!("  (no OpenAPI is served: use `kubectl apply --validate=false`)");
+    println!("  (a minimal OpenAPI: kubectl apply -f works, kubectl explain does not)");
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.wrap_err("cannot wait for Ctrl-C")?;
     println!("stopping the sandbox");
