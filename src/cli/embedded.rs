@@ -107,3 +107,40 @@ mod without_sandbox {
 pub use with_sandbox::*;
 #[cfg(not(feature = "sandbox"))]
 pub use without_sandbox::*;
+
+/// Why the cluster a config names could not be had: the embedded sandbox failed to start (the
+/// machine), or the kubeconfig and context led nowhere (the user's input).
+pub enum ClusterError {
+    Sandbox(color_eyre::Report),
+    Connect(color_eyre::Report),
+}
+
+/// The cluster a config names: the embedded sandbox (kept alive in the returned [`Embedded`]
+/// until stopped), or a kubeconfig and context, the command line's first.
+pub async fn cluster_of(
+    config: &crate::config::Config,
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<(Option<Embedded>, kube::Client, crate::cluster::ClusterTarget), ClusterError> {
+    use crate::config::ClusterChoice;
+    match (&config.cluster, kubeconfig) {
+        (ClusterChoice::Sandbox { seed }, None) => {
+            let (embedded, client, target) =
+                Embedded::start(seed).await.map_err(ClusterError::Sandbox)?;
+            Ok((Some(embedded), client, target))
+        }
+        (choice, kubeconfig) => {
+            let context = context.map(str::to_string).or_else(|| match choice {
+                ClusterChoice::Kubeconfig { context } => context.clone(),
+                ClusterChoice::Sandbox { .. } => None,
+            });
+            let path = kubeconfig
+                .map(std::path::Path::to_path_buf)
+                .or_else(|| config.kubeconfig_path.clone());
+            let (client, target) = crate::cluster::connect(path.as_deref(), context.as_deref())
+                .await
+                .map_err(ClusterError::Connect)?;
+            Ok((None, client, target))
+        }
+    }
+}

@@ -9,10 +9,10 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::EXIT_BAD_INPUT;
-use super::embedded::Embedded;
+use super::embedded::{ClusterError, cluster_of};
+use crate::cluster::ClusterTarget;
 use crate::cluster::access::{self, Permission, Verdict};
-use crate::cluster::{ClusterTarget, connect};
-use crate::config::{ClusterChoice, Config};
+use crate::config::Config;
 use crate::engine::{self, PlannedFile};
 use crate::scenarios::needs;
 
@@ -90,21 +90,10 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    let mut sandbox = None;
-    let (client, target) = match (&config.cluster, &args.kubeconfig) {
-        (ClusterChoice::Sandbox { seed }, None) => {
-            let (embedded, client, target) = Embedded::start(seed).await?;
-            sandbox = Some(embedded);
-            (client, target)
-        }
-        (choice, kubeconfig) => {
-            let context = args.context.clone().or_else(|| match choice {
-                ClusterChoice::Kubeconfig { context } => context.clone(),
-                ClusterChoice::Sandbox { .. } => None,
-            });
-            let path = kubeconfig.clone().or_else(|| config.kubeconfig_path.clone());
-            connect(path.as_deref(), context.as_deref()).await?
-        }
+    let found = cluster_of(&config, args.kubeconfig.as_deref(), args.context.as_deref()).await;
+    let (mut sandbox, client, target) = match found {
+        Ok(found) => found,
+        Err(ClusterError::Sandbox(e) | ClusterError::Connect(e)) => return Err(e),
     };
     let sections = [
         (format!("chaosdeck run -c {}", config.path.display()), run_permissions(&plan)),

@@ -11,9 +11,9 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::EXIT_BAD_INPUT;
-use super::embedded::{Embedded, is_sandbox};
-use crate::cluster::{ClusterOps, ClusterTarget, connect};
-use crate::config::{ClusterChoice, Config};
+use super::embedded::{ClusterError, cluster_of, is_sandbox};
+use crate::cluster::{ClusterOps, ClusterTarget};
+use crate::config::Config;
 use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
 use crate::journal::Journal;
 use crate::observe;
@@ -96,26 +96,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
 
     // The sandbox, when used, lives as long as this run.
-    let mut sandbox = None;
-    let (client, target) = match (&config.cluster, &args.kubeconfig) {
-        (ClusterChoice::Sandbox { seed }, None) => {
-            let (embedded, client, target) = Embedded::start(seed).await?;
-            sandbox = Some(embedded);
-            (client, target)
-        }
-        (choice, kubeconfig) => {
-            let context = args.context.clone().or_else(|| match choice {
-                ClusterChoice::Kubeconfig { context } => context.clone(),
-                ClusterChoice::Sandbox { .. } => None,
-            });
-            let path = kubeconfig.clone().or_else(|| config.kubeconfig_path.clone());
-            match connect(path.as_deref(), context.as_deref()).await {
-                Ok(found) => found,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
-                }
-            }
+    let found = cluster_of(&config, args.kubeconfig.as_deref(), args.context.as_deref()).await;
+    let (sandbox, client, target) = match found {
+        Ok(found) => found,
+        Err(ClusterError::Sandbox(e)) => return Err(e),
+        Err(ClusterError::Connect(e)) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
     eprintln!("cluster: context {} at {}", target.context, target.server);
