@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::ObjectRef;
+use chaosdeck_testbed::{RealCluster, Workloads};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
@@ -79,43 +80,23 @@ fn sandbox(dir: &Path) -> Server {
     }
 }
 
-fn real(dir: &Path) -> Server {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/realcluster");
-    let cluster = dir.join("real");
+fn real(_dir: &Path) -> Server {
     // The binaries are built (or found in the cache) before the clock starts.
-    let built = Command::new(&script)
+    let built = Command::new(chaosdeck_testbed::script())
         .arg("build")
         .stdout(Stdio::null())
         .status()
         .expect("scripts/realcluster runs");
     assert!(built.success(), "scripts/realcluster build failed");
     let started = Instant::now();
-    let out = Command::new(&script)
-        .args(["up", "--empty", "--dir"])
-        .arg(&cluster)
-        .arg("--owner-pid")
-        .arg(std::process::id().to_string())
-        .output()
-        .expect("scripts/realcluster runs");
+    let cluster = RealCluster::up(Workloads::Empty).unwrap_or_else(|e| panic!("{e}"));
     let startup = started.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let kubeconfig = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("KUBECONFIG="))
-        .unwrap_or_else(|| panic!("up failed: {}", String::from_utf8_lossy(&out.stderr)));
-    let pids = std::fs::read_dir(cluster.join("pids"))
-        .expect("pid files")
-        .flatten()
-        .filter_map(|f| std::fs::read_to_string(f.path()).ok()?.trim().parse().ok())
-        .collect();
     Server {
         name: "real control plane",
-        kubeconfig: PathBuf::from(kubeconfig),
-        pids,
+        kubeconfig: cluster.kubeconfig(),
+        pids: cluster.pids(),
         startup,
-        stop: Box::new(move || {
-            let _ = Command::new(&script).arg("down").arg("--dir").arg(&cluster).status();
-        }),
+        stop: Box::new(move || drop(cluster)),
     }
 }
 

@@ -4,12 +4,12 @@
 //! test of each.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chaosdeck::cluster::ClusterTarget;
 use chaosdeck::sandbox::{SANDBOX_CONTEXT, Sandbox, SandboxOptions};
+use chaosdeck_testbed::{RealCluster, Workloads};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// Which API server a test talks to.
@@ -46,7 +46,7 @@ pub struct TestCluster {
 
 enum Backend {
     Sandbox { sandbox: Sandbox, _kubeconfig: tempfile::NamedTempFile },
-    Real(RealCluster),
+    Real { cluster: RealCluster, _turn: tokio::sync::OwnedMutexGuard<()> },
 }
 
 impl TestCluster {
@@ -76,15 +76,24 @@ impl TestCluster {
             }
             Target::Real => {
                 let turn = REAL_TURN.clone().lock_owned().await;
-                let real =
-                    tokio::task::spawn_blocking(move || RealCluster::up(seed, turn)).await.unwrap();
-                let kubeconfig = real.kubeconfig.clone();
-                let client = client_for(&kubeconfig).await;
-                let server = std::fs::read_to_string(real.dir.path().join("cluster/server"))
+                let workloads = match seed {
+                    Seed::Demo => Workloads::Demo,
+                    Seed::Empty => Workloads::Empty,
+                };
+                let cluster = tokio::task::spawn_blocking(move || RealCluster::up(workloads))
+                    .await
                     .unwrap()
-                    .trim()
-                    .into();
-                TestCluster { target, kubeconfig, client, server, backend: Backend::Real(real) }
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let kubeconfig = cluster.kubeconfig();
+                let client = client_for(&kubeconfig).await;
+                let server = cluster.server();
+                TestCluster {
+                    target,
+                    kubeconfig,
+                    client,
+                    server,
+                    backend: Backend::Real { cluster, _turn: turn },
+                }
             }
         }
     }
@@ -113,14 +122,16 @@ impl TestCluster {
     pub fn sandbox(&self) -> Option<&Sandbox> {
         match &self.backend {
             Backend::Sandbox { sandbox, .. } => Some(sandbox),
-            Backend::Real(_) => None,
+            Backend::Real { .. } => None,
         }
     }
 
     pub async fn shutdown(self) {
         match self.backend {
             Backend::Sandbox { sandbox, .. } => sandbox.shutdown().await,
-            Backend::Real(real) => tokio::task::spawn_blocking(move || drop(real)).await.unwrap(),
+            Backend::Real { cluster, _turn } => {
+                tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap()
+            }
         }
     }
 }
@@ -132,54 +143,6 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     let config =
         kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await.unwrap();
     kube::Client::try_from(config).unwrap()
-}
-
-/// A control plane of `scripts/realcluster`, stopped on drop. The script's reaper also stops
-/// it when this test process dies, SIGKILL included.
-struct RealCluster {
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl RealCluster {
-    fn up(seed: Seed, turn: tokio::sync::OwnedMutexGuard<()>) -> RealCluster {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(script());
-        cmd.arg("up")
-            .arg("--dir")
-            .arg(dir.path().join("cluster"))
-            .arg("--owner-pid")
-            .arg(std::process::id().to_string());
-        if seed == Seed::Empty {
-            cmd.arg("--empty");
-        }
-        let out = cmd.output().expect("scripts/realcluster runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let kubeconfig = stdout.lines().find_map(|l| l.strip_prefix("KUBECONFIG="));
-        match (out.status.success(), kubeconfig) {
-            (true, Some(path)) => RealCluster { kubeconfig: PathBuf::from(path), dir, _turn: turn },
-            _ => panic!(
-                "scripts/realcluster up failed ({}):\n{stdout}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    }
-}
-
-impl Drop for RealCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("down")
-            .arg("--dir")
-            .arg(self.dir.path().join("cluster"))
-            .status();
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/realcluster")
 }
 
 /// Makes `name::sandbox` and `name::real` from one async test body that takes a [`Target`];

@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chaosdeck_sandbox::{Sandbox, SandboxOptions};
+use chaosdeck_testbed::{RealCluster, Workloads};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// Which API server a test talks to.
@@ -31,7 +32,7 @@ pub struct TestCluster {
 
 enum Backend {
     Sandbox { sandbox: Sandbox, _kubeconfig: tempfile::NamedTempFile },
-    Real(RealCluster),
+    Real { cluster: RealCluster, _turn: tokio::sync::OwnedMutexGuard<()> },
 }
 
 impl TestCluster {
@@ -58,11 +59,18 @@ impl TestCluster {
             }
             Target::Real => {
                 let turn = REAL_TURN.clone().lock_owned().await;
-                let real =
-                    tokio::task::spawn_blocking(move || RealCluster::up(turn)).await.unwrap();
-                let kubeconfig = real.kubeconfig.clone();
+                let cluster = tokio::task::spawn_blocking(|| RealCluster::up(Workloads::Demo))
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let kubeconfig = cluster.kubeconfig();
                 let client = client_for(&kubeconfig).await;
-                TestCluster { target, kubeconfig, client, backend: Backend::Real(real) }
+                TestCluster {
+                    target,
+                    kubeconfig,
+                    client,
+                    backend: Backend::Real { cluster, _turn: turn },
+                }
             }
         }
     }
@@ -81,21 +89,23 @@ impl TestCluster {
     pub fn compactor(&self) -> Compactor {
         match &self.backend {
             Backend::Sandbox { sandbox, .. } => Compactor::Sandbox(sandbox.store()),
-            Backend::Real(real) => Compactor::Etcd(real.etcd_url()),
+            Backend::Real { cluster, .. } => Compactor::Etcd(cluster.etcd_url()),
         }
     }
 
     pub fn sandbox(&self) -> Option<&Sandbox> {
         match &self.backend {
             Backend::Sandbox { sandbox, .. } => Some(sandbox),
-            Backend::Real(_) => None,
+            Backend::Real { .. } => None,
         }
     }
 
     pub async fn shutdown(self) {
         match self.backend {
             Backend::Sandbox { sandbox, .. } => sandbox.shutdown().await,
-            Backend::Real(real) => tokio::task::spawn_blocking(move || drop(real)).await.unwrap(),
+            Backend::Real { cluster, _turn } => {
+                tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap()
+            }
         }
     }
 }
@@ -136,80 +146,16 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-/// A control plane of `scripts/realcluster`, stopped on drop. The script's reaper also stops
-/// it when this test process dies, SIGKILL included.
-struct RealCluster {
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl RealCluster {
-    fn up(turn: tokio::sync::OwnedMutexGuard<()>) -> RealCluster {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(script())
-            .arg("up")
-            .arg("--dir")
-            .arg(dir.path().join("cluster"))
-            .arg("--owner-pid")
-            .arg(std::process::id().to_string())
-            .output()
-            .expect("scripts/realcluster runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let kubeconfig = stdout.lines().find_map(|l| l.strip_prefix("KUBECONFIG="));
-        match (out.status.success(), kubeconfig) {
-            (true, Some(path)) => RealCluster { kubeconfig: PathBuf::from(path), dir, _turn: turn },
-            _ => panic!(
-                "scripts/realcluster up failed ({}):\n{stdout}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    }
-}
-
-impl RealCluster {
-    /// etcd's URL, from the running kube-apiserver's `--etcd-servers`.
-    fn etcd_url(&self) -> String {
-        let pids = self.dir.path().join("cluster/pids");
-        for entry in std::fs::read_dir(&pids).unwrap() {
-            let pid = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", pid.trim())) else {
-                continue;
-            };
-            let args: Vec<String> = cmdline
-                .split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            if let Some(i) = args.iter().position(|a| a == "--etcd-servers") {
-                return args[i + 1].clone();
-            }
-        }
-        panic!("no kube-apiserver with --etcd-servers under {}", pids.display());
-    }
-}
-
-impl Drop for RealCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("down")
-            .arg("--dir")
-            .arg(self.dir.path().join("cluster"))
-            .status();
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/realcluster")
-}
-
 /// The kubectl built from the same Kubernetes release as the real control plane
 /// (`scripts/realcluster build`, cached after the first build), or `$CHAOSDECK_KUBECTL`.
 pub fn kubectl_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("CHAOSDECK_KUBECTL") {
         return PathBuf::from(path);
     }
-    let out = Command::new(script()).arg("build").output().expect("scripts/realcluster runs");
+    let out = Command::new(chaosdeck_testbed::script())
+        .arg("build")
+        .output()
+        .expect("scripts/realcluster runs");
     assert!(
         out.status.success(),
         "scripts/realcluster build failed (set CHAOSDECK_KUBECTL to use another kubectl):\n{}",
