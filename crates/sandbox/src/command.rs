@@ -58,6 +58,11 @@ pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
     })
     .await
     .wrap_err("cannot start the sandbox")?;
+    // Listening for Ctrl-C before saying "Press Ctrl-C": a signal right after the banner must
+    // stop the sandbox cleanly, not kill it.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).wrap_err("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).wrap_err("cannot listen for SIGTERM")?;
     sandbox
         .write_kubeconfig(&path)
         .wrap_err_with(|| format!("cannot write the kubeconfig to {}", path.display()))?;
@@ -69,7 +74,10 @@ pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
     println!("  try: kubectl --kubeconfig {} get pods -A", path.display());
     println!("  (a minimal OpenAPI: kubectl apply -f works, kubectl explain does not)");
     println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await.wrap_err("cannot wait for Ctrl-C")?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
     println!("stopping the sandbox");
     sandbox.shutdown().await;
     Ok(())
