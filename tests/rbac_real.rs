@@ -58,22 +58,7 @@ fn service_account_kubeconfig(world: &World, manifest: &str) -> PathBuf {
         kubectl(admin, &["create", "token", "chaosdeck", "-n", "chaosdeck", "--duration=1h"], None),
         "create token",
     );
-    let server = ok(
-        kubectl(
-            admin,
-            &[
-                "config",
-                "view",
-                "--raw",
-                "--minify",
-                "--flatten",
-                "-o",
-                "jsonpath={.clusters[0].cluster.server}",
-            ],
-            None,
-        ),
-        "server",
-    );
+    let server = world.cluster.cluster_target().server;
     let ca = ok(
         kubectl(
             admin,

@@ -150,30 +150,9 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
 /// comments before the body are kept; use it as `crate::on_both_targets! { ... }`.
 #[macro_export]
 macro_rules! on_both_targets {
-    // `#[ignore = "needs tmux"]` first: the sandbox test needs that program too.
-    (#[ignore = $why:literal] $(#[doc = $doc:literal])* async fn $name:ident($target:ident) $body:block $($rest:tt)*) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            $(#[doc = $doc])*
-            async fn body($target: $crate::support::cluster::Target) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = $why]
-            async fn sandbox() {
-                body($crate::support::cluster::Target::Sandbox).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs the real control plane (Go; scripts/realcluster)"]
-            async fn real() {
-                body($crate::support::cluster::Target::Real).await
-            }
-        }
-        $crate::on_both_targets!($($rest)*);
-    };
-    ($(#[$meta:meta])* async fn $name:ident($target:ident) $body:block $($rest:tt)*) => {
+    () => {};
+    // One test pair; the bracket holds attributes for the sandbox test only.
+    (@pair [$($sandbox_attr:tt)*] $(#[$meta:meta])* async fn $name:ident($target:ident) $body:block $($rest:tt)*) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -182,6 +161,7 @@ macro_rules! on_both_targets {
             async fn body($target: $crate::support::cluster::Target) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $($sandbox_attr)*
             async fn sandbox() {
                 body($crate::support::cluster::Target::Sandbox).await
             }
@@ -194,5 +174,11 @@ macro_rules! on_both_targets {
         }
         $crate::on_both_targets!($($rest)*);
     };
-    () => {};
+    // `#[ignore = "needs tmux"]` first: the sandbox test needs that program too.
+    (#[ignore = $why:literal] $($rest:tt)*) => {
+        $crate::on_both_targets!(@pair [#[ignore = $why]] $($rest)*);
+    };
+    ($($rest:tt)+) => {
+        $crate::on_both_targets!(@pair [] $($rest)*);
+    };
 }
