@@ -45,6 +45,8 @@ fn build_journal(root: &Path) {
                     require_labels: BTreeMap::new(),
                 }],
                 not_applied: None,
+                mirror: None,
+                undone_by: None,
             };
             std::fs::write(
                 ctx.dir().join(name.pending_file_name()),

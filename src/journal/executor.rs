@@ -413,9 +413,20 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
         }
         EntryBody::Invalid(reason) => return Outcome::Invalid { reason: reason.clone() },
     };
+    let mirror = match &fresh.body {
+        EntryBody::Chaosdeck(entry) => entry.mirror.clone(),
+        _ => None,
+    };
     match applied {
-        Ok(notes) => match lock.mark_executed(&node.path) {
-            Ok(Marked::Renamed) => Outcome::Executed { notes },
+        Ok(mut notes) => match lock.mark_executed(&node.path) {
+            Ok(Marked::Renamed) => {
+                if let Some(mirror) = &mirror
+                    && let Err(e) = super::mirror::retire(ops, mirror).await
+                {
+                    notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+                }
+                Outcome::Executed { notes }
+            }
             Ok(Marked::AlreadyExecuted) => Outcome::Failed {
                 error: "internal: the entry disappeared while its context was locked".into(),
             },
@@ -441,8 +452,13 @@ pub async fn revert_own(
     if !lock.still_pending(pending).map_err(|e| e.to_string())? {
         return Ok(vec![format!("{} was already executed by another process", pending.display())]);
     }
-    let notes = apply_entry(ops, entry).await?;
+    let mut notes = apply_entry(ops, entry).await?;
     lock.mark_executed(pending).map_err(|e| format!("undone in the cluster, but {e}"))?;
+    if let Some(mirror) = &entry.mirror
+        && let Err(e) = super::mirror::retire(ops, mirror).await
+    {
+        notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+    }
     Ok(notes)
 }
 

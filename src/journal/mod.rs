@@ -20,6 +20,7 @@ mod guard;
 pub mod krkn;
 pub mod kubectl;
 pub mod lock;
+pub mod mirror;
 pub mod names;
 pub mod scan;
 pub mod schedule;

@@ -136,6 +136,9 @@ pub struct App {
     /// Entries the last rollback (`x`, `!`, the engine's) could not undo; shown in the status
     /// bar until the next rollback.
     pub not_undone: usize,
+    /// Why the run is read-only (its dead man's switch Lease was lost), shown in the status
+    /// bar from then on.
+    pub read_only: Option<String>,
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -164,6 +167,7 @@ impl App {
             quit_when_finished: false,
             exit_code: None,
             not_undone: 0,
+            read_only: None,
         }
     }
 
