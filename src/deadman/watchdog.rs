@@ -191,6 +191,11 @@ impl Watchdog {
         self.observed.retain(|name, _| seen.contains(name));
         self.metrics.leases.set(i64::try_from(leases.len()).unwrap_or(i64::MAX));
 
+        // Runs that still have any mirror (whatever its state): their Lease is kept.
+        let mirrored: HashSet<String> = mirrors
+            .iter()
+            .filter_map(|cm| cm.metadata.labels.as_ref()?.get(RUN_UUID_LABEL).cloned())
+            .collect();
         let mut runs: BTreeMap<String, Vec<&ConfigMap>> = BTreeMap::new();
         let mut counts: HashMap<&'static str, i64> = HashMap::new();
         let mut bad = 0;
@@ -236,7 +241,38 @@ impl Watchdog {
             self.undo_run(&run_uuid, run_mirrors).await;
         }
         self.metrics.unowned_mirrors.set(i64::try_from(unowned).unwrap_or(i64::MAX));
+        for lease in leases {
+            self.forget_if_done(lease, &mirrored, now).await;
+        }
         self.metrics.passes.inc();
+    }
+
+    /// Deletes the Lease of a run that is over and has no mirror left (reconciled, or it never
+    /// mirrored anything): taken over, or expired. A holder that is still alive finds its Lease
+    /// gone at the next renewal and goes read-only — and it had nothing outstanding.
+    async fn forget_if_done(&mut self, lease: &Lease, mirrored: &HashSet<String>, now: Instant) {
+        let Some(run) = lease.metadata.labels.as_ref().and_then(|l| l.get(RUN_UUID_LABEL)) else {
+            return;
+        };
+        let taken_over = lease
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(TAKEN_OVER_ANNOTATION));
+        if mirrored.contains(run) || !(taken_over || self.expired(lease, now)) {
+            return;
+        }
+        let name = lease.metadata.name.clone().unwrap_or_default();
+        let params = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: lease.metadata.uid.clone(),
+                resource_version: lease.metadata.resource_version.clone(),
+            }),
+            ..Default::default()
+        };
+        if self.leases.delete(&name, &params).await.is_ok() {
+            self.observed.remove(&name);
+        }
     }
 
     fn expired(&self, lease: &Lease, now: Instant) -> bool {
