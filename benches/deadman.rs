@@ -1,7 +1,9 @@
 //! The dead man's switch, end to end with the real binaries: `chaosdeck run` holding a Lease
 //! (lease_duration 10 s, renew 2 s) is SIGKILLed in its chaos window with 1 and with 100
 //! outstanding entries, and the time until `chaosdeck watchdog` has the cluster restored is
-//! measured; then the watchdog's idle CPU and RSS while it watches 1,000 Leases.
+//! measured; then the watchdog's idle CPU and RSS while it watches 1,000 Leases. The 1-entry
+//! run is `chaosdeck run` (an application outage); the 100-entry one is this bench re-run as a
+//! child that arms the switch and makes 100 changes through the scenario context.
 //!
 //! `cargo bench --bench deadman`. The API server is `chaosdeck sandbox` in its own process.
 
@@ -11,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -129,8 +131,62 @@ fn usage(pid: u32) -> (u64, u64) {
     (ticks, rss)
 }
 
+/// Set in the child that plays the operator: the kubeconfig to use.
+const CHILD_ENV: &str = "CHAOSDECK_BENCH_OPERATOR";
+
+/// The operator: arms the switch and makes 100 changes through the scenario context, then
+/// waits to be killed.
+async fn operator(kubeconfig: PathBuf) {
+    use chaosdeck::scenarios::ctx::CtxParams;
+    use chaosdeck::scenarios::needs::CONFIGMAP;
+    use chaosdeck::scenarios::{Need, Op, ScenarioCtx};
+    let client = client(&kubeconfig).await;
+    let switch = chaosdeck::config::DeadManSwitch {
+        enabled: true,
+        lease_duration_secs: LEASE,
+        renew_secs: RENEW,
+        namespace: "chaosdeck-system".into(),
+    };
+    let run_uuid = uuid::Uuid::new_v4().to_string();
+    let (run, fenced) = chaosdeck::deadman::arm(client, &switch, &run_uuid).await.expect("armed");
+    let journal_dir = std::env::var_os("CHAOSDECK_BENCH_JOURNAL").expect("journal dir");
+    let journal = chaosdeck::journal::Journal::open(PathBuf::from(journal_dir))
+        .expect("journal")
+        .mirrored_in("chaosdeck-system");
+    let (_pause, paused) = tokio::sync::watch::channel(false);
+    let ctx = ScenarioCtx::new(CtxParams {
+        ops: std::sync::Arc::new(chaosdeck::cluster::ClusterOps::new(fenced)),
+        journal,
+        run_uuid,
+        scenario_type: "bench".into(),
+        scenario_file: "bench".into(),
+        index: 0,
+        dry_run: false,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        protected_namespaces: vec![],
+        allow_protected: false,
+        events: std::sync::Arc::new(|_| {}),
+        paused,
+        needs: vec![Need::new(Op::Create, CONFIGMAP, Some("payments"))],
+        armed: Some(run.armed.clone()),
+    });
+    for i in 0..PODS {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("bench-{i}"), "namespace": "payments",
+                         "labels": {"bench": "deadman"}},
+            "data": {"k": "v"}});
+        ctx.create("bench change", cm).await.expect("change");
+    }
+    println!("made {PODS} changes");
+    std::future::pending::<()>().await;
+    drop(run);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Some(kubeconfig) = std::env::var_os(CHILD_ENV) {
+        return operator(PathBuf::from(kubeconfig)).await;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("sandbox.kubeconfig");
     let mut cmd = bin();
@@ -163,32 +219,24 @@ async fn main() {
     .await;
     println!("  1 entry:    SIGKILL -> restored {:>6.2} s", (restored - killed).as_secs_f64());
 
-    // 100 entries: 100 bare pods deleted (each re-created from its snapshot by the undo).
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "payments");
-    for i in 0..PODS {
-        let pod = serde_json::from_value(json!({"metadata": {"name": format!("solo-{i}")},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
-        .expect("pod");
-        pods.create(&PostParams::default(), &pod).await.expect("create pod");
-    }
-    let kill = format!(
-        "- id: solos\n  config:\n    name_pattern: ^solo-.*$\n    namespace_pattern: ^payments$\n    kill: {PODS}\n    krkn_pod_recovery_time: 600\n"
-    );
-    let many = config(dir.path(), &kubeconfig, "pod_disruption_scenarios", &kill);
-    let killed = kill_after(&many, PODS);
+    // 100 entries: a run that made 100 changes through the scenario context (each one
+    // journaled and mirrored first), killed while all are outstanding.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "payments");
+    let mut child = Command::new(std::env::current_exe().expect("this bench"));
+    child.env(CHILD_ENV, &kubeconfig).env("CHAOSDECK_BENCH_JOURNAL", dir.path().join("journal100"));
+    let operator = start(child, "made 100 changes", true);
+    let present = cms.list(&ListParams::default().labels("bench=deadman")).await.expect("list");
+    assert_eq!(present.items.len(), PODS, "the operator made its changes");
+    let killed = Instant::now();
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(operator.0.id() as i32, libc::SIGKILL) };
+    drop(operator);
     let restored = wait_until("100 entries", || {
-        let pods = pods.clone();
+        let cms = cms.clone();
         async move {
-            pods.list(&ListParams::default()).await.is_ok_and(|l| {
-                l.items
-                    .iter()
-                    .filter(|p| {
-                        p.metadata.name.as_deref().unwrap_or("").starts_with("solo-")
-                            && p.metadata.deletion_timestamp.is_none()
-                    })
-                    .count()
-                    == PODS
-            })
+            cms.list(&ListParams::default().labels("bench=deadman"))
+                .await
+                .is_ok_and(|l| l.items.is_empty())
         }
     })
     .await;

@@ -182,6 +182,12 @@ crate::on_both_targets! {
             assert_eq!(undone.get(&m.name), Some(&1), "{}: {undone:?}", m.name);
             assert_eq!(m.attempts, 1, "{} recorded once", m.name);
         }
+        // execute-rollback retires what the watchdog undid, saying who, instead of redoing it.
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out.matches("undone by wd-").count(), 3, "{out}");
+        assert_eq!(w.outstanding(), 0, "{out}");
+        assert!(mirrors(&w).await.is_empty(), "{out}");
         w.shutdown().await;
     }
 

@@ -13,18 +13,16 @@ use crate::journal::WrittenEntry;
 use crate::journal::entry::{
     Entry, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MirrorRef, RUN_UUID_LABEL, UndoneBy,
 };
-use crate::journal::mirror::{MIRROR_LABEL, MIRROR_LABEL_VALUE};
+pub use crate::journal::mirror::{
+    MIRROR_LABEL, MIRROR_LABEL_VALUE, OUTCOME_ANNOTATION, STATE_LABEL, UNDONE_AT_ANNOTATION,
+    UNDONE_BY_ANNOTATION,
+};
 
 /// Bumped when the mirror's layout changes; a watchdog skips formats it does not know.
 pub const MIRROR_FORMAT: &str = "1";
 pub const FORMAT_ANNOTATION: &str = "chaosdeck.io/mirror-format";
 /// `<context directory>/<file name>` of the local entry.
 pub const FILE_ANNOTATION: &str = "chaosdeck.io/file";
-pub const STATE_LABEL: &str = "chaosdeck.io/state";
-pub const UNDONE_BY_ANNOTATION: &str = "chaosdeck.io/undone-by";
-pub const UNDONE_AT_ANNOTATION: &str = "chaosdeck.io/undone-at";
-/// What the last attempt found (notes, or the error of a failed undo).
-pub const OUTCOME_ANNOTATION: &str = "chaosdeck.io/outcome";
 pub const ATTEMPTS_ANNOTATION: &str = "chaosdeck.io/attempts";
 pub const ENTRY_KEY: &str = "entry.yaml";
 

@@ -7,14 +7,39 @@
 
 use crate::cluster::{ClusterOps, DeleteOutcome};
 
-use super::entry::{MirrorRef, ObjectRef};
+use super::entry::{MirrorRef, ObjectRef, UndoneBy};
 
 /// Label every mirror carries (value [`MIRROR_LABEL_VALUE`]); nothing without it is removed.
 pub const MIRROR_LABEL: &str = "chaosdeck.io/mirror";
 pub const MIRROR_LABEL_VALUE: &str = "entry";
+/// `pending`, `executed` or `failed`.
+pub const STATE_LABEL: &str = "chaosdeck.io/state";
+pub const UNDONE_BY_ANNOTATION: &str = "chaosdeck.io/undone-by";
+pub const UNDONE_AT_ANNOTATION: &str = "chaosdeck.io/undone-at";
+/// What the last attempt found (notes, or the error of a failed undo).
+pub const OUTCOME_ANNOTATION: &str = "chaosdeck.io/outcome";
 
 pub fn object_ref(mirror: &MirrorRef) -> ObjectRef {
     ObjectRef::new("v1", "ConfigMap", Some(&mirror.namespace), &mirror.name)
+}
+
+/// Who undid the entry from its mirror (the watchdog), if the mirror says it was undone.
+/// Anything else — no mirror, not a mirror, not executed, unreadable — is `None`: the executor
+/// then undoes the entry itself, which the guards make safe either way.
+pub async fn undone_by(ops: &ClusterOps, mirror: &MirrorRef) -> Option<UndoneBy> {
+    let current = ops.get(&object_ref(mirror)).await.ok()??;
+    let labels = current.metadata.labels.clone().unwrap_or_default();
+    if labels.get(MIRROR_LABEL).map(String::as_str) != Some(MIRROR_LABEL_VALUE)
+        || labels.get(STATE_LABEL).map(String::as_str) != Some("executed")
+    {
+        return None;
+    }
+    let annotations = current.metadata.annotations.clone().unwrap_or_default();
+    Some(UndoneBy {
+        by: annotations.get(UNDONE_BY_ANNOTATION)?.clone(),
+        at: annotations.get(UNDONE_AT_ANNOTATION)?.clone(),
+        notes: annotations.get(OUTCOME_ANNOTATION).cloned().unwrap_or_default(),
+    })
 }
 
 /// Removes the mirror of an entry that is done. Gone already is fine; an object of that name
