@@ -42,6 +42,20 @@ impl Armed {
     }
 }
 
+/// What a run under the switch must be allowed in its namespace (deploy/watchdog.yaml's
+/// chaosdeck-dead-man-switch Role): its Lease, and one mirror per entry.
+pub fn run_permissions(
+    switch: &crate::config::DeadManSwitch,
+) -> Vec<crate::cluster::access::Permission> {
+    use crate::cluster::access::Permission;
+    let ns = Some(switch.namespace.as_str());
+    let lease = |verb| Permission::on(verb, "coordination.k8s.io/v1", "Lease", ns);
+    let mirror = |verb| Permission::on(verb, "v1", "ConfigMap", ns);
+    let mut all: Vec<Permission> = ["create", "get", "update", "delete"].map(lease).into();
+    all.extend(["create", "get", "list", "patch", "delete"].map(mirror));
+    all
+}
+
 /// A run's dead man's switch, from the engine's side.
 pub struct RunSwitch {
     pub armed: Armed,
