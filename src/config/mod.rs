@@ -6,10 +6,12 @@
 pub mod bounds;
 mod error;
 mod file;
+pub mod health;
 mod paths;
 
 pub use error::ConfigError;
 pub use file::{ClusterChoice, Config, ScenarioFile, ScenarioGroup, StatusServer, Tunings};
+pub use health::{CheckUrl, HealthChecks, HttpCheck};
 pub use paths::{
     KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, sandbox_default_dir,
 };
