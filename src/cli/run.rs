@@ -190,6 +190,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(super::exit_code_of(&e)));
         }
     };
+    // Before the engine starts, so a probe client that cannot be built fails the run first.
+    let health = super::health::setup(
+        &config,
+        &plan,
+        ops.clone(),
+        &target,
+        args.kubeconfig.as_deref(),
+        args.context.as_deref(),
+    )
+    .await?;
+    let health = crate::health::start(health).await;
     let start_paused = config.status_server.publish
         && config.status_server.signal_state.eq_ignore_ascii_case("PAUSE");
     let setup = EngineSetup {
@@ -205,8 +216,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
         eprintln!("warning: cannot install signal handlers: {e}");
     }
-    let (mut events, observer) =
-        observe.attach(&run_uuid, handle.events, handle.commands.clone())?;
+    let events = crate::health::attach(health, handle.events, handle.commands.clone());
+    let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
     if use_tui {
         let app = App::new(Mode::Run, header, Theme::from_env());
         let engine = Some((events, handle.commands.clone()));
@@ -220,8 +231,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     } else {
+        let mut health = super::health::Transitions::default();
         while let Some(event) = events.recv().await {
-            print_event(&event);
+            if !health.is_repeat(&event) {
+                print_event(&event);
+            }
             if matches!(event, EngineEvent::RunFinished { .. }) {
                 break;
             }
@@ -347,6 +361,17 @@ pub fn print_event(event: &EngineEvent) {
             format!("rollback done: {executed} executed, {failed} failed")
         }
         EngineEvent::State(state) => format!("engine {state:?}"),
+        EngineEvent::HealthStarted { checks, interval } => {
+            let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+            format!("health: every {} s: {}", interval.as_secs(), names.join(", "))
+        }
+        EngineEvent::HealthSample(s) => format!(
+            "health [{}] {} {} ({} ms)",
+            s.check,
+            if s.ok { "ok" } else { "FAILING" },
+            s.detail,
+            s.latency.as_millis()
+        ),
         EngineEvent::Log(text) => text.clone(),
         EngineEvent::RunFinished { outstanding, exit_code } => {
             format!("run finished: {outstanding} pending, exit {exit_code}")

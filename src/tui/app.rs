@@ -136,6 +136,8 @@ pub struct App {
     /// Entries the last rollback (`x`, `!`, the engine's) could not undo; shown in the status
     /// bar until the next rollback.
     pub not_undone: usize,
+    /// The health panel (empty: no checks, and the panel is not drawn).
+    pub health: super::health::HealthView,
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -164,6 +166,7 @@ impl App {
             quit_when_finished: false,
             exit_code: None,
             not_undone: 0,
+            health: Default::default(),
         }
     }
 
