@@ -2,8 +2,9 @@
 //!
 //! Owns: an in-process HTTP server that speaks enough of the Kubernetes API for kube-rs and
 //! kubectl (discovery, CRUD, watch, selectors, Status errors, scale/eviction/status/log
-//! subresources, a synthetic service proxy), an in-memory object store, mini-controllers that make it behave like a
-//! cluster, the seeds it starts from, and the kubeconfig that points at it.
+//! subresources, a synthetic service proxy), an in-memory object store, mini-controllers
+//! that make it behave like a cluster, the seeds it starts from, and the kubeconfig that
+//! points at it.
 //!
 //! Security: it listens on 127.0.0.1 only, over plain HTTP, with **no authentication or
 //! authorization**. Anything on the machine can talk to it; that is fine for a throwaway demo

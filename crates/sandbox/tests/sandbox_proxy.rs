@@ -23,7 +23,10 @@ async fn start() -> (Sandbox, kube::Client) {
     })
     .await
     .expect("sandbox starts");
-    let client = sb.client().expect("client");
+    // kube retries 503 by default, for minutes: a test of 503s asks once.
+    let mut config = kube::Config::new(sb.url().parse().expect("sandbox url"));
+    config.default_retry = false;
+    let client = kube::Client::try_from(config).expect("client");
     (sb, client)
 }
 
