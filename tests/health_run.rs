@@ -15,13 +15,14 @@ use std::time::Duration;
 use support::cluster::Target;
 use support::world::{Lines, Running, World, wait_exit};
 
-fn run(config: &Path, report: &Path) -> Running {
+fn run(w: &World, config: &Path, report: &Path) -> Running {
     Running(
         Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
             .args(["run", "--headless", "--config"])
             .arg(config)
             .arg("--report")
             .arg(report)
+            .args(w.confirmation())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -61,7 +62,7 @@ async fn exit_on_failure_stops_the_run_and_rolls_the_outage_back() {
         "health_checks:\n    interval: 1\n    config:\n        - url: /api/v1/namespaces/shop/services/frontend:80/proxy/\n          exit_on_failure: True\n        - url: /api/v1/namespaces/shop/services/cart:80/proxy/\n          exit_on_failure: False\n",
     );
     let report_path = w.dir.path().join("report.json");
-    let mut child = run(&config, &report_path);
+    let mut child = run(&w, &config, &report_path);
     let mut lines = Lines::of(&mut child);
     // The guard only stops a hang; the outage itself would last 300 s.
     let code = wait_exit(&mut child, Duration::from_secs(120));
@@ -98,11 +99,11 @@ crate::on_both_targets! {
         settled(&w).await;
         let config = w.config("pod_disruption_scenarios", &["pod.yml"], true, 0);
         let report_path = w.dir.path().join("report.json");
-        let mut child = run(&config, &report_path);
+        let mut child = run(&w, &config, &report_path);
         let mut lines = Lines::of(&mut child);
         let code = wait_exit(&mut child, Duration::from_secs(300));
         let log = lines.rest();
-        assert!(code.is_some(), "{log}");
+        assert!(code.is_some() && report_path.exists(), "{code:?}\n{log}");
         let r = report(&report_path);
         let checks = r["health"]["checks"].as_array().unwrap();
         let cart = checks.iter().find(|c| c["name"] == "deploy shop/cart");
