@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -89,6 +90,73 @@ async fn exit_on_failure_stops_the_run_and_rolls_the_outage_back() {
     let deploy = checks.iter().find(|c| c["name"] == "deploy shop/frontend").unwrap();
     assert_eq!(deploy["kind"], "workload");
     assert_eq!(deploy["failures"], 0, "{r:#}");
+    w.shutdown().await;
+}
+
+/// GET over a plain socket (no HTTP client among the dev-dependencies): the body.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool"]
+async fn health_metrics_follow_the_outage_and_promtool_accepts_them() {
+    let found = Command::new("sh").args(["-c", "command -v promtool"]).output().unwrap();
+    let promtool = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    assert!(!promtool.is_empty(), "promtool is missing (Debian's `prometheus` package)");
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    let config = with_health(
+        &w,
+        "application_outages_scenarios",
+        "long_outage.yaml",
+        "health_checks:\n    interval: 1\n    config:\n        - url: /api/v1/namespaces/shop/services/frontend:80/proxy/\n",
+    );
+    let report_path = w.dir.path().join("report.json");
+    let mut child = Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--metrics-addr", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--report")
+            .arg(&report_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("FAILING 503", Duration::from_secs(60)), "{}", lines.rest());
+    let log = lines.rest();
+    let line = log.lines().find(|l| l.contains("metrics: serving http://")).unwrap_or_default();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default();
+    let text = get(addr, "/metrics");
+    let labels = r#"{check="svc shop/frontend:80",kind="http"}"#;
+    assert!(text.contains(&format!("chaosdeck_health_up{labels} 0")), "{text}");
+    assert!(!text.contains(&format!("chaosdeck_health_failures_total{labels} 0")), "{text}");
+    assert!(text.contains("# TYPE chaosdeck_health_latency_seconds histogram"), "{text}");
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(130), "{}", lines.rest());
+    assert_eq!(w.outstanding(), 0);
     w.shutdown().await;
 }
 

@@ -165,3 +165,108 @@ pub fn junit_suite(report: &HealthReport, run_uuid: &str) -> String {
     out.push_str("  </testsuite>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{CheckInfo, CheckKind, Sample};
+
+    fn sample(check: usize, tick: u64, ok: bool, detail: &str) -> EngineEvent {
+        EngineEvent::HealthSample(Sample {
+            check,
+            tick,
+            ok,
+            code: detail.parse().ok(),
+            latency: Duration::from_millis(10 * (tick + 1)),
+            detail: detail.into(),
+        })
+    }
+
+    fn started() -> EngineEvent {
+        EngineEvent::HealthStarted {
+            checks: vec![
+                CheckInfo {
+                    name: "svc a/web:80".into(),
+                    kind: CheckKind::Http,
+                    exit_on_failure: true,
+                },
+                CheckInfo {
+                    name: "deploy a/web".into(),
+                    kind: CheckKind::Workload,
+                    exit_on_failure: false,
+                },
+            ],
+            interval: Duration::from_secs(2),
+        }
+    }
+
+    fn scenario_started() -> EngineEvent {
+        EngineEvent::ScenarioStarted {
+            index: 0,
+            iteration: 1,
+            scenario_type: "application_outages_scenarios".into(),
+            file: "o.yaml".into(),
+            expected: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn outages_are_counted_and_placed_in_or_out_of_chaos() {
+        let mut r = HealthRecorder::default();
+        r.observe(&started());
+        r.observe(&sample(0, 0, true, "200"));
+        r.observe(&scenario_started());
+        r.observe(&sample(0, 1, false, "503"));
+        r.observe(&sample(0, 2, false, "503"));
+        r.observe(&EngineEvent::ScenarioFinished {
+            index: 0,
+            result: crate::engine::ScenarioResult::Passed,
+        });
+        r.observe(&sample(0, 3, true, "200"));
+        r.observe(&sample(1, 3, false, "1/3 ready"));
+        let report = r.report();
+        assert_eq!(report.interval_secs, 2);
+        let web = &report.checks[0];
+        assert_eq!((web.samples, web.failures, web.failures_during_chaos), (4, 2, 2));
+        assert_eq!(web.outages.len(), 1);
+        assert!(web.outages[0].during_chaos && web.outages[0].ended_at.is_some());
+        assert_eq!(web.outages[0].detail, "503");
+        assert_eq!((web.max_latency_ms, web.mean_latency_ms), (40, 25));
+        assert_eq!(web.last.as_deref(), Some("200"));
+        let deploy = &report.checks[1];
+        assert_eq!(deploy.kind, "workload");
+        assert_eq!((deploy.failures, deploy.failures_during_chaos), (1, 0));
+        assert!(!deploy.outages[0].during_chaos && deploy.outages[0].ended_at.is_none());
+
+        let xml = junit_suite(&report, "u-1");
+        // A required check that failed is a failure; an informational one is not.
+        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("<failure message=\"503\" type=\"health\">2 of 4 rounds failed"),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    }
+
+    #[test]
+    fn the_json_report_and_junit_carry_the_health_section() {
+        let mut rec = super::super::Recorder::new("u-1", std::path::Path::new("c.yaml"));
+        rec.observe(&started());
+        rec.observe(&sample(0, 0, false, "503"));
+        let summary = crate::engine::RunSummary {
+            run_uuid: "u-1".into(),
+            journal: "j".into(),
+            results: Vec::new(),
+            outstanding: Vec::new(),
+            exit_code: 1,
+        };
+        let report = rec.report(&summary);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["health"]["checks"][0]["name"], "svc a/web:80");
+        assert_eq!(json["health"]["checks"][0]["failures"], 1);
+        assert!(json["health"]["checks"][0].get("latency_total").is_none());
+        let xml = super::super::report::junit(&report);
+        assert!(xml.contains("<testsuite name=\"chaosdeck health u-1\""), "{xml}");
+        assert!(xml.trim_end().ends_with("</testsuites>"), "{xml}");
+    }
+}

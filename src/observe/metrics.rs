@@ -413,4 +413,39 @@ mod tests {
         assert!(text.contains("# TYPE chaosdeck_rollback_duration_seconds histogram"), "{text}");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
     }
+
+    #[test]
+    fn health_samples_feed_the_health_series_by_check() {
+        use crate::health::{CheckInfo, CheckKind, Sample};
+        let m = Metrics::new();
+        m.observe(&EngineEvent::HealthStarted {
+            checks: vec![CheckInfo {
+                name: "svc shop/frontend:80".into(),
+                kind: CheckKind::Http,
+                exit_on_failure: false,
+            }],
+            interval: std::time::Duration::from_secs(2),
+        });
+        let labels = r#"{check="svc shop/frontend:80",kind="http"}"#;
+        let text = to_prometheus_text(&m.encode().unwrap_or_default());
+        assert!(text.contains(&format!("chaosdeck_health_failures_total{labels} 0")), "{text}");
+        for (tick, ok) in [(0, true), (1, false), (2, false)] {
+            m.observe(&EngineEvent::HealthSample(Sample {
+                check: 0,
+                tick,
+                ok,
+                code: Some(if ok { 200 } else { 503 }),
+                latency: std::time::Duration::from_millis(3),
+                detail: String::new(),
+            }));
+        }
+        let text = to_prometheus_text(&m.encode().unwrap_or_default());
+        assert!(text.contains(&format!("chaosdeck_health_probes_total{labels} 3")), "{text}");
+        assert!(text.contains(&format!("chaosdeck_health_failures_total{labels} 2")), "{text}");
+        assert!(text.contains(&format!("chaosdeck_health_up{labels} 0")), "{text}");
+        assert!(
+            text.contains(&format!("chaosdeck_health_latency_seconds_count{labels} 3")),
+            "{text}"
+        );
+    }
 }
