@@ -362,7 +362,9 @@ pub fn print_event(event: &EngineEvent) {
         }
         EngineEvent::State(state) => format!("engine {state:?}"),
         EngineEvent::HealthStarted { checks, interval } => {
-            let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+            // Numbered: headless samples name their check by this number.
+            let names: Vec<String> =
+                checks.iter().enumerate().map(|(i, c)| format!("[{i}] {}", c.name)).collect();
             format!("health: every {} s: {}", interval.as_secs(), names.join(", "))
         }
         EngineEvent::HealthSample(s) => format!(
