@@ -1,6 +1,9 @@
 //! One HTTP probe: a cluster path through the kube client (the kubeconfig's credentials), an
 //! absolute URL directly (the check's own bearer token or basic credentials). Healthy means
 //! status 200, as in Krkn.
+//!
+//! Owns: building the request and classifying the answer. Must not retry (a failed round is
+//! the result) or send anything but GET.
 
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,9 @@
 //! behind the pods a scenario targets, and the ready endpoints of a Service a scenario
 //! hijacks. They read the API only, so they work on any cluster (kwok included), unlike URL
 //! checks that need a process answering behind the Service.
+//!
+//! Owns: turning scenario targets into rows and reading their state. Must not change
+//! anything on the cluster.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,5 +1,8 @@
 //! The health task: resolves the rows, then probes every row once per `interval` (all rows
 //! of a round concurrently) until the run finishes, merging its events into the run's stream.
+//!
+//! Owns: the task's lifetime (baseline round before the engine, end with the run) and the
+//! `exit_on_failure` decision. Must not reorder or drop the engine's own events.
 
 use std::time::Duration;
 
