@@ -107,4 +107,39 @@ mod tests {
         let r = request(&check(None, None), "http://x/").unwrap();
         assert!(r.headers().get(AUTHORIZATION).is_none());
     }
+
+    /// A local server that wants `Bearer t0k`: 200 with it, 401 without; then nothing there.
+    #[tokio::test]
+    async fn absolute_urls_are_requested_directly_with_their_credentials() {
+        use axum::http::{HeaderMap, StatusCode};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/h",
+            axum::routing::get(|headers: HeaderMap| async move {
+                match headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+                    Some("Bearer t0k") => StatusCode::OK,
+                    _ => StatusCode::UNAUTHORIZED,
+                }
+            }),
+        );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let unused =
+            kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap()))
+                .unwrap();
+        let direct = direct_client();
+        let timeout = Duration::from_secs(5);
+        let mut with = check(Some("t0k"), None);
+        with.url = CheckUrl::Absolute(format!("http://{addr}/h"));
+        let (ok, code, _, detail) = probe(&with, &unused, &direct, timeout).await;
+        assert_eq!((ok, code, detail.as_str()), (true, Some(200), "200"));
+        let mut without = check(None, None);
+        without.url = with.url.clone();
+        let (ok, code, _, _) = probe(&without, &unused, &direct, timeout).await;
+        assert_eq!((ok, code), (false, Some(401)));
+        server.abort();
+        let _ = server.await;
+        let (ok, code, _, detail) = probe(&with, &unused, &direct, timeout).await;
+        assert!(!ok && code.is_none() && !detail.is_empty(), "{detail}");
+    }
 }
