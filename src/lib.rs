@@ -2,7 +2,7 @@
 //! write-ahead rollback journal.
 //!
 //! Pieces (one folder each): `config` (Krkn-compatible config and scenario files), `journal`
-//! (the rollback journal on disk and its executor), `cluster` (kube clients and generic object
+//! (the rollback journal on disk and its executor), `health` (health checks during a run), `cluster` (kube clients and generic object
 //! operations), `sandbox` (the embedded Kubernetes API emulator), `cli` (the command line).
 
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod config;
 pub mod deadman;
 pub mod engine;
 pub mod exit;
+pub mod health;
 pub mod journal;
 pub mod observe;
 pub mod refs;

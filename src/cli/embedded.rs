@@ -23,6 +23,11 @@ mod with_sandbox {
         pub async fn start(seed: &str) -> Result<(Embedded, kube::Client, ClusterTarget)> {
             let seed = seed.parse().wrap_err("chaosdeck.sandbox_seed")?;
             let sandbox = Sandbox::start(SandboxOptions { seed, ..Default::default() }).await?;
+            // A few hundred milliseconds: the seeded pods become Ready before any chaos, as in
+            // a cluster someone runs a game day on. Not settling is no reason to refuse.
+            if !sandbox.wait_settled(std::time::Duration::from_secs(10)).await {
+                eprintln!("sandbox: the seeded workloads are not all Ready yet; starting anyway");
+            }
             let client = sandbox.client()?;
             let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sandbox.url() };
             let path = crate::config::default_dir()

@@ -7,6 +7,7 @@
 mod check;
 mod embedded;
 mod execute;
+mod health;
 mod inspect;
 pub mod list;
 mod mark;

@@ -221,6 +221,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(super::exit_code_of(&e)));
         }
     };
+    // Before the engine starts, so a probe client that cannot be built fails the run first.
+    let health = super::health::setup(
+        &config,
+        &plan,
+        ops.clone(),
+        &target,
+        args.kubeconfig.as_deref(),
+        args.context.as_deref(),
+    )
+    .await?;
+    let health = crate::health::start(health).await;
     let start_paused = config.status_server.publish
         && config.status_server.signal_state.eq_ignore_ascii_case("PAUSE");
     let setup = EngineSetup {
@@ -237,8 +248,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
         eprintln!("warning: cannot install signal handlers: {e}");
     }
-    let (mut events, observer) =
-        observe.attach(&run_uuid, handle.events, handle.commands.clone())?;
+    let events = crate::health::attach(health, handle.events, handle.commands.clone());
+    let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
     if use_tui {
         let app = App::new(Mode::Run, header, Theme::from_env());
         let engine = Some((events, handle.commands.clone()));
@@ -252,8 +263,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     } else {
+        let mut health = super::health::Transitions::default();
         while let Some(event) = events.recv().await {
-            print_event(&event);
+            if !health.is_repeat(&event) {
+                print_event(&event);
+            }
             if matches!(event, EngineEvent::RunFinished { .. }) {
                 break;
             }
@@ -382,6 +396,19 @@ pub fn print_event(event: &EngineEvent) {
             format!("rollback done: {executed} executed, {failed} failed")
         }
         EngineEvent::State(state) => format!("engine {state:?}"),
+        EngineEvent::HealthStarted { checks, interval } => {
+            // Numbered: headless samples name their check by this number.
+            let names: Vec<String> =
+                checks.iter().enumerate().map(|(i, c)| format!("[{i}] {}", c.name)).collect();
+            format!("health: every {} s: {}", interval.as_secs(), names.join(", "))
+        }
+        EngineEvent::HealthSample(s) => format!(
+            "health [{}] {} {} ({} ms)",
+            s.check,
+            if s.ok { "ok" } else { "FAILING" },
+            s.detail,
+            s.latency.as_millis()
+        ),
         EngineEvent::Log(text) => text.clone(),
         EngineEvent::RunFinished { outstanding, exit_code } => {
             format!("run finished: {outstanding} pending, exit {exit_code}")

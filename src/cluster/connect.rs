@@ -36,6 +36,17 @@ pub async fn connect(
     context: Option<&str>,
 ) -> color_eyre::Result<(Client, ClusterTarget)> {
     use color_eyre::eyre::WrapErr;
+    let (config, target) = client_config(kubeconfig, context).await?;
+    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+    Ok((client, target))
+}
+
+/// The kube client configuration [`connect`] builds its client from.
+pub async fn client_config(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> color_eyre::Result<(Config, ClusterTarget)> {
+    use color_eyre::eyre::WrapErr;
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
     let (kubeconfig, path) = match kubeconfig {
         Some(path) => (
@@ -56,6 +67,5 @@ pub async fn connect(
             format!("kubeconfig {}: cannot use context {context_name:?}", path.display())
         })?;
     let target = ClusterTarget { context: context_name, server: config.cluster_url.to_string() };
-    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
-    Ok((client, target))
+    Ok((config, target))
 }

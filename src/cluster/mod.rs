@@ -10,6 +10,6 @@ mod connect;
 mod guard;
 mod ops;
 
-pub use connect::{ClusterTarget, connect, identify};
+pub use connect::{ClusterTarget, client_config, connect, identify};
 pub use guard::{DryRunRefused, Fence, FenceDown, fenced, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};

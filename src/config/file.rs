@@ -9,6 +9,7 @@ use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
+use super::health::{HealthChecks, RawHealthChecks};
 use super::paths::{candidates, expand_tilde};
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Config {
     /// `kraken.metrics_addr`: where `/metrics` is served (`--metrics-addr` overrides).
     pub metrics_addr: Option<String>,
     pub tunings: Tunings,
+    /// Krkn's `health_checks:` section (none configured: empty, default interval).
+    pub health_checks: HealthChecks,
     pub protected_namespaces: Vec<String>,
     pub allow_protected_namespaces: bool,
     /// `section` or `section.key` names present in the file that chaosdeck does not use.
@@ -112,6 +115,7 @@ struct RawConfig {
     kraken: Option<RawKraken>,
     tunings: Option<RawTunings>,
     chaosdeck: Option<RawChaosdeck>,
+    health_checks: Option<RawHealthChecks>,
     #[serde(flatten)]
     rest: BTreeMap<String, IgnoredAny>,
 }
@@ -220,6 +224,10 @@ impl Config {
         }
 
         let tunings = kraken_tunings(raw.tunings, &mut ignored);
+        let health_checks = match raw.health_checks {
+            Some(h) => h.validate(path)?,
+            None => HealthChecks::default(),
+        };
         let deck = raw.chaosdeck;
         let cluster = match deck.as_ref().and_then(|d| d.cluster.as_deref()) {
             None | Some("kubeconfig") => {
@@ -277,6 +285,7 @@ impl Config {
             },
             metrics_addr: kraken.metrics_addr.filter(|s| !s.trim().is_empty()),
             tunings,
+            health_checks,
             protected_namespaces,
             allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),
             ignored,

@@ -6,6 +6,7 @@
 pub mod bounds;
 mod error;
 mod file;
+pub mod health;
 mod paths;
 
 pub use error::ConfigError;
@@ -13,6 +14,7 @@ pub use file::{
     ClusterChoice, Config, DEFAULT_DEAD_MAN_NAMESPACE, DeadManSwitch, ScenarioFile, ScenarioGroup,
     StatusServer, Tunings,
 };
+pub use health::{CheckUrl, HealthChecks, HttpCheck};
 pub use paths::{
     KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, sandbox_default_dir,
 };

@@ -99,6 +99,13 @@ pub enum EngineEvent {
     },
     State(EngineState),
     Log(String),
+    /// The health task's rows (`crate::health`), sent once before their first samples.
+    HealthStarted {
+        checks: Vec<crate::health::CheckInfo>,
+        interval: Duration,
+    },
+    /// One probe of one health row.
+    HealthSample(crate::health::Sample),
     RunFinished {
         outstanding: usize,
         exit_code: u8,

@@ -42,6 +42,12 @@ struct StateLabel {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabel {
+    check: String,
+    kind: String,
+}
+
 type HistogramFamily = Family<TypeLabel, Histogram, fn() -> Histogram>;
 
 fn scenario_histogram() -> Histogram {
@@ -55,6 +61,8 @@ struct Pending {
     scenarios: HashMap<usize, (String, Instant)>,
     rollback: Option<Instant>,
     entries: HashSet<PathBuf>,
+    /// Labels of the health rows, by position.
+    health: Vec<CheckLabel>,
 }
 
 pub struct Metrics {
@@ -72,7 +80,16 @@ pub struct Metrics {
     rollback_duration: Histogram,
     emergency_rollbacks: Counter,
     engine_state: Family<StateLabel, Gauge>,
+    health_up: Family<CheckLabel, Gauge>,
+    health_probes: Family<CheckLabel, Counter>,
+    health_failures: Family<CheckLabel, Counter>,
+    health_latency: Family<CheckLabel, Histogram, fn() -> Histogram>,
     pending: Mutex<Pending>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~16 s: a probe answers in milliseconds or times out after a few seconds.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
 impl Default for Metrics {
@@ -99,6 +116,32 @@ impl Metrics {
         let rollback_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let emergency_rollbacks = Counter::default();
         let engine_state = Family::<StateLabel, Gauge>::default();
+        let health_up = Family::<CheckLabel, Gauge>::default();
+        let health_probes = Family::<CheckLabel, Counter>::default();
+        let health_failures = Family::<CheckLabel, Counter>::default();
+        let health_latency: Family<CheckLabel, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "health_up",
+            "1 when the health check's last probe passed, 0 when it failed, by check and kind",
+            health_up.clone(),
+        );
+        registry.register(
+            "health_probes",
+            "Health check probes made, by check and kind",
+            health_probes.clone(),
+        );
+        registry.register(
+            "health_failures",
+            "Health check probes that failed (not 200, not ready, no answer), by check and kind",
+            health_failures.clone(),
+        );
+        registry.register_with_unit(
+            "health_latency",
+            "Time one health check probe took, by check and kind",
+            Unit::Seconds,
+            health_latency.clone(),
+        );
         // Counters get `_total` appended by the encoder.
         registry.register(
             "scenarios_run",
@@ -186,6 +229,10 @@ impl Metrics {
             rollback_duration,
             emergency_rollbacks,
             engine_state,
+            health_up,
+            health_probes,
+            health_failures,
+            health_latency,
             pending: Mutex::new(Pending::default()),
         }
     }
@@ -258,6 +305,27 @@ impl Metrics {
             }
             EngineEvent::Emergency { .. } => {
                 self.emergency_rollbacks.inc();
+            }
+            EngineEvent::HealthStarted { checks, .. } => {
+                pending.health = checks
+                    .iter()
+                    .map(|c| CheckLabel { check: c.name.clone(), kind: c.kind.as_str().into() })
+                    .collect();
+                // Every series exists from the start, so a rate() over them starts at 0.
+                for label in &pending.health {
+                    self.health_probes.get_or_create(label).inc_by(0);
+                    self.health_failures.get_or_create(label).inc_by(0);
+                }
+            }
+            EngineEvent::HealthSample(sample) => {
+                if let Some(label) = pending.health.get(sample.check) {
+                    self.health_probes.get_or_create(label).inc();
+                    if !sample.ok {
+                        self.health_failures.get_or_create(label).inc();
+                    }
+                    self.health_up.get_or_create(label).set(i64::from(sample.ok));
+                    self.health_latency.get_or_create(label).observe(sample.latency.as_secs_f64());
+                }
             }
             _ => {}
         }
@@ -352,5 +420,40 @@ mod tests {
         assert!(text.contains("chaosdeck_journal_entries_pending 1"), "{text}");
         assert!(text.contains("# TYPE chaosdeck_rollback_duration_seconds histogram"), "{text}");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+    }
+
+    #[test]
+    fn health_samples_feed_the_health_series_by_check() {
+        use crate::health::{CheckInfo, CheckKind, Sample};
+        let m = Metrics::new();
+        m.observe(&EngineEvent::HealthStarted {
+            checks: vec![CheckInfo {
+                name: "svc shop/frontend:80".into(),
+                kind: CheckKind::Http,
+                exit_on_failure: false,
+            }],
+            interval: std::time::Duration::from_secs(2),
+        });
+        let labels = r#"{check="svc shop/frontend:80",kind="http"}"#;
+        let text = to_prometheus_text(&m.encode().unwrap_or_default());
+        assert!(text.contains(&format!("chaosdeck_health_failures_total{labels} 0")), "{text}");
+        for (tick, ok) in [(0, true), (1, false), (2, false)] {
+            m.observe(&EngineEvent::HealthSample(Sample {
+                check: 0,
+                tick,
+                ok,
+                code: Some(if ok { 200 } else { 503 }),
+                latency: std::time::Duration::from_millis(3),
+                detail: String::new(),
+            }));
+        }
+        let text = to_prometheus_text(&m.encode().unwrap_or_default());
+        assert!(text.contains(&format!("chaosdeck_health_probes_total{labels} 3")), "{text}");
+        assert!(text.contains(&format!("chaosdeck_health_failures_total{labels} 2")), "{text}");
+        assert!(text.contains(&format!("chaosdeck_health_up{labels} 0")), "{text}");
+        assert!(
+            text.contains(&format!("chaosdeck_health_latency_seconds_count{labels} 3")),
+            "{text}"
+        );
     }
 }

@@ -24,6 +24,8 @@ pub struct Report {
     pub rollbacks: Vec<RollbackReport>,
     /// Journal entries of this run still pending when it ended (`RunSummary::outstanding`).
     pub pending: Vec<PathBuf>,
+    /// The health checks (`health_checks` and the built-in readiness checks).
+    pub health: super::health::HealthReport,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +79,7 @@ pub struct Recorder {
     last_started: Option<usize>,
     entry_pos: HashMap<PathBuf, usize>,
     rollback_started: Option<Instant>,
+    health: super::health::HealthRecorder,
 }
 
 impl Recorder {
@@ -93,15 +96,18 @@ impl Recorder {
                 entries: Vec::new(),
                 rollbacks: Vec::new(),
                 pending: Vec::new(),
+                health: Default::default(),
             },
             current: HashMap::new(),
             last_started: None,
             entry_pos: HashMap::new(),
             rollback_started: None,
+            health: Default::default(),
         }
     }
 
     pub fn observe(&mut self, event: &EngineEvent) {
+        self.health.observe(event);
         let r = &mut self.report;
         match event {
             EngineEvent::RunStarted { run_uuid, journal, .. } => {
@@ -206,6 +212,7 @@ impl Recorder {
         report.journal = Some(summary.journal.clone());
         report.exit_code = summary.exit_code;
         report.pending = summary.outstanding.clone();
+        report.health = self.health.report();
         if report.finished_at.is_none() {
             report.finished_at = Some(Timestamp::now());
         }
@@ -224,7 +231,7 @@ fn describe(result: &ScenarioResult) -> (&'static str, bool, Option<String>) {
     }
 }
 
-fn xml_escape(text: &str) -> String {
+pub(super) fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -305,7 +312,11 @@ pub fn junit(report: &Report) -> String {
             }
         }
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    out.push_str("  </testsuite>\n");
+    if !report.health.checks.is_empty() {
+        out.push_str(&super::health::junit_suite(&report.health, &report.run_uuid));
+    }
+    out.push_str("</testsuites>\n");
     out
 }
 

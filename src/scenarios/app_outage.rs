@@ -83,6 +83,11 @@ impl ScenarioPlan for Plan {
         vec![Need::new(Op::Create, NETWORKPOLICY, Some(&self.0.namespace))]
     }
 
+    fn health_targets(&self) -> Vec<crate::health::Target> {
+        let labels = self.0.pod_selector.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        vec![crate::health::Target::pods_in(&self.0.namespace, labels)]
+    }
+
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
         Box::pin(async move {
             let spec = &self.0;

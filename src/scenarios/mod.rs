@@ -97,6 +97,11 @@ pub trait ScenarioPlan: Send + Sync {
     /// Every operation `run` may ask of its [`ScenarioCtx`], with kinds and namespaces: the
     /// preflight checks the permissions these take, and the context refuses anything else.
     fn needs(&self) -> Vec<Need>;
+    /// The workloads whose readiness the health panel follows while the run lasts (none by
+    /// default: node and hog scenarios target nodes).
+    fn health_targets(&self) -> Vec<crate::health::Target> {
+        Vec::new()
+    }
     /// Performs the chaos and, on normal completion, reverts its own changes.
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>>;
 }

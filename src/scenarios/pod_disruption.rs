@@ -306,6 +306,19 @@ impl ScenarioPlan for Plan {
         Duration::from_secs(recovery + 120)
     }
 
+    fn health_targets(&self) -> Vec<crate::health::Target> {
+        self.0
+            .iter()
+            .map(|t| crate::health::Target::Pods {
+                namespace: t.namespace_re.as_str().to_string(),
+                name: t.name_re.as_ref().map(|r| r.as_str().to_string()),
+                labels: crate::health::Target::labels_of(
+                    t.spec.label_selector.as_deref().unwrap_or(""),
+                ),
+            })
+            .collect()
+    }
+
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
         Box::pin(async move {
             for target in &self.0 {

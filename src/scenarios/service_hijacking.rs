@@ -76,6 +76,13 @@ impl ScenarioPlan for Plan {
         ]
     }
 
+    fn health_targets(&self) -> Vec<crate::health::Target> {
+        vec![crate::health::Target::Service {
+            namespace: self.0.service_namespace.clone(),
+            name: self.0.service_name.clone(),
+        }]
+    }
+
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
         Box::pin(async move {
             let s = &self.0;

@@ -141,6 +141,8 @@ pub struct App {
     pub read_only: Option<String>,
     /// The rollback under way (the engine's, `x` or `!`), counted as outcomes arrive.
     pub rollback: Option<RollbackProgress>,
+    /// The health panel (empty: no checks, and the panel is not drawn).
+    pub health: super::health::HealthView,
 }
 
 /// Live counts of a rollback, for the status bar.
@@ -204,6 +206,7 @@ impl App {
             not_undone: 0,
             read_only: None,
             rollback: None,
+            health: Default::default(),
         }
     }
 

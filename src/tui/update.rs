@@ -215,6 +215,7 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             true
         }
         EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
+            app.health.chaos_now = true;
             if let Some(row) = app.scenarios.get_mut(*index) {
                 row.status = RowStatus::Running;
                 row.iteration = *iteration;
@@ -240,6 +241,7 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             false
         }
         EngineEvent::ScenarioFinished { index, result } => {
+            app.health.chaos_now = false;
             if let Some(row) = app.scenarios.get_mut(*index) {
                 (row.status, row.step) = match result {
                     ScenarioResult::Passed => (RowStatus::Passed, "passed".into()),
@@ -313,6 +315,17 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
         }
         EngineEvent::Log(text) => {
             app.push_log(text.clone());
+            false
+        }
+        EngineEvent::HealthStarted { checks, interval } => {
+            app.health.start(checks, *interval);
+            false
+        }
+        EngineEvent::HealthSample(sample) => {
+            if let Some(name) = app.health.record(sample) {
+                let word = if sample.ok { "healthy again" } else { "FAILING" };
+                app.push_log(format!("health: {name} {word} ({})", sample.detail));
+            }
             false
         }
         EngineEvent::RunFinished { outstanding, exit_code } => {

@@ -2,8 +2,9 @@
 //!
 //! Owns: an in-process HTTP server that speaks enough of the Kubernetes API for kube-rs and
 //! kubectl (discovery, CRUD, watch, selectors, Status errors, scale/eviction/status/log
-//! subresources), an in-memory object store, mini-controllers that make it behave like a
-//! cluster, the seeds it starts from, and the kubeconfig that points at it.
+//! subresources, a synthetic service proxy), an in-memory object store, mini-controllers
+//! that make it behave like a cluster, the seeds it starts from, and the kubeconfig that
+//! points at it.
 //!
 //! Security: it listens on 127.0.0.1 only, over plain HTTP, with **no authentication or
 //! authorization**. Anything on the machine can talk to it; that is fine for a throwaway demo
@@ -56,6 +57,16 @@
 //!   (`watch_after_compaction_is_410`, `watch_after_compaction_from_the_start_is_410`,
 //!   `watch_after_compaction_with_kube_rs`).
 //! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
+//! - The service proxy (`/api/v1/namespaces/{ns}/services/[scheme:]{name}[:{port}]/proxy/…`,
+//!   any method) is a **simulation for health checks**, not Kubernetes semantics: no process
+//!   answers, so the sandbox answers from the simulated state — `200` with a line of text
+//!   while the Service has a Ready pod its selector picks that is not selected by a NetworkPolicy
+//!   with `Ingress` isolation and no ingress rule (what an application outage creates; real
+//!   policies are additive and the API server's own traffic may be allowed), and that does not
+//!   carry the `service-hijacking` label; a `503` `ServiceUnavailable` Status otherwise, also
+//!   for a port the Service does not have; `404` for a Service that does not exist. A real
+//!   API server forwards to a pod; against kwok nothing answers there, so this behaviour is
+//!   sandbox-only (`tests/sandbox_proxy.rs`).
 //! - kube-rs retries 429 by default (`Config::default_retry`), so an eviction a PDB refuses is
 //!   retried by the client until it succeeds or the retries run out.
 //!
@@ -202,6 +213,27 @@ impl Sandbox {
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
         Ok(Sandbox { addr, store, shutdown, tasks, requests })
+    }
+
+    /// Waits (at most `limit`) until every Deployment reports as many ready replicas as it
+    /// wants: a fresh demo cluster is then what a game day expects to start from (health
+    /// checks green before the first chaos). Returns whether it settled.
+    pub async fn wait_settled(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (deployments, _) = self.store.list(resources::DEPLOYMENTS, None);
+            let settled = deployments.iter().all(|d| {
+                let want = meta::i64_at(d, &["spec", "replicas"]).unwrap_or(1);
+                meta::i64_at(d, &["status", "readyReplicas"]).unwrap_or(0) >= want
+            });
+            if settled {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Every request served so far, oldest first; empty unless `record_requests` was set.

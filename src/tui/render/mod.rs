@@ -1,5 +1,6 @@
 //! Drawing: one small function per region, all reading [`App`] and nothing else.
 
+mod health;
 mod inspector;
 mod journal;
 mod log;
@@ -15,8 +16,12 @@ use ratatui::widgets::{Block, BorderType, Borders};
 use super::app::{App, Focus};
 
 pub fn draw(frame: &mut Frame, app: &mut App) {
-    let [main, status_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    // The health panel spans the width (its timeline wants it) and is absent without checks,
+    // capped so that the other panels keep most of a small terminal.
+    let health_h = health::height(&app.health).min(frame.area().height * 2 / 5);
+    let [main, health_area, status_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(health_h), Constraint::Length(1)])
+            .areas(frame.area());
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(main);
     let [scen_area, log_area] =
@@ -27,6 +32,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     log::draw(frame, app, log_area);
     journal::draw(frame, app, journal_area);
     inspector::draw(frame, app, insp_area);
+    if health_h > 0 {
+        health::draw(frame, app, health_area);
+    }
     status::draw(frame, app, status_area);
     popup::draw(frame, app);
 }

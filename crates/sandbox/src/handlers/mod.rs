@@ -1,5 +1,5 @@
 //! HTTP front of the sandbox: URL parsing and dispatch to discovery, CRUD, watch and
-//! subresource handlers.
+//! subresource handlers, and the synthetic service proxy.
 //!
 //! Owns: mapping Kubernetes REST paths (`/api/v1/namespaces/{ns}/{resource}/{name}/{sub}`,
 //! `/apis/{group}/{version}/...`) and verbs onto store operations, and the wire format of
@@ -9,6 +9,7 @@
 
 mod access;
 mod crud;
+pub mod proxy;
 mod subresources;
 pub mod table;
 mod watch;
@@ -190,6 +191,10 @@ async fn dispatch(
         let target = Target { res: 0, ns: None, name: None, sub: None };
         let req = Req { target, query: HashMap::new(), headers, body };
         return access::review(&req).unwrap_or_else(IntoResponse::into_response);
+    }
+    // Not stored either: answered from the simulated state of the Service (see `proxy`).
+    if let Some((ns, name, port, path)) = proxy::parse(uri.path()) {
+        return proxy::answer(&state, ns, name, port, &path);
     }
     let route = match parse_path(uri.path()) {
         Ok(r) => r,

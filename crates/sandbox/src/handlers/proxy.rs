@@ -1,0 +1,157 @@
+//! The `services/{name}[:{port}]/proxy/{path}` subresource, answered synthetically: no
+//! container runs in the sandbox, so the answer follows the simulated state instead.
+//!
+//! 200 while the Service has a Ready endpoint — a Ready pod its selector picks that no deny-all
+//! NetworkPolicy isolates and that is not a service-hijacking pod — and 503 otherwise. This
+//! is a simulation for health checks (see the crate docs), not Kubernetes semantics.
+//!
+//! Owns: reading the store to decide the answer. Must not change anything.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{AppState, json_response};
+use crate::meta;
+use crate::resources as r;
+use crate::selectors::LabelSelector;
+
+/// The label Krkn's service-hijacking pod carries (and chaosdeck's, to be found the same way).
+pub const HIJACK_LABEL: &str = "service-hijacking";
+
+/// `(namespace, service, port, path)` when `path` is a service proxy URL.
+pub fn parse(path: &str) -> Option<(&str, &str, Option<&str>, String)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (ns, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix("services/")?;
+    let (name_port, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let tail = match rest {
+        "proxy" => "",
+        _ => rest.strip_prefix("proxy/")?,
+    };
+    // `[scheme:]name[:port]`, as the API server reads it.
+    let parts: Vec<&str> = name_port.split(':').collect();
+    let (name, port) = match parts.as_slice() {
+        [name] => (*name, None),
+        ["http" | "https", name, port] => (*name, Some(*port)),
+        [name, port] => (*name, Some(*port)),
+        _ => return None,
+    };
+    if ns.is_empty() || name.is_empty() {
+        return None;
+    }
+    Some((ns, name, port.filter(|p| !p.is_empty()), format!("/{tail}")))
+}
+
+pub fn answer(state: &AppState, ns: &str, name: &str, port: Option<&str>, path: &str) -> Response {
+    let svc = match state.store.get(r::SERVICES, ns, name) {
+        Ok(svc) => svc,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(port) = port
+        && !has_port(&svc, port)
+    {
+        return unavailable(name, &format!("no port {port:?} on service {ns}/{name}"));
+    }
+    match ready_endpoints(state, ns, &svc) {
+        0 => unavailable(name, &format!("no endpoints available for service \"{name}\"")),
+        n => {
+            let text = format!(
+                "chaosdeck sandbox: service {ns}/{name} answers {path} ({n} ready endpoint{})\n",
+                if n == 1 { "" } else { "s" }
+            );
+            let mut resp = Response::new(Body::from(text));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            resp
+        }
+    }
+}
+
+fn has_port(svc: &Value, port: &str) -> bool {
+    meta::at(svc, &["spec", "ports"]).and_then(Value::as_array).into_iter().flatten().any(|p| {
+        p.get("name").and_then(Value::as_str) == Some(port)
+            || p.get("port").and_then(Value::as_i64).map(|n| n.to_string()).as_deref() == Some(port)
+    })
+}
+
+/// Ready pods the Service selects, minus isolated and hijacking ones.
+fn ready_endpoints(state: &AppState, ns: &str, svc: &Value) -> usize {
+    let Some(selector) = meta::at(svc, &["spec", "selector"])
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+    else {
+        return 0;
+    };
+    let Ok(selector) = LabelSelector::from_api(&json!({ "matchLabels": selector })) else {
+        return 0;
+    };
+    let (pods, _) = state.store.list(r::PODS, Some(ns));
+    let (policies, _) = state.store.list(r::NETWORKPOLICIES, Some(ns));
+    let deny_all: Vec<LabelSelector> = policies
+        .iter()
+        .filter(|p| denies_all_ingress(p))
+        .filter_map(|p| meta::at(p, &["spec", "podSelector"]).map(LabelSelector::from_api))
+        .filter_map(Result::ok)
+        .collect();
+    pods.iter()
+        .filter(|p| selector.matches(p) && is_ready(p) && !meta::is_deleting(p))
+        .filter(|p| meta::label(p, HIJACK_LABEL).is_none())
+        .filter(|p| !deny_all.iter().any(|s| s.matches(p)))
+        .count()
+}
+
+/// Ingress isolation with no rule letting anything in: what an application outage creates.
+fn denies_all_ingress(policy: &Value) -> bool {
+    let types: Vec<&str> = meta::at(policy, &["spec", "policyTypes"])
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_else(|| vec!["Ingress"]);
+    let no_rules = meta::at(policy, &["spec", "ingress"])
+        .and_then(Value::as_array)
+        .is_none_or(|rules| rules.is_empty());
+    types.contains(&"Ingress") && no_rules
+}
+
+fn is_ready(pod: &Value) -> bool {
+    meta::at(pod, &["status", "conditions"]).and_then(Value::as_array).into_iter().flatten().any(
+        |c| {
+            c.get("type").and_then(Value::as_str) == Some("Ready")
+                && c.get("status").and_then(Value::as_str) == Some("True")
+        },
+    )
+}
+
+fn unavailable(name: &str, message: &str) -> Response {
+    json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": message, "reason": "ServiceUnavailable",
+            "details": {"name": name, "kind": "services"}, "code": 503,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn proxy_paths_parse_with_and_without_port_and_scheme() {
+        assert_eq!(
+            parse("/api/v1/namespaces/shop/services/frontend:80/proxy/healthz"),
+            Some(("shop", "frontend", Some("80"), "/healthz".into()))
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces/shop/services/frontend/proxy"),
+            Some(("shop", "frontend", None, "/".into()))
+        );
+        assert_eq!(
+            parse("/api/v1/namespaces/shop/services/http:frontend:http/proxy/"),
+            Some(("shop", "frontend", Some("http"), "/".into()))
+        );
+        assert_eq!(parse("/api/v1/namespaces/shop/services/frontend"), None);
+        assert_eq!(parse("/api/v1/namespaces/shop/services/frontend/status"), None);
+        assert_eq!(parse("/api/v1/namespaces/shop/pods/x/proxy/"), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! Health checks in a run of the real binary, headless, against a cluster held by the test:
+//! `exit_on_failure: True` stops the run and rolls back (exit 1, nothing pending), the report
+//! carries every check, and the built-in readiness checks work on both targets.
+//!
+//! The service-proxy checks are sandbox-only: on the real control plane (kwok) no pod process
+//! answers behind a Service, so the API server's proxy fails whatever the chaos does; the
+//! built-in readiness checks read the API only and are what works there.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::cluster::Target;
+use support::world::{Lines, Running, World, wait_exit};
+
+fn run(w: &World, config: &Path, report: &Path) -> Running {
+    Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(config)
+            .arg("--report")
+            .arg(report)
+            .args(w.confirmation())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// `w.config(...)` with a `health_checks:` section appended.
+fn with_health(w: &World, scenario_type: &str, file: &str, health: &str) -> PathBuf {
+    let path = w.config(scenario_type, &[file], true, 0);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(health);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn settled(w: &World) {
+    if let Some(sandbox) = w.cluster.sandbox() {
+        assert!(sandbox.wait_settled(Duration::from_secs(30)).await, "the demo never settled");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_on_failure_stops_the_run_and_rolls_the_outage_back() {
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    // A 300 s outage of the frontend: only the health check can end this run early.
+    let config = with_health(
+        &w,
+        "application_outages_scenarios",
+        "long_outage.yaml",
+        "health_checks:\n    interval: 1\n    config:\n        - url: /api/v1/namespaces/shop/services/frontend:80/proxy/\n          exit_on_failure: True\n        - url: /api/v1/namespaces/shop/services/cart:80/proxy/\n          exit_on_failure: False\n",
+    );
+    let report_path = w.dir.path().join("report.json");
+    let mut child = run(&w, &config, &report_path);
+    let mut lines = Lines::of(&mut child);
+    // The guard only stops a hang; the outage itself would last 300 s.
+    let code = wait_exit(&mut child, Duration::from_secs(120));
+    let log = lines.rest();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("has exit_on_failure: stopping the run and rolling back"), "{log}");
+    assert_eq!(w.outstanding(), 0, "nothing of the run may stay pending:\n{log}");
+    assert!(w.executed() >= 1, "the outage's entry was undone by the rollback:\n{log}");
+
+    let r = report(&report_path);
+    assert_eq!(r["exit_code"], 1);
+    assert_eq!(r["scenarios"][0]["result"], "stopped", "{r:#}");
+    assert_eq!(r["scenarios"][0]["rolled_back"], true, "{r:#}");
+    assert!(r["pending"].as_array().unwrap().is_empty(), "{r:#}");
+    let checks = r["health"]["checks"].as_array().unwrap();
+    let frontend = &checks[0];
+    assert_eq!(frontend["name"], "svc shop/frontend:80");
+    assert_eq!(frontend["exit_on_failure"], true);
+    assert!(frontend["failures_during_chaos"].as_u64().unwrap() >= 1, "{r:#}");
+    assert_eq!(frontend["outages"][0]["during_chaos"], true, "{r:#}");
+    // The cart Service is not in the outage, and the frontend's Deployment stays Ready (a
+    // NetworkPolicy does not touch readiness).
+    assert_eq!(checks[1]["failures"], 0, "{r:#}");
+    let deploy = checks.iter().find(|c| c["name"] == "deploy shop/frontend").unwrap();
+    assert_eq!(deploy["kind"], "workload");
+    assert_eq!(deploy["failures"], 0, "{r:#}");
+    w.shutdown().await;
+}
+
+/// GET over a plain socket (no HTTP client among the dev-dependencies): the body.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool"]
+async fn health_metrics_follow_the_outage_and_promtool_accepts_them() {
+    let found = Command::new("sh").args(["-c", "command -v promtool"]).output().unwrap();
+    let promtool = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    assert!(!promtool.is_empty(), "promtool is missing (Debian's `prometheus` package)");
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    let config = with_health(
+        &w,
+        "application_outages_scenarios",
+        "long_outage.yaml",
+        "health_checks:\n    interval: 1\n    config:\n        - url: /api/v1/namespaces/shop/services/frontend:80/proxy/\n",
+    );
+    let report_path = w.dir.path().join("report.json");
+    let mut child = Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--metrics-addr", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--report")
+            .arg(&report_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("FAILING 503", Duration::from_secs(60)), "{}", lines.rest());
+    let log = lines.rest();
+    let line = log.lines().find(|l| l.contains("metrics: serving http://")).unwrap_or_default();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default();
+    let text = get(addr, "/metrics");
+    let labels = r#"{check="svc shop/frontend:80",kind="http"}"#;
+    assert!(text.contains(&format!("chaosdeck_health_up{labels} 0")), "{text}");
+    assert!(!text.contains(&format!("chaosdeck_health_failures_total{labels} 0")), "{text}");
+    assert!(text.contains("# TYPE chaosdeck_health_latency_seconds histogram"), "{text}");
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(130), "{}", lines.rest());
+    assert_eq!(w.outstanding(), 0);
+    w.shutdown().await;
+}
+
+crate::on_both_targets! {
+    /// No `health_checks:` section: the pod disruption's targets are still followed.
+    async fn builtin_readiness_follows_the_targeted_deployment(target) {
+        let w = World::new(target).await;
+        settled(&w).await;
+        let config = w.config("pod_disruption_scenarios", &["pod.yml"], true, 0);
+        let report_path = w.dir.path().join("report.json");
+        let mut child = run(&w, &config, &report_path);
+        let mut lines = Lines::of(&mut child);
+        let code = wait_exit(&mut child, Duration::from_secs(300));
+        let log = lines.rest();
+        assert!(code.is_some() && report_path.exists(), "{code:?}\n{log}");
+        let r = report(&report_path);
+        let checks = r["health"]["checks"].as_array().unwrap();
+        let cart = checks.iter().find(|c| c["name"] == "deploy shop/cart");
+        let cart = cart.unwrap_or_else(|| panic!("no readiness row for shop/cart: {r:#}"));
+        assert_eq!(cart["kind"], "workload");
+        assert!(cart["samples"].as_u64().unwrap() >= 1, "{r:#}");
+        assert!(cart["last"].as_str().unwrap().ends_with("ready"), "{r:#}");
+        w.shutdown().await;
+    }
+}
