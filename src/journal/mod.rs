@@ -21,6 +21,7 @@ pub mod krkn;
 pub mod kubectl;
 pub mod lock;
 pub mod names;
+pub mod runs;
 pub mod scan;
 pub mod schedule;
 pub mod state;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod runs;
 pub mod world;
 
 use std::collections::BTreeMap;
