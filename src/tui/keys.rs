@@ -79,13 +79,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('h'), KeyCode::Left],
         label: "h/←",
         action: Action::Collapse,
-        help: "collapse a context",
+        help: "fold a run or context (or go to its parent)",
     },
     Binding {
         keys: &[KeyCode::Char('l'), KeyCode::Right],
         label: "l/→",
         action: Action::Expand,
-        help: "expand a context",
+        help: "unfold a run or context",
     },
     Binding {
         keys: &[KeyCode::Enter],
@@ -97,13 +97,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('/')],
         label: "/",
         action: Action::Filter,
-        help: "filter by run uuid, scenario type or state",
+        help: "filter by run, scenario, file or state",
     },
     Binding {
         keys: &[KeyCode::Char('x')],
         label: "x",
         action: Action::Execute,
-        help: "undo the selected entry or context (confirm)",
+        help: "undo the selected entry, context or run (confirm)",
     },
     Binding {
         keys: &[KeyCode::Char('m')],

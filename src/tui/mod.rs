@@ -11,6 +11,7 @@ pub mod render;
 mod runtime;
 mod terminal;
 pub mod theme;
+pub mod tree;
 pub mod update;
 
 pub use runtime::{Session, run};

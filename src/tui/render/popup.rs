@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             (format!(" {title} "), out, 72)
         }
         Popup::Filter { input } => (
-            " Filter (run uuid, scenario type or state) ".into(),
+            " Filter (run uuid, scenario, file or state) ".into(),
             vec![
                 Line::raw(format!("/{input}▏")),
                 Line::styled("Enter apply, empty clears; Esc cancel", theme.dim()),

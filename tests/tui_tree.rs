@@ -1,0 +1,178 @@
+//! The Journal tree grouped by run (run → context → entry), its filter and folding, on a
+//! TestBackend.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use chaosdeck::journal::{Depth, scan_with};
+use chaosdeck::tui::app::{App, Effect, Focus, Header, Mode, Popup};
+use chaosdeck::tui::theme::Theme;
+use chaosdeck::tui::update::handle_key;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use support::runs::{NEW_RUN, OLD_RUN, build, path_of};
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn enter() -> KeyEvent {
+    KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| chaosdeck::tui::render::draw(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// `chaosdeck inspect` over the fixture journal, with the newer run as the header's run (so
+/// it starts unfolded and the older one folded).
+fn app_over(root: &Path) -> App {
+    let header = Header { run_uuid: Some(NEW_RUN.into()), ..Default::default() };
+    let mut app = App::new(Mode::Inspect, header, Theme { color: false });
+    app.set_tree(scan_with(root, Depth::Headers).unwrap());
+    render(&mut app, 80, 24);
+    app
+}
+
+fn ids(items: &[tui_tree_widget::TreeItem<'static, String>]) -> Vec<String> {
+    items.iter().map(|i| i.identifier().clone()).collect()
+}
+
+/// The identifiers of the whole tree, depth first.
+fn all_ids(items: &[tui_tree_widget::TreeItem<'static, String>]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|i| [vec![i.identifier().clone()], all_ids(i.children())].concat())
+        .collect()
+}
+
+fn journal() -> (tempfile::TempDir, PathBuf, Vec<(&'static str, PathBuf)>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rollback");
+    let paths = build(&root);
+    (tmp, root, paths)
+}
+
+fn file_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn dir_of(path: &Path) -> String {
+    file_of(path.parent().unwrap())
+}
+
+#[test]
+fn runs_contexts_and_entries_newest_first() {
+    let (_tmp, root, paths) = journal();
+    let app = app_over(&root);
+    assert_eq!(ids(&app.items), [NEW_RUN, OLD_RUN], "one row per run, newest first");
+    let new_contexts = ids(app.items[0].children());
+    let newb = dir_of(&path_of(&paths, "newb0001"));
+    let newa = dir_of(&path_of(&paths, "newa0001"));
+    assert_eq!(new_contexts, [newb.clone(), newa]);
+    let entries = ids(app.items[0].children()[0].children());
+    assert_eq!(
+        entries,
+        [file_of(&path_of(&paths, "newb0002")), file_of(&path_of(&paths, "newb0001"))]
+    );
+    let old_entries = ids(app.items[1].children()[1].children());
+    assert_eq!(
+        old_entries,
+        [file_of(&path_of(&paths, "olda0002")), file_of(&path_of(&paths, "olda0001"))]
+    );
+}
+
+#[test]
+fn grouped_tree_snapshots() {
+    let (_tmp, root, _) = journal();
+    let mut a = app_over(&root);
+    a.focus = Focus::Journal;
+    let small = render(&mut a, 80, 24);
+    assert_eq!(small.matches("▼ run 9f3e7d21").count(), 1, "one row for the run:\n{small}");
+    insta::assert_snapshot!("grouped_tree_80x24", small);
+    // Unfold the older run (`l` on it) and its contexts.
+    a.tree_state.select(vec![OLD_RUN.into()]);
+    handle_key(&mut a, key('l'));
+    for ctx in ids(a.items[1].children()) {
+        a.tree_state.open(vec![OLD_RUN.into(), ctx]);
+    }
+    let big = render(&mut a, 160, 48);
+    assert!(big.contains("1 pending, 1 orphaned") || big.contains("1 orphaned"), "{big}");
+    insta::assert_snapshot!("grouped_tree_160x48", big);
+}
+
+#[test]
+fn h_and_l_fold_and_unfold_each_level() {
+    let (_tmp, root, paths) = journal();
+    let mut a = app_over(&root);
+    a.focus = Focus::Journal;
+    let old = vec![OLD_RUN.to_string()];
+    a.tree_state.select(old.clone());
+    assert!(!a.tree_state.opened().contains(&old));
+    handle_key(&mut a, key('l'));
+    assert!(a.tree_state.opened().contains(&old), "l unfolds the run");
+    let ctx = vec![OLD_RUN.to_string(), dir_of(&path_of(&paths, "olda0001"))];
+    a.tree_state.select(ctx.clone());
+    handle_key(&mut a, key('l'));
+    assert!(a.tree_state.opened().contains(&ctx), "l unfolds the context");
+    handle_key(&mut a, key('h'));
+    assert!(!a.tree_state.opened().contains(&ctx), "h folds the context");
+    handle_key(&mut a, key('h'));
+    assert_eq!(a.tree_state.selected(), old.as_slice(), "h on a folded context goes up");
+    handle_key(&mut a, key('h'));
+    assert!(!a.tree_state.opened().contains(&old), "h folds the run");
+}
+
+fn filtered(root: &Path, filter: &str) -> App {
+    let mut a = app_over(root);
+    handle_key(&mut a, key('/'));
+    for c in filter.chars() {
+        handle_key(&mut a, key(c));
+    }
+    handle_key(&mut a, enter());
+    assert_eq!(a.filter, filter);
+    a
+}
+
+#[test]
+fn filter_applies_at_every_level() {
+    let (_tmp, root, paths) = journal();
+    // Run level: a uuid prefix keeps that run whole.
+    let a = filtered(&root, "6c24");
+    assert_eq!(ids(&a.items), [OLD_RUN]);
+    assert_eq!(all_ids(&a.items).len(), 1 + 2 + 3);
+    // Context level: a scenario file keeps its context whole, and its run.
+    let a = filtered(&root, "node.yml");
+    assert_eq!(ids(&a.items), [OLD_RUN]);
+    assert_eq!(ids(a.items[0].children()), [dir_of(&path_of(&paths, "oldb0001"))]);
+    assert_eq!(a.items[0].children()[0].children().len(), 1);
+    // Entry level: a state keeps only the entries in it, in whichever runs they are.
+    let a = filtered(&root, "failed");
+    assert_eq!(ids(&a.items), [NEW_RUN]);
+    let ctx = &a.items[0].children();
+    assert_eq!(ctx.len(), 1);
+    assert_eq!(ids(ctx[0].children()), [file_of(&path_of(&paths, "newb0002"))]);
+    let a = filtered(&root, "executed");
+    assert_eq!(all_ids(&a.items).len(), 1 + 1 + 2);
+    // No match: an empty tree, not the unfiltered one.
+    let mut a = filtered(&root, "no-such-thing");
+    assert!(a.items.is_empty());
+    assert!(render(&mut a, 80, 24).contains("filter: no-such-thing"));
+}
+
+#[test]
+fn x_on_a_run_undoes_its_pending_entries_newest_first() {
+    let (_tmp, root, paths) = journal();
+    let mut a = app_over(&root);
+    a.focus = Focus::Journal;
+    a.tree_state.select(vec![NEW_RUN.into()]);
+    handle_key(&mut a, key('x'));
+    let Some(Popup::Confirm { title, .. }) = &a.popup else { panic!("x asks first") };
+    assert!(title.starts_with("Undo run 9f3e7d21 (3 entries)"), "{title}");
+    let want = ["newb0002", "newb0001", "newa0001"].map(|s| path_of(&paths, s)).to_vec();
+    assert_eq!(handle_key(&mut a, enter()), vec![Effect::Execute(want)]);
+}
