@@ -1,18 +1,19 @@
-//! The Journal tree grouped by run (run → context → entry), its filter and folding, on a
-//! TestBackend.
+//! The Journal tree grouped by run (run → context → entry), its filter and folding, and the
+//! Inspector following its entry's file, on a TestBackend.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
-use chaosdeck::journal::{Depth, scan_with};
+use chaosdeck::journal::{Depth, scan_with, state};
 use chaosdeck::tui::app::{App, Effect, Focus, Header, Mode, Popup};
+use chaosdeck::tui::inspect;
 use chaosdeck::tui::theme::Theme;
-use chaosdeck::tui::update::handle_key;
+use chaosdeck::tui::update::{handle_key, on_scanned};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use support::runs::{NEW_RUN, OLD_RUN, build, path_of};
+use support::runs::{NEW_RUN, OLD_RUN, build, fail, path_of};
 
 fn key(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
@@ -175,4 +176,63 @@ fn x_on_a_run_undoes_its_pending_entries_newest_first() {
     assert!(title.starts_with("Undo run 9f3e7d21 (3 entries)"), "{title}");
     let want = ["newb0002", "newb0001", "newa0001"].map(|s| path_of(&paths, s)).to_vec();
     assert_eq!(handle_key(&mut a, enter()), vec![Effect::Execute(want)]);
+}
+
+/// Selects the entry with `suffix`, presses Enter and loads what the runtime would.
+fn inspect_entry(a: &mut App, paths: &[(&str, PathBuf)], suffix: &str) {
+    let path = path_of(paths, suffix);
+    let ctx = dir_of(&path);
+    let run = ctx.split_once('-').unwrap().1.to_string();
+    a.focus = Focus::Journal;
+    a.tree_state.open(vec![run.clone()]);
+    a.tree_state.open(vec![run.clone(), ctx.clone()]);
+    a.tree_state.select(vec![run, ctx, file_of(&path)]);
+    let effects = handle_key(a, enter());
+    assert_eq!(effects, vec![Effect::Inspect(path.clone())]);
+    a.inspected = inspect::load(path);
+}
+
+/// The rescan the runtime does on a file event, and the inspector reload it asks for.
+fn rescan(a: &mut App, root: &Path) {
+    for effect in on_scanned(a, scan_with(root, Depth::Headers).unwrap()) {
+        let Effect::Inspect(path) = effect else { panic!("unexpected {effect:?}") };
+        a.inspected = inspect::load(path);
+    }
+}
+
+#[test]
+fn inspector_follows_the_file_through_state_changes() {
+    let (_tmp, root, paths) = journal();
+    let mut a = app_over(&root);
+    inspect_entry(&mut a, &paths, "newa0001");
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("state:     pending"), "{screen}");
+
+    // Another process records a failed undo: the inspector says so after the rescan.
+    let pending = path_of(&paths, "newa0001");
+    fail(&pending, "deployments.apps \"web\" is forbidden");
+    rescan(&mut a, &root);
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("state:     failed"), "{screen}");
+    let text = &a.inspected.as_ref().unwrap().text;
+    assert!(text.contains(r#"): deployments.apps "web" is forbidden"#), "{text}");
+
+    // The engine retires it (renamed .executed): the inspector and the selection follow.
+    state::retire(&pending).unwrap();
+    let before = a.inspected.as_ref().unwrap().text.clone();
+    rescan(&mut a, &root);
+    let now = &a.inspected.as_ref().unwrap();
+    assert_ne!(now.text, before);
+    assert_eq!(now.path, state::executed_path(&pending));
+    assert_eq!(a.selected_entry().map(|e| e.path.clone()), Some(state::executed_path(&pending)));
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("state:     executed"), "{screen}");
+    assert!(!screen.contains("state:     pending"), "{screen}");
+}
+
+#[test]
+fn a_rescan_without_an_inspected_entry_reads_nothing() {
+    let (_tmp, root, _) = journal();
+    let mut a = app_over(&root);
+    assert!(on_scanned(&mut a, scan_with(&root, Depth::Headers).unwrap()).is_empty());
 }

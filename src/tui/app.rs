@@ -8,7 +8,7 @@ use tui_tree_widget::{TreeItem, TreeState};
 
 use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
-use crate::journal::{names, runs};
+use crate::journal::{names, runs, state};
 
 use super::theme::Theme;
 use super::tree;
@@ -252,5 +252,17 @@ impl App {
     /// The uuid of the selected run (or of the run the selected context or entry is in).
     pub fn selected_run(&self) -> Option<&str> {
         self.tree_state.selected().first().map(String::as_str)
+    }
+
+    /// The entry the inspector shows, found again in the current tree (under its new name once
+    /// retired): the rescan tells the inspector to read it again, so a state change made by the
+    /// engine or another process shows there as it does in the tree.
+    pub fn follow_inspected(&self) -> Option<Effect> {
+        let shown = &self.inspected.as_ref()?.path;
+        let executed = state::executed_path(shown);
+        self.tree
+            .entries()
+            .find(|(_, e)| &e.path == shown || e.path == executed)
+            .map(|(_, e)| Effect::Inspect(e.path.clone()))
     }
 }

@@ -6,6 +6,7 @@
 //! and renders what comes back.
 
 pub mod app;
+pub mod inspect;
 pub mod keys;
 pub mod render;
 mod runtime;

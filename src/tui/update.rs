@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
-use crate::journal::scan::{ContextNode, EntryNode};
+use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
 
 use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
 use super::keys::{Action, lookup};
@@ -168,6 +168,13 @@ fn newest_first_outstanding<'t>(
         contexts.flat_map(|c| c.entries.iter()).filter(|e| e.state.is_outstanding()).collect();
     pending.sort_by(|a, b| (b.name.ts_ns, &b.file_name).cmp(&(a.name.ts_ns, &a.file_name)));
     pending
+}
+
+/// A fresh scan of the journal: the tree shows it, and the inspector reads its entry again so
+/// that a state change (retired, executed elsewhere, an error recorded) shows there too.
+pub fn on_scanned(app: &mut App, tree: JournalTree) -> Vec<Effect> {
+    app.set_tree(tree);
+    app.follow_inspected().into_iter().collect()
 }
 
 fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {
