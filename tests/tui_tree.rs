@@ -1,5 +1,5 @@
-//! The Journal tree grouped by run (run → context → entry), its filter and folding, and the
-//! Inspector following its entry's file, on a TestBackend.
+//! The Journal tree grouped by run (run → context → entry), its filter and folding, the
+//! Inspector following its entry's file, and the before/after view, on a TestBackend.
 
 mod support;
 
@@ -192,6 +192,13 @@ fn inspect_entry(a: &mut App, paths: &[(&str, PathBuf)], suffix: &str) {
     a.inspected = inspect::load(path);
 }
 
+/// Snapshots must not depend on the temporary directory's name.
+fn hide_root(a: &mut App, root: &Path) {
+    if let Some(i) = a.inspected.as_mut() {
+        i.text = i.text.replace(&root.display().to_string(), "<journal>");
+    }
+}
+
 /// The rescan the runtime does on a file event, and the inspector reload it asks for.
 fn rescan(a: &mut App, root: &Path) {
     for effect in on_scanned(a, scan_with(root, Depth::Headers).unwrap()) {
@@ -235,4 +242,36 @@ fn a_rescan_without_an_inspected_entry_reads_nothing() {
     let (_tmp, root, _) = journal();
     let mut a = app_over(&root);
     assert!(on_scanned(&mut a, scan_with(&root, Depth::Headers).unwrap()).is_empty());
+}
+
+#[test]
+fn before_after_view_of_a_patch() {
+    let (_tmp, root, paths) = journal();
+    let mut a = app_over(&root);
+    inspect_entry(&mut a, &paths, "newa0001");
+    let text = a.inspected.as_ref().unwrap().text.clone();
+    assert!(text.contains("  - spec.replicas: 0\n  + spec.replicas: 3\n"), "{text}");
+    assert!(text.contains("  - spec.paused: true\n  + spec.paused: (removed)\n"), "{text}");
+    hide_root(&mut a, &root);
+    insta::assert_snapshot!("before_after_patch_160x48", render(&mut a, 160, 48));
+    // At 80×24 the operator scrolls the Inspector down to the view.
+    for _ in 0..13 {
+        handle_key(&mut a, key('j'));
+    }
+    insta::assert_snapshot!("before_after_patch_80x24", render(&mut a, 80, 24));
+}
+
+#[test]
+fn before_after_view_of_a_create_shows_the_object() {
+    let (_tmp, root, paths) = journal();
+    let mut a = app_over(&root);
+    inspect_entry(&mut a, &paths, "newb0001");
+    let text = a.inspected.as_ref().unwrap().text.clone();
+    let view = text.split("before/after ").nth(1).unwrap();
+    let view = view.split("by hand:").next().unwrap();
+    assert!(view.starts_with("re-create ConfigMap demo/settings:"), "{view}");
+    assert!(view.contains("    data:\n      mode: fast\n      retries: \"3\""), "{view}");
+    assert!(!view.contains("resourceVersion"), "server fields are not re-created: {view}");
+    hide_root(&mut a, &root);
+    insta::assert_snapshot!("before_after_create_160x48", render(&mut a, 160, 48));
 }

@@ -10,6 +10,7 @@
 //! `cluster`.
 
 pub mod audit;
+pub mod before_after;
 pub mod describe;
 pub mod entry;
 pub mod error;
