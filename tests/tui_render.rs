@@ -11,7 +11,7 @@ use chaosdeck::journal::describe::describe;
 use chaosdeck::journal::scan::{Liveness, read_entry};
 use chaosdeck::journal::{Depth, Journal, scan_with};
 use chaosdeck::tui::app::{App, Effect, Focus, Header, Inspected, Mode, Popup, RowStatus};
-use chaosdeck::tui::keys::BINDINGS;
+use chaosdeck::tui::keys::KeyMap;
 use chaosdeck::tui::theme::Theme;
 use chaosdeck::tui::update::{EMERGENCY_REASON, apply_event, handle_key};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -171,7 +171,7 @@ fn help_view_lists_every_binding() {
     let mut a = app(Mode::Run);
     handle_key(&mut a, key('?'));
     let screen = render(&mut a, 80, 24);
-    for b in BINDINGS {
+    for b in KeyMap::default().bindings() {
         assert!(screen.contains(b.help), "help misses {:?}", b.help);
     }
     insta::assert_snapshot!("help_80x24", screen);

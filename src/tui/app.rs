@@ -10,6 +10,7 @@ use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
 use crate::journal::{names, runs, state};
 
+use super::keys::KeyMap;
 use super::theme::Theme;
 use super::tree;
 
@@ -137,6 +138,8 @@ pub struct App {
     /// Entries the last rollback (`x`, `!`, the engine's) could not undo; shown in the status
     /// bar until the next rollback.
     pub not_undone: usize,
+    /// The key table in force (defaults plus the operator's keys.yaml).
+    pub keys: KeyMap,
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -165,6 +168,7 @@ impl App {
             quit_when_finished: false,
             exit_code: None,
             not_undone: 0,
+            keys: KeyMap::default(),
         }
     }
 

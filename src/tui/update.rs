@@ -6,7 +6,7 @@ use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
 
 use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
-use super::keys::{Action, lookup};
+use super::keys::Action;
 
 /// The reason written to the audit log when the emergency key is pressed.
 pub const EMERGENCY_REASON: &str = "operator emergency key";
@@ -15,7 +15,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(popup) = app.popup.take() {
         return handle_popup(app, popup, key);
     }
-    let Some(action) = lookup(&key) else { return vec![] };
+    let Some(action) = app.keys.lookup(&key) else { return vec![] };
     match action {
         Action::Help => app.popup = Some(Popup::Help),
         Action::Quit => {
