@@ -96,6 +96,8 @@ fn main() {
                 }),
                 undo: draft(n).undo,
                 not_applied: None,
+                mirror: None,
+                undone_by: None,
             }
             .render(&name.pending_file_name())
             .unwrap();

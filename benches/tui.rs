@@ -48,6 +48,8 @@ fn build_journal(root: &Path, runs: usize) {
                     require_labels: BTreeMap::new(),
                 }],
                 not_applied: None,
+                mirror: None,
+                undone_by: None,
             };
             std::fs::write(
                 ctx.dir().join(name.pending_file_name()),

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod deadman;
 pub mod engine;
 pub mod exit;
 pub mod journal;

@@ -84,6 +84,17 @@ impl ClusterIdentity {
     }
 }
 
+/// A valid RFC 1123 label (namespace names): lower-case alphanumerics and `-`, at most 63,
+/// starting and ending with an alphanumeric.
+pub fn is_dns_label(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,3 +118,39 @@ fn every_role_is_bound_to_the_example_service_account() {
     }
     assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount"));
 }
+
+/// Rules of the Role `name` in deploy/watchdog.yaml, as (verb, group, resource).
+fn watchdog_role(name: &str) -> (String, BTreeSet<Rule>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/watchdog.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc = text
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{doc}: {e}")))
+        .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("deploy/watchdog.yaml has no Role {name}"));
+    let mut rules = BTreeSet::new();
+    for rule in doc["rules"].as_array().unwrap() {
+        for g in rule["apiGroups"].as_array().unwrap() {
+            for r in rule["resources"].as_array().unwrap() {
+                for v in rule["verbs"].as_array().unwrap() {
+                    rules.insert((
+                        v.as_str().unwrap().to_string(),
+                        g.as_str().unwrap().to_string(),
+                        r.as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    (doc["metadata"]["namespace"].as_str().unwrap().to_string(), rules)
+}
+
+#[test]
+fn the_dead_man_switch_role_holds_exactly_what_a_run_under_it_asks_for() {
+    let switch = chaosdeck::config::DeadManSwitch { enabled: true, ..Default::default() };
+    let wanted = chaosdeck::deadman::run_permissions(&switch);
+    let (namespace, rules) = watchdog_role("chaosdeck-dead-man-switch");
+    assert!(wanted.iter().all(|p| p.namespace.as_deref() == Some(namespace.as_str())));
+    let declared: BTreeSet<Rule> = wanted.iter().map(rule_of).collect();
+    assert_eq!(rules, declared);
+}

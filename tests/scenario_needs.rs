@@ -30,6 +30,7 @@ fn ctx(sandbox: &Sandbox, journal: &Path, needs: Vec<Need>) -> ScenarioCtx {
         events: Arc::new(|_| {}),
         paused,
         needs,
+        armed: None,
     })
 }
 

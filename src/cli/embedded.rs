@@ -52,8 +52,11 @@ mod with_sandbox {
             && (target.server.contains("://127.0.0.1:") || target.server.contains("://localhost:"))
     }
 
-    pub async fn serve(args: crate::sandbox::command::SandboxArgs) -> Result<()> {
-        crate::sandbox::command::run(args).await
+    pub async fn serve(
+        args: crate::sandbox::command::SandboxArgs,
+        after_start: Option<super::AfterStart>,
+    ) -> Result<()> {
+        crate::sandbox::command::run(args, after_start).await
     }
 
     /// Whether a failure was the sandbox's own (the machine), not the user's input.
@@ -90,7 +93,7 @@ mod without_sandbox {
         false
     }
 
-    pub async fn serve(_args: SandboxArgs) -> Result<()> {
+    pub async fn serve(_args: SandboxArgs, _after_start: Option<super::AfterStart>) -> Result<()> {
         bail!(MISSING)
     }
 
@@ -107,6 +110,12 @@ mod without_sandbox {
 pub use with_sandbox::*;
 #[cfg(not(feature = "sandbox"))]
 pub use without_sandbox::*;
+
+/// Started with a client of the sandbox once it listens (`chaosdeck sandbox --watchdog`).
+pub type AfterStart = Box<
+    dyn FnOnce(kube::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
 
 /// Why the cluster a config names could not be had: the embedded sandbox failed to start (the
 /// machine), or the kubeconfig and context led nowhere (the user's input).

@@ -47,8 +47,24 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     };
     let mut app = App::new(Mode::Inspect, header, Theme::from_env());
     app.keys = keys;
-    if ops.is_none() {
-        app.push_log("no cluster connection: x and ! need --kubeconfig");
+    match &ops {
+        None => app.push_log("no cluster connection: x and ! need --kubeconfig"),
+        // What a watchdog undid while chaosdeck was gone shows as executed, with who and when.
+        Some(ops) => {
+            let namespace = config
+                .as_ref()
+                .map(|c| c.dead_man_switch.namespace.clone())
+                .unwrap_or_else(|| crate::config::DEFAULT_DEAD_MAN_NAMESPACE.to_string());
+            let store = crate::deadman::MirrorStore::new(ops.client().clone(), &namespace);
+            match crate::deadman::reconcile::reconcile(&store, &dir, None).await {
+                Ok(done) => {
+                    for line in done.lines {
+                        app.push_log(format!("reconcile: {line}"));
+                    }
+                }
+                Err(e) => app.push_log(format!("reconcile skipped: {e}")),
+            }
+        }
     }
     let session = Session { app, journal: dir, ops, engine: None };
     crate::tui::run(session).await.wrap_err("the terminal UI failed")?;

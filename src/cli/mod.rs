@@ -11,9 +11,11 @@ mod inspect;
 pub mod list;
 mod mark;
 mod permissions;
+mod reconcile;
 mod run;
 mod show;
 mod target;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +63,12 @@ pub enum Command {
     #[command(name = "check-permissions")]
     CheckPermissions(permissions::CheckPermissionsArgs),
     /// Serve the embedded sandbox cluster on loopback until Ctrl-C.
-    Sandbox(SandboxArgs),
+    Sandbox(SandboxCommand),
+    /// Watch the runs' Leases and undo the mirrored entries of a run whose Lease expired (the
+    /// dead man's switch; deploy/watchdog.yaml runs it in the cluster).
+    Watchdog(watchdog::WatchdogArgs),
+    /// Retire the local entries the watchdog undid, recording who and when.
+    Reconcile(reconcile::ReconcileArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -114,6 +121,38 @@ impl JournalLocation {
     }
 }
 
+/// `chaosdeck sandbox`, optionally with a watchdog beside it (the dead man's switch demo: kill
+/// a run that uses this sandbox and watch it restore itself).
+#[derive(Args, Debug)]
+pub struct SandboxCommand {
+    #[command(flatten)]
+    pub args: SandboxArgs,
+    /// Also run `chaosdeck watchdog` in this process against the sandbox.
+    #[arg(long)]
+    pub watchdog: bool,
+}
+
+async fn serve_sandbox(cmd: SandboxCommand) -> color_eyre::Result<()> {
+    if !cmd.watchdog {
+        return embedded::serve(cmd.args, None).await;
+    }
+    let start: embedded::AfterStart = Box::new(|client: kube::Client| {
+        Box::pin(async move {
+            let metrics = std::sync::Arc::new(crate::deadman::metrics::WatchdogMetrics::new());
+            watchdog::spawn(
+                client,
+                crate::config::DEFAULT_DEAD_MAN_NAMESPACE,
+                Some("sandbox-watchdog".into()),
+                std::time::Duration::from_secs(30),
+                metrics,
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await;
+        })
+    });
+    embedded::serve(cmd.args, Some(start)).await
+}
+
 /// Runs the parsed command line; the returned code is the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or_else(|| Command::Run(run::RunArgs::default()));
@@ -152,7 +191,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::MarkExecuted(args) => mark::run(args),
             Command::Check(args) => check::run(args),
             Command::CheckPermissions(args) => permissions::check(args).await,
-            Command::Sandbox(args) => embedded::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Sandbox(cmd) => serve_sandbox(cmd).await.map(|()| ExitCode::SUCCESS),
+            Command::Watchdog(args) => watchdog::run(args).await,
+            Command::Reconcile(args) => reconcile::run(args).await,
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });

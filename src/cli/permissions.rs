@@ -12,7 +12,7 @@ use super::EXIT_BAD_INPUT;
 use super::embedded::{ClusterError, cluster_of};
 use crate::cluster::ClusterTarget;
 use crate::cluster::access::{self, Permission, Verdict};
-use crate::config::Config;
+use crate::config::{Config, DeadManSwitch};
 use crate::engine::{self, PlannedFile};
 use crate::scenarios::needs;
 
@@ -34,9 +34,13 @@ pub struct CheckPermissionsArgs {
 
 /// Every permission the run of `plan` needs: its scenarios' declared operations (forward and
 /// undo) and the run's own reads.
-pub fn run_permissions(plan: &[PlannedFile]) -> Vec<Permission> {
+pub fn run_permissions(plan: &[PlannedFile], switch: &DeadManSwitch) -> Vec<Permission> {
     let needs: Vec<needs::Need> = plan.iter().flat_map(|f| f.plan.needs()).collect();
-    needs::permissions_of(&needs)
+    let mut all = needs::permissions_of(&needs);
+    if switch.enabled {
+        all.extend(crate::deadman::run_permissions(switch));
+    }
+    all
 }
 
 /// One line per missing permission, the same in `run` and `check-permissions`.
@@ -73,8 +77,9 @@ pub async fn preflight(
     client: &kube::Client,
     target: &ClusterTarget,
     plan: &[PlannedFile],
+    switch: &DeadManSwitch,
 ) -> Result<Option<Vec<String>>> {
-    let verdicts = review(client, target, &run_permissions(plan)).await?;
+    let verdicts = review(client, target, &run_permissions(plan, switch)).await?;
     let missing: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(missing_line).collect();
     Ok((!missing.is_empty()).then_some(missing))
 }
@@ -96,7 +101,10 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         Err(ClusterError::Sandbox(e) | ClusterError::Connect(e)) => return Err(e),
     };
     let sections = [
-        (format!("chaosdeck run -c {}", config.path.display()), run_permissions(&plan)),
+        (
+            format!("chaosdeck run -c {}", config.path.display()),
+            run_permissions(&plan, &config.dead_man_switch),
+        ),
         (
             "chaosdeck execute-rollback / inspect (every entry, all namespaces)".to_string(),
             access::normalize(needs::undo_permissions()),

@@ -136,7 +136,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         );
         Ok(None)
     } else {
-        super::permissions::preflight(&client, &target, &plan).await
+        super::permissions::preflight(&client, &target, &plan, &config.dead_man_switch).await
     };
     match preflight {
         Ok(None) => {}
@@ -164,6 +164,37 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let journal = Journal::open(&dir)?.for_cluster(identity.clone());
     let run_uuid = uuid::Uuid::new_v4().to_string();
+    // The dead man's switch: the Lease first, so that no change is made that the watchdog
+    // could not undo; every later change goes through the fenced client.
+    let switch = &config.dead_man_switch;
+    let (journal, client, dead_man) = if switch.enabled && !args.dry_run {
+        match crate::deadman::arm(client.clone(), switch, &run_uuid).await {
+            Ok((run, fenced)) => {
+                eprintln!(
+                    "dead man's switch: Lease {}/{} held (lease_duration {} s, renew {} s); \
+                     every entry is mirrored into {}",
+                    switch.namespace,
+                    run.keeper.name(),
+                    switch.lease_duration_secs,
+                    switch.renew_secs,
+                    switch.namespace
+                );
+                (journal.mirrored_in(&switch.namespace), fenced, Some(run))
+            }
+            Err(e) => {
+                eprintln!("error: {e}\nnothing was changed and no journal entry was written");
+                if let Some(embedded) = sandbox {
+                    embedded.stop().await;
+                }
+                return Ok(ExitCode::from(crate::exit::ENVIRONMENT));
+            }
+        }
+    } else {
+        if switch.enabled {
+            eprintln!("note: dry run: the dead man's switch is not armed (nothing is changed)");
+        }
+        (journal, client, None)
+    };
     let use_tui =
         !args.headless && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let header = Header {
@@ -203,6 +234,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         plan,
         dry_run: args.dry_run,
         start_paused,
+        dead_man,
     };
     let handle = engine::spawn(setup);
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
@@ -346,6 +378,9 @@ pub fn print_event(event: &EngineEvent) {
             format!("journal: FAILED to undo {}: {error}", path.display())
         }
         EngineEvent::Emergency { reason } => format!("EMERGENCY ROLLBACK: {reason}"),
+        EngineEvent::ReadOnly { reason } => {
+            format!("READ-ONLY at {}: {reason}", jiff::Timestamp::now())
+        }
         EngineEvent::RollbackStarted { reason, entries } => {
             format!("rollback of {entries} entr(y/ies): {reason}")
         }

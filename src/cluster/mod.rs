@@ -11,5 +11,5 @@ mod guard;
 mod ops;
 
 pub use connect::{ClusterTarget, connect, identify};
-pub use guard::{DryRunRefused, read_only};
+pub use guard::{DryRunRefused, Fence, FenceDown, fenced, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};

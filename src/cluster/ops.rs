@@ -363,12 +363,34 @@ fn classify(server: &str, target: &ObjectRef, verb: &'static str, e: kube::Error
         kube::Error::SerdeError(_) | kube::Error::BuildRequest(_) | kube::Error::FromUtf8(_) => {
             OpError::Api { target: target.display(), verb, code: None, message: e.to_string() }
         }
+        // Refused inside this process (dry run, read-only after the lease was lost): never
+        // sent, and the cluster is not unreachable.
+        _ if refused_locally(&e).is_some() => OpError::Invalid(format!(
+            "{}: {}",
+            target.display(),
+            refused_locally(&e).unwrap_or_default()
+        )),
         _ => OpError::Unreachable {
             target: target.display(),
             server: server.into(),
             cause: cause_chain(&e),
         },
     }
+}
+
+/// The message of a guard that refused the request before it left the process.
+fn refused_locally(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(fence) = err.downcast_ref::<super::guard::FenceDown>() {
+            return Some(fence.to_string());
+        }
+        if let Some(dry) = err.downcast_ref::<super::guard::DryRunRefused>() {
+            return Some(dry.to_string());
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// Every cause in the chain, once each, led by the plain reason when it is a refused

@@ -30,7 +30,35 @@ pub struct Config {
     /// The file has a `chaosdeck:` section. Without one it is taken for Krkn's own config, and
     /// the journal commands read Krkn's default rollback directory when it names none.
     pub has_chaosdeck_section: bool,
+    /// `chaosdeck.dead_man_switch`: off unless the section turns it on.
+    pub dead_man_switch: DeadManSwitch,
 }
+
+/// The dead man's switch: mirror every entry into the cluster and hold a Lease while running,
+/// so a watchdog in the cluster undoes the run's changes when this process dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadManSwitch {
+    pub enabled: bool,
+    /// Seconds the watchdog waits, after it last saw the Lease change, before it acts.
+    pub lease_duration_secs: u64,
+    /// Seconds between renewals.
+    pub renew_secs: u64,
+    /// Where the Lease and the mirrors live.
+    pub namespace: String,
+}
+
+impl Default for DeadManSwitch {
+    fn default() -> Self {
+        DeadManSwitch {
+            enabled: false,
+            lease_duration_secs: 30,
+            renew_secs: 5,
+            namespace: DEFAULT_DEAD_MAN_NAMESPACE.to_string(),
+        }
+    }
+}
+
+pub const DEFAULT_DEAD_MAN_NAMESPACE: &str = "chaosdeck-system";
 
 /// Which cluster a run targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +155,19 @@ struct RawChaosdeck {
     protected_namespaces: Vec<String>,
     #[serde(default)]
     allow_protected_namespaces: bool,
+    dead_man_switch: Option<Spanned<RawDeadMan>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeadMan {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default, deserialize_with = "crate::config::bounds::seconds_opt")]
+    lease_duration: Option<u64>,
+    #[serde(default, deserialize_with = "crate::config::bounds::seconds_opt")]
+    renew: Option<u64>,
+    namespace: Option<String>,
 }
 
 impl Config {
@@ -204,6 +245,13 @@ impl Config {
         protected_namespaces
             .extend(deck.as_ref().map(|d| d.protected_namespaces.clone()).unwrap_or_default());
 
+        let dead_man_switch =
+            dead_man_switch(path, deck.as_ref().and_then(|d| d.dead_man_switch.as_ref()))?;
+        // Chaos in the namespace of the watchdog's Leases and mirrors would disarm the switch.
+        if !protected_namespaces.contains(&dead_man_switch.namespace) {
+            protected_namespaces.push(dead_man_switch.namespace.clone());
+        }
+
         let resolve = |raw: &str| {
             let p = expand_tilde(raw);
             if p.is_absolute() { p } else { config_dir.join(p) }
@@ -233,6 +281,7 @@ impl Config {
             allow_protected_namespaces: deck.as_ref().is_some_and(|d| d.allow_protected_namespaces),
             ignored,
             has_chaosdeck_section: deck.is_some(),
+            dead_man_switch,
         })
     }
 
@@ -283,6 +332,42 @@ fn kraken_tunings(raw: Option<RawTunings>, ignored: &mut Vec<String>) -> Tunings
     }
 }
 
+/// Checks the `dead_man_switch` section; errors name its line.
+fn dead_man_switch(
+    path: &Path,
+    raw: Option<&Spanned<RawDeadMan>>,
+) -> Result<DeadManSwitch, ConfigError> {
+    let defaults = DeadManSwitch::default();
+    let Some(raw) = raw else { return Ok(defaults) };
+    let at = |message: String| ConfigError::at(path, raw.referenced, message);
+    let lease = raw.value.lease_duration.unwrap_or(defaults.lease_duration_secs);
+    let renew = raw.value.renew.unwrap_or(defaults.renew_secs);
+    if !(2..=3600).contains(&lease) {
+        return Err(at(format!(
+            "chaosdeck.dead_man_switch.lease_duration is {lease} s; expected 2 to 3600"
+        )));
+    }
+    // Two renewals must fit in one lease, or a single slow request would expire it.
+    if renew == 0 || renew.saturating_mul(2) > lease {
+        return Err(at(format!(
+            "chaosdeck.dead_man_switch.renew is {renew} s; expected at least 1 and at most half \
+             the lease_duration ({lease} s)"
+        )));
+    }
+    let namespace = raw.value.namespace.clone().unwrap_or(defaults.namespace);
+    if !crate::refs::is_dns_label(&namespace) {
+        return Err(at(format!(
+            "chaosdeck.dead_man_switch.namespace {namespace:?} is not a valid namespace name"
+        )));
+    }
+    Ok(DeadManSwitch {
+        enabled: raw.value.enabled,
+        lease_duration_secs: lease,
+        renew_secs: renew,
+        namespace,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +395,46 @@ mod tests {
             );
         }
         assert_eq!(config.cluster, ClusterChoice::Kubeconfig { context: None });
+    }
+
+    #[test]
+    fn dead_man_switch_is_off_unless_the_section_turns_it_on() {
+        let krkn = parse("kraken:\n  chaos_scenarios: []\n").unwrap();
+        assert!(!krkn.dead_man_switch.enabled);
+        let on = parse(
+            "kraken: {}\nchaosdeck:\n  dead_man_switch: {enabled: true, lease_duration: 10, renew: 2}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            on.dead_man_switch,
+            DeadManSwitch {
+                enabled: true,
+                lease_duration_secs: 10,
+                renew_secs: 2,
+                namespace: "chaosdeck-system".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_dead_man_switch_names_its_line() {
+        let cases = [
+            ("lease_duration: 1", "lease_duration is 1 s; expected 2 to 3600"),
+            ("lease_duration: 10, renew: 6", "renew is 6 s; expected at least 1"),
+            ("renew: 0", "renew is 0 s"),
+            ("namespace: Bad_NS", "not a valid namespace name"),
+        ];
+        for (body, wanted) in cases {
+            let text =
+                format!("kraken: {{}}\nchaosdeck:\n  dead_man_switch: {{enabled: true, {body}}}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.starts_with("/etc/chaos/config.yaml:3:"), "{body}: {err}");
+            assert!(err.contains(wanted), "{body}: {err}");
+        }
+        let unknown =
+            "kraken: {}\nchaosdeck:\n  dead_man_switch:\n    enabled: true\n    lease: 3\n";
+        let err = parse(unknown).unwrap_err().to_string();
+        assert!(err.contains(":5:") && err.contains("lease"), "{err}");
     }
 
     #[test]
@@ -362,6 +487,7 @@ mod tests {
         assert_eq!(c.cluster, ClusterChoice::Sandbox { seed: "demo".into() });
         assert!(c.protected_namespaces.contains(&"payments".to_string()));
         assert!(c.protected_namespaces.contains(&"kube-system".to_string()));
+        assert!(c.protected_namespaces.contains(&"chaosdeck-system".to_string()));
         let err = parse("kraken: {}\nchaosdeck:\n  clustr: sandbox\n").unwrap_err();
         assert!(err.to_string().contains(":3:"), "{err}");
     }

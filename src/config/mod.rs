@@ -9,7 +9,10 @@ mod file;
 mod paths;
 
 pub use error::ConfigError;
-pub use file::{ClusterChoice, Config, ScenarioFile, ScenarioGroup, StatusServer, Tunings};
+pub use file::{
+    ClusterChoice, Config, DEFAULT_DEAD_MAN_NAMESPACE, DeadManSwitch, ScenarioFile, ScenarioGroup,
+    StatusServer, Tunings,
+};
 pub use paths::{
     KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, sandbox_default_dir,
 };

@@ -80,6 +80,11 @@ pub enum EngineEvent {
         path: PathBuf,
         error: String,
     },
+    /// The run lost its dead man's switch Lease: it changes nothing from now on, and the
+    /// watchdog undoes its entries.
+    ReadOnly {
+        reason: String,
+    },
     /// The emergency rollback was requested (audited; every pending entry will be undone).
     Emergency {
         reason: String,

@@ -5,6 +5,7 @@
 //! the events it publishes. Must not render anything or read keys: the TUI and headless mode
 //! talk to it only through [`events`].
 
+mod dead_man;
 pub mod events;
 mod panics;
 mod plan;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterOps;
 use crate::config::Config;
+use crate::deadman::{Armed, RunSwitch};
 use crate::exit;
 use crate::journal::{Depth, Filter, Journal, audit, scan_with};
 use crate::scenarios::ctx::CtxParams;
@@ -31,6 +32,8 @@ pub struct EngineSetup {
     pub dry_run: bool,
     /// Start paused (Krkn's `signal_state: PAUSE`): nothing runs until resumed.
     pub start_paused: bool,
+    /// The dead man's switch, when armed: the Lease is held, entries are mirrored.
+    pub dead_man: Option<RunSwitch>,
 }
 
 pub struct EngineHandle {
@@ -56,6 +59,8 @@ struct Control {
     emergency: Option<String>,
     stopped_by_operator: bool,
     panicked: bool,
+    /// The Lease was lost: the run changes nothing more.
+    read_only: Option<String>,
 }
 
 /// Starts the engine on its own task.
@@ -127,7 +132,13 @@ async fn run(
     let control = Arc::new(Mutex::new(Control::default()));
     tokio::spawn(control_loop(commands, stop.clone(), paused_tx, control.clone(), events.clone()));
 
-    let EngineSetup { config, run_uuid, journal, ops, plan, dry_run, start_paused } = setup;
+    let EngineSetup { config, run_uuid, journal, ops, plan, dry_run, start_paused, dead_man } =
+        setup;
+    let armed = dead_man.as_ref().map(|d| d.armed.clone());
+    let mut dead_man = dead_man;
+    if let Some(lost) = dead_man.as_mut().and_then(|d| d.lost.take()) {
+        tokio::spawn(watch_lease(lost, stop.clone(), control.clone(), events.clone()));
+    }
     let _ = events.send(EngineEvent::RunStarted {
         run_uuid: run_uuid.clone(),
         journal: journal.root().to_path_buf(),
@@ -163,6 +174,7 @@ async fn run(
                 },
                 paused: paused_rx.clone(),
                 needs: file.plan.needs(),
+                armed: armed.clone(),
             });
             let _ = events.send(EngineEvent::ScenarioStarted {
                 index,
@@ -182,7 +194,9 @@ async fn run(
                 _ = tokio::time::sleep(timeout) => Err(ScenarioError::Failed(format!("timed out after {} s", timeout.as_secs()))),
             };
             let panicked = matches!(outcome, Err(ScenarioError::Panicked(_)));
-            let result = finish_scenario(&config, &ops, &journal, &ctx, outcome, &events).await;
+            let result =
+                finish_scenario(&config, &ops, &journal, &ctx, outcome, armed.as_ref(), &events)
+                    .await;
             if panicked {
                 if let Ok(mut c) = control.lock() {
                     c.panicked = true;
@@ -210,7 +224,13 @@ async fn run(
         .lock()
         .map(|c| (c.emergency.clone(), c.signal, c.stopped_by_operator, c.panicked))
         .unwrap_or_default();
-    if let Some(reason) = &emergency {
+    let read_only = armed.as_ref().and_then(Armed::read_only).map(str::to_string);
+    if let (Some(_), Some(reason)) = (&emergency, &read_only) {
+        let _ = events.send(EngineEvent::Log(format!(
+            "emergency rollback NOT run here: read-only ({reason}); the watchdog undoes this \
+             run's entries"
+        )));
+    } else if let Some(reason) = &emergency {
         // Every pending entry of the journal, not just this run's: that is what the key promises.
         let _ = events.send(EngineEvent::State(EngineState::RollingBack));
         if let Err(e) =
@@ -222,12 +242,15 @@ async fn run(
         }
         undo(&ops, journal.root(), None, reason, &events).await;
     }
+    if let Some(dead_man) = dead_man {
+        super::dead_man::finish(dead_man, read_only.as_deref(), &journal, &run_uuid, &events).await;
+    }
     let outstanding = outstanding_of_run(&journal, &run_uuid);
     let failed = results.iter().any(|(_, _, r)| r.is_failure());
     let exit_code = match signal {
         Some(n) => u8::try_from(128 + n).unwrap_or(exit::FAILED),
         None if panicked => exit::INTERNAL,
-        None if failed || emergency.is_some() || by_operator => exit::FAILED,
+        None if failed || emergency.is_some() || by_operator || read_only.is_some() => exit::FAILED,
         None => exit::OK,
     };
     let _ = events.send(EngineEvent::State(if stop.is_cancelled() {
@@ -246,10 +269,24 @@ async fn finish_scenario(
     journal: &Journal,
     ctx: &ScenarioCtx,
     outcome: Result<Outcome, ScenarioError>,
+    armed: Option<&Armed>,
     events: &mpsc::UnboundedSender<EngineEvent>,
 ) -> ScenarioResult {
     let context = ctx.context();
     let context_dir = context.as_ref().map(|c| c.dir().to_path_buf());
+    // Read-only: an undo now would race the watchdog, which owns this run's entries.
+    if let (Some(reason), Some(dir)) = (armed.and_then(Armed::read_only), &context_dir) {
+        let _ = events.send(EngineEvent::Log(format!(
+            "read-only: {}'s entries in {} are left to the watchdog ({reason})",
+            ctx.scenario_type,
+            dir.display()
+        )));
+        let error = match outcome {
+            Err(e) => e.to_string(),
+            Ok(_) => "the run became read-only".to_string(),
+        };
+        return ScenarioResult::Failed { error, rolled_back: false };
+    }
     match outcome {
         Ok(Outcome::Passed) => {
             // A scenario that passed must have retired its own entries; anything left is undone
@@ -306,6 +343,10 @@ async fn finish_scenario(
     }
 }
 
+pub(super) fn outstanding_count(journal: &Journal, run_uuid: &str) -> usize {
+    outstanding_of_run(journal, run_uuid).len()
+}
+
 fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
     let filter = Filter { run_uuid: Some(run_uuid.to_string()), ..Default::default() };
     scan_with(journal.root(), Depth::Headers)
@@ -316,6 +357,22 @@ fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Turns a lost Lease into the read-only state: said once, the run stopped.
+async fn watch_lease(
+    mut lost: mpsc::UnboundedReceiver<String>,
+    stop: CancellationToken,
+    control: Arc<Mutex<Control>>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+) {
+    if let Some(reason) = lost.recv().await {
+        if let Ok(mut c) = control.lock() {
+            c.read_only = Some(reason.clone());
+        }
+        let _ = events.send(EngineEvent::ReadOnly { reason });
+        stop.cancel();
+    }
 }
 
 async fn wait_unpaused(

@@ -43,6 +43,30 @@ pub struct Entry {
     /// retired at once instead of being undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_applied: Option<NotApplied>,
+    /// Where the entry is mirrored in the cluster (the dead man's switch), so whoever executes
+    /// it removes the mirror too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<MirrorRef>,
+    /// Set when someone else undid the change (the watchdog, from the mirror) and the entry was
+    /// reconciled: who, when, and what they found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undone_by: Option<UndoneBy>,
+}
+
+/// The ConfigMap that mirrors an entry in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Who undid an entry from its mirror, as recorded on the mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoneBy {
+    pub by: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
 }
 
 /// Why an entry was retired without an undo: the change it journals was refused.
@@ -174,6 +198,16 @@ impl Entry {
         if let Some(na) = &self.not_applied {
             push_comment(&mut out, NOT_APPLIED_PREFIX, &format!("{} ({})", na.reason, na.at));
         }
+        if let Some(m) = &self.mirror {
+            push_comment(
+                &mut out,
+                "Mirror:  ",
+                &format!("configmap/{} -n {}", m.name, m.namespace),
+            );
+        }
+        if let Some(u) = &self.undone_by {
+            push_comment(&mut out, UNDONE_BY_PREFIX, &format!("{} at {}", u.by, u.at));
+        }
         out.push_str("# By hand:\n");
         for action in &self.undo {
             for line in kubectl::commands(action) {
@@ -210,6 +244,8 @@ impl Entry {
 
 /// The header line of a retired entry whose change was refused (nothing to undo).
 const NOT_APPLIED_PREFIX: &str = "Not applied: ";
+/// The header line of an entry someone else undid (the watchdog).
+const UNDONE_BY_PREFIX: &str = "Undone by: ";
 
 /// What the comment header says, read without parsing the YAML body (fast listing).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +255,8 @@ pub struct Header {
     pub writer: Option<Writer>,
     /// The reason, when the change was refused and the entry retired as not applied.
     pub not_applied: Option<String>,
+    /// `<who> at <when>`, when someone else (the watchdog) undid it.
+    pub undone_by: Option<String>,
 }
 
 impl Header {
@@ -229,6 +267,7 @@ impl Header {
         let mut undo = None;
         let mut writer = None;
         let mut not_applied = None;
+        let mut undone_by = None;
         let (mut has_format, mut has_undo) = (false, false);
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# Change:  ") {
@@ -246,6 +285,10 @@ impl Header {
                 line.strip_prefix("# ").and_then(|l| l.strip_prefix(NOT_APPLIED_PREFIX))
             {
                 not_applied = Some(rest.to_string());
+            } else if let Some(rest) =
+                line.strip_prefix("# ").and_then(|l| l.strip_prefix(UNDONE_BY_PREFIX))
+            {
+                undone_by = Some(rest.to_string());
             } else if line.starts_with("format: ") {
                 has_format = true;
             } else if line.starts_with("undo:") {
@@ -255,7 +298,7 @@ impl Header {
         if !(has_format && has_undo) {
             return None;
         }
-        Some(Header { step: step?, undo: undo?, writer, not_applied })
+        Some(Header { step: step?, undo: undo?, writer, not_applied, undone_by })
     }
 }
 
@@ -316,6 +359,8 @@ pub(crate) mod tests {
                 },
             ],
             not_applied: None,
+            mirror: None,
+            undone_by: None,
         }
     }
 

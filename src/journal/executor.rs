@@ -394,6 +394,23 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
     if would_apply && let Err(reason) = ops.admits(made_on) {
         return Outcome::Refused { reason };
     }
+    // The watchdog may have undone it already (the dead man's switch): say who, do not redo.
+    if let EntryBody::Chaosdeck(entry) = &fresh.body
+        && let Some(mirror) = &entry.mirror
+        && let Some(undone) = super::mirror::undone_by(ops, mirror).await
+    {
+        return match lock.mark_undone_elsewhere(&node.path, &undone) {
+            Ok(_) => {
+                let mut notes =
+                    vec![format!("undone by {} at {} (its mirror)", undone.by, undone.at)];
+                if let Err(e) = super::mirror::retire(ops, mirror).await {
+                    notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+                }
+                Outcome::Executed { notes }
+            }
+            Err(e) => Outcome::Failed { error: e.to_string() },
+        };
+    }
     let applied = match &fresh.body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
         // Krkn's plan is resolved into the same generic actions (plus what the look-ups found)
@@ -413,9 +430,20 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
         }
         EntryBody::Invalid(reason) => return Outcome::Invalid { reason: reason.clone() },
     };
+    let mirror = match &fresh.body {
+        EntryBody::Chaosdeck(entry) => entry.mirror.clone(),
+        _ => None,
+    };
     match applied {
-        Ok(notes) => match lock.mark_executed(&node.path) {
-            Ok(Marked::Renamed) => Outcome::Executed { notes },
+        Ok(mut notes) => match lock.mark_executed(&node.path) {
+            Ok(Marked::Renamed) => {
+                if let Some(mirror) = &mirror
+                    && let Err(e) = super::mirror::retire(ops, mirror).await
+                {
+                    notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+                }
+                Outcome::Executed { notes }
+            }
             Ok(Marked::AlreadyExecuted) => Outcome::Failed {
                 error: "internal: the entry disappeared while its context was locked".into(),
             },
@@ -441,8 +469,13 @@ pub async fn revert_own(
     if !lock.still_pending(pending).map_err(|e| e.to_string())? {
         return Ok(vec![format!("{} was already executed by another process", pending.display())]);
     }
-    let notes = apply_entry(ops, entry).await?;
+    let mut notes = apply_entry(ops, entry).await?;
     lock.mark_executed(pending).map_err(|e| format!("undone in the cluster, but {e}"))?;
+    if let Some(mirror) = &entry.mirror
+        && let Err(e) = super::mirror::retire(ops, mirror).await
+    {
+        notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+    }
     Ok(notes)
 }
 

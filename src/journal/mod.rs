@@ -21,6 +21,7 @@ mod guard;
 pub mod krkn;
 pub mod kubectl;
 pub mod lock;
+pub mod mirror;
 pub mod names;
 pub mod runs;
 pub mod scan;

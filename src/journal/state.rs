@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::audit;
-use super::entry::{Entry, NotApplied, Writer};
+use super::entry::{Entry, NotApplied, UndoneBy, Writer};
 use super::error::{JournalError, io_err};
 use super::fsio;
 use super::lock::{ContextLock, DEFAULT_PATIENCE, lock_context_blocking};
@@ -192,6 +192,36 @@ impl ContextLock {
         })?;
         let root = audit::journal_root_of(pending)?;
         audit::append(&root, &format!("not-applied {file_name}"), reason)?;
+        self.rewrite(pending, text.as_bytes())?;
+        self.mark_executed(pending)
+    }
+
+    /// Someone else undid the change (the watchdog, from the entry's mirror): the audit line
+    /// first, then who and when into the entry, then the rename to `.executed`.
+    pub fn mark_undone_elsewhere(
+        &self,
+        pending: &Path,
+        undone: &UndoneBy,
+    ) -> Result<Marked, JournalError> {
+        if !self.still_pending(pending)? {
+            return Ok(Marked::AlreadyExecuted);
+        }
+        let file_name =
+            pending.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = fsio::read_nofollow(pending).map_err(io_err("read the entry", pending))?;
+        let mut entry = Entry::parse(&String::from_utf8_lossy(&text))
+            .map_err(|e| JournalError::Invalid { path: pending.into(), message: e.to_string() })?;
+        entry.undone_by = Some(undone.clone());
+        let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {
+            path: pending.into(),
+            message: e.to_string(),
+        })?;
+        let root = audit::journal_root_of(pending)?;
+        audit::append(
+            &root,
+            &format!("reconcile {file_name}"),
+            &format!("undone by {} at {}", undone.by, undone.at),
+        )?;
         self.rewrite(pending, text.as_bytes())?;
         self.mark_executed(pending)
     }

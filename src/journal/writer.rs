@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::entry::{ClusterIdentity, Entry, FORMAT_VERSION, UndoAction, Writer};
+use super::entry::{ClusterIdentity, Entry, FORMAT_VERSION, MirrorRef, UndoAction, Writer};
 use super::error::{JournalError, io_err};
 use super::fsio;
 use super::names::{self, ContextName, EntryName, Flavor};
@@ -15,18 +15,25 @@ use super::names::{self, ContextName, EntryName, Flavor};
 pub struct Journal {
     root: PathBuf,
     cluster: Option<ClusterIdentity>,
+    mirror_namespace: Option<String>,
 }
 
 impl Journal {
     pub fn open(root: impl Into<PathBuf>) -> Result<Journal, JournalError> {
         let root = root.into();
         fsio::ensure_private_dir(&root).map_err(io_err("create the journal directory", &root))?;
-        Ok(Journal { root, cluster: None })
+        Ok(Journal { root, cluster: None, mirror_namespace: None })
     }
 
     /// Every entry written through this journal records `cluster` as the one it was made on.
     pub fn for_cluster(self, cluster: ClusterIdentity) -> Journal {
         Journal { cluster: Some(cluster), ..self }
+    }
+
+    /// Every entry written through this journal names its mirror in `namespace` (the dead
+    /// man's switch); the caller creates the mirror before making the change.
+    pub fn mirrored_in(self, namespace: impl Into<String>) -> Journal {
+        Journal { mirror_namespace: Some(namespace.into()), ..self }
     }
 
     pub fn root(&self) -> &Path {
@@ -46,7 +53,14 @@ impl Journal {
                 ContextName { ts_ns: names::unique_timestamp_ns(), run_uuid: run_uuid.into() };
             let dir = self.root.join(names::context_dir_name(name.ts_ns, run_uuid));
             match fsio::create_private_dir(&dir) {
-                Ok(()) => return Ok(Context { dir, name, cluster: self.cluster.clone() }),
+                Ok(()) => {
+                    return Ok(Context {
+                        dir,
+                        name,
+                        cluster: self.cluster.clone(),
+                        mirror_namespace: self.mirror_namespace.clone(),
+                    });
+                }
                 // Another process minted the same nanosecond for the same run: take the next one.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(io_err("create the context directory", &dir)(e)),
@@ -55,12 +69,19 @@ impl Journal {
     }
 }
 
+/// The name of the ConfigMap that mirrors the entry `name` (a valid object name: digits,
+/// lower-case letters and dashes).
+pub fn mirror_name(name: &EntryName) -> String {
+    format!("chaosdeck-{}", name.id())
+}
+
 /// A context directory entries are written into. Cheap to clone and share between tasks.
 #[derive(Debug, Clone)]
 pub struct Context {
     dir: PathBuf,
     name: ContextName,
     cluster: Option<ClusterIdentity>,
+    mirror_namespace: Option<String>,
 }
 
 /// What a scenario describes before making a change.
@@ -109,7 +130,7 @@ impl Context {
                 message: format!("entry for {:?} has no undo action", draft.step),
             });
         }
-        let entry = Entry {
+        let mut entry = Entry {
             format: FORMAT_VERSION,
             run_uuid: self.name.run_uuid.clone(),
             scenario_type: draft.scenario_type,
@@ -120,9 +141,15 @@ impl Context {
             cluster: self.cluster.clone(),
             undo: draft.undo,
             not_applied: None,
+            mirror: None,
+            undone_by: None,
         };
         let mut name = name;
         loop {
+            entry.mirror = self
+                .mirror_namespace
+                .as_ref()
+                .map(|ns| MirrorRef { namespace: ns.clone(), name: mirror_name(&name) });
             let file_name = name.pending_file_name();
             let path = self.dir.join(&file_name);
             let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {

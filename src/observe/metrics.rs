@@ -298,17 +298,25 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
 /// Serves `/metrics` on `listener` until the process ends: OpenMetrics when the scraper
 /// accepts it (Prometheus does), the classic text format otherwise.
 pub fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    serve_encoded(listener, move || metrics.encode());
+}
+
+/// [`serve`] for any registry: `encode` returns its OpenMetrics text.
+pub fn serve_encoded(
+    listener: tokio::net::TcpListener,
+    encode: impl Fn() -> Result<String, std::fmt::Error> + Clone + Send + Sync + 'static,
+) {
     let app = Router::new().route(
         "/metrics",
         get(move |headers: axum::http::HeaderMap| {
-            let metrics = metrics.clone();
+            let encode = encode.clone();
             async move {
                 let openmetrics = headers
                     .get_all(header::ACCEPT)
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .any(|v| v.contains("application/openmetrics-text"));
-                match metrics.encode() {
+                match encode() {
                     Ok(text) if openmetrics => {
                         ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response()
                     }

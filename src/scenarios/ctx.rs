@@ -30,6 +30,8 @@ use crate::journal::entry::{
 use crate::journal::executor::revert_own;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
 
+use crate::deadman::Armed;
+
 use super::needs::{Need, Op};
 use super::{EventSink, ScenarioError, ScenarioEvent};
 
@@ -93,6 +95,7 @@ pub struct ScenarioCtx {
     changes: AtomicUsize,
     failpoint: Option<Failpoint>,
     needs: Vec<Need>,
+    armed: Option<Armed>,
 }
 
 pub struct CtxParams {
@@ -110,6 +113,9 @@ pub struct CtxParams {
     pub paused: watch::Receiver<bool>,
     /// The plan's declared operations ([`super::ScenarioPlan::needs`]).
     pub needs: Vec<Need>,
+    /// The dead man's switch, when the run holds a Lease: every entry is mirrored into the
+    /// cluster before its change, and nothing changes once the fence is down.
+    pub armed: Option<Armed>,
 }
 
 impl ScenarioCtx {
@@ -131,6 +137,7 @@ impl ScenarioCtx {
             changes: AtomicUsize::new(0),
             failpoint: Failpoint::from_env(),
             needs: p.needs,
+            armed: p.armed,
         }
     }
 
@@ -246,6 +253,9 @@ impl ScenarioCtx {
     /// Every change waits out a pause, stops on a stop, and never touches a protected namespace.
     async fn before_change(&self, target: &ObjectRef) -> Result<(), ScenarioError> {
         self.checkpoint().await?;
+        if let Some(reason) = self.armed.as_ref().and_then(Armed::read_only) {
+            return Err(ScenarioError::Refused(format!("read-only: {reason}")));
+        }
         match &target.namespace {
             Some(ns) => self.check_namespace(ns),
             None => Ok(()),
@@ -341,7 +351,7 @@ impl ScenarioCtx {
             uid: None,
             require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), name.id())]),
         };
-        let mut written = self.write(&ctx, name, step, vec![undo])?;
+        let mut written = self.write(&ctx, name, step, vec![undo]).await?;
         let created = match self.ops.create(&object).await {
             Ok(Some(created)) => created,
             Ok(None) => {
@@ -350,10 +360,10 @@ impl ScenarioCtx {
                      create, so chaosdeck did not make that object",
                     target.display()
                 );
-                self.not_applied(&written, &why)?;
+                self.not_applied(&written, &why).await?;
                 return Err(ScenarioError::Failed(why));
             }
-            Err(e) => return Err(self.refused(&written, "create", e)),
+            Err(e) => return Err(self.refused(&written, "create", e).await),
         };
         // Pin the undo to this exact object now that the cluster has given it a uid.
         if let Some(uid) = created.metadata.uid.clone() {
@@ -362,6 +372,13 @@ impl ScenarioCtx {
                     *slot = Some(uid);
                 }
             })?;
+            // The mirror without the uid still deletes only the labelled object; with it, the
+            // watchdog's undo is one exact request like the executor's.
+            if let Some(armed) = &self.armed
+                && let Err(e) = armed.store.update_entry(&written).await
+            {
+                self.log(format!("dead man's switch: {e} (the mirror keeps the label guard)"));
+            }
         }
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&created).ok() })
@@ -385,10 +402,10 @@ impl ScenarioCtx {
             return Ok(Change { target, written: None, object: None });
         }
         let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
-        let written = self.record(step, vec![undo])?;
+        let written = self.record(step, vec![undo]).await?;
         let patched = match self.ops.merge_patch(&target, &set).await {
             Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&written, "patch", e)),
+            Err(e) => return Err(self.refused(&written, "patch", e).await),
         };
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
@@ -425,7 +442,7 @@ impl ScenarioCtx {
             path: path.to_string(),
             item: item.clone(),
         };
-        let written = self.record(step, vec![undo])?;
+        let written = self.record(step, vec![undo]).await?;
         let op = if has_list {
             json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
         } else {
@@ -435,7 +452,7 @@ impl ScenarioCtx {
             serde_json::from_value(op).map_err(|e| ScenarioError::Internal(e.to_string()))?;
         let patched = match self.ops.json_patch(&target, patch).await {
             Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&written, "patch", e)),
+            Err(e) => return Err(self.refused(&written, "patch", e).await),
         };
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
@@ -463,16 +480,16 @@ impl ScenarioCtx {
             return Ok(Change { target, written: None, object: None });
         }
         let written = match snapshot {
-            Some(object) => {
-                Some(self.record(step, vec![UndoAction::Create { object: creatable(&object) }])?)
-            }
+            Some(object) => Some(
+                self.record(step, vec![UndoAction::Create { object: creatable(&object) }]).await?,
+            ),
             None => None,
         };
         let outcome = match self.ops.delete_with_grace(&target, uid, grace).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 return Err(match &written {
-                    Some(written) => self.refused(written, "delete", e),
+                    Some(written) => self.refused(written, "delete", e).await,
                     None => e.into(),
                 });
             }
@@ -483,7 +500,8 @@ impl ScenarioCtx {
                 self.not_applied(
                     written,
                     &format!("the API server refused the delete (HTTP 409): {why}"),
-                )?;
+                )
+                .await?;
             }
             return Err(ScenarioError::Failed(why));
         }
@@ -494,7 +512,7 @@ impl ScenarioCtx {
     /// A forward request failed. Refused outright (401, 403, 409, 422, or never sent), the
     /// change was not made: its entry is retired at once as not applied. Anything else
     /// (timeouts, 5xx, a lost connection) may have been applied: the entry stays pending.
-    fn refused(&self, written: &WrittenEntry, verb: &str, e: OpError) -> ScenarioError {
+    async fn refused(&self, written: &WrittenEntry, verb: &str, e: OpError) -> ScenarioError {
         let code = match &e {
             OpError::Unauthorized { code, .. } => Some(*code),
             OpError::Api { code: Some(code @ (409 | 422)), .. } => Some(*code),
@@ -508,7 +526,7 @@ impl ScenarioCtx {
             (None, true) => format!("the {verb} was never sent: {e}"),
             (None, false) => return e.into(),
         };
-        match self.not_applied(written, &why) {
+        match self.not_applied(written, &why).await {
             Ok(()) => e.into(),
             Err(journal) => ScenarioError::Failed(format!(
                 "{e}; and its entry {} could not be retired as not applied: {journal}",
@@ -519,24 +537,42 @@ impl ScenarioCtx {
 
     /// Retires `written` as not applied (through the journal's state changes, under the
     /// context lock) and says so.
-    fn not_applied(&self, written: &WrittenEntry, why: &str) -> Result<(), ScenarioError> {
+    async fn not_applied(&self, written: &WrittenEntry, why: &str) -> Result<(), ScenarioError> {
         let ctx = self.context().ok_or_else(|| {
             ScenarioError::Internal("an entry was written without a journal context".into())
         })?;
         ctx.retire_not_applied(written, why)?;
         self.log(format!("journal: not applied {}: {why}", written.path.display()));
+        self.retire_mirror(written).await;
         (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         Ok(())
     }
 
     /// Journals `undo` under a fresh name in this run's context (write-ahead, durable).
-    fn record(&self, step: &str, undo: Vec<UndoAction>) -> Result<WrittenEntry, ScenarioError> {
+    async fn record(
+        &self,
+        step: &str,
+        undo: Vec<UndoAction>,
+    ) -> Result<WrittenEntry, ScenarioError> {
         let ctx = self.context_or_begin()?;
         let name = ctx.mint(&self.scenario_type);
-        self.write(&ctx, name, step, undo)
+        self.write(&ctx, name, step, undo).await
     }
 
-    fn write(
+    /// Removes the mirror of an entry that needs no undo any more. Best effort: a mirror left
+    /// behind is at worst replayed by the watchdog, and the entry's guards make that harmless.
+    async fn retire_mirror(&self, written: &WrittenEntry) {
+        if self.armed.is_none() {
+            return;
+        }
+        if let Some(mirror) = &written.entry.mirror
+            && let Err(e) = crate::journal::mirror::retire(&self.ops, mirror).await
+        {
+            self.log(format!("dead man's switch: mirror configmap/{} stays: {e}", mirror.name));
+        }
+    }
+
+    async fn write(
         &self,
         ctx: &Context,
         name: crate::journal::names::EntryName,
@@ -554,6 +590,14 @@ impl ScenarioCtx {
             path: written.path.clone(),
             summary: written.entry.undo_summary(),
         });
+        // Second write-ahead copy, in the cluster: no mirror, no change.
+        if let Some(armed) = &self.armed
+            && let Err(e) = armed.store.create(&written).await
+        {
+            let why = format!("dead man's switch: {e}; so the change was not made");
+            self.not_applied(&written, &why).await?;
+            return Err(ScenarioError::Failed(why));
+        }
         Ok(written)
     }
 
@@ -586,9 +630,10 @@ impl ScenarioCtx {
     }
 
     /// Retires an entry whose change needs no undo any more (e.g. a deleted pod came back).
-    pub fn retire(&self, change: &Change) -> Result<(), ScenarioError> {
+    pub async fn retire(&self, change: &Change) -> Result<(), ScenarioError> {
         if let (Some(written), Some(ctx)) = (&change.written, self.context()) {
             ctx.retire(written)?;
+            self.retire_mirror(written).await;
             (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         }
         Ok(())

@@ -140,6 +140,9 @@ pub struct App {
     pub not_undone: usize,
     /// The key table in force (defaults plus the operator's keys.yaml).
     pub keys: KeyMap,
+    /// Why the run is read-only (its dead man's switch Lease was lost), shown in the status
+    /// bar from then on.
+    pub read_only: Option<String>,
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -169,6 +172,7 @@ impl App {
             exit_code: None,
             not_undone: 0,
             keys: KeyMap::default(),
+            read_only: None,
         }
     }
 

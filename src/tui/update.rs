@@ -307,6 +307,11 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.push_log(format!("EMERGENCY ROLLBACK: {reason}"));
             false
         }
+        EngineEvent::ReadOnly { reason } => {
+            app.push_log(format!("READ-ONLY: {reason}"));
+            app.read_only = Some(reason.clone());
+            false
+        }
         EngineEvent::RollbackStarted { reason, entries } => {
             app.push_log(format!("rollback of {entries} entries: {reason}"));
             false

@@ -71,6 +71,71 @@ impl World {
         path
     }
 
+    /// Like [`World::config`] with the dead man's switch on, reaching the cluster through
+    /// `kubeconfig` (the world's own, or a proxy's copy).
+    pub fn config_dead_man(
+        &self,
+        scenario_type: &str,
+        files: &[&str],
+        kubeconfig: &Path,
+        lease_duration: u64,
+        renew: u64,
+    ) -> PathBuf {
+        let path = self.config(scenario_type, files, true, 0);
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            &format!("kubeconfig_path: {}", self.kubeconfig().display()),
+            &format!("kubeconfig_path: {}", kubeconfig.display()),
+        );
+        let text = format!(
+            "{text}    dead_man_switch: {{enabled: true, lease_duration: {lease_duration}, renew: {renew}}}\n"
+        );
+        let path = self.dir.path().join(format!("{scenario_type}-dead-man.yaml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `chaosdeck watchdog` against this cluster as `id`, its stderr collected.
+    pub fn watchdog(&self, id: &str, env: &[(&str, &str)]) -> (Running, Lines) {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
+        cmd.args(["watchdog", "--kubeconfig"]).arg(self.kubeconfig()).args([
+            "--id",
+            id,
+            "--claim-timeout",
+            "5",
+        ]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = Running(cmd.spawn().unwrap());
+        let mut lines = Lines::of(&mut child);
+        assert!(
+            lines.wait_for("watching Leases and mirrors", Duration::from_secs(30)),
+            "watchdog {id} did not start:\n{}",
+            lines.rest()
+        );
+        (child, lines)
+    }
+
+    /// `chaosdeck reconcile` on this world's journal; (exit code, stdout).
+    pub fn reconcile(&self) -> (i32, String) {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["reconcile", "--dir"])
+            .arg(self.journal())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> String {
         let out = Command::new("kubectl")
             .arg("--kubeconfig")
@@ -186,6 +251,11 @@ async fn snapshot_of(client: kube::Client) -> String {
         lines.push(format!("NetworkPolicy {}", at(&p.metadata)));
     }
     for c in Api::<ConfigMap>::all(client.clone()).list(&all).await.unwrap() {
+        // chaosdeck's own bookkeeping (the dead man's switch's mirrors), not the system under
+        // chaos.
+        if c.metadata.namespace.as_deref() == Some("chaosdeck-system") {
+            continue;
+        }
         lines.push(format!("ConfigMap {}", at(&c.metadata)));
     }
     for s in Api::<Service>::all(client.clone()).list(&all).await.unwrap() {

@@ -43,7 +43,14 @@ pub fn default_kubeconfig_path() -> color_eyre::Result<PathBuf> {
     Ok(state.join("chaosdeck").join("sandbox.kubeconfig"))
 }
 
-pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
+/// Started with a client of the sandbox once it listens, before the banner (the root crate's
+/// `--watchdog`).
+pub type AfterStart = Box<
+    dyn FnOnce(kube::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
+
+pub async fn run(args: SandboxArgs, after_start: Option<AfterStart>) -> color_eyre::Result<()> {
     let seed: Seed = args.seed.parse()?;
     let path = match args.kubeconfig_out {
         Some(p) => p,
@@ -66,6 +73,9 @@ pub async fn run(args: SandboxArgs) -> color_eyre::Result<()> {
     sandbox
         .write_kubeconfig(&path)
         .wrap_err_with(|| format!("cannot write the kubeconfig to {}", path.display()))?;
+    if let Some(start) = after_start {
+        start(sandbox.client().wrap_err("cannot make a client of the sandbox")?).await;
+    }
     println!("chaosdeck sandbox listening on {}", sandbox.url());
     println!(
         "  loopback only, plain HTTP, no authentication: for demos and tests, not for real workloads"

@@ -87,8 +87,9 @@ pub const REPLICASETS: usize = 7;
 pub const NETWORKPOLICIES: usize = 8;
 pub const JOBS: usize = 9;
 pub const PDBS: usize = 10;
+pub const LEASES: usize = 11;
 
-pub static RESOURCES: [ResourceDef; 11] = [
+pub static RESOURCES: [ResourceDef; 12] = [
     ResourceDef {
         deletecollection: false,
         label_name: true,
@@ -152,10 +153,12 @@ pub static RESOURCES: [ResourceDef; 11] = [
         &["pdb"],
         &["status"],
     ),
+    def("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[]),
 ];
 
 /// Non-core groups in the order `/apis` lists them.
-pub const GROUPS: [&str; 4] = ["apps", "networking.k8s.io", "batch", "policy"];
+pub const GROUPS: [&str; 5] =
+    ["apps", "networking.k8s.io", "batch", "policy", "coordination.k8s.io"];
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<usize> {
     RESOURCES.iter().position(|r| r.group == group && r.version == version && r.plural == plural)
@@ -187,6 +190,7 @@ mod tests {
         assert_eq!(RESOURCES[NETWORKPOLICIES].plural, "networkpolicies");
         assert_eq!(RESOURCES[JOBS].plural, "jobs");
         assert_eq!(RESOURCES[PDBS].plural, "poddisruptionbudgets");
+        assert_eq!(RESOURCES[LEASES].plural, "leases");
         assert_eq!(find("apps", "v1", "deployments"), Some(DEPLOYMENTS));
         assert_eq!(RESOURCES[DEPLOYMENTS].qualified(), "deployments.apps");
     }

@@ -39,6 +39,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if invalid > 0 {
         spans.push(Span::styled(format!("{invalid} invalid "), theme.danger_banner()));
     }
+    if app.read_only.is_some() {
+        spans
+            .push(Span::styled(" READ-ONLY: lease lost, watchdog undoing ", theme.danger_banner()));
+    }
     if app.not_undone > 0 {
         spans.push(Span::styled(format!("{} not undone ", app.not_undone), theme.danger_banner()));
     }

@@ -1,0 +1,91 @@
+//! The dead man's switch: when the operator's chaosdeck dies, the cluster undoes its changes.
+//!
+//! A run with `chaosdeck.dead_man_switch.enabled` holds one `coordination.k8s.io/v1` Lease and
+//! mirrors every journal entry into a labelled ConfigMap (after the durable local write, before
+//! the change). `chaosdeck watchdog`, running in the cluster, executes the mirrored undos of a
+//! run whose Lease it has not seen change for `lease_duration`, and records what it did on the
+//! mirrors; `reconcile` brings that back into the local journal.
+//!
+//! Owns: the mirror format ([`mirror`]), reading and writing mirrors, Leases and Events
+//! ([`store`], [`lease`]), the watchdog loop ([`watchdog`]) and its metrics, and reconciling
+//! the local journal with the mirrors ([`reconcile`]). Must not apply an undo action itself:
+//! undos go through `journal::executor` (the same guards as `execute-rollback`), and local
+//! entries change only through `journal::state`. The local journal stays the operator's source
+//! of truth; a mirror is a copy the cluster can act on.
+
+pub mod lease;
+pub mod metrics;
+pub mod mirror;
+pub mod reconcile;
+pub mod store;
+pub mod watchdog;
+
+pub use lease::{LeaseKeeper, lease_name};
+pub use mirror::{Mirror, MirrorState};
+pub use store::MirrorStore;
+
+use crate::cluster::Fence;
+
+/// What a run under the dead man's switch gives its scenario contexts: where each entry is
+/// mirrored before its change, and the fence that makes the run read-only once its Lease is
+/// lost.
+#[derive(Clone)]
+pub struct Armed {
+    pub store: MirrorStore,
+    pub fence: Fence,
+}
+
+impl Armed {
+    /// Why the run may not change anything any more, if it may not.
+    pub fn read_only(&self) -> Option<&str> {
+        self.fence.dropped()
+    }
+}
+
+/// What a run under the switch must be allowed in its namespace (deploy/watchdog.yaml's
+/// chaosdeck-dead-man-switch Role): its Lease, and one mirror per entry.
+pub fn run_permissions(
+    switch: &crate::config::DeadManSwitch,
+) -> Vec<crate::cluster::access::Permission> {
+    use crate::cluster::access::Permission;
+    let ns = Some(switch.namespace.as_str());
+    let lease = |verb| Permission::on(verb, "coordination.k8s.io/v1", "Lease", ns);
+    let mirror = |verb| Permission::on(verb, "v1", "ConfigMap", ns);
+    let mut all: Vec<Permission> = ["create", "get", "update", "delete"].map(lease).into();
+    all.extend(["create", "get", "list", "patch", "delete"].map(mirror));
+    all
+}
+
+/// A run's dead man's switch, from the engine's side.
+pub struct RunSwitch {
+    pub armed: Armed,
+    pub keeper: LeaseKeeper,
+    /// Hears once why the fence dropped (taken by whoever turns that into the read-only state).
+    pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    /// On the unfenced client: after the fence dropped, reconcile still removes the mirrors the
+    /// watchdog has finished with (no undo, so no race with it).
+    pub reconcile_store: MirrorStore,
+    pub lease_duration: std::time::Duration,
+}
+
+/// Arms the switch for `run_uuid`: creates its Lease (renewed from now on) and returns the
+/// fenced client every change of the run must go through.
+pub async fn arm(
+    client: kube::Client,
+    switch: &crate::config::DeadManSwitch,
+    run_uuid: &str,
+) -> Result<(RunSwitch, kube::Client), String> {
+    let fence = Fence::new();
+    let (lost_tx, lost) = tokio::sync::mpsc::unbounded_channel();
+    let keeper =
+        LeaseKeeper::acquire(client.clone(), switch, run_uuid, fence.clone(), lost_tx).await?;
+    let fenced = crate::cluster::fenced(client.clone(), fence.clone());
+    let run = RunSwitch {
+        armed: Armed { store: MirrorStore::new(fenced.clone(), &switch.namespace), fence },
+        keeper,
+        lost: Some(lost),
+        reconcile_store: MirrorStore::new(client, &switch.namespace),
+        lease_duration: std::time::Duration::from_secs(switch.lease_duration_secs),
+    };
+    Ok((run, fenced))
+}

@@ -1,0 +1,293 @@
+//! The dead man's switch through the real binaries, on the sandbox and on a real control
+//! plane: a `chaosdeck run` holding a Lease and mirroring its entries, a `chaosdeck watchdog`
+//! process undoing the run once the Lease expires — after SIGKILL, after a network partition,
+//! with two watchdogs, across a watchdog's own crash — and bad mirrors left alone.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chaosdeck::deadman::mirror::{self, MirrorState};
+use chaosdeck::journal::Entry;
+use k8s_openapi::api::core::v1::{ConfigMap, Event};
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+use support::proxy::{Proxy, upstream_of};
+use support::world::{Lines, World, wait_exit};
+
+const NS: &str = "chaosdeck-system";
+const LEASE: u64 = 3;
+const RENEW: u64 = 1;
+
+async fn mirrors(world: &World) -> Vec<ConfigMap> {
+    let api: Api<ConfigMap> = Api::namespaced(world.client(), NS);
+    api.list(&ListParams::default().labels("chaosdeck.io/mirror=entry")).await.unwrap().items
+}
+
+/// Waits until the cluster is `want` again; the time it took, or None after `within`.
+fn restored_within(world: &World, want: &str, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if world.snapshot() == want {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `file` with the switch on until its last change, SIGKILLs it there and returns when
+/// the run is dead (the chaos window is open: the change is in the cluster).
+fn kill_in_chaos_window(world: &World, scenario_type: &str, file: &str, changes: usize) {
+    let config = world.config_dead_man(scenario_type, &[file], world.kubeconfig(), LEASE, RENEW);
+    let mut child = world.run(&config, Some(&format!("hang-after-change:{changes}")));
+    let mut lines = Lines::of(&mut child);
+    assert!(
+        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
+        "{scenario_type}:\n{}",
+        lines.rest()
+    );
+    assert!(lines.rest().contains("dead man's switch: Lease"), "{scenario_type}: switch not armed");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+/// Every mirror recorded executed by one of `ids`, with who and when; returns them. The record
+/// follows the undo, so the cluster may look restored a moment before: waits up to 10 s.
+async fn all_executed(world: &World, ids: &[&str]) -> Vec<mirror::Mirror> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let read = loop {
+        let read: Vec<_> =
+            mirrors(world).await.iter().map(|cm| mirror::read(cm).unwrap()).collect();
+        if read.iter().all(|m| m.state == MirrorState::Executed) || Instant::now() > deadline {
+            break read;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for m in &read {
+        assert_eq!(m.state, MirrorState::Executed, "{}: {:?}", m.name, m.outcome);
+        let by = m.undone_by.as_ref().map(|u| u.by.as_str()).unwrap_or_default();
+        assert!(ids.contains(&by), "{}: undone by {by:?}", m.name);
+    }
+    read
+}
+
+/// Reconcile retires every local entry as undone by the watchdog and removes the mirrors.
+async fn reconciled(world: &World, id: &str) {
+    let (code, out) = world.reconcile();
+    assert_eq!(code, 0, "reconcile:\n{out}");
+    assert!(out.contains(&format!("undone by {id}")), "{out}");
+    assert_eq!(world.outstanding(), 0, "{out}");
+    for (_, node) in world.tree().entries() {
+        let text = std::fs::read_to_string(&node.path).unwrap();
+        let entry = Entry::parse(&text).unwrap();
+        if entry.not_applied.is_none() {
+            assert_eq!(entry.undone_by.map(|u| u.by), Some(id.to_string()), "{}", node.file_name);
+        }
+    }
+    assert!(mirrors(world).await.is_empty(), "reconcile leaves no mirror behind");
+}
+
+crate::on_both_targets! {
+    async fn a_killed_run_is_undone_by_the_watchdog_in_every_scenario(target) {
+        let w = World::new(target).await;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(w.client(), "shop");
+        let solo = serde_json::from_value(json!({"metadata": {"name": "solo"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+        pods.create(&Default::default(), &solo).await.unwrap();
+        let before = w.steady();
+        let (_watchdog, _lines) = w.watchdog("wd-1", &[]);
+        let scenarios = [
+            ("application_outages_scenarios", "app_outage.yaml", 1),
+            ("hog_scenarios", "cpu-hog.yml", 2),
+            ("service_hijacking_scenarios", "service_hijacking.yaml", 3),
+            ("syn_flood_scenarios", "syn_flood.yaml", 2),
+            ("http_load_scenarios", "http_load.yml", 2),
+            // After the first kill: the bare pod (the second kills a Deployment's, no entry).
+            ("pod_disruption_scenarios", "pod.yml", 1),
+            ("node_scenarios", "node.yml", 2),
+        ];
+        for (scenario_type, file, changes) in scenarios {
+            kill_in_chaos_window(&w, scenario_type, file, changes);
+            assert!(w.outstanding() > 0, "{scenario_type}: the kill left nothing pending");
+            let took = restored_within(&w, &before, Duration::from_secs(LEASE + 5));
+            assert!(took.is_some(), "{scenario_type}: not restored within lease_duration + 5 s:\n{}", w.snapshot());
+            let done = all_executed(&w, &["wd-1"]).await;
+            assert!(!done.is_empty(), "{scenario_type}: no mirror");
+            reconciled(&w, "wd-1").await;
+            assert_eq!(w.settle(&before), before, "{scenario_type}: something came back");
+        }
+        w.shutdown().await;
+    }
+
+    async fn a_partitioned_run_goes_read_only_before_the_watchdog_acts(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let (_watchdog, mut watchdog_lines) = w.watchdog("wd-1", &[]);
+        let proxy = Proxy::start(upstream_of(w.kubeconfig())).await;
+        let through = proxy.kubeconfig(w.kubeconfig(), w.dir.path());
+        let config = w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &through, 4, 1);
+        let mut child = w.run(&config, None);
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
+        assert_ne!(w.snapshot(), before, "the outage is in the cluster");
+
+        proxy.cut();
+        assert!(lines.wait_for("READ-ONLY at ", Duration::from_secs(10)), "{}", lines.rest());
+        let log = lines.rest();
+        let read_only_at: jiff::Timestamp = log
+            .lines()
+            .find_map(|l| l.split("READ-ONLY at ").nth(1)?.split(':').take(3).collect::<Vec<_>>().join(":").parse().ok())
+            .unwrap_or_else(|| panic!("no time in the read-only line:\n{log}"));
+        assert!(watchdog_lines.wait_for("undone ", Duration::from_secs(20)), "{}", watchdog_lines.rest());
+        let done = all_executed(&w, &["wd-1"]).await;
+        for m in &done {
+            let at: jiff::Timestamp = m.undone_by.as_ref().unwrap().at.parse().unwrap();
+            assert!(read_only_at < at, "read-only at {read_only_at}, but {} undone at {at}", m.name);
+        }
+        assert_eq!(w.settle(&before), before, "the watchdog restored the cluster");
+
+        proxy.heal();
+        let code = wait_exit(&mut child, Duration::from_secs(60));
+        let log = format!("{log}\n{}", lines.rest());
+        assert_eq!(code, Some(1), "a read-only run ends non-zero:\n{log}");
+        assert!(log.contains("reconcile: ") && log.contains("undone by wd-1"), "{log}");
+        assert_eq!(w.outstanding(), 0, "{log}");
+        // Nothing was re-applied after the partition healed.
+        assert_eq!(w.settle(&before), before, "{log}");
+        w.shutdown().await;
+    }
+
+    async fn two_watchdogs_apply_each_undo_once(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let (_a, _la) = w.watchdog("wd-a", &[]);
+        let (_b, _lb) = w.watchdog("wd-b", &[]);
+        kill_in_chaos_window(&w, "service_hijacking_scenarios", "service_hijacking.yaml", 3);
+        assert!(restored_within(&w, &before, Duration::from_secs(LEASE + 5)).is_some(), "{}", w.snapshot());
+        let done = all_executed(&w, &["wd-a", "wd-b"]).await;
+        assert_eq!(done.len(), 3);
+        let events: Api<Event> = Api::namespaced(w.client(), NS);
+        let mut undone: BTreeMap<String, usize> = BTreeMap::new();
+        for e in events.list(&ListParams::default()).await.unwrap() {
+            if e.reason.as_deref() == Some("Undone") {
+                *undone.entry(e.involved_object.name.unwrap_or_default()).or_default() += 1;
+            }
+        }
+        for m in &done {
+            assert_eq!(undone.get(&m.name), Some(&1), "{}: {undone:?}", m.name);
+            assert_eq!(m.attempts, 1, "{} recorded once", m.name);
+        }
+        // execute-rollback retires what the watchdog undid, saying who, instead of redoing it.
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out.matches("undone by wd-").count(), 3, "{out}");
+        assert_eq!(w.outstanding(), 0, "{out}");
+        assert!(mirrors(&w).await.is_empty(), "{out}");
+        w.shutdown().await;
+    }
+
+    async fn a_restarted_watchdog_resumes_without_applying_twice(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let (mut first, mut first_lines) =
+            w.watchdog("wd-r", &[("CHAOSDECK_WATCHDOG_FAILPOINT", "hang-after-undo:1")]);
+        kill_in_chaos_window(&w, "service_hijacking_scenarios", "service_hijacking.yaml", 3);
+        assert!(first_lines.wait_for("failpoint: hanging after undo 1", Duration::from_secs(20)), "{}", first_lines.rest());
+        unsafe { libc::kill(first.id() as i32, libc::SIGKILL) };
+        let _ = first.wait();
+        let half: Vec<_> = mirrors(&w).await.iter().map(|cm| mirror::read(cm).unwrap()).collect();
+        assert!(half.iter().all(|m| m.state == MirrorState::Pending), "killed before recording");
+
+        let (_second, _lines) = w.watchdog("wd-r", &[]);
+        assert!(restored_within(&w, &before, Duration::from_secs(LEASE + 10)).is_some(), "{}", w.snapshot());
+        let done = all_executed(&w, &["wd-r"]).await;
+        assert_eq!(done.len(), 3, "nothing lost");
+        // The undo the first watchdog applied was found done by the second, not applied again.
+        let newest = done.iter().max_by_key(|m| m.order).unwrap();
+        let outcome = newest.outcome.clone().unwrap_or_default();
+        assert!(outcome.contains("already"), "{}: {outcome}", newest.name);
+        for m in &done {
+            assert_eq!(m.attempts, 1, "{} recorded once", m.name);
+        }
+        reconciled(&w, "wd-r").await;
+        w.shutdown().await;
+    }
+
+    async fn bad_mirrors_are_skipped_never_executed_never_deleted(target) {
+        let w = World::new(target).await;
+        let run = "0bad0bad-0000-4000-8000-000000000001";
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(w.client(), NS);
+        let lease = serde_json::from_value(json!({
+            "metadata": {"name": format!("chaosdeck-run-{run}"),
+                         "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/run-uuid": run}},
+            "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 1}})).unwrap();
+        leases.create(&Default::default(), &lease).await.unwrap();
+        // A well-formed entry that would delete the shop's ConfigMap if it were ever executed.
+        let name = "chaosdeck-1700000000000000000-aaaaaaaa";
+        let entry = format!(
+            "format: 1\nrun_uuid: {run}\nscenario_type: x\nstep: s\ncreated_at: t\nwriter: {{pid: 1, host: h}}\n\
+             mirror: {{namespace: {NS}, name: {name}}}\nundo:\n- action: delete\n  target: {{api_version: v1, kind: ConfigMap, namespace: shop, name: frontend-config}}\n"
+        );
+        let labels = json!({"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/mirror": "entry",
+                            "chaosdeck.io/run-uuid": run, "chaosdeck.io/state": "pending"});
+        let cms: Api<ConfigMap> = Api::namespaced(w.client(), NS);
+        let bad = [
+            ("garbage", labels.clone(), json!({"chaosdeck.io/mirror-format": "1"}), "undo: [\n".to_string()),
+            ("format", labels.clone(), json!({"chaosdeck.io/mirror-format": "99"}), entry.clone()),
+            ("labels", json!({"app.kubernetes.io/managed-by": "someone", "chaosdeck.io/mirror": "entry",
+                             "chaosdeck.io/run-uuid": run, "chaosdeck.io/state": "pending"}),
+             json!({"chaosdeck.io/mirror-format": "1"}), entry.clone()),
+        ];
+        for (i, (why, labels, annotations, data)) in bad.iter().enumerate() {
+            let cm = serde_json::from_value(json!({
+                "metadata": {"name": if i == 0 { name.to_string() } else { format!("{name}{i}") },
+                             "labels": labels, "annotations": annotations},
+                "data": {"entry.yaml": data}})).unwrap();
+            cms.create(&Default::default(), &cm).await.unwrap_or_else(|e| panic!("{why}: {e}"));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut watchdog = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["watchdog", "--kubeconfig"]).arg(w.kubeconfig())
+            .args(["--id", "wd-1", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut lines = Lines::of(&mut watchdog);
+        let _guard = support::world::Running(watchdog);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let events: Api<Event> = Api::namespaced(w.client(), NS);
+        loop {
+            let bad_events = events.list(&ListParams::default()).await.unwrap().items.into_iter()
+                .filter(|e| e.reason.as_deref() == Some("BadMirror")).count();
+            if bad_events >= 3 { break; }
+            assert!(Instant::now() < deadline, "{bad_events} BadMirror events:\n{}", lines.rest());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Several more passes, with the run's Lease long expired.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let metrics = reqwest_like(port).await;
+        assert!(metrics.contains("chaosdeck_watchdog_bad_mirrors 3"), "{metrics}");
+        assert!(metrics.contains("chaosdeck_watchdog_bad_mirrors_reported_total 3"), "{metrics}");
+        let shop: Api<ConfigMap> = Api::namespaced(w.client(), "shop");
+        assert!(shop.get_opt("frontend-config").await.unwrap().is_some(), "a bad mirror was executed");
+        assert_eq!(cms.list(&ListParams::default().labels("chaosdeck.io/mirror=entry")).await.unwrap().items.len(), 3,
+            "every bad mirror is still there");
+        let log = lines.rest();
+        assert!(log.contains("not one this watchdog knows"), "{log}");
+        assert!(log.contains("labels are not a chaosdeck mirror's"), "{log}");
+        w.shutdown().await;
+    }
+}
+
+/// GET /metrics over a plain TCP connection (no HTTP client crate in the tests).
+async fn reqwest_like(port: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
