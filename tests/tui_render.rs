@@ -54,6 +54,7 @@ fn app_over(mode: Mode, journal: PathBuf, run: &str) -> App {
         run_uuid: Some(run.into()),
         auto_rollback: true,
         iterations: 1,
+        config: None,
     };
     let mut app = App::new(mode, header, Theme { color: false });
     if mode == Mode::Run {

@@ -275,3 +275,22 @@ fn before_after_view_of_a_create_shows_the_object() {
     hide_root(&mut a, &root);
     insta::assert_snapshot!("before_after_create_160x48", render(&mut a, 160, 48));
 }
+
+#[test]
+fn the_current_runs_row_names_its_config() {
+    let (_tmp, root, _) = journal();
+    let header = Header {
+        run_uuid: Some(NEW_RUN.into()),
+        config: Some("config/gameday.yaml".into()),
+        ..Default::default()
+    };
+    let mut a = App::new(Mode::Run, header, Theme { color: false });
+    a.set_tree(scan_with(&root, Depth::Headers).unwrap());
+    let screen = render(&mut a, 160, 48);
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("run ")).collect();
+    let new = rows.iter().find(|l| l.contains("run 9f3e7d21  ")).unwrap();
+    assert!(new.contains("  gameday.yaml  2 ctx"), "{new}");
+    // The journal does not record other runs' configs: none is guessed.
+    let old = rows.iter().find(|l| l.contains("run 6c24a5b5  ")).unwrap();
+    assert!(!old.contains(".yaml"), "{old}");
+}

@@ -204,6 +204,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         run_uuid: Some(run_uuid.clone()),
         auto_rollback: config.auto_rollback,
         iterations: config.tunings.iterations,
+        config: Some(args.config.display().to_string()),
     };
     let ops = Arc::new(ClusterOps::identified(client, identity, false));
     let journal_dir = journal.root().to_path_buf();

@@ -104,6 +104,8 @@ pub struct Header {
     pub run_uuid: Option<String>,
     pub auto_rollback: bool,
     pub iterations: u64,
+    /// The config file of this run; the journal does not record it, so other runs show none.
+    pub config: Option<String>,
 }
 
 /// The inspector's content for one entry.
@@ -208,7 +210,12 @@ impl App {
     pub fn rebuild_items(&mut self) {
         let filter = self.filter.to_lowercase();
         let runs = runs::group(tree::shown(&self.tree, &filter));
-        self.items = tree::items(&runs, self.header.run_uuid.as_deref(), self.theme);
+        let current = self
+            .header
+            .run_uuid
+            .as_deref()
+            .map(|run| tree::Current { run, config: self.header.config.as_deref() });
+        self.items = tree::items(&runs, current, self.theme);
     }
 
     /// Keeps the selection on what is still shown: an entry renamed `.executed` stays selected

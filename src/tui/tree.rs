@@ -49,15 +49,22 @@ fn entry_matches(e: &EntryNode, filter: &str) -> bool {
         || badge(e).contains(filter)
 }
 
+/// The run this process drives, and its config file when known.
+#[derive(Debug, Clone, Copy)]
+pub struct Current<'a> {
+    pub run: &'a str,
+    pub config: Option<&'a str>,
+}
+
 /// The tree items: runs (identified by uuid) → contexts (by directory) → entries (by file).
 pub fn items(
     runs: &[RunGroup<'_>],
-    current: Option<&str>,
+    current: Option<Current<'_>>,
     theme: Theme,
 ) -> Vec<TreeItem<'static, String>> {
     runs.iter()
         .filter_map(|run| {
-            let is_current = current == Some(run.run_uuid);
+            let this = current.filter(|c| c.run == run.run_uuid);
             let contexts: Vec<TreeItem<'static, String>> = run
                 .contexts
                 .iter()
@@ -70,7 +77,7 @@ pub fn items(
                     TreeItem::new(ctx.node.dir_name.clone(), context_line(ctx, theme), entries).ok()
                 })
                 .collect();
-            TreeItem::new(run.run_uuid.to_string(), run_line(run, is_current, theme), contexts).ok()
+            TreeItem::new(run.run_uuid.to_string(), run_line(run, this, theme), contexts).ok()
         })
         .collect()
 }
@@ -98,19 +105,25 @@ fn counts_span(counts: &Counts, theme: Theme) -> Span<'static> {
     Span::styled(counts.line(), style)
 }
 
-fn run_line(run: &RunGroup<'_>, current: bool, theme: Theme) -> Line<'static> {
+fn run_line(run: &RunGroup<'_>, this: Option<Current<'_>>, theme: Theme) -> Line<'static> {
     let short: String = run.run_uuid.chars().take(8).collect();
     let n = run.contexts.len();
     let mut spans = vec![
         Span::styled(
             format!("run {short}"),
-            if current { theme.accent() } else { ratatui::style::Style::default() },
+            if this.is_some() { theme.accent() } else { ratatui::style::Style::default() },
         ),
         Span::styled(format!("  {}", runs::when(run.started_ns, "%Y-%m-%d %H:%M")), theme.dim()),
-        Span::raw(format!("  {n} ctx  ")),
-        counts_span(&run.counts, theme),
     ];
-    if current {
+    if let Some(config) = this.and_then(|c| c.config) {
+        let name = std::path::Path::new(config)
+            .file_name()
+            .map_or_else(|| config.to_string(), |n| n.to_string_lossy().into_owned());
+        spans.push(Span::raw(format!("  {name}")));
+    }
+    spans.push(Span::raw(format!("  {n} ctx  ")));
+    spans.push(counts_span(&run.counts, theme));
+    if this.is_some() {
         spans.push(Span::styled("  (this run)", theme.accent()));
     } else if run.live {
         spans.push(Span::styled("  live", theme.accent()));
