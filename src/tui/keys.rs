@@ -461,6 +461,13 @@ mod tests {
     }
 
     #[test]
+    fn an_action_named_twice_is_an_error_not_the_last_one_winning() {
+        let err = parse("quit: q\nhelp: \"?\"\nquit: Q\n").unwrap_err();
+        assert!(err.starts_with("/home/op/.config/chaosdeck/keys.yaml:3:"), "{err}");
+        assert!(err.to_lowercase().contains("duplicate"), "{err}");
+    }
+
+    #[test]
     fn two_actions_on_one_key_is_an_error() {
         let err = parse("help: \"?\"\nexecute: j\n").unwrap_err();
         assert!(
