@@ -291,3 +291,71 @@ async fn reqwest_like(port: u16) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// The demo of the README: `chaosdeck sandbox --watchdog` in one process, the shipped config's
+/// run in another, killed during the outage; the sandbox restores itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_sandbox_restores_itself_after_the_run_is_killed() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("sandbox.kubeconfig");
+    let mut sandbox = support::world::Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["sandbox", "--watchdog", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut sandbox_log = Lines::of(&mut sandbox);
+    assert!(sandbox_log.wait_for("watching Leases and mirrors", Duration::from_secs(30)));
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/config.yaml");
+    let switch = chaosdeck::config::Config::load(&config).unwrap().dead_man_switch;
+    assert!(switch.enabled, "the shipped demo config has the switch on");
+    let mut run = support::world::Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(&config)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--dir")
+            .arg(dir.path().join("journal"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Lines::of(&mut run);
+    assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
+    let client = support::cluster::client_for(&kubeconfig).await;
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> =
+        Api::namespaced(client, "shop");
+    let deny = || async {
+        policies
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .filter(|p| p.metadata.name.as_deref().unwrap_or("").starts_with("chaosdeck-deny"))
+            .count()
+    };
+    assert_eq!(deny().await, 1, "the outage is on");
+    unsafe { libc::kill(run.id() as i32, libc::SIGKILL) };
+    let _ = run.wait();
+    let killed = Instant::now();
+    while deny().await > 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(switch.lease_duration_secs + 5),
+            "not restored within lease_duration + 5 s:\n{}",
+            sandbox_log.rest()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        sandbox_log.wait_for("watchdog: undone", Duration::from_secs(5)),
+        "{}",
+        sandbox_log.rest()
+    );
+}

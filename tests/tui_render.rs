@@ -334,3 +334,20 @@ fn engine_events_drive_the_scenario_rows() {
     assert_eq!(a.exit_code, Some(1));
     assert!(!a.run_is_live());
 }
+
+#[test]
+fn the_status_bar_counts_a_rollback_live_and_says_read_only() {
+    let mut a = app(Mode::Run);
+    apply_event(&mut a, &EngineEvent::RollbackStarted { reason: "operator".into(), entries: 3 });
+    apply_event(&mut a, &EngineEvent::EntryExecuted { path: "a.yaml".into(), summary: "s".into() });
+    apply_event(&mut a, &EngineEvent::EntryFailed { path: "b.yaml".into(), error: "e".into() });
+    let screen = render(&mut a, 200, 30);
+    assert!(screen.contains("undoing 2/3: 1 executed, 1 failed, 1 remaining"), "{screen}");
+    apply_event(&mut a, &EngineEvent::RollbackFinished { executed: 1, failed: 2 });
+    let screen = render(&mut a, 200, 30);
+    assert!(!screen.contains("undoing"), "{screen}");
+    assert!(screen.contains("2 not undone"), "{screen}");
+    apply_event(&mut a, &EngineEvent::ReadOnly { reason: "lease lost".into() });
+    let screen = render(&mut a, 200, 30);
+    assert!(screen.contains("READ-ONLY"), "{screen}");
+}

@@ -102,3 +102,52 @@ crate::on_both_targets! {
         w.shutdown().await;
     }
 }
+
+/// `execute-rollback` on a terminal draws a progress bar (done / failed / remaining, rate,
+/// ETA) under the outcome lines; piped, it prints the outcome lines only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs tmux"]
+async fn execute_rollback_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped() {
+    use chaosdeck::journal::Journal;
+    let w = World::new(support::cluster::Target::Sandbox).await;
+    let journal = Journal::open(w.journal()).unwrap();
+    for round in ["tty", "pipe"] {
+        let ctx = journal.begin_context(&format!("run-{round}")).unwrap();
+        for i in 0..20 {
+            let draft = support::delete_pod_draft("hog_scenarios", "default", &format!("gone-{i}"));
+            ctx.write(ctx.mint("hog_scenarios"), draft).unwrap();
+        }
+        let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+        let args = format!(
+            "execute-rollback --dir {} --kubeconfig {} -r run-{round} --cluster-mismatch-ok chaosdeck-sandbox",
+            w.journal().display(),
+            w.kubeconfig().display()
+        );
+        if round == "tty" {
+            let tmux = Tmux { socket: format!("chaosdeck-bar-{}", std::process::id()) };
+            let shell = format!("{} {args}; echo EXIT=$?; sleep 60", bin.display());
+            let started = tmux
+                .cmd()
+                .args(["new-session", "-d", "-s", "deck", "-x", "150", "-y", "40"])
+                .arg(shell)
+                .status()
+                .unwrap();
+            assert!(started.success(), "tmux must be installed (.ci/run installs it)");
+            let screen = tmux.wait_for(&["EXIT=0"], Duration::from_secs(30));
+            assert!(screen.contains("20/20 done, 0 failed, 0 remaining"), "{screen}");
+            assert!(screen.contains("ETA"), "{screen}");
+            assert!(screen.contains("20 executed, 0 failed"), "{screen}");
+        } else {
+            let out = Command::new(&bin).args(args.split(' ')).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{text}");
+            assert_eq!(text.matches("executed  ").count(), 20, "{text}");
+            assert!(
+                !text.contains("remaining") && !text.contains("ETA"),
+                "no bar when piped:\n{text}"
+            );
+        }
+    }
+    w.shutdown().await;
+}

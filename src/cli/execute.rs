@@ -109,6 +109,7 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
             target.context,
             target.server
         );
+        let progress = Progress::new(executable.len());
         outcomes.extend(
             executor::execute(
                 &ops,
@@ -117,10 +118,11 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
                     parallel: usize::from(args.parallel),
                     ..ExecuteOptions::default()
                 },
-                print_outcome,
+                |out| progress.report(out),
             )
             .await,
         );
+        progress.finish();
     }
     Ok(summarize(&outcomes, args.file.is_some()))
 }
@@ -154,6 +156,62 @@ fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
             }
         }
     }
+}
+
+/// What an operator watches while a rollback runs: on a terminal, a bar with done / failed /
+/// remaining, the rate and the time left, the outcome lines scrolling above it; piped, the
+/// outcome lines only (a log stays a log).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    counts: std::cell::Cell<(usize, usize)>,
+    total: usize,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal;
+        let on_terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+        let bar = on_terminal.then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            let style = indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{wide_bar}] {pos}/{len} {msg} {per_sec} ETA {eta}",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.set_message(progress_message(0, 0, total));
+            bar
+        });
+        Progress { bar, counts: std::cell::Cell::new((0, 0)), total }
+    }
+
+    fn report(&self, out: &EntryOutcome) {
+        let (mut done, mut failed) = self.counts.get();
+        done += 1;
+        if out.outcome.left_outstanding() {
+            failed += 1;
+        }
+        self.counts.set((done, failed));
+        match &self.bar {
+            Some(bar) => {
+                bar.suspend(|| print_outcome(out));
+                bar.set_message(progress_message(done, failed, self.total));
+                bar.inc(1);
+            }
+            None => print_outcome(out),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+/// `12 done, 1 failed, 87 remaining`: failed counts every entry left outstanding.
+fn progress_message(done: usize, failed: usize, total: usize) -> String {
+    format!("done, {failed} failed, {} remaining", total.saturating_sub(done))
 }
 
 fn print_outcome(out: &EntryOutcome) {

@@ -145,6 +145,41 @@ pub struct App {
     /// Why the run is read-only (its dead man's switch Lease was lost), shown in the status
     /// bar from then on.
     pub read_only: Option<String>,
+    /// The rollback under way (the engine's, `x` or `!`), counted as outcomes arrive.
+    pub rollback: Option<RollbackProgress>,
+}
+
+/// Live counts of a rollback, for the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackProgress {
+    pub total: usize,
+    pub executed: usize,
+    /// Outcomes that left the entry outstanding (failed, invalid, not attempted, refused).
+    pub failed: usize,
+    pub started: std::time::Instant,
+}
+
+impl RollbackProgress {
+    pub fn new(total: usize) -> RollbackProgress {
+        RollbackProgress { total, executed: 0, failed: 0, started: std::time::Instant::now() }
+    }
+
+    /// `undoing 40/100: 38 executed, 2 failed, 60 remaining, 35/s, ETA 2 s`.
+    pub fn line(&self) -> String {
+        let done = self.executed + self.failed;
+        let remaining = self.total.saturating_sub(done);
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let eta = if rate > 0.0 && remaining > 0 {
+            format!(", ETA {:.0} s", remaining as f64 / rate)
+        } else {
+            String::new()
+        };
+        format!(
+            "undoing {done}/{}: {} executed, {} failed, {remaining} remaining, {rate:.0}/s{eta}",
+            self.total, self.executed, self.failed
+        )
+    }
 }
 
 pub const LOG_CAPACITY: usize = 500;
@@ -175,6 +210,7 @@ impl App {
             not_undone: 0,
             keys: KeyMap::default(),
             read_only: None,
+            rollback: None,
         }
     }
 
@@ -279,5 +315,31 @@ impl App {
             .entries()
             .find(|(_, e)| &e.path == shown || e.path == executed)
             .map(|(_, e)| Effect::Inspect(e.path.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_progress_counts_what_is_left_and_says_when_it_will_be_done() {
+        let mut p = RollbackProgress::new(100);
+        assert!(
+            p.line().starts_with("undoing 0/100: 0 executed, 0 failed, 100 remaining"),
+            "{}",
+            p.line()
+        );
+        p.started -= std::time::Duration::from_secs(2);
+        p.executed = 38;
+        p.failed = 2;
+        let line = p.line();
+        assert!(
+            line.starts_with("undoing 40/100: 38 executed, 2 failed, 60 remaining, 20/s"),
+            "{line}"
+        );
+        assert!(line.ends_with("ETA 3 s"), "{line}");
+        p.executed = 98;
+        assert!(!p.line().contains("ETA"), "{}", p.line());
     }
 }

@@ -36,6 +36,10 @@ enum Internal {
     FsChanged,
     Inspected(Inspected),
     Log(String),
+    /// A rollback from `x`/`!` started: how many entries it will go through.
+    RollbackStarted(usize),
+    /// One entry of it finished; `true` when it left the entry outstanding.
+    RollbackStep(bool),
     /// A rollback from `x`/`!` ended: how many entries it could not undo.
     RollbackDone(usize),
     Done,
@@ -110,7 +114,18 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                     app.push_log(line);
                     dirty = true;
                 }
+                Some(Internal::RollbackStarted(total)) => {
+                    app.rollback = Some(super::app::RollbackProgress::new(total));
+                    dirty = true;
+                }
+                Some(Internal::RollbackStep(failed)) => {
+                    if let Some(p) = app.rollback.as_mut() {
+                        if failed { p.failed += 1 } else { p.executed += 1 }
+                    }
+                    dirty = true;
+                }
                 Some(Internal::RollbackDone(not_undone)) => {
+                    app.rollback = None;
                     app.not_undone = not_undone;
                     fs_dirty = true;
                     dirty = true;
@@ -292,6 +307,7 @@ fn spawn_execute(
             .collect();
         let _ =
             tx.send(Internal::Log(format!("undoing {} entr(y/ies), newest first", selected.len())));
+        let _ = tx.send(Internal::RollbackStarted(selected.len()));
         let outcomes = executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
             let line = match &out.outcome {
                 Outcome::Executed { .. } => format!("executed {} ({})", out.file_name, out.summary),
@@ -307,6 +323,7 @@ fn spawn_execute(
                 Outcome::Planned { .. } => return,
             };
             let _ = tx.send(Internal::Log(line));
+            let _ = tx.send(Internal::RollbackStep(out.outcome.left_outstanding()));
             let _ = tx.send(Internal::Done);
         })
         .await;

@@ -296,10 +296,16 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             true
         }
         EngineEvent::EntryExecuted { path, summary } => {
+            if let Some(p) = app.rollback.as_mut() {
+                p.executed += 1;
+            }
             app.push_log(format!("executed {} ({summary})", file_name(path)));
             true
         }
         EngineEvent::EntryFailed { path, error } => {
+            if let Some(p) = app.rollback.as_mut() {
+                p.failed += 1;
+            }
             app.push_log(format!("FAILED {}: {error}", file_name(path)));
             true
         }
@@ -313,10 +319,12 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             false
         }
         EngineEvent::RollbackStarted { reason, entries } => {
+            app.rollback = Some(super::app::RollbackProgress::new(*entries));
             app.push_log(format!("rollback of {entries} entries: {reason}"));
             false
         }
         EngineEvent::RollbackFinished { executed, failed } => {
+            app.rollback = None;
             // The engine counts as failed everything it could not undo (invalid entries and
             // entries not attempted included).
             app.not_undone = *failed;

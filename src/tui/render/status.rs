@@ -39,6 +39,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if invalid > 0 {
         spans.push(Span::styled(format!("{invalid} invalid "), theme.danger_banner()));
     }
+    if let Some(progress) = &app.rollback {
+        spans.push(Span::styled(format!(" {} ", progress.line()), theme.warn()));
+    }
     if app.read_only.is_some() {
         spans
             .push(Span::styled(" READ-ONLY: lease lost, watchdog undoing ", theme.danger_banner()));
