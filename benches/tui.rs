@@ -1,8 +1,10 @@
 //! TUI benchmarks (`cargo bench --bench tui`), printing:
 //! (a) render time of one frame with 10,000 journal entries and 20 scenarios (goal ≤ 2 ms),
+//!     grouped run → context → entry: 50 runs of 20 contexts, and one run of 1,000 contexts;
+//!     and the regrouping a rescan costs (once per journal change, not per frame),
 //! (b) key-to-frame time while engine events stream in (goal ≤ 16 ms),
 //! (c) idle CPU and (d) RSS of the real `chaosdeck inspect` on that journal under tmux
-//!     (goals < 1 % and ≤ 40 MB).
+//!     (goals < 1 % and ≤ 40 MB), and (e) the time of `chaosdeck list-rollback` on it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,10 +21,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn build_journal(root: &Path) {
+/// 1,000 contexts of 10 entries each, spread over `runs` runs.
+fn build_journal(root: &Path, runs: usize) {
     let journal = Journal::open(root).unwrap();
     for c in 0..1000 {
-        let ctx = journal.begin_context(&format!("run-{:04}", c % 50)).unwrap();
+        let ctx = journal.begin_context(&format!("run-{:04}", c % runs)).unwrap();
         for i in 0..10 {
             let name = ctx.mint("hog_scenarios");
             let entry = Entry {
@@ -82,6 +85,59 @@ fn app_with_scenarios(root: &Path) -> App {
     app
 }
 
+fn frame_times(terminal: &mut Terminal<TestBackend>, app: &mut App, n: usize) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            terminal.draw(|f| chaosdeck::tui::render::draw(f, app)).unwrap();
+            t.elapsed()
+        })
+        .collect()
+}
+
+/// The case the grouping is for: one run of 1,000 contexts used to be 1,000 identical rows.
+fn one_run_of_1000_contexts(base: &Path) {
+    let tmp = tempfile::tempdir_in(base).unwrap();
+    let root = tmp.path().join("journal");
+    build_journal(&root, 1);
+    let mut app = App::new(Mode::Inspect, Header::default(), Theme { color: true });
+    app.set_tree(scan_with(&root, Depth::Headers).unwrap());
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
+    let folded = median(frame_times(&mut terminal, &mut app, 200));
+    app.tree_state.open(vec!["run-0000".into()]);
+    let open = median(frame_times(&mut terminal, &mut app, 200));
+    println!(
+        "    one run of 1,000 contexts / 10,000 entries: 1 row, median {:.3} ms; the run \
+         unfolded (1,001 rows): median {:.3} ms",
+        ms(folded),
+        ms(open)
+    );
+}
+
+/// Median wall time of `chaosdeck list-rollback` (text and --json) on the journal at `root`.
+fn list_rollback_times(bin: &Path, root: &Path) {
+    for json in [false, true] {
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            let mut cmd = Command::new(bin);
+            cmd.args(["list-rollback", "--dir"]).arg(root);
+            if json {
+                cmd.arg("--json");
+            }
+            let t = Instant::now();
+            let out = cmd.output().unwrap();
+            times.push(t.elapsed());
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        println!(
+            "(e) `chaosdeck list-rollback{}` on the 10,000-entry journal: median {:.1} ms",
+            if json { " --json" } else { "" },
+            ms(median(times))
+        );
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -98,7 +154,7 @@ fn main() {
     std::fs::create_dir_all(&base).unwrap();
     let tmp = tempfile::tempdir_in(&base).unwrap();
     let root = tmp.path().join("journal");
-    build_journal(&root);
+    build_journal(&root, 50);
     let mut app = app_with_scenarios(&root);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
@@ -111,20 +167,31 @@ fn main() {
         frames.push(t.elapsed());
     }
     println!(
-        "(a) frame with 10,000 entries / 1,000 contexts and 20 scenarios, 160x48: median {:.3} ms (goal ≤ 2 ms)",
+        "(a) frame with 10,000 entries / 1,000 contexts in 50 runs and 20 scenarios, 160x48 \
+         (this run and its 20 contexts open: 270 rows): median {:.3} ms (goal ≤ 2 ms)",
         ms(median(frames))
     );
-    // Worst case: every context expanded (11,000 rows in the tree).
+    // Worst case: every run and context unfolded (50 + 1,000 + 10,000 rows in the tree).
     for ctx in &app.tree.contexts {
-        app.tree_state.open(vec![ctx.dir_name.clone()]);
+        app.tree_state.open(vec![ctx.name.run_uuid.clone()]);
+        app.tree_state.open(vec![ctx.name.run_uuid.clone(), ctx.dir_name.clone()]);
     }
-    let mut frames = Vec::new();
-    for _ in 0..50 {
+    println!(
+        "    all runs and contexts unfolded (11,050 rows): median {:.3} ms",
+        ms(median(frame_times(&mut terminal, &mut app, 50)))
+    );
+    let mut rebuilds = Vec::new();
+    for _ in 0..20 {
+        let tree = app.tree.clone();
         let t = Instant::now();
-        terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
-        frames.push(t.elapsed());
+        app.set_tree(tree);
+        rebuilds.push(t.elapsed());
     }
-    println!("    all 1,000 contexts expanded (11,000 rows): median {:.3} ms", ms(median(frames)));
+    println!(
+        "    regrouping after a rescan (10,000 entries into runs → contexts → items): median {:.3} ms",
+        ms(median(rebuilds))
+    );
+    one_run_of_1000_contexts(&base);
 
     // (b) key to frame while the engine streams events: 100 events, then `j` and a frame.
     let down = KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE);
@@ -153,8 +220,10 @@ fn main() {
         ms(max)
     );
 
-    // (c)/(d) the real binary, idle in a real terminal.
     let bin = Path::new(env!("CARGO_BIN_EXE_chaosdeck"));
+    list_rollback_times(bin, &root);
+
+    // (c)/(d) the real binary, idle in a real terminal.
     let socket = format!("chaosdeck-bench-{}", std::process::id());
     let tmux = |args: &[&str]| Command::new("tmux").args(["-L", &socket]).args(args).output();
     let started = tmux(&[

@@ -219,3 +219,60 @@ fn completions_are_generated() {
         .success()
         .stdout(predicate::str::contains("execute-rollback"));
 }
+
+#[test]
+fn list_rollback_prints_runs_then_contexts_then_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rollback");
+    support::runs::build(&root);
+    let out = chaosdeck().args(["list-rollback", "--dir"]).arg(&root).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let (first, body) = text.split_once('\n').unwrap();
+    assert_eq!(first, root.display().to_string());
+    // One line per run, not per context.
+    assert_eq!(body.matches(&format!("run {}", support::runs::OLD_RUN)).count(), 1);
+    insta::assert_snapshot!("list_rollback_three_levels", body);
+}
+
+#[test]
+fn list_rollback_json_carries_runs_and_the_flat_contexts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rollback");
+    support::runs::build(&root);
+    let out = chaosdeck().args(["list-rollback", "--json", "--dir"]).arg(&root).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    let uuids: Vec<&str> = runs.iter().map(|r| r["run_uuid"].as_str().unwrap()).collect();
+    assert_eq!(uuids, [support::runs::NEW_RUN, support::runs::OLD_RUN], "newest first");
+    let new = &runs[0];
+    assert_eq!(new["started"], "2026-12-01T11:00:00Z");
+    assert_eq!(new["counts"]["pending"], 2);
+    assert_eq!(new["counts"]["failed"], 1);
+    let contexts = new["contexts"].as_array().unwrap();
+    assert_eq!(contexts.len(), 2);
+    assert_eq!(contexts[0]["scenario_type"], "service_disruption_scenarios");
+    assert_eq!(contexts[0]["scenario_file"], "scenarios/svc.yml");
+    let entries = contexts[0]["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["state"], "failed", "newest entry first");
+    assert_eq!(entries[1]["state"], "pending");
+    let old = &runs[1];
+    assert_eq!(old["counts"]["orphaned"], 1);
+    assert_eq!(old["counts"]["executed"], 2);
+    assert_eq!(old["live"], false);
+    // The flat list earlier versions printed is still there: every context, oldest first.
+    let flat = v["contexts"].as_array().unwrap();
+    assert_eq!(flat.len(), 4);
+    assert_eq!(flat[0]["run_uuid"], support::runs::OLD_RUN);
+    assert_eq!(flat[0]["entries"].as_array().unwrap().len(), 2);
+    // A filter narrows every level.
+    let out = chaosdeck()
+        .args(["list-rollback", "--json", "-s", "node_scenarios", "--dir"])
+        .arg(&root)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["contexts"].as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["counts"]["pending"], 1);
+}

@@ -47,6 +47,7 @@ fn app() -> App {
         run_uuid: Some(RUN.into()),
         auto_rollback: true,
         iterations: 1,
+        config: Some("config/config.yaml".into()),
     };
     let mut app = App::new(Mode::Run, header, Theme { color: false });
     apply_event(

@@ -11,7 +11,7 @@ use chaosdeck::journal::describe::describe;
 use chaosdeck::journal::scan::{Liveness, read_entry};
 use chaosdeck::journal::{Depth, Journal, scan_with};
 use chaosdeck::tui::app::{App, Effect, Focus, Header, Inspected, Mode, Popup, RowStatus};
-use chaosdeck::tui::keys::BINDINGS;
+use chaosdeck::tui::keys::KeyMap;
 use chaosdeck::tui::theme::Theme;
 use chaosdeck::tui::update::{EMERGENCY_REASON, apply_event, handle_key};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -54,6 +54,7 @@ fn app_over(mode: Mode, journal: PathBuf, run: &str) -> App {
         run_uuid: Some(run.into()),
         auto_rollback: true,
         iterations: 1,
+        config: None,
     };
     let mut app = App::new(mode, header, Theme { color: false });
     if mode == Mode::Run {
@@ -124,14 +125,15 @@ fn render(app: &mut App, w: u16, h: u16) -> String {
 
 /// Selects the hog entry of the fixture journal (a pending Krkn file).
 fn select_hog_entry(app: &mut App) {
-    let (dir, file) = app
+    let (run, dir, file) = app
         .tree
         .entries()
         .find(|(_, e)| e.name.scenario_type == "hog_scenarios")
-        .map(|(c, e)| (c.dir_name.clone(), e.file_name.clone()))
+        .map(|(c, e)| (c.name.run_uuid.clone(), c.dir_name.clone(), e.file_name.clone()))
         .unwrap();
-    app.tree_state.open(vec![dir.clone()]);
-    assert!(app.tree_state.select(vec![dir, file]));
+    app.tree_state.open(vec![run.clone()]);
+    app.tree_state.open(vec![run.clone(), dir.clone()]);
+    assert!(app.tree_state.select(vec![run, dir, file]));
     render(app, 80, 24);
 }
 
@@ -170,7 +172,7 @@ fn help_view_lists_every_binding() {
     let mut a = app(Mode::Run);
     handle_key(&mut a, key('?'));
     let screen = render(&mut a, 80, 24);
-    for b in BINDINGS {
+    for b in KeyMap::default().bindings() {
         assert!(screen.contains(b.help), "help misses {:?}", b.help);
     }
     insta::assert_snapshot!("help_80x24", screen);
@@ -210,7 +212,9 @@ fn execute_needs_confirmation_and_then_targets_the_selection() {
 fn undo_context(a: &mut App, dir: &str) -> Vec<Effect> {
     a.focus = Focus::Journal;
     // `select` reports a change, not success: the context may be selected already.
-    a.tree_state.select(vec![dir.to_string()]);
+    let run = a.tree.contexts.iter().find(|c| c.dir_name == dir).unwrap().name.run_uuid.clone();
+    a.tree_state.open(vec![run.clone()]);
+    a.tree_state.select(vec![run, dir.to_string()]);
     render(a, 80, 24);
     assert_eq!(a.selected_context().map(|c| c.dir_name.as_str()), Some(dir));
     assert!(a.selected_entry().is_none(), "the context, not an entry, is selected");
@@ -303,7 +307,10 @@ fn filter_narrows_the_tree() {
     }
     handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.filter, "hog");
-    assert_eq!(a.items.len(), 1, "only the hog context remains of {all}");
+    assert_eq!(a.items.len(), 1, "only the hog context's run remains of {all}");
+    let contexts = a.items[0].children();
+    assert_eq!(contexts.len(), 1, "only the hog context remains of its run");
+    assert!(contexts[0].identifier().starts_with("1796041201130427764-"));
     let screen = render(&mut a, 80, 24);
     assert!(screen.contains("filter: hog"));
 }

@@ -13,6 +13,7 @@ use super::target::ClusterArgs;
 use crate::config::Config;
 use crate::tui::Session;
 use crate::tui::app::{App, Header, Mode};
+use crate::tui::keys::KeyMap;
 use crate::tui::theme::Theme;
 
 #[derive(Args, Debug, Default)]
@@ -24,6 +25,8 @@ pub struct InspectArgs {
 }
 
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
+    // First, so that a bad keys.yaml is reported as such wherever inspect is started.
+    let keys = KeyMap::from_config_dir()?;
     if !std::io::stdout().is_terminal() {
         bail!("inspect needs a terminal; use list-rollback / show for scripts");
     }
@@ -43,6 +46,7 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
         }
     };
     let mut app = App::new(Mode::Inspect, header, Theme::from_env());
+    app.keys = keys;
     match &ops {
         None => app.push_log("no cluster connection: x and ! need --kubeconfig"),
         // What a watchdog undid while chaosdeck was gone shows as executed, with who and when.

@@ -222,6 +222,7 @@ pub(crate) fn exit_code_of(e: &color_eyre::Report) -> u8 {
     });
     let bad_file = e.chain().any(|cause| {
         cause.is::<crate::config::ConfigError>()
+            || cause.is::<crate::tui::keys::KeyMapError>()
             || matches!(cause.downcast_ref::<JournalError>(), Some(JournalError::Invalid { .. }))
     });
     if environment && !bad_file { crate::exit::ENVIRONMENT } else { EXIT_BAD_INPUT }

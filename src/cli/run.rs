@@ -19,6 +19,7 @@ use crate::journal::Journal;
 use crate::observe;
 use crate::tui::Session;
 use crate::tui::app::{App, Header, Mode};
+use crate::tui::keys::KeyMap;
 use crate::tui::theme::Theme;
 
 #[derive(Args, Debug)]
@@ -94,6 +95,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
+    // A bad keys.yaml is bad input like a bad config: refused before anything starts.
+    let keys = if args.headless { None } else { Some(KeyMap::from_config_dir()?) };
 
     // The sandbox, when used, lives as long as this run.
     let found = cluster_of(&config, args.kubeconfig.as_deref(), args.context.as_deref()).await;
@@ -201,6 +204,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         run_uuid: Some(run_uuid.clone()),
         auto_rollback: config.auto_rollback,
         iterations: config.tunings.iterations,
+        config: Some(args.config.display().to_string()),
     };
     let ops = Arc::new(ClusterOps::identified(client, identity, false));
     let journal_dir = journal.root().to_path_buf();
@@ -251,7 +255,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let events = crate::health::attach(health, handle.events, handle.commands.clone());
     let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
     if use_tui {
-        let app = App::new(Mode::Run, header, Theme::from_env());
+        let mut app = App::new(Mode::Run, header, Theme::from_env());
+        if let Some(keys) = keys {
+            app.keys = keys;
+        }
         let engine = Some((events, handle.commands.clone()));
         let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
         let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;

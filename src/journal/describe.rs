@@ -1,8 +1,8 @@
 //! The human description of one entry, shared by `chaosdeck show` and the TUI inspector.
 
 use super::krkn::{self, KrknSummary, Plan};
-use super::kubectl;
 use super::scan::{EntryBody, EntryNode};
+use super::{before_after, kubectl};
 
 /// The human summary shown by `show` (and by the TUI inspector later).
 pub fn describe(node: &EntryNode) -> String {
@@ -27,6 +27,7 @@ pub fn describe(node: &EntryNode) -> String {
             if let Some(na) = &e.not_applied {
                 out.push_str(&format!("not applied: {} ({}); nothing to undo\n", na.reason, na.at));
             }
+            push_lines(&mut out, before_after::lines(&e.undo));
             out.push_str("by hand:\n");
             for action in &e.undo {
                 for line in kubectl::commands(action) {
@@ -65,6 +66,7 @@ fn describe_krkn(node: &EntryNode, k: &KrknSummary) -> String {
     out.push_str(&format!("undo:      {}\n", k.plan.summary()));
     match &k.plan {
         Plan::Executable { actions, notes, .. } => {
+            push_lines(&mut out, before_after::lines(actions));
             out.push_str("by hand:\n");
             for action in actions {
                 for line in kubectl::commands(action) {
@@ -83,4 +85,11 @@ fn describe_krkn(node: &EntryNode, k: &KrknSummary) -> String {
         }
     }
     out
+}
+
+fn push_lines(out: &mut String, lines: Vec<String>) {
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
+    }
 }

@@ -10,6 +10,7 @@
 //! `cluster`.
 
 pub mod audit;
+pub mod before_after;
 pub mod describe;
 pub mod entry;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod kubectl;
 pub mod lock;
 pub mod mirror;
 pub mod names;
+pub mod runs;
 pub mod scan;
 pub mod schedule;
 pub mod state;

@@ -81,6 +81,8 @@ pub struct EntryNode {
     pub last_error: Option<ErrorRecord>,
     /// `Some(false)` when the writer ran on this host and its process is gone.
     pub writer_alive: Option<bool>,
+    /// The scenario file the entry's change came from, when the entry records one.
+    pub scenario_file: Option<String>,
 }
 
 impl EntryNode {
@@ -357,7 +359,24 @@ fn read_entry_at(
         EntryBody::Listed(Header { writer: Some(w), .. }) if !name.executed => liveness.alive(w),
         _ => None,
     };
-    EntryNode { file_name, path, name, state, body, last_error, writer_alive }
+    let scenario_file = match (&body, &text) {
+        (EntryBody::Chaosdeck(e), _) => e.scenario_file.clone(),
+        (EntryBody::Listed(_), Ok(text)) => scenario_file_line(text),
+        _ => None,
+    };
+    EntryNode { file_name, path, name, state, body, last_error, writer_alive, scenario_file }
+}
+
+/// `scenario_file` read from the body's top-level line, so a header-only listing can name the
+/// file without parsing the YAML.
+fn scenario_file_line(text: &str) -> Option<String> {
+    let value = text.lines().find_map(|l| l.strip_prefix("scenario_file: "))?.trim();
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .or_else(|| value.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
+        .unwrap_or(value);
+    (!value.is_empty() && value != "null" && value != "~").then(|| value.to_string())
 }
 
 /// Whether writer processes on this host still run (cached per pid for one scan).

@@ -4,13 +4,15 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ratatui::text::{Line, Span};
 use tui_tree_widget::{TreeItem, TreeState};
 
 use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
+use crate::journal::{names, runs, state};
 
+use super::keys::KeyMap;
 use super::theme::Theme;
+use super::tree;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -102,6 +104,8 @@ pub struct Header {
     pub run_uuid: Option<String>,
     pub auto_rollback: bool,
     pub iterations: u64,
+    /// The config file of this run; the journal does not record it, so other runs show none.
+    pub config: Option<String>,
 }
 
 /// The inspector's content for one entry.
@@ -136,6 +140,8 @@ pub struct App {
     /// Entries the last rollback (`x`, `!`, the engine's) could not undo; shown in the status
     /// bar until the next rollback.
     pub not_undone: usize,
+    /// The key table in force (defaults plus the operator's keys.yaml).
+    pub keys: KeyMap,
     /// Why the run is read-only (its dead man's switch Lease was lost), shown in the status
     /// bar from then on.
     pub read_only: Option<String>,
@@ -204,6 +210,7 @@ impl App {
             quit_when_finished: false,
             exit_code: None,
             not_undone: 0,
+            keys: KeyMap::default(),
             read_only: None,
             rollback: None,
             health: Default::default(),
@@ -230,65 +237,57 @@ impl App {
         self.tree = tree;
         self.rebuild_items();
         self.keep_selection_valid();
-        // The current run's contexts start open, so its entries are visible at once.
+        // The current run and its contexts start open, so its entries are visible at once.
         if let Some(run) = &self.header.run_uuid {
+            self.tree_state.open(vec![run.clone()]);
             for ctx in self.tree.contexts.iter().filter(|c| &c.name.run_uuid == run) {
-                self.tree_state.open(vec![ctx.dir_name.clone()]);
+                self.tree_state.open(vec![run.clone(), ctx.dir_name.clone()]);
             }
         }
     }
 
     pub fn rebuild_items(&mut self) {
-        let theme = self.theme;
         let filter = self.filter.to_lowercase();
-        let current = self.header.run_uuid.clone();
-        self.items = self
-            .tree
-            .contexts
-            .iter()
-            .rev()
-            .filter_map(|ctx| {
-                let entries: Vec<&EntryNode> = ctx
-                    .entries
-                    .iter()
-                    .rev()
-                    .filter(|e| filter.is_empty() || matches_filter(ctx, e, &filter))
-                    .collect();
-                if !filter.is_empty() && entries.is_empty() {
-                    return None;
-                }
-                let children: Vec<TreeItem<'static, String>> = entries
-                    .iter()
-                    .map(|e| TreeItem::new_leaf(e.file_name.clone(), entry_line(e, theme)))
-                    .collect();
-                let is_current = current.as_deref() == Some(ctx.name.run_uuid.as_str());
-                TreeItem::new(ctx.dir_name.clone(), context_line(ctx, is_current, theme), children)
-                    .ok()
-            })
-            .collect();
+        let runs = runs::group(tree::shown(&self.tree, &filter));
+        let current = self
+            .header
+            .run_uuid
+            .as_deref()
+            .map(|run| tree::Current { run, config: self.header.config.as_deref() });
+        self.items = tree::items(&runs, current, self.theme);
     }
 
-    /// Selects the newest context when nothing (or something no longer shown) is selected.
-    /// Done by identifier: the widget's own `select_first` needs a rendered frame first.
+    /// Keeps the selection on what is still shown: an entry renamed `.executed` stays selected
+    /// under its new name, a vanished node gives way to its parent, and an empty selection
+    /// becomes the newest run. Done by identifier: the widget's own `select_first` needs a
+    /// rendered frame first.
     pub fn keep_selection_valid(&mut self) {
         let selected = self.tree_state.selected().to_vec();
-        let exists = match selected.as_slice() {
-            [ctx] => self.items.iter().any(|i| i.identifier() == ctx),
-            [ctx, file] => self
-                .items
-                .iter()
-                .find(|i| i.identifier() == ctx)
-                .is_some_and(|i| i.children().iter().any(|c| c.identifier() == file)),
-            _ => false,
-        };
-        if !exists && let Some(first) = self.items.first() {
-            self.tree_state.select(vec![first.identifier().clone()]);
+        let mut kept: Vec<String> = Vec::new();
+        let mut level: &[TreeItem<'static, String>] = &self.items;
+        for id in &selected {
+            let executed = format!("{id}{}", names::EXECUTED_EXT);
+            let Some(item) =
+                level.iter().find(|i| i.identifier() == id || *i.identifier() == executed)
+            else {
+                break;
+            };
+            kept.push(item.identifier().clone());
+            level = item.children();
+        }
+        if kept.is_empty()
+            && let Some(first) = self.items.first()
+        {
+            kept.push(first.identifier().clone());
+        }
+        if kept != selected {
+            self.tree_state.select(kept);
         }
     }
 
-    /// The selected entry, when an entry (not a context) is selected.
+    /// The selected entry, when an entry (not a run or context) is selected.
     pub fn selected_entry(&self) -> Option<&EntryNode> {
-        let [ctx, file] = self.tree_state.selected() else { return None };
+        let [_, ctx, file] = self.tree_state.selected() else { return None };
         self.tree
             .contexts
             .iter()
@@ -298,68 +297,28 @@ impl App {
             .find(|e| &e.file_name == file)
     }
 
+    /// The selected context, or the context of the selected entry.
     pub fn selected_context(&self) -> Option<&ContextNode> {
-        let first = self.tree_state.selected().first()?;
-        self.tree.contexts.iter().find(|c| &c.dir_name == first)
+        let [_, ctx, ..] = self.tree_state.selected() else { return None };
+        self.tree.contexts.iter().find(|c| &c.dir_name == ctx)
     }
-}
 
-fn matches_filter(ctx: &ContextNode, e: &EntryNode, filter: &str) -> bool {
-    ctx.name.run_uuid.to_lowercase().contains(filter)
-        || e.name.scenario_type.to_lowercase().contains(filter)
-        || badge(e).contains(filter)
-}
-
-/// The state word shown for an entry.
-pub fn badge(e: &EntryNode) -> String {
-    let mut b = e.state.as_str().to_string();
-    if e.is_orphaned() {
-        b = "orphaned".into();
+    /// The uuid of the selected run (or of the run the selected context or entry is in).
+    pub fn selected_run(&self) -> Option<&str> {
+        self.tree_state.selected().first().map(String::as_str)
     }
-    if e.name.flavor == crate::journal::names::Flavor::Krkn {
-        b.push_str(" krkn");
-    }
-    b
-}
 
-fn entry_line(e: &EntryNode, theme: Theme) -> Line<'static> {
-    let badge = badge(e);
-    let style = match e.state {
-        crate::journal::EntryState::Executed | crate::journal::EntryState::NotApplied => theme.ok(),
-        crate::journal::EntryState::Failed | crate::journal::EntryState::Invalid => theme.bad(),
-        _ if e.is_orphaned() => theme.warn(),
-        _ => theme.warn(),
-    };
-    Line::from(vec![
-        Span::styled(format!("[{badge}] "), style),
-        Span::raw(e.name.scenario_type.clone()),
-        Span::styled(format!("  {}", e.summary()), theme.dim()),
-    ])
-}
-
-fn context_line(ctx: &ContextNode, current: bool, theme: Theme) -> Line<'static> {
-    let outstanding = ctx.outstanding();
-    let run_short: String = ctx.name.run_uuid.chars().take(8).collect();
-    let mut spans = vec![Span::styled(
-        format!("run {run_short}"),
-        if current { theme.accent() } else { theme.dim() },
-    )];
-    let when = jiff::Timestamp::from_nanosecond(i128::from(ctx.name.ts_ns))
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|_| ctx.name.ts_ns.to_string());
-    spans.push(Span::raw(format!("  {when}  ")));
-    spans.push(Span::styled(
-        format!(
-            "{} entr{}, {outstanding} pending",
-            ctx.entries.len(),
-            if ctx.entries.len() == 1 { "y" } else { "ies" }
-        ),
-        if outstanding > 0 { theme.warn() } else { theme.dim() },
-    ));
-    if current {
-        spans.push(Span::styled("  (this run)", theme.accent()));
+    /// The entry the inspector shows, found again in the current tree (under its new name once
+    /// retired): the rescan tells the inspector to read it again, so a state change made by the
+    /// engine or another process shows there as it does in the tree.
+    pub fn follow_inspected(&self) -> Option<Effect> {
+        let shown = &self.inspected.as_ref()?.path;
+        let executed = state::executed_path(shown);
+        self.tree
+            .entries()
+            .find(|(_, e)| &e.path == shown || e.path == executed)
+            .map(|(_, e)| Effect::Inspect(e.path.clone()))
     }
-    Line::from(spans)
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 
 pub mod app;
 pub mod health;
+pub mod inspect;
 pub mod keys;
 pub mod render;
 mod runtime;
 mod terminal;
 pub mod theme;
+pub mod tree;
 pub mod update;
 
 pub use runtime::{Session, run};

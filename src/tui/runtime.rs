@@ -12,15 +12,14 @@ use tokio::sync::mpsc;
 
 use crate::cluster::ClusterOps;
 use crate::engine::{EngineCommand, EngineEvent};
-use crate::journal::describe::describe;
 use crate::journal::executor::{self, ExecuteOptions, Outcome, Tally};
 use crate::journal::lock::DEFAULT_PATIENCE;
-use crate::journal::scan::{JournalTree, Liveness, read_entry};
+use crate::journal::scan::JournalTree;
 use crate::journal::state::Marked;
 use crate::journal::{Depth, Filter, audit, scan, scan_with, state};
 
 use super::app::{App, Effect, Inspected};
-use super::update::{apply_event, handle_key};
+use super::update::{apply_event, handle_key, on_scanned};
 
 /// What the UI is attached to.
 pub struct Session {
@@ -94,13 +93,21 @@ pub async fn run(session: Session) -> std::io::Result<App> {
             },
             msg = rx.recv() => match msg {
                 Some(Internal::Scanned(tree)) => {
-                    app.set_tree(tree);
+                    for effect in on_scanned(&mut app, tree) {
+                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), &tx);
+                    }
                     dirty = true;
                 }
                 Some(Internal::FsChanged) => fs_dirty = true,
                 Some(Internal::Inspected(i)) => {
+                    // Reading the same entry again (it changed state) keeps the operator's place.
+                    let same = app.inspected.as_ref().is_some_and(|old| {
+                        old.path == i.path || state::executed_path(&old.path) == i.path
+                    });
+                    if !same {
+                        app.inspector_scroll = 0;
+                    }
                     app.inspected = Some(i);
-                    app.inspector_scroll = 0;
                     dirty = true;
                 }
                 Some(Internal::Log(line)) => {
@@ -209,16 +216,9 @@ fn perform(
         Effect::Inspect(path) => {
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || {
-                let file_name =
-                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let Some(name) = crate::journal::names::parse_entry_file(&file_name) else {
-                    return;
-                };
-                let node = read_entry(path.clone(), file_name, name, &mut Liveness::default());
-                let raw =
-                    std::fs::read_to_string(&path).unwrap_or_else(|e| format!("cannot read: {e}"));
-                let text = format!("{}\n--- raw file ---\n{raw}", describe(&node));
-                let _ = tx.send(Internal::Inspected(Inspected { path, text }));
+                if let Some(inspected) = super::inspect::load(path) {
+                    let _ = tx.send(Internal::Inspected(inspected));
+                }
             });
         }
         Effect::MarkExecuted(paths) => {

@@ -3,9 +3,10 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
 
 use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
-use super::keys::{Action, lookup};
+use super::keys::Action;
 
 /// The reason written to the audit log when the emergency key is pressed.
 pub const EMERGENCY_REASON: &str = "operator emergency key";
@@ -14,7 +15,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(popup) = app.popup.take() {
         return handle_popup(app, popup, key);
     }
-    let Some(action) = lookup(&key) else { return vec![] };
+    let Some(action) = app.keys.lookup(&key) else { return vec![] };
     match action {
         Action::Help => app.popup = Some(Popup::Help),
         Action::Quit => {
@@ -125,14 +126,26 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
         }
         (e.file_name.clone(), vec![e.path.clone()], vec![e.summary()])
     } else if let Some(ctx) = app.selected_context() {
-        let pending: Vec<_> =
-            ctx.entries.iter().rev().filter(|e| e.state.is_outstanding()).collect();
+        let pending = newest_first_outstanding(std::iter::once(ctx));
         if pending.is_empty() {
             app.push_log(format!("{}: nothing pending", ctx.dir_name));
             return;
         }
         (
             format!("context {} ({} entries)", ctx.dir_name, pending.len()),
+            pending.iter().map(|e| e.path.clone()).collect(),
+            pending.iter().map(|e| e.summary()).collect(),
+        )
+    } else if let Some(run) = app.selected_run() {
+        let pending =
+            newest_first_outstanding(app.tree.contexts.iter().filter(|c| c.name.run_uuid == run));
+        let short: String = run.chars().take(8).collect();
+        if pending.is_empty() {
+            app.push_log(format!("run {short}: nothing pending"));
+            return;
+        }
+        (
+            format!("run {short} ({} entries)", pending.len()),
             pending.iter().map(|e| e.path.clone()).collect(),
             pending.iter().map(|e| e.summary()).collect(),
         )
@@ -145,6 +158,23 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
         (format!("Mark {what} executed WITHOUT undoing it?"), Effect::MarkExecuted(paths))
     };
     app.popup = Some(Popup::Confirm { title, lines, effect });
+}
+
+/// The outstanding entries of `contexts`, newest first (the undo order).
+fn newest_first_outstanding<'t>(
+    contexts: impl Iterator<Item = &'t ContextNode>,
+) -> Vec<&'t EntryNode> {
+    let mut pending: Vec<&EntryNode> =
+        contexts.flat_map(|c| c.entries.iter()).filter(|e| e.state.is_outstanding()).collect();
+    pending.sort_by(|a, b| (b.name.ts_ns, &b.file_name).cmp(&(a.name.ts_ns, &a.file_name)));
+    pending
+}
+
+/// A fresh scan of the journal: the tree shows it, and the inspector reads its entry again so
+/// that a state change (retired, executed elsewhere, an error recorded) shows there too.
+pub fn on_scanned(app: &mut App, tree: JournalTree) -> Vec<Effect> {
+    app.set_tree(tree);
+    app.follow_inspected().into_iter().collect()
 }
 
 fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod proxy;
+pub mod runs;
 pub mod world;
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The Journal panel: contexts → entries, newest first, with state badges.
+//! The Journal panel: runs → contexts → entries, newest first, with counts and state badges.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -5,7 +5,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::super::app::{App, Popup};
-use super::super::keys::BINDINGS;
 use super::centered;
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -14,11 +13,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let (title, lines, w): (String, Vec<Line>, u16) = match popup {
         Popup::Help => (
             " Keys (any key closes) ".into(),
-            BINDINGS
+            app.keys
+                .bindings()
                 .iter()
                 .map(|b| {
                     Line::from(vec![
-                        Span::styled(format!("{:>6}  ", b.label), theme.accent()),
+                        Span::styled(format!("{:>8}  ", b.label), theme.accent()),
                         Span::raw(b.help),
                     ])
                 })
@@ -36,7 +36,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
             (format!(" {title} "), out, 72)
         }
         Popup::Filter { input } => (
-            " Filter (run uuid, scenario type or state) ".into(),
+            " Filter (run uuid, scenario, file or state) ".into(),
             vec![
                 Line::raw(format!("/{input}▏")),
                 Line::styled("Enter apply, empty clears; Esc cancel", theme.dim()),

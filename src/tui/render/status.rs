@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Mode};
-use super::super::keys::HINTS;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let theme = app.theme;
@@ -50,6 +49,6 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if app.not_undone > 0 {
         spans.push(Span::styled(format!("{} not undone ", app.not_undone), theme.danger_banner()));
     }
-    spans.push(Span::styled(HINTS, theme.dim()));
+    spans.push(Span::styled(app.keys.hints().to_string(), theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
