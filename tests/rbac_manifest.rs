@@ -154,3 +154,27 @@ fn the_dead_man_switch_role_holds_exactly_what_a_run_under_it_asks_for() {
     let declared: BTreeSet<Rule> = wanted.iter().map(rule_of).collect();
     assert_eq!(rules, declared);
 }
+
+#[test]
+fn the_health_role_holds_exactly_what_the_health_checks_read() {
+    use chaosdeck::config::{CheckUrl, HealthChecks, HttpCheck};
+    use chaosdeck::health::Target;
+    let proxy = CheckUrl::Cluster("/api/v1/namespaces/shop/services/frontend:80/proxy/".into());
+    let checks = HealthChecks {
+        checks: vec![HttpCheck {
+            url: proxy,
+            bearer_token: None,
+            auth: None,
+            exit_on_failure: false,
+            line: 1,
+        }],
+        ..Default::default()
+    };
+    let targets = [
+        Target::pods_in("shop", vec![]),
+        Target::Service { namespace: "shop".into(), name: "frontend".into() },
+    ];
+    let wanted = chaosdeck::health::permissions(&checks, &targets);
+    let declared: BTreeSet<Rule> = wanted.iter().map(rule_of).collect();
+    assert_eq!(roles()["chaosdeck-health"].1, declared);
+}

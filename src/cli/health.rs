@@ -24,11 +24,17 @@ pub async fn setup(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<Setup> {
+    let targets = targets(plan);
+    let probe = probe_client(config, target, kubeconfig, context).await?;
+    Ok(Setup { config: config.health_checks.clone(), targets, ops, probe })
+}
+
+/// The readiness targets of the run's scenarios, deduplicated.
+pub fn targets(plan: &[PlannedFile]) -> Vec<Target> {
     let mut targets: Vec<Target> = plan.iter().flat_map(|f| f.plan.health_targets()).collect();
     targets.sort();
     targets.dedup();
-    let probe = probe_client(config, target, kubeconfig, context).await?;
-    Ok(Setup { config: config.health_checks.clone(), targets, ops, probe })
+    targets
 }
 
 /// The same cluster as the run's client, found the same way (`cli::embedded::cluster_of`).

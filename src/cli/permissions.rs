@@ -12,7 +12,7 @@ use super::EXIT_BAD_INPUT;
 use super::embedded::{ClusterError, cluster_of};
 use crate::cluster::ClusterTarget;
 use crate::cluster::access::{self, Permission, Verdict};
-use crate::config::{Config, DeadManSwitch};
+use crate::config::Config;
 use crate::engine::{self, PlannedFile};
 use crate::scenarios::needs;
 
@@ -32,15 +32,18 @@ pub struct CheckPermissionsArgs {
     pub context: Option<String>,
 }
 
-/// Every permission the run of `plan` needs: its scenarios' declared operations (forward and
-/// undo) and the run's own reads.
-pub fn run_permissions(plan: &[PlannedFile], switch: &DeadManSwitch) -> Vec<Permission> {
+/// Every permission the run of `plan` under `config` needs: its scenarios' declared
+/// operations (forward and undo), the run's own reads, the dead man's switch's Lease and
+/// mirrors when it is on, and the health checks' reads.
+pub fn run_permissions(plan: &[PlannedFile], config: &Config) -> Vec<Permission> {
     let needs: Vec<needs::Need> = plan.iter().flat_map(|f| f.plan.needs()).collect();
     let mut all = needs::permissions_of(&needs);
+    let switch = &config.dead_man_switch;
     if switch.enabled {
         all.extend(crate::deadman::run_permissions(switch));
     }
-    all
+    all.extend(crate::health::permissions(&config.health_checks, &super::health::targets(plan)));
+    access::normalize(all)
 }
 
 /// One line per missing permission, the same in `run` and `check-permissions`.
@@ -77,9 +80,9 @@ pub async fn preflight(
     client: &kube::Client,
     target: &ClusterTarget,
     plan: &[PlannedFile],
-    switch: &DeadManSwitch,
+    config: &Config,
 ) -> Result<Option<Vec<String>>> {
-    let verdicts = review(client, target, &run_permissions(plan, switch)).await?;
+    let verdicts = review(client, target, &run_permissions(plan, config)).await?;
     let missing: Vec<String> = verdicts.iter().filter(|v| !v.allowed).map(missing_line).collect();
     Ok((!missing.is_empty()).then_some(missing))
 }
@@ -101,10 +104,7 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         Err(ClusterError::Sandbox(e) | ClusterError::Connect(e)) => return Err(e),
     };
     let sections = [
-        (
-            format!("chaosdeck run -c {}", config.path.display()),
-            run_permissions(&plan, &config.dead_man_switch),
-        ),
+        (format!("chaosdeck run -c {}", config.path.display()), run_permissions(&plan, &config)),
         (
             "chaosdeck execute-rollback / inspect (every entry, all namespaces)".to_string(),
             access::normalize(needs::undo_permissions()),

@@ -136,7 +136,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         );
         Ok(None)
     } else {
-        super::permissions::preflight(&client, &target, &plan, &config.dead_man_switch).await
+        super::permissions::preflight(&client, &target, &plan, &config).await
     };
     match preflight {
         Ok(None) => {}

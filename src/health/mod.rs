@@ -11,6 +11,7 @@
 //! the journal, or anything mutating: every request it makes is a GET.
 
 mod http;
+mod permissions;
 mod readiness;
 mod runner;
 
@@ -23,6 +24,7 @@ use crate::cluster::ClusterOps;
 use crate::config::{CheckUrl, HealthChecks};
 use crate::engine::{EngineCommand, EngineEvent};
 
+pub use permissions::permissions;
 pub use readiness::Target;
 pub use runner::Running;
 
