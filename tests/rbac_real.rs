@@ -52,10 +52,16 @@ fn ok(out: Output, what: &str) -> String {
 /// Applies `manifest` (deploy/rbac.yaml, maybe edited) as admin and writes a kubeconfig for
 /// the ServiceAccount `chaosdeck/chaosdeck` with a fresh token, context [`REAL_CONTEXT`].
 fn service_account_kubeconfig(world: &World, manifest: &str) -> PathBuf {
+    account_kubeconfig(world, manifest, "chaosdeck", "chaosdeck")
+}
+
+/// Applies `manifest` as admin and writes a kubeconfig for the ServiceAccount
+/// `namespace/name` with a fresh token, context [`REAL_CONTEXT`].
+fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: &str) -> PathBuf {
     let admin = world.kubeconfig();
     ok(kubectl(admin, &["apply", "-f", "-"], Some(manifest)), "apply rbac");
     let token = ok(
-        kubectl(admin, &["create", "token", "chaosdeck", "-n", "chaosdeck", "--duration=1h"], None),
+        kubectl(admin, &["create", "token", name, "-n", namespace, "--duration=1h"], None),
         "create token",
     );
     let server = world.cluster.cluster_target().server;
@@ -75,7 +81,7 @@ fn service_account_kubeconfig(world: &World, manifest: &str) -> PathBuf {
         ),
         "ca",
     );
-    let path = world.dir.path().join("sa.kubeconfig");
+    let path = world.dir.path().join(format!("{namespace}-{name}.kubeconfig"));
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: chaosdeck-sa\n  user:\n    token: {}\ncontexts:\n- name: {REAL_CONTEXT}\n  context: {{cluster: real, user: chaosdeck-sa}}\ncurrent-context: {REAL_CONTEXT}\n",
         token.trim()
@@ -310,5 +316,80 @@ async fn a_change_the_api_server_refuses_is_retired_as_not_applied() {
         "{show_text}"
     );
     assert_eq!(world.settle(&before), before);
+    world.shutdown().await;
+}
+
+/// deploy/watchdog.yaml's RBAC without its Deployment and PodDisruptionBudget (the watchdog
+/// runs here as a process holding that ServiceAccount's token).
+fn watchdog_rbac() -> String {
+    let text = std::fs::read_to_string(repo().join("deploy/watchdog.yaml")).unwrap();
+    let kept: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|doc| {
+            !doc.contains("\nkind: Deployment") && !doc.contains("\nkind: PodDisruptionBudget")
+        })
+        .collect();
+    assert!(kept.len() >= 5, "deploy/watchdog.yaml lost its RBAC documents");
+    kept.join("\n---\n")
+}
+
+/// The dead man's switch under the shipped RBAC only: a run as the chaosdeck ServiceAccount
+/// (deploy/rbac.yaml plus watchdog.yaml's chaosdeck-dead-man-switch Role) SIGKILLed in an
+/// outage's chaos window is undone by a `chaosdeck watchdog` holding nothing but the
+/// chaosdeck-watchdog ServiceAccount's token; the mirror records it and reconcile retires it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn the_watchdog_undoes_a_killed_run_with_only_its_manifest_s_permissions() {
+    use chaosdeck::deadman::mirror::{self, MirrorState};
+    let world = World::new(Target::Real).await;
+    let sa = service_account_kubeconfig(&world, &rbac());
+    let watchdog =
+        account_kubeconfig(&world, &watchdog_rbac(), "chaosdeck-system", "chaosdeck-watchdog");
+    await_can_i(&sa, "create", "leases.coordination.k8s.io", "chaosdeck-system", true);
+    await_can_i(&watchdog, "delete", "networkpolicies.networking.k8s.io", "shop", true);
+    // Nothing outside its Role: the watchdog cannot make a change of its own.
+    await_can_i(&watchdog, "create", "networkpolicies.networking.k8s.io", "shop", false);
+    let before = world.steady();
+
+    let cfg =
+        world.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &sa, 3, 1);
+    let mut child = world.run(&cfg, Some("hang-after-change:1"));
+    let mut lines = Lines::of(&mut child);
+    assert!(
+        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
+        "{}",
+        lines.rest()
+    );
+    assert!(lines.rest().contains("dead man's switch: Lease"), "switch not armed");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert_eq!(world.outstanding(), 1);
+    assert_ne!(world.snapshot(), before, "the outage's NetworkPolicy is in place");
+
+    let (_running, mut watchdog_lines) = world.watchdog_as("wd-sa", &watchdog, &[]);
+    assert_eq!(world.settle(&before), before, "the watchdog did not restore the cluster");
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(world.client(), "chaosdeck-system");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let states = loop {
+        let list = api
+            .list(&kube::api::ListParams::default().labels("chaosdeck.io/mirror=entry"))
+            .await
+            .unwrap();
+        let states: Vec<_> = list.items.iter().map(|cm| mirror::read(cm).unwrap()).collect();
+        if states.iter().all(|m| m.state == MirrorState::Executed) || Instant::now() > deadline {
+            break states;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].state, MirrorState::Executed, "{:?}", states[0].outcome);
+    let log = watchdog_lines.rest();
+    assert!(!log.contains("forbidden"), "the watchdog was refused something:\n{log}");
+
+    let (code, out) = world.reconcile();
+    assert_eq!(code, 0, "reconcile:\n{out}");
+    assert!(out.contains("undone by wd-sa"), "{out}");
+    assert_eq!(world.outstanding(), 0);
     world.shutdown().await;
 }

@@ -96,8 +96,18 @@ impl World {
 
     /// `chaosdeck watchdog` against this cluster as `id`, its stderr collected.
     pub fn watchdog(&self, id: &str, env: &[(&str, &str)]) -> (Running, Lines) {
+        self.watchdog_as(id, self.kubeconfig(), env)
+    }
+
+    /// [`World::watchdog`] with the credentials of `kubeconfig`.
+    pub fn watchdog_as(
+        &self,
+        id: &str,
+        kubeconfig: &Path,
+        env: &[(&str, &str)],
+    ) -> (Running, Lines) {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
-        cmd.args(["watchdog", "--kubeconfig"]).arg(self.kubeconfig()).args([
+        cmd.args(["watchdog", "--kubeconfig"]).arg(kubeconfig).args([
             "--id",
             id,
             "--claim-timeout",
