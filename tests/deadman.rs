@@ -87,6 +87,15 @@ async fn reconciled(world: &World, id: &str) {
         let entry = Entry::parse(&text).unwrap();
         if entry.not_applied.is_none() {
             assert_eq!(entry.undone_by.map(|u| u.by), Some(id.to_string()), "{}", node.file_name);
+            // `show` (and the TUI's Inspector, which prints the same description) says who.
+            let show = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+                .arg("show")
+                .arg(&node.path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&show.stdout);
+            assert!(text.contains("state:     executed"), "{text}");
+            assert!(text.contains(&format!("undone by: {id} at ")), "{text}");
         }
     }
     assert!(mirrors(world).await.is_empty(), "reconcile leaves no mirror behind");

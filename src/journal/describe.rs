@@ -27,6 +27,9 @@ pub fn describe(node: &EntryNode) -> String {
             if let Some(na) = &e.not_applied {
                 out.push_str(&format!("not applied: {} ({}); nothing to undo\n", na.reason, na.at));
             }
+            if let Some(u) = &e.undone_by {
+                out.push_str(&format!("undone by: {} at {} (the dead man's switch)\n", u.by, u.at));
+            }
             push_lines(&mut out, before_after::lines(&e.undo));
             out.push_str("by hand:\n");
             for action in &e.undo {
@@ -39,6 +42,9 @@ pub fn describe(node: &EntryNode) -> String {
             out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
             if let Some(reason) = &h.not_applied {
                 out.push_str(&format!("not applied: {reason}; nothing to undo\n"));
+            }
+            if let Some(by) = &h.undone_by {
+                out.push_str(&format!("undone by: {by} (the dead man's switch)\n"));
             }
         }
         EntryBody::Krkn(k) => out.push_str(&describe_krkn(node, k)),
