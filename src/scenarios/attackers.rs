@@ -85,6 +85,9 @@ struct Attack {
     env: Vec<(String, String)>,
     affinity: Option<BTreeMap<String, Vec<String>>>,
     target: String,
+    /// The Service under attack, when the scenario names one: its endpoints become a built-in
+    /// health check (a label-selected target or a URL list has no single Service to watch).
+    service: Option<String>,
 }
 
 struct Plan(Vec<Attack>);
@@ -121,6 +124,7 @@ impl ScenarioType for SynFlood {
             ],
             affinity: s.attacker_nodes,
             target,
+            service: svc,
         }])))
     }
 }
@@ -157,6 +161,7 @@ impl ScenarioType for HttpLoad {
                 ],
                 affinity: s.attacker_nodes,
                 target: "endpoints".into(),
+                service: None,
             });
         }
         Ok(Box::new(Plan(attacks)))
@@ -213,6 +218,14 @@ impl ScenarioPlan for Plan {
         self.0.iter().map(|a| Need::new(Op::Create, POD, Some(&a.namespace))).collect()
     }
 
+    fn health_targets(&self) -> Vec<crate::health::Target> {
+        let target = |a: &Attack| {
+            let name = a.service.clone()?;
+            Some(crate::health::Target::Service { namespace: a.namespace.clone(), name })
+        };
+        self.0.iter().filter_map(target).collect()
+    }
+
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -247,5 +260,16 @@ mod tests {
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("18446744073709551615m").unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn a_syn_flood_on_a_named_service_watches_its_endpoints_and_http_load_nothing() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/engine");
+        let syn = SynFlood.load(&data.join("syn_flood.yaml")).unwrap();
+        let want =
+            crate::health::Target::Service { namespace: "default".into(), name: "frontend".into() };
+        assert_eq!(syn.health_targets(), vec![want]);
+        let http = HttpLoad.load(&data.join("http_load.yml")).unwrap();
+        assert!(http.health_targets().is_empty());
     }
 }
