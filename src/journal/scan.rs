@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags, RawDir};
 use serde::Serialize;
 
 use super::entry::{Entry, Header, Writer};
@@ -218,7 +218,12 @@ fn scan_contexts(
         .max(1);
     let next = AtomicUsize::new(0);
     let work = || -> std::io::Result<Vec<(usize, ContextNode)>> {
-        let mut reader = ContextReader { depth, liveness: Liveness::default(), buf: Vec::new() };
+        let mut reader = ContextReader {
+            depth,
+            liveness: Liveness::default(),
+            buf: Vec::new(),
+            dir_buf: Vec::new(),
+        };
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -277,12 +282,18 @@ impl KrknRecords {
     }
 }
 
-/// One scanning thread's state: its liveness cache and the buffer every file is read into.
+/// One scanning thread's state: its liveness cache and the buffers every file and directory
+/// listing is read into.
 struct ContextReader {
     depth: Depth,
     liveness: Liveness,
     buf: Vec<u8>,
+    dir_buf: Vec<u8>,
 }
+
+/// Room for a context directory's listing in one `getdents` (about 400 names; larger
+/// directories take more calls).
+const DIR_BUF: usize = 32 * 1024;
 
 impl ContextReader {
     fn scan_context(
@@ -301,14 +312,18 @@ impl ContextReader {
         };
         // Entries are opened relative to this descriptor: one path component to resolve per
         // file instead of the whole path.
-        let mut listing = rustix::fs::Dir::new(rustix::fs::open(
+        let dir_fd = rustix::fs::open(
             dir,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
-        )?)?;
+        )?;
         let mut items = Vec::new();
         let mut sidecars = std::collections::HashSet::new();
-        while let Some(item) = listing.read() {
+        if self.dir_buf.capacity() < DIR_BUF {
+            self.dir_buf.reserve_exact(DIR_BUF);
+        }
+        let mut listing = RawDir::new(&dir_fd, self.dir_buf.spare_capacity_mut());
+        while let Some(item) = listing.next() {
             let item = item?;
             let raw = item.file_name().to_bytes();
             if raw == b"." || raw == b".." {
@@ -318,7 +333,7 @@ impl ContextReader {
             let file_type = match item.file_type() {
                 // Some file systems do not say in the listing; ask without following links.
                 FileType::Unknown => rustix::fs::statat(
-                    listing.fd()?,
+                    &dir_fd,
                     item.file_name(),
                     rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
                 )
@@ -355,6 +370,7 @@ impl ContextReader {
                 Err(e) => return Err(e),
             }
         }
+        node.entries.reserve_exact(items.len());
         for (file_name, file_type) in items {
             let path = dir.join(&file_name);
             if file_type == FileType::Symlink {
@@ -391,7 +407,7 @@ impl ContextReader {
             };
             let has_error = sidecars.contains(&file_name);
             // Opened by the name the node records, so listing and executing agree on the file.
-            let read = read_at(listing.fd()?, &file_name, &mut self.buf);
+            let read = read_at(dir_fd.as_fd(), &file_name, &mut self.buf, self.depth);
             let text = match &read {
                 Ok(len) => Ok(utf8_lossy(&self.buf[..*len])),
                 Err(e) => Err(e),
@@ -412,10 +428,21 @@ impl ContextReader {
     }
 }
 
-/// Reads the file `name` in `dir` whole into `buf` (grown as needed), without following a
-/// symlink; returns its length. No stat first: entries are a few KiB, so one read of a buffer
-/// that large, and one that finds the end, are the whole cost after the open.
-fn read_at(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+/// Reads the file `name` in `dir` into `buf` (grown as needed), without following a symlink;
+/// returns its length. No stat first: entries are a few KiB, so a read into a buffer that large
+/// is the whole cost after the open.
+///
+/// At [`Depth::Headers`], a read that leaves the buffer part empty is taken as the end of the
+/// file instead of asking again for the zero-length read that proves it: on the local file
+/// systems journals live on a regular file is only read short at its end, and a listing never
+/// executes what it read — execution parses the file again, whole ([`Depth::Full`] reads to the
+/// end).
+fn read_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    buf: &mut Vec<u8>,
+    depth: Depth,
+) -> std::io::Result<usize> {
     const START: usize = 16 * 1024;
     let fd = rustix::fs::openat(
         dir,
@@ -433,7 +460,12 @@ fn read_at(dir: BorrowedFd<'_>, name: &str, buf: &mut Vec<u8>) -> std::io::Resul
         }
         match rustix::io::read(&fd, &mut buf[len..]) {
             Ok(0) => return Ok(len),
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if depth == Depth::Headers && len < buf.len() {
+                    return Ok(len);
+                }
+            }
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
@@ -474,14 +506,21 @@ fn node_of(
     has_error: bool,
     liveness: &mut Liveness,
 ) -> EntryNode {
+    // The scenario file of a header-only listing, read in the same pass as the header.
+    let mut listed_scenario_file = None;
     let body = match (&text, name.flavor) {
         (Err(e), _) => EntryBody::Invalid(format!("cannot read: {e}")),
-        (Ok(text), Flavor::Chaosdeck) if depth == Depth::Headers => match Header::read(text) {
-            Some(header) => EntryBody::Listed(header),
-            None => EntryBody::Invalid(
-                "no chaosdeck header or body (run `chaosdeck check` for details)".into(),
-            ),
-        },
+        (Ok(text), Flavor::Chaosdeck) if depth == Depth::Headers => {
+            match Header::read_listing(text) {
+                Some((header, scenario_file)) => {
+                    listed_scenario_file = scenario_file.and_then(scenario_file_value);
+                    EntryBody::Listed(header)
+                }
+                None => EntryBody::Invalid(
+                    "no chaosdeck header or body (run `chaosdeck check` for details)".into(),
+                ),
+            }
+        }
         (Ok(text), Flavor::Chaosdeck) => match Entry::parse(text) {
             Ok(entry) => EntryBody::Chaosdeck(Box::new(entry)),
             Err(e) => EntryBody::Invalid(e.to_string()),
@@ -509,18 +548,18 @@ fn node_of(
         EntryBody::Listed(Header { writer: Some(w), .. }) if !name.executed => liveness.alive(w),
         _ => None,
     };
-    let scenario_file = match (&body, &text) {
-        (EntryBody::Chaosdeck(e), _) => e.scenario_file.clone(),
-        (EntryBody::Listed(_), Ok(text)) => scenario_file_line(text),
+    let scenario_file = match &body {
+        EntryBody::Chaosdeck(e) => e.scenario_file.clone(),
+        EntryBody::Listed(_) => listed_scenario_file,
         _ => None,
     };
     EntryNode { file_name, path, name, state, body, last_error, writer_alive, scenario_file }
 }
 
-/// `scenario_file` read from the body's top-level line, so a header-only listing can name the
-/// file without parsing the YAML.
-fn scenario_file_line(text: &str) -> Option<String> {
-    let value = text.lines().find_map(|l| l.strip_prefix("scenario_file: "))?.trim();
+/// `scenario_file` read from the body's top-level line (the text after `scenario_file: `), so a
+/// header-only listing can name the file without parsing the YAML.
+fn scenario_file_value(raw: &str) -> Option<String> {
+    let value = raw.trim();
     let value = value
         .strip_prefix('\'')
         .and_then(|v| v.strip_suffix('\''))
@@ -538,8 +577,8 @@ pub struct Liveness {
 
 impl Liveness {
     fn alive(&mut self, writer: &Writer) -> Option<bool> {
-        let host = self.host.get_or_insert_with(|| Writer::current().host).clone();
-        if writer.host != host {
+        let host = self.host.get_or_insert_with(|| Writer::current().host);
+        if writer.host != *host {
             return None;
         }
         Some(*self.pids.entry(writer.pid).or_insert_with(|| pid_alive(writer.pid)))
