@@ -4,7 +4,9 @@
 //! (b) scanning and listing 10,000 entries in 1,000 contexts (goal: < 100 ms);
 //! (c) the real release binary on that journal: `chaosdeck list-rollback` and `--json` (output
 //!     to /dev/null) next to `find <dir> -type f` over the same tree (goal: ≤ 2× find, issue 13
-//!     part 6), and `chaosdeck --version`, the start-up floor of any subcommand.
+//!     part 6), `grep -rl` over the same tree, the floor for anything that reads every file
+//!     (find only lists names; a listing must open each entry for its undo summary and writer),
+//!     and `chaosdeck --version`, the start-up floor of any subcommand.
 //!
 //! The journal of (b) and (c) is shaped like a real one after a few game days: 50 runs, most
 //! entries executed, some pending (their writer this process, or a process that is gone), a few
@@ -202,6 +204,11 @@ fn list_rollback_vs_find(root: &Path) {
         c.arg(root).args(["-type", "f"]);
         c
     };
+    let grep = || {
+        let mut c = Command::new("grep");
+        c.args(["-rl", "^format:"]).arg(root);
+        c
+    };
     let version = || {
         let mut c = Command::new(bin);
         c.arg("--version");
@@ -213,8 +220,10 @@ fn list_rollback_vs_find(root: &Path) {
         median_of(1, list(true));
     }
     let (mut t_find, mut t_text, mut t_json, mut t_version) = (vec![], vec![], vec![], vec![]);
+    let mut t_grep = vec![];
     for _ in 0..15 {
         t_find.push(median_of(1, find));
+        t_grep.push(median_of(1, grep));
         t_text.push(median_of(1, list(false)));
         t_json.push(median_of(1, list(true)));
         t_version.push(median_of(1, version));
@@ -224,16 +233,20 @@ fn list_rollback_vs_find(root: &Path) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("(c) the release binary on that journal ({files} files), medians of 15:");
     println!("    find <dir> -type f:             {:6.1} ms", ms(find));
+    let grep_median = median(t_grep);
+    println!("    grep -rl '^format:' <dir>:      {:6.1} ms  (reads every file)", ms(grep_median));
     println!("    chaosdeck --version:            {:6.1} ms", ms(version));
     println!(
-        "    chaosdeck list-rollback:        {:6.1} ms  ({:.2}x find, goal ≤ 2x)",
+        "    chaosdeck list-rollback:        {:6.1} ms  ({:.2}x find, goal ≤ 2x; {:.2}x grep)",
         ms(text),
-        text.as_secs_f64() / find.as_secs_f64()
+        text.as_secs_f64() / find.as_secs_f64(),
+        text.as_secs_f64() / grep_median.as_secs_f64()
     );
     println!(
-        "    chaosdeck list-rollback --json: {:6.1} ms  ({:.2}x find, goal ≤ 2x)",
+        "    chaosdeck list-rollback --json: {:6.1} ms  ({:.2}x find, goal ≤ 2x; {:.2}x grep)",
         ms(json),
-        json.as_secs_f64() / find.as_secs_f64()
+        json.as_secs_f64() / find.as_secs_f64(),
+        json.as_secs_f64() / grep_median.as_secs_f64()
     );
 }
 
