@@ -3,13 +3,17 @@
 
 use std::process::ExitCode;
 
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
-use serde_json::json;
+use serde::Serialize;
 
 use super::JournalLocation;
-use crate::journal::runs::{self, ContextGroup, RunGroup};
-use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
+use crate::journal::names::Flavor;
+use crate::journal::runs::{self, ContextGroup, Counts, RunGroup};
+use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree, Unknown};
 use crate::journal::{Depth, Filter, scan_with};
 
 #[derive(Args, Debug, Default)]
@@ -33,12 +37,19 @@ pub fn run(args: ListArgs) -> Result<ExitCode> {
         .wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
     let filter = Filter { run_uuid: args.run_uuid, scenario_type: args.scenario_type, file: None };
     let shown = select(&tree, &filter);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&as_json(&tree, &shown))?);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let written = if args.json {
+        write_json(&mut out, &tree, &shown)
     } else {
-        print!("{}", render_tree(&tree, &shown));
+        out.write_all(render_tree(&tree, &shown).as_bytes())
+    };
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The reader had enough (`| head`): what it did not read is not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e).wrap_err("cannot write the listing"),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Contexts with the entries `filter` selects; without a filter, empty contexts are kept too.
@@ -147,50 +158,140 @@ fn badge(e: &EntryNode) -> String {
     b
 }
 
-fn entry_json(e: &EntryNode) -> serde_json::Value {
-    json!({
-        "file": e.file_name,
-        "path": e.path,
-        "flavor": e.name.flavor,
-        "scenario_type": e.name.scenario_type,
-        "scenario_file": e.scenario_file,
-        "created_ns": e.name.ts_ns,
-        "state": e.state,
-        "orphaned": e.is_orphaned(),
-        "undo": e.summary(),
-        "last_error": e.last_error.as_ref().map(|r| &r.error),
-    })
+/// `list-rollback --json`, serialised straight to `out`: `contexts` is the flat list earlier
+/// versions printed (oldest first, kept for scripts); `runs` is the same selection as three
+/// levels, newest first, with counts. Every object's keys are in alphabetical order, the order
+/// the listing has always had (it used to be built as a `serde_json::Value`, whose maps sort).
+pub fn write_json(
+    out: &mut impl Write,
+    tree: &JournalTree,
+    shown: &[(&ContextNode, Vec<&EntryNode>)],
+) -> std::io::Result<()> {
+    let groups = runs::group(shown.to_vec());
+    let doc = JsonList {
+        contexts: shown
+            .iter()
+            .map(|(c, entries)| JsonFlatContext {
+                created_ns: c.name.ts_ns,
+                dir: &c.dir_name,
+                entries: entries.iter().map(|e| JsonEntry::of(e)).collect(),
+                run_uuid: &c.name.run_uuid,
+                unknown: &c.unknown,
+            })
+            .collect(),
+        dir: &tree.root,
+        runs: groups
+            .iter()
+            .map(|r| JsonRun {
+                contexts: r
+                    .contexts
+                    .iter()
+                    .map(|c| JsonRunContext {
+                        counts: SortedCounts(&c.counts),
+                        created_ns: c.node.name.ts_ns,
+                        dir: &c.node.dir_name,
+                        entries: c.entries.iter().map(|e| JsonEntry::of(e)).collect(),
+                        scenario_file: c.scenario_file(),
+                        scenario_type: c.scenario_type(),
+                        unknown: &c.node.unknown,
+                    })
+                    .collect(),
+                counts: SortedCounts(&r.counts),
+                live: r.live,
+                run_uuid: r.run_uuid,
+                started: runs::when(r.started_ns, "%Y-%m-%dT%H:%M:%SZ"),
+                started_ns: r.started_ns,
+            })
+            .collect(),
+        unknown: &tree.unknown,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
 
-/// `contexts` is the flat list earlier versions printed (oldest first, kept for scripts);
-/// `runs` is the same selection as three levels, newest first, with counts.
-fn as_json(tree: &JournalTree, shown: &[(&ContextNode, Vec<&EntryNode>)]) -> serde_json::Value {
-    let groups = runs::group(shown.to_vec());
-    json!({
-        "dir": tree.root,
-        "runs": groups.iter().map(|r| json!({
-            "run_uuid": r.run_uuid,
-            "started_ns": r.started_ns,
-            "started": runs::when(r.started_ns, "%Y-%m-%dT%H:%M:%SZ"),
-            "live": r.live,
-            "counts": r.counts,
-            "contexts": r.contexts.iter().map(|c| json!({
-                "dir": c.node.dir_name,
-                "created_ns": c.node.name.ts_ns,
-                "scenario_type": c.scenario_type(),
-                "scenario_file": c.scenario_file(),
-                "counts": c.counts,
-                "entries": c.entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
-                "unknown": c.node.unknown,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "contexts": shown.iter().map(|(c, entries)| json!({
-            "dir": c.dir_name,
-            "run_uuid": c.name.run_uuid,
-            "created_ns": c.name.ts_ns,
-            "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
-            "unknown": c.unknown,
-        })).collect::<Vec<_>>(),
-        "unknown": tree.unknown,
-    })
+#[derive(Serialize)]
+struct JsonList<'t> {
+    contexts: Vec<JsonFlatContext<'t>>,
+    dir: &'t Path,
+    runs: Vec<JsonRun<'t>>,
+    unknown: &'t [Unknown],
+}
+
+#[derive(Serialize)]
+struct JsonFlatContext<'t> {
+    created_ns: u64,
+    dir: &'t str,
+    entries: Vec<JsonEntry<'t>>,
+    run_uuid: &'t str,
+    unknown: &'t [Unknown],
+}
+
+#[derive(Serialize)]
+struct JsonRun<'t> {
+    contexts: Vec<JsonRunContext<'t>>,
+    counts: SortedCounts<'t>,
+    live: bool,
+    run_uuid: &'t str,
+    started: String,
+    started_ns: u64,
+}
+
+#[derive(Serialize)]
+struct JsonRunContext<'t> {
+    counts: SortedCounts<'t>,
+    created_ns: u64,
+    dir: &'t str,
+    entries: Vec<JsonEntry<'t>>,
+    scenario_file: Option<&'t str>,
+    scenario_type: String,
+    unknown: &'t [Unknown],
+}
+
+#[derive(Serialize)]
+struct JsonEntry<'t> {
+    created_ns: u64,
+    file: &'t str,
+    flavor: Flavor,
+    last_error: Option<&'t str>,
+    orphaned: bool,
+    path: &'t Path,
+    scenario_file: Option<&'t str>,
+    scenario_type: &'t str,
+    state: EntryState,
+    undo: String,
+}
+
+impl<'t> JsonEntry<'t> {
+    fn of(e: &'t EntryNode) -> Self {
+        JsonEntry {
+            created_ns: e.name.ts_ns,
+            file: &e.file_name,
+            flavor: e.name.flavor,
+            last_error: e.last_error.as_ref().map(|r| r.error.as_str()),
+            orphaned: e.is_orphaned(),
+            path: &e.path,
+            scenario_file: e.scenario_file.as_deref(),
+            scenario_type: &e.name.scenario_type,
+            state: e.state,
+            undo: e.summary(),
+        }
+    }
+}
+
+/// [`Counts`] with its keys in alphabetical order (see [`write_json`]).
+struct SortedCounts<'t>(&'t Counts);
+
+impl Serialize for SortedCounts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut map = s.serialize_map(Some(6))?;
+        map.serialize_entry("executed", &c.executed)?;
+        map.serialize_entry("failed", &c.failed)?;
+        map.serialize_entry("invalid", &c.invalid)?;
+        map.serialize_entry("not_applied", &c.not_applied)?;
+        map.serialize_entry("orphaned", &c.orphaned)?;
+        map.serialize_entry("pending", &c.pending)?;
+        map.end()
+    }
 }

@@ -175,6 +175,11 @@ pub fn main_with(cli: Cli) -> ExitCode {
         clap_complete::generate(shell, &mut Cli::command(), "chaosdeck", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    // A listing touches no cluster: starting the runtime's worker threads would cost more
+    // than some listings take.
+    if let Command::ListRollback(args) = command {
+        return finish(list::run(args));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -198,6 +203,10 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });
+    finish(result)
+}
+
+fn finish(result: color_eyre::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -263,42 +263,56 @@ impl Header {
     /// Reads the header of a rendered entry; `None` when the file does not look like one (no
     /// header, or no `format:`/`undo:` keys in the body).
     pub fn read(text: &str) -> Option<Header> {
+        Header::read_listing(text).map(|(header, _)| header)
+    }
+
+    /// [`Header::read`], and the raw value of the body's first top-level `scenario_file:` line,
+    /// in one pass over the text (a listing reads thousands of entries).
+    pub(crate) fn read_listing(text: &str) -> Option<(Header, Option<&str>)> {
         let mut step = None;
         let mut undo = None;
         let mut writer = None;
         let mut not_applied = None;
         let mut undone_by = None;
+        let mut scenario_file = None;
         let (mut has_format, mut has_undo) = (false, false);
         for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# Change:  ") {
-                step = Some(rest.to_string());
-            } else if let Some(rest) = line.strip_prefix("# Undo:    ") {
-                undo = Some(rest.to_string());
-            } else if let Some(rest) = line.strip_prefix("# Writer:  pid ") {
-                let mut words = rest.split(' ');
-                let pid = words.next().and_then(|p| p.parse().ok());
-                let host = words.nth(1).map(str::to_string);
-                if let (Some(pid), Some(host)) = (pid, host) {
-                    writer = Some(Writer { pid, host });
+            if let Some(comment) = line.strip_prefix("# ") {
+                if let Some(rest) = comment.strip_prefix("Change:  ") {
+                    step = Some(rest);
+                } else if let Some(rest) = comment.strip_prefix("Undo:    ") {
+                    undo = Some(rest);
+                } else if let Some(rest) = comment.strip_prefix("Writer:  pid ") {
+                    let mut words = rest.split(' ');
+                    let pid = words.next().and_then(|p| p.parse().ok());
+                    let host = words.nth(1).map(str::to_string);
+                    if let (Some(pid), Some(host)) = (pid, host) {
+                        writer = Some(Writer { pid, host });
+                    }
+                } else if let Some(rest) = comment.strip_prefix(NOT_APPLIED_PREFIX) {
+                    not_applied = Some(rest.to_string());
+                } else if let Some(rest) = comment.strip_prefix(UNDONE_BY_PREFIX) {
+                    undone_by = Some(rest.to_string());
                 }
-            } else if let Some(rest) =
-                line.strip_prefix("# ").and_then(|l| l.strip_prefix(NOT_APPLIED_PREFIX))
-            {
-                not_applied = Some(rest.to_string());
-            } else if let Some(rest) =
-                line.strip_prefix("# ").and_then(|l| l.strip_prefix(UNDONE_BY_PREFIX))
-            {
-                undone_by = Some(rest.to_string());
             } else if line.starts_with("format: ") {
                 has_format = true;
             } else if line.starts_with("undo:") {
                 has_undo = true;
+            } else if let Some(rest) = line.strip_prefix("scenario_file: ") {
+                scenario_file = scenario_file.or(Some(rest));
             }
         }
         if !(has_format && has_undo) {
             return None;
         }
-        Some(Header { step: step?, undo: undo?, writer, not_applied, undone_by })
+        let header = Header {
+            step: step?.to_string(),
+            undo: undo?.to_string(),
+            writer,
+            not_applied,
+            undone_by,
+        };
+        Some((header, scenario_file))
     }
 }
 

@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rustix::fs::{FileType, Mode, OFlags, RawDir};
 use serde::Serialize;
 
 use super::entry::{Entry, Header, Writer};
@@ -194,114 +197,288 @@ pub fn scan_with(root: &Path, depth: Depth) -> std::io::Result<JournalTree> {
             _ => tree.unknown.push(Unknown { path, reason: "not a context directory".into() }),
         }
     }
-    tree.contexts = scan_contexts(found, depth)?;
+    tree.contexts = scan_contexts(root, found, depth)?;
     tree.contexts.sort_by(|a, b| (a.name.ts_ns, &a.dir_name).cmp(&(b.name.ts_ns, &b.dir_name)));
     Ok(tree)
 }
 
-/// Reads contexts on up to two threads: with thousands of small files, the cost is per-file
-/// syscalls, which parallelise well.
+/// Reads contexts on every core (at most [`MAX_SCAN_THREADS`]): with thousands of small files
+/// the cost is per-file syscalls, which parallelise well. Workers take contexts one at a time
+/// from a shared counter, so one big context does not leave the others idle.
 fn scan_contexts(
+    root: &Path,
     found: Vec<(PathBuf, String, ContextName)>,
     depth: Depth,
 ) -> std::io::Result<Vec<ContextNode>> {
-    let workers = std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(1);
-    if workers < 2 || found.len() < 64 {
-        let mut liveness = Liveness::default();
-        return found
-            .into_iter()
-            .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
-            .collect();
-    }
-    let half = found.len() / 2;
-    let mut found = found;
-    let second = found.split_off(half);
-    std::thread::scope(|s| {
-        let other = s.spawn(move || {
-            let mut liveness = Liveness::default();
-            second
-                .into_iter()
-                .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
-                .collect::<std::io::Result<Vec<_>>>()
-        });
-        let mut liveness = Liveness::default();
-        let mut mine: Vec<ContextNode> = found
-            .into_iter()
-            .map(|(p, n, c)| scan_context(&p, n, c, depth, &mut liveness))
-            .collect::<std::io::Result<_>>()?;
-        let theirs =
-            other.join().map_err(|_| std::io::Error::other("journal scan thread panicked"))??;
-        mine.extend(theirs);
-        Ok(mine)
-    })
+    let records = KrknRecords::list(root, !found.is_empty())?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get().min(MAX_SCAN_THREADS))
+        .unwrap_or(1)
+        .min(found.len() / MIN_CONTEXTS_PER_THREAD)
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let work = || -> std::io::Result<Vec<(usize, ContextNode)>> {
+        let mut reader = ContextReader {
+            depth,
+            liveness: Liveness::default(),
+            buf: Vec::new(),
+            dir_buf: Vec::new(),
+        };
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((path, dir_name, name)) = found.get(i) else { return Ok(done) };
+            let node = reader.scan_context(path, dir_name.clone(), name.clone(), &records)?;
+            done.push((i, node));
+        }
+    };
+    let mut nodes: Vec<(usize, ContextNode)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let mut all = work()?;
+        for other in others {
+            let theirs = other
+                .join()
+                .map_err(|_| std::io::Error::other("journal scan thread panicked"))??;
+            all.extend(theirs);
+        }
+        Ok::<_, std::io::Error>(all)
+    })?;
+    nodes.sort_unstable_by_key(|(i, _)| *i);
+    Ok(nodes.into_iter().map(|(_, node)| node).collect())
 }
 
-fn scan_context(
-    dir: &Path,
-    dir_name: String,
-    name: ContextName,
-    depth: Depth,
-    liveness: &mut Liveness,
-) -> std::io::Result<ContextNode> {
-    let mut node =
-        ContextNode { dir_name, path: dir.to_path_buf(), name, entries: vec![], unknown: vec![] };
-    let mut items = Vec::new();
-    let mut sidecars = std::collections::HashSet::new();
-    for item in fs::read_dir(dir)? {
-        let item = item?;
-        let file_name = item.file_name().to_string_lossy().into_owned();
-        if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
-            sidecars.insert(entry.to_string());
+/// More threads than this buys nothing on a local disk and costs their start-up.
+const MAX_SCAN_THREADS: usize = 8;
+/// Below this many contexts per thread, starting a thread costs more than it saves.
+const MIN_CONTEXTS_PER_THREAD: usize = 32;
+
+/// The context directories that have error records of Krkn files under
+/// `.chaosdeck/krkn-errors/`, listed once per scan instead of looked up once per context (most
+/// journals have none).
+enum KrknRecords {
+    None,
+    Some(std::collections::HashSet<String>),
+    /// The records directory exists but cannot be listed: every context reports the error, as
+    /// a per-context lookup would.
+    Unreadable(std::io::ErrorKind, String),
+}
+
+impl KrknRecords {
+    fn list(root: &Path, any_context: bool) -> std::io::Result<KrknRecords> {
+        if !any_context {
+            return Ok(KrknRecords::None);
         }
-        items.push((file_name, item.file_type()?));
+        let dir = root.join(CHAOSDECK_DIR).join(KRKN_ERRORS_DIR);
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KrknRecords::None),
+            Err(e) => return Ok(KrknRecords::Unreadable(e.kind(), e.to_string())),
+        };
+        let mut names = std::collections::HashSet::new();
+        for item in listing {
+            names.insert(item?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(KrknRecords::Some(names))
     }
-    // Error records of Krkn files live outside Krkn's directory (see `state::error_path`).
-    if let Some(root) = dir.parent() {
-        let records = root.join(CHAOSDECK_DIR).join(KRKN_ERRORS_DIR).join(&node.dir_name);
-        match fs::read_dir(&records) {
-            Ok(found) => {
-                for item in found {
-                    let file_name = item?.file_name().to_string_lossy().into_owned();
-                    if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
-                        sidecars.insert(entry.to_string());
+}
+
+/// One scanning thread's state: its liveness cache and the buffers every file and directory
+/// listing is read into.
+struct ContextReader {
+    depth: Depth,
+    liveness: Liveness,
+    buf: Vec<u8>,
+    dir_buf: Vec<u8>,
+}
+
+/// Room for a context directory's listing in one `getdents` (about 400 names; larger
+/// directories take more calls).
+const DIR_BUF: usize = 32 * 1024;
+
+impl ContextReader {
+    fn scan_context(
+        &mut self,
+        dir: &Path,
+        dir_name: String,
+        name: ContextName,
+        records: &KrknRecords,
+    ) -> std::io::Result<ContextNode> {
+        let mut node = ContextNode {
+            dir_name,
+            path: dir.to_path_buf(),
+            name,
+            entries: vec![],
+            unknown: vec![],
+        };
+        // Entries are opened relative to this descriptor: one path component to resolve per
+        // file instead of the whole path.
+        let dir_fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut items = Vec::new();
+        let mut sidecars = std::collections::HashSet::new();
+        if self.dir_buf.capacity() < DIR_BUF {
+            self.dir_buf.reserve_exact(DIR_BUF);
+        }
+        let mut listing = RawDir::new(&dir_fd, self.dir_buf.spare_capacity_mut());
+        while let Some(item) = listing.next() {
+            let item = item?;
+            let raw = item.file_name().to_bytes();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let file_name = String::from_utf8_lossy(raw).into_owned();
+            let file_type = match item.file_type() {
+                // Some file systems do not say in the listing; ask without following links.
+                FileType::Unknown => rustix::fs::statat(
+                    &dir_fd,
+                    item.file_name(),
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                )
+                .map(|st| FileType::from_raw_mode(st.st_mode))?,
+                known => known,
+            };
+            if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
+                sidecars.insert(entry.to_string());
+            }
+            items.push((file_name, file_type));
+        }
+        // Error records of Krkn files live outside Krkn's directory (see `state::error_path`).
+        let krkn_records = match records {
+            KrknRecords::None => None,
+            KrknRecords::Some(names) if !names.contains(&node.dir_name) => None,
+            KrknRecords::Some(_) => dir
+                .parent()
+                .map(|root| root.join(CHAOSDECK_DIR).join(KRKN_ERRORS_DIR).join(&node.dir_name)),
+            KrknRecords::Unreadable(kind, message) => {
+                return Err(std::io::Error::new(*kind, message.clone()));
+            }
+        };
+        if let Some(records) = krkn_records {
+            match fs::read_dir(&records) {
+                Ok(found) => {
+                    for item in found {
+                        let file_name = item?.file_name().to_string_lossy().into_owned();
+                        if let Some(entry) = file_name.strip_suffix(ERROR_EXT) {
+                            sidecars.insert(entry.to_string());
+                        }
                     }
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
         }
-    }
-    for (file_name, file_type) in items {
-        let path = dir.join(&file_name);
-        if file_type.is_symlink() {
-            node.unknown.push(Unknown { path, reason: "symbolic link (not followed)".into() });
-            continue;
-        }
-        // Krkn's importlib cache and standalone-run logs belong to Krkn, not to the journal.
-        if file_type.is_dir() && (file_name == "__pycache__" || file_name == "logs") {
-            continue;
-        }
-        if file_name == LEGACY_LOCK_FILE || file_name == ".keep" || file_name.ends_with(ERROR_EXT) {
-            continue;
-        }
-        if file_name.starts_with('.') && file_name.ends_with(".tmp") {
-            node.unknown
-                .push(Unknown { path, reason: "unfinished write (crashed before rename)".into() });
-            continue;
-        }
-        let parsed = names::parse_entry_file(&file_name).filter(|_| file_type.is_file());
-        let Some(entry_name) = parsed else {
-            node.unknown.push(Unknown {
+        node.entries.reserve_exact(items.len());
+        for (file_name, file_type) in items {
+            let path = dir.join(&file_name);
+            if file_type == FileType::Symlink {
+                node.unknown.push(Unknown { path, reason: "symbolic link (not followed)".into() });
+                continue;
+            }
+            // Krkn's importlib cache and standalone-run logs belong to Krkn, not to the journal.
+            if file_type == FileType::Directory
+                && (file_name == "__pycache__" || file_name == "logs")
+            {
+                continue;
+            }
+            if file_name == LEGACY_LOCK_FILE
+                || file_name == ".keep"
+                || file_name.ends_with(ERROR_EXT)
+            {
+                continue;
+            }
+            if file_name.starts_with('.') && file_name.ends_with(".tmp") {
+                node.unknown.push(Unknown {
+                    path,
+                    reason: "unfinished write (crashed before rename)".into(),
+                });
+                continue;
+            }
+            let parsed =
+                names::parse_entry_file(&file_name).filter(|_| file_type == FileType::RegularFile);
+            let Some(entry_name) = parsed else {
+                node.unknown.push(Unknown {
+                    path,
+                    reason: "does not match <scenario_type>_<ts>_<suffix>".into(),
+                });
+                continue;
+            };
+            let has_error = sidecars.contains(&file_name);
+            // Opened by the name the node records, so listing and executing agree on the file.
+            let read = read_at(dir_fd.as_fd(), &file_name, &mut self.buf, self.depth);
+            let text = match &read {
+                Ok(len) => Ok(utf8_lossy(&self.buf[..*len])),
+                Err(e) => Err(e),
+            };
+            node.entries.push(node_of(
                 path,
-                reason: "does not match <scenario_type>_<ts>_<suffix>".into(),
-            });
-            continue;
-        };
-        let has_error = sidecars.contains(&file_name);
-        node.entries.push(read_entry_at(path, file_name, entry_name, depth, has_error, liveness));
+                file_name,
+                entry_name,
+                text,
+                self.depth,
+                has_error,
+                &mut self.liveness,
+            ));
+        }
+        node.entries
+            .sort_by(|a, b| (a.name.ts_ns, &a.file_name).cmp(&(b.name.ts_ns, &b.file_name)));
+        Ok(node)
     }
-    node.entries.sort_by(|a, b| (a.name.ts_ns, &a.file_name).cmp(&(b.name.ts_ns, &b.file_name)));
-    Ok(node)
+}
+
+/// Reads the file `name` in `dir` into `buf` (grown as needed), without following a symlink;
+/// returns its length. No stat first: entries are a few KiB, so a read into a buffer that large
+/// is the whole cost after the open.
+///
+/// At [`Depth::Headers`], a read that leaves the buffer part empty is taken as the end of the
+/// file instead of asking again for the zero-length read that proves it: on the local file
+/// systems journals live on a regular file is only read short at its end, and a listing never
+/// executes what it read — execution parses the file again, whole ([`Depth::Full`] reads to the
+/// end).
+fn read_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    buf: &mut Vec<u8>,
+    depth: Depth,
+) -> std::io::Result<usize> {
+    const START: usize = 16 * 1024;
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
+    if buf.len() < START {
+        buf.resize(START, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => {
+                len += n;
+                if depth == Depth::Headers && len < buf.len() {
+                    return Ok(len);
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The text of a file, borrowed when it is valid UTF-8 (always, for files chaosdeck wrote):
+/// `String::from_utf8_lossy` checks chunk by chunk, several times slower on the valid case.
+fn utf8_lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Reads one entry file fully into a node (state, body, last error).
@@ -312,26 +489,38 @@ pub fn read_entry(
     liveness: &mut Liveness,
 ) -> EntryNode {
     let has_error = !name.executed && state::has_error(&path);
-    read_entry_at(path, file_name, name, Depth::Full, has_error, liveness)
+    let bytes = fsio::read_nofollow(&path);
+    let text = match &bytes {
+        Ok(bytes) => Ok(utf8_lossy(bytes)),
+        Err(e) => Err(e),
+    };
+    node_of(path, file_name, name, text, Depth::Full, has_error, liveness)
 }
 
-fn read_entry_at(
+fn node_of(
     path: PathBuf,
     file_name: String,
     name: EntryName,
+    text: Result<std::borrow::Cow<'_, str>, &std::io::Error>,
     depth: Depth,
     has_error: bool,
     liveness: &mut Liveness,
 ) -> EntryNode {
-    let text = fsio::read_nofollow(&path).map(|b| String::from_utf8_lossy(&b).into_owned());
+    // The scenario file of a header-only listing, read in the same pass as the header.
+    let mut listed_scenario_file = None;
     let body = match (&text, name.flavor) {
         (Err(e), _) => EntryBody::Invalid(format!("cannot read: {e}")),
-        (Ok(text), Flavor::Chaosdeck) if depth == Depth::Headers => match Header::read(text) {
-            Some(header) => EntryBody::Listed(header),
-            None => EntryBody::Invalid(
-                "no chaosdeck header or body (run `chaosdeck check` for details)".into(),
-            ),
-        },
+        (Ok(text), Flavor::Chaosdeck) if depth == Depth::Headers => {
+            match Header::read_listing(text) {
+                Some((header, scenario_file)) => {
+                    listed_scenario_file = scenario_file.and_then(scenario_file_value);
+                    EntryBody::Listed(header)
+                }
+                None => EntryBody::Invalid(
+                    "no chaosdeck header or body (run `chaosdeck check` for details)".into(),
+                ),
+            }
+        }
         (Ok(text), Flavor::Chaosdeck) => match Entry::parse(text) {
             Ok(entry) => EntryBody::Chaosdeck(Box::new(entry)),
             Err(e) => EntryBody::Invalid(e.to_string()),
@@ -359,18 +548,18 @@ fn read_entry_at(
         EntryBody::Listed(Header { writer: Some(w), .. }) if !name.executed => liveness.alive(w),
         _ => None,
     };
-    let scenario_file = match (&body, &text) {
-        (EntryBody::Chaosdeck(e), _) => e.scenario_file.clone(),
-        (EntryBody::Listed(_), Ok(text)) => scenario_file_line(text),
+    let scenario_file = match &body {
+        EntryBody::Chaosdeck(e) => e.scenario_file.clone(),
+        EntryBody::Listed(_) => listed_scenario_file,
         _ => None,
     };
     EntryNode { file_name, path, name, state, body, last_error, writer_alive, scenario_file }
 }
 
-/// `scenario_file` read from the body's top-level line, so a header-only listing can name the
-/// file without parsing the YAML.
-fn scenario_file_line(text: &str) -> Option<String> {
-    let value = text.lines().find_map(|l| l.strip_prefix("scenario_file: "))?.trim();
+/// `scenario_file` read from the body's top-level line (the text after `scenario_file: `), so a
+/// header-only listing can name the file without parsing the YAML.
+fn scenario_file_value(raw: &str) -> Option<String> {
+    let value = raw.trim();
     let value = value
         .strip_prefix('\'')
         .and_then(|v| v.strip_suffix('\''))
@@ -388,8 +577,8 @@ pub struct Liveness {
 
 impl Liveness {
     fn alive(&mut self, writer: &Writer) -> Option<bool> {
-        let host = self.host.get_or_insert_with(|| Writer::current().host).clone();
-        if writer.host != host {
+        let host = self.host.get_or_insert_with(|| Writer::current().host);
+        if writer.host != *host {
             return None;
         }
         Some(*self.pids.entry(writer.pid).or_insert_with(|| pid_alive(writer.pid)))
