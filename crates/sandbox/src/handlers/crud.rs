@@ -144,7 +144,9 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let after = req.q("continue").map(decode_continue).transpose()?;
     let limit = req.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
     let all_kept = sel.labels.is_empty() && sel.fields.is_empty();
-    let page = state.store.list_page(res, ns, after.as_ref(), limit, all_kept, |o| sel.matches(o));
+    let hints = sel.labels.json_hints();
+    let page =
+        state.store.list_page(res, ns, after.as_ref(), limit, all_kept, &hints, |o| sel.matches(o));
     let (items, rv) = (page.items, page.rv);
     let cont = match &page.last {
         Some(last) if page.more => Some((continue_token(last), page.remaining)),

@@ -103,7 +103,8 @@ mod tests {
 
     #[test]
     fn pods_are_kept_as_json_and_read_back_equal() {
-        let pod = Arc::new(json!({"metadata": {"name": "a", "uid": "u-1"}, "spec": {"x": [1, 2.5]}}));
+        let pod =
+            Arc::new(json!({"metadata": {"name": "a", "uid": "u-1"}, "spec": {"x": [1, 2.5]}}));
         let s = Stored::new(r::PODS, pod.clone());
         assert!(matches!(s, Stored::Json(_)));
         assert_eq!(s.obj(), pod);
