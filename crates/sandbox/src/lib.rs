@@ -56,6 +56,13 @@
 //!   after an etcd compaction and, for very old versions, replays the state it started from
 //!   (`watch_after_compaction_is_410`, `watch_after_compaction_from_the_start_is_410`,
 //!   `watch_after_compaction_with_kube_rs`).
+//! - Tables (`kubectl get`) have the API server's columns for the served kinds, with simpler
+//!   cell logic (a pod's STATUS is its phase or reason, RESTARTS has no "(5m ago)"), and the
+//!   column descriptions only for the pod columns, Name and Age.
+//! - `kubectl get pods -A` over a big cluster is slow against any server, this one included:
+//!   kubectl pages by 500 through a client-side rate limiter of 5 requests a second (after a
+//!   burst of 10), so 150,000 pods (300 pages) take about a minute whatever each page costs
+//!   (measured alike against kube-apiserver v1.36).
 //! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
 //! - The service proxy (`/api/v1/namespaces/{ns}/services/[scheme:]{name}[:{port}]/proxy/…`,
 //!   any method) is a **simulation for health checks**, not Kubernetes semantics: no process

@@ -183,9 +183,7 @@ fn scale(store: &Store, nodes: usize, pods: usize) {
         let app = format!("app-{}", (i / namespaces.len()) % 40);
         let node = node_names.get(i % nodes.max(1)).map(String::as_str);
         let ready = json!({"type": "Ready", "status": "True", "lastTransitionTime": now});
-        (
-            r::PODS,
-            json!({
+        json!({
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {
@@ -206,23 +204,8 @@ fn scale(store: &Store, nodes: usize, pods: usize) {
                     "conditions": [ready],
                     "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}}],
                 },
-            }),
-        )
+        })
     };
-    // Building the objects is the slow part; do it on every core, then insert in one go.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = pods.div_ceil(threads).max(1);
-    let built: Vec<Vec<(usize, Value)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..pods)
-            .step_by(chunk)
-            .map(|start| {
-                let build = &build;
-                scope.spawn(move || {
-                    (start..(start + chunk).min(pods)).map(build).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-    });
-    store.bulk_load(built.into_iter().flatten());
+    // Building the objects is the slow part: the store does it on every core.
+    store.bulk_build(r::PODS, pods, build);
 }

@@ -313,6 +313,17 @@ impl LabelSelector {
         Ok(Self { requirements: reqs, matches_nothing: false })
     }
 
+    /// Strings one of which the JSON of every object this selects contains, as serde_json
+    /// writes it (`"app":"web"`), from its first `=` or `in` requirement; empty when there is
+    /// none. Lets the store pass over objects kept as JSON without parsing them.
+    pub fn json_hints(&self) -> Vec<String> {
+        let Some(req) = self.requirements.iter().find(|r| matches!(r.op, Op::Eq | Op::In)) else {
+            return Vec::new();
+        };
+        let key = Value::String(req.key.clone()).to_string();
+        req.values.iter().map(|v| format!("{key}:{}", Value::String(v.clone()))).collect()
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         if self.matches_nothing {
             return false;

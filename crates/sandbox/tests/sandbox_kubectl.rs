@@ -513,3 +513,28 @@ fn typed_create_commands_and_drain() {
     assert!(!nodes.split_whitespace().any(|n| n == node), "{node} still runs frontend: {nodes}");
     assert_eq!(c.ok(&["get", "node", &node, "-o", "jsonpath={.spec.unschedulable}"]), "true");
 }
+
+/// `kubectl get` prints what the server's Table says (the API server's pod columns; kubectl
+/// adds NAMESPACE), while `-o json` still gets whole objects.
+#[test]
+#[ignore = "needs kubectl"]
+fn get_prints_the_servers_table_columns() {
+    let c = Cluster::start(Seed::Demo);
+    c.wait_running("shop", "app=frontend", 3);
+    let pods = c.ok(&["get", "pods", "-A"]);
+    let header: Vec<&str> = pods.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{pods}");
+    assert!(
+        pods.lines().any(|l| l.starts_with("shop") && l.contains(" 1/1 ") && l.contains("Running")),
+        "{pods}"
+    );
+    let wide = c.ok(&["get", "pods", "-n", "shop", "-o", "wide"]);
+    let header = wide.lines().next().unwrap_or_default();
+    for column in ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"] {
+        assert!(header.contains(column), "{column} missing from {wide}");
+    }
+    let json = c.ok(&["get", "pods", "-n", "shop", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&json).expect("kubectl -o json prints JSON");
+    assert_eq!(list["kind"], "List");
+    assert!(list["items"][0]["spec"]["containers"].is_array(), "{json}");
+}

@@ -166,7 +166,10 @@ fn after(
 
 pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError> {
     let store = &ctx.store;
-    let (pods, _) = store.list_filtered(r::PODS, Some(ns), |p| {
+    // What the filter can accept must contain one of these; the rest are not parsed.
+    let run_seconds = format!("\"{RUN_SECONDS}\"");
+    let hints = [r#""deletionTimestamp""#, r#""phase":"Pending""#, &run_seconds, r#""kind":"Job""#];
+    let (pods, _) = store.list_hinted(r::PODS, Some(ns), &hints, |p| {
         meta::is_deleting(p)
             || match meta::str_at(p, &["status", "phase"]) {
                 Some("Pending") => meta::str_at(p, &["spec", "nodeName"]).is_some(),

@@ -115,7 +115,8 @@ fn misfit(pod: &Value, node: &Value) -> Option<String> {
 
 pub fn schedule(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     let store = &ctx.store;
-    let (pending, _) = store.list_filtered(r::PODS, Some(ns), |p| {
+    // Only Pending pods matter: at scale, most pods are not, and are not parsed.
+    let (pending, _) = store.list_hinted(r::PODS, Some(ns), &[r#""phase":"Pending""#], |p| {
         meta::str_at(p, &["spec", "nodeName"]).is_none_or(str::is_empty)
             && !meta::is_deleting(p)
             && meta::str_at(p, &["status", "phase"]) == Some("Pending")

@@ -5,7 +5,7 @@
 //! than through the store.
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{AppState, Req, json_response, raw_json, table};
@@ -14,7 +14,7 @@ use crate::patch::{self, PatchKind};
 use crate::resources::{RESOURCES, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{DeleteOpts, Deleted, Obj, Part, Propagation};
+use crate::store::{DeleteOpts, Deleted, Key, Obj, Part, Propagation, Stored};
 
 pub struct Selectors {
     pub labels: LabelSelector,
@@ -39,8 +39,8 @@ impl Selectors {
     }
 }
 
-fn continue_token(obj: &Value) -> String {
-    let raw = format!("{}\u{0}{}", meta::namespace(obj), meta::name(obj));
+fn continue_token((ns, name): &Key) -> String {
+    let raw = format!("{ns}\u{0}{name}");
     raw.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -77,20 +77,19 @@ fn list_head(def: &ResourceDef, rv: u64, cont: Option<(&str, Option<usize>)>) ->
     head
 }
 
-fn write_items(buf: &mut Vec<u8>, items: &[Obj], first: bool) {
+fn write_items(buf: &mut Vec<u8>, items: &[Stored], first: bool) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 || !first {
             buf.push(b',');
         }
-        // Serialising a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *buf, &**item);
+        item.write_json(buf);
     }
 }
 
 /// Serialises a list without building one big `Value`: items are shared with the store.
 pub fn list_bytes(
     def: &ResourceDef,
-    items: &[Obj],
+    items: &[Stored],
     rv: u64,
     cont: Option<(&str, Option<usize>)>,
 ) -> Vec<u8> {
@@ -108,7 +107,7 @@ const CHUNK: usize = 500;
 
 fn list_stream(
     def: &'static ResourceDef,
-    items: Vec<Obj>,
+    items: Vec<Stored>,
     rv: u64,
     cont: Option<(String, Option<usize>)>,
 ) -> Response {
@@ -145,17 +144,18 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let after = req.q("continue").map(decode_continue).transpose()?;
     let limit = req.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
     let all_kept = sel.labels.is_empty() && sel.fields.is_empty();
-    let page = state.store.list_page(res, ns, after.as_ref(), limit, all_kept, |o| sel.matches(o));
+    let hints = sel.labels.json_hints();
+    let page =
+        state.store.list_page(res, ns, after.as_ref(), limit, all_kept, &hints, |o| sel.matches(o));
     let (items, rv) = (page.items, page.rv);
-    let cont = match items.last() {
+    let cont = match &page.last {
         Some(last) if page.more => Some((continue_token(last), page.remaining)),
         _ => None,
     };
-    if req.wants_table() {
-        return Ok(json_response(
-            StatusCode::OK,
-            &table::table(res, &items, rv, cont.as_ref().map(|c| c.0.as_str())),
-        ));
+    if let Some(include) = table::wanted(req)? {
+        let objs: Vec<Obj> = items.iter().map(Stored::obj).collect();
+        let cont = cont.as_ref().map(|(t, n)| (t.as_str(), *n));
+        return Ok(json_response(StatusCode::OK, &table::table(res, &objs, rv, cont, include)));
     }
     if items.len() > STREAM_OVER {
         return Ok(list_stream(def, items, rv, cont));
@@ -165,14 +165,15 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
 }
 
 pub fn object_response(req: &Req, code: StatusCode, obj: &Obj) -> Response {
-    if req.wants_table() {
-        let rv = meta::resource_version(obj).parse().unwrap_or(0);
-        return json_response(
-            code,
-            &table::table(req.target.res, std::slice::from_ref(obj), rv, None),
-        );
+    match table::wanted(req) {
+        Ok(Some(include)) => {
+            let rv = meta::resource_version(obj).parse().unwrap_or(0);
+            let objs = std::slice::from_ref(obj);
+            json_response(code, &table::table(req.target.res, objs, rv, None, include))
+        }
+        Ok(None) => json_response(code, obj),
+        Err(e) => e.into_response(),
     }
-    json_response(code, obj)
 }
 
 pub fn get(state: &AppState, req: &Req) -> Result<Response, ApiError> {
@@ -418,12 +419,13 @@ pub fn delete_collection(state: &AppState, req: &Req) -> Result<Response, ApiErr
     let (targets, _) = state.store.list_filtered(res, req.target.ns.as_deref(), |o| sel.matches(o));
     if query_dry_run(req, "DeleteOptions")? || opts.dry_run {
         let rv = state.store.current_rv();
+        let targets: Vec<Stored> = targets.into_iter().map(Stored::Parsed).collect();
         return Ok(raw_json(StatusCode::OK, list_bytes(def, &targets, rv, None)));
     }
     let mut deleted = Vec::new();
     for t in targets {
         match state.store.delete(res, meta::namespace(&t), meta::name(&t), &opts) {
-            Ok(Deleted::Gone(o) | Deleted::Marked(o)) => deleted.push(o),
+            Ok(Deleted::Gone(o) | Deleted::Marked(o)) => deleted.push(Stored::Parsed(o)),
             // Already gone through a cascade: that is what the caller wanted.
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

@@ -1,18 +1,65 @@
 //! Server-side `Table` rendering (`Accept: application/json;as=Table;g=meta.k8s.io`), which is
 //! what makes `kubectl get` print READY/STATUS columns instead of just NAME and AGE.
 //!
-//! Owns: the columns per kind, modelled on the API server's printers. Must not change
-//! objects.
+//! Owns: the columns per kind, modelled on the API server's printers (kinds without one get
+//! its default: Name and Created At), and what each row carries of its object
+//! (`includeObject`: `Metadata` by default, as on the API server, so that kubectl gets a
+//! `PartialObjectMetadata` per row rather than the whole object; `Object`; `None`). Must not
+//! change objects.
 
 use serde_json::{Value, json};
 
+use super::Req;
 use crate::meta;
 use crate::resources as r;
+use crate::status::ApiError;
 use crate::store::Obj;
+
+/// What each row of a Table carries of its object (`includeObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    None,
+    Metadata,
+    Object,
+}
+
+/// `Some` when the client asked for a Table (`Accept: ...;as=Table;...`), with what its rows
+/// should carry; an unknown `includeObject` is refused, as the API server does.
+pub fn wanted(req: &Req) -> Result<Option<Include>, ApiError> {
+    if !req.wants_table() {
+        return Ok(None);
+    }
+    match req.q("includeObject") {
+        None | Some("Metadata") => Ok(Some(Include::Metadata)),
+        Some("Object") => Ok(Some(Include::Object)),
+        Some("None") => Ok(Some(Include::None)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "includeObject: Unsupported value: \"{other}\": supported values: \"None\", \"Metadata\", \"Object\""
+        ))),
+    }
+}
+
+// The API server's column descriptions come from the API's field documentation; these are
+// the ones kubectl may show (`kubectl explain`-like tooling), for the common columns.
+const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const CREATED_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
+fn description(name: &str) -> &'static str {
+    match name {
+        "Name" => NAME_DESCRIPTION,
+        "Age" | "Created At" => CREATED_DESCRIPTION,
+        _ => "",
+    }
+}
 
 fn col(name: &str, ty: &str, priority: u8) -> Value {
     let format = if name == "Name" { "name" } else { "" };
-    json!({"name": name, "type": ty, "format": format, "description": "", "priority": priority})
+    json!({"name": name, "type": ty, "format": format, "description": description(name), "priority": priority})
+}
+
+/// A pod column with the API server's description.
+fn pod_col(name: &str, priority: u8, description: &str) -> Value {
+    json!({"name": name, "type": "string", "format": "", "description": description, "priority": priority})
 }
 
 /// Kubernetes' short age format: 45s, 12m, 5h, 3d.
@@ -57,6 +104,35 @@ fn pod_status(pod: &Value) -> String {
         }
         None => "Unknown".into(),
     }
+}
+
+fn pod_restarts(pod: &Value) -> String {
+    let restarts: i64 = meta::at(pod, &["status", "containerStatuses"])
+        .and_then(Value::as_array)
+        .map_or(0, |cs| cs.iter().filter_map(|c| c.get("restartCount")?.as_i64()).sum());
+    restarts.to_string()
+}
+
+/// `ready/total` over `spec.readinessGates`, `<none>` without any.
+fn readiness_gates(pod: &Value) -> String {
+    let gates: Vec<&str> = meta::at(pod, &["spec", "readinessGates"])
+        .and_then(Value::as_array)
+        .map(|g| g.iter().filter_map(|g| g.get("conditionType")?.as_str()).collect())
+        .unwrap_or_default();
+    if gates.is_empty() {
+        return "<none>".into();
+    }
+    let conditions = meta::at(pod, &["status", "conditions"]).and_then(Value::as_array);
+    let ready = gates
+        .iter()
+        .filter(|gate| {
+            conditions.into_iter().flatten().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(**gate)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+        .count();
+    format!("{ready}/{}", gates.len())
 }
 
 fn pod_ready(pod: &Value) -> String {
@@ -120,21 +196,49 @@ fn columns_and_cells(res: usize, obj: &Value) -> (Vec<Value>, Vec<Value>) {
         r::PODS => (
             vec![
                 col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Status", "string", 0),
-                col("Restarts", "string", 0),
+                pod_col(
+                    "Ready",
+                    0,
+                    "The aggregate readiness state of this pod for accepting traffic.",
+                ),
+                pod_col("Status", 0, "The aggregate status of the containers in this pod."),
+                pod_col(
+                    "Restarts",
+                    0,
+                    "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+                ),
                 col("Age", "string", 0),
-                col("IP", "string", 1),
-                col("Node", "string", 1),
+                pod_col(
+                    "IP",
+                    1,
+                    "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+                ),
+                pod_col(
+                    "Node",
+                    1,
+                    "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod. This field should not be used to express a desire for the pod to be scheduled on a specific node. https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodename",
+                ),
+                pod_col(
+                    "Nominated Node",
+                    1,
+                    "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.",
+                ),
+                pod_col(
+                    "Readiness Gates",
+                    1,
+                    "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates",
+                ),
             ],
             vec![
                 name,
                 json!(pod_ready(obj)),
                 json!(pod_status(obj)),
-                json!("0"),
+                json!(pod_restarts(obj)),
                 age,
                 json!(or_none(s(obj, &["status", "podIP"]))),
                 json!(or_none(s(obj, &["spec", "nodeName"]))),
+                json!(or_none(s(obj, &["status", "nominatedNodeName"]))),
+                json!(readiness_gates(obj)),
             ],
         ),
         r::NODES => (
@@ -212,7 +316,8 @@ fn columns_and_cells(res: usize, obj: &Value) -> (Vec<Value>, Vec<Value>) {
             ],
         ),
         r::CONFIGMAPS => (
-            vec![col("Name", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)],
+            // "string" although the cells are numbers: what the API server says.
+            vec![col("Name", "string", 0), col("Data", "string", 0), col("Age", "string", 0)],
             vec![
                 name,
                 json!(obj.get("data").and_then(Value::as_object).map_or(0, |d| d.len())),
@@ -286,19 +391,52 @@ fn columns_and_cells(res: usize, obj: &Value) -> (Vec<Value>, Vec<Value>) {
                 ],
             )
         }
-        _ => (vec![col("Name", "string", 0), col("Age", "string", 0)], vec![name, age]),
+        r::LEASES => (
+            vec![col("Name", "string", 0), col("Holder", "string", 0), col("Age", "string", 0)],
+            vec![name, json!(s(obj, &["spec", "holderIdentity"])), age],
+        ),
+        // The API server's default for a kind without a printer (a CRD without printer
+        // columns, for one): the creation time as it is, not an age.
+        _ => (
+            vec![col("Name", "string", 0), col("Created At", "date", 0)],
+            vec![name, json!(s(obj, &["metadata", "creationTimestamp"]))],
+        ),
     }
 }
 
-pub fn table(res: usize, items: &[Obj], rv: u64, cont: Option<&str>) -> Value {
+/// What a row carries of its object.
+fn row_object(obj: &Value, include: Include) -> Value {
+    match include {
+        Include::None => Value::Null,
+        Include::Object => obj.clone(),
+        Include::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        }),
+    }
+}
+
+/// A `meta.k8s.io/v1` Table of `items`; `cont` is the continue token and remaining count
+/// of a page that has more after it.
+pub fn table(
+    res: usize,
+    items: &[Obj],
+    rv: u64,
+    cont: Option<(&str, Option<usize>)>,
+    include: Include,
+) -> Value {
     let columns = columns_and_cells(res, &json!({})).0;
     let rows: Vec<Value> = items
         .iter()
-        .map(|o| json!({"cells": columns_and_cells(res, o).1, "object": &**o}))
+        .map(|o| json!({"cells": columns_and_cells(res, o).1, "object": row_object(o, include)}))
         .collect();
     let mut metadata = json!({"resourceVersion": rv.to_string()});
-    if let Some(c) = cont {
-        metadata["continue"] = json!(c);
+    if let Some((token, remaining)) = cont {
+        metadata["continue"] = json!(token);
+        if let Some(remaining) = remaining {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     json!({
         "kind": "Table",

@@ -62,15 +62,15 @@ impl Filter {
 
 struct Encoder {
     res: usize,
-    table: bool,
+    table: Option<table::Include>,
     sent_columns: bool,
 }
 
 impl Encoder {
     fn line(&mut self, kind: &str, obj: &Obj) -> Bytes {
-        let object = if self.table {
+        let object = if let Some(include) = self.table {
             let rv = meta::resource_version(obj).parse().unwrap_or(0);
-            let mut t = table::table(self.res, std::slice::from_ref(obj), rv, None);
+            let mut t = table::table(self.res, std::slice::from_ref(obj), rv, None, include);
             // The API server sends column definitions once per watch; kubectl then prints the
             // header once.
             if self.sent_columns {
@@ -127,7 +127,11 @@ pub async fn watch(state: &AppState, req: &Req) -> Response {
         name: req.target.name.clone(),
         sel,
     };
-    let mut enc = Encoder { res: req.target.res, table: req.wants_table(), sent_columns: false };
+    let table = match table::wanted(req) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut enc = Encoder { res: req.target.res, table, sent_columns: false };
     let bookmarks = req.q("allowWatchBookmarks") == Some("true");
     let initial = req.q("sendInitialEvents") == Some("true");
     let timeout = req

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Change, EventType, Inner, Key, Obj, key_of};
+use super::{Change, EventType, Inner, Key, Obj, Stored, key_of};
 use crate::meta;
 use crate::resources::{self as r, RESOURCES};
 
@@ -22,9 +22,15 @@ impl Inner {
             if !def.namespaced {
                 continue;
             }
-            for o in self.scan(res, Some(ns)) {
-                if meta::owner_uids(o).any(|u| u == owner_uid) {
-                    out.push((res, key_of(res, o)));
+            for stored in self.scan(res, Some(ns)) {
+                // Parsing every pod of a big namespace on each delete would be slow; the
+                // uid's text must appear in an object that names it as its owner.
+                if !stored.may_contain_str(owner_uid) {
+                    continue;
+                }
+                let o = stored.obj();
+                if meta::owner_uids(&o).any(|u| u == owner_uid) {
+                    out.push((res, key_of(res, &o)));
                 }
             }
         }
@@ -58,7 +64,7 @@ impl Inner {
         changes: &mut Vec<Change>,
     ) {
         for (res, key) in self.dependents(ns, owner_uid) {
-            let Some(cur) = self.tables[res].get(&key).cloned() else { continue };
+            let Some(cur) = self.tables[res].get(&key).map(Stored::obj) else { continue };
             let mut obj = (*cur).clone();
             if let Some(refs) =
                 obj.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut)
@@ -68,7 +74,7 @@ impl Inner {
             let rv = self.next_rv();
             meta::set(&mut obj, &["metadata", "resourceVersion"], json!(rv.to_string()));
             let stored = Arc::new(obj);
-            self.tables[res].insert(key, stored.clone());
+            self.put(res, key, stored.clone());
             changes.push(Change {
                 rv,
                 kind: EventType::Modified,
@@ -94,7 +100,7 @@ impl Inner {
         let rv = self.next_rv();
         meta::set(&mut marked, &["metadata", "resourceVersion"], json!(rv.to_string()));
         let marked = Arc::new(marked);
-        self.tables[r::NAMESPACES].insert(key.clone(), marked.clone());
+        self.put(r::NAMESPACES, key.clone(), marked.clone());
         changes.push(Change {
             rv,
             kind: EventType::Modified,
@@ -106,7 +112,11 @@ impl Inner {
             if !def.namespaced {
                 continue;
             }
-            let keys: Vec<Key> = self.scan(res, Some(name)).map(|o| key_of(res, o)).collect();
+            let keys: Vec<Key> = self.tables[res]
+                .range((name.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == name)
+                .map(|(k, _)| k.clone())
+                .collect();
             for k in keys {
                 self.remove(res, &k, changes);
             }

@@ -4,8 +4,9 @@
 //! Owns: object identity (uid, resourceVersion, creationTimestamp, generation, generateName),
 //! optimistic concurrency and delete preconditions, cascading deletion through owner
 //! references, and namespace teardown. Objects are kept as `serde_json::Value` behind `Arc`
-//! so LIST and WATCH never copy them under the lock. Must not know HTTP, and must not run
-//! controllers (they call in here like any client).
+//! so LIST and WATCH never copy them under the lock, except the kinds [`stored`] keeps as
+//! JSON bytes to save memory (pods), which are parsed again when read. Must not know HTTP,
+//! and must not run controllers (they call in here like any client).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
@@ -16,6 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 mod cascade;
+pub mod stored;
+
+pub use stored::Stored;
 
 use super::admission;
 use super::meta;
@@ -60,7 +64,7 @@ pub struct Change {
 
 struct Inner {
     rv: u64,
-    tables: Vec<BTreeMap<Key, Obj>>,
+    tables: Vec<BTreeMap<Key, Stored>>,
     history: VecDeque<Arc<Change>>,
     /// Highest resourceVersion no longer in `history`.
     compacted: u64,
@@ -110,7 +114,10 @@ pub enum Deleted {
 /// One page of a list, read at one moment (pages of the same walk are not one snapshot).
 #[derive(Debug)]
 pub struct Page {
-    pub items: Vec<Obj>,
+    /// In stored form: a JSON list copies pods' bytes without parsing them.
+    pub items: Vec<Stored>,
+    /// The key of the last item, for the continue token.
+    pub last: Option<Key>,
     /// The store's resourceVersion when the page was read.
     pub rv: u64,
     /// Whether an accepted object follows the last item: the page needs a continue token.
@@ -129,6 +136,19 @@ pub struct Subscription {
 fn key_of(res: usize, obj: &Value) -> Key {
     let ns = if RESOURCES[res].namespaced { meta::namespace(obj) } else { "" };
     (ns.to_string(), meta::name(obj).to_string())
+}
+
+/// Gives a seeded object the identity the store would: uid, resourceVersion, creation time,
+/// generation; returns it keyed and in its stored form.
+fn stamp(res: usize, mut obj: Value, rv: u64, now: &str) -> (Key, Stored) {
+    let m = meta::at_mut(&mut obj, &["metadata"]);
+    if let Some(m) = m.as_object_mut() {
+        m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        m.insert("resourceVersion".into(), json!(rv.to_string()));
+        m.entry("creationTimestamp").or_insert_with(|| json!(now));
+        m.entry("generation").or_insert(json!(1));
+    }
+    (key_of(res, &obj), Stored::new(res, Arc::new(obj)))
 }
 
 fn random_suffix(len: usize) -> String {
@@ -173,14 +193,14 @@ impl Store {
         let inner = self.lock();
         inner.tables[res]
             .get(&(ns.to_string(), name.to_string()))
-            .cloned()
+            .map(Stored::obj)
             .ok_or_else(|| ApiError::not_found(&RESOURCES[res], name))
     }
 
     /// Objects of one resource, optionally one namespace, plus the list's resourceVersion.
     pub fn list(&self, res: usize, ns: Option<&str>) -> (Vec<Obj>, u64) {
         let inner = self.lock();
-        (inner.scan(res, ns).cloned().collect(), inner.rv)
+        (inner.scan(res, ns).map(Stored::obj).collect(), inner.rv)
     }
 
     /// Like `list` but filtering under the lock, so big tables are not copied first.
@@ -191,11 +211,31 @@ impl Store {
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Obj>, u64) {
         let inner = self.lock();
-        (inner.scan(res, ns).filter(|o| keep(o)).cloned().collect(), inner.rv)
+        (inner.scan(res, ns).map(Stored::obj).filter(|o| keep(o)).collect(), inner.rv)
+    }
+
+    /// Like `list_filtered` for scans over big tables: an object kept as JSON that contains
+    /// none of `hints` is passed over without being parsed. Every object `keep` accepts must
+    /// therefore contain one of them as serde_json writes it (`"phase":"Pending"`, no spaces).
+    pub fn list_hinted(
+        &self,
+        res: usize,
+        ns: Option<&str>,
+        hints: &[&str],
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Obj>, u64) {
+        let inner = self.lock();
+        let items = inner
+            .scan(res, ns)
+            .filter(|s| hints.iter().any(|h| s.may_contain_str(h)))
+            .map(Stored::obj)
+            .filter(|o| keep(o))
+            .collect();
+        (items, inner.rv)
     }
 
     /// Up to `limit` objects that `keep` accepts, in key order, starting strictly after
-    /// `after`. The scan starts at `after` with a range query, so a page deep into a big
+    /// `after`; an object kept as JSON that contains none of `hints` (if any) is not parsed. The scan starts at `after` with a range query, so a page deep into a big
     /// table costs what the first one does. `all_kept` says `keep` accepts everything, which
     /// makes the remaining count cheap enough to report.
     pub fn list_page(
@@ -205,27 +245,34 @@ impl Store {
         after: Option<&Key>,
         limit: Option<usize>,
         all_kept: bool,
+        hints: &[String],
         keep: impl Fn(&Value) -> bool,
     ) -> Page {
         let inner = self.lock();
         let mut rest = inner.scan_after(res, ns, after);
         let limit = limit.unwrap_or(usize::MAX);
         let mut items = Vec::new();
-        for obj in rest.by_ref() {
+        let mut last = None;
+        // Without a selector nothing needs parsing: compact objects go out as they are. With
+        // one, `hints` (as in `list_hinted`; none means no hint) spare parsing most misses.
+        let hinted = |s: &Stored| hints.is_empty() || hints.iter().any(|h| s.may_contain_str(h));
+        let accepts = |s: &Stored| all_kept || (hinted(s) && keep(&s.obj()));
+        for (key, stored) in rest.by_ref() {
             if items.len() == limit {
                 // One accepted object past the limit is enough to promise another page;
                 // scanning further for it is bounded by what the next page reads anyway.
-                if keep(obj) {
+                if accepts(stored) {
                     let remaining = all_kept.then(|| 1 + rest.count());
-                    return Page { items, rv: inner.rv, more: true, remaining };
+                    return Page { items, last, rv: inner.rv, more: true, remaining };
                 }
                 continue;
             }
-            if keep(obj) {
-                items.push(obj.clone());
+            if accepts(stored) {
+                items.push(stored.clone());
+                last = Some(key.clone());
             }
         }
-        Page { items, rv: inner.rv, more: false, remaining: None }
+        Page { items, last, rv: inner.rv, more: false, remaining: None }
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
@@ -274,7 +321,7 @@ impl Store {
         let mut inner = self.lock();
         let current = inner.tables[res]
             .get(&(ns.to_string(), name.to_string()))
-            .cloned()
+            .map(Stored::obj)
             .ok_or_else(|| ApiError::not_found(&RESOURCES[res], name))?;
         let desired = f(&current)?;
         let (stored, change) = inner.update(res, ns, name, desired, part)?;
@@ -304,19 +351,41 @@ impl Store {
     pub fn bulk_load(&self, objects: impl IntoIterator<Item = (usize, Value)>) {
         let mut inner = self.lock();
         let now = meta::now_rfc3339();
-        for (res, mut obj) in objects {
+        for (res, obj) in objects {
             inner.rv += 1;
-            let rv = inner.rv;
-            let m = meta::at_mut(&mut obj, &["metadata"]);
-            if let Some(m) = m.as_object_mut() {
-                m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-                m.insert("resourceVersion".into(), json!(rv.to_string()));
-                m.entry("creationTimestamp").or_insert_with(|| json!(now));
-                m.entry("generation").or_insert(json!(1));
-            }
-            let key = key_of(res, &obj);
-            inner.tables[res].insert(key, Arc::new(obj));
+            let (key, stored) = stamp(res, obj, inner.rv, &now);
+            inner.tables[res].insert(key, stored);
         }
+        inner.compacted = inner.rv;
+    }
+
+    /// Like `bulk_load` for `count` objects of one resource that `build(i)` makes, built,
+    /// stamped and stored on every core. A compact kind's object is turned into bytes right
+    /// where it is built, so the parsed forms never all exist at once (at 150,000 pods they
+    /// would take over a gigabyte, and the allocator keeps what it once had).
+    pub fn bulk_build(&self, res: usize, count: usize, build: impl Fn(usize) -> Value + Sync) {
+        let mut inner = self.lock();
+        let now = meta::now_rfc3339();
+        let first_rv = inner.rv + 1;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let chunk = count.div_ceil(threads).max(1);
+        let built: Vec<Vec<(Key, Stored)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|start| {
+                    let (build, now) = (&build, &now);
+                    scope.spawn(move || {
+                        (start..(start + chunk).min(count))
+                            .map(|i| stamp(res, build(i), first_rv + i as u64, now))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            // A builder that panicked loses its share of the seed rather than the sandbox.
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        inner.tables[res].extend(built.into_iter().flatten());
+        inner.rv += count as u64;
         inner.compacted = inner.rv;
     }
 
@@ -345,7 +414,7 @@ impl Store {
     pub fn snapshot_and_subscribe(&self, res: usize, ns: Option<&str>) -> (Vec<Obj>, Subscription) {
         let inner = self.lock();
         let rx = self.tx.subscribe();
-        let objs = inner.scan(res, ns).cloned().collect();
+        let objs = inner.scan(res, ns).map(Stored::obj).collect();
         (objs, Subscription { backlog: Vec::new(), rx, rv: inner.rv })
     }
 
@@ -363,7 +432,11 @@ impl Store {
 }
 
 impl Inner {
-    fn scan<'a>(&'a self, res: usize, ns: Option<&str>) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+    fn scan<'a>(
+        &'a self,
+        res: usize,
+        ns: Option<&str>,
+    ) -> Box<dyn Iterator<Item = &'a Stored> + 'a> {
         let table = &self.tables[res];
         match ns {
             Some(ns) if RESOURCES[res].namespaced => {
@@ -381,7 +454,7 @@ impl Inner {
         res: usize,
         ns: Option<&str>,
         after: Option<&Key>,
-    ) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+    ) -> Box<dyn Iterator<Item = (&'a Key, &'a Stored)> + 'a> {
         let table = &self.tables[res];
         let ns = ns.filter(|_| RESOURCES[res].namespaced).map(str::to_string);
         let lo = match (&ns, after) {
@@ -394,9 +467,13 @@ impl Inner {
         };
         let range = table.range((lo, Bound::Unbounded));
         match ns {
-            Some(ns) => Box::new(range.take_while(move |((n, _), _)| *n == ns).map(|(_, v)| v)),
-            None => Box::new(range.map(|(_, v)| v)),
+            Some(ns) => Box::new(range.take_while(move |((n, _), _)| *n == ns)),
+            None => Box::new(range),
         }
+    }
+
+    fn put(&mut self, res: usize, key: Key, obj: Obj) {
+        self.tables[res].insert(key, Stored::new(res, obj));
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -416,9 +493,10 @@ impl Inner {
         }
         let nsobj = self.tables[r::NAMESPACES]
             .get(&(String::new(), ns.to_string()))
+            .map(Stored::obj)
             .ok_or_else(|| ApiError::namespace_not_found(ns))?;
-        if meta::is_deleting(nsobj)
-            || meta::str_at(nsobj, &["status", "phase"]) == Some("Terminating")
+        if meta::is_deleting(&nsobj)
+            || meta::str_at(&nsobj, &["status", "phase"]) == Some("Terminating")
         {
             return Err(ApiError::forbidden_terminating(&RESOURCES[res], name, ns));
         }
@@ -430,7 +508,7 @@ impl Inner {
         let rv = self.next_rv();
         meta::set(&mut obj, &["metadata", "resourceVersion"], json!(rv.to_string()));
         let stored = Arc::new(obj);
-        self.tables[res].insert(key, stored.clone());
+        self.put(res, key, stored.clone());
         Ok((stored.clone(), Change { rv, kind: EventType::Added, res, obj: stored, prev: None }))
     }
 
@@ -506,8 +584,10 @@ impl Inner {
             return Err(ApiError::bad_request("the request body must be a JSON object"));
         }
         let key = (if def.namespaced { ns.to_string() } else { String::new() }, name.to_string());
-        let current =
-            self.tables[res].get(&key).cloned().ok_or_else(|| ApiError::not_found(def, name))?;
+        let current = self.tables[res]
+            .get(&key)
+            .map(Stored::obj)
+            .ok_or_else(|| ApiError::not_found(def, name))?;
         let body_name = meta::name(&obj);
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -593,7 +673,7 @@ impl Inner {
         let rv = self.next_rv();
         meta::set(&mut obj, &["metadata", "resourceVersion"], json!(rv.to_string()));
         let stored = Arc::new(obj);
-        self.tables[res].insert(key, stored.clone());
+        self.put(res, key, stored.clone());
         let change =
             Change { rv, kind: EventType::Modified, res, obj: stored.clone(), prev: Some(current) };
         Ok((stored, Some(change)))
@@ -609,8 +689,10 @@ impl Inner {
     ) -> Result<Deleted, ApiError> {
         let def = &RESOURCES[res];
         let key = (if def.namespaced { ns.to_string() } else { String::new() }, name.to_string());
-        let current =
-            self.tables[res].get(&key).cloned().ok_or_else(|| ApiError::not_found(def, name))?;
+        let current = self.tables[res]
+            .get(&key)
+            .map(Stored::obj)
+            .ok_or_else(|| ApiError::not_found(def, name))?;
         if let Some(uid) = &opts.uid
             && uid != meta::uid(&current)
         {
@@ -663,7 +745,7 @@ impl Inner {
                 let rv = self.next_rv();
                 meta::set(&mut marked, &["metadata", "resourceVersion"], json!(rv.to_string()));
                 let stored = Arc::new(marked);
-                self.tables[res].insert(key, stored.clone());
+                self.put(res, key, stored.clone());
                 changes.push(Change {
                     rv,
                     kind: EventType::Modified,
@@ -687,7 +769,7 @@ impl Inner {
     }
 
     fn remove(&mut self, res: usize, key: &Key, changes: &mut Vec<Change>) -> Option<Obj> {
-        let old = self.tables[res].remove(key)?;
+        let old = self.tables[res].remove(key)?.obj();
         let rv = self.next_rv();
         let mut last = (*old).clone();
         meta::set(&mut last, &["metadata", "resourceVersion"], json!(rv.to_string()));
@@ -809,25 +891,26 @@ mod tests {
         let names = |p: &Page| {
             p.items
                 .iter()
-                .map(|o| format!("{}/{}", meta::namespace(o), meta::name(o)))
+                .map(|s| s.obj())
+                .map(|o| format!("{}/{}", meta::namespace(&o), meta::name(&o)))
                 .collect::<Vec<_>>()
         };
         let key = |ns: &str, name: &str| (ns.to_string(), name.to_string());
-        let p = s.list_page(r::PODS, None, Some(&key("a", "p3")), Some(2), true, |_| true);
+        let p = s.list_page(r::PODS, None, Some(&key("a", "p3")), Some(2), true, &[], |_| true);
         assert_eq!(names(&p), ["b/p1", "b/p2"]);
         assert!(p.more);
         assert_eq!(p.remaining, Some(4));
         // A key from before the namespace starts it from the top; one past it yields nothing.
-        let p = s.list_page(r::PODS, Some("b"), Some(&key("a", "p3")), None, true, |_| true);
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("a", "p3")), None, true, &[], |_| true);
         assert_eq!(names(&p), ["b/p1", "b/p2", "b/p3"]);
-        let p = s.list_page(r::PODS, Some("b"), Some(&key("c", "p1")), None, true, |_| true);
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("c", "p1")), None, true, &[], |_| true);
         assert!(p.items.is_empty() && !p.more);
         // With a filter, `more` means another match exists, and nothing is counted.
         let p3 = |o: &Value| meta::name(o) == "p3";
-        let p = s.list_page(r::PODS, None, Some(&key("b", "p3")), Some(1), false, p3);
+        let p = s.list_page(r::PODS, None, Some(&key("b", "p3")), Some(1), false, &[], p3);
         assert_eq!(names(&p), ["c/p3"]);
         assert!(!p.more);
-        let p = s.list_page(r::PODS, None, None, Some(1), false, p3);
+        let p = s.list_page(r::PODS, None, None, Some(1), false, &[], p3);
         assert_eq!(names(&p), ["a/p3"]);
         assert!(p.more && p.remaining.is_none());
     }

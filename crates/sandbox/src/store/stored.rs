@@ -1,0 +1,130 @@
+//! How one object is held in a table: parsed, or as its serialized JSON.
+//!
+//! Owns: the choice between the two forms and the conversions. A `serde_json::Value` costs
+//! far more than its JSON text: every object in it is a `BTreeMap` whose nodes have room for
+//! eleven entries, and every key is its own allocation, so a 750-byte pod takes about 9 KB.
+//! Kinds that come by the hundred thousand (pods, see [`compact`]) are therefore kept as JSON
+//! bytes, a tenth of that, and parsed again on every read; the others stay parsed, because
+//! controllers read them on every pass (all nodes, for one). Must not know HTTP.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Obj;
+use crate::resources as r;
+
+/// Whether objects of this resource are kept as JSON bytes.
+pub fn compact(res: usize) -> bool {
+    res == r::PODS
+}
+
+/// serde_json refuses to parse JSON nested deeper than 128; an object that deep (a JSON Patch
+/// can build one a level at a time) stays parsed so that reading it back cannot fail.
+const MAX_COMPACT_DEPTH: usize = 100;
+
+fn depth_within(v: &Value, budget: usize) -> bool {
+    if budget == 0 {
+        return false;
+    }
+    match v {
+        Value::Array(items) => items.iter().all(|i| depth_within(i, budget - 1)),
+        Value::Object(map) => map.values().all(|i| depth_within(i, budget - 1)),
+        _ => true,
+    }
+}
+
+/// One stored object. Cloning is cheap in both forms (a reference count).
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Parsed(Obj),
+    /// The object's JSON, as `serde_json::to_vec` wrote it.
+    Json(Arc<[u8]>),
+}
+
+impl Stored {
+    /// The form `res` keeps its objects in.
+    pub fn new(res: usize, obj: Obj) -> Stored {
+        if compact(res) && depth_within(&obj, MAX_COMPACT_DEPTH) {
+            // Serialising a Value into a Vec cannot fail.
+            if let Ok(bytes) = serde_json::to_vec(&*obj) {
+                return Stored::Json(bytes.into());
+            }
+        }
+        Stored::Parsed(obj)
+    }
+
+    /// The object, parsed (a fresh copy for the JSON form).
+    pub fn obj(&self) -> Obj {
+        match self {
+            Stored::Parsed(obj) => obj.clone(),
+            Stored::Json(bytes) => Arc::new(parse(bytes)),
+        }
+    }
+
+    /// Appends the object's JSON to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            // Serialising a Value into a Vec cannot fail.
+            Stored::Parsed(obj) => {
+                let _ = serde_json::to_writer(&mut *out, &**obj);
+            }
+            Stored::Json(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+
+    /// Whether the object may contain `needle` as a JSON string: false means it certainly
+    /// does not, so a scan for one uid can skip parsing nearly every object.
+    pub fn may_contain_str(&self, needle: &str) -> bool {
+        match self {
+            Stored::Parsed(_) => true,
+            Stored::Json(bytes) => {
+                let needle = needle.as_bytes();
+                needle.is_empty() || bytes.windows(needle.len()).any(|w| w == needle)
+            }
+        }
+    }
+}
+
+fn parse(bytes: &[u8]) -> Value {
+    // The bytes are serde_json's own output of a Value no deeper than MAX_COMPACT_DEPTH, so
+    // this cannot fail; if it ever did, an empty object is a better answer than a panic.
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        tracing::error!("a stored object does not parse back: {e}");
+        Value::Object(serde_json::Map::new())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn pods_are_kept_as_json_and_read_back_equal() {
+        let pod =
+            Arc::new(json!({"metadata": {"name": "a", "uid": "u-1"}, "spec": {"x": [1, 2.5]}}));
+        let s = Stored::new(r::PODS, pod.clone());
+        assert!(matches!(s, Stored::Json(_)));
+        assert_eq!(s.obj(), pod);
+        let mut out = Vec::new();
+        s.write_json(&mut out);
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), *pod);
+        assert!(s.may_contain_str("u-1"));
+        assert!(!s.may_contain_str("u-2"));
+        assert!(matches!(Stored::new(r::NODES, pod), Stored::Parsed(_)));
+    }
+
+    #[test]
+    fn a_pod_too_deep_to_parse_back_stays_parsed() {
+        let mut deep = json!(1);
+        for _ in 0..150 {
+            deep = json!([deep]);
+        }
+        let pod = Arc::new(json!({"metadata": {"name": "a"}, "spec": deep}));
+        let s = Stored::new(r::PODS, pod.clone());
+        assert!(matches!(s, Stored::Parsed(_)));
+        assert_eq!(s.obj(), pod);
+    }
+}
