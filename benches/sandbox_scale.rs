@@ -59,6 +59,33 @@ fn stats(mut samples: Vec<Duration>) -> String {
     )
 }
 
+/// What kubectl get asks for: a Table (server-side printing), or a plain list if not served.
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+/// Every pod, 500 to a page as kubectl pages, following continue tokens; each page's time.
+async fn paged_walk(client: &kube::Client, accept: Option<&str>) -> Vec<Duration> {
+    let mut times = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let path = match &token {
+            None => "/api/v1/pods?limit=500".to_string(),
+            Some(t) => format!("/api/v1/pods?limit=500&continue={t}"),
+        };
+        let mut req = axum::http::Request::get(path);
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        let start = Instant::now();
+        let text = client.request_text(req.body(Vec::new()).expect("request")).await.expect("page");
+        times.push(start.elapsed());
+        let page: serde_json::Value = serde_json::from_str(&text).expect("page json");
+        token = page["metadata"]["continue"].as_str().map(String::from);
+        if token.is_none() {
+            return times;
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; anything else (`cargo test --all-targets`) gets a quick
     // smoke run instead of the full-size cluster.
@@ -109,24 +136,8 @@ fn main() {
 
         // Paged walk, limit 500 like kubectl: a page deep into the list should cost what the
         // first one does.
-        let mut page_times = Vec::new();
-        let mut token: Option<String> = None;
         let walk = Instant::now();
-        loop {
-            let path = match &token {
-                None => "/api/v1/pods?limit=500".to_string(),
-                Some(t) => format!("/api/v1/pods?limit=500&continue={t}"),
-            };
-            let start = Instant::now();
-            let req = axum::http::Request::get(path).body(Vec::new()).expect("request");
-            let text = client.request_text(req).await.expect("page");
-            page_times.push(start.elapsed());
-            let page: serde_json::Value = serde_json::from_str(&text).expect("page json");
-            token = page["metadata"]["continue"].as_str().map(String::from);
-            if token.is_none() {
-                break;
-            }
-        }
+        let page_times = paged_walk(&client, None).await;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let deep = page_times.len() * 5 / 6;
         println!(
@@ -139,20 +150,46 @@ fn main() {
             ms(page_times[page_times.len() - 1]),
         );
 
+        // The same walk as the Table kubectl asks for (server-side printing): the server's share
+        // of `kubectl get pods -A`.
+        let walk = Instant::now();
+        let table_pages = paged_walk(&client, Some(TABLE)).await.len();
+        println!(
+            "paged Table walk (what kubectl get asks for): {table_pages} pages in {:.2} s",
+            walk.elapsed().as_secs_f64()
+        );
+
         let kubeconfig = std::env::temp_dir().join(format!("chaosdeck-bench-{}.kubeconfig", std::process::id()));
         sb.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        let t = Instant::now();
-        let kubectl = tokio::process::Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["get", "pods", "-A"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await;
-        match kubectl {
-            Ok(status) => println!("kubectl get pods -A: {:.2} s ({status})", t.elapsed().as_secs_f64()),
-            Err(e) => println!("kubectl get pods -A: skipped ({e})"),
+        // kubectl pages by 500 through client-go's rate limiter (5 requests/s after a burst of
+        // 10), whatever server it talks to: -v=4 logs each wait, counted here. One unpaged
+        // request shows what the server and kubectl's printing cost without it.
+        for extra in [&["-v=4"][..], &["--chunk-size=0"][..]] {
+            let t = Instant::now();
+            let kubectl = tokio::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["get", "pods", "-A"])
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .await;
+            let label = format!("kubectl get pods -A {}", extra.join(" "));
+            match kubectl {
+                Ok(out) => {
+                    let waits = String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .filter(|l| l.contains("client-side throttling"))
+                        .count();
+                    println!(
+                        "{label}: {:.2} s ({}; {waits} requests waited for kubectl's own rate limiter)",
+                        t.elapsed().as_secs_f64(),
+                        out.status
+                    );
+                }
+                Err(e) => println!("{label}: skipped ({e})"),
+            }
         }
         let _ = std::fs::remove_file(&kubeconfig);
 

@@ -6,6 +6,7 @@
 //! there is no 5-minute grace before pods on a dead node are evicted; they just stay NotReady
 //! until the node is Ready again or someone deletes them. Must not schedule or create pods.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -50,11 +51,51 @@ fn untolerated_no_execute<'a>(pod: &Value, node: &'a Value) -> Option<&'a str> {
     )
 }
 
+fn has_no_execute_taint(node: &Value) -> bool {
+    meta::at(node, &["spec", "taints"]).and_then(Value::as_array).is_some_and(|ts| {
+        ts.iter().any(|t| t.get("effect").and_then(Value::as_str) == Some("NoExecute"))
+    })
+}
+
+/// Whether a pod's JSON (serde_json's compact output, keys sorted) shows it needs nothing from
+/// this controller: it has a `Ready` condition that is `True`, and every `"nodeName":"…"` in it
+/// names a node in `healthy` (Ready, no NoExecute taint). A text match cannot be fooled by a
+/// string value: quotes inside strings are escaped. Erring towards "not settled" only costs a
+/// parse.
+fn settled(json: &[u8], healthy: &HashSet<&str>) -> bool {
+    const READY: &[u8] = br#""status":"True","type":"Ready""#;
+    const NODE: &[u8] = br#""nodeName":""#;
+    if memchr::memmem::find(json, READY).is_none() {
+        return false;
+    }
+    let mut named = false;
+    for at in memchr::memmem::find_iter(json, NODE) {
+        let rest = &json[at + NODE.len()..];
+        let Some(end) = memchr::memchr(b'"', rest) else { return false };
+        match std::str::from_utf8(&rest[..end]) {
+            // A name with an escape in it is not a node name; look at the pod.
+            Ok(name) if !name.contains('\\') && healthy.contains(name) => named = true,
+            _ => return false,
+        }
+    }
+    named
+}
+
 pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError> {
     let store = &ctx.store;
-    let (running, _) = store.list_filtered(r::PODS, Some(ns), |p| {
-        !meta::is_deleting(p) && meta::str_at(p, &["status", "phase"]) == Some("Running")
-    });
+    // At scale nearly every pod is Ready on a healthy node and needs nothing from here; those
+    // are recognised in their stored JSON and not parsed (a cordon used to parse every pod).
+    let healthy: HashSet<&str> = nodes
+        .iter()
+        .filter(|(_, n)| node_ready(n) && !has_no_execute_taint(n))
+        .map(|(name, _)| *name)
+        .collect();
+    let (running, _) = store.list_screened(
+        r::PODS,
+        Some(ns),
+        |s| s.json().is_none_or(|json| !settled(json, &healthy)),
+        |p| !meta::is_deleting(p) && meta::str_at(p, &["status", "phase"]) == Some("Running"),
+    );
     if running.is_empty() {
         return Ok(());
     }
@@ -99,4 +140,38 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError>
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_of(pod: &Value) -> Vec<u8> {
+        serde_json::to_vec(pod).unwrap_or_default()
+    }
+
+    fn pod(node: &str, ready: &str) -> Value {
+        json!({
+            "metadata": {"name": "p", "labels": {"note": "\"nodeName\":\"n1\""}},
+            "spec": {"nodeName": node},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": ready, "lastTransitionTime": "t", "reason": "r"},
+            ]},
+        })
+    }
+
+    #[test]
+    fn only_ready_pods_on_healthy_nodes_are_settled() {
+        let healthy: HashSet<&str> = ["n1"].into_iter().collect();
+        assert!(settled(&json_of(&pod("n1", "True")), &healthy));
+        assert!(!settled(&json_of(&pod("n1", "False")), &healthy));
+        assert!(!settled(&json_of(&pod("n2", "True")), &healthy));
+        // The label's text names n1 (escaped), the pod runs on n2: only the real field counts.
+        let mut on_n2 = pod("n2", "True");
+        on_n2["metadata"]["labels"]["nodeName"] = json!("n1");
+        assert!(!settled(&json_of(&on_n2), &healthy), "every nodeName must be healthy");
+        let mut nowhere = pod("n1", "True");
+        nowhere["spec"] = json!({});
+        assert!(!settled(&json_of(&nowhere), &healthy), "no node: look at it");
+    }
 }

@@ -14,7 +14,7 @@ use crate::patch::{self, PatchKind};
 use crate::resources::{RESOURCES, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{DeleteOpts, Deleted, Key, Obj, Part, Propagation, Stored};
+use crate::store::{DeleteOpts, Deleted, Key, Obj, Part, Propagation, Selection, Stored};
 
 pub struct Selectors {
     pub labels: LabelSelector,
@@ -143,19 +143,20 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let ns = req.target.ns.as_deref();
     let after = req.q("continue").map(decode_continue).transpose()?;
     let limit = req.q("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
-    let all_kept = sel.labels.is_empty() && sel.fields.is_empty();
     let hints = sel.labels.json_hints();
-    let page =
-        state.store.list_page(res, ns, after.as_ref(), limit, all_kept, &hints, |o| sel.matches(o));
+    let keep = |o: &Value| sel.matches(o);
+    let selection = (!sel.labels.is_empty() || !sel.fields.is_empty())
+        .then_some(Selection { hints: &hints, keep: &keep });
+    let page = state.store.list_page(res, ns, after.as_ref(), limit, selection);
     let (items, rv) = (page.items, page.rv);
     let cont = match &page.last {
         Some(last) if page.more => Some((continue_token(last), page.remaining)),
         _ => None,
     };
     if let Some(include) = table::wanted(req)? {
-        let objs: Vec<Obj> = items.iter().map(Stored::obj).collect();
         let cont = cont.as_ref().map(|(t, n)| (t.as_str(), *n));
-        return Ok(json_response(StatusCode::OK, &table::table(res, &objs, rv, cont, include)));
+        let bytes = table::table_bytes(res, items.iter().map(Stored::obj), rv, cont, include);
+        return Ok(raw_json(StatusCode::OK, bytes));
     }
     if items.len() > STREAM_OVER {
         return Ok(list_stream(def, items, rv, cont));

@@ -426,11 +426,47 @@ pub fn table(
     cont: Option<(&str, Option<usize>)>,
     include: Include,
 ) -> Value {
-    let columns = columns_and_cells(res, &json!({})).0;
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|o| json!({"cells": columns_and_cells(res, o).1, "object": row_object(o, include)}))
-        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_metadata(rv, cont),
+        "columnDefinitions": columns_and_cells(res, &json!({})).0,
+        "rows": items.iter().map(|o| row(res, o, include)).collect::<Vec<_>>(),
+    })
+}
+
+/// [`table`] written as JSON row by row: each object is parsed, turned into its row and
+/// dropped before the next, so a table of every pod in a big cluster never holds them all
+/// parsed (150,000 pods would take over a gigabyte, and seconds of page clearing).
+pub fn table_bytes(
+    res: usize,
+    items: impl ExactSizeIterator<Item = Obj>,
+    rv: u64,
+    cont: Option<(&str, Option<usize>)>,
+    include: Include,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024 + items.len() * 512);
+    // Writing a Value into a Vec cannot fail.
+    out.extend_from_slice(br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":"#);
+    let _ = serde_json::to_writer(&mut out, &list_metadata(rv, cont));
+    out.extend_from_slice(br#","columnDefinitions":"#);
+    let _ = serde_json::to_writer(&mut out, &columns_and_cells(res, &json!({})).0);
+    out.extend_from_slice(br#","rows":["#);
+    for (i, obj) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut out, &row(res, &obj, include));
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+fn row(res: usize, obj: &Value, include: Include) -> Value {
+    json!({"cells": columns_and_cells(res, obj).1, "object": row_object(obj, include)})
+}
+
+fn list_metadata(rv: u64, cont: Option<(&str, Option<usize>)>) -> Value {
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some((token, remaining)) = cont {
         metadata["continue"] = json!(token);
@@ -438,11 +474,5 @@ pub fn table(
             metadata["remainingItemCount"] = json!(remaining);
         }
     }
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    metadata
 }

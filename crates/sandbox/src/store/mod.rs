@@ -111,6 +111,14 @@ pub enum Deleted {
     Marked(Obj),
 }
 
+/// What a page keeps when not everything: objects `keep` accepts. An object kept as JSON that
+/// contains none of `hints` (if there are any) is not parsed, so every object `keep` accepts
+/// must contain one of them as serde_json writes it.
+pub struct Selection<'a> {
+    pub hints: &'a [String],
+    pub keep: &'a dyn Fn(&Value) -> bool,
+}
+
 /// One page of a list, read at one moment (pages of the same walk are not one snapshot).
 #[derive(Debug)]
 pub struct Page {
@@ -224,29 +232,39 @@ impl Store {
         hints: &[&str],
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Obj>, u64) {
+        self.list_screened(res, ns, |s| hints.iter().any(|h| s.may_contain_str(h)), keep)
+    }
+
+    /// Like `list_filtered`, with `screen` deciding first, on the stored form, which objects
+    /// are worth parsing: it must let through every object `keep` could accept.
+    pub fn list_screened(
+        &self,
+        res: usize,
+        ns: Option<&str>,
+        screen: impl Fn(&Stored) -> bool,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Obj>, u64) {
         let inner = self.lock();
         let items = inner
             .scan(res, ns)
-            .filter(|s| hints.iter().any(|h| s.may_contain_str(h)))
+            .filter(|s| screen(s))
             .map(Stored::obj)
             .filter(|o| keep(o))
             .collect();
         (items, inner.rv)
     }
 
-    /// Up to `limit` objects that `keep` accepts, in key order, starting strictly after
-    /// `after`; an object kept as JSON that contains none of `hints` (if any) is not parsed. The scan starts at `after` with a range query, so a page deep into a big
-    /// table costs what the first one does. `all_kept` says `keep` accepts everything, which
-    /// makes the remaining count cheap enough to report.
+    /// Up to `limit` objects that `selection` accepts (every one when `None`, which makes the
+    /// remaining count cheap enough to report), in key order, starting strictly after `after`.
+    /// The scan starts at `after` with a range query, so a page deep into a big table costs
+    /// what the first one does.
     pub fn list_page(
         &self,
         res: usize,
         ns: Option<&str>,
         after: Option<&Key>,
         limit: Option<usize>,
-        all_kept: bool,
-        hints: &[String],
-        keep: impl Fn(&Value) -> bool,
+        selection: Option<Selection<'_>>,
     ) -> Page {
         let inner = self.lock();
         let mut rest = inner.scan_after(res, ns, after);
@@ -255,8 +273,14 @@ impl Store {
         let mut last = None;
         // Without a selector nothing needs parsing: compact objects go out as they are. With
         // one, `hints` (as in `list_hinted`; none means no hint) spare parsing most misses.
-        let hinted = |s: &Stored| hints.is_empty() || hints.iter().any(|h| s.may_contain_str(h));
-        let accepts = |s: &Stored| all_kept || (hinted(s) && keep(&s.obj()));
+        let all_kept = selection.is_none();
+        let accepts = |s: &Stored| match &selection {
+            None => true,
+            Some(sel) => {
+                (sel.hints.is_empty() || sel.hints.iter().any(|h| s.may_contain_str(h)))
+                    && (sel.keep)(&s.obj())
+            }
+        };
         for (key, stored) in rest.by_ref() {
             if items.len() == limit {
                 // One accepted object past the limit is enough to promise another page;
@@ -896,21 +920,28 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let key = |ns: &str, name: &str| (ns.to_string(), name.to_string());
-        let p = s.list_page(r::PODS, None, Some(&key("a", "p3")), Some(2), true, &[], |_| true);
+        let p = s.list_page(r::PODS, None, Some(&key("a", "p3")), Some(2), None);
         assert_eq!(names(&p), ["b/p1", "b/p2"]);
         assert!(p.more);
         assert_eq!(p.remaining, Some(4));
         // A key from before the namespace starts it from the top; one past it yields nothing.
-        let p = s.list_page(r::PODS, Some("b"), Some(&key("a", "p3")), None, true, &[], |_| true);
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("a", "p3")), None, None);
         assert_eq!(names(&p), ["b/p1", "b/p2", "b/p3"]);
-        let p = s.list_page(r::PODS, Some("b"), Some(&key("c", "p1")), None, true, &[], |_| true);
+        let p = s.list_page(r::PODS, Some("b"), Some(&key("c", "p1")), None, None);
         assert!(p.items.is_empty() && !p.more);
         // With a filter, `more` means another match exists, and nothing is counted.
         let p3 = |o: &Value| meta::name(o) == "p3";
-        let p = s.list_page(r::PODS, None, Some(&key("b", "p3")), Some(1), false, &[], p3);
+        let p = s.list_page(
+            r::PODS,
+            None,
+            Some(&key("b", "p3")),
+            Some(1),
+            Some(Selection { hints: &[], keep: &p3 }),
+        );
         assert_eq!(names(&p), ["c/p3"]);
         assert!(!p.more);
-        let p = s.list_page(r::PODS, None, None, Some(1), false, &[], p3);
+        let p =
+            s.list_page(r::PODS, None, None, Some(1), Some(Selection { hints: &[], keep: &p3 }));
         assert_eq!(names(&p), ["a/p3"]);
         assert!(p.more && p.remaining.is_none());
     }

@@ -78,10 +78,15 @@ impl Stored {
     pub fn may_contain_str(&self, needle: &str) -> bool {
         match self {
             Stored::Parsed(_) => true,
-            Stored::Json(bytes) => {
-                let needle = needle.as_bytes();
-                needle.is_empty() || bytes.windows(needle.len()).any(|w| w == needle)
-            }
+            Stored::Json(bytes) => memchr::memmem::find(bytes, needle.as_bytes()).is_some(),
+        }
+    }
+
+    /// The object's JSON when it is kept as JSON; `None` for a parsed one.
+    pub fn json(&self) -> Option<&[u8]> {
+        match self {
+            Stored::Parsed(_) => None,
+            Stored::Json(bytes) => Some(bytes),
         }
     }
 }
