@@ -16,7 +16,7 @@ use super::{Ctx, Nodes, events};
 use crate::meta;
 use crate::resources as r;
 use crate::status::ApiError;
-use crate::store::{DeleteOpts, Part};
+use crate::store::{DeleteOpts, Part, string_fields};
 
 fn set_ready(pod: &Value, ready: bool) -> Value {
     let mut next = pod.clone();
@@ -64,17 +64,13 @@ fn has_no_execute_taint(node: &Value) -> bool {
 /// parse.
 fn settled(json: &[u8], healthy: &HashSet<&str>) -> bool {
     const READY: &[u8] = br#""status":"True","type":"Ready""#;
-    const NODE: &[u8] = br#""nodeName":""#;
     if memchr::memmem::find(json, READY).is_none() {
         return false;
     }
     let mut named = false;
-    for at in memchr::memmem::find_iter(json, NODE) {
-        let rest = &json[at + NODE.len()..];
-        let Some(end) = memchr::memchr(b'"', rest) else { return false };
-        match std::str::from_utf8(&rest[..end]) {
-            // A name with an escape in it is not a node name; look at the pod.
-            Ok(name) if !name.contains('\\') && healthy.contains(name) => named = true,
+    for node in string_fields(json, "nodeName") {
+        match node {
+            Some(name) if healthy.contains(name) => named = true,
             _ => return false,
         }
     }

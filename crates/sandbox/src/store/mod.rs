@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 mod cascade;
 pub mod stored;
 
-pub use stored::Stored;
+pub use stored::{Stored, string_fields};
 
 use super::admission;
 use super::meta;
@@ -252,6 +252,13 @@ impl Store {
             .filter(|o| keep(o))
             .collect();
         (items, inner.rv)
+    }
+
+    /// Calls `f` with every stored object of `res` (in `ns`), unparsed, under the store's lock:
+    /// for tallies over big tables that can mostly be read from the JSON.
+    pub fn for_each_stored(&self, res: usize, ns: Option<&str>, mut f: impl FnMut(&Stored)) {
+        let inner = self.lock();
+        inner.scan(res, ns).for_each(&mut f);
     }
 
     /// Up to `limit` objects that `selection` accepts (every one when `None`, which makes the

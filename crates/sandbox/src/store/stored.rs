@@ -91,6 +91,20 @@ impl Stored {
     }
 }
 
+/// The values of every `"key":"…"` in a compact JSON text (serde_json's output), in order;
+/// `None` for a value with an escape in it. Quotes inside strings are escaped, so a match is
+/// always a real key, though possibly one of a nested object (a label named like the field).
+pub fn string_fields<'a>(json: &'a [u8], key: &str) -> impl Iterator<Item = Option<&'a str>> + 'a {
+    let needle = format!("\"{key}\":\"").into_bytes();
+    let starts: Vec<usize> =
+        memchr::memmem::find_iter(json, &needle).map(|at| at + needle.len()).collect();
+    starts.into_iter().map(move |start| {
+        let rest = &json[start..];
+        let end = memchr::memchr(b'"', rest)?;
+        std::str::from_utf8(&rest[..end]).ok().filter(|v| !v.contains('\\'))
+    })
+}
+
 fn parse(bytes: &[u8]) -> Value {
     // The bytes are serde_json's own output of a Value no deeper than MAX_COMPACT_DEPTH, so
     // this cannot fail; if it ever did, an empty object is a better answer than a panic.
@@ -131,5 +145,17 @@ mod tests {
         let s = Stored::new(r::PODS, pod.clone());
         assert!(matches!(s, Stored::Parsed(_)));
         assert_eq!(s.obj(), pod);
+    }
+
+    #[test]
+    fn string_fields_finds_every_real_key_and_refuses_escapes() {
+        let pod = json!({
+            "metadata": {"labels": {"nodeName": "n1"}, "annotations": {"a": "\"nodeName\":\"n9\""}},
+            "spec": {"nodeName": "n\"2"},
+            "status": {"nominatedNodeName": "n3"},
+        });
+        let bytes = serde_json::to_vec(&pod).unwrap_or_default();
+        let found: Vec<Option<&str>> = string_fields(&bytes, "nodeName").collect();
+        assert_eq!(found, [Some("n1"), None]);
     }
 }
