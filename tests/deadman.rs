@@ -98,6 +98,30 @@ async fn reconciled(world: &World, id: &str) {
             assert!(text.contains(&format!("undone by: {id} at ")), "{text}");
         }
     }
+    // list-rollback says it too, in text and in --json.
+    let list = |json: bool| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
+        cmd.arg("list-rollback").arg("--dir").arg(world.journal());
+        if json {
+            cmd.arg("--json");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let text = list(false);
+    assert!(text.contains(&format!("undone by: {id} at ")), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&list(true)).unwrap();
+    let undone: Vec<&serde_json::Value> = doc["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["entries"].as_array().unwrap())
+        .filter(|e| e["undone_by"].is_string())
+        .collect();
+    assert!(!undone.is_empty(), "{doc}");
+    for e in undone {
+        assert!(e["undone_by"].as_str().unwrap().starts_with(&format!("{id} at ")), "{e}");
+        assert_eq!(e["state"], "executed", "{e}");
+    }
     assert!(mirrors(world).await.is_empty(), "reconcile leaves no mirror behind");
 }
 

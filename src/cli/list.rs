@@ -128,6 +128,12 @@ fn render_context(out: &mut String, ctx: &ContextGroup<'_>, pad: &str, last_ctx:
             e.file_name,
             e.summary()
         ));
+        if let Some(by) = e.undone_by() {
+            out.push_str(&format!(
+                "{pad}{}    undone by: {by} (the dead man's switch)\n",
+                if last { " " } else { "│" }
+            ));
+        }
         if let Some(err) = &e.last_error {
             out.push_str(&format!(
                 "{pad}{}    last error: {}\n",
@@ -259,6 +265,9 @@ struct JsonEntry<'t> {
     scenario_type: &'t str,
     state: EntryState,
     undo: String,
+    /// Who undid it and when, if not this machine's chaosdeck (the dead man's switch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    undone_by: Option<String>,
 }
 
 impl<'t> JsonEntry<'t> {
@@ -274,6 +283,7 @@ impl<'t> JsonEntry<'t> {
             scenario_type: &e.name.scenario_type,
             state: e.state,
             undo: e.summary(),
+            undone_by: e.undone_by(),
         }
     }
 }

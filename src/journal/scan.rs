@@ -89,6 +89,18 @@ pub struct EntryNode {
 }
 
 impl EntryNode {
+    /// Who undid this entry and when, when it was not this machine's chaosdeck (the dead man's
+    /// switch's record, reconciled into the file): "<who> at <when>".
+    pub fn undone_by(&self) -> Option<String> {
+        match &self.body {
+            EntryBody::Chaosdeck(e) => {
+                e.undone_by.as_ref().map(|u| format!("{} at {}", u.by, u.at))
+            }
+            EntryBody::Listed(h) => h.undone_by.clone(),
+            EntryBody::Krkn(_) | EntryBody::Invalid(_) => None,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match &self.body {
             EntryBody::Chaosdeck(e) => e.undo_summary(),
