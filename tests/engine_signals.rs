@@ -21,7 +21,7 @@ crate::on_both_targets! {
         let mut child = w.run(&config, None);
         let mut lines = Lines::of(&mut child);
         assert!(lines.wait_for("journal: wrote", Duration::from_secs(30)), "{}", lines.rest());
-        assert_ne!(w.snapshot(), before, "the outage is in place");
+        assert_ne!(w.changed_from(&before), before, "the outage is in place");
         signal(&child, libc::SIGTERM);
         // The scenario lasts 300 s: exiting within the hang guard means the signal stopped it.
         let code = wait_exit(&mut child, Duration::from_secs(60));

@@ -193,6 +193,19 @@ impl World {
         }
     }
 
+    /// Polls until the cluster no longer looks like `before`: a journal line is written ahead
+    /// of its change, so seeing the line does not mean the change has reached the cluster.
+    pub fn changed_from(&self, before: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.snapshot();
+            if now != before || Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Polls until the cluster looks like `want` again (controllers need a moment).
     pub fn settle(&self, want: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
