@@ -1,7 +1,9 @@
 //! Time to restore on a far-away cluster: N pending entries in N/10 contexts (deletes by uid,
 //! guarded patches, re-creates from snapshots) undone through the executor against a sandbox
 //! answering every request 20 ms late, with `parallel` 1 and the default, next to the serial
-//! floor (entries × latency). The two end states are compared.
+//! floor (entries × latency). The two end states are compared. Then the default again against
+//! a sandbox that also admits only 8 requests in flight (`--max-inflight 8`, 429 with
+//! Retry-After past that, as API priority and fairness does): no entry may fail.
 //!
 //! `cargo bench --bench undo_parallel` (CHAOSDECK_BENCH_ENTRIES=N to change the size).
 
@@ -19,10 +21,11 @@ use serde_json::json;
 
 const LATENCY_MS: u64 = 20;
 
-async fn sandbox() -> Sandbox {
+async fn sandbox(max_inflight: Option<usize>) -> Sandbox {
     Sandbox::start(SandboxOptions {
         seed: Seed::Empty,
         latency: Some(format!("{LATENCY_MS}ms").parse().expect("latency")),
+        max_inflight,
         record_requests: true,
         ..Default::default()
     })
@@ -33,7 +36,7 @@ async fn sandbox() -> Sandbox {
 /// Builds the cluster state and the journal: entry i of context c works on object cm-c-i in
 /// namespace ns-(c % 10). A third each: a ConfigMap chaosdeck created (delete it by uid), one
 /// it patched (restore, guarded), one it deleted (re-create it from the snapshot).
-async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize) {
+async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize, concurrency: usize) {
     let client = sb.client().expect("client");
     let target = ClusterTarget { context: "chaosdeck-sandbox".into(), server: sb.url() };
     let journal =
@@ -54,7 +57,7 @@ async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize) {
     }
     // Set up concurrently: this part is not what is measured.
     futures::stream::iter(work)
-        .for_each_concurrent(64, |(ctx, c, i)| {
+        .for_each_concurrent(concurrency, |(ctx, c, i)| {
             let client = client.clone();
             async move {
                 let ns = format!("ns-{}", c % 10);
@@ -122,10 +125,19 @@ async fn end_state(sb: &Sandbox) -> Vec<String> {
     state
 }
 
-async fn run(entries: usize, parallel: usize) -> (Duration, usize, usize, Vec<String>) {
-    let sb = sandbox().await;
+struct Run {
+    took: Duration,
+    requests: usize,
+    failed: usize,
+    shed: u64,
+    state: Vec<String>,
+}
+
+async fn run(entries: usize, parallel: usize, max_inflight: Option<usize>) -> Run {
+    let sb = sandbox(max_inflight).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    prepare(&sb, dir.path(), entries).await;
+    // Set-up stays within the in-flight limit: only the undo should meet 429s.
+    prepare(&sb, dir.path(), entries, max_inflight.unwrap_or(64)).await;
     let tree = scan(dir.path()).expect("scan");
     let selected = executor::select(&tree, &Filter::default());
     let ops = ClusterOps::new(sb.client().expect("client"));
@@ -146,8 +158,9 @@ async fn run(entries: usize, parallel: usize) -> (Duration, usize, usize, Vec<St
     let _ = Api::<Namespace>::all(sb.client().expect("client"))
         .delete("ns-0", &DeleteParams::default())
         .await;
+    let shed = sb.shed_requests();
     sb.shutdown().await;
-    (took, requests, failed, state)
+    Run { took, requests, failed, shed, state }
 }
 
 fn main() {
@@ -158,24 +171,33 @@ fn main() {
         let floor = Duration::from_millis(LATENCY_MS * entries as u64);
         println!("undo_parallel: {entries} entries in {} contexts, sandbox latency {LATENCY_MS} ms", entries.div_ceil(10));
         println!("  serial floor (entries x latency): {:.2} s", floor.as_secs_f64());
-        let (serial, serial_requests, serial_failed, serial_state) = run(entries, 1).await;
-        println!(
-            "  --parallel 1:  {:.2} s, {serial_requests} requests ({:.2} per undo), {serial_failed} not executed",
-            serial.as_secs_f64(),
-            serial_requests as f64 / entries as f64
-        );
+        let report = |label: &str, r: &Run| {
+            println!(
+                "  {label}: {:.2} s, {} requests ({:.2} per undo, {} answered 429), {} not executed",
+                r.took.as_secs_f64(),
+                r.requests,
+                r.requests as f64 / entries as f64,
+                r.shed,
+                r.failed
+            );
+        };
+        let serial = run(entries, 1, None).await;
+        report("--parallel 1", &serial);
         let default = executor::DEFAULT_PARALLEL;
-        let (par, par_requests, par_failed, par_state) = run(entries, default).await;
-        println!(
-            "  --parallel {default}: {:.2} s, {par_requests} requests ({:.2} per undo), {par_failed} not executed",
-            par.as_secs_f64(),
-            par_requests as f64 / entries as f64
-        );
-        println!("  speed-up: {:.1}x", serial.as_secs_f64() / par.as_secs_f64());
+        let par = run(entries, default, None).await;
+        report(&format!("--parallel {default}"), &par);
+        println!("  speed-up: {:.1}x", serial.took.as_secs_f64() / par.took.as_secs_f64());
         println!(
             "  end states identical: {} ({} ConfigMaps)",
-            serial_state == par_state,
-            par_state.len()
+            serial.state == par.state,
+            par.state.len()
+        );
+        let limited = run(entries, default, Some(8)).await;
+        report(&format!("--parallel {default} at --max-inflight 8"), &limited);
+        println!(
+            "  slowdown from the in-flight limit: {:.2}x; end state identical to the serial run: {}",
+            limited.took.as_secs_f64() / par.took.as_secs_f64(),
+            serial.state == limited.state
         );
     });
 }

@@ -184,6 +184,7 @@ pub struct Sandbox {
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     requests: Option<requests::RequestLog>,
+    throttle: throttle::Throttle,
 }
 
 impl Sandbox {
@@ -204,7 +205,8 @@ impl Sandbox {
         let mut app = handlers::router(state);
         let throttle = throttle::Throttle::new(opts.latency, opts.max_inflight);
         if throttle.is_active() {
-            app = app.layer(axum::middleware::from_fn_with_state(throttle, throttle::throttle));
+            app = app
+                .layer(axum::middleware::from_fn_with_state(throttle.clone(), throttle::throttle));
         }
         // Outermost, so that shed requests are recorded too.
         if let Some(log) = &requests {
@@ -219,7 +221,7 @@ impl Sandbox {
         });
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
-        Ok(Sandbox { addr, store, shutdown, tasks, requests })
+        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle })
     }
 
     /// Waits (at most `limit`) until every Deployment reports as many ready replicas as it
@@ -241,6 +243,11 @@ impl Sandbox {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// How many requests `max_inflight` has answered 429 so far.
+    pub fn shed_requests(&self) -> u64 {
+        self.throttle.shed()
     }
 
     /// Every request served so far, oldest first; empty unless `record_requests` was set.

@@ -8,6 +8,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -73,11 +74,21 @@ impl FromStr for Latency {
 pub struct Throttle {
     latency: Option<Latency>,
     inflight: Option<Arc<Semaphore>>,
+    shed: Arc<AtomicU64>,
 }
 
 impl Throttle {
     pub fn new(latency: Option<Latency>, max_inflight: Option<usize>) -> Throttle {
-        Throttle { latency, inflight: max_inflight.map(|n| Arc::new(Semaphore::new(n.max(1)))) }
+        Throttle {
+            latency,
+            inflight: max_inflight.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            shed: Arc::default(),
+        }
+    }
+
+    /// How many requests were answered 429 so far.
+    pub fn shed(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
     }
 
     pub fn is_active(&self) -> bool {
@@ -98,6 +109,7 @@ pub async fn throttle(State(t): State<Throttle>, request: Request, next: Next) -
         (Some(slots), false) => match slots.clone().try_acquire_owned() {
             Ok(slot) => Some(slot),
             Err(_) => {
+                t.shed.fetch_add(1, Ordering::Relaxed);
                 if let Some(latency) = &t.latency {
                     tokio::time::sleep(latency.sample()).await;
                 }
