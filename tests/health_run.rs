@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::cluster::Target;
+use support::observe::{assert_promtool_accepts, http, read_json, served_addr};
 use support::world::{Lines, Running, World, wait_exit};
 
 fn run(w: &World, config: &Path, report: &Path) -> Running {
@@ -38,11 +38,6 @@ fn with_health(w: &World, scenario_type: &str, file: &str, health: &str) -> Path
     text.push_str(health);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn report(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
 }
 
 async fn settled(w: &World) {
@@ -73,7 +68,7 @@ async fn exit_on_failure_stops_the_run_and_rolls_the_outage_back() {
     assert_eq!(w.outstanding(), 0, "nothing of the run may stay pending:\n{log}");
     assert!(w.executed() >= 1, "the outage's entry was undone by the rollback:\n{log}");
 
-    let r = report(&report_path);
+    let r = read_json(&report_path);
     assert_eq!(r["exit_code"], 1);
     assert_eq!(r["scenarios"][0]["result"], "stopped", "{r:#}");
     assert_eq!(r["scenarios"][0]["rolled_back"], true, "{r:#}");
@@ -93,22 +88,9 @@ async fn exit_on_failure_stops_the_run_and_rolls_the_outage_back() {
     w.shutdown().await;
 }
 
-/// GET over a plain socket (no HTTP client among the dev-dependencies): the body.
-fn get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs promtool"]
 async fn health_metrics_follow_the_outage_and_promtool_accepts_them() {
-    let found = Command::new("sh").args(["-c", "command -v promtool"]).output().unwrap();
-    let promtool = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    assert!(!promtool.is_empty(), "promtool is missing (Debian's `prometheus` package)");
     let w = World::new(Target::Sandbox).await;
     settled(&w).await;
     let config = with_health(
@@ -132,28 +114,12 @@ async fn health_metrics_follow_the_outage_and_promtool_accepts_them() {
     let mut lines = Lines::of(&mut child);
     assert!(lines.wait_for("FAILING 503", Duration::from_secs(60)), "{}", lines.rest());
     let log = lines.rest();
-    let line = log.lines().find(|l| l.contains("metrics: serving http://")).unwrap_or_default();
-    let addr = line.split("http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_default();
-    let text = get(addr, "/metrics");
+    let (_, text) = http(&served_addr(&log, "metrics: serving http://"), "GET", "/metrics");
     let labels = r#"{check="svc shop/frontend:80",kind="http"}"#;
     assert!(text.contains(&format!("chaosdeck_health_up{labels} 0")), "{text}");
     assert!(!text.contains(&format!("chaosdeck_health_failures_total{labels} 0")), "{text}");
     assert!(text.contains("# TYPE chaosdeck_health_latency_seconds histogram"), "{text}");
-    let mut check = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_promtool_accepts(&text);
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), Some(130), "{}", lines.rest());
     assert_eq!(w.outstanding(), 0);
@@ -172,7 +138,7 @@ crate::on_both_targets! {
         let code = wait_exit(&mut child, Duration::from_secs(300));
         let log = lines.rest();
         assert!(code.is_some() && report_path.exists(), "{code:?}\n{log}");
-        let r = report(&report_path);
+        let r = read_json(&report_path);
         let checks = r["health"]["checks"].as_array().unwrap();
         let cart = checks.iter().find(|c| c["name"] == "deploy shop/cart");
         let cart = cart.unwrap_or_else(|| panic!("no readiness row for shop/cart: {r:#}"));

@@ -5,13 +5,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::cluster::Target;
+use support::observe::{assert_promtool_accepts, http, read_json, served_addr, tool};
 use support::world::{Lines, World, wait_exit};
 
 fn signal(child: &Child, sig: i32) {
@@ -29,42 +28,9 @@ fn run_with(config: &Path, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// A minimal HTTP/1.1 exchange (no client crate in the dev-dependencies): (status, body).
-fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-/// The address printed after `marker` (`metrics: serving http://ADDR/metrics`).
-fn served_addr(log: &str, marker: &str) -> String {
-    let line = log.lines().find(|l| l.contains(marker)).unwrap_or_else(|| panic!("{log}"));
-    let rest = &line[line.find("http://").unwrap() + 7..];
-    rest.split('/').next().unwrap().to_string()
-}
-
 /// Waits for `needle`, counting lines already read by `Lines::rest` (which `served_addr` needs).
 fn until(lines: &mut Lines, needle: &str, within: Duration) -> bool {
     lines.rest().contains(needle) || lines.wait_for(needle, within)
-}
-
-fn tool(name: &str) -> String {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().unwrap();
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    assert!(
-        found.status.success() && !path.is_empty(),
-        "{name} is missing: `.ci/run` installs Debian's `prometheus` package (apt-get install prometheus), which provides it"
-    );
-    path
 }
 
 fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -78,7 +44,6 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs promtool"]
 async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
-    let promtool = tool("promtool");
     let w = World::new(Target::Sandbox).await;
     let config = w.config(
         "application_outages_scenarios",
@@ -118,21 +83,7 @@ async fn metrics_endpoint_serves_chaosdeck_metrics_that_promtool_accepts() {
         assert!(text.contains(&format!("# HELP {name} ")), "no help for {name}:\n{text}");
     }
 
-    let mut check = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics:\n{}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_promtool_accepts(&text);
 
     signal(&child, libc::SIGINT);
     let code = wait_exit(&mut child, Duration::from_secs(30));
@@ -287,11 +238,6 @@ async fn status_endpoint_post_stop_stops_the_run_and_rolls_back() {
     assert_eq!(w.outstanding(), 0);
     assert_eq!(w.settle(&before), before);
     w.shutdown().await;
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
 }
 
 /// Crude well-formedness: every opened element is closed, in order.

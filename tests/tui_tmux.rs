@@ -4,51 +4,11 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use support::tmux::Tmux;
 use support::world::World;
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p", "-t", "deck"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &[&str], within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let screen = self.screen();
-            if what.iter().all(|w| screen.contains(w)) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "screen never showed {what:?}:\n{screen}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn keys(&self, keys: &str) {
-        assert!(
-            self.cmd().args(["send-keys", "-t", "deck", "-l", keys]).status().unwrap().success()
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
 
 /// The NetworkPolicies chaosdeck manages in `shop`, read with kube-rs (not chaosdeck's client).
 async fn managed_policies(w: &World) -> Vec<String> {
@@ -63,8 +23,6 @@ crate::on_both_targets! {
     async fn emergency_key_in_a_real_terminal_undoes_the_outage(target) {
         let w = World::new(target).await;
         let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
-        // One server per test: the sandbox and real variants may run at once.
-        let tmux = Tmux { socket: format!("chaosdeck-test-{}-{target:?}", std::process::id()) };
         let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
         let shell = format!(
             "{} run --config {} {}; echo EXIT=$?; sleep 120",
@@ -72,14 +30,9 @@ crate::on_both_targets! {
             config.display(),
             w.confirmation().join(" ")
         );
-        let started = tmux
-            .cmd()
-            .args(["new-session", "-d", "-s", "deck", "-x", "120", "-y", "36"])
-            .arg(shell)
-            .env("NO_COLOR", "1")
-            .status()
-            .unwrap();
-        assert!(started.success(), "tmux must be installed (.ci/run installs it)");
+        // One server per test: the sandbox and real variants may run at once.
+        let socket = format!("chaosdeck-test-{}-{target:?}", std::process::id());
+        let tmux = Tmux::start(socket, 120, 36, &shell, &[("NO_COLOR", "1")]);
 
         tmux.wait_for(
             &["application_outages_scenarios", "[pending]", "1 pending"],
@@ -124,15 +77,9 @@ async fn execute_rollback_shows_a_progress_bar_on_a_terminal_and_plain_lines_whe
             w.kubeconfig().display()
         );
         if round == "tty" {
-            let tmux = Tmux { socket: format!("chaosdeck-bar-{}", std::process::id()) };
             let shell = format!("{} {args}; echo EXIT=$?; sleep 60", bin.display());
-            let started = tmux
-                .cmd()
-                .args(["new-session", "-d", "-s", "deck", "-x", "150", "-y", "40"])
-                .arg(shell)
-                .status()
-                .unwrap();
-            assert!(started.success(), "tmux must be installed (.ci/run installs it)");
+            let socket = format!("chaosdeck-bar-{}", std::process::id());
+            let tmux = Tmux::start(socket, 150, 40, &shell, &[]);
             let screen = tmux.wait_for(&["EXIT=0"], Duration::from_secs(30));
             assert!(screen.contains("20/20 done, 0 failed, 0 remaining"), "{screen}");
             assert!(screen.contains("ETA"), "{screen}");

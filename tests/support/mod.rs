@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod observe;
 pub mod proxy;
 pub mod runs;
+pub mod tmux;
 pub mod world;
 
 use std::collections::BTreeMap;
