@@ -102,11 +102,17 @@ impl EntryNode {
     }
 
     pub fn summary(&self) -> String {
+        self.summary_text().into_owned()
+    }
+
+    /// [`EntryNode::summary`], borrowed when the entry already holds it (a listing's header):
+    /// listings print thousands of them.
+    pub fn summary_text(&self) -> std::borrow::Cow<'_, str> {
         match &self.body {
-            EntryBody::Chaosdeck(e) => e.undo_summary(),
-            EntryBody::Listed(h) => h.undo.clone(),
-            EntryBody::Krkn(k) => k.line(),
-            EntryBody::Invalid(reason) => format!("invalid: {reason}"),
+            EntryBody::Chaosdeck(e) => e.undo_summary().into(),
+            EntryBody::Listed(h) => h.undo.as_str().into(),
+            EntryBody::Krkn(k) => k.line().into(),
+            EntryBody::Invalid(reason) => format!("invalid: {reason}").into(),
         }
     }
 
