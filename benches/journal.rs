@@ -6,7 +6,8 @@
 //!     to /dev/null) next to `find <dir> -type f` over the same tree (goal: ≤ 2× find, issue 13
 //!     part 6), `grep -rl` over the same tree, the floor for anything that reads every file
 //!     (find only lists names; a listing must open each entry for its undo summary and writer),
-//!     and `chaosdeck --version`, the start-up floor of any subcommand.
+//!     `find -printf` stating every file, the floor of a listing cache that would still notice
+//!     an entry edited in place, and `chaosdeck --version`, the start-up floor of any subcommand.
 //!
 //! The journal of (b) and (c) is shaped like a real one after a few game days: 50 runs, most
 //! entries executed, some pending (their writer this process, or a process that is gone), a few
@@ -204,6 +205,14 @@ fn list_rollback_vs_find(root: &Path) {
         c.arg(root).args(["-type", "f"]);
         c
     };
+    // What a listing cache would cost at best: to notice an entry edited in place (an editor
+    // that writes in place, `>>`) it has to stat every file; the directory's own times only
+    // change on create, rename and delete.
+    let find_stat = || {
+        let mut c = Command::new("find");
+        c.arg(root).args(["-type", "f", "-printf", "%s %C@ %T@ %i\\n"]);
+        c
+    };
     let grep = || {
         let mut c = Command::new("grep");
         c.args(["-rl", "^format:"]).arg(root);
@@ -220,9 +229,10 @@ fn list_rollback_vs_find(root: &Path) {
         median_of(1, list(true));
     }
     let (mut t_find, mut t_text, mut t_json, mut t_version) = (vec![], vec![], vec![], vec![]);
-    let mut t_grep = vec![];
+    let (mut t_grep, mut t_find_stat) = (vec![], vec![]);
     for _ in 0..15 {
         t_find.push(median_of(1, find));
+        t_find_stat.push(median_of(1, find_stat));
         t_grep.push(median_of(1, grep));
         t_text.push(median_of(1, list(false)));
         t_json.push(median_of(1, list(true)));
@@ -233,6 +243,12 @@ fn list_rollback_vs_find(root: &Path) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("(c) the release binary on that journal ({files} files), medians of 15:");
     println!("    find <dir> -type f:             {:6.1} ms", ms(find));
+    let find_stat = median(t_find_stat);
+    println!(
+        "    find -printf (stats each file): {:6.1} ms  ({:.2}x find; floor of a cache that notices edits)",
+        ms(find_stat),
+        find_stat.as_secs_f64() / find.as_secs_f64()
+    );
     let grep_median = median(t_grep);
     println!("    grep -rl '^format:' <dir>:      {:6.1} ms  (reads every file)", ms(grep_median));
     println!("    chaosdeck --version:            {:6.1} ms", ms(version));
