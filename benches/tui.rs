@@ -105,7 +105,7 @@ fn one_run_of_1000_contexts(base: &Path) {
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
     let folded = median(frame_times(&mut terminal, &mut app, 200));
-    app.tree_state.open(vec!["run-0000".into()]);
+    app.tree_view.open(&["run-0000"]);
     let open = median(frame_times(&mut terminal, &mut app, 200));
     println!(
         "    one run of 1,000 contexts / 10,000 entries: 1 row, median {:.3} ms; the run \
@@ -173,8 +173,8 @@ fn main() {
     );
     // Worst case: every run and context unfolded (50 + 1,000 + 10,000 rows in the tree).
     for ctx in &app.tree.contexts {
-        app.tree_state.open(vec![ctx.name.run_uuid.clone()]);
-        app.tree_state.open(vec![ctx.name.run_uuid.clone(), ctx.dir_name.clone()]);
+        app.tree_view.open(&[&ctx.name.run_uuid]);
+        app.tree_view.open(&[&ctx.name.run_uuid, &ctx.dir_name]);
     }
     println!(
         "    all runs and contexts unfolded (11,050 rows): median {:.3} ms",

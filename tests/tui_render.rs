@@ -131,9 +131,9 @@ fn select_hog_entry(app: &mut App) {
         .find(|(_, e)| e.name.scenario_type == "hog_scenarios")
         .map(|(c, e)| (c.name.run_uuid.clone(), c.dir_name.clone(), e.file_name.clone()))
         .unwrap();
-    app.tree_state.open(vec![run.clone()]);
-    app.tree_state.open(vec![run.clone(), dir.clone()]);
-    assert!(app.tree_state.select(vec![run, dir, file]));
+    app.tree_view.open(&[&run]);
+    app.tree_view.open(&[&run, &dir]);
+    assert!(app.tree_view.select(&[&run, &dir, &file]));
     render(app, 80, 24);
 }
 
@@ -213,8 +213,8 @@ fn undo_context(a: &mut App, dir: &str) -> Vec<Effect> {
     a.focus = Focus::Journal;
     // `select` reports a change, not success: the context may be selected already.
     let run = a.tree.contexts.iter().find(|c| c.dir_name == dir).unwrap().name.run_uuid.clone();
-    a.tree_state.open(vec![run.clone()]);
-    a.tree_state.select(vec![run, dir.to_string()]);
+    a.tree_view.open(&[&run]);
+    a.tree_view.select(&[&run, dir]);
     render(a, 80, 24);
     assert_eq!(a.selected_context().map(|c| c.dir_name.as_str()), Some(dir));
     assert!(a.selected_entry().is_none(), "the context, not an entry, is selected");
@@ -300,17 +300,18 @@ fn pause_toggles_with_the_engine_state() {
 #[test]
 fn filter_narrows_the_tree() {
     let mut a = app(Mode::Inspect);
-    let all = a.items.len();
+    let all = a.tree_view.children(&[]).len();
     handle_key(&mut a, key('/'));
     for c in "hog".chars() {
         handle_key(&mut a, key(c));
     }
     handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.filter, "hog");
-    assert_eq!(a.items.len(), 1, "only the hog context's run remains of {all}");
-    let contexts = a.items[0].children();
+    let runs = a.tree_view.children(&[]);
+    assert_eq!(runs.len(), 1, "only the hog context's run remains of {all}");
+    let contexts = a.tree_view.children(&runs[..1]);
     assert_eq!(contexts.len(), 1, "only the hog context remains of its run");
-    assert!(contexts[0].identifier().starts_with("1796041201130427764-"));
+    assert!(contexts[0].starts_with("1796041201130427764-"));
     let screen = render(&mut a, 80, 24);
     assert!(screen.contains("filter: hog"));
 }

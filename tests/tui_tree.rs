@@ -39,15 +39,19 @@ fn app_over(root: &Path) -> App {
     app
 }
 
-fn ids(items: &[tui_tree_widget::TreeItem<'static, String>]) -> Vec<String> {
-    items.iter().map(|i| i.identifier().clone()).collect()
+/// The names of the tree's items under `path` (`&[]`: the runs).
+fn ids(app: &App, path: &[&str]) -> Vec<String> {
+    app.tree_view.children(path).into_iter().map(str::to_string).collect()
 }
 
-/// The identifiers of the whole tree, depth first.
-fn all_ids(items: &[tui_tree_widget::TreeItem<'static, String>]) -> Vec<String> {
-    items
-        .iter()
-        .flat_map(|i| [vec![i.identifier().clone()], all_ids(i.children())].concat())
+/// The names of the whole tree under `path`, depth first.
+fn all_ids(app: &App, path: &[&str]) -> Vec<String> {
+    ids(app, path)
+        .into_iter()
+        .flat_map(|name| {
+            let deeper = [path, &[name.as_str()]].concat();
+            [vec![name.clone()], all_ids(app, &deeper)].concat()
+        })
         .collect()
 }
 
@@ -70,17 +74,18 @@ fn dir_of(path: &Path) -> String {
 fn runs_contexts_and_entries_newest_first() {
     let (_tmp, root, paths) = journal();
     let app = app_over(&root);
-    assert_eq!(ids(&app.items), [NEW_RUN, OLD_RUN], "one row per run, newest first");
-    let new_contexts = ids(app.items[0].children());
+    assert_eq!(ids(&app, &[]), [NEW_RUN, OLD_RUN], "one row per run, newest first");
+    let new_contexts = ids(&app, &[NEW_RUN]);
     let newb = dir_of(&path_of(&paths, "newb0001"));
     let newa = dir_of(&path_of(&paths, "newa0001"));
     assert_eq!(new_contexts, [newb.clone(), newa]);
-    let entries = ids(app.items[0].children()[0].children());
+    let entries = ids(&app, &[NEW_RUN, &newb]);
     assert_eq!(
         entries,
         [file_of(&path_of(&paths, "newb0002")), file_of(&path_of(&paths, "newb0001"))]
     );
-    let old_entries = ids(app.items[1].children()[1].children());
+    let old_contexts = ids(&app, &[OLD_RUN]);
+    let old_entries = ids(&app, &[OLD_RUN, &old_contexts[1]]);
     assert_eq!(
         old_entries,
         [file_of(&path_of(&paths, "olda0002")), file_of(&path_of(&paths, "olda0001"))]
@@ -96,10 +101,10 @@ fn grouped_tree_snapshots() {
     assert_eq!(small.matches("▼ run 9f3e7d21").count(), 1, "one row for the run:\n{small}");
     insta::assert_snapshot!("grouped_tree_80x24", small);
     // Unfold the older run (`l` on it) and its contexts.
-    a.tree_state.select(vec![OLD_RUN.into()]);
+    a.tree_view.select(&[OLD_RUN]);
     handle_key(&mut a, key('l'));
-    for ctx in ids(a.items[1].children()) {
-        a.tree_state.open(vec![OLD_RUN.into(), ctx]);
+    for ctx in ids(&a, &[OLD_RUN]) {
+        a.tree_view.open(&[OLD_RUN, &ctx]);
     }
     let big = render(&mut a, 160, 48);
     assert!(big.contains("1 pending, 1 orphaned") || big.contains("1 orphaned"), "{big}");
@@ -111,21 +116,22 @@ fn h_and_l_fold_and_unfold_each_level() {
     let (_tmp, root, paths) = journal();
     let mut a = app_over(&root);
     a.focus = Focus::Journal;
-    let old = vec![OLD_RUN.to_string()];
-    a.tree_state.select(old.clone());
-    assert!(!a.tree_state.opened().contains(&old));
+    let old = [OLD_RUN];
+    a.tree_view.select(&old);
+    assert!(!a.tree_view.is_open(&old));
     handle_key(&mut a, key('l'));
-    assert!(a.tree_state.opened().contains(&old), "l unfolds the run");
-    let ctx = vec![OLD_RUN.to_string(), dir_of(&path_of(&paths, "olda0001"))];
-    a.tree_state.select(ctx.clone());
+    assert!(a.tree_view.is_open(&old), "l unfolds the run");
+    let dir = dir_of(&path_of(&paths, "olda0001"));
+    let ctx = [OLD_RUN, dir.as_str()];
+    a.tree_view.select(&ctx);
     handle_key(&mut a, key('l'));
-    assert!(a.tree_state.opened().contains(&ctx), "l unfolds the context");
+    assert!(a.tree_view.is_open(&ctx), "l unfolds the context");
     handle_key(&mut a, key('h'));
-    assert!(!a.tree_state.opened().contains(&ctx), "h folds the context");
+    assert!(!a.tree_view.is_open(&ctx), "h folds the context");
     handle_key(&mut a, key('h'));
-    assert_eq!(a.tree_state.selected(), old.as_slice(), "h on a folded context goes up");
+    assert_eq!(a.tree_view.selected(), old, "h on a folded context goes up");
     handle_key(&mut a, key('h'));
-    assert!(!a.tree_state.opened().contains(&old), "h folds the run");
+    assert!(!a.tree_view.is_open(&old), "h folds the run");
 }
 
 fn filtered(root: &Path, filter: &str) -> App {
@@ -144,24 +150,25 @@ fn filter_applies_at_every_level() {
     let (_tmp, root, paths) = journal();
     // Run level: a uuid prefix keeps that run whole.
     let a = filtered(&root, "6c24");
-    assert_eq!(ids(&a.items), [OLD_RUN]);
-    assert_eq!(all_ids(&a.items).len(), 1 + 2 + 3);
+    assert_eq!(ids(&a, &[]), [OLD_RUN]);
+    assert_eq!(all_ids(&a, &[]).len(), 1 + 2 + 3);
     // Context level: a scenario file keeps its context whole, and its run.
     let a = filtered(&root, "node.yml");
-    assert_eq!(ids(&a.items), [OLD_RUN]);
-    assert_eq!(ids(a.items[0].children()), [dir_of(&path_of(&paths, "oldb0001"))]);
-    assert_eq!(a.items[0].children()[0].children().len(), 1);
+    assert_eq!(ids(&a, &[]), [OLD_RUN]);
+    let dir = dir_of(&path_of(&paths, "oldb0001"));
+    assert_eq!(ids(&a, &[OLD_RUN]), [dir.as_str()]);
+    assert_eq!(ids(&a, &[OLD_RUN, &dir]).len(), 1);
     // Entry level: a state keeps only the entries in it, in whichever runs they are.
     let a = filtered(&root, "failed");
-    assert_eq!(ids(&a.items), [NEW_RUN]);
-    let ctx = &a.items[0].children();
+    assert_eq!(ids(&a, &[]), [NEW_RUN]);
+    let ctx = ids(&a, &[NEW_RUN]);
     assert_eq!(ctx.len(), 1);
-    assert_eq!(ids(ctx[0].children()), [file_of(&path_of(&paths, "newb0002"))]);
+    assert_eq!(ids(&a, &[NEW_RUN, &ctx[0]]), [file_of(&path_of(&paths, "newb0002"))]);
     let a = filtered(&root, "executed");
-    assert_eq!(all_ids(&a.items).len(), 1 + 1 + 2);
+    assert_eq!(all_ids(&a, &[]).len(), 1 + 1 + 2);
     // No match: an empty tree, not the unfiltered one.
     let mut a = filtered(&root, "no-such-thing");
-    assert!(a.items.is_empty());
+    assert!(ids(&a, &[]).is_empty());
     assert!(render(&mut a, 80, 24).contains("filter: no-such-thing"));
 }
 
@@ -170,7 +177,7 @@ fn x_on_a_run_undoes_its_pending_entries_newest_first() {
     let (_tmp, root, paths) = journal();
     let mut a = app_over(&root);
     a.focus = Focus::Journal;
-    a.tree_state.select(vec![NEW_RUN.into()]);
+    a.tree_view.select(&[NEW_RUN]);
     handle_key(&mut a, key('x'));
     let Some(Popup::Confirm { title, .. }) = &a.popup else { panic!("x asks first") };
     assert!(title.starts_with("Undo run 9f3e7d21 (3 entries)"), "{title}");
@@ -184,9 +191,9 @@ fn inspect_entry(a: &mut App, paths: &[(&str, PathBuf)], suffix: &str) {
     let ctx = dir_of(&path);
     let run = ctx.split_once('-').unwrap().1.to_string();
     a.focus = Focus::Journal;
-    a.tree_state.open(vec![run.clone()]);
-    a.tree_state.open(vec![run.clone(), ctx.clone()]);
-    a.tree_state.select(vec![run, ctx, file_of(&path)]);
+    a.tree_view.open(&[&run]);
+    a.tree_view.open(&[&run, &ctx]);
+    a.tree_view.select(&[&run, &ctx, &file_of(&path)]);
     let effects = handle_key(a, enter());
     assert_eq!(effects, vec![Effect::Inspect(path.clone())]);
     a.inspected = inspect::load(path);

@@ -4,15 +4,14 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tui_tree_widget::{TreeItem, TreeState};
-
 use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
-use crate::journal::{names, runs, state};
+use crate::journal::{runs, state};
 
 use super::keys::KeyMap;
 use super::theme::Theme;
 use super::tree;
+use super::tree_view::TreeView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -124,8 +123,8 @@ pub struct App {
     pub scenarios: Vec<ScenarioRow>,
     pub scenario_selected: usize,
     pub tree: JournalTree,
-    pub items: Vec<TreeItem<'static, String>>,
-    pub tree_state: TreeState<String>,
+    /// The Journal panel's items, and what in them is open and selected.
+    pub tree_view: TreeView,
     pub filter: String,
     pub inspected: Option<Inspected>,
     pub inspector_scroll: u16,
@@ -197,8 +196,7 @@ impl App {
             scenarios: Vec::new(),
             scenario_selected: 0,
             tree: JournalTree::default(),
-            items: Vec::new(),
-            tree_state: TreeState::default(),
+            tree_view: TreeView::default(),
             filter: String::new(),
             inspected: None,
             inspector_scroll: 0,
@@ -239,9 +237,9 @@ impl App {
         self.keep_selection_valid();
         // The current run and its contexts start open, so its entries are visible at once.
         if let Some(run) = &self.header.run_uuid {
-            self.tree_state.open(vec![run.clone()]);
+            self.tree_view.open(&[run]);
             for ctx in self.tree.contexts.iter().filter(|c| &c.name.run_uuid == run) {
-                self.tree_state.open(vec![run.clone(), ctx.dir_name.clone()]);
+                self.tree_view.open(&[run, &ctx.dir_name]);
             }
         }
     }
@@ -254,58 +252,36 @@ impl App {
             .run_uuid
             .as_deref()
             .map(|run| tree::Current { run, config: self.header.config.as_deref() });
-        self.items = tree::items(&runs, current, self.theme);
+        let theme = self.theme;
+        self.tree_view.set_items(|names| tree::items(&runs, current, theme, names));
     }
 
-    /// Keeps the selection on what is still shown: an entry renamed `.executed` stays selected
-    /// under its new name, a vanished node gives way to its parent, and an empty selection
-    /// becomes the newest run. Done by identifier: the widget's own `select_first` needs a
-    /// rendered frame first.
+    /// See [`TreeView::keep_selection_valid`].
     pub fn keep_selection_valid(&mut self) {
-        let selected = self.tree_state.selected().to_vec();
-        let mut kept: Vec<String> = Vec::new();
-        let mut level: &[TreeItem<'static, String>] = &self.items;
-        for id in &selected {
-            let executed = format!("{id}{}", names::EXECUTED_EXT);
-            let Some(item) =
-                level.iter().find(|i| i.identifier() == id || *i.identifier() == executed)
-            else {
-                break;
-            };
-            kept.push(item.identifier().clone());
-            level = item.children();
-        }
-        if kept.is_empty()
-            && let Some(first) = self.items.first()
-        {
-            kept.push(first.identifier().clone());
-        }
-        if kept != selected {
-            self.tree_state.select(kept);
-        }
+        self.tree_view.keep_selection_valid();
     }
 
     /// The selected entry, when an entry (not a run or context) is selected.
     pub fn selected_entry(&self) -> Option<&EntryNode> {
-        let [_, ctx, file] = self.tree_state.selected() else { return None };
+        let [_, ctx, file] = self.tree_view.selected()[..] else { return None };
         self.tree
             .contexts
             .iter()
-            .find(|c| &c.dir_name == ctx)?
+            .find(|c| c.dir_name == ctx)?
             .entries
             .iter()
-            .find(|e| &e.file_name == file)
+            .find(|e| e.file_name == file)
     }
 
     /// The selected context, or the context of the selected entry.
     pub fn selected_context(&self) -> Option<&ContextNode> {
-        let [_, ctx, ..] = self.tree_state.selected() else { return None };
-        self.tree.contexts.iter().find(|c| &c.dir_name == ctx)
+        let [_, ctx, ..] = self.tree_view.selected()[..] else { return None };
+        self.tree.contexts.iter().find(|c| c.dir_name == ctx)
     }
 
     /// The uuid of the selected run (or of the run the selected context or entry is in).
     pub fn selected_run(&self) -> Option<&str> {
-        self.tree_state.selected().first().map(String::as_str)
+        self.tree_view.selected().first().copied()
     }
 
     /// The entry the inspector shows, found again in the current tree (under its new name once

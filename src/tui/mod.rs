@@ -14,6 +14,7 @@ mod runtime;
 mod terminal;
 pub mod theme;
 pub mod tree;
+pub mod tree_view;
 pub mod update;
 
 pub use runtime::{Session, run};

@@ -1,6 +1,6 @@
 //! The Journal panel's tree as data: which contexts and entries the filter keeps, and the
 //! run → context → entry items the tree widget draws (built once per scan or filter change,
-//! never per frame).
+//! never per frame; the widget's state is in `tree_view`).
 
 use ratatui::text::{Line, Span};
 use tui_tree_widget::TreeItem;
@@ -10,6 +10,7 @@ use crate::journal::runs::{self, ContextGroup, Counts, RunGroup};
 use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree};
 
 use super::theme::Theme;
+use super::tree_view::{NameId, Names};
 
 /// What the filter keeps, at every level: a run whose uuid matches keeps all its contexts, a
 /// context whose scenario type, file or directory matches keeps all its entries, otherwise only
@@ -57,27 +58,32 @@ pub struct Current<'a> {
 }
 
 /// The tree items: runs (identified by uuid) → contexts (by directory) → entries (by file).
+///
+/// Names are unique among siblings (a run's uuid, a directory's name, a file's name), so
+/// `TreeItem::new` refusing duplicates cannot drop an item.
 pub fn items(
     runs: &[RunGroup<'_>],
     current: Option<Current<'_>>,
     theme: Theme,
-) -> Vec<TreeItem<'static, String>> {
+    names: &mut Names,
+) -> Vec<TreeItem<'static, NameId>> {
     runs.iter()
         .filter_map(|run| {
             let this = current.filter(|c| c.run == run.run_uuid);
-            let contexts: Vec<TreeItem<'static, String>> = run
+            let contexts: Vec<TreeItem<'static, NameId>> = run
                 .contexts
                 .iter()
                 .filter_map(|ctx| {
                     let entries = ctx
                         .entries
                         .iter()
-                        .map(|e| TreeItem::new_leaf(e.file_name.clone(), entry_line(e, theme)))
+                        .map(|e| TreeItem::new_leaf(names.id(&e.file_name), entry_line(e, theme)))
                         .collect();
-                    TreeItem::new(ctx.node.dir_name.clone(), context_line(ctx, theme), entries).ok()
+                    let id = names.id(&ctx.node.dir_name);
+                    TreeItem::new(id, context_line(ctx, theme), entries).ok()
                 })
                 .collect();
-            TreeItem::new(run.run_uuid.to_string(), run_line(run, this, theme), contexts).ok()
+            TreeItem::new(names.id(run.run_uuid), run_line(run, this, theme), contexts).ok()
         })
         .collect()
 }

@@ -30,12 +30,12 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Action::Down | Action::Up | Action::Top | Action::Bottom => return navigate(app, action),
         Action::Collapse => {
             if app.focus == Focus::Journal {
-                app.tree_state.key_left();
+                app.tree_view.key_left();
             }
         }
         Action::Expand => {
             if app.focus == Focus::Journal {
-                app.tree_state.key_right();
+                app.tree_view.key_right();
             }
         }
         Action::Inspect => {
@@ -44,7 +44,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.focus = Focus::Inspector;
                 return vec![Effect::Inspect(path)];
             }
-            app.tree_state.toggle_selected();
+            app.tree_view.toggle_selected();
         }
         Action::Filter => app.popup = Some(Popup::Filter { input: app.filter.clone() }),
         Action::Execute => confirm_on_selection(app, true),
@@ -82,10 +82,10 @@ fn navigate(app: &mut App, action: Action) -> Vec<Effect> {
     match app.focus {
         Focus::Journal => {
             match action {
-                Action::Down => app.tree_state.key_down(),
-                Action::Up => app.tree_state.key_up(),
-                Action::Top => app.tree_state.select_first(),
-                _ => app.tree_state.select_last(),
+                Action::Down => app.tree_view.key_down(),
+                Action::Up => app.tree_view.key_up(),
+                Action::Top => app.tree_view.select_first(),
+                _ => app.tree_view.select_last(),
             };
             // Keep the inspector on the selection.
             return app
