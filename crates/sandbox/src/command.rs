@@ -25,8 +25,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DELAY")]
     pub latency: Option<super::throttle::Latency>,
     /// Answer 429 with Retry-After past N requests in flight (watches not counted).
-    #[arg(long, value_name = "N")]
-    pub max_inflight: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_inflight: Option<u32>,
 }
 
 /// `$XDG_STATE_HOME/chaosdeck/sandbox.kubeconfig`, else `~/.local/state/chaosdeck/...`.
@@ -60,7 +60,7 @@ pub async fn run(args: SandboxArgs, after_start: Option<AfterStart>) -> color_ey
         port: args.port,
         seed,
         latency: args.latency,
-        max_inflight: args.max_inflight,
+        max_inflight: args.max_inflight.map(|n| n as usize),
         ..Default::default()
     })
     .await

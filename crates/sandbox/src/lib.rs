@@ -111,9 +111,17 @@ pub use store::Store;
 /// Name of the kubeconfig cluster, user and context the sandbox writes.
 pub const SANDBOX_CONTEXT: &str = "chaosdeck-sandbox";
 
+/// Bounds of a scale seed: ten times the scale the benches use, well inside one machine's
+/// memory (pods cost about 1.4 KiB each).
+pub const MAX_SEED_NODES: usize = 50_000;
+pub const MAX_SEED_PODS: usize = 1_500_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("bad seed {0:?}: expected demo, empty or scale:NODES:PODS")]
+    #[error(
+        "bad seed {0:?}: expected demo, empty or scale:NODES:PODS (1 to {MAX_SEED_NODES} nodes, \
+         0 to {MAX_SEED_PODS} pods)"
+    )]
     BadSeed(String),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind { port: u16, source: std::io::Error },
@@ -142,7 +150,7 @@ impl FromStr for Seed {
                 let (nodes, pods) = rest.split_once(':').ok_or_else(bad)?;
                 let nodes: usize = nodes.parse().map_err(|_| bad())?;
                 let pods: usize = pods.parse().map_err(|_| bad())?;
-                if nodes == 0 {
+                if nodes == 0 || nodes > MAX_SEED_NODES || pods > MAX_SEED_PODS {
                     return Err(bad());
                 }
                 Ok(Seed::Scale { nodes, pods })
@@ -311,5 +319,20 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         // Dropping without `shutdown()` (a failing test) must still stop the background tasks.
         self.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_seeds_are_bounded_with_the_bounds_in_the_error() {
+        assert!(matches!("scale:3:10".parse::<Seed>(), Ok(Seed::Scale { nodes: 3, pods: 10 })));
+        for bad in ["scale:0:1", "scale:18446744073709551615:1", "scale:1:1500001", "scale:50001:0"]
+        {
+            let err = bad.parse::<Seed>().expect_err(bad).to_string();
+            assert!(err.contains("1 to 50000 nodes, 0 to 1500000 pods"), "{bad}: {err}");
+        }
     }
 }

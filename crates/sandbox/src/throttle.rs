@@ -62,7 +62,7 @@ impl FromStr for Latency {
             }
             None => (parse_duration(raw).ok_or_else(bad)?, Duration::ZERO),
         };
-        if base + jitter > Duration::from_secs(60) {
+        if base.checked_add(jitter).is_none_or(|d| d > Duration::from_secs(60)) {
             return Err(format!("latency {raw:?}: at most 60 s"));
         }
         Ok(Latency { base, jitter })
@@ -81,7 +81,8 @@ impl Throttle {
     pub fn new(latency: Option<Latency>, max_inflight: Option<usize>) -> Throttle {
         Throttle {
             latency,
-            inflight: max_inflight.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            inflight: max_inflight
+                .map(|n| Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)))),
             shed: Arc::default(),
         }
     }
@@ -149,6 +150,8 @@ mod tests {
         assert!("soon".parse::<Latency>().is_err());
         assert!("20".parse::<Latency>().is_err());
         assert!("90s".parse::<Latency>().is_err());
+        // Past what a Duration sum holds: an error like any other value over 60 s.
+        assert!("18446744073709551615s±1s".parse::<Latency>().is_err());
         for _ in 0..100 {
             let d = l.sample();
             assert!(d >= Duration::from_millis(15) && d <= Duration::from_millis(25), "{d:?}");

@@ -32,13 +32,15 @@ fn healthy(pod: &Value) -> bool {
     pod_ready(pod) && !meta::is_deleting(pod)
 }
 
-/// A count or a percentage of `total`, rounded up as the disruption controller does.
+/// A count or a percentage of `total`, rounded up as the disruption controller does. The API
+/// server refuses negative values and percentages over 100; the sandbox does not validate
+/// budgets, so they are clamped here instead of overflowing.
 fn scaled(v: &Value, total: i64) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(n) => n.as_i64().map(|n| n.max(0)),
         Value::String(s) => {
             let pct: i64 = s.strip_suffix('%')?.trim().parse().ok()?;
-            Some((pct * total + 99) / 100)
+            Some((pct.clamp(0, 100) * total.max(0) + 99) / 100)
         }
         _ => None,
     }

@@ -34,7 +34,7 @@ fn run_duration(pod: &Value) -> Option<Duration> {
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
     {
-        return Some(Duration::from_secs_f64(secs));
+        return Some(seconds(secs));
     }
     let owned_by_job = meta::at(pod, &["metadata", "ownerReferences"])
         .and_then(Value::as_array)
@@ -60,7 +60,13 @@ fn run_duration(pod: &Value) -> Option<Duration> {
         .find(|w| w[0] == "sleep")
         .and_then(|w| w[1].parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0);
-    Some(Duration::from_secs_f64(slept.unwrap_or(1.0)))
+    Some(seconds(slept.unwrap_or(1.0)))
+}
+
+/// A finite, non-negative number of seconds as a Duration; more than a Duration holds (the
+/// annotation and `sleep` are anyone's input) runs for ever, as such a sleep would.
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 fn container_names(pod: &Value) -> Vec<(String, String)> {

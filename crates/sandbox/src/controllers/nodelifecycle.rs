@@ -33,8 +33,9 @@ fn set_ready(pod: &Value, ready: bool) -> Value {
         }
     }
     if let Some(cs) = next.pointer_mut("/status/containerStatuses").and_then(Value::as_array_mut) {
-        for c in cs {
-            c["ready"] = json!(ready);
+        // A status is whatever its writer sent: only objects are container statuses.
+        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+            c.insert("ready".into(), json!(ready));
         }
     }
     next

@@ -153,7 +153,7 @@ fn deployment(store: &Store, d: &Value, rses: &[Obj]) -> Result<(), ApiError> {
                 })
                 .max()
                 .unwrap_or(0)
-                + 1;
+                .saturating_add(1);
             let mut tpl = template.clone();
             meta::set(&mut tpl, &["metadata", "labels", HASH_LABEL], json!(hash));
             let mut selector =
@@ -196,8 +196,13 @@ fn deployment(store: &Store, d: &Value, rses: &[Obj]) -> Result<(), ApiError> {
             first_err(&mut result, set_replicas(store, r::REPLICASETS, old, 0));
         }
     }
+    // Statuses are anyone's writes (PUT .../status): counts are taken as at least 0 and summed
+    // without overflowing.
     let sum = |field: &str| -> i64 {
-        owned.iter().map(|rs| meta::i64_at(rs, &["status", field]).unwrap_or(0)).sum()
+        owned
+            .iter()
+            .map(|rs| meta::i64_at(rs, &["status", field]).unwrap_or(0).max(0))
+            .fold(0, i64::saturating_add)
     };
     let updated = current.map_or(0, |rs| meta::i64_at(rs, &["status", "replicas"]).unwrap_or(0));
     let available = sum("availableReplicas");
@@ -330,6 +335,9 @@ pub fn jobs(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     result
 }
 
+/// Pods one pass may create for one Job.
+const MAX_JOB_CREATES_PER_PASS: i64 = 500;
+
 fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     let owned = owned_by(pods, job);
     let phase = |p: &&&Obj| meta::str_at(p, &["status", "phase"]).map(String::from);
@@ -343,7 +351,11 @@ fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     let done = succeeded >= completions;
     let mut result = Ok(());
     if !done && !suspended {
-        let want_active = parallelism.min(completions - succeeded);
+        // The counts are the Job's writer's; creations per pass are bounded the way the job
+        // controller's slow start bounds them, so a parallelism of 10^18 is not a loop.
+        let want_active = parallelism
+            .min(completions - succeeded)
+            .min(running.saturating_add(MAX_JOB_CREATES_PER_PASS));
         let template = meta::at(job, &["spec", "template"]).cloned().unwrap_or_else(|| json!({}));
         for _ in running..want_active {
             match store.create(

@@ -107,9 +107,10 @@ fn pod_status(pod: &Value) -> String {
 }
 
 fn pod_restarts(pod: &Value) -> String {
-    let restarts: i64 = meta::at(pod, &["status", "containerStatuses"])
-        .and_then(Value::as_array)
-        .map_or(0, |cs| cs.iter().filter_map(|c| c.get("restartCount")?.as_i64()).sum());
+    let restarts: i64 =
+        meta::at(pod, &["status", "containerStatuses"]).and_then(Value::as_array).map_or(0, |cs| {
+            cs.iter().filter_map(|c| c.get("restartCount")?.as_i64()).fold(0, i64::saturating_add)
+        });
     restarts.to_string()
 }
 
