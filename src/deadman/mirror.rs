@@ -218,8 +218,11 @@ pub fn with_outcome(
     let labels = cm.metadata.labels.get_or_insert_with(BTreeMap::new);
     labels.insert(STATE_LABEL.to_string(), state.as_str().to_string());
     let annotations = cm.metadata.annotations.get_or_insert_with(BTreeMap::new);
-    let attempts =
-        annotations.get(ATTEMPTS_ANNOTATION).and_then(|a| a.parse::<u32>().ok()).unwrap_or(0) + 1;
+    let attempts = annotations
+        .get(ATTEMPTS_ANNOTATION)
+        .and_then(|a| a.parse::<u32>().ok())
+        .unwrap_or(0)
+        .saturating_add(1);
     annotations.insert(ATTEMPTS_ANNOTATION.to_string(), attempts.to_string());
     annotations.insert(OUTCOME_ANNOTATION.to_string(), outcome.to_string());
     if state == MirrorState::Executed {
@@ -227,4 +230,25 @@ pub fn with_outcome(
         annotations.insert(UNDONE_AT_ANNOTATION.to_string(), at.to_string());
     }
     cm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_count_up_and_stop_at_the_largest_number() {
+        let mut cm = ConfigMap::default();
+        let attempts = |cm: &ConfigMap| {
+            cm.metadata.annotations.as_ref().and_then(|a| a.get(ATTEMPTS_ANNOTATION)).cloned()
+        };
+        cm = with_outcome(&cm, MirrorState::Failed, "w", "t", "x");
+        assert_eq!(attempts(&cm).as_deref(), Some("1"));
+        cm.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(ATTEMPTS_ANNOTATION.into(), u32::MAX.to_string());
+        cm = with_outcome(&cm, MirrorState::Failed, "w", "t", "x");
+        assert_eq!(attempts(&cm), Some(u32::MAX.to_string()), "anyone can write the annotation");
+    }
 }

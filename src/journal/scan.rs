@@ -604,8 +604,24 @@ impl Liveness {
 }
 
 fn pid_alive(pid: u32) -> bool {
+    // 0 is no process: kill(0, 0) would ask about our own process group and say yes.
     let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
     // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pid_alive;
+
+    #[test]
+    fn pid_zero_is_no_writer_and_this_process_is_alive() {
+        assert!(!pid_alive(0), "kill(0, 0) asks about the process group, not a writer");
+        assert!(!pid_alive(u32::MAX), "not a pid_t");
+        assert!(pid_alive(std::process::id()));
+    }
 }
