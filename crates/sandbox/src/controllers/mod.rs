@@ -73,6 +73,26 @@ fn all_namespaces(store: &Store) -> BTreeSet<String> {
     store.list(r::NAMESPACES, None).0.iter().map(|n| meta::name(n).to_string()).collect()
 }
 
+/// One reconcile pass that cannot stop the controllers: every controller runs on this one
+/// task, and the objects they read are anyone's writes. A pass that panics anyway (a bug) is
+/// logged and its namespaces are retried like a failed pass; the store's lock survives a panic
+/// (see `Store::lock`).
+fn guarded_pass(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {
+    let retry = namespaces.clone();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reconcile(ctx, namespaces))) {
+        Ok(failed) => failed,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("a controller pass panicked ({what}); retrying its namespaces later");
+            retry
+        }
+    }
+}
+
 async fn run(ctx: Arc<Ctx>) {
     // Subscribe before the first pass so no change between them is missed.
     let mut rx = match ctx.store.subscribe(None) {
@@ -89,7 +109,7 @@ async fn run(ctx: Arc<Ctx>) {
     resync.tick().await;
     loop {
         if !dirty.is_empty() {
-            let failed = reconcile(&ctx, std::mem::take(&mut dirty));
+            let failed = guarded_pass(&ctx, std::mem::take(&mut dirty));
             if !failed.is_empty() && retry.is_empty() {
                 retry_at = tokio::time::Instant::now() + RETRY;
             }
