@@ -3,14 +3,13 @@
 //! never per frame; the widget's state is in `tree_view`).
 
 use ratatui::text::{Line, Span};
-use tui_tree_widget::TreeItem;
 
 use crate::journal::names::Flavor;
 use crate::journal::runs::{self, ContextGroup, Counts, RunGroup};
 use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree};
 
 use super::theme::Theme;
-use super::tree_view::{NameId, Names};
+use super::tree_view::{Item, Names};
 
 /// What the filter keeps, at every level: a run whose uuid matches keeps all its contexts, a
 /// context whose scenario type, file or directory matches keeps all its entries, otherwise only
@@ -58,32 +57,29 @@ pub struct Current<'a> {
 }
 
 /// The tree items: runs (identified by uuid) → contexts (by directory) → entries (by file).
-///
-/// Names are unique among siblings (a run's uuid, a directory's name, a file's name), so
-/// `TreeItem::new` refusing duplicates cannot drop an item.
+/// Names are unique among siblings (a run's uuid, a directory's name, a file's name).
 pub fn items(
     runs: &[RunGroup<'_>],
     current: Option<Current<'_>>,
     theme: Theme,
     names: &mut Names,
-) -> Vec<TreeItem<'static, NameId>> {
+) -> Vec<Item> {
     runs.iter()
-        .filter_map(|run| {
+        .map(|run| {
             let this = current.filter(|c| c.run == run.run_uuid);
-            let contexts: Vec<TreeItem<'static, NameId>> = run
+            let contexts = run
                 .contexts
                 .iter()
-                .filter_map(|ctx| {
+                .map(|ctx| {
                     let entries = ctx
                         .entries
                         .iter()
-                        .map(|e| TreeItem::new_leaf(names.id(&e.file_name), entry_line(e, theme)))
+                        .map(|e| Item::leaf(names.id(&e.file_name), entry_line(e, theme)))
                         .collect();
-                    let id = names.id(&ctx.node.dir_name);
-                    TreeItem::new(id, context_line(ctx, theme), entries).ok()
+                    Item::node(names.id(&ctx.node.dir_name), context_line(ctx, theme), entries)
                 })
                 .collect();
-            TreeItem::new(names.id(run.run_uuid), run_line(run, this, theme), contexts).ok()
+            Item::node(names.id(run.run_uuid), run_line(run, this, theme), contexts)
         })
         .collect()
 }
