@@ -173,4 +173,48 @@ async fn hostile_objects_do_not_stop_the_controllers_or_the_printers() {
     available(&client, "after", 3).await.expect("controllers still run after the hostile objects");
     let forever = pods.get("forever").await.expect("forever pod");
     assert_eq!(forever.status.and_then(|s| s.phase).as_deref(), Some("Running"));
+    // Each hostile object was itself reconciled, not skipped by a pass that gave up on it: the
+    // ghost pod is marked not ready, and the budgets' numbers are clamped as the API server's
+    // validation would have bounded them.
+    let ghost = eventually("the ghost pod's Ready condition is False", || async {
+        let pod = untyped.get("ghost").await.ok()?;
+        let ready = pod.data["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "False");
+        ready.then_some(pod)
+    })
+    .await;
+    assert_eq!(ghost.data["status"]["containerStatuses"], json!(["x"]), "left as written");
+    let budget = |name: &'static str| {
+        let pdbs = pdbs.clone();
+        move || {
+            let pdbs = pdbs.clone();
+            async move {
+                let status = pdbs.get(name).await.ok()?.data["status"].clone();
+                let expected = status["expectedPods"].as_i64()?;
+                (expected == 2).then_some((expected, status["desiredHealthy"].as_i64()?))
+            }
+        }
+    };
+    let (expected, desired) = eventually("budget pct has a status", budget("pct")).await;
+    assert_eq!(desired, expected, "a percentage over 100 counts as 100");
+    let (_, desired) = eventually("budget neg has a status", budget("neg")).await;
+    assert_eq!(desired, 0, "a negative count counts as 0");
+}
+
+/// Polls `probe` until it gives a value (10 s at most).
+async fn eventually<T, F, Fut>(what: &str, probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not after 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -75,10 +75,10 @@ fn all_namespaces(store: &Store) -> BTreeSet<String> {
 
 /// One reconcile pass that cannot stop the controllers: every controller runs on this one
 /// task, and the objects they read are anyone's writes. A pass that panics anyway (a bug) is
-/// logged and its namespaces are retried like a failed pass; the store's lock survives a panic
-/// (see `Store::lock`).
+/// logged and its namespaces wait for the next change or resync (30 s), not the quick retry of
+/// a failed pass: a panic that repeats would otherwise be reported five times a second. The
+/// store's lock survives a panic (see `Store::lock`).
 fn guarded_pass(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {
-    let retry = namespaces.clone();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reconcile(ctx, namespaces))) {
         Ok(failed) => failed,
         Err(panic) => {
@@ -87,8 +87,10 @@ fn guarded_pass(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!("a controller pass panicked ({what}); retrying its namespaces later");
-            retry
+            tracing::error!(
+                "a controller pass panicked ({what}); its namespaces wait for a resync"
+            );
+            BTreeSet::new()
         }
     }
 }

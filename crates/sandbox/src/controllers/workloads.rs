@@ -19,6 +19,11 @@ use crate::store::{DeleteOpts, Obj, Part, Store};
 const HASH_LABEL: &str = "pod-template-hash";
 
 /// Stable short hash of a pod template, spelled with the Kubernetes safe alphabet.
+/// Pods one pass may create for one ReplicaSet or Job, as Kubernetes' controllers bound a
+/// sync (500): the counts are their writer's, and a replicas or parallelism of 10^18 must not
+/// be one pass on the task every controller shares.
+const MAX_CREATES_PER_PASS: i64 = 500;
+
 pub fn template_hash(template: &Value) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -260,7 +265,7 @@ fn replicaset(store: &Store, rs: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     let mut result = Ok(());
     if live.len() < want {
         let template = meta::at(rs, &["spec", "template"]).cloned().unwrap_or_else(|| json!({}));
-        for _ in live.len()..want {
+        for _ in live.len()..want.min(live.len() + MAX_CREATES_PER_PASS as usize) {
             match store.create(
                 r::PODS,
                 meta::namespace(rs),
@@ -335,9 +340,6 @@ pub fn jobs(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
     result
 }
 
-/// Pods one pass may create for one Job.
-const MAX_JOB_CREATES_PER_PASS: i64 = 500;
-
 fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     let owned = owned_by(pods, job);
     let phase = |p: &&&Obj| meta::str_at(p, &["status", "phase"]).map(String::from);
@@ -351,11 +353,9 @@ fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     let done = succeeded >= completions;
     let mut result = Ok(());
     if !done && !suspended {
-        // The counts are the Job's writer's; creations per pass are bounded the way the job
-        // controller's slow start bounds them, so a parallelism of 10^18 is not a loop.
         let want_active = parallelism
             .min(completions - succeeded)
-            .min(running.saturating_add(MAX_JOB_CREATES_PER_PASS));
+            .min(running.saturating_add(MAX_CREATES_PER_PASS));
         let template = meta::at(job, &["spec", "template"]).cloned().unwrap_or_else(|| json!({}));
         for _ in running..want_active {
             match store.create(
@@ -410,4 +410,44 @@ fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
     }
     first_err(&mut result, set_status(store, r::JOBS, job, status));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn pods_in(store: &Store, ns: &str) -> usize {
+        store.list(r::PODS, Some(ns)).0.len()
+    }
+
+    #[test]
+    fn one_pass_creates_at_most_500_pods_per_owner() {
+        let store = Store::new();
+        store.create(r::NAMESPACES, "", json!({"metadata": {"name": "big"}})).unwrap();
+        let template = json!({"metadata": {"labels": {"app": "x"}},
+                              "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let rs = store
+            .create(
+                r::REPLICASETS,
+                "big",
+                json!({"metadata": {"name": "rs"},
+                "spec": {"replicas": 1_000_000_000_000_000_000_i64, "template": template.clone(),
+                         "selector": {"matchLabels": {"app": "x"}}}}),
+            )
+            .unwrap();
+        replicaset(&store, &rs, &[]).unwrap();
+        assert_eq!(pods_in(&store, "big"), 500);
+        let job = store
+            .create(
+                r::JOBS,
+                "big",
+                json!({"metadata": {"name": "job"},
+                "spec": {"parallelism": 1_000_000_000_000_000_000_i64,
+                         "completions": 1_000_000_000_000_000_000_i64, "template": template}}),
+            )
+            .unwrap();
+        job_pass(&store, &job, &[]).unwrap();
+        assert_eq!(pods_in(&store, "big"), 1000);
+    }
 }
