@@ -4,8 +4,9 @@
 //! The visible rows are flattened once per change (items, or a fold opened or closed), not per
 //! frame, and a frame draws only the rows in view: with every run and context unfolded a
 //! journal of 10,000 entries is 11,050 rows. Names are interned to small numbers so a path
-//! costs integer copies, and the numbers never leave this module: callers speak names. Owns no
-//! journal data: the items are built from a scan by `tree::items`.
+//! costs integer copies; only the item builder (`tree::items`, given [`Names`]) sees the
+//! numbers, everything else speaks names. Owns no journal data: the items are built from a scan
+//! by `tree::items`.
 
 use std::collections::{HashMap, HashSet};
 
