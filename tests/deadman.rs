@@ -44,16 +44,8 @@ fn restored_within(world: &World, want: &str, within: Duration) -> Option<Durati
 /// the run is dead (the chaos window is open: the change is in the cluster).
 fn kill_in_chaos_window(world: &World, scenario_type: &str, file: &str, changes: usize) {
     let config = world.config_dead_man(scenario_type, &[file], world.kubeconfig(), LEASE, RENEW);
-    let mut child = world.run(&config, Some(&format!("hang-after-change:{changes}")));
-    let mut lines = Lines::of(&mut child);
-    assert!(
-        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
-        "{scenario_type}:\n{}",
-        lines.rest()
-    );
-    assert!(lines.rest().contains("dead man's switch: Lease"), "{scenario_type}: switch not armed");
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
+    let log = world.run_and_kill_after_change(&config, changes);
+    assert!(log.contains("dead man's switch: Lease"), "{scenario_type}: switch not armed");
 }
 
 /// Every mirror recorded executed by one of `ids`, with who and when; returns them. The record

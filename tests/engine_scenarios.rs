@@ -48,15 +48,7 @@ async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize
 
     // 3. SIGKILL right after each change; `execute-rollback` restores the cluster.
     for k in 1..=changes {
-        let mut child = world.run(&config, Some(&format!("hang-after-change:{k}")));
-        let mut lines = Lines::of(&mut child);
-        assert!(
-            lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
-            "{scenario_type} k={k}:\n{}",
-            lines.rest()
-        );
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        let _ = child.wait();
+        world.run_and_kill_after_change(&config, k);
         let (code, out) = world.execute_rollback();
         assert_eq!(code, 0, "{scenario_type} k={k}: execute-rollback:\n{out}");
         assert_eq!(world.outstanding(), 0);

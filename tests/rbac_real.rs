@@ -353,16 +353,8 @@ async fn the_watchdog_undoes_a_killed_run_with_only_its_manifest_s_permissions()
 
     let cfg =
         world.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &sa, 3, 1);
-    let mut child = world.run(&cfg, Some("hang-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    assert!(
-        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
-        "{}",
-        lines.rest()
-    );
-    assert!(lines.rest().contains("dead man's switch: Lease"), "switch not armed");
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
+    let log = world.run_and_kill_after_change(&cfg, 1);
+    assert!(log.contains("dead man's switch: Lease"), "switch not armed");
     assert_eq!(world.outstanding(), 1);
     assert_ne!(world.snapshot(), before, "the outage's NetworkPolicy is in place");
 

@@ -6,14 +6,13 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use serde_json::json;
 use support::cluster::Target;
-use support::world::{Lines, World, wait_exit};
+use support::world::World;
 
 /// A pod `shop/solo` that is there and not on its way out.
 async fn solo_exists(sandbox: &Sandbox) -> bool {
@@ -43,15 +42,7 @@ async fn solo_killed_then_sigkill() -> World {
     let solo = serde_json::from_value(json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
     pods.create(&Default::default(), &solo).await.unwrap();
     let config = a.config("pod_disruption_scenarios", &["pod.yml"], true, 0);
-    let mut child = a.run(&config, Some("hang-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    assert!(
-        lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
-        "{}",
-        lines.rest()
-    );
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = wait_exit(&mut child, Duration::from_secs(10));
+    a.run_and_kill_after_change(&config, 1);
     a
 }
 

@@ -255,6 +255,24 @@ impl World {
         Running(cmd.spawn().unwrap())
     }
 
+    /// Runs `config` until its `changes`-th change is in the cluster (the failpoint hangs the run
+    /// right after it), SIGKILLs it there and returns what it logged: the crash the crash-safety
+    /// tests start from.
+    pub fn run_and_kill_after_change(&self, config: &Path, changes: usize) -> String {
+        let mut child = self.run(config, Some(&format!("hang-after-change:{changes}")));
+        let mut lines = Lines::of(&mut child);
+        assert!(
+            lines.wait_for("failpoint: hanging after change", Duration::from_secs(60)),
+            "{} at change {changes}:\n{}",
+            config.display(),
+            lines.rest()
+        );
+        // SAFETY: kill(2) on our own child's pid; it has not been waited for, so the pid is its.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        lines.rest()
+    }
+
     pub fn execute_rollback(&self) -> (i32, String) {
         let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
             .args(["execute-rollback", "--dir"])
