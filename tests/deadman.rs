@@ -275,13 +275,17 @@ crate::on_both_targets! {
                 "data": {"entry.yaml": data}})).unwrap();
             cms.create(&Default::default(), &cm).await.unwrap_or_else(|e| panic!("{why}: {e}"));
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Port 0 and the address the watchdog reports: a port picked here in advance could be
+        // taken by another test's connection before the watchdog binds it.
         let mut watchdog = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
             .args(["watchdog", "--kubeconfig"]).arg(w.kubeconfig())
-            .args(["--id", "wd-1", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(["--id", "wd-1", "--metrics-addr", "127.0.0.1:0"])
             .stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut lines = Lines::of(&mut watchdog);
         let _guard = support::world::Running(watchdog);
+        let serving = "metrics on http://";
+        assert!(lines.wait_for(serving, Duration::from_secs(30)), "{}", lines.rest());
+        let metrics_addr = support::observe::served_addr(&lines.rest(), serving);
         let deadline = Instant::now() + Duration::from_secs(20);
         let events: Api<Event> = Api::namespaced(w.client(), NS);
         loop {
@@ -293,7 +297,7 @@ crate::on_both_targets! {
         }
         // Several more passes, with the run's Lease long expired.
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let metrics = reqwest_like(port).await;
+        let metrics = reqwest_like(&metrics_addr).await;
         assert!(metrics.contains("chaosdeck_watchdog_bad_mirrors 3"), "{metrics}");
         assert!(metrics.contains("chaosdeck_watchdog_bad_mirrors_reported_total 3"), "{metrics}");
         let shop: Api<ConfigMap> = Api::namespaced(w.client(), "shop");
@@ -308,9 +312,9 @@ crate::on_both_targets! {
 }
 
 /// GET /metrics over a plain TCP connection (no HTTP client crate in the tests).
-async fn reqwest_like(port: u16) -> String {
+async fn reqwest_like(addr: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
