@@ -28,7 +28,9 @@ impl Tmux {
 
     pub fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
+        // No user or system tmux.conf: a developer's key bindings or options must not change
+        // what the tests see.
+        c.args(["-f", "/dev/null", "-L", &self.socket]);
         c
     }
 

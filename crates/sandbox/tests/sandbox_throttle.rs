@@ -41,7 +41,8 @@ async fn every_response_waits_out_the_latency() {
 async fn past_max_inflight_requests_get_429_with_retry_after() {
     let sandbox = Sandbox::start(SandboxOptions {
         seed: Seed::Empty,
-        latency: Some("300ms".parse().unwrap()),
+        // Long enough that the second request lands inside the first on a loaded machine.
+        latency: Some("1500ms".parse().unwrap()),
         max_inflight: Some(1),
         record_requests: true,
         ..Default::default()
@@ -50,7 +51,7 @@ async fn past_max_inflight_requests_get_429_with_retry_after() {
     .unwrap();
     let addr = sandbox.addr();
     let first = tokio::spawn(async move { get(addr, "/api/v1/namespaces/kube-system").await });
-    // The first holds the only slot for its 300 ms; wait until the server has seen it.
+    // The first holds the only slot for its 1.5 s; wait until the server has seen it.
     while sandbox.requests().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
