@@ -105,4 +105,32 @@ crate::on_both_targets! {
         exercise(&w, "node_scenarios", "node.yml", 2).await;
         w.shutdown().await;
     }
+
+    /// `execute-rollback` started while a run's change is in flight (its entry on disk, the
+    /// request not sent yet) waits for the change and then undoes it. Marking the entry done
+    /// before the change exists would leave the outage in the cluster with nothing pending.
+    async fn execute_rollback_waits_for_a_change_in_flight_and_undoes_it(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
+        let mut run = w.run(&config, Some("slow-change:1"));
+        let mut lines = Lines::of(&mut run);
+        assert!(
+            lines.wait_for("failpoint: entry written, change 1 held back", Duration::from_secs(60)),
+            "{}",
+            lines.rest()
+        );
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "execute-rollback:\n{out}");
+        assert!(out.contains("1 executed"), "{out}");
+        // It undid the outage itself, not an entry whose object did not exist yet.
+        assert!(!out.contains("already gone"), "undone before the change was made:\n{out}");
+        let code = wait_exit(&mut run, Duration::from_secs(60));
+        let log = lines.rest();
+        assert_eq!(code, Some(0), "{log}");
+        assert!(log.contains("already executed by another process"), "{log}");
+        assert_eq!(w.outstanding(), 0, "{log}");
+        assert_eq!(w.settle(&before), before, "the outage stayed:\n{log}");
+        w.shutdown().await;
+    }
 }

@@ -128,8 +128,10 @@ crate::on_both_targets! {
         let ctx = journal.begin_context("run-del").unwrap();
         let name = ctx.mint("application_outages_scenarios");
         let id = name.id();
-        // Write-ahead: the entry is on disk before the object exists.
-        let mut written = ctx
+        // Write-ahead: the entry is on disk before the object exists, and the change is in
+        // flight (the context locked) until its uid is recorded.
+        let held = ctx.begin_change().await.unwrap();
+        let mut written = held
             .write(
                 name,
                 draft(
@@ -144,12 +146,13 @@ crate::on_both_targets! {
             )
             .unwrap();
         let created = env.create(netpol("deny-a", &id)).await;
-        ctx.amend(&mut written, |e| {
+        held.amend(&mut written, |e| {
             if let UndoAction::Delete { uid, .. } = &mut e.undo[0] {
                 *uid = created.metadata.uid.clone();
             }
         })
         .unwrap();
+        drop(held);
         assert!(env.exists::<NetworkPolicy>("deny-a").await);
 
         let outcomes = env.execute_all().await;
@@ -273,6 +276,97 @@ crate::on_both_targets! {
         assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
         assert_eq!(env.selector("web").await, json!({"app": "web"}));
         assert!(!Path::new(&format!("{}.error", patch_entry.path.display())).exists());
+        env.cluster.shutdown().await;
+    }
+}
+
+/// A ConfigMap `settings` in namespace default with `mode` set.
+fn settings(mode: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}})
+}
+
+fn settings_patch(restore: &str, guard: &str) -> UndoAction {
+    UndoAction::Patch {
+        target: ObjectRef::new("v1", "ConfigMap", Some("default"), "settings"),
+        restore: json!({"data": {"mode": restore}}),
+        guard: json!({"data": {"mode": guard}}),
+    }
+}
+
+crate::on_both_targets! {
+    async fn an_older_entry_waits_behind_a_newer_one_on_its_object_that_was_not_undone(target) {
+        let env = env(target).await;
+        let original = env.create(settings("safe")).await;
+        let snapshot = serde_json::to_value(&original).unwrap();
+        let journal = env.journal();
+        let ctx = journal.begin_context("run-blocked").unwrap();
+        let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
+        // Chaos deletes `settings`, puts a replacement of its own in its place, then sets the
+        // replacement's mode. Undone newest first: mode, replacement, original.
+        let recreate = ctx
+            .write(ctx.mint("pod_disruption_scenarios"), draft("deleted settings", vec![UndoAction::Create { object: snapshot }]))
+            .unwrap();
+        env.api::<ConfigMap>().delete("settings", &DeleteParams::default()).await.unwrap();
+        let replacement = env.create(settings("chaos")).await;
+        let remove = ctx
+            .write(ctx.mint("pod_disruption_scenarios"), draft("replacement", vec![UndoAction::Delete {
+                target: cm.clone(),
+                uid: replacement.metadata.uid.clone(),
+                require_labels: BTreeMap::new(),
+            }]))
+            .unwrap();
+        let patch = ctx
+            .write(ctx.mint("pod_disruption_scenarios"), draft("mode", vec![settings_patch("chaos", "locked")]))
+            .unwrap();
+        env.ops.merge_patch(&cm, &json!({"data": {"mode": "locked"}})).await.unwrap();
+        // Someone edits the replacement after chaosdeck: the newest undo refuses to clobber it.
+        env.ops.merge_patch(&cm, &json!({"data": {"mode": "human"}})).await.unwrap();
+
+        let outcomes = env.execute_all().await;
+        assert!(matches!(&outcomes[0].outcome, Outcome::Failed { .. }), "{outcomes:?}");
+        // Deleting the replacement and re-creating the original would undo what the newest
+        // entry still sits on. Both wait, pending, naming the entry they wait for.
+        for blocked in &outcomes[1..] {
+            assert!(
+                matches!(&blocked.outcome, Outcome::Blocked { reason } if reason.contains(&patch.name.pending_file_name())),
+                "{outcomes:?}"
+            );
+        }
+        assert!(recreate.path.exists() && remove.path.exists(), "blocked entries stay pending");
+        assert_eq!(executor::Tally::of(&outcomes).blocked, 2);
+        let now = env.api::<ConfigMap>().get("settings").await.unwrap();
+        assert_eq!(now.metadata.uid, replacement.metadata.uid, "the replacement was left alone");
+        assert_eq!(now.data.unwrap()["mode"], "human", "nothing was applied over the edit");
+
+        // The edit is put back: all three run, newest first, and the original is back.
+        env.ops.merge_patch(&cm, &json!({"data": {"mode": "locked"}})).await.unwrap();
+        let outcomes = env.execute_all().await;
+        assert!(outcomes.iter().all(|o| matches!(o.outcome, Outcome::Executed { .. })), "{outcomes:?}");
+        let now = env.api::<ConfigMap>().get("settings").await.unwrap();
+        assert_ne!(now.metadata.uid, replacement.metadata.uid);
+        assert_eq!(now.data.unwrap()["mode"], "safe");
+        env.cluster.shutdown().await;
+    }
+
+    async fn entries_of_runs_that_overlap_in_time_are_undone_newest_first(target) {
+        let env = env(target).await;
+        env.create(settings("orig")).await;
+        let journal = env.journal();
+        // Run A starts first, run B second; B changes `settings` first, A changes it after.
+        let a = journal.begin_context("run-a").unwrap();
+        let b = journal.begin_context("run-b").unwrap();
+        let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
+        b.write(b.mint("hog_scenarios"), draft("b", vec![settings_patch("orig", "b")])).unwrap();
+        env.ops.merge_patch(&cm, &json!({"data": {"mode": "b"}})).await.unwrap();
+        a.write(a.mint("hog_scenarios"), draft("a", vec![settings_patch("b", "a")])).unwrap();
+        env.ops.merge_patch(&cm, &json!({"data": {"mode": "a"}})).await.unwrap();
+
+        // Newest first is A's entry (written last), although A's context is the older one.
+        let outcomes = env.execute_all().await;
+        assert!(outcomes.iter().all(|o| matches!(o.outcome, Outcome::Executed { .. })), "{outcomes:?}");
+        let mode = env.api::<ConfigMap>().get("settings").await.unwrap().data.unwrap()["mode"].clone();
+        assert_eq!(mode, "orig");
         env.cluster.shutdown().await;
     }
 }

@@ -603,7 +603,9 @@ async fn amend_never_brings_back_an_entry_another_process_executed() {
     let selected = executor::select(&tree, &Filter::default());
     let outcomes = executor::execute(&env.ops, &selected, ExecuteOptions::default(), |_| {}).await;
     assert!(matches!(outcomes[0].outcome, Outcome::Executed { .. }), "{outcomes:?}");
-    let err = ctx
+    // The scenario's next step on that change, under the lock again: refused.
+    let held = ctx.begin_change().await.unwrap();
+    let err = held
         .amend(&mut written, |e| {
             if let UndoAction::Delete { uid, .. } = &mut e.undo[0] {
                 *uid = Some("late-uid".into());
@@ -611,6 +613,7 @@ async fn amend_never_brings_back_an_entry_another_process_executed() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("executed by another process"), "{err}");
+    drop(held);
     assert!(!written.path.exists(), "the pending file must not come back");
     assert_eq!(scan(journal.root()).unwrap().outstanding(), 0);
     // Retiring it afterwards is done, not an error.

@@ -233,6 +233,9 @@ fn print_outcome(out: &EntryOutcome) {
         Outcome::NotAttempted { reason } => {
             println!("NOT DONE  {}  {}\n          {reason}", out.file_name, out.summary)
         }
+        Outcome::Blocked { reason } => {
+            println!("BLOCKED   {}  {}\n          {reason}", out.file_name, out.summary)
+        }
         Outcome::Skipped { reason, .. } => println!("skipped   {}  {reason}", out.file_name),
         Outcome::Refused { reason } => println!("REFUSED   {}  {reason}", out.file_name),
         Outcome::Planned { .. } => {}
@@ -257,6 +260,11 @@ fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
     if tally.not_attempted > 0 {
         println!(
             "entries not attempted stay pending; run execute-rollback again once the cluster is reachable"
+        );
+    }
+    if tally.blocked > 0 {
+        println!(
+            "blocked entries stay pending: each runs once the newer entry named on its line is undone"
         );
     }
     if tally.refused > 0 {

@@ -51,7 +51,7 @@ pub async fn undo(
                 path: out.path.clone(),
                 error: format!("invalid entry, not executed: {reason}"),
             },
-            Outcome::NotAttempted { reason } => {
+            Outcome::NotAttempted { reason } | Outcome::Blocked { reason } => {
                 EngineEvent::EntryFailed { path: out.path.clone(), error: reason.clone() }
             }
             Outcome::Skipped { reason, .. } => {

@@ -9,7 +9,9 @@
 //! Every selected entry gets exactly one outcome, and only `Executed` and a skip of an entry
 //! another process executed mean "nothing left to do": a pending-named file that cannot be read is `Invalid`
 //! (outstanding, never executed), and when the cluster cannot be reached the remaining entries
-//! are `NotAttempted` rather than each waiting out its own timeout.
+//! are `NotAttempted` rather than each waiting out its own timeout. An entry whose newer entry
+//! on the same object was not undone is `Blocked`, never run out of order (D5 still holds for
+//! every other entry).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
@@ -69,6 +71,11 @@ pub enum Outcome {
     /// Not attempted because the cluster could not be reached (an earlier entry found out);
     /// still pending.
     NotAttempted { reason: String },
+    /// Not attempted because a newer entry on the same object (or its namespace or owner) was
+    /// not undone: undoing this older one first could restore a state the newer change still
+    /// sits on top of (re-create an object while chaosdeck's replacement holds its name). Still
+    /// pending; it runs once the newer one is undone.
+    Blocked { reason: String },
     /// Not attempted: already executed by another process, or a Krkn file left to Krkn.
     Skipped { reason: String, still_pending: bool },
     /// Not attempted: the entry was made on another cluster than the one connected (or does
@@ -86,6 +93,7 @@ impl Outcome {
             Outcome::Failed { .. }
             | Outcome::Invalid { .. }
             | Outcome::NotAttempted { .. }
+            | Outcome::Blocked { .. }
             | Outcome::Refused { .. } => true,
             Outcome::Skipped { still_pending, .. } => *still_pending,
         }
@@ -108,6 +116,8 @@ pub struct Tally {
     pub failed: usize,
     pub invalid: usize,
     pub not_attempted: usize,
+    /// Waiting for a newer entry on the same object that was not undone: left pending.
+    pub blocked: usize,
     /// Made on another cluster (or not saying which): left pending.
     pub refused: usize,
     /// Skipped and done elsewhere (already executed by another process).
@@ -125,6 +135,7 @@ impl Tally {
                 Outcome::Failed { .. } => t.failed += 1,
                 Outcome::Invalid { .. } => t.invalid += 1,
                 Outcome::NotAttempted { .. } => t.not_attempted += 1,
+                Outcome::Blocked { .. } => t.blocked += 1,
                 Outcome::Refused { .. } => t.refused += 1,
                 Outcome::Skipped { still_pending: true, .. } => t.skipped_pending += 1,
                 Outcome::Skipped { still_pending: false, .. } => t.skipped_done += 1,
@@ -139,9 +150,10 @@ impl Tally {
     }
 
     /// Entries whose change may still be in the cluster because this batch could not undo
-    /// them (failed, invalid, not attempted, refused); skipped Krkn files are counted apart.
+    /// them (failed, invalid, not attempted, blocked, refused); skipped Krkn files are counted
+    /// apart.
     pub fn not_undone(&self) -> usize {
-        self.failed + self.invalid + self.not_attempted + self.refused
+        self.failed + self.invalid + self.not_attempted + self.blocked + self.refused
     }
 
     /// `N executed, M failed, K invalid (not executed), S skipped[, U not attempted ...]`;
@@ -158,12 +170,22 @@ impl Tally {
         if self.not_attempted > 0 {
             line.push_str(&format!(", {} not attempted (cluster unreachable)", self.not_attempted));
         }
+        if self.blocked > 0 {
+            line.push_str(&format!(
+                ", {} blocked (a newer entry on the same object was not undone)",
+                self.blocked
+            ));
+        }
         line
     }
 }
 
 /// Outstanding entries of `tree` that `filter` selects, newest first (LIFO). Invalid
 /// pending-named files are selected too: they are outstanding work, reported as such.
+///
+/// Ordered by when each entry was written, not context by context: two runs on one journal
+/// overlap in time, and the schedule reads this order as "newer first" for entries on the
+/// same object. Ties (same nanosecond) fall back to the context's time and the file name.
 pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> {
     let mut chosen: Vec<(&scan::ContextNode, &EntryNode)> = tree
         .entries()
@@ -171,7 +193,11 @@ pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> 
         .filter(|(c, e)| filter.matches(c, e))
         .collect();
     chosen.sort_by(|(ca, a), (cb, b)| {
-        (cb.name.ts_ns, b.name.ts_ns).cmp(&(ca.name.ts_ns, a.name.ts_ns))
+        (b.name.ts_ns, cb.name.ts_ns, &b.file_name).cmp(&(
+            a.name.ts_ns,
+            ca.name.ts_ns,
+            &a.file_name,
+        ))
     });
     chosen.into_iter().map(|(_, e)| e).collect()
 }
@@ -189,17 +215,7 @@ pub async fn execute(
 ) -> Vec<EntryOutcome> {
     let locks = if options.dry_run { HashMap::new() } else { lock_all(entries, &options).await };
     let footprints: Vec<_> = entries.iter().map(|n| schedule::footprint(n)).collect();
-    let deps = schedule::dependencies(&footprints);
-    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); entries.len()];
-    for (i, d) in deps.iter().enumerate() {
-        for &before in d {
-            dependents[before].push(i);
-        }
-    }
-    // Newest first among the ready ones, so that with `parallel: 1` this is the serial order.
-    let mut ready: BinaryHeap<Reverse<usize>> =
-        (0..entries.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+    let mut order = Order::new(&schedule::dependencies(&footprints));
     // Set once a request finds the cluster out of reach: the rest are not attempted.
     let unreachable: Mutex<Option<String>> = Mutex::new(None);
     let mut running = FuturesUnordered::new();
@@ -209,8 +225,24 @@ pub async fn execute(
     let mut limit = 1;
     loop {
         while running.len() < limit {
-            let Some(Reverse(i)) = ready.pop() else { break };
+            let Some(i) = order.next() else { break };
             let node = entries[i];
+            if let Some(newer) = order.blocked_by(i) {
+                let outcome = match unreachable.lock().ok().and_then(|u| u.clone()) {
+                    Some(reason) => Outcome::NotAttempted { reason },
+                    None => Outcome::Blocked {
+                        reason: format!(
+                            "waits for {}, a newer entry on the same object that was not undone",
+                            entries[newer].file_name
+                        ),
+                    },
+                };
+                let out = finish(node, outcome);
+                report(&out);
+                order.settle(i, false);
+                results[i] = Some(out);
+                continue;
+            }
             let lock = node.path.parent().and_then(|dir| locks.get(dir));
             let unreachable = &unreachable;
             running.push(async move {
@@ -226,15 +258,60 @@ pub async fn execute(
         }
         let out = finish(entries[i], outcome);
         report(&out);
+        order.settle(i, !out.outcome.left_outstanding());
         results[i] = Some(out);
-        for &next in &dependents[i] {
-            waiting[next] -= 1;
-            if waiting[next] == 0 {
-                ready.push(Reverse(next));
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// Which entries may start: those whose newer entries on the same objects have all finished
+/// ([`schedule::dependencies`]). An entry whose newer one was left outstanding does not run
+/// (it is reported blocked), and neither does anything older behind it.
+struct Order {
+    waiting: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    /// Newest first among the ready ones, so that with `parallel: 1` this is the serial order.
+    ready: BinaryHeap<Reverse<usize>>,
+    /// The newer entry, not undone, that an entry waits behind.
+    blocked_by: Vec<Option<usize>>,
+}
+
+impl Order {
+    fn new(deps: &[Vec<usize>]) -> Order {
+        let waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); deps.len()];
+        for (i, d) in deps.iter().enumerate() {
+            for &before in d {
+                dependents[before].push(i);
+            }
+        }
+        let ready = (0..deps.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
+        Order { waiting, dependents, ready, blocked_by: vec![None; deps.len()] }
+    }
+
+    fn next(&mut self) -> Option<usize> {
+        self.ready.pop().map(|Reverse(i)| i)
+    }
+
+    fn blocked_by(&self, i: usize) -> Option<usize> {
+        self.blocked_by[i]
+    }
+
+    /// Entry `i` finished: `undone` when nothing of its change is left in the cluster.
+    fn settle(&mut self, i: usize, undone: bool) {
+        // Name the entry that was not undone, not the chain of entries blocked behind it.
+        let cause = if undone { None } else { Some(self.blocked_by[i].unwrap_or(i)) };
+        for k in 0..self.dependents[i].len() {
+            let next = self.dependents[i][k];
+            if let Some(cause) = cause {
+                self.blocked_by[next].get_or_insert(cause);
+            }
+            self.waiting[next] -= 1;
+            if self.waiting[next] == 0 {
+                self.ready.push(Reverse(next));
             }
         }
     }
-    results.into_iter().flatten().collect()
 }
 
 /// Takes the lock of every context involved, in path order: two processes executing
@@ -266,9 +343,10 @@ async fn execute_one(
     if dry_run {
         return plan(node);
     }
-    if let EntryBody::Invalid(reason) = &node.body {
-        // Nothing to lock or send: the file cannot say what to undo.
-        return Outcome::Invalid { reason: reason.clone() };
+    // Nothing to lock or send (a file that cannot say what to undo, a Krkn file left to
+    // Krkn): reported exactly as without a cluster, and [`lock_all`] took no lock for it.
+    if !needs_cluster(node) {
+        return offline_outcome(node);
     }
     if let Some(reason) = unreachable.lock().ok().and_then(|u| u.clone()) {
         return Outcome::NotAttempted { reason };
@@ -310,18 +388,22 @@ pub fn execute_offline(
         .iter()
         .filter(|node| !needs_cluster(node))
         .map(|node| {
-            let outcome = match &node.body {
-                EntryBody::Invalid(reason) => Outcome::Invalid { reason: reason.clone() },
-                EntryBody::Krkn(k) => {
-                    Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }
-                }
-                _ => Outcome::Failed { error: "internal: this entry needs the cluster".into() },
-            };
-            let out = finish(node, outcome);
+            let out = finish(node, offline_outcome(node));
             report(&out);
             out
         })
         .collect()
+}
+
+/// The outcome of an entry that needs no cluster ([`needs_cluster`] is false).
+fn offline_outcome(node: &EntryNode) -> Outcome {
+    match &node.body {
+        EntryBody::Invalid(reason) => Outcome::Invalid { reason: reason.clone() },
+        EntryBody::Krkn(k) => {
+            Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }
+        }
+        _ => Outcome::Failed { error: "internal: this entry needs the cluster".into() },
+    }
 }
 
 fn finish(node: &EntryNode, outcome: Outcome) -> EntryOutcome {
@@ -408,7 +490,7 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
                 }
                 Outcome::Executed { notes }
             }
-            Err(e) => Outcome::Failed { error: e.to_string() },
+            Err(e) => failed(lock, &node.path, e.to_string()),
         };
     }
     let applied = match &fresh.body {
@@ -447,12 +529,23 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
             Ok(Marked::AlreadyExecuted) => Outcome::Failed {
                 error: "internal: the entry disappeared while its context was locked".into(),
             },
-            Err(e) => Outcome::Failed { error: format!("undone in the cluster, but {e}") },
+            Err(e) => failed(lock, &node.path, format!("undone in the cluster, but {e}")),
         },
-        Err(error) => match lock.record_failure(&node.path, &error) {
-            Ok(_) => Outcome::Failed { error },
-            Err(e) => Outcome::Failed { error: format!("{error}; and {e}") },
-        },
+        Err(error) => failed(lock, &node.path, error),
+    }
+}
+
+/// A failed entry: its error recorded beside it (so listings say "failed", not "pending"),
+/// and the outcome saying so — or saying that the record could not be written either.
+fn failed(lock: &ContextLock, pending: &Path, error: String) -> Outcome {
+    // A rename that happened before its directory fsync failed: no record for a file that is
+    // no longer pending.
+    if matches!(lock.still_pending(pending), Ok(false)) {
+        return Outcome::Failed { error };
+    }
+    match lock.record_failure(pending, &error) {
+        Ok(_) => Outcome::Failed { error },
+        Err(e) => Outcome::Failed { error: format!("{error}; and {e}") },
     }
 }
 
@@ -469,8 +562,14 @@ pub async fn revert_own(
     if !lock.still_pending(pending).map_err(|e| e.to_string())? {
         return Ok(vec![format!("{} was already executed by another process", pending.display())]);
     }
-    let mut notes = apply_entry(ops, entry).await?;
-    lock.mark_executed(pending).map_err(|e| format!("undone in the cluster, but {e}"))?;
+    // A failure is recorded like the executor's, so the entry lists as failed, not pending,
+    // when nothing rolls it back afterwards (auto_rollback off).
+    let record = |error: String| match lock.record_failure(pending, &error) {
+        Ok(_) => error,
+        Err(e) => format!("{error}; and {e}"),
+    };
+    let mut notes = apply_entry(ops, entry).await.map_err(record)?;
+    lock.mark_executed(pending).map_err(|e| record(format!("undone in the cluster, but {e}")))?;
     if let Some(mirror) = &entry.mirror
         && let Err(e) = super::mirror::retire(ops, mirror).await
     {
@@ -683,11 +782,18 @@ async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, St
         if ops.create(object).await.map_err(|e| e.to_string())?.is_some() {
             return Ok(None);
         }
-        let terminating = ops
-            .get(&target)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some_and(|o| o.metadata.deletion_timestamp.is_some());
+        let terminating = match ops.get(&target).await.map_err(|e| e.to_string())? {
+            Some(o) => o.metadata.deletion_timestamp.is_some(),
+            // It finished terminating between the 409 and this read: create again at once.
+            None if std::time::Instant::now() <= deadline => continue,
+            None => {
+                return Err(format!(
+                    "{} answers 409 AlreadyExists to the create but cannot be read; run \
+                     execute-rollback again",
+                    target.display()
+                ));
+            }
+        };
         if !terminating {
             return Ok(Some(format!(
                 "{} already exists (re-created by its controller or by hand)",
@@ -709,6 +815,27 @@ async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, St
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_entry_not_undone_blocks_every_older_one_behind_it_and_nothing_else() {
+        // 0 newest; 1 waits for 0, 2 waits for 1; 3 touches something else.
+        let mut order = Order::new(&[vec![], vec![0], vec![1], vec![]]);
+        let mut started = vec![];
+        while let Some(i) = order.next() {
+            started.push((i, order.blocked_by(i)));
+            // 0 fails; whatever is blocked is settled as not undone too.
+            let undone = i == 3;
+            order.settle(i, undone);
+        }
+        started.sort();
+        assert_eq!(started, vec![(0, None), (1, Some(0)), (2, Some(0)), (3, None)]);
+
+        let mut order = Order::new(&[vec![], vec![0]]);
+        assert_eq!(order.next(), Some(0));
+        assert_eq!(order.next(), None, "1 waits for 0");
+        order.settle(0, true);
+        assert_eq!((order.next(), order.blocked_by(1)), (Some(1), None));
+    }
 
     fn out(outcome: Outcome) -> EntryOutcome {
         EntryOutcome { path: "x".into(), file_name: "x".into(), summary: String::new(), outcome }

@@ -257,17 +257,6 @@ pub fn retire(pending: &Path) -> Result<Marked, JournalError> {
     lock_context_blocking(context_of(pending)?, DEFAULT_PATIENCE)?.mark_executed(pending)
 }
 
-/// Retires a refused change's entry as not applied, under the lock (see
-/// [`ContextLock::mark_not_applied`]).
-pub fn retire_not_applied(pending: &Path, reason: &str) -> Result<Marked, JournalError> {
-    lock_context_blocking(context_of(pending)?, DEFAULT_PATIENCE)?.mark_not_applied(pending, reason)
-}
-
-/// Rewrites a pending entry under the lock (see [`ContextLock::rewrite`]).
-pub fn amend(pending: &Path, text: &[u8]) -> Result<(), JournalError> {
-    lock_context_blocking(context_of(pending)?, DEFAULT_PATIENCE)?.rewrite(pending, text)
-}
-
 /// `mark-executed` (CLI and TUI): audit first, then rename, under the lock. `pending` may be
 /// relative; it is resolved so the audit line lands in the journal root.
 pub fn mark_by_hand(

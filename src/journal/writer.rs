@@ -2,12 +2,19 @@
 //!
 //! New files are created here; every later change of an entry (amend, retire) goes through
 //! `state`, under the context lock.
+//!
+//! A change a process is about to make goes through [`InFlight`]: the context lock is taken
+//! before its entry is written and held until the change has been made or refused. An
+//! executor (any process) undoes entries only under that lock, so it never meets an entry whose
+//! change has not been sent yet — it would find nothing to undo, mark the entry executed, and
+//! the change made a moment later would stay in the cluster with no entry left to undo it.
 
 use std::path::{Path, PathBuf};
 
 use super::entry::{ClusterIdentity, Entry, FORMAT_VERSION, MirrorRef, UndoAction, Writer};
 use super::error::{JournalError, io_err};
 use super::fsio;
+use super::lock::{ContextLock, DEFAULT_PATIENCE, lock_context};
 use super::names::{self, ContextName, EntryName, Flavor};
 
 /// A journal directory (created 0700 on open).
@@ -121,8 +128,18 @@ impl Context {
         }
     }
 
-    /// Writes the entry durably (temp, fsync, no-replace rename, directory fsync). Only after
-    /// this returns may the caller touch the cluster.
+    /// Takes this context's lock for one change: write its entry, make the change, record the
+    /// outcome through the returned [`InFlight`], then drop it. Waits for an executor that
+    /// holds the lock (up to [`DEFAULT_PATIENCE`]), and fails rather than make a change whose
+    /// entry could be undone before the change is sent.
+    pub async fn begin_change(&self) -> Result<InFlight, JournalError> {
+        let lock = lock_context(&self.dir, DEFAULT_PATIENCE).await?;
+        Ok(InFlight { ctx: self.clone(), lock })
+    }
+
+    /// Writes the entry durably (temp, fsync, no-replace rename, directory fsync), without the
+    /// lock: for an entry whose change this process does not make right after (tests, benches,
+    /// tools). A change about to be made goes through [`Context::begin_change`].
     pub fn write(&self, name: EntryName, draft: EntryDraft) -> Result<WrittenEntry, JournalError> {
         if draft.undo.is_empty() {
             return Err(JournalError::Invalid {
@@ -167,39 +184,60 @@ impl Context {
         }
     }
 
-    /// Rewrites a pending entry in place (durably), e.g. to record the uid the cluster assigned.
-    /// Under the context lock, and only while the entry is still pending: an executor in
-    /// another process may have undone it meanwhile, and it must not come back as pending.
-    pub fn amend(
-        &self,
-        written: &mut WrittenEntry,
-        change: impl FnOnce(&mut Entry),
-    ) -> Result<(), JournalError> {
-        let mut amended = written.entry.clone();
-        change(&mut amended);
-        let file_name = written.name.pending_file_name();
-        let text = amended.render(&file_name).map_err(|e| JournalError::Serialize {
-            path: written.path.clone(),
-            message: e.to_string(),
-        })?;
-        super::state::amend(&written.path, text.as_bytes())?;
-        written.entry = amended;
-        Ok(())
-    }
-
     /// The scenario undid its own change: mark *this* entry executed (never another one), under
     /// the context lock. Already executed by another process counts as done.
     pub fn retire(&self, written: &WrittenEntry) -> Result<(), JournalError> {
         super::state::retire(&written.path).map(|_| ())
     }
+}
 
-    /// The API server refused the change outright, so it was never made: retire *this* entry at
-    /// once as not applied, with `reason` (audit line, then the record, then the rename).
+/// The entry as `change` leaves it, and its text.
+fn amended(
+    written: &WrittenEntry,
+    change: impl FnOnce(&mut Entry),
+) -> Result<(Entry, String), JournalError> {
+    let mut amended = written.entry.clone();
+    change(&mut amended);
+    let text = amended.render(&written.name.pending_file_name()).map_err(|e| {
+        JournalError::Serialize { path: written.path.clone(), message: e.to_string() }
+    })?;
+    Ok((amended, text))
+}
+
+/// One change in flight: the context's lock, held from before its entry is written until the
+/// change has been made or refused (see the module doc). Dropping it releases the lock.
+#[derive(Debug)]
+pub struct InFlight {
+    ctx: Context,
+    lock: ContextLock,
+}
+
+impl InFlight {
+    /// Writes the change's entry durably; only after this returns may the caller touch the
+    /// cluster.
+    pub fn write(&self, name: EntryName, draft: EntryDraft) -> Result<WrittenEntry, JournalError> {
+        self.ctx.write(name, draft)
+    }
+
+    /// Rewrites the pending entry in place (durably), e.g. with the uid the cluster assigned.
+    pub fn amend(
+        &self,
+        written: &mut WrittenEntry,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<(), JournalError> {
+        let (amended, text) = amended(written, change)?;
+        self.lock.rewrite(&written.path, text.as_bytes())?;
+        written.entry = amended;
+        Ok(())
+    }
+
+    /// The API server refused the change, so it was never made: retires the entry at once as
+    /// not applied (see [`ContextLock::mark_not_applied`]).
     pub fn retire_not_applied(
         &self,
         written: &WrittenEntry,
         reason: &str,
     ) -> Result<(), JournalError> {
-        super::state::retire_not_applied(&written.path, reason).map(|_| ())
+        self.lock.mark_not_applied(&written.path, reason).map(|_| ())
     }
 }

@@ -28,6 +28,7 @@ use crate::journal::entry::{
     ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
 use crate::journal::executor::revert_own;
+use crate::journal::writer::InFlight;
 use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
 
 use crate::deadman::Armed;
@@ -44,13 +45,19 @@ pub struct Change {
 }
 
 /// Test hook (`CHAOSDECK_FAILPOINT`): fail or hang right after the Nth cluster change, so
-/// tests can inject a failure or SIGKILL the process at exactly that step.
+/// tests can inject a failure or SIGKILL the process at exactly that step; or hold the Nth
+/// change back for [`SLOW_CHANGE`] after its entry is written, so a test can start an executor
+/// while the change is in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failpoint {
     FailAfterChange(usize),
     HangAfterChange(usize),
     PanicAfterChange(usize),
+    SlowChange(usize),
 }
+
+/// How long `slow-change:N` holds its change back.
+const SLOW_CHANGE: Duration = Duration::from_secs(5);
 
 impl Failpoint {
     pub fn from_env() -> Option<Failpoint> {
@@ -61,6 +68,7 @@ impl Failpoint {
             "fail-after-change" => Some(Failpoint::FailAfterChange(n)),
             "hang-after-change" => Some(Failpoint::HangAfterChange(n)),
             "panic-after-change" => Some(Failpoint::PanicAfterChange(n)),
+            "slow-change" => Some(Failpoint::SlowChange(n)),
             _ => None,
         }
     }
@@ -351,7 +359,7 @@ impl ScenarioCtx {
             uid: None,
             require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), name.id())]),
         };
-        let mut written = self.write(&ctx, name, step, vec![undo]).await?;
+        let (mut written, held) = self.write(&ctx, name, step, vec![undo]).await?;
         let created = match self.ops.create(&object).await {
             Ok(Some(created)) => created,
             Ok(None) => {
@@ -360,18 +368,23 @@ impl ScenarioCtx {
                      create, so chaosdeck did not make that object",
                     target.display()
                 );
-                self.not_applied(&written, &why).await?;
+                self.not_applied(&held, &written, &why).await?;
                 return Err(ScenarioError::Failed(why));
             }
-            Err(e) => return Err(self.refused(&written, "create", e).await),
+            Err(e) => return Err(self.refused(&held, &written, "create", e).await),
         };
         // Pin the undo to this exact object now that the cluster has given it a uid.
-        if let Some(uid) = created.metadata.uid.clone() {
-            ctx.amend(&mut written, |e| {
+        let uid = created.metadata.uid.clone();
+        if let Some(uid) = uid.clone() {
+            held.amend(&mut written, |e| {
                 if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
                     *slot = Some(uid);
                 }
             })?;
+        }
+        // Made and recorded: from here an executor may undo it.
+        drop(held);
+        if uid.is_some() {
             // The mirror without the uid still deletes only the labelled object; with it, the
             // watchdog's undo is one exact request like the executor's.
             if let Some(armed) = &self.armed
@@ -402,11 +415,12 @@ impl ScenarioCtx {
             return Ok(Change { target, written: None, object: None });
         }
         let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
-        let written = self.record(step, vec![undo]).await?;
+        let (written, held) = self.record(step, vec![undo]).await?;
         let patched = match self.ops.merge_patch(&target, &set).await {
             Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&written, "patch", e).await),
+            Err(e) => return Err(self.refused(&held, &written, "patch", e).await),
         };
+        drop(held);
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
     }
@@ -442,7 +456,7 @@ impl ScenarioCtx {
             path: path.to_string(),
             item: item.clone(),
         };
-        let written = self.record(step, vec![undo]).await?;
+        let (written, held) = self.record(step, vec![undo]).await?;
         let op = if has_list {
             json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
         } else {
@@ -452,8 +466,9 @@ impl ScenarioCtx {
             serde_json::from_value(op).map_err(|e| ScenarioError::Internal(e.to_string()))?;
         let patched = match self.ops.json_patch(&target, patch).await {
             Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&written, "patch", e).await),
+            Err(e) => return Err(self.refused(&held, &written, "patch", e).await),
         };
+        drop(held);
         self.after_change().await?;
         Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
     }
@@ -479,7 +494,7 @@ impl ScenarioCtx {
             self.log(format!("dry run: would delete {} ({step}); {entry}", target.display()));
             return Ok(Change { target, written: None, object: None });
         }
-        let written = match snapshot {
+        let in_flight = match snapshot {
             Some(object) => Some(
                 self.record(step, vec![UndoAction::Create { object: creatable(&object) }]).await?,
             ),
@@ -488,16 +503,17 @@ impl ScenarioCtx {
         let outcome = match self.ops.delete_with_grace(&target, uid, grace).await {
             Ok(outcome) => outcome,
             Err(e) => {
-                return Err(match &written {
-                    Some(written) => self.refused(written, "delete", e).await,
+                return Err(match &in_flight {
+                    Some((written, held)) => self.refused(held, written, "delete", e).await,
                     None => e.into(),
                 });
             }
         };
         if let crate::cluster::DeleteOutcome::NotOurs(why) = outcome {
             // 409 on the uid precondition: nothing was deleted.
-            if let Some(written) = &written {
+            if let Some((written, held)) = &in_flight {
                 self.not_applied(
+                    held,
                     written,
                     &format!("the API server refused the delete (HTTP 409): {why}"),
                 )
@@ -505,6 +521,7 @@ impl ScenarioCtx {
             }
             return Err(ScenarioError::Failed(why));
         }
+        let written = in_flight.map(|(written, _held)| written);
         self.after_change().await?;
         Ok(Change { target, written, object: None })
     }
@@ -512,7 +529,13 @@ impl ScenarioCtx {
     /// A forward request failed. Refused outright (401, 403, 409, 422, or never sent), the
     /// change was not made: its entry is retired at once as not applied. Anything else
     /// (timeouts, 5xx, a lost connection) may have been applied: the entry stays pending.
-    async fn refused(&self, written: &WrittenEntry, verb: &str, e: OpError) -> ScenarioError {
+    async fn refused(
+        &self,
+        held: &InFlight,
+        written: &WrittenEntry,
+        verb: &str,
+        e: OpError,
+    ) -> ScenarioError {
         let code = match &e {
             OpError::Unauthorized { code, .. } => Some(*code),
             OpError::Api { code: Some(code @ (409 | 422)), .. } => Some(*code),
@@ -526,7 +549,7 @@ impl ScenarioCtx {
             (None, true) => format!("the {verb} was never sent: {e}"),
             (None, false) => return e.into(),
         };
-        match self.not_applied(written, &why).await {
+        match self.not_applied(held, written, &why).await {
             Ok(()) => e.into(),
             Err(journal) => ScenarioError::Failed(format!(
                 "{e}; and its entry {} could not be retired as not applied: {journal}",
@@ -536,24 +559,27 @@ impl ScenarioCtx {
     }
 
     /// Retires `written` as not applied (through the journal's state changes, under the
-    /// context lock) and says so.
-    async fn not_applied(&self, written: &WrittenEntry, why: &str) -> Result<(), ScenarioError> {
-        let ctx = self.context().ok_or_else(|| {
-            ScenarioError::Internal("an entry was written without a journal context".into())
-        })?;
-        ctx.retire_not_applied(written, why)?;
+    /// context lock its change holds) and says so.
+    async fn not_applied(
+        &self,
+        held: &InFlight,
+        written: &WrittenEntry,
+        why: &str,
+    ) -> Result<(), ScenarioError> {
+        held.retire_not_applied(written, why)?;
         self.log(format!("journal: not applied {}: {why}", written.path.display()));
         self.retire_mirror(written).await;
         (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         Ok(())
     }
 
-    /// Journals `undo` under a fresh name in this run's context (write-ahead, durable).
+    /// Journals `undo` under a fresh name in this run's context (write-ahead, durable); the
+    /// change is in flight until the returned [`InFlight`] is dropped.
     async fn record(
         &self,
         step: &str,
         undo: Vec<UndoAction>,
-    ) -> Result<WrittenEntry, ScenarioError> {
+    ) -> Result<(WrittenEntry, InFlight), ScenarioError> {
         let ctx = self.context_or_begin()?;
         let name = ctx.mint(&self.scenario_type);
         self.write(&ctx, name, step, undo).await
@@ -578,14 +604,16 @@ impl ScenarioCtx {
         name: crate::journal::names::EntryName,
         step: &str,
         undo: Vec<UndoAction>,
-    ) -> Result<WrittenEntry, ScenarioError> {
+    ) -> Result<(WrittenEntry, InFlight), ScenarioError> {
+        // Before the entry exists: no executor may undo it until the change has been sent.
+        let held = ctx.begin_change().await?;
         let draft = EntryDraft {
             scenario_type: self.scenario_type.clone(),
             scenario_file: Some(self.scenario_file.display().to_string()),
             step: step.to_string(),
             undo,
         };
-        let written = ctx.write(name, draft)?;
+        let written = held.write(name, draft)?;
         (self.events)(ScenarioEvent::EntryWritten {
             path: written.path.clone(),
             summary: written.entry.undo_summary(),
@@ -595,10 +623,19 @@ impl ScenarioCtx {
             && let Err(e) = armed.store.create(&written).await
         {
             let why = format!("dead man's switch: {e}; so the change was not made");
-            self.not_applied(&written, &why).await?;
+            self.not_applied(&held, &written, &why).await?;
             return Err(ScenarioError::Failed(why));
         }
-        Ok(written)
+        if let Some(Failpoint::SlowChange(at)) = self.failpoint
+            && self.changes.load(Ordering::SeqCst) + 1 == at
+        {
+            eprintln!(
+                "chaosdeck failpoint: entry written, change {at} held back {} s",
+                SLOW_CHANGE.as_secs()
+            );
+            tokio::time::sleep(SLOW_CHANGE).await;
+        }
+        Ok((written, held))
     }
 
     async fn after_change(&self) -> Result<(), ScenarioError> {
@@ -622,9 +659,12 @@ impl ScenarioCtx {
     /// Undoes a change the scenario made (normal completion) and retires its entry.
     pub async fn revert(&self, change: &Change) -> Result<(), ScenarioError> {
         let Some(written) = &change.written else { return Ok(()) };
-        revert_own(&self.ops, &written.path, &written.entry)
+        let notes = revert_own(&self.ops, &written.path, &written.entry)
             .await
             .map_err(ScenarioError::Failed)?;
+        for note in notes {
+            self.log(format!("undo: {note}"));
+        }
         (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
         Ok(())
     }

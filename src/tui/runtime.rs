@@ -318,6 +318,7 @@ fn spawn_execute(
                 Outcome::NotAttempted { reason } => {
                     format!("NOT ATTEMPTED {}: {reason}", out.file_name)
                 }
+                Outcome::Blocked { reason } => format!("BLOCKED {}: {reason}", out.file_name),
                 Outcome::Skipped { reason, .. } => format!("skipped {}: {reason}", out.file_name),
                 Outcome::Refused { reason } => format!("REFUSED {}: {reason}", out.file_name),
                 Outcome::Planned { .. } => return,
