@@ -547,3 +547,50 @@ crate::on_both_targets! {
         env.cluster.shutdown().await;
     }
 }
+
+/// The TUI's `x`/`!` and the engine's emergency rollback hand every outstanding entry to
+/// `execute`, Krkn files that need exec or a cloud included: such a file is skipped and stays
+/// pending, as `execute-rollback` reports it, not failed. (No cluster state is involved: the
+/// sandbox only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_krkn_file_left_to_krkn_is_skipped_by_execute_not_failed() {
+    let env = env(Target::Sandbox).await;
+    let context = "1796041207790014317-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
+    let name = "pvc_scenarios_1796041200284719033_qzkwtmvb.py";
+    let dir = env.journal().root().join(context);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(support::krkn_data().join("rollback").join(context).join(name), dir.join(name))
+        .unwrap();
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[..], [o] if matches!(&o.outcome, Outcome::Skipped { still_pending: true, reason } if reason.contains("not executable here"))),
+        "{outcomes:?}"
+    );
+    assert!(dir.join(name).exists(), "left pending for Krkn");
+    env.cluster.shutdown().await;
+}
+
+/// A scenario undoing its own change on normal completion records a failed undo beside the
+/// entry like the executor does, so the entry lists as failed (not merely pending) when nothing
+/// rolls it back afterwards. (Journal bookkeeping: the sandbox only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_revert_of_a_scenarios_own_change_is_recorded_beside_its_entry() {
+    let env = env(Target::Sandbox).await;
+    env.create(settings("safe")).await;
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-revert").unwrap();
+    let written = ctx
+        .write(ctx.mint("hog_scenarios"), draft("mode", vec![settings_patch("safe", "chaos")]))
+        .unwrap();
+    let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
+    env.ops.merge_patch(&cm, &json!({"data": {"mode": "chaos"}})).await.unwrap();
+    env.ops.merge_patch(&cm, &json!({"data": {"mode": "human"}})).await.unwrap();
+
+    let error = executor::revert_own(&env.ops, &written.path, &written.entry).await.unwrap_err();
+    assert!(error.contains("changed after chaosdeck set it"), "{error}");
+    let tree = scan(journal.root()).unwrap();
+    let node = tree.entries().find(|(_, e)| e.path == written.path).unwrap().1;
+    assert_eq!(node.state, EntryState::Failed);
+    assert!(node.last_error.as_ref().unwrap().error.contains("changed after chaosdeck set it"));
+    env.cluster.shutdown().await;
+}

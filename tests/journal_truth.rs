@@ -626,19 +626,24 @@ async fn amend_never_brings_back_an_entry_another_process_executed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_list_item_tells_an_absent_list_from_a_wrong_shape() {
     let env = sandbox().await;
-    env.create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {}}))
+    // Two nodes: entries on one node would keep newest-first order, and the failing one would
+    // hold back the other.
+    for name in ["n1", "n2"] {
+        env.create(
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}),
+        )
         .await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path().join("j")).unwrap();
     let ctx = journal.begin_context("run-taint").unwrap();
     let item = json!({"key": "chaos", "value": "on", "effect": "NoSchedule"});
-    let node = ObjectRef::new("v1", "Node", None, "n1");
     // The node has no taints at all: Kubernetes drops the list with its last item.
     let gone = ctx
         .write(
             ctx.mint("node_scenarios"),
             draft(UndoAction::RemoveListItem {
-                target: node.clone(),
+                target: ObjectRef::new("v1", "Node", None, "n1"),
                 path: "/spec/taints".into(),
                 item: item.clone(),
             }),
@@ -649,7 +654,7 @@ async fn remove_list_item_tells_an_absent_list_from_a_wrong_shape() {
         .write(
             ctx.mint("node_scenarios"),
             draft(UndoAction::RemoveListItem {
-                target: node,
+                target: ObjectRef::new("v1", "Node", None, "n2"),
                 path: "/spec/nothere/taints".into(),
                 item,
             }),

@@ -215,7 +215,9 @@ pub async fn execute(
 ) -> Vec<EntryOutcome> {
     let locks = if options.dry_run { HashMap::new() } else { lock_all(entries, &options).await };
     let footprints: Vec<_> = entries.iter().map(|n| schedule::footprint(n)).collect();
-    let mut order = Order::new(&schedule::dependencies(&footprints));
+    let mut order = Order::new(&schedule::dependencies(&footprints), |a, b| {
+        schedule::same_object(&footprints[a], &footprints[b])
+    });
     // Set once a request finds the cluster out of reach: the rest are not attempted.
     let unreachable: Mutex<Option<String>> = Mutex::new(None);
     let mut running = FuturesUnordered::new();
@@ -258,18 +260,31 @@ pub async fn execute(
         }
         let out = finish(entries[i], outcome);
         report(&out);
-        order.settle(i, !out.outcome.left_outstanding());
+        order.settle(i, !holds_back_older(&out.outcome));
         results[i] = Some(out);
     }
     results.into_iter().flatten().collect()
 }
 
+/// Whether entries older than this one on the same objects must wait: its change may still
+/// be in the cluster. Not for an entry refused as another cluster's (an older entry is judged
+/// the same way on its own, and reported refused, not blocked), nor for entries that send
+/// nothing (their footprint is empty: nothing waits behind them).
+fn holds_back_older(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Failed { .. } | Outcome::Blocked { .. } | Outcome::NotAttempted { .. }
+    )
+}
+
 /// Which entries may start: those whose newer entries on the same objects have all finished
-/// ([`schedule::dependencies`]). An entry whose newer one was left outstanding does not run
-/// (it is reported blocked), and neither does anything older behind it.
+/// ([`schedule::dependencies`]). An entry whose newer one on a common object was left
+/// outstanding does not run (it is reported blocked), and neither does anything older behind
+/// it on a common object.
 struct Order {
     waiting: Vec<usize>,
-    dependents: Vec<Vec<usize>>,
+    /// The older entries waiting for each entry, and whether they name a common object.
+    dependents: Vec<Vec<(usize, bool)>>,
     /// Newest first among the ready ones, so that with `parallel: 1` this is the serial order.
     ready: BinaryHeap<Reverse<usize>>,
     /// The newer entry, not undone, that an entry waits behind.
@@ -277,12 +292,12 @@ struct Order {
 }
 
 impl Order {
-    fn new(deps: &[Vec<usize>]) -> Order {
+    fn new(deps: &[Vec<usize>], same_object: impl Fn(usize, usize) -> bool) -> Order {
         let waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); deps.len()];
+        let mut dependents: Vec<Vec<(usize, bool)>> = vec![Vec::new(); deps.len()];
         for (i, d) in deps.iter().enumerate() {
             for &before in d {
-                dependents[before].push(i);
+                dependents[before].push((i, same_object(before, i)));
             }
         }
         let ready = (0..deps.len()).filter(|&i| waiting[i] == 0).map(Reverse).collect();
@@ -302,8 +317,8 @@ impl Order {
         // Name the entry that was not undone, not the chain of entries blocked behind it.
         let cause = if undone { None } else { Some(self.blocked_by[i].unwrap_or(i)) };
         for k in 0..self.dependents[i].len() {
-            let next = self.dependents[i][k];
-            if let Some(cause) = cause {
+            let (next, same_object) = self.dependents[i][k];
+            if let Some(cause) = cause.filter(|_| same_object) {
                 self.blocked_by[next].get_or_insert(cause);
             }
             self.waiting[next] -= 1;
@@ -819,7 +834,7 @@ mod tests {
     #[test]
     fn an_entry_not_undone_blocks_every_older_one_behind_it_and_nothing_else() {
         // 0 newest; 1 waits for 0, 2 waits for 1; 3 touches something else.
-        let mut order = Order::new(&[vec![], vec![0], vec![1], vec![]]);
+        let mut order = Order::new(&[vec![], vec![0], vec![1], vec![]], |_, _| true);
         let mut started = vec![];
         while let Some(i) = order.next() {
             started.push((i, order.blocked_by(i)));
@@ -830,7 +845,18 @@ mod tests {
         started.sort();
         assert_eq!(started, vec![(0, None), (1, Some(0)), (2, Some(0)), (3, None)]);
 
-        let mut order = Order::new(&[vec![], vec![0]]);
+        let mut order = Order::new(&[vec![], vec![0]], |_, _| true);
+        assert_eq!(order.next(), Some(0));
+        order.settle(0, false);
+        assert_eq!((order.next(), order.blocked_by(1)), (Some(1), Some(0)));
+
+        // Ordered behind it (a namespace in common) but no object in common: runs.
+        let mut order = Order::new(&[vec![], vec![0]], |_, _| false);
+        assert_eq!(order.next(), Some(0));
+        order.settle(0, false);
+        assert_eq!((order.next(), order.blocked_by(1)), (Some(1), None));
+
+        let mut order = Order::new(&[vec![], vec![0]], |_, _| true);
         assert_eq!(order.next(), Some(0));
         assert_eq!(order.next(), None, "1 waits for 0");
         order.settle(0, true);

@@ -55,10 +55,22 @@ impl Key {
 pub struct Footprint {
     pub exclusive: BTreeSet<Key>,
     pub shared: BTreeSet<Key>,
+    /// The objects its undo actions name (a subset of `exclusive`, which may hold a whole
+    /// namespace for ordering's sake): what "the same object" means when a newer entry was
+    /// not undone and an older one must not run ([`same_object`]).
+    pub objects: BTreeSet<Key>,
+}
+
+/// Whether two entries' undos name a common object: then the older one must not run when the
+/// newer one was not undone (it would undo in the wrong order). Sharing only a namespace
+/// orders them but does not hold the older one back.
+pub fn same_object(a: &Footprint, b: &Footprint) -> bool {
+    !a.objects.is_disjoint(&b.objects)
 }
 
 impl Footprint {
     fn touch(&mut self, target: &ObjectRef) {
+        self.objects.insert(Key::object(target));
         self.exclusive.insert(Key::object(target));
         if let Some(ns) = &target.namespace {
             self.shared.insert(Key::namespace(ns));
@@ -92,6 +104,7 @@ pub fn footprint(node: &EntryNode) -> Footprint {
                     targets.extend([h.service.clone(), h.pod.clone()]);
                 }
                 for target in targets {
+                    f.objects.insert(Key::object(&target));
                     f.exclusive.insert(Key::object(&target));
                     if let Some(ns) = &target.namespace {
                         f.exclusive.insert(Key::namespace(ns));
@@ -145,6 +158,7 @@ mod tests {
         Footprint {
             exclusive: exclusive.iter().cloned().collect(),
             shared: shared.iter().cloned().collect(),
+            objects: exclusive.iter().cloned().collect(),
         }
     }
 
