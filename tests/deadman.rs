@@ -140,6 +140,7 @@ crate::on_both_targets! {
             kill_in_chaos_window(&w, scenario_type, file, changes);
             assert!(w.outstanding() > 0, "{scenario_type}: the kill left nothing pending");
             let took = restored_within(&w, &before, Duration::from_secs(LEASE + 5));
+            eprintln!("{scenario_type}: restored {took:?} after the SIGKILL (bound {LEASE} s + 5 s)");
             assert!(took.is_some(), "{scenario_type}: not restored within lease_duration + 5 s:\n{}", w.snapshot());
             let done = all_executed(&w, &["wd-1"]).await;
             assert!(!done.is_empty(), "{scenario_type}: no mirror");
