@@ -50,6 +50,19 @@ impl Key {
     }
 }
 
+/// Kinds a namespaced object can be owned by that live outside any namespace (a mirror pod's
+/// Node above all): their key carries no namespace, like the entries that change them.
+fn cluster_scoped(api_version: &str, kind: &str) -> bool {
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    matches!(
+        (group, kind),
+        ("", "Node" | "Namespace" | "PersistentVolume")
+            | ("rbac.authorization.k8s.io", "ClusterRole" | "ClusterRoleBinding")
+            | ("storage.k8s.io", "StorageClass")
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+    )
+}
+
 /// What one entry changes, and what it relies on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Footprint {
@@ -85,7 +98,9 @@ impl Footprint {
             let owners = object.pointer("/metadata/ownerReferences").and_then(Value::as_array);
             for owner in owners.into_iter().flatten() {
                 let field = |f: &str| owner.get(f).and_then(Value::as_str).unwrap_or_default();
-                self.shared.insert(Key::of(field("apiVersion"), field("kind"), ns, field("name")));
+                let (api_version, kind) = (field("apiVersion"), field("kind"));
+                let owner_ns = if cluster_scoped(api_version, kind) { None } else { ns };
+                self.shared.insert(Key::of(api_version, kind, owner_ns, field("name")));
             }
         }
     }
@@ -180,6 +195,24 @@ mod tests {
         assert_eq!(d[1], Vec::<usize>::new(), "another pod in the same namespace runs alongside");
         assert_eq!(d[2], vec![0], "the older undo of x waits for the newer one");
         assert_eq!(d[3], vec![0, 1, 2], "the namespace waits for everything inside it");
+    }
+
+    #[test]
+    fn a_snapshot_owned_by_a_node_waits_for_the_newer_entry_on_that_node() {
+        let node = ObjectRef::new("v1", "Node", None, "n1");
+        let mut uncordon = Footprint::default();
+        uncordon.action(&UndoAction::Patch {
+            target: node,
+            restore: serde_json::json!({"spec": {"unschedulable": null}}),
+            guard: serde_json::json!({"spec": {"unschedulable": true}}),
+        });
+        let mut mirror_pod = Footprint::default();
+        mirror_pod.action(&UndoAction::Create {
+            object: serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "etcd-n1", "namespace": "kube-system",
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "u"}]}}),
+        });
+        assert_eq!(dependencies(&[uncordon, mirror_pod])[1], vec![0]);
     }
 
     #[test]
