@@ -799,8 +799,13 @@ async fn recreate(ops: &ClusterOps, object: &Value) -> Result<Option<String>, St
         }
         let terminating = match ops.get(&target).await.map_err(|e| e.to_string())? {
             Some(o) => o.metadata.deletion_timestamp.is_some(),
-            // It finished terminating between the 409 and this read: create again at once.
-            None if std::time::Instant::now() <= deadline => continue,
+            // It finished terminating between the 409 and this read: create again after a
+            // short pause (not at once: a server that keeps answering 409 to the create and
+            // 404 to the read would otherwise be sent requests back to back until the deadline).
+            None if std::time::Instant::now() <= deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
             None => {
                 return Err(format!(
                     "{} answers 409 AlreadyExists to the create but cannot be read; run \
