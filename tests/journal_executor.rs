@@ -594,3 +594,92 @@ async fn a_failed_revert_of_a_scenarios_own_change_is_recorded_beside_its_entry(
     assert!(node.last_error.as_ref().unwrap().error.contains("changed after chaosdeck set it"));
     env.cluster.shutdown().await;
 }
+
+/// The race a re-create can meet on any cluster: the create is answered 409 because the old
+/// object is still terminating, and the object is gone by the time the executor reads it. The
+/// test serves the sandbox's own router behind a hook that finishes the termination (as the
+/// kubelet would) right after the 409 and before the answer leaves, so the window is hit on
+/// every run. The pod must be re-created, not reported as "already exists" while absent.
+#[tokio::test]
+async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it() {
+    use axum::extract::Request;
+    use axum::http::{Method, StatusCode};
+    use axum::middleware::Next;
+    use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed as SandboxSeed};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // A slow kubelet: the deleted pod stays terminating until the hook ends it.
+    let sandbox = Sandbox::start(SandboxOptions {
+        seed: SandboxSeed::Demo,
+        pod_ready_delay: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let direct = sandbox.client().unwrap();
+    let pods = Api::<Pod>::namespaced(direct.clone(), "default");
+    let spec = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "solo", "namespace": "default"},
+        "spec": {"nodeName": "sandbox-worker-1", "terminationGracePeriodSeconds": 30,
+                 "containers": [{"name": "c", "image": "busybox"}]}});
+    let before = pods.create(&PostParams::default(), &serde_json::from_value(spec).unwrap()).await;
+    let before = before.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("rollback")).unwrap();
+    let ctx = journal.begin_context("run-race").unwrap();
+    ctx.write(
+        ctx.mint("pod_disruption_scenarios"),
+        draft(
+            "deleted pod",
+            vec![UndoAction::Create { object: serde_json::to_value(&before).unwrap() }],
+        ),
+    )
+    .unwrap();
+    pods.delete("solo", &DeleteParams::default()).await.unwrap();
+    let terminating = pods.get("solo").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some(), "solo is terminating");
+
+    let fired = Arc::new(AtomicBool::new(false));
+    let hook = {
+        let fired = fired.clone();
+        move |request: Request, next: Next| {
+            let fired = fired.clone();
+            let pods = pods.clone();
+            async move {
+                let create =
+                    request.method() == Method::POST && request.uri().path().ends_with("/pods");
+                let response = next.run(request).await;
+                if create
+                    && response.status() == StatusCode::CONFLICT
+                    && !fired.swap(true, Ordering::SeqCst)
+                {
+                    let now = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+                    pods.delete("solo", &now).await.unwrap();
+                }
+                response
+            }
+        }
+    };
+    let app = sandbox.router().layer(axum::middleware::from_fn(hook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let hooked = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+
+    let tree = scan(journal.root()).unwrap();
+    let selected = executor::select(&tree, &Filter::default());
+    let outcomes =
+        executor::execute(&ClusterOps::new(hooked), &selected, ExecuteOptions::default(), |_| {})
+            .await;
+    assert!(fired.load(Ordering::SeqCst), "the create met the terminating pod (409)");
+    assert!(
+        matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
+        "{outcomes:?}"
+    );
+    let after = Api::<Pod>::namespaced(direct, "default").get("solo").await.unwrap();
+    assert!(after.metadata.deletion_timestamp.is_none(), "a live pod, not the old one");
+    assert_ne!(after.metadata.uid, before.metadata.uid, "re-created with a new uid");
+    server.abort();
+    sandbox.shutdown().await;
+}
