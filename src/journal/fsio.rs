@@ -107,6 +107,14 @@ pub fn rename_durable(_held: &ContextLock, from: &Path, to: &Path) -> io::Result
     fsync_dir(parent_of(to)?)
 }
 
+/// [`rename_durable`] without the directory fsync: the caller syncs a batch of renames at once
+/// ([`ContextLock::sync`]). Needs the context lock, like every change of an existing file.
+pub fn rename_unsynced(held: &ContextLock, from: &Path, to: &Path) -> io::Result<()> {
+    rename_noreplace(from, to)?;
+    held.note_unsynced();
+    Ok(())
+}
+
 /// Needs the context lock, like every change of an existing file.
 pub fn remove_durable(_held: &ContextLock, path: &Path) -> io::Result<()> {
     fs::remove_file(path)?;

@@ -12,6 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::error::{JournalError, io_err};
@@ -26,13 +27,47 @@ const RETRY: Duration = Duration::from_millis(25);
 #[derive(Debug)]
 pub struct ContextLock {
     dir: PathBuf,
-    _fd: File,
+    /// The directory itself: the flock is on it, and so is the fsync of a batch of renames.
+    fd: File,
+    /// A rename in this directory has not been fsynced yet
+    /// ([`ContextLock::mark_executed_unsynced`]).
+    unsynced: AtomicBool,
 }
 
 impl ContextLock {
+    fn new(dir: &Path, fd: File) -> ContextLock {
+        ContextLock { dir: dir.to_path_buf(), fd, unsynced: AtomicBool::new(false) }
+    }
+
     /// The context directory this lock covers.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Makes the renames done without their directory fsync durable, with one fsync.
+    pub fn sync(&self) -> std::io::Result<()> {
+        if self.unsynced.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.fd.sync_all()
+        {
+            self.unsynced.store(true, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Remembers that a rename in this directory still needs [`ContextLock::sync`].
+    pub(super) fn note_unsynced(&self) {
+        self.unsynced.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for ContextLock {
+    /// A batch that ended early (an error, a panic unwinding) still syncs its renames before
+    /// the lock is released.
+    fn drop(&mut self) {
+        if *self.unsynced.get_mut() {
+            let _ = self.fd.sync_all();
+        }
     }
 }
 
@@ -42,7 +77,7 @@ pub async fn lock_context(dir: &Path, patience: Duration) -> Result<ContextLock,
     let started = Instant::now();
     loop {
         match try_flock(&fd, dir)? {
-            true => return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd }),
+            true => return Ok(ContextLock::new(dir, fd)),
             false if started.elapsed() < patience => tokio::time::sleep(RETRY).await,
             false => return Err(JournalError::Busy { path: dir.into() }),
         }
@@ -55,7 +90,7 @@ pub async fn lock_context(dir: &Path, patience: Duration) -> Result<ContextLock,
 pub fn lock_context_blocking(dir: &Path, patience: Duration) -> Result<ContextLock, JournalError> {
     let fd = open_dir(dir)?;
     if try_flock(&fd, dir)? {
-        return Ok(ContextLock { dir: dir.to_path_buf(), _fd: fd });
+        return Ok(ContextLock::new(dir, fd));
     }
     let wait = || {
         let started = Instant::now();
@@ -76,7 +111,7 @@ pub fn lock_context_blocking(dir: &Path, patience: Duration) -> Result<ContextLo
         }
         _ => wait(),
     };
-    waited.map(|()| ContextLock { dir: dir.to_path_buf(), _fd: fd })
+    waited.map(|()| ContextLock::new(dir, fd))
 }
 
 /// The directory itself, read-only: O_DIRECTORY refuses anything else, O_NOFOLLOW a symlink

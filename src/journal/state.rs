@@ -117,10 +117,25 @@ impl ContextLock {
 
     /// Renames `x` to `x.executed` (no-replace, durable) and drops its error record.
     pub fn mark_executed(&self, pending: &Path) -> Result<Marked, JournalError> {
+        self.mark_executed_with(pending, fsio::rename_durable)
+    }
+
+    /// [`ContextLock::mark_executed`] whose rename is made durable later, with the other
+    /// renames of the batch, by [`ContextLock::sync`] (or when the lock is dropped). For the
+    /// executor only: see `executor::execute` for why a batch may wait for its fsync.
+    pub fn mark_executed_unsynced(&self, pending: &Path) -> Result<Marked, JournalError> {
+        self.mark_executed_with(pending, fsio::rename_unsynced)
+    }
+
+    fn mark_executed_with(
+        &self,
+        pending: &Path,
+        rename: fn(&ContextLock, &Path, &Path) -> std::io::Result<()>,
+    ) -> Result<Marked, JournalError> {
         if !self.still_pending(pending)? {
             return Ok(Marked::AlreadyExecuted);
         }
-        fsio::rename_durable(self, pending, &executed_path(pending))
+        rename(self, pending, &executed_path(pending))
             .map_err(io_err("mark the entry executed", pending))?;
         for sidecar in std::iter::once(error_path(pending)).chain(legacy_error_path(pending)) {
             match fsio::remove_durable(self, &sidecar) {
