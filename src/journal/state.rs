@@ -122,8 +122,8 @@ impl ContextLock {
 
     /// [`ContextLock::mark_executed`] whose rename is made durable later, with the other
     /// renames of the batch, by [`ContextLock::sync`] (or when the lock is dropped). For the
-    /// executor only: see `executor::execute` for why a batch may wait for its fsync.
-    pub fn mark_executed_unsynced(&self, pending: &Path) -> Result<Marked, JournalError> {
+    /// executor only: `executor::Batches` says why a batch may wait for its fsync.
+    pub(super) fn mark_executed_unsynced(&self, pending: &Path) -> Result<Marked, JournalError> {
         self.mark_executed_with(pending, fsio::rename_unsynced)
     }
 
