@@ -141,6 +141,26 @@ pub struct Subscription {
     pub rv: u64,
 }
 
+/// How many names a create with `generateName` tries before it fails with 409.
+const GENERATE_NAME_TRIES: usize = 8;
+
+/// `prefix` and the first generated suffix whose name is not `taken`; when all
+/// [`GENERATE_NAME_TRIES`] are taken, the last one (the create then fails with 409).
+fn generate_name(
+    prefix: &str,
+    taken: impl Fn(&str) -> bool,
+    mut suffix: impl FnMut() -> String,
+) -> String {
+    let mut name = format!("{prefix}{}", suffix());
+    for _ in 1..GENERATE_NAME_TRIES {
+        if !taken(&name) {
+            break;
+        }
+        name = format!("{prefix}{}", suffix());
+    }
+    name
+}
+
 fn key_of(res: usize, obj: &Value) -> Key {
     let ns = if RESOURCES[res].namespaced { meta::namespace(obj) } else { "" };
     (ns.to_string(), meta::name(obj).to_string())
@@ -561,7 +581,17 @@ impl Inner {
         if meta::name(&obj).is_empty()
             && let Some(prefix) = meta::str_at(&obj, &["metadata", "generateName"])
         {
-            let generated = format!("{prefix}{}", random_suffix(5));
+            // Like the API server since v1.32 (RetryGenerateName), a generated name that is
+            // taken is generated again (8 tries in all) instead of failing the create with a
+            // 409: 500 pods of one owner collide on 5 random characters about once in a
+            // hundred passes.
+            let scope = if def.namespaced { ns } else { "" };
+            let table = &self.tables[res];
+            let generated = generate_name(
+                prefix,
+                |name| table.contains_key(&(scope.to_string(), name.to_string())),
+                || random_suffix(5),
+            );
             meta::set(&mut obj, &["metadata", "name"], json!(generated));
         }
         let name = meta::name(&obj).to_string();
@@ -863,6 +893,25 @@ mod tests {
 
     fn pod(name: &str) -> Value {
         json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
+    }
+
+    #[test]
+    fn a_generated_name_that_is_taken_is_generated_again() {
+        let suffixes = ["aaaaa", "bbbbb", "ccccc"];
+        let mut next = suffixes.iter().map(|s| s.to_string());
+        let name = generate_name("job-", |n| n == "job-aaaaa", || next.next().unwrap());
+        assert_eq!(name, "job-bbbbb");
+
+        let mut calls = 0;
+        let name = generate_name(
+            "job-",
+            |_| true,
+            || {
+                calls += 1;
+                format!("{calls:05}")
+            },
+        );
+        assert_eq!((name.as_str(), calls), ("job-00008", GENERATE_NAME_TRIES));
     }
 
     #[test]
