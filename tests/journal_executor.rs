@@ -623,8 +623,8 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
         "metadata": {"name": "solo", "namespace": "default"},
         "spec": {"nodeName": "sandbox-worker-1", "terminationGracePeriodSeconds": 30,
                  "containers": [{"name": "c", "image": "busybox"}]}});
-    let before = pods.create(&PostParams::default(), &serde_json::from_value(spec).unwrap()).await;
-    let before = before.unwrap();
+    let spec: Pod = serde_json::from_value(spec).unwrap();
+    let before = pods.create(&PostParams::default(), &spec).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path().join("rollback")).unwrap();
     let ctx = journal.begin_context("run-race").unwrap();
