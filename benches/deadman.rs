@@ -150,8 +150,14 @@ async fn operator(kubeconfig: PathBuf) {
     let run_uuid = uuid::Uuid::new_v4().to_string();
     let (run, fenced) = chaosdeck::deadman::arm(client, &switch, &run_uuid).await.expect("armed");
     let journal_dir = std::env::var_os("CHAOSDECK_BENCH_JOURNAL").expect("journal dir");
+    let target = chaosdeck::cluster::ClusterTarget {
+        context: "chaosdeck-sandbox".into(),
+        server: String::new(),
+    };
+    let identity = chaosdeck::cluster::identify(&fenced, &target).await;
     let journal = chaosdeck::journal::Journal::open(PathBuf::from(journal_dir))
         .expect("journal")
+        .for_cluster(identity)
         .mirrored_in("chaosdeck-system");
     let (_pause, paused) = tokio::sync::watch::channel(false);
     let ctx = ScenarioCtx::new(CtxParams {
@@ -193,8 +199,20 @@ async fn main() {
     cmd.args(["sandbox", "--port", "0", "--seed", "demo", "--kubeconfig-out"]).arg(&kubeconfig);
     let _sandbox = start(cmd, "Press Ctrl-C", true);
     let client = client(&kubeconfig).await;
+    // The watchdog as the sandbox knows it: a token naming its ServiceAccount.
+    let watchdog_kubeconfig = dir.path().join("watchdog.kubeconfig");
+    let server = std::fs::read_to_string(&kubeconfig)
+        .expect("kubeconfig")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: ").map(str::to_string))
+        .expect("server");
+    let text = chaosdeck::sandbox::kubeconfig::yaml_for(
+        &server,
+        Some(chaosdeck::sandbox::switch_policy::WATCHDOG),
+    );
+    std::fs::write(&watchdog_kubeconfig, text).expect("watchdog kubeconfig");
     let mut cmd = bin();
-    cmd.args(["watchdog", "--kubeconfig"]).arg(&kubeconfig).args(["--id", "bench"]);
+    cmd.args(["watchdog", "--kubeconfig"]).arg(&watchdog_kubeconfig).args(["--id", "bench"]);
     let watchdog = start(cmd, "watching Leases and mirrors", false);
 
     println!(

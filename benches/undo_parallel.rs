@@ -15,7 +15,7 @@ use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
 use chaosdeck::journal::{EntryDraft, Filter, Journal, ObjectRef, UndoAction, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
@@ -34,8 +34,9 @@ async fn sandbox(max_inflight: Option<usize>) -> Sandbox {
 }
 
 /// Builds the cluster state and the journal: entry i of context c works on object cm-c-i in
-/// namespace ns-(c % 10). A third each: a ConfigMap chaosdeck created (delete it by uid), one
-/// it patched (restore, guarded), one it deleted (re-create it from the snapshot).
+/// namespace ns-(c % 10). A third each, as chaos makes them: a ConfigMap chaosdeck created
+/// (delete it by uid), a Service whose selector it hijacked (restore, guarded), a bare Pod it
+/// deleted (re-create it from the snapshot).
 async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize, concurrency: usize) {
     let client = sb.client().expect("client");
     let target = ClusterTarget { context: "chaosdeck-sandbox".into(), server: sb.url() };
@@ -62,8 +63,7 @@ async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize, concurren
             async move {
                 let ns = format!("ns-{}", c % 10);
                 let name = format!("cm-{c}-{i}");
-                let api: Api<ConfigMap> = Api::namespaced(client, &ns);
-                let target = ObjectRef::new("v1", "ConfigMap", Some(&ns), &name);
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
                 let cm = |v: &str| -> ConfigMap {
                     serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": v}}))
                         .expect("configmap")
@@ -73,22 +73,27 @@ async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize, concurren
                         let created =
                             api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
                         UndoAction::Delete {
-                            target,
+                            target: ObjectRef::new("v1", "ConfigMap", Some(&ns), &name),
                             uid: created.metadata.uid,
                             require_labels: BTreeMap::new(),
                         }
                     }
                     1 => {
-                        api.create(&PostParams::default(), &cm("chaos")).await.expect("create");
+                        let services: Api<Service> = Api::namespaced(client, &ns);
+                        let svc = serde_json::from_value(json!({"metadata": {"name": name},
+                            "spec": {"selector": {"v": "chaos"}, "ports": [{"port": 80}]}}))
+                        .expect("service");
+                        services.create(&PostParams::default(), &svc).await.expect("create");
                         UndoAction::Patch {
-                            target,
-                            restore: json!({"data": {"v": "calm"}}),
-                            guard: json!({"data": {"v": "chaos"}}),
+                            target: ObjectRef::new("v1", "Service", Some(&ns), &name),
+                            restore: json!({"spec": {"selector": {"v": "calm"}}}),
+                            guard: json!({"spec": {"selector": {"v": "chaos"}}}),
                         }
                     }
                     _ => {
-                        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": name, "namespace": ns}, "data": {"v": "calm"}});
+                        let object = json!({"apiVersion": "v1", "kind": "Pod",
+                            "metadata": {"name": name, "namespace": ns, "annotations": {"v": "calm"}},
+                            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
                         UndoAction::Create { object }
                     }
                 };
@@ -104,23 +109,33 @@ async fn prepare(sb: &Sandbox, root: &std::path::Path, entries: usize, concurren
         .await;
 }
 
+/// Every ConfigMap, Service selector and Pod the journal touched, with its value.
 async fn end_state(sb: &Sandbox) -> Vec<String> {
-    let api: Api<ConfigMap> = Api::all(sb.client().expect("client"));
-    let mut state: Vec<String> = api
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .items
-        .into_iter()
-        .map(|c| {
-            let v = c.data.and_then(|d| d.get("v").cloned()).unwrap_or_default();
-            format!(
-                "{}/{} {v}",
-                c.metadata.namespace.unwrap_or_default(),
-                c.metadata.name.unwrap_or_default()
-            )
-        })
-        .collect();
+    let client = sb.client().expect("client");
+    let at = |m: &kube::api::ObjectMeta| {
+        format!(
+            "{}/{}",
+            m.namespace.clone().unwrap_or_default(),
+            m.name.clone().unwrap_or_default()
+        )
+    };
+    let all = ListParams::default();
+    let mut state = Vec::new();
+    for c in Api::<ConfigMap>::all(client.clone()).list(&all).await.expect("list").items {
+        if c.metadata.name.as_deref() == Some("kube-root-ca.crt") {
+            continue;
+        }
+        let v = c.data.as_ref().and_then(|d| d.get("v").cloned()).unwrap_or_default();
+        state.push(format!("ConfigMap {} {v}", at(&c.metadata)));
+    }
+    for s in Api::<Service>::all(client.clone()).list(&all).await.expect("list").items {
+        let v = s.spec.as_ref().and_then(|s| s.selector.as_ref()?.get("v").cloned());
+        state.push(format!("Service {} {}", at(&s.metadata), v.unwrap_or_default()));
+    }
+    for p in Api::<Pod>::all(client).list(&all).await.expect("list").items {
+        let v = p.metadata.annotations.as_ref().and_then(|a| a.get("v").cloned());
+        state.push(format!("Pod {} {}", at(&p.metadata), v.unwrap_or_default()));
+    }
     state.sort();
     state
 }
@@ -188,7 +203,7 @@ fn main() {
         report(&format!("--parallel {default}"), &par);
         println!("  speed-up: {:.1}x", serial.took.as_secs_f64() / par.took.as_secs_f64());
         println!(
-            "  end states identical: {} ({} ConfigMaps)",
+            "  end states identical: {} ({} objects)",
             serial.state == par.state,
             par.state.len()
         );

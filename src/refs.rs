@@ -3,6 +3,8 @@
 //! Below both, so that neither has to import the other for them. Owns no behaviour beyond
 //! comparing and describing identifiers; must not talk to a cluster or touch files.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -84,6 +86,56 @@ impl ClusterIdentity {
     }
 }
 
+/// Namespaces chaos never touches unless the config says so explicitly.
+pub const BUILTIN_PROTECTED: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+/// Where the dead man's switch keeps its Leases and mirrors by default: chaos there would
+/// disarm the switch, so it is protected too.
+pub const DEFAULT_SWITCH_NAMESPACE: &str = "chaosdeck-system";
+
+/// The namespaces changes and undos stay out of, and whether the operator allowed them anyway
+/// (a config with `allow_protected_namespaces: true` made its changes there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedNamespaces {
+    pub namespaces: Vec<String>,
+    pub allowed: bool,
+}
+
+impl Default for ProtectedNamespaces {
+    /// The built-in ones and the switch's namespace, not allowed.
+    fn default() -> Self {
+        let mut namespaces: Vec<String> = BUILTIN_PROTECTED.iter().map(|s| s.to_string()).collect();
+        namespaces.push(DEFAULT_SWITCH_NAMESPACE.to_string());
+        ProtectedNamespaces { namespaces, allowed: false }
+    }
+}
+
+impl ProtectedNamespaces {
+    /// Whether `ns` is off limits.
+    pub fn refuses(&self, ns: &str) -> bool {
+        !self.allowed && self.namespaces.iter().any(|p| p == ns)
+    }
+}
+
+/// `s` fit for a terminal, a log line or a file: every control character (an escape sequence
+/// that would drive the terminal, a carriage return that would hide what came before, a
+/// newline that would forge a log line) becomes `\u{FFFD}`. Strings from a cluster or a file
+/// pass through here before they are shown or written.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect())
+}
+
+/// [`printable`] for text of several lines (a file shown whole): newlines and tabs stay.
+pub fn printable_lines(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if bad(c) { '\u{FFFD}' } else { c }).collect())
+}
+
 /// A valid RFC 1123 label (namespace names): lower-case alphanumerics and `-`, at most 63,
 /// starting and ending with an alphanumeric.
 pub fn is_dns_label(name: &str) -> bool {
@@ -105,6 +157,15 @@ mod tests {
             server: server.into(),
             kube_system_uid: uid.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn control_characters_never_pass() {
+        assert_eq!(printable("plain"), "plain");
+        assert!(matches!(printable("plain"), Cow::Borrowed(_)));
+        assert_eq!(printable("a\x1b[2Jb\rc\nd"), "a\u{FFFD}[2Jb\u{FFFD}c\u{FFFD}d");
+        assert_eq!(printable_lines("a\x1b]0;x\x07\n\tb"), "a\u{FFFD}]0;x\u{FFFD}\n\tb");
+        assert_eq!(printable("\u{9b}31m"), "\u{FFFD}31m", "C1 controls too");
     }
 
     #[test]

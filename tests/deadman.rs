@@ -43,7 +43,8 @@ fn restored_within(world: &World, want: &str, within: Duration) -> Option<Durati
 /// Runs `file` with the switch on until its last change, SIGKILLs it there and returns when
 /// the run is dead (the chaos window is open: the change is in the cluster).
 fn kill_in_chaos_window(world: &World, scenario_type: &str, file: &str, changes: usize) {
-    let config = world.config_dead_man(scenario_type, &[file], world.kubeconfig(), LEASE, RENEW);
+    let runner = world.accounts().runner.clone();
+    let config = world.config_dead_man(scenario_type, &[file], &runner, LEASE, RENEW);
     let log = world.run_and_kill_after_change(&config, changes);
     assert!(log.contains("dead man's switch: Lease"), "{scenario_type}: switch not armed");
 }
@@ -154,8 +155,9 @@ crate::on_both_targets! {
         let w = World::new(target).await;
         let before = w.steady();
         let (_watchdog, mut watchdog_lines) = w.watchdog("wd-1", &[]);
-        let proxy = Proxy::start(upstream_of(w.kubeconfig())).await;
-        let through = proxy.kubeconfig(w.kubeconfig(), w.dir.path());
+        let runner = w.accounts().runner.clone();
+        let proxy = Proxy::start(upstream_of(&runner)).await;
+        let through = proxy.kubeconfig(&runner, w.dir.path());
         let config = w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &through, 4, 1);
         let mut child = w.run(&config, None);
         let mut lines = Lines::of(&mut child);
@@ -246,11 +248,21 @@ crate::on_both_targets! {
 
     async fn bad_mirrors_are_skipped_never_executed_never_deleted(target) {
         let w = World::new(target).await;
+        let watchdog_kubeconfig = w.accounts().watchdog.clone();
         let run = "0bad0bad-0000-4000-8000-000000000001";
+        // Written by the admin, in its own name (the policies refuse anything else).
+        let me = chaosdeck::cluster::whoami(&w.client()).await.unwrap();
+        let author = json!({"chaosdeck.io/author": me.username, "chaosdeck.io/author-groups": me.encoded_groups()});
+        let with_author = |extra: serde_json::Value| {
+            let mut a = author.clone();
+            a.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            a
+        };
         let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(w.client(), NS);
         let lease = serde_json::from_value(json!({
             "metadata": {"name": format!("chaosdeck-run-{run}"),
-                         "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/run-uuid": run}},
+                         "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/run-uuid": run},
+                         "annotations": author},
             "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 1}})).unwrap();
         leases.create(&Default::default(), &lease).await.unwrap();
         // A well-formed entry that would delete the shop's ConfigMap if it were ever executed.
@@ -263,11 +275,11 @@ crate::on_both_targets! {
                             "chaosdeck.io/run-uuid": run, "chaosdeck.io/state": "pending"});
         let cms: Api<ConfigMap> = Api::namespaced(w.client(), NS);
         let bad = [
-            ("garbage", labels.clone(), json!({"chaosdeck.io/mirror-format": "1"}), "undo: [\n".to_string()),
-            ("format", labels.clone(), json!({"chaosdeck.io/mirror-format": "99"}), entry.clone()),
+            ("garbage", labels.clone(), with_author(json!({"chaosdeck.io/mirror-format": "1"})), "undo: [\n".to_string()),
+            ("format", labels.clone(), with_author(json!({"chaosdeck.io/mirror-format": "99"})), entry.clone()),
             ("labels", json!({"app.kubernetes.io/managed-by": "someone", "chaosdeck.io/mirror": "entry",
                              "chaosdeck.io/run-uuid": run, "chaosdeck.io/state": "pending"}),
-             json!({"chaosdeck.io/mirror-format": "1"}), entry.clone()),
+             with_author(json!({"chaosdeck.io/mirror-format": "1"})), entry.clone()),
         ];
         for (i, (why, labels, annotations, data)) in bad.iter().enumerate() {
             let cm = serde_json::from_value(json!({
@@ -279,7 +291,7 @@ crate::on_both_targets! {
         // Port 0 and the address the watchdog reports: a port picked here in advance could be
         // taken by another test's connection before the watchdog binds it.
         let mut watchdog = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-            .args(["watchdog", "--kubeconfig"]).arg(w.kubeconfig())
+            .args(["watchdog", "--kubeconfig"]).arg(&watchdog_kubeconfig)
             .args(["--id", "wd-1", "--metrics-addr", "127.0.0.1:0"])
             .stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut lines = Lines::of(&mut watchdog);

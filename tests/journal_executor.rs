@@ -225,10 +225,11 @@ crate::on_both_targets! {
         let journal = env.journal();
         let ctx = journal.begin_context("run-patch").unwrap();
         // Older entry: a configmap to delete. Newer entry: the hijacked selector to restore.
-        env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plan", "namespace": "default"}})).await;
+        env.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "plan", "namespace": "default", "labels": {ENTRY_LABEL: "plan"}}})).await;
         ctx.write(
             ctx.mint("service_hijacking_scenarios"),
-            draft("plan", vec![delete(("ConfigMap", "v1"), "plan", None, &[])]),
+            draft("plan", vec![delete(("ConfigMap", "v1"), "plan", None, &[(ENTRY_LABEL, "plan")])]),
         )
         .unwrap();
         let svc = ObjectRef::new("v1", "Service", Some("default"), "web");
@@ -280,72 +281,76 @@ crate::on_both_targets! {
     }
 }
 
-/// A ConfigMap `settings` in namespace default with `mode` set.
+/// A Service `settings` in namespace default whose selector holds `mode` (a selector is what
+/// chaos patches, so its undo is one chaosdeck writes).
 fn settings(mode: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": "settings", "namespace": "default"}, "data": {"mode": mode}})
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "settings", "namespace": "default"},
+           "spec": {"selector": {"mode": mode}, "ports": [{"port": 80}]}})
+}
+
+fn settings_ref() -> ObjectRef {
+    ObjectRef::new("v1", "Service", Some("default"), "settings")
+}
+
+/// Sets the selector's mode as chaos (or a human) would.
+async fn set_mode(env: &Env, mode: &str) {
+    env.ops
+        .merge_patch(&settings_ref(), &json!({"spec": {"selector": {"mode": mode}}}))
+        .await
+        .unwrap();
+}
+
+async fn mode(env: &Env) -> Value {
+    env.selector("settings").await["mode"].clone()
 }
 
 fn settings_patch(restore: &str, guard: &str) -> UndoAction {
     UndoAction::Patch {
-        target: ObjectRef::new("v1", "ConfigMap", Some("default"), "settings"),
-        restore: json!({"data": {"mode": restore}}),
-        guard: json!({"data": {"mode": guard}}),
+        target: settings_ref(),
+        restore: json!({"spec": {"selector": {"mode": restore}}}),
+        guard: json!({"spec": {"selector": {"mode": guard}}}),
     }
 }
 
 crate::on_both_targets! {
     async fn an_older_entry_waits_behind_a_newer_one_on_its_object_that_was_not_undone(target) {
         let env = env(target).await;
-        let original = env.create(settings("safe")).await;
-        let snapshot = serde_json::to_value(&original).unwrap();
+        env.create(settings("safe")).await;
         let journal = env.journal();
         let ctx = journal.begin_context("run-blocked").unwrap();
-        let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
-        // Chaos deletes `settings`, puts a replacement of its own in its place, then sets the
-        // replacement's mode. Undone newest first: mode, replacement, original.
-        let recreate = ctx
-            .write(ctx.mint("pod_disruption_scenarios"), draft("deleted settings", vec![UndoAction::Create { object: snapshot }]))
-            .unwrap();
-        env.api::<ConfigMap>().delete("settings", &DeleteParams::default()).await.unwrap();
-        let replacement = env.create(settings("chaos")).await;
-        let remove = ctx
-            .write(ctx.mint("pod_disruption_scenarios"), draft("replacement", vec![UndoAction::Delete {
-                target: cm.clone(),
-                uid: replacement.metadata.uid.clone(),
-                require_labels: BTreeMap::new(),
-            }]))
-            .unwrap();
-        let patch = ctx
-            .write(ctx.mint("pod_disruption_scenarios"), draft("mode", vec![settings_patch("chaos", "locked")]))
-            .unwrap();
-        env.ops.merge_patch(&cm, &json!({"data": {"mode": "locked"}})).await.unwrap();
-        // Someone edits the replacement after chaosdeck: the newest undo refuses to clobber it.
-        env.ops.merge_patch(&cm, &json!({"data": {"mode": "human"}})).await.unwrap();
+        // Chaos sets the selector three times. Undone newest first: locked, chaos, mid.
+        let mut written = Vec::new();
+        for (restore, set) in [("safe", "mid"), ("mid", "chaos"), ("chaos", "locked")] {
+            written.push(
+                ctx.write(ctx.mint("service_hijacking_scenarios"), draft(set, vec![settings_patch(restore, set)]))
+                    .unwrap(),
+            );
+            set_mode(&env, set).await;
+        }
+        // Someone edits the selector after chaosdeck: the newest undo refuses to clobber it.
+        set_mode(&env, "human").await;
 
         let outcomes = env.execute_all().await;
         assert!(matches!(&outcomes[0].outcome, Outcome::Failed { .. }), "{outcomes:?}");
-        // Deleting the replacement and re-creating the original would undo what the newest
-        // entry still sits on. Both wait, pending, naming the entry they wait for.
+        // Restoring the older values would undo what the newest entry still sits on. Both
+        // wait, pending, naming the entry they wait for.
+        let newest = &written[2];
         for blocked in &outcomes[1..] {
             assert!(
-                matches!(&blocked.outcome, Outcome::Blocked { reason } if reason.contains(&patch.name.pending_file_name())),
+                matches!(&blocked.outcome, Outcome::Blocked { reason } if reason.contains(&newest.name.pending_file_name())),
                 "{outcomes:?}"
             );
         }
-        assert!(recreate.path.exists() && remove.path.exists(), "blocked entries stay pending");
+        assert!(written[0].path.exists() && written[1].path.exists(), "blocked entries stay pending");
         assert_eq!(executor::Tally::of(&outcomes).blocked, 2);
-        let now = env.api::<ConfigMap>().get("settings").await.unwrap();
-        assert_eq!(now.metadata.uid, replacement.metadata.uid, "the replacement was left alone");
-        assert_eq!(now.data.unwrap()["mode"], "human", "nothing was applied over the edit");
+        assert_eq!(mode(&env).await, "human", "nothing was applied over the edit");
 
         // The edit is put back: all three run, newest first, and the original is back.
-        env.ops.merge_patch(&cm, &json!({"data": {"mode": "locked"}})).await.unwrap();
+        set_mode(&env, "locked").await;
         let outcomes = env.execute_all().await;
         assert!(outcomes.iter().all(|o| matches!(o.outcome, Outcome::Executed { .. })), "{outcomes:?}");
-        let now = env.api::<ConfigMap>().get("settings").await.unwrap();
-        assert_ne!(now.metadata.uid, replacement.metadata.uid);
-        assert_eq!(now.data.unwrap()["mode"], "safe");
+        assert_eq!(mode(&env).await, "safe");
         env.cluster.shutdown().await;
     }
 
@@ -356,17 +361,15 @@ crate::on_both_targets! {
         // Run A starts first, run B second; B changes `settings` first, A changes it after.
         let a = journal.begin_context("run-a").unwrap();
         let b = journal.begin_context("run-b").unwrap();
-        let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
-        b.write(b.mint("hog_scenarios"), draft("b", vec![settings_patch("orig", "b")])).unwrap();
-        env.ops.merge_patch(&cm, &json!({"data": {"mode": "b"}})).await.unwrap();
-        a.write(a.mint("hog_scenarios"), draft("a", vec![settings_patch("b", "a")])).unwrap();
-        env.ops.merge_patch(&cm, &json!({"data": {"mode": "a"}})).await.unwrap();
+        b.write(b.mint("service_hijacking_scenarios"), draft("b", vec![settings_patch("orig", "b")])).unwrap();
+        set_mode(&env, "b").await;
+        a.write(a.mint("service_hijacking_scenarios"), draft("a", vec![settings_patch("b", "a")])).unwrap();
+        set_mode(&env, "a").await;
 
         // Newest first is A's entry (written last), although A's context is the older one.
         let outcomes = env.execute_all().await;
         assert!(outcomes.iter().all(|o| matches!(o.outcome, Outcome::Executed { .. })), "{outcomes:?}");
-        let mode = env.api::<ConfigMap>().get("settings").await.unwrap().data.unwrap()["mode"].clone();
-        assert_eq!(mode, "orig");
+        assert_eq!(mode(&env).await, "orig");
         env.cluster.shutdown().await;
     }
 }
@@ -410,10 +413,11 @@ crate::on_both_targets! {
             let ctx = journal.begin_context(&format!("run-lock-{c}")).unwrap();
             for i in 0..total / 3 {
                 let name = format!("cm-{c}-{i}");
-                env.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}})).await;
+                env.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": "default", "labels": {ENTRY_LABEL: name}}})).await;
                 ctx.write(
                     ctx.mint("hog_scenarios"),
-                    draft(&name, vec![delete(("ConfigMap", "v1"), &name, None, &[])]),
+                    draft(&name, vec![delete(("ConfigMap", "v1"), &name, None, &[(ENTRY_LABEL, &name)])]),
                 )
                 .unwrap();
             }
@@ -509,19 +513,10 @@ crate::on_both_targets! {
                 ),
             )
             .unwrap();
-        // A kind the cluster does not serve: that undo fails and stays pending.
+        // A selector someone changed after chaosdeck: that undo fails and stays pending.
+        env.create(settings("human")).await;
         let bad = ctx
-            .write(
-                ctx.mint("application_outages_scenarios"),
-                draft(
-                    "odd",
-                    vec![UndoAction::Delete {
-                        target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
-                        uid: None,
-                        require_labels: BTreeMap::new(),
-                    }],
-                ),
-            )
+            .write(ctx.mint("service_hijacking_scenarios"), draft("odd", vec![settings_patch("orig", "chaos")]))
             .unwrap();
         let out = assert_cmd::Command::cargo_bin("chaosdeck")
             .unwrap()
@@ -580,11 +575,13 @@ async fn a_failed_revert_of_a_scenarios_own_change_is_recorded_beside_its_entry(
     let journal = env.journal();
     let ctx = journal.begin_context("run-revert").unwrap();
     let written = ctx
-        .write(ctx.mint("hog_scenarios"), draft("mode", vec![settings_patch("safe", "chaos")]))
+        .write(
+            ctx.mint("service_hijacking_scenarios"),
+            draft("mode", vec![settings_patch("safe", "chaos")]),
+        )
         .unwrap();
-    let cm = ObjectRef::new("v1", "ConfigMap", Some("default"), "settings");
-    env.ops.merge_patch(&cm, &json!({"data": {"mode": "chaos"}})).await.unwrap();
-    env.ops.merge_patch(&cm, &json!({"data": {"mode": "human"}})).await.unwrap();
+    set_mode(&env, "chaos").await;
+    set_mode(&env, "human").await;
 
     let error = executor::revert_own(&env.ops, &written.path, &written.entry).await.unwrap_err();
     assert!(error.contains("changed after chaosdeck set it"), "{error}");

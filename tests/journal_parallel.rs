@@ -8,11 +8,18 @@ use std::process::Command;
 
 use chaosdeck::journal::{EntryDraft, Journal, ObjectRef, UndoAction, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
 const INDEPENDENT: usize = 40;
+
+/// The bare pod `phoenix`, telling which one it is by an annotation.
+fn phoenix(which: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "phoenix", "namespace": "default", "annotations": {"v": which}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+}
 
 fn configmap(name: &str, value: &str) -> ConfigMap {
     serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": value}})).unwrap()
@@ -34,10 +41,10 @@ async fn start() -> (Sandbox, tempfile::TempDir) {
 
 /// A journal in which order matters for one object and not for the rest:
 /// - 40 ConfigMaps chaosdeck created: delete each (by uid), independent of each other;
-/// - `phoenix`: chaosdeck deleted the original (older entry: re-create it from its snapshot)
-///   and later created a namesake (newer entry: delete that one). Newest first, the namesake
-///   goes and the original comes back; the other way round the re-create finds the name taken
-///   and the final delete leaves nothing.
+/// - Pod `phoenix`: chaosdeck deleted the original bare pod (older entry: re-create it from its
+///   snapshot) and later created a namesake (newer entry: delete that one). Newest first, the
+///   namesake goes and the original comes back; the other way round the re-create finds the
+///   name taken and the final delete leaves nothing.
 async fn journal(sandbox: &Sandbox, root: &Path) {
     let client = sandbox.client().unwrap();
     let target = chaosdeck::cluster::ClusterTarget {
@@ -54,21 +61,25 @@ async fn journal(sandbox: &Sandbox, root: &Path) {
         step,
         undo: vec![undo],
     };
-    let snapshot = json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "phoenix", "namespace": "default"}, "data": {"v": "original"}});
-    ctx.write(
-        ctx.mint("application_outages_scenarios"),
-        draft("deleted ConfigMap default/phoenix".into(), UndoAction::Create { object: snapshot }),
-    )
-    .unwrap();
-    let namesake =
-        api.create(&PostParams::default(), &configmap("phoenix", "namesake")).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(api.clone().into_client(), "default");
     ctx.write(
         ctx.mint("application_outages_scenarios"),
         draft(
-            "created ConfigMap default/phoenix".into(),
+            "deleted Pod default/phoenix".into(),
+            UndoAction::Create { object: phoenix("original") },
+        ),
+    )
+    .unwrap();
+    let namesake = pods
+        .create(&PostParams::default(), &serde_json::from_value(phoenix("namesake")).unwrap())
+        .await
+        .unwrap();
+    ctx.write(
+        ctx.mint("application_outages_scenarios"),
+        draft(
+            "created Pod default/phoenix".into(),
             UndoAction::Delete {
-                target: ObjectRef::new("v1", "ConfigMap", Some("default"), "phoenix"),
+                target: ObjectRef::new("v1", "Pod", Some("default"), "phoenix"),
                 uid: namesake.metadata.uid,
                 require_labels: BTreeMap::new(),
             },
@@ -93,7 +104,13 @@ async fn journal(sandbox: &Sandbox, root: &Path) {
     }
 }
 
+/// What is left: each ConfigMap with its value, and each pod with its annotation.
 async fn configmaps(sandbox: &Sandbox) -> Vec<(String, String)> {
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().unwrap(), "default");
+    let left_pods = pods.list(&ListParams::default()).await.unwrap().items.into_iter().map(|p| {
+        let v = p.metadata.annotations.and_then(|a| a.get("v").cloned()).unwrap_or_default();
+        (p.metadata.name.unwrap_or_default(), v)
+    });
     let api: Api<ConfigMap> = Api::namespaced(sandbox.client().unwrap(), "default");
     let mut found: Vec<(String, String)> = api
         .list(&ListParams::default())
@@ -106,6 +123,7 @@ async fn configmaps(sandbox: &Sandbox) -> Vec<(String, String)> {
             let v = c.data.and_then(|d| d.get("v").cloned()).unwrap_or_default();
             (c.metadata.name.unwrap_or_default(), v)
         })
+        .chain(left_pods)
         .collect();
     found.sort();
     found
@@ -140,11 +158,9 @@ async fn parallel_undo_keeps_per_object_order_and_ends_like_the_serial_run() {
         );
         // The namesake's DELETE reached the server before the original's re-create.
         let sent = sandbox.requests();
-        let delete = sent
-            .iter()
-            .position(|r| r.method == "DELETE" && r.path.ends_with("/configmaps/phoenix"));
-        let create =
-            sent.iter().rposition(|r| r.method == "POST" && r.path.ends_with("/configmaps"));
+        let delete =
+            sent.iter().position(|r| r.method == "DELETE" && r.path.ends_with("/pods/phoenix"));
+        let create = sent.iter().rposition(|r| r.method == "POST" && r.path.ends_with("/pods"));
         assert!(delete.is_some() && create.is_some() && delete < create, "{sent:#?}");
         assert_eq!(scan(&dir.path().join("journal")).unwrap().outstanding(), 0);
         end_states.push(state);

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use chaosdeck::cluster::ClusterOps;
+use chaosdeck::journal::entry::ENTRY_LABEL;
 use chaosdeck::journal::executor::{self, ExecuteOptions, Outcome};
 use chaosdeck::journal::krkn::payload::{encode_base64, python_json_dumps};
 use chaosdeck::journal::lock::lock_context_blocking;
@@ -30,6 +31,8 @@ fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// The entry of a pod chaos created, written before its uid was known: it deletes the pod that
+/// carries its entry label (here the pod's name), as chaosdeck's own entries do.
 fn delete_pod(ns: &str, pod: &str) -> EntryDraft {
     EntryDraft {
         scenario_type: "hog_scenarios".into(),
@@ -38,7 +41,7 @@ fn delete_pod(ns: &str, pod: &str) -> EntryDraft {
         undo: vec![UndoAction::Delete {
             target: ObjectRef::new("v1", "Pod", Some(ns), pod),
             uid: None,
-            require_labels: BTreeMap::new(),
+            require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), pod.to_string())]),
         }],
     }
 }
@@ -77,7 +80,10 @@ impl Env {
         self.ops.create(&object).await.unwrap().expect("created");
     }
 
+    /// A pod labelled as [`delete_pod`]'s entry expects (plus `labels`).
     async fn pod(&self, ns: &str, name: &str, labels: Value, volumes: Value) {
+        let mut labels = labels;
+        labels[ENTRY_LABEL] = json!(name);
         self.create(json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": labels},
             "spec": {"containers": [{"name": "c", "image": "busybox"}], "volumes": volumes}}))
@@ -231,7 +237,7 @@ fn an_unreachable_api_server_is_named_with_its_cause_and_entries_stay_pending() 
             ctx.mint("application_outages_scenarios"),
             draft(UndoAction::Delete {
                 target: ObjectRef::new("networking.k8s.io/v1", "NetworkPolicy", Some("d"), "deny"),
-                uid: None,
+                uid: Some("uid-of-deny".into()),
                 require_labels: BTreeMap::new(),
             }),
         )
@@ -340,26 +346,31 @@ fn refused_credentials_tls_and_dns_failures_name_the_server_and_the_cause() {
     assert!(out.to_lowercase().contains("dns"), "{out}");
 }
 
+/// An entry asking to delete a kind no scenario creates is refused before any request: it
+/// stays pending, and the line says why (an entry is data whoever wrote the file chose).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kind_the_cluster_does_not_serve_is_still_reported_as_not_served() {
+async fn an_undo_of_a_change_no_scenario_makes_is_refused_before_anything_is_sent() {
     let env = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path().join("j")).unwrap();
     let ctx = journal.begin_context("run-widget").unwrap();
-    ctx.write(
-        ctx.mint("node_scenarios"),
-        draft(UndoAction::Delete {
-            target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
-            uid: None,
-            require_labels: BTreeMap::new(),
-        }),
-    )
-    .unwrap();
+    let widget = ctx
+        .write(
+            ctx.mint("node_scenarios"),
+            draft(UndoAction::Delete {
+                target: ObjectRef::new("example.com/v1", "Widget", Some("default"), "w"),
+                uid: Some("u".into()),
+                require_labels: BTreeMap::new(),
+            }),
+        )
+        .unwrap();
     let out = env.execute(journal.root(), &[]).await;
     let text = text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("the cluster does not serve example.com/v1 Widget"), "{text}");
-    assert!(!text.contains("cannot reach"), "{text}");
+    assert!(text.contains("an undo may not delete example.com/v1 Widget"), "{text}");
+    assert!(text.contains("1 refused"), "{text}");
+    assert!(widget.path.exists(), "refused entries stay pending");
+    assert!(!text.contains("does not serve"), "nothing was asked of the cluster: {text}");
     env.sandbox.shutdown().await;
 }
 
@@ -486,14 +497,16 @@ async fn executing_krkns_directory_leaves_nothing_of_chaosdecks_in_its_context_d
         .assert()
         .success()
         .stdout(predicates::str::contains(format!("[failed,krkn] {hijack}")))
-        .stdout(predicates::str::contains("last error: Service shop/cart has selector"))
+        .stdout(predicates::str::contains(
+            "last error: Service shop/cart has a selector that is neither",
+        ))
         .stdout(predicates::str::contains("[unknown]").not());
     chaosdeck()
         .arg("show")
         .arg(root.join(&hijack_ctx).join(hijack))
         .assert()
         .success()
-        .stdout(predicates::str::contains("Service shop/cart has selector"));
+        .stdout(predicates::str::contains("Service shop/cart has a selector that is neither"));
     env.sandbox.shutdown().await;
 }
 
@@ -663,10 +676,10 @@ async fn remove_list_item_tells_an_absent_list_from_a_wrong_shape() {
     let out = env.execute(journal.root(), &[]).await;
     let text = text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("1 executed, 1 failed"), "{text}");
+    assert!(text.contains("1 executed, 0 failed, 1 refused"), "{text}");
     assert!(!gone.path.exists(), "absent list = item gone");
-    assert!(wrong.path.exists(), "wrong shape stays pending");
-    assert!(text.contains("/spec/nothere does not exist"), "{text}");
+    assert!(wrong.path.exists(), "a path chaos never adds to stays pending");
+    assert!(text.contains("may not remove items from /spec/nothere/taints"), "{text}");
     env.sandbox.shutdown().await;
 }
 

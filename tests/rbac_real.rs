@@ -6,106 +6,22 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chaosdeck::journal::EntryState;
+use support::accounts::{self, rbac, repo};
 use support::cluster::{REAL_CONTEXT, Target};
 use support::world::{Lines, World, wait_exit};
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// kubectl matching the server (`scripts/realcluster build` prints its cached directory).
-fn kubectl_bin() -> PathBuf {
-    let out = Command::new(repo().join("scripts/realcluster")).arg("build").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dir = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
-    PathBuf::from(dir.trim()).join("kubectl")
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut cmd = Command::new(kubectl_bin());
-    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
-    cmd.stdin(std::process::Stdio::piped());
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Applies `manifest` (deploy/rbac.yaml, maybe edited) as admin and writes a kubeconfig for
 /// the ServiceAccount `chaosdeck/chaosdeck` with a fresh token, context [`REAL_CONTEXT`].
 fn service_account_kubeconfig(world: &World, manifest: &str) -> PathBuf {
-    account_kubeconfig(world, manifest, "chaosdeck", "chaosdeck")
+    accounts::account_kubeconfig(world, manifest, "chaosdeck", "chaosdeck")
 }
 
-/// Applies `manifest` as admin and writes a kubeconfig for the ServiceAccount
-/// `namespace/name` with a fresh token, context [`REAL_CONTEXT`].
-fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: &str) -> PathBuf {
-    let admin = world.kubeconfig();
-    ok(kubectl(admin, &["apply", "-f", "-"], Some(manifest)), "apply rbac");
-    let token = ok(
-        kubectl(admin, &["create", "token", name, "-n", namespace, "--duration=1h"], None),
-        "create token",
-    );
-    let server = world.cluster.cluster_target().server;
-    let ca = ok(
-        kubectl(
-            admin,
-            &[
-                "config",
-                "view",
-                "--raw",
-                "--minify",
-                "--flatten",
-                "-o",
-                "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-            ],
-            None,
-        ),
-        "ca",
-    );
-    let path = world.dir.path().join(format!("{namespace}-{name}.kubeconfig"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: chaosdeck-sa\n  user:\n    token: {}\ncontexts:\n- name: {REAL_CONTEXT}\n  context: {{cluster: real, user: chaosdeck-sa}}\ncurrent-context: {REAL_CONTEXT}\n",
-        token.trim()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Waits until RBAC (an informer in the API server) answers `can-i` as expected.
-fn await_can_i(sa: &Path, verb: &str, resource: &str, ns: &str, want: bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = kubectl(sa, &["auth", "can-i", verb, resource, "-n", ns], None);
-        let yes = String::from_utf8_lossy(&out.stdout).trim() == "yes";
-        if yes == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "can-i {verb} {resource} -n {ns} never became {want}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn rbac() -> String {
-    std::fs::read_to_string(repo().join("deploy/rbac.yaml")).unwrap()
+fn await_can_i(world: &World, sa: &Path, verb: &str, resource: &str, ns: &str, want: bool) {
+    accounts::await_can_i(world, sa, verb, resource, ns, want)
 }
 
 /// A config running `files` (tests/data/engine) as `scenario_type` with `kubeconfig`.
@@ -172,7 +88,7 @@ async fn every_scenario_runs_and_rolls_back_as_a_least_privilege_service_account
     let solo = serde_json::from_value(serde_json::json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
     pods.create(&Default::default(), &solo).await.unwrap();
     let sa = service_account_kubeconfig(&world, &rbac());
-    await_can_i(&sa, "create", "networkpolicies.networking.k8s.io", "shop", true);
+    await_can_i(&world, &sa, "create", "networkpolicies.networking.k8s.io", "shop", true);
     let before = world.steady();
 
     let check = chaosdeck(
@@ -241,8 +157,8 @@ async fn a_missing_verb_is_refused_before_anything_changes() {
     );
     assert_ne!(manifest, rbac(), "the edit must take the verb away");
     let sa = service_account_kubeconfig(&world, &manifest);
-    await_can_i(&sa, "get", "networkpolicies.networking.k8s.io", "shop", true);
-    await_can_i(&sa, "create", "networkpolicies.networking.k8s.io", "shop", false);
+    await_can_i(&world, &sa, "get", "networkpolicies.networking.k8s.io", "shop", true);
+    await_can_i(&world, &sa, "create", "networkpolicies.networking.k8s.io", "shop", false);
     let before = world.steady();
     let cfg = config(&world, &sa, "application_outages_scenarios", &["app_outage.yaml"]);
 
@@ -319,20 +235,6 @@ async fn a_change_the_api_server_refuses_is_retired_as_not_applied() {
     world.shutdown().await;
 }
 
-/// deploy/watchdog.yaml's RBAC without its Deployment and PodDisruptionBudget (the watchdog
-/// runs here as a process holding that ServiceAccount's token).
-fn watchdog_rbac() -> String {
-    let text = std::fs::read_to_string(repo().join("deploy/watchdog.yaml")).unwrap();
-    let kept: Vec<&str> = text
-        .split("\n---\n")
-        .filter(|doc| {
-            !doc.contains("\nkind: Deployment") && !doc.contains("\nkind: PodDisruptionBudget")
-        })
-        .collect();
-    assert!(kept.len() >= 5, "deploy/watchdog.yaml lost its RBAC documents");
-    kept.join("\n---\n")
-}
-
 /// The dead man's switch under the shipped RBAC only: a run as the chaosdeck ServiceAccount
 /// (deploy/rbac.yaml plus watchdog.yaml's chaosdeck-dead-man-switch Role) SIGKILLed in an
 /// outage's chaos window is undone by a `chaosdeck watchdog` holding nothing but the
@@ -342,13 +244,13 @@ fn watchdog_rbac() -> String {
 async fn the_watchdog_undoes_a_killed_run_with_only_its_manifest_s_permissions() {
     use chaosdeck::deadman::mirror::{self, MirrorState};
     let world = World::new(Target::Real).await;
-    let sa = service_account_kubeconfig(&world, &rbac());
-    let watchdog =
-        account_kubeconfig(&world, &watchdog_rbac(), "chaosdeck-system", "chaosdeck-watchdog");
-    await_can_i(&sa, "create", "leases.coordination.k8s.io", "chaosdeck-system", true);
-    await_can_i(&watchdog, "delete", "networkpolicies.networking.k8s.io", "shop", true);
-    // Nothing outside its Role: the watchdog cannot make a change of its own.
-    await_can_i(&watchdog, "create", "networkpolicies.networking.k8s.io", "shop", false);
+    let switch = world.accounts();
+    let (sa, watchdog) = (switch.runner.clone(), switch.watchdog.clone());
+    // Nothing outside its namespace: the watchdog can neither make nor undo a change of its
+    // own; it undoes as the run's author, whom it may impersonate.
+    await_can_i(&world, &watchdog, "delete", "networkpolicies.networking.k8s.io", "shop", false);
+    await_can_i(&world, &watchdog, "create", "networkpolicies.networking.k8s.io", "shop", false);
+    await_can_i(&world, &watchdog, "impersonate", "serviceaccounts/chaosdeck", "chaosdeck", true);
     let before = world.steady();
 
     let cfg =

@@ -116,9 +116,16 @@ pub use with_sandbox::*;
 #[cfg(not(feature = "sandbox"))]
 pub use without_sandbox::*;
 
-/// Started with a client of the sandbox once it listens (`chaosdeck sandbox --watchdog`).
+/// Started once the sandbox listens (`chaosdeck sandbox --watchdog`), with a client acting as
+/// the watchdog's ServiceAccount and the sandbox's URL.
+#[cfg(feature = "sandbox")]
+pub type AfterStart = crate::sandbox::command::AfterStart;
+#[cfg(not(feature = "sandbox"))]
 pub type AfterStart = Box<
-    dyn FnOnce(kube::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    dyn FnOnce(
+            kube::Client,
+            String,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
         + Send,
 >;
 

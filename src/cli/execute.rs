@@ -269,7 +269,8 @@ fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
     }
     if tally.refused > 0 {
         println!(
-            "refused entries stay pending: they were made on another cluster (or do not say which)"
+            "refused entries stay pending: each line says why (made on another cluster, or an \
+             undo that is not the inverse of a change chaos makes)"
         );
     }
     if tally.not_undone() > 0 || (explicit && tally.skipped_pending > 0) {

@@ -137,11 +137,12 @@ async fn serve_sandbox(cmd: SandboxCommand) -> color_eyre::Result<()> {
     if !cmd.watchdog {
         return embedded::serve(cmd.args, None).await;
     }
-    let start: embedded::AfterStart = Box::new(|client: kube::Client| {
+    let start: embedded::AfterStart = Box::new(|client: kube::Client, server: String| {
         Box::pin(async move {
             let metrics = std::sync::Arc::new(crate::deadman::metrics::WatchdogMetrics::new());
             watchdog::spawn(
                 client,
+                &server,
                 crate::config::DEFAULT_DEAD_MAN_NAMESPACE,
                 Some("sandbox-watchdog".into()),
                 std::time::Duration::from_secs(30),

@@ -44,10 +44,10 @@ pub async fn run(args: ReconcileArgs) -> Result<ExitCode> {
     }
     println!(
         "{} retired (undone by the watchdog), {} the watchdog could not undo, {} waiting for \
-         it, {} error(s)",
-        done.retired, done.failed, done.waiting, done.errors
+         it, {} not trusted, {} error(s)",
+        done.retired, done.failed, done.waiting, done.unverified, done.errors
     );
-    Ok(ExitCode::from(if done.failed + done.errors > 0 {
+    Ok(ExitCode::from(if done.failed + done.errors + done.unverified > 0 {
         crate::exit::FAILED
     } else {
         crate::exit::OK

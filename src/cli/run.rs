@@ -206,7 +206,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         iterations: config.tunings.iterations,
         config: Some(args.config.display().to_string()),
     };
-    let ops = Arc::new(ClusterOps::identified(client, identity, false));
+    let ops = Arc::new(
+        ClusterOps::identified(client, identity, false).with_protected(config.protected()),
+    );
     let journal_dir = journal.root().to_path_buf();
     // Bound before the engine starts: a taken port must fail the run before any chaos.
     let observe = observe::Prepared::bind(observe::ObserveOptions {

@@ -75,6 +75,9 @@ impl ClusterArgs {
             }
         };
         let identity = identify(&client, &target).await;
-        Ok((ClusterOps::identified(client, identity, foreign_ok), target))
+        // Undos stay out of the config's protected namespaces (the built-in ones without one).
+        let protected = config.map(Config::protected).unwrap_or_default();
+        let ops = ClusterOps::identified(client, identity, foreign_ok).with_protected(protected);
+        Ok((ops, target))
     }
 }

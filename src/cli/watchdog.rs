@@ -49,14 +49,25 @@ fn log(line: String) {
 }
 
 pub async fn run(args: WatchdogArgs) -> Result<ExitCode> {
-    let client = match &args.kubeconfig {
-        Some(path) => crate::cluster::connect(Some(path), args.context.as_deref()).await?.0,
-        None if args.context.is_some() => {
-            crate::cluster::connect(None, args.context.as_deref()).await?.0
+    let (client, server) = match &args.kubeconfig {
+        Some(path) => {
+            let (client, target) =
+                crate::cluster::connect(Some(path), args.context.as_deref()).await?;
+            (client, target.server)
         }
-        None => kube::Client::try_default()
-            .await
-            .wrap_err("cannot find the cluster (in-cluster service account or kubeconfig)")?,
+        None if args.context.is_some() => {
+            let (client, target) = crate::cluster::connect(None, args.context.as_deref()).await?;
+            (client, target.server)
+        }
+        None => {
+            let config = kube::Config::infer()
+                .await
+                .wrap_err("cannot find the cluster (in-cluster service account or kubeconfig)")?;
+            let server = config.cluster_url.to_string();
+            let client =
+                kube::Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+            (client, server)
+        }
     };
     let metrics = Arc::new(WatchdogMetrics::new());
     if let Some(addr) = &args.metrics_addr {
@@ -75,6 +86,7 @@ pub async fn run(args: WatchdogArgs) -> Result<ExitCode> {
     let cancel = CancellationToken::new();
     spawn(
         client,
+        &server,
         &args.namespace,
         args.id.clone(),
         Duration::from_secs(args.claim_timeout),
@@ -91,9 +103,11 @@ pub async fn run(args: WatchdogArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts a watchdog on its own task (also used by `chaosdeck sandbox --watchdog`).
+/// Starts a watchdog on its own task (also used by `chaosdeck sandbox --watchdog`). `server`
+/// names the API server in the entries' cluster check and in messages.
 pub async fn spawn(
     client: kube::Client,
+    server: &str,
     namespace: &str,
     id: Option<String>,
     claim_timeout: Duration,
@@ -102,6 +116,6 @@ pub async fn spawn(
 ) {
     let mut options = WatchdogOptions::new(namespace, &id.unwrap_or_else(default_id));
     options.claim_timeout = claim_timeout;
-    let watchdog = Watchdog::new(client.clone(), options, metrics, Box::new(log)).await;
-    tokio::spawn(watchdog.run(client, cancel));
+    let watchdog = Watchdog::new(client, server, options, metrics, Box::new(log)).await;
+    tokio::spawn(watchdog.run(cancel));
 }

@@ -6,10 +6,12 @@
 //! whether they are held (the preflight).
 
 pub mod access;
+mod caller;
 mod connect;
 mod guard;
 mod ops;
 
+pub use caller::{Caller, impersonating, whoami};
 pub use connect::{ClusterTarget, client_config, connect, identify};
 pub use guard::{DryRunRefused, Fence, FenceDown, fenced, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};

@@ -61,7 +61,7 @@ impl Default for DeadManSwitch {
     }
 }
 
-pub const DEFAULT_DEAD_MAN_NAMESPACE: &str = "chaosdeck-system";
+pub const DEFAULT_DEAD_MAN_NAMESPACE: &str = crate::refs::DEFAULT_SWITCH_NAMESPACE;
 
 /// Which cluster a run targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +107,7 @@ pub struct Tunings {
     pub daemon_mode: bool,
 }
 
-/// Namespaces chaos never touches unless the config says so explicitly.
-pub const BUILTIN_PROTECTED: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+pub use crate::refs::BUILTIN_PROTECTED;
 
 #[derive(Deserialize)]
 struct RawConfig {
@@ -292,6 +291,14 @@ impl Config {
             has_chaosdeck_section: deck.is_some(),
             dead_man_switch,
         })
+    }
+
+    /// What changes and undos of this config stay out of.
+    pub fn protected(&self) -> crate::refs::ProtectedNamespaces {
+        crate::refs::ProtectedNamespaces {
+            namespaces: self.protected_namespaces.clone(),
+            allowed: self.allow_protected_namespaces,
+        }
     }
 
     /// The journal directory: the config's, else the per-user default.

@@ -5,8 +5,12 @@
 //! (by its own clock), and it can only have seen the last renewal after that request was sent.
 //! So the keeper drops the fence `lease_duration - renew` after sending the last renewal that
 //! succeeded, whether or not a renewal is still in flight: the process stops changing things
-//! at least `renew` seconds before the watchdog may start undoing them. A renewal refused with
-//! 409 or 404 means the watchdog took the Lease over: the fence drops at once.
+//! at least `renew` seconds before the watchdog may start undoing them.
+//!
+//! By the same timing, a renewal refused with 409 or 404 before that moment cannot be the
+//! watchdog's doing: someone else changed or deleted the Lease, and the run is no longer
+//! protected. The fence stays up (the watchdog will not act, so the run must) and the keeper
+//! reports [`LeaseNews::Tampered`]: the run says so and rolls itself back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,9 +24,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::Fence;
+use crate::cluster::{Caller, Fence};
 use crate::config::DeadManSwitch;
 use crate::journal::entry::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, Writer};
+use crate::journal::mirror::{AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION};
 
 use super::store::api_error;
 
@@ -30,6 +35,16 @@ use super::store::api_error;
 pub const TAKEN_OVER_ANNOTATION: &str = "chaosdeck.io/taken-over";
 /// Annotation with the renew interval, for humans reading the Lease.
 pub const RENEW_ANNOTATION: &str = "chaosdeck.io/renew-seconds";
+
+/// What the keeper tells the run about its Lease, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseNews {
+    /// Not renewed in time: the fence is down and the watchdog owns the run's undos.
+    Lost(String),
+    /// Changed or deleted by someone other than this run and the watchdog, while it was being
+    /// renewed on time: the switch no longer protects the run, which must roll itself back.
+    Tampered(String),
+}
 
 pub fn lease_name(run_uuid: &str) -> String {
     format!("chaosdeck-run-{run_uuid}")
@@ -53,14 +68,16 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    /// Creates the run's Lease and starts renewing it. `lost` hears once why the fence dropped.
-    /// The client must not be fenced (renewals are writes).
+    /// Creates the run's Lease, naming `author` (the identity `client` authenticates as), and
+    /// starts renewing it. `news` hears once when the Lease is lost or tampered with. The
+    /// client must not be fenced (renewals are writes).
     pub async fn acquire(
         client: Client,
         switch: &DeadManSwitch,
         run_uuid: &str,
+        author: &Caller,
         fence: Fence,
-        lost: mpsc::UnboundedSender<String>,
+        news: mpsc::UnboundedSender<LeaseNews>,
     ) -> Result<LeaseKeeper, String> {
         let api: Api<Lease> = Api::namespaced(client, &switch.namespace);
         let name = lease_name(run_uuid);
@@ -73,10 +90,11 @@ impl LeaseKeeper {
                     (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
                     (RUN_UUID_LABEL.to_string(), run_uuid.to_string()),
                 ])),
-                annotations: Some(BTreeMap::from([(
-                    RENEW_ANNOTATION.to_string(),
-                    switch.renew_secs.to_string(),
-                )])),
+                annotations: Some(BTreeMap::from([
+                    (RENEW_ANNOTATION.to_string(), switch.renew_secs.to_string()),
+                    (AUTHOR_ANNOTATION.to_string(), author.username.clone()),
+                    (AUTHOR_GROUPS_ANNOTATION.to_string(), author.encoded_groups()),
+                ])),
                 ..ObjectMeta::default()
             },
             spec: Some(LeaseSpec {
@@ -111,7 +129,7 @@ impl LeaseKeeper {
             Duration::from_secs(switch.lease_duration_secs),
             Duration::from_secs(switch.renew_secs),
             fence.clone(),
-            lost,
+            news,
             cancel.clone(),
         ));
         Ok(LeaseKeeper { api, name, cancel, task, fence })
@@ -155,14 +173,14 @@ async fn renew_loop(
     duration: Duration,
     renew: Duration,
     fence: Fence,
-    lost: mpsc::UnboundedSender<String>,
+    news: mpsc::UnboundedSender<LeaseNews>,
     cancel: CancellationToken,
 ) -> Option<Lease> {
     let name = lease.metadata.name.clone().unwrap_or_default();
     let grace = duration.saturating_sub(renew);
     let drop_fence = |reason: String| {
         fence.drop_with(reason.clone());
-        let _ = lost.send(reason);
+        let _ = news.send(LeaseNews::Lost(reason));
     };
     let mut next = Instant::now() + renew;
     loop {
@@ -205,16 +223,36 @@ async fn renew_loop(
                 lease = updated;
                 last_ok_sent = sent;
             }
+            // Before the deadline no watchdog may have judged the Lease expired (module doc).
             Ok(Err(kube::Error::Api(s))) if s.code == 409 || s.code == 404 => {
-                drop_fence(format!(
-                    "the Lease {name} was taken over or removed (HTTP {}: {}): the watchdog \
-                     is undoing this run's changes",
-                    s.code, s.message
-                ));
+                let _ = news.send(LeaseNews::Tampered(tampered(&api, &name, s.code).await));
                 return None;
             }
             // Anything else (timeout, connection, 5xx): try again until the deadline.
             Ok(Err(_)) | Err(_) => {}
         }
     }
+}
+
+/// What happened to a Lease this run was renewing on time, in words for the operator.
+async fn tampered(api: &Api<Lease>, name: &str, code: u16) -> String {
+    let who = match api.get_opt(name).await {
+        Ok(None) => "deleted".to_string(),
+        Ok(Some(current)) => {
+            let annotations = current.metadata.annotations.unwrap_or_default();
+            match annotations.get(TAKEN_OVER_ANNOTATION) {
+                Some(mark) => format!(
+                    "marked taken over ({})",
+                    crate::refs::printable(mark).chars().take(200).collect::<String>()
+                ),
+                None => "changed".to_string(),
+            }
+        }
+        Err(e) if code == 404 => format!("deleted (and cannot be read: {})", api_error(&e)),
+        Err(e) => format!("changed (and cannot be read: {})", api_error(&e)),
+    };
+    format!(
+        "the Lease {name} was {who} by someone other than this run and the watchdog while \
+         this run renewed it on time: the dead man's switch no longer protects this run"
+    )
 }

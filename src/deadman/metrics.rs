@@ -38,6 +38,11 @@ pub struct WatchdogMetrics {
     pub expired_runs: Counter,
     pub undos: Family<OutcomeLabel, Counter>,
     pub passes: Counter,
+    /// 1 while the cluster enforces deploy/watchdog.yaml's policies (the watchdog acts only then).
+    pub policy_enforced: Gauge,
+    /// Mirrors whose undo was refused: not the inverse of a chaos change, another author than
+    /// the run's, another cluster.
+    pub refused_mirrors: Counter,
 }
 
 impl Default for WatchdogMetrics {
@@ -78,6 +83,18 @@ impl WatchdogMetrics {
         registry.register("undos", "Undos attempted, by outcome", undos.clone());
         let passes = Counter::default();
         registry.register("passes", "Evaluations of the watched state", passes.clone());
+        let policy_enforced = Gauge::default();
+        registry.register(
+            "policy_enforced",
+            "1 while the API server enforces the dead man's switch policies (no undo without them)",
+            policy_enforced.clone(),
+        );
+        let refused_mirrors = Counter::default();
+        registry.register(
+            "refused_mirrors",
+            "Mirrors whose undo was refused before anything was sent",
+            refused_mirrors.clone(),
+        );
         WatchdogMetrics {
             registry: root,
             leases,
@@ -88,6 +105,8 @@ impl WatchdogMetrics {
             expired_runs,
             undos,
             passes,
+            policy_enforced,
+            refused_mirrors,
         }
     }
 

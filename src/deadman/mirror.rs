@@ -9,14 +9,16 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::ObjectMeta;
 
+use crate::cluster::Caller;
 use crate::journal::WrittenEntry;
 use crate::journal::entry::{
     Entry, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MirrorRef, RUN_UUID_LABEL, UndoneBy,
 };
 pub use crate::journal::mirror::{
-    MIRROR_LABEL, MIRROR_LABEL_VALUE, OUTCOME_ANNOTATION, STATE_LABEL, UNDONE_AT_ANNOTATION,
-    UNDONE_BY_ANNOTATION,
+    AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION, MIRROR_LABEL, MIRROR_LABEL_VALUE,
+    OUTCOME_ANNOTATION, STATE_LABEL, UNDONE_AT_ANNOTATION, UNDONE_BY_ANNOTATION,
 };
+use crate::refs::printable;
 
 /// Bumped when the mirror's layout changes; a watchdog skips formats it does not know.
 pub const MIRROR_FORMAT: &str = "1";
@@ -26,8 +28,12 @@ pub const FILE_ANNOTATION: &str = "chaosdeck.io/file";
 pub const ATTEMPTS_ANNOTATION: &str = "chaosdeck.io/attempts";
 pub const ENTRY_KEY: &str = "entry.yaml";
 
-/// ConfigMaps cap at 1 MiB including metadata; keep room for the annotations.
-pub const MAX_ENTRY_BYTES: usize = 900 * 1024;
+/// The most an entry may hold in a mirror; deploy/watchdog.yaml's policy refuses bigger ones,
+/// so a flood of large ConfigMaps cannot be made to look like mirrors. An entry re-creating a
+/// pod is a few KiB.
+pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// The most an outcome annotation holds (the policy allows 4 KiB per annotation).
+pub const MAX_OUTCOME_CHARS: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MirrorState {
@@ -57,8 +63,9 @@ impl MirrorState {
     }
 }
 
-/// The ConfigMap that mirrors `written` (which must name its mirror).
-pub fn build(written: &WrittenEntry) -> Result<ConfigMap, String> {
+/// The ConfigMap that mirrors `written` (which must name its mirror), written by `author` (the
+/// API server checks that this is who creates it).
+pub fn build(written: &WrittenEntry, author: &Caller) -> Result<ConfigMap, String> {
     let mirror = written
         .entry
         .mirror
@@ -95,12 +102,20 @@ pub fn build(written: &WrittenEntry) -> Result<ConfigMap, String> {
             annotations: Some(BTreeMap::from([
                 (FORMAT_ANNOTATION.to_string(), MIRROR_FORMAT.to_string()),
                 (FILE_ANNOTATION.to_string(), format!("{context}/{file_name}")),
+                (AUTHOR_ANNOTATION.to_string(), author.username.clone()),
+                (AUTHOR_GROUPS_ANNOTATION.to_string(), author.encoded_groups()),
             ])),
             ..ObjectMeta::default()
         },
         data: Some(BTreeMap::from([(ENTRY_KEY.to_string(), text)])),
         ..ConfigMap::default()
     })
+}
+
+/// The entry's timestamp from a mirror's name (`chaosdeck-<ts>-<suffix>`): newest first means
+/// highest first.
+pub fn order_of(name: &str) -> Option<u64> {
+    name.strip_prefix("chaosdeck-")?.split('-').next()?.parse().ok()
 }
 
 /// A mirror as the watchdog and reconcile read it.
@@ -117,6 +132,8 @@ pub struct Mirror {
     pub state: MirrorState,
     /// `<context directory>/<file name>` of the local entry.
     pub file: String,
+    /// Who created the mirror, as the API server checked it at admission.
+    pub author: Caller,
     pub undone_by: Option<UndoneBy>,
     pub outcome: Option<String>,
     pub attempts: u32,
@@ -175,17 +192,29 @@ pub fn read(cm: &ConfigMap) -> Result<Mirror, String> {
     if !named {
         return Err(format!("the entry names another mirror ({:?})", entry.mirror));
     }
-    let order = name
-        .strip_prefix("chaosdeck-")
-        .and_then(|rest| rest.split('-').next())
-        .and_then(|ts| ts.parse::<u64>().ok())
-        .ok_or_else(|| format!("name {name:?} is not chaosdeck-<timestamp>-<suffix>"))?;
+    let order = order_of(&name).ok_or_else(|| {
+        format!("name {:?} is not chaosdeck-<timestamp>-<suffix>", printable(&name))
+    })?;
+    let author =
+        match (annotations.get(AUTHOR_ANNOTATION), annotations.get(AUTHOR_GROUPS_ANNOTATION)) {
+            (Some(user), Some(groups)) if !user.is_empty() => {
+                Caller::from_annotations(user, groups)
+            }
+            _ => {
+                return Err(format!(
+                    "no {AUTHOR_ANNOTATION} and {AUTHOR_GROUPS_ANNOTATION} annotations: nobody \
+                 vouches for who wrote it"
+                ));
+            }
+        };
+    // Cluster data on its way to terminals, logs and files.
+    let text = |s: &String| printable(s).into_owned();
     let undone_by =
         match (annotations.get(UNDONE_BY_ANNOTATION), annotations.get(UNDONE_AT_ANNOTATION)) {
             (Some(by), Some(at)) => Some(UndoneBy {
-                by: by.clone(),
-                at: at.clone(),
-                notes: annotations.get(OUTCOME_ANNOTATION).cloned().unwrap_or_default(),
+                by: text(by),
+                at: text(at),
+                notes: annotations.get(OUTCOME_ANNOTATION).map(text).unwrap_or_default(),
             }),
             _ => None,
         };
@@ -198,9 +227,10 @@ pub fn read(cm: &ConfigMap) -> Result<Mirror, String> {
         order,
         entry,
         state,
-        file: annotations.get(FILE_ANNOTATION).cloned().unwrap_or_default(),
+        file: annotations.get(FILE_ANNOTATION).map(text).unwrap_or_default(),
+        author,
         undone_by,
-        outcome: annotations.get(OUTCOME_ANNOTATION).cloned(),
+        outcome: annotations.get(OUTCOME_ANNOTATION).map(text),
         attempts: annotations.get(ATTEMPTS_ANNOTATION).and_then(|a| a.parse().ok()).unwrap_or(0),
     })
 }
@@ -224,7 +254,8 @@ pub fn with_outcome(
         .unwrap_or(0)
         .saturating_add(1);
     annotations.insert(ATTEMPTS_ANNOTATION.to_string(), attempts.to_string());
-    annotations.insert(OUTCOME_ANNOTATION.to_string(), outcome.to_string());
+    let outcome: String = printable(outcome).chars().take(MAX_OUTCOME_CHARS).collect();
+    annotations.insert(OUTCOME_ANNOTATION.to_string(), outcome);
     if state == MirrorState::Executed {
         annotations.insert(UNDONE_BY_ANNOTATION.to_string(), by.to_string());
         annotations.insert(UNDONE_AT_ANNOTATION.to_string(), at.to_string());

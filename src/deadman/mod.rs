@@ -20,7 +20,7 @@ pub mod reconcile;
 pub mod store;
 pub mod watchdog;
 
-pub use lease::{LeaseKeeper, lease_name};
+pub use lease::{LeaseKeeper, LeaseNews, lease_name};
 pub use mirror::{Mirror, MirrorState};
 pub use store::MirrorStore;
 
@@ -60,30 +60,47 @@ pub fn run_permissions(
 pub struct RunSwitch {
     pub armed: Armed,
     pub keeper: LeaseKeeper,
-    /// Hears once why the fence dropped (taken by whoever turns that into the read-only state).
-    pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    /// Hears once what happened to the Lease (taken by whoever acts on it: read-only when it
+    /// was lost, a rollback by the run when someone else tampered with it).
+    pub news: Option<tokio::sync::mpsc::UnboundedReceiver<LeaseNews>>,
     /// On the unfenced client: after the fence dropped, reconcile still removes the mirrors the
     /// watchdog has finished with (no undo, so no race with it).
     pub reconcile_store: MirrorStore,
     pub lease_duration: std::time::Duration,
 }
 
-/// Arms the switch for `run_uuid`: creates its Lease (renewed from now on) and returns the
-/// fenced client every change of the run must go through.
+/// Arms the switch for `run_uuid`: checks that the cluster enforces who writes the switch's
+/// objects (deploy/watchdog.yaml's policies; without them anyone could steer the watchdog, so
+/// it would not act), learns who this client is, creates the run's Lease in that name (renewed
+/// from now on) and returns the fenced client every change of the run must go through.
 pub async fn arm(
     client: kube::Client,
     switch: &crate::config::DeadManSwitch,
     run_uuid: &str,
 ) -> Result<(RunSwitch, kube::Client), String> {
+    let ops = crate::cluster::ClusterOps::new(client.clone());
+    crate::journal::mirror::policy_enforced(&ops, &switch.namespace).await.map_err(|why| {
+        format!(
+            "dead man's switch: {why}. Apply deploy/watchdog.yaml (its policies make the \
+             watchdog act only with the rights of whoever armed a run), or set \
+             chaosdeck.dead_man_switch.enabled: false"
+        )
+    })?;
+    let author =
+        crate::cluster::whoami(&client).await.map_err(|e| format!("dead man's switch: {e}"))?;
     let fence = Fence::new();
-    let (lost_tx, lost) = tokio::sync::mpsc::unbounded_channel();
+    let (news_tx, news) = tokio::sync::mpsc::unbounded_channel();
     let keeper =
-        LeaseKeeper::acquire(client.clone(), switch, run_uuid, fence.clone(), lost_tx).await?;
+        LeaseKeeper::acquire(client.clone(), switch, run_uuid, &author, fence.clone(), news_tx)
+            .await?;
     let fenced = crate::cluster::fenced(client.clone(), fence.clone());
     let run = RunSwitch {
-        armed: Armed { store: MirrorStore::new(fenced.clone(), &switch.namespace), fence },
+        armed: Armed {
+            store: MirrorStore::for_author(fenced.clone(), &switch.namespace, author),
+            fence,
+        },
         keeper,
-        lost: Some(lost),
+        news: Some(news),
         reconcile_store: MirrorStore::new(client, &switch.namespace),
         lease_duration: std::time::Duration::from_secs(switch.lease_duration_secs),
     };

@@ -1,5 +1,8 @@
 //! Bringing what the watchdog did home: entries it undid are retired in the local journal with
 //! who and when (through `journal::state`, under the context lock), then their mirrors go.
+//! A mirror's "undone" is believed only where the API server enforces that nobody but the
+//! watchdog can have written it (deploy/watchdog.yaml's policies); elsewhere it is reported
+//! and changes nothing.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -20,6 +23,9 @@ pub struct Reconciled {
     pub waiting: usize,
     /// Bad mirrors or local files that could not be changed.
     pub errors: usize,
+    /// Mirrors that say "undone" where nothing vouches that the watchdog wrote it: their
+    /// entries stay pending.
+    pub unverified: usize,
     pub lines: Vec<String>,
 }
 
@@ -46,6 +52,8 @@ pub async fn reconcile(
     run_uuid: Option<&str>,
 ) -> Result<Reconciled, String> {
     let mut out = Reconciled::default();
+    // Asked when an executed mirror first needs believing, once.
+    let mut trusted: Option<Result<(), String>> = None;
     for cm in store.list().await? {
         let Ok(m) = mirror::read(&cm) else { continue };
         if run_uuid.is_some_and(|r| r != m.run_uuid) {
@@ -58,7 +66,24 @@ pub async fn reconcile(
             continue;
         }
         match m.state {
-            MirrorState::Executed => out_retire(store, &m, &pending, pending_here, &mut out).await,
+            MirrorState::Executed if pending_here => {
+                if trusted.is_none() {
+                    trusted = Some(store.policy_enforced().await);
+                }
+                match trusted.clone().unwrap_or(Ok(())) {
+                    Ok(()) => out_retire(store, &m, &pending, true, &mut out).await,
+                    Err(why) => {
+                        out.unverified += 1;
+                        out.lines.push(format!(
+                            "{}: its mirror says {} undid it, which is not trusted ({why}); \
+                             still pending — undo it with execute-rollback",
+                            m.file,
+                            m.undone_by.as_ref().map(|u| u.by.as_str()).unwrap_or("someone")
+                        ));
+                    }
+                }
+            }
+            MirrorState::Executed => out_retire(store, &m, &pending, false, &mut out).await,
             MirrorState::Failed if pending_here => {
                 out.failed += 1;
                 out.lines.push(format!(

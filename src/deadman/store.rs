@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 
+use crate::cluster::Caller;
 use crate::journal::WrittenEntry;
 use crate::journal::mirror::{MIRROR_LABEL, MIRROR_LABEL_VALUE};
 
@@ -19,6 +20,8 @@ pub struct MirrorStore {
     namespace: String,
     configmaps: Api<ConfigMap>,
     events: Api<Event>,
+    /// Who writes new mirrors (a run's store; `None` for readers, which write none).
+    author: Option<Caller>,
 }
 
 /// What recording an outcome on a mirror came to.
@@ -36,17 +39,34 @@ impl MirrorStore {
             namespace: namespace.to_string(),
             configmaps: Api::namespaced(client.clone(), namespace),
             events: Api::namespaced(client, namespace),
+            author: None,
         }
+    }
+
+    /// A store that writes mirrors as `author`, the identity the client authenticates as.
+    pub fn for_author(client: Client, namespace: &str, author: Caller) -> MirrorStore {
+        MirrorStore { author: Some(author), ..MirrorStore::new(client, namespace) }
+    }
+
+    fn author(&self) -> Result<&Caller, String> {
+        self.author.as_ref().ok_or_else(|| "internal: this mirror store writes no mirrors".into())
     }
 
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
+    /// Whether only the watchdog can have recorded an outcome on the mirrors here
+    /// ([`crate::journal::mirror::policy_enforced`]).
+    pub async fn policy_enforced(&self) -> Result<(), String> {
+        let ops = crate::cluster::ClusterOps::new(self.configmaps.clone().into_client());
+        crate::journal::mirror::policy_enforced(&ops, &self.namespace).await
+    }
+
     /// Writes the mirror of a freshly written entry. The caller makes the change only after
     /// this succeeded.
     pub async fn create(&self, written: &WrittenEntry) -> Result<(), String> {
-        let cm = mirror::build(written)?;
+        let cm = mirror::build(written, self.author()?)?;
         self.configmaps.create(&PostParams::default(), &cm).await.map_err(|e| {
             format!(
                 "cannot write the mirror configmap/{} in namespace {}: {}",
@@ -60,7 +80,7 @@ impl MirrorStore {
 
     /// Replaces the entry text of a pending mirror (the entry was amended, e.g. with a uid).
     pub async fn update_entry(&self, written: &WrittenEntry) -> Result<(), String> {
-        let cm = mirror::build(written)?;
+        let cm = mirror::build(written, self.author()?)?;
         let name = cm.metadata.name.clone().unwrap_or_default();
         let patch = serde_json::json!({"data": cm.data});
         self.configmaps
@@ -128,8 +148,8 @@ impl MirrorStore {
 
     /// A Kubernetes Event about a mirror, so `kubectl get events -n <ns>` shows what the
     /// watchdog did. Best effort: an Event that cannot be written is not worth failing for.
-    pub async fn event(&self, about: &ConfigMap, warning: bool, reason: &str, message: &str) {
-        let name = about.metadata.name.clone().unwrap_or_default();
+    pub async fn event(&self, about: &ObjectMeta, warning: bool, reason: &str, message: &str) {
+        let name = about.name.clone().unwrap_or_default();
         let now = jiff::Timestamp::now();
         let stamp = k8s_openapi::jiff::Timestamp::from_nanosecond(now.as_nanosecond())
             .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
@@ -144,12 +164,12 @@ impl MirrorStore {
                 kind: Some("ConfigMap".into()),
                 name: Some(name),
                 namespace: Some(self.namespace.clone()),
-                uid: about.metadata.uid.clone(),
-                resource_version: about.metadata.resource_version.clone(),
+                uid: about.uid.clone(),
+                resource_version: about.resource_version.clone(),
                 ..ObjectReference::default()
             },
             reason: Some(reason.to_string()),
-            message: Some(message.chars().take(1024).collect()),
+            message: Some(crate::refs::printable(message).chars().take(1024).collect()),
             type_: Some(if warning { "Warning" } else { "Normal" }.into()),
             first_timestamp: Some(Time(stamp)),
             last_timestamp: Some(Time(stamp)),

@@ -22,6 +22,7 @@ const WATCHDOG_PATIENCE: Duration = Duration::from_secs(60);
 pub async fn finish(
     run: RunSwitch,
     read_only: Option<&str>,
+    tampered: bool,
     journal: &Journal,
     run_uuid: &str,
     events: &mpsc::UnboundedSender<EngineEvent>,
@@ -34,6 +35,15 @@ pub async fn finish(
         return;
     }
     let outstanding = super::run::outstanding_count(journal, run_uuid);
+    if tampered {
+        // Its Lease is not this run's any more: nothing to release, nothing to hold.
+        log(format!(
+            "dead man's switch: not protecting this run (its Lease was tampered with); {outstanding} \
+             of its entries still pending{}",
+            if outstanding > 0 { ": undo them with `chaosdeck execute-rollback`" } else { "" }
+        ));
+        return;
+    }
     if outstanding == 0 {
         match run.keeper.release().await {
             Ok(()) => log("dead man's switch: nothing pending; Lease released".into()),

@@ -61,6 +61,8 @@ struct Control {
     panicked: bool,
     /// The Lease was lost: the run changes nothing more.
     read_only: Option<String>,
+    /// Someone else changed or deleted the Lease: the run rolls itself back.
+    tampered: Option<String>,
 }
 
 /// Starts the engine on its own task.
@@ -91,20 +93,11 @@ async fn run_guarded(
         "internal error (a bug in chaosdeck): the engine panicked: {panic}"
     )));
     if auto_rollback {
-        let _ = events.send(EngineEvent::State(EngineState::RollingBack));
-        let dirs: std::collections::BTreeSet<PathBuf> = outstanding_of_run(&journal, &run_uuid)
-            .iter()
-            .filter_map(|p| p.parent().map(PathBuf::from))
-            .collect();
-        for dir in dirs {
-            let reason = format!("engine panicked: {panic}");
-            let attempt = undo(&ops, journal.root(), Some(&dir), &reason, &events);
-            if AssertUnwindSafe(attempt).catch_unwind().await.is_err() {
-                let _ = events.send(EngineEvent::Log(
-                    "the rollback panicked too; entries stay pending".into(),
-                ));
-                break;
-            }
+        let reason = format!("engine panicked: {panic}");
+        let attempt = undo_run(&ops, &journal, &run_uuid, &reason, &events);
+        if AssertUnwindSafe(attempt).catch_unwind().await.is_err() {
+            let _ = events
+                .send(EngineEvent::Log("the rollback panicked too; entries stay pending".into()));
         }
     }
     let outstanding = outstanding_of_run(&journal, &run_uuid);
@@ -136,8 +129,8 @@ async fn run(
         setup;
     let armed = dead_man.as_ref().map(|d| d.armed.clone());
     let mut dead_man = dead_man;
-    if let Some(lost) = dead_man.as_mut().and_then(|d| d.lost.take()) {
-        tokio::spawn(watch_lease(lost, stop.clone(), control.clone(), events.clone()));
+    if let Some(news) = dead_man.as_mut().and_then(|d| d.news.take()) {
+        tokio::spawn(watch_lease(news, stop.clone(), control.clone(), events.clone()));
     }
     let _ = events.send(EngineEvent::RunStarted {
         run_uuid: run_uuid.clone(),
@@ -220,10 +213,16 @@ async fn run(
         }
     }
 
-    let (emergency, signal, by_operator, panicked) = control
+    let (emergency, signal, by_operator, panicked, tampered) = control
         .lock()
-        .map(|c| (c.emergency.clone(), c.signal, c.stopped_by_operator, c.panicked))
+        .map(|c| {
+            (c.emergency.clone(), c.signal, c.stopped_by_operator, c.panicked, c.tampered.clone())
+        })
         .unwrap_or_default();
+    if let Some(reason) = &tampered {
+        // Whatever auto_rollback says: nothing in the cluster would undo these any more.
+        undo_run(&ops, &journal, &run_uuid, reason, &events).await;
+    }
     let read_only = armed.as_ref().and_then(Armed::read_only).map(str::to_string);
     if let (Some(_), Some(reason)) = (&emergency, &read_only) {
         let _ = events.send(EngineEvent::Log(format!(
@@ -243,14 +242,29 @@ async fn run(
         undo(&ops, journal.root(), None, reason, &events).await;
     }
     if let Some(dead_man) = dead_man {
-        super::dead_man::finish(dead_man, read_only.as_deref(), &journal, &run_uuid, &events).await;
+        super::dead_man::finish(
+            dead_man,
+            read_only.as_deref(),
+            tampered.is_some(),
+            &journal,
+            &run_uuid,
+            &events,
+        )
+        .await;
     }
     let outstanding = outstanding_of_run(&journal, &run_uuid);
     let failed = results.iter().any(|(_, _, r)| r.is_failure());
     let exit_code = match signal {
         Some(n) => u8::try_from(128 + n).unwrap_or(exit::FAILED),
         None if panicked => exit::INTERNAL,
-        None if failed || emergency.is_some() || by_operator || read_only.is_some() => exit::FAILED,
+        None if failed
+            || emergency.is_some()
+            || by_operator
+            || read_only.is_some()
+            || tampered.is_some() =>
+        {
+            exit::FAILED
+        }
         None => exit::OK,
     };
     let _ = events.send(EngineEvent::State(if stop.is_cancelled() {
@@ -343,6 +357,24 @@ async fn finish_scenario(
     }
 }
 
+/// Undoes every outstanding entry of this run, context by context.
+async fn undo_run(
+    ops: &ClusterOps,
+    journal: &Journal,
+    run_uuid: &str,
+    reason: &str,
+    events: &mpsc::UnboundedSender<EngineEvent>,
+) {
+    let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+    let dirs: std::collections::BTreeSet<PathBuf> = outstanding_of_run(journal, run_uuid)
+        .iter()
+        .filter_map(|p| p.parent().map(PathBuf::from))
+        .collect();
+    for dir in dirs {
+        undo(ops, journal.root(), Some(&dir), reason, events).await;
+    }
+}
+
 pub(super) fn outstanding_count(journal: &Journal, run_uuid: &str) -> usize {
     outstanding_of_run(journal, run_uuid).len()
 }
@@ -359,19 +391,35 @@ fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Turns a lost Lease into the read-only state: said once, the run stopped.
+/// Acts on what the Lease keeper reports, once: a lost Lease makes the run read-only (the
+/// watchdog owns its undos); a Lease someone else changed or deleted stops the run, which then
+/// rolls itself back, since no watchdog will.
 async fn watch_lease(
-    mut lost: mpsc::UnboundedReceiver<String>,
+    mut news: mpsc::UnboundedReceiver<crate::deadman::LeaseNews>,
     stop: CancellationToken,
     control: Arc<Mutex<Control>>,
     events: mpsc::UnboundedSender<EngineEvent>,
 ) {
-    if let Some(reason) = lost.recv().await {
-        if let Ok(mut c) = control.lock() {
-            c.read_only = Some(reason.clone());
+    use crate::deadman::LeaseNews;
+    match news.recv().await {
+        Some(LeaseNews::Lost(reason)) => {
+            if let Ok(mut c) = control.lock() {
+                c.read_only = Some(reason.clone());
+            }
+            let _ = events.send(EngineEvent::ReadOnly { reason });
+            stop.cancel();
         }
-        let _ = events.send(EngineEvent::ReadOnly { reason });
-        stop.cancel();
+        Some(LeaseNews::Tampered(reason)) => {
+            if let Ok(mut c) = control.lock() {
+                c.tampered = Some(reason.clone());
+            }
+            let _ = events.send(EngineEvent::Log(format!(
+                "DEAD MAN'S SWITCH DISARMED: {reason}; stopping and rolling back every change of \
+                 this run now"
+            )));
+            stop.cancel();
+        }
+        None => {}
     }
 }
 

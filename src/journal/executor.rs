@@ -25,13 +25,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cluster::{ClusterOps, DeleteOutcome};
+use crate::refs::ProtectedNamespaces;
 
+use super::admissible::{self, Author};
 use super::entry::{Entry, ObjectRef, UndoAction};
 use super::filter::Filter;
 pub use super::guard::first_mismatch;
-use super::guard::{guarded_json_patch, short};
+use super::guard::{guarded_json_patch, shape};
 use super::krkn;
 use super::lock::{ContextLock, lock_context};
+use super::mirror::{MirrorSays, MirrorTrust};
 use super::scan::{self, EntryBody, EntryNode, EntryState, JournalTree, Liveness};
 use super::schedule;
 use super::state::Marked;
@@ -79,7 +82,8 @@ pub enum Outcome {
     /// Not attempted: already executed by another process, or a Krkn file left to Krkn.
     Skipped { reason: String, still_pending: bool },
     /// Not attempted: the entry was made on another cluster than the one connected (or does
-    /// not say which). Still pending; nothing was recorded beside it.
+    /// not say which), or it asks for something that is not the undo of a change chaos makes
+    /// ([`admissible`]). Still pending; nothing was recorded beside it.
     Refused { reason: String },
     /// Dry run: what would be done.
     Planned { steps: Vec<String> },
@@ -118,7 +122,8 @@ pub struct Tally {
     pub not_attempted: usize,
     /// Waiting for a newer entry on the same object that was not undone: left pending.
     pub blocked: usize,
-    /// Made on another cluster (or not saying which): left pending.
+    /// Made on another cluster (or not saying which), or not an undo of a chaos change: left
+    /// pending.
     pub refused: usize,
     /// Skipped and done elsewhere (already executed by another process).
     pub skipped_done: usize,
@@ -164,7 +169,10 @@ impl Tally {
             line.push_str(&format!(", {} invalid (not executed)", self.invalid));
         }
         if self.refused > 0 {
-            line.push_str(&format!(", {} refused (another cluster)", self.refused));
+            line.push_str(&format!(
+                ", {} refused (another cluster, or not an undo of a chaos change)",
+                self.refused
+            ));
         }
         line.push_str(&format!(", {} skipped", self.skipped()));
         if self.not_attempted > 0 {
@@ -221,6 +229,8 @@ pub async fn execute(
     });
     // Set once a request finds the cluster out of reach: the rest are not attempted.
     let unreachable: Mutex<Option<String>> = Mutex::new(None);
+    // Whether a mirror's "undone by the watchdog" can be believed: asked once per batch.
+    let trust = MirrorTrust::new();
     let mut running = FuturesUnordered::new();
     let mut results: Vec<Option<EntryOutcome>> = vec![None; entries.len()];
     // One at a time until an undo has reached the cluster: a dead API server is found by one
@@ -249,8 +259,9 @@ pub async fn execute(
             }
             let lock = node.path.parent().and_then(|dir| locks.get(dir));
             let unreachable = &unreachable;
+            let trust = &trust;
             running.push(async move {
-                (i, execute_one(ops, node, lock, options.dry_run, unreachable).await)
+                (i, execute_one(ops, trust, node, lock, options.dry_run, unreachable).await)
             });
         }
         let Some((i, outcome)) = running.next().await else { break };
@@ -412,6 +423,7 @@ async fn lock_all(
 
 async fn execute_one(
     ops: &ClusterOps,
+    trust: &MirrorTrust,
     node: &EntryNode,
     lock: Option<&Result<ContextLock, String>>,
     dry_run: bool,
@@ -434,7 +446,7 @@ async fn execute_one(
         None => return Outcome::Failed { error: "internal: context lock missing".into() },
     };
     let before = ops.connection_failures();
-    let outcome = execute_locked(ops, lock, node).await;
+    let outcome = execute_locked(ops, trust, lock, node).await;
     if ops.connection_failures() > before
         && let Outcome::Failed { error } = &outcome
         && let Ok(mut u) = unreachable.lock()
@@ -523,7 +535,12 @@ fn krkn_reason(node: &EntryNode, k: &krkn::KrknSummary) -> String {
 }
 
 /// Runs one entry while its context lock is held.
-async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) -> Outcome {
+async fn execute_locked(
+    ops: &ClusterOps,
+    trust: &MirrorTrust,
+    lock: &ContextLock,
+    node: &EntryNode,
+) -> Outcome {
     // Re-read under the lock: another process may have executed or amended it meanwhile.
     match lock.still_pending(&node.path) {
         Ok(true) => {}
@@ -553,22 +570,36 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
     if would_apply && let Err(reason) = ops.admits(made_on) {
         return Outcome::Refused { reason };
     }
+    if let EntryBody::Chaosdeck(entry) = &fresh.body
+        && let Err(reason) = admit_all(&entry.undo, Author::Chaosdeck, ops.protected())
+    {
+        return Outcome::Refused { reason };
+    }
     // The watchdog may have undone it already (the dead man's switch): say who, do not redo.
+    let mut notes = Vec::new();
     if let EntryBody::Chaosdeck(entry) = &fresh.body
         && let Some(mirror) = &entry.mirror
-        && let Some(undone) = super::mirror::undone_by(ops, mirror).await
     {
-        return match lock.mark_undone_elsewhere(&node.path, &undone) {
-            Ok(_) => {
-                let mut notes =
-                    vec![format!("undone by {} at {} (its mirror)", undone.by, undone.at)];
-                if let Err(e) = super::mirror::retire(ops, mirror).await {
-                    notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
-                }
-                Outcome::Executed { notes }
+        match super::mirror::undone_by(ops, trust, mirror).await {
+            MirrorSays::Undone(undone) => {
+                return match lock.mark_undone_elsewhere(&node.path, &undone) {
+                    Ok(_) => {
+                        let mut notes =
+                            vec![format!("undone by {} at {} (its mirror)", undone.by, undone.at)];
+                        if let Err(e) = super::mirror::retire(ops, mirror).await {
+                            notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+                        }
+                        Outcome::Executed { notes }
+                    }
+                    Err(e) => failed(lock, &node.path, e.to_string()),
+                };
             }
-            Err(e) => failed(lock, &node.path, e.to_string()),
-        };
+            MirrorSays::Unverified { claimed, why } => notes.push(format!(
+                "its mirror says {} undid it, which cannot be believed here ({why}); undone here",
+                claimed.by
+            )),
+            MirrorSays::Nothing => {}
+        }
     }
     let applied = match &fresh.body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
@@ -577,6 +608,10 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
         // below is exactly Krkn's own.
         EntryBody::Krkn(k) if k.plan.is_executable() => {
             let resolved = krkn::apply::resolve(ops, &k.plan).await;
+            if let Err(reason) = admit_all(&resolved.actions, Author::KrknMapping, ops.protected())
+            {
+                return Outcome::Refused { reason };
+            }
             apply_actions(ops, &resolved.actions, resolved.notes, resolved.errors).await
         }
         EntryBody::Krkn(k) => {
@@ -595,8 +630,9 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
     };
     match applied {
         // Synced with the rest of its context's batch (see [`Batches`]).
-        Ok(mut notes) => match lock.mark_executed_unsynced(&node.path) {
+        Ok(found) => match lock.mark_executed_unsynced(&node.path) {
             Ok(Marked::Renamed) => {
+                notes.extend(found);
                 if let Some(mirror) = &mirror
                     && let Err(e) = super::mirror::retire(ops, mirror).await
                 {
@@ -609,8 +645,22 @@ async fn execute_locked(ops: &ClusterOps, lock: &ContextLock, node: &EntryNode) 
             },
             Err(e) => failed(lock, &node.path, format!("undone in the cluster, but {e}")),
         },
-        Err(error) => failed(lock, &node.path, error),
+        Err(Unapplied::Refused(reason)) => Outcome::Refused { reason },
+        Err(Unapplied::Failed(error)) => failed(lock, &node.path, error),
     }
+}
+
+/// Every action of an entry is admissible ([`admissible::admit`]), or the first reason one
+/// is not: an entry is undone whole or not at all.
+fn admit_all(
+    actions: &[UndoAction],
+    author: Author,
+    protected: &ProtectedNamespaces,
+) -> Result<(), String> {
+    actions
+        .iter()
+        .try_for_each(|a| admissible::admit(a, author, protected))
+        .map_err(|why| format!("refused: {why}"))
 }
 
 /// A failed entry: its error recorded beside it (so listings say "failed", not "pending"),
@@ -646,7 +696,7 @@ pub async fn revert_own(
         Ok(_) => error,
         Err(e) => format!("{error}; and {e}"),
     };
-    let mut notes = apply_entry(ops, entry).await.map_err(record)?;
+    let mut notes = apply_entry(ops, entry).await.map_err(|e| record(e.to_string()))?;
     lock.mark_executed(pending).map_err(|e| record(format!("undone in the cluster, but {e}")))?;
     if let Some(mirror) = &entry.mirror
         && let Err(e) = super::mirror::retire(ops, mirror).await
@@ -656,18 +706,44 @@ pub async fn revert_own(
     Ok(notes)
 }
 
-/// Applies every action (all are attempted); Ok with notes, or Err with every failure.
-pub async fn apply_entry(ops: &ClusterOps, entry: &Entry) -> Result<Vec<String>, String> {
+/// Why an entry's undo was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unapplied {
+    /// An action is not the inverse of a change chaos makes ([`admissible::admit`]): nothing
+    /// was sent, and trying again will not change that.
+    Refused(String),
+    /// Sent, and at least one action failed (every one was attempted).
+    Failed(String),
+}
+
+impl std::fmt::Display for Unapplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unapplied::Refused(why) | Unapplied::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Whether every action of a chaosdeck entry may be applied, `protected` staying out of
+/// bounds ([`admissible::admit`]); the reason the first may not.
+pub fn admissible_entry(protected: &ProtectedNamespaces, entry: &Entry) -> Result<(), String> {
+    admit_all(&entry.undo, Author::Chaosdeck, protected)
+}
+
+/// Applies every action of a chaosdeck entry once all are admissible; Ok with notes.
+pub async fn apply_entry(ops: &ClusterOps, entry: &Entry) -> Result<Vec<String>, Unapplied> {
+    admit_all(&entry.undo, Author::Chaosdeck, ops.protected()).map_err(Unapplied::Refused)?;
     apply_actions(ops, &entry.undo, Vec::new(), Vec::new()).await
 }
 
-/// The one loop that applies undo actions, for chaosdeck's entries and Krkn's alike.
+/// The one loop that applies undo actions, for chaosdeck's entries and Krkn's alike (their
+/// admission checked by the caller).
 async fn apply_actions(
     ops: &ClusterOps,
     actions: &[UndoAction],
     mut notes: Vec<String>,
     mut errors: Vec<String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Unapplied> {
     for action in actions {
         match apply_action(ops, action).await {
             Ok(Some(note)) => notes.push(note),
@@ -675,7 +751,7 @@ async fn apply_actions(
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(notes) } else { Err(errors.join("; ")) }
+    if errors.is_empty() { Ok(notes) } else { Err(Unapplied::Failed(errors.join("; "))) }
 }
 
 /// One action; `Ok(Some(note))` when it found the work already done or not ours.
@@ -793,8 +869,9 @@ async fn restore_by_merge(
     }
     if let Some(mismatch) = first_mismatch(guard, &current, "") {
         return Err(format!(
-            "{} was changed after chaosdeck set it ({mismatch}); not overwriting that edit — \
-             restore by hand or mark the entry executed",
+            "{} was changed after chaosdeck set it ({mismatch} no longer holds the value \
+             chaosdeck set); not overwriting that edit — restore by hand or mark the entry \
+             executed",
             target.display()
         ));
     }
@@ -829,7 +906,7 @@ fn list_at<'v>(object: &'v Value, path: &str) -> ListAt<'v> {
         Some(other) => {
             return ListAt::WrongShape(format!(
                 "{path} is {} where a list was expected",
-                short(other)
+                shape(other)
             ));
         }
         None => {}
@@ -840,7 +917,7 @@ fn list_at<'v>(object: &'v Value, path: &str) -> ListAt<'v> {
         Some(other) => ListAt::WrongShape(format!(
             "{} is {} where an object holding {path} was expected",
             if parent.is_empty() { "the object" } else { parent },
-            short(other)
+            shape(other)
         )),
         None => ListAt::WrongShape(format!("{parent} does not exist, so {path} cannot be checked")),
     }

@@ -4,8 +4,10 @@
 
 use serde_json::Value;
 
-/// The first place where `current` does not hold what the merge-patch-shaped `expected` says
-/// (a `null` in `expected` means "absent").
+/// The path of the first place where `current` does not hold what the merge-patch-shaped
+/// `expected` says (a `null` in `expected` means "absent"). Only the path: what the object
+/// holds there is a live value that whoever reads the message (a mirror's outcome, an Event, a
+/// log) may not be allowed to read.
 pub fn first_mismatch(expected: &Value, current: &Value, at: &str) -> Option<String> {
     match expected {
         Value::Object(fields) => fields.iter().find_map(|(key, want)| {
@@ -17,11 +19,11 @@ pub fn first_mismatch(expected: &Value, current: &Value, at: &str) -> Option<Str
                     None
                 }
                 _ if want == have => None,
-                _ => Some(format!("{path} is {} where {} was expected", short(have), short(want))),
+                _ => Some(if path.is_empty() { "/".to_string() } else { path }),
             }
         }),
         _ if expected == current => None,
-        _ => Some(format!("{at} is {} where {} was expected", short(current), short(expected))),
+        _ => Some(if at.is_empty() { "/".to_string() } else { at.to_string() }),
     }
 }
 
@@ -29,13 +31,15 @@ fn all_null(map: &serde_json::Map<String, Value>) -> bool {
     map.values().all(|v| v.is_null() || v.as_object().is_some_and(all_null))
 }
 
-pub(super) fn short(v: &Value) -> String {
+/// What kind of value `v` is (never the value itself: see [`first_mismatch`]).
+pub(super) fn shape(v: &Value) -> &'static str {
     match v {
-        Value::Null => "absent".into(),
-        other => {
-            let s = other.to_string();
-            if s.len() > 80 { format!("{}…", &s[..s.floor_char_boundary(80)]) } else { s }
-        }
+        Value::Null => "absent",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 

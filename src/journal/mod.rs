@@ -9,6 +9,7 @@
 //! contain scenario logic: undo actions are generic object operations, applied through
 //! `cluster`.
 
+pub mod admissible;
 pub mod audit;
 pub mod before_after;
 pub mod describe;

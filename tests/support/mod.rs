@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod cluster;
 pub mod observe;
 pub mod proxy;
@@ -61,6 +62,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The entry of a pod chaos created, written before its uid was known: it deletes the pod that
+/// carries its entry label (the pod's name here), as chaosdeck's own entries do.
 pub fn delete_pod_draft(scenario_type: &str, ns: &str, pod: &str) -> EntryDraft {
     EntryDraft {
         scenario_type: scenario_type.into(),
@@ -69,7 +72,10 @@ pub fn delete_pod_draft(scenario_type: &str, ns: &str, pod: &str) -> EntryDraft 
         undo: vec![UndoAction::Delete {
             target: ObjectRef::new("v1", "Pod", Some(ns), pod),
             uid: None,
-            require_labels: BTreeMap::new(),
+            require_labels: BTreeMap::from([(
+                chaosdeck::journal::entry::ENTRY_LABEL.to_string(),
+                pod.to_string(),
+            )]),
         }],
     }
 }

@@ -21,6 +21,8 @@ use kube::api::ListParams;
 pub struct World {
     pub cluster: TestCluster,
     pub dir: tempfile::TempDir,
+    /// The dead man's switch identities, made when a test first asks for them.
+    accounts: std::sync::OnceLock<super::accounts::SwitchAccounts>,
 }
 
 impl World {
@@ -29,7 +31,20 @@ impl World {
         World {
             cluster: TestCluster::start(target, Seed::Demo).await,
             dir: tempfile::tempdir().unwrap(),
+            accounts: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The shipped identities of the dead man's switch (deploy/rbac.yaml and
+    /// deploy/watchdog.yaml applied on the real control plane): the runner and the watchdog.
+    pub fn accounts(&self) -> &super::accounts::SwitchAccounts {
+        self.accounts.get_or_init(|| super::accounts::SwitchAccounts::shipped(self))
+    }
+
+    /// Who undoes and reconciles: the runner once the switch is in use (mirrors are only
+    /// their author's to remove), the admin otherwise.
+    fn operator(&self) -> &Path {
+        self.accounts.get().map(|a| a.runner.as_path()).unwrap_or(self.kubeconfig())
     }
 
     pub fn kubeconfig(&self) -> &Path {
@@ -94,9 +109,10 @@ impl World {
         path
     }
 
-    /// `chaosdeck watchdog` against this cluster as `id`, its stderr collected.
+    /// `chaosdeck watchdog` against this cluster as `id`, with the watchdog's ServiceAccount,
+    /// its stderr collected.
     pub fn watchdog(&self, id: &str, env: &[(&str, &str)]) -> (Running, Lines) {
-        self.watchdog_as(id, self.kubeconfig(), env)
+        self.watchdog_as(id, &self.accounts().watchdog.clone(), env)
     }
 
     /// [`World::watchdog`] with the credentials of `kubeconfig`.
@@ -129,11 +145,16 @@ impl World {
 
     /// `chaosdeck reconcile` on this world's journal; (exit code, stdout).
     pub fn reconcile(&self) -> (i32, String) {
+        self.reconcile_as(self.operator())
+    }
+
+    /// [`World::reconcile`] with the credentials of `kubeconfig`.
+    pub fn reconcile_as(&self, kubeconfig: &Path) -> (i32, String) {
         let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
             .args(["reconcile", "--dir"])
             .arg(self.journal())
             .arg("--kubeconfig")
-            .arg(self.kubeconfig())
+            .arg(kubeconfig)
             .output()
             .unwrap();
         (
@@ -274,11 +295,16 @@ impl World {
     }
 
     pub fn execute_rollback(&self) -> (i32, String) {
+        self.execute_rollback_as(self.operator())
+    }
+
+    /// [`World::execute_rollback`] with the credentials of `kubeconfig`.
+    pub fn execute_rollback_as(&self, kubeconfig: &Path) -> (i32, String) {
         let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
             .args(["execute-rollback", "--dir"])
             .arg(self.journal())
             .arg("--kubeconfig")
-            .arg(self.kubeconfig())
+            .arg(kubeconfig)
             .output()
             .unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
@@ -295,6 +321,11 @@ async fn snapshot_of(client: kube::Client) -> String {
         // chaosdeck's own bookkeeping (the dead man's switch's mirrors), not the system under
         // chaos.
         if c.metadata.namespace.as_deref() == Some("chaosdeck-system") {
+            continue;
+        }
+        // Published into every namespace by kube-controller-manager, including those a test
+        // makes for its accounts.
+        if c.metadata.name.as_deref() == Some("kube-root-ca.crt") {
             continue;
         }
         lines.push(format!("ConfigMap {}", at(&c.metadata)));

@@ -43,10 +43,13 @@ pub fn default_kubeconfig_path() -> color_eyre::Result<PathBuf> {
     Ok(state.join("chaosdeck").join("sandbox.kubeconfig"))
 }
 
-/// Started with a client of the sandbox once it listens, before the banner (the root crate's
-/// `--watchdog`).
+/// Started once the sandbox listens, before the banner (the root crate's `--watchdog`), with
+/// a client acting as the dead man's switch watchdog's ServiceAccount and the sandbox's URL.
 pub type AfterStart = Box<
-    dyn FnOnce(kube::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    dyn FnOnce(
+            kube::Client,
+            String,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
         + Send,
 >;
 
@@ -74,7 +77,10 @@ pub async fn run(args: SandboxArgs, after_start: Option<AfterStart>) -> color_ey
         .write_kubeconfig(&path)
         .wrap_err_with(|| format!("cannot write the kubeconfig to {}", path.display()))?;
     if let Some(start) = after_start {
-        start(sandbox.client().wrap_err("cannot make a client of the sandbox")?).await;
+        let client = sandbox
+            .client_as(super::switch_policy::WATCHDOG)
+            .wrap_err("cannot make a client of the sandbox")?;
+        start(client, sandbox.url()).await;
     }
     println!("chaosdeck sandbox listening on {}", sandbox.url());
     println!(

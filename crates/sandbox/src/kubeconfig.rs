@@ -10,7 +10,17 @@ use std::path::Path;
 use super::SANDBOX_CONTEXT;
 
 pub fn yaml(server: &str) -> String {
+    yaml_for(server, None)
+}
+
+/// The kubeconfig of `user` (its bearer token names it: the sandbox has no authentication,
+/// see [`crate::identity`]); `None` is the sandbox's admin.
+pub fn yaml_for(server: &str, user: Option<&str>) -> String {
     let c = SANDBOX_CONTEXT;
+    let credentials = match user {
+        Some(user) => format!("  user:\n    token: {user}"),
+        None => "  user: {}".into(),
+    };
     [
         "# chaosdeck sandbox: plain HTTP on loopback, no authentication.".to_string(),
         "apiVersion: v1".into(),
@@ -21,7 +31,7 @@ pub fn yaml(server: &str) -> String {
         format!("    server: {server}"),
         "users:".into(),
         format!("- name: {c}"),
-        "  user: {}".into(),
+        credentials,
         "contexts:".into(),
         format!("- name: {c}"),
         "  context:".into(),

@@ -8,7 +8,10 @@
 //!
 //! Security: it listens on 127.0.0.1 only, over plain HTTP, with **no authentication or
 //! authorization**. Anything on the machine can talk to it; that is fine for a throwaway demo
-//! and test cluster and would not be anywhere else.
+//! and test cluster and would not be anywhere else. A bearer token names the user it stands
+//! for ([`identity`]), so what depends on who asks — `SelfSubjectReview` and the dead man's
+//! switch policies of deploy/watchdog.yaml, built in ([`switch_policy`]) — answers as a real
+//! API server does for that identity; nothing else is refused to anyone.
 //!
 //! Using it: `chaosdeck sandbox` writes a kubeconfig whose cluster, user and context are all
 //! [`SANDBOX_CONTEXT`]; point chaosdeck's config (or `kubectl --kubeconfig`) at that file.
@@ -84,6 +87,7 @@ pub mod command;
 pub mod controllers;
 pub mod discovery;
 pub mod handlers;
+pub mod identity;
 pub mod kubeconfig;
 pub mod meta;
 pub mod openapi;
@@ -95,6 +99,7 @@ pub mod seed;
 pub mod selectors;
 pub mod status;
 pub mod store;
+pub mod switch_policy;
 pub mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -171,6 +176,9 @@ pub struct SandboxOptions {
     pub latency: Option<throttle::Latency>,
     /// Answer 429 with `Retry-After` past this many requests in flight (watches not counted).
     pub max_inflight: Option<usize>,
+    /// Enforce the dead man's switch policies in `chaosdeck-system`, as a cluster where
+    /// deploy/watchdog.yaml was applied does ([`switch_policy`]).
+    pub switch_policy: bool,
 }
 
 impl Default for SandboxOptions {
@@ -182,6 +190,7 @@ impl Default for SandboxOptions {
             record_requests: false,
             latency: None,
             max_inflight: None,
+            switch_policy: true,
         }
     }
 }
@@ -193,6 +202,7 @@ pub struct Sandbox {
     tasks: Vec<JoinHandle<()>>,
     requests: Option<requests::RequestLog>,
     throttle: throttle::Throttle,
+    switch_policy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sandbox {
@@ -208,7 +218,12 @@ impl Sandbox {
         let store = Arc::new(Store::new());
         seed::apply(&store, opts.seed).map_err(SandboxError::Seed)?;
         let shutdown = CancellationToken::new();
-        let state = handlers::AppState { store: store.clone(), shutdown: shutdown.clone() };
+        let switch_policy = Arc::new(std::sync::atomic::AtomicBool::new(opts.switch_policy));
+        let state = handlers::AppState {
+            store: store.clone(),
+            shutdown: shutdown.clone(),
+            switch_policy: switch_policy.clone(),
+        };
         let requests = opts.record_requests.then(requests::RequestLog::default);
         let mut app = handlers::router(state);
         let throttle = throttle::Throttle::new(opts.latency, opts.max_inflight);
@@ -229,7 +244,7 @@ impl Sandbox {
         });
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
-        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle })
+        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle, switch_policy })
     }
 
     /// Waits (at most `limit`) until every Deployment reports as many ready replicas as it
@@ -281,7 +296,14 @@ impl Sandbox {
         handlers::router(handlers::AppState {
             store: self.store.clone(),
             shutdown: self.shutdown.clone(),
+            switch_policy: self.switch_policy.clone(),
         })
+    }
+
+    /// Turns the built-in dead man's switch policies on or off from now on (as an admin
+    /// applying or deleting deploy/watchdog.yaml's policy bindings would).
+    pub fn enforce_switch_policy(&self, on: bool) {
+        self.switch_policy.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn kubeconfig_yaml(&self) -> String {
@@ -293,15 +315,32 @@ impl Sandbox {
         kubeconfig::write(path, &self.kubeconfig_yaml())
     }
 
+    /// [`Sandbox::write_kubeconfig`] for `user` ([`identity`]: its token names it).
+    pub fn write_kubeconfig_as(&self, path: &Path, user: &str) -> std::io::Result<()> {
+        kubeconfig::write(path, &kubeconfig::yaml_for(&self.url(), Some(user)))
+    }
+
     /// A kube client for this sandbox (default namespace "default"). Like any kube client it
     /// must be built inside a tokio runtime. Note that kube-rs retries 429s on its own
     /// (`Config::default_retry`), including evictions a PDB refuses.
     pub fn client(&self) -> Result<kube::Client, SandboxError> {
+        self.client_with(None)
+    }
+
+    /// [`Sandbox::client`] as `user` (its bearer token names it; see [`identity`]).
+    pub fn client_as(&self, user: &str) -> Result<kube::Client, SandboxError> {
+        self.client_with(Some(user))
+    }
+
+    fn client_with(&self, user: Option<&str>) -> Result<kube::Client, SandboxError> {
         let url = self.url();
         let uri = url
             .parse::<axum::http::Uri>()
             .map_err(|e| SandboxError::Client { url: url.clone(), reason: e.to_string() })?;
-        let config = kube::Config::new(uri);
+        let mut config = kube::Config::new(uri);
+        if let Some(user) = user {
+            config.auth_info.token = Some(user.to_string().into());
+        }
         kube::Client::try_from(config)
             .map_err(|e| SandboxError::Client { url, reason: e.to_string() })
     }

@@ -162,6 +162,16 @@ impl ApiError {
         )
     }
 
+    /// Denied by admission or authorization: the message says by what.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    /// A credential the sandbox cannot read (it reads bearer tokens only).
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", message)
     }

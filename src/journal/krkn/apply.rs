@@ -149,8 +149,9 @@ async fn service_guard(ops: &ClusterOps, hijack: &Hijack) -> Result<Option<Strin
     if first_mismatch(&restore_patch(&hijack.original_selectors), &service, "").is_none() {
         return Ok(None);
     }
+    // The live selector is not quoted: whoever reads this may not be allowed to read it.
     Err(format!(
-        "{} has selector {selector}, which is neither the original {} nor Krkn's \
+        "{} has a selector that is neither the original {} nor Krkn's \
          {HIJACK_SELECTOR_KEY} selector; someone changed it after Krkn, so it is left alone — \
          restore by hand or mark the entry executed",
         hijack.service.display(),

@@ -1,5 +1,6 @@
 //! `authorization.k8s.io/v1 selfsubjectaccessreviews` (create only): the sandbox has no
-//! authorization, so every review is allowed, and says why.
+//! authorization, so every review is allowed, and says why. And
+//! `authentication.k8s.io/v1 selfsubjectreviews`: who the request is from ([`crate::identity`]).
 //!
 //! Owns: answering a review. Must not touch the store: a review is a question, not an object.
 
@@ -12,6 +13,21 @@ use crate::status::ApiError;
 
 /// The path clients post reviews to.
 pub const PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+/// The path of "who am I" (`kubectl auth whoami`).
+pub const WHOAMI_PATH: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+
+/// A `SelfSubjectReview` naming the requester.
+pub fn whoami(req: &Req) -> Result<Response, ApiError> {
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "SelfSubjectReview",
+            "metadata": {"creationTimestamp": null},
+            "status": {"userInfo": {"username": req.user.username, "groups": req.user.groups}},
+        }),
+    ))
+}
 
 /// The review echoed back with `status.allowed: true`.
 pub fn review(req: &Req) -> Result<Response, ApiError> {

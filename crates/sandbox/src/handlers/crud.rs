@@ -15,6 +15,7 @@ use crate::resources::{RESOURCES, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{DeleteOpts, Deleted, Key, Obj, Part, Propagation, Selection, Stored};
+use crate::switch_policy::{self, Op};
 
 pub struct Selectors {
     pub labels: LabelSelector,
@@ -158,6 +159,21 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
         let bytes = table::table_bytes(res, items.iter().map(Stored::obj), rv, cont, include);
         return Ok(raw_json(StatusCode::OK, bytes));
     }
+    if req.wants_metadata() {
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if let Some((token, remaining)) = &cont {
+            metadata["continue"] = json!(token);
+            if let Some(n) = remaining {
+                metadata["remainingItemCount"] = json!(n);
+            }
+        }
+        let items: Vec<Value> = items.iter().map(|i| partial(&i.obj())).collect();
+        return Ok(json_response(
+            StatusCode::OK,
+            &json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
+                    "metadata": metadata, "items": items}),
+        ));
+    }
     if items.len() > STREAM_OVER {
         return Ok(list_stream(def, items, rv, cont));
     }
@@ -165,7 +181,16 @@ pub fn list(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, bytes))
 }
 
+/// An object as `PartialObjectMetadata`: its metadata, nothing it holds.
+pub fn partial(obj: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+           "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({}))})
+}
+
 pub fn object_response(req: &Req, code: StatusCode, obj: &Obj) -> Response {
+    if req.wants_metadata() {
+        return json_response(code, &partial(obj));
+    }
     match table::wanted(req) {
         Ok(Some(include)) => {
             let rv = meta::resource_version(obj).parse().unwrap_or(0);
@@ -253,6 +278,29 @@ fn query_dry_run(req: &Req, options: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// The dead man's switch policies, for the writes they govern (ConfigMaps and Leases in
+/// their namespace, while enforced): `old` is what is stored, `new` what would be.
+fn switch_policy(
+    state: &AppState,
+    req: &Req,
+    op: Op,
+    old: Option<&Value>,
+    new: Option<&Value>,
+) -> Result<(), ApiError> {
+    let kind = match req.target.res {
+        crate::resources::CONFIGMAPS => switch_policy::Kind::ConfigMap,
+        crate::resources::LEASES => switch_policy::Kind::Lease,
+        _ => return Ok(()),
+    };
+    if req.target.ns() != switch_policy::NAMESPACE
+        || !state.switch_policy.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return Ok(());
+    }
+    let name = req.target.name.as_deref().or(new.map(meta::name)).unwrap_or_default();
+    switch_policy::check(kind, op, name, &req.user, old, new)
+}
+
 pub fn create(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let def = &RESOURCES[req.target.res];
     let body = req.json_body()?;
@@ -261,6 +309,7 @@ pub fn create(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     }
     check_kind(def, &body)?;
     check_namespace(req, &body)?;
+    switch_policy(state, req, Op::Create, None, Some(&body))?;
     if query_dry_run(req, "CreateOptions")? {
         let obj = state.store.dry_create(req.target.res, req.target.ns(), body)?;
         return Ok(json_response(StatusCode::CREATED, &obj));
@@ -275,6 +324,8 @@ pub fn update(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     check_kind(def, &body)?;
     check_namespace(req, &body)?;
     let name = req.target.name.as_deref().unwrap_or("");
+    let stored = state.store.get(req.target.res, req.target.ns(), name).ok();
+    switch_policy(state, req, Op::Update, stored.as_deref(), Some(&body))?;
     if query_dry_run(req, "UpdateOptions")? {
         let current = state.store.get(req.target.res, req.target.ns(), name)?;
         return Ok(json_response(StatusCode::OK, &current));
@@ -316,15 +367,21 @@ pub fn patch_part(state: &AppState, req: &Req, part: Part) -> Result<Response, A
         let mut obj = body;
         check_kind(&RESOURCES[res], &obj)?;
         meta::set(&mut obj, &["metadata", "name"], json!(name));
+        switch_policy(state, req, Op::Create, None, Some(&obj))?;
         let created = state.store.create(res, ns, obj)?;
         return Ok(json_response(StatusCode::CREATED, &created));
     }
     if dry {
         let current = state.store.get(res, ns, name)?;
         let patched = patch::apply(kind, &current, &body)?;
+        switch_policy(state, req, Op::Update, Some(&current), Some(&patched))?;
         return Ok(json_response(StatusCode::OK, &patched));
     }
-    let obj = state.store.modify(res, ns, name, part, |cur| patch::apply(kind, cur, &body))?;
+    let obj = state.store.modify(res, ns, name, part, |cur| {
+        let patched = patch::apply(kind, cur, &body)?;
+        switch_policy(state, req, Op::Update, Some(cur), Some(&patched))?;
+        Ok(patched)
+    })?;
     Ok(object_response(req, StatusCode::OK, &obj))
 }
 
@@ -383,6 +440,9 @@ pub fn delete_opts(req: &Req) -> Result<DeleteOpts, ApiError> {
 pub fn delete(state: &AppState, req: &Req) -> Result<Response, ApiError> {
     let opts = delete_opts(req)?;
     let name = req.target.name.as_deref().unwrap_or("");
+    if let Ok(stored) = state.store.get(req.target.res, req.target.ns(), name) {
+        switch_policy(state, req, Op::Delete, Some(stored.as_ref()), None)?;
+    }
     if query_dry_run(req, "DeleteOptions")? || opts.dry_run {
         let current = state.store.get(req.target.res, req.target.ns(), name)?;
         return Ok(deleted_response(req.target.res, &current));
@@ -422,6 +482,9 @@ pub fn delete_collection(state: &AppState, req: &Req) -> Result<Response, ApiErr
         let rv = state.store.current_rv();
         let targets: Vec<Stored> = targets.into_iter().map(Stored::Parsed).collect();
         return Ok(raw_json(StatusCode::OK, list_bytes(def, &targets, rv, None)));
+    }
+    for t in &targets {
+        switch_policy(state, req, Op::Delete, Some(t), None)?;
     }
     let mut deleted = Vec::new();
     for t in targets {

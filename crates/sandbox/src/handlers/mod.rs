@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::discovery;
+use super::identity::User;
 use super::resources::{self as r, RESOURCES};
 use super::status::ApiError;
 use super::store::Store;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// Ends open watches on shutdown so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Whether the dead man's switch policies are enforced ([`crate::switch_policy`]).
+    pub switch_policy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -78,11 +81,22 @@ pub struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Who asks ([`crate::identity`]).
+    pub user: User,
 }
 
 impl Req {
     pub fn q(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// `Accept: ...;as=PartialObjectMetadata` (or `...List`): only the objects' metadata,
+    /// as kube-rs's metadata watches and `kubectl get -o name` ask.
+    pub fn wants_metadata(&self) -> bool {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
     }
 
     pub fn wants_table(&self) -> bool {
@@ -182,15 +196,20 @@ async fn dispatch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // Not a stored resource: a question about our own permissions (see `access`).
-    if uri.path().trim_end_matches('/') == access::PATH {
+    let user = match User::of(&headers) {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    // Not stored resources: questions about our own permissions and identity (see `access`).
+    let path = uri.path().trim_end_matches('/');
+    if path == access::PATH || path == access::WHOAMI_PATH {
         if method != Method::POST {
-            return ApiError::method_not_allowed("selfsubjectaccessreviews only support create")
-                .into_response();
+            return ApiError::method_not_allowed("reviews only support create").into_response();
         }
         let target = Target { res: 0, ns: None, name: None, sub: None };
-        let req = Req { target, query: HashMap::new(), headers, body };
-        return access::review(&req).unwrap_or_else(IntoResponse::into_response);
+        let req = Req { target, query: HashMap::new(), headers, body, user };
+        let answer = if path == access::PATH { access::review(&req) } else { access::whoami(&req) };
+        return answer.unwrap_or_else(IntoResponse::into_response);
     }
     // Not stored either: answered from the simulated state of the Service (see `proxy`).
     if let Some((ns, name, port, path)) = proxy::parse(uri.path()) {
@@ -209,7 +228,7 @@ async fn dispatch(
     };
     let query =
         Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
-    let req = Req { target, query, headers, body };
+    let req = Req { target, query, headers, body, user };
     let result = match (&method, req.target.name.is_some(), req.target.sub.as_deref()) {
         (&Method::GET, false, _) if is_watch(&req) => return watch::watch(&state, &req).await,
         (&Method::GET, false, _) => crud::list(&state, &req),

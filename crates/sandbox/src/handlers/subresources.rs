@@ -128,6 +128,7 @@ fn evict(state: &AppState, req: &Req) -> Result<Response, ApiError> {
                 query: Default::default(),
                 headers: Default::default(),
                 body: serde_json::to_vec(d).unwrap_or_default().into(),
+                user: req.user.clone(),
             };
             delete_opts(&inner)?
         }

@@ -63,6 +63,8 @@ impl Filter {
 struct Encoder {
     res: usize,
     table: Option<table::Include>,
+    /// Metadata only (`as=PartialObjectMetadata`).
+    metadata: bool,
     sent_columns: bool,
 }
 
@@ -78,6 +80,8 @@ impl Encoder {
             }
             self.sent_columns = true;
             t
+        } else if self.metadata {
+            super::crud::partial(obj)
         } else {
             (**obj).clone()
         };
@@ -131,7 +135,8 @@ pub async fn watch(state: &AppState, req: &Req) -> Response {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let mut enc = Encoder { res: req.target.res, table, sent_columns: false };
+    let mut enc =
+        Encoder { res: req.target.res, table, metadata: req.wants_metadata(), sent_columns: false };
     let bookmarks = req.q("allowWatchBookmarks") == Some("true");
     let initial = req.q("sendInitialEvents") == Some("true");
     let timeout = req

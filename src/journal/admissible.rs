@@ -1,0 +1,287 @@
+//! What an undo may touch, whoever runs it (the engine, the TUI, `execute-rollback`, the
+//! watchdog): only the inverse of a change some scenario can make, never in a protected
+//! namespace. An entry is data that someone wrote — a mirror in the cluster, a file in a
+//! directory — so what it asks for is checked here before any request is sent.
+//!
+//! Owns: [`REVERSIBLE`], the changes chaos makes (scenarios may declare nothing else:
+//! `scenarios::needs` checks its operations against it), and [`admit`]. Must not send
+//! anything: it judges actions, the executor applies them.
+
+use serde_json::Value;
+
+use super::entry::{ENTRY_LABEL, UndoAction, object_ref_of};
+use crate::refs::ProtectedNamespaces;
+
+/// A forward operation a scenario performs through its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// Creates an object; undone by deleting exactly it.
+    Create,
+    /// Merge-patches fields; undone by a guarded patch back.
+    Patch,
+    /// Appends one item to a list; undone by removing exactly that item.
+    AddListItem,
+    /// Deletes an object; undone by re-creating it from its snapshot.
+    Delete,
+}
+
+/// One change chaos makes: the operation, the kind, and for patches and list items the
+/// fields it touches (JSON pointers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reversible {
+    pub forward: Forward,
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub fields: &'static [&'static str],
+}
+
+const fn change(forward: Forward, api_version: &'static str, kind: &'static str) -> Reversible {
+    Reversible { forward, api_version, kind, fields: &[] }
+}
+
+/// Every change a scenario can make. A new scenario that changes something else adds it here
+/// (its undo is refused otherwise, and its context refuses the change itself).
+pub const REVERSIBLE: &[Reversible] = &[
+    // application outage: the deny-all policy.
+    change(Forward::Create, "networking.k8s.io/v1", "NetworkPolicy"),
+    // hog, syn flood, http load, service hijacking: their pods.
+    change(Forward::Create, "v1", "Pod"),
+    // service hijacking: its plan.
+    change(Forward::Create, "v1", "ConfigMap"),
+    // service hijacking: the selector.
+    Reversible {
+        forward: Forward::Patch,
+        api_version: "v1",
+        kind: "Service",
+        fields: &["/spec/selector"],
+    },
+    // node cordon.
+    Reversible {
+        forward: Forward::Patch,
+        api_version: "v1",
+        kind: "Node",
+        fields: &["/spec/unschedulable"],
+    },
+    // node taint.
+    Reversible {
+        forward: Forward::AddListItem,
+        api_version: "v1",
+        kind: "Node",
+        fields: &["/spec/taints"],
+    },
+    // pod disruption: a bare pod, re-created from its snapshot.
+    change(Forward::Delete, "v1", "Pod"),
+];
+
+/// The change `forward` on `api_version`/`kind`, if chaos makes it.
+pub fn reversible(forward: Forward, api_version: &str, kind: &str) -> Option<&'static Reversible> {
+    REVERSIBLE
+        .iter()
+        .find(|r| r.forward == forward && r.api_version == api_version && r.kind == kind)
+}
+
+/// Who wrote the actions being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// A chaosdeck entry (a local file or a mirror): everything is checked.
+    Chaosdeck,
+    /// chaosdeck's own mapping of a Krkn callable: Krkn records names only, so its deletes
+    /// carry no uid; kinds and namespaces are still checked.
+    KrknMapping,
+}
+
+/// Why `action` may not be applied, or `Ok` when it is the inverse of a change chaos makes.
+pub fn admit(
+    action: &UndoAction,
+    author: Author,
+    protected: &ProtectedNamespaces,
+) -> Result<(), String> {
+    let target = action.target();
+    if let Some(ns) = &target.namespace
+        && protected.refuses(ns)
+    {
+        return Err(format!(
+            "{} is in the protected namespace {ns}, where chaos makes no change; not undone \
+             here (a run allowed there is undone with its own config: execute-rollback -c)",
+            target.display()
+        ));
+    }
+    let (forward, what) = match action {
+        UndoAction::Delete { .. } => (Forward::Create, "delete"),
+        UndoAction::Patch { .. } => (Forward::Patch, "patch"),
+        UndoAction::RemoveListItem { .. } => (Forward::AddListItem, "remove a list item of"),
+        UndoAction::Create { .. } => (Forward::Delete, "re-create"),
+    };
+    let Some(change) = reversible(forward, &target.api_version, &target.kind) else {
+        return Err(format!(
+            "an undo may not {what} {} {}: no scenario makes the change that would undo",
+            target.api_version, target.kind
+        ));
+    };
+    match action {
+        UndoAction::Delete { uid, require_labels, .. } => {
+            let pinned = uid.as_deref().is_some_and(|u| !u.is_empty())
+                || require_labels.get(ENTRY_LABEL).is_some_and(|v| !v.is_empty());
+            if !pinned && author == Author::Chaosdeck {
+                return Err(format!(
+                    "the delete of {} names neither the uid of the object chaos created nor \
+                     its {ENTRY_LABEL} label, so it could delete someone else's object",
+                    target.display()
+                ));
+            }
+        }
+        UndoAction::Patch { restore, guard, .. } => {
+            if !has_value(guard) {
+                return Err(format!(
+                    "the patch of {} has no guard (the values chaos set), so it would overwrite \
+                     whatever is there",
+                    target.display()
+                ));
+            }
+            for (which, value) in [("restore", restore), ("guard", guard)] {
+                if let Some(path) = outside(value, change.fields) {
+                    return Err(format!(
+                        "the patch of {} would {which} {path}; chaos only changes {}",
+                        target.display(),
+                        change.fields.join(", ")
+                    ));
+                }
+            }
+        }
+        UndoAction::RemoveListItem { path, .. } => {
+            if !change.fields.contains(&path.as_str()) {
+                return Err(format!(
+                    "an undo may not remove items from {path} of {}; chaos only adds to {}",
+                    target.display(),
+                    change.fields.join(", ")
+                ));
+            }
+        }
+        UndoAction::Create { object } => {
+            // The kind and namespace are the object's own; a snapshot naming one thing and
+            // being another cannot be: `target` was read from the object itself.
+            debug_assert_eq!(object_ref_of(object), target);
+        }
+    }
+    Ok(())
+}
+
+/// A value somewhere below `v` that is not null: a guard of absences only proves nothing.
+fn has_value(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(map) => map.values().any(has_value),
+        _ => true,
+    }
+}
+
+/// The first leaf path of the merge-patch-shaped `value` that is not at or below one of
+/// `fields`.
+fn outside(value: &Value, fields: &[&str]) -> Option<String> {
+    fn walk(value: &Value, at: &str, fields: &[&str]) -> Option<String> {
+        if fields.iter().any(|f| at == *f || at.starts_with(&format!("{f}/"))) {
+            return None;
+        }
+        match value {
+            Value::Object(map) if !map.is_empty() => map.iter().find_map(|(k, v)| {
+                walk(v, &format!("{at}/{}", super::guard::pointer_token(k)), fields)
+            }),
+            _ => Some(if at.is_empty() { "/".to_string() } else { at.to_string() }),
+        }
+    }
+    walk(value, "", fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::journal::ObjectRef;
+
+    fn protected() -> ProtectedNamespaces {
+        ProtectedNamespaces::default()
+    }
+
+    fn admitted(action: &UndoAction) -> Result<(), String> {
+        admit(action, Author::Chaosdeck, &protected())
+    }
+
+    #[test]
+    fn the_undos_chaosdeck_writes_are_admitted() {
+        let svc = ObjectRef::new("v1", "Service", Some("shop"), "web");
+        let hijack = UndoAction::Patch {
+            target: svc,
+            restore: json!({"spec": {"selector": {"app": "web", "service-hijacking": null}}}),
+            guard: json!({"spec": {"selector": {"app": null, "service-hijacking": "sh-1"}}}),
+        };
+        assert_eq!(admitted(&hijack), Ok(()));
+        let cordon = UndoAction::Patch {
+            target: ObjectRef::new("v1", "Node", None, "w1"),
+            restore: json!({"spec": {"unschedulable": null}}),
+            guard: json!({"spec": {"unschedulable": true}}),
+        };
+        assert_eq!(admitted(&cordon), Ok(()));
+        let labelled = UndoAction::Delete {
+            target: ObjectRef::new("v1", "Pod", Some("shop"), "hog"),
+            uid: None,
+            require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), "1-abc".to_string())]),
+        };
+        assert_eq!(admitted(&labelled), Ok(()));
+        let taint = UndoAction::RemoveListItem {
+            target: ObjectRef::new("v1", "Node", None, "w1"),
+            path: "/spec/taints".into(),
+            item: json!({"key": "k", "effect": "NoSchedule"}),
+        };
+        assert_eq!(admitted(&taint), Ok(()));
+    }
+
+    #[test]
+    fn what_no_scenario_does_is_refused_before_anything_is_sent() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "evil", "namespace": "kube-system"}, "spec": {}});
+        let err = admitted(&UndoAction::Create { object: pod }).unwrap_err();
+        assert!(err.contains("protected namespace kube-system"), "{err}");
+        let deploy = UndoAction::Delete {
+            target: ObjectRef::new("apps/v1", "Deployment", Some("shop"), "frontend"),
+            uid: Some("u".into()),
+            require_labels: BTreeMap::new(),
+        };
+        assert!(admitted(&deploy).unwrap_err().contains("no scenario makes"));
+        let unpinned = UndoAction::Delete {
+            target: ObjectRef::new("v1", "Pod", Some("shop"), "web-1"),
+            uid: None,
+            require_labels: BTreeMap::new(),
+        };
+        assert!(admitted(&unpinned).unwrap_err().contains("neither the uid"));
+        assert_eq!(admit(&unpinned, Author::KrknMapping, &protected()), Ok(()));
+        let svc = ObjectRef::new("v1", "Service", Some("shop"), "web");
+        let unguarded = UndoAction::Patch {
+            target: svc.clone(),
+            restore: json!({"spec": {"selector": {"app": "evil"}}}),
+            guard: json!({"spec": {"selector": {"app": null}}}),
+        };
+        assert!(admitted(&unguarded).unwrap_err().contains("no guard"));
+        let wider = UndoAction::Patch {
+            target: svc,
+            restore: json!({"spec": {"selector": {"app": "web"}, "externalIPs": ["203.0.113.7"]}}),
+            guard: json!({"spec": {"selector": {"hijack": "x"}}}),
+        };
+        assert!(admitted(&wider).unwrap_err().contains("restore /spec/externalIPs"));
+        let allowed = ProtectedNamespaces { allowed: true, ..protected() };
+        let np = UndoAction::Delete {
+            target: ObjectRef::new(
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                Some("kube-system"),
+                "x",
+            ),
+            uid: Some("u".into()),
+            require_labels: BTreeMap::new(),
+        };
+        assert!(admitted(&np).is_err());
+        assert_eq!(admit(&np, Author::Chaosdeck, &allowed), Ok(()));
+    }
+}

@@ -1,0 +1,215 @@
+//! Identities on a test cluster: kubeconfigs for ServiceAccounts, as the shipped manifests
+//! (deploy/rbac.yaml, deploy/watchdog.yaml) bind them.
+//!
+//! On the real control plane an account is a ServiceAccount with a fresh token
+//! (`kubectl create token`), its rights those of the manifests applied. The sandbox has no
+//! authentication: its tokens name the user they stand for, so the same kubeconfigs make its
+//! admission (the dead man's switch policy) see the same identities, while every request is
+//! allowed (it has no authorization).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::cluster::{REAL_CONTEXT, Target};
+use super::world::World;
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// kubectl matching the real server (`scripts/realcluster build` prints its cached directory);
+/// `kubectl` from PATH for the sandbox.
+pub fn kubectl_bin(target: Target) -> PathBuf {
+    if target == Target::Sandbox {
+        return PathBuf::from("kubectl");
+    }
+    let out = Command::new(repo().join("scripts/realcluster")).arg("build").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    PathBuf::from(dir.trim()).join("kubectl")
+}
+
+pub fn kubectl_on(target: Target, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(kubectl_bin(target));
+    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
+    cmd.stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+pub fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// deploy/rbac.yaml as shipped.
+pub fn rbac() -> String {
+    std::fs::read_to_string(repo().join("deploy/rbac.yaml")).unwrap()
+}
+
+/// deploy/watchdog.yaml without its Deployment and PodDisruptionBudget (the watchdog runs
+/// in the tests as a process holding that ServiceAccount's token).
+pub fn watchdog_manifest() -> String {
+    let text = std::fs::read_to_string(repo().join("deploy/watchdog.yaml")).unwrap();
+    let kept: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|doc| {
+            !doc.contains("\nkind: Deployment") && !doc.contains("\nkind: PodDisruptionBudget")
+        })
+        .collect();
+    assert!(kept.len() >= 5, "deploy/watchdog.yaml lost its RBAC documents");
+    kept.join("\n---\n")
+}
+
+/// The username Kubernetes gives a ServiceAccount.
+pub fn service_account_user(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// Applies `manifest` as admin (real control plane; the sandbox has no RBAC to apply) and
+/// writes a kubeconfig for the ServiceAccount `namespace/name`, context [`REAL_CONTEXT`] on
+/// the real one.
+pub fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: &str) -> PathBuf {
+    let path = world.dir.path().join(format!("{namespace}-{name}.kubeconfig"));
+    let server = world.cluster.cluster_target().server;
+    let user = service_account_user(namespace, name);
+    if world.cluster.target == Target::Sandbox {
+        let text = chaosdeck::sandbox::kubeconfig::yaml_for(&server, Some(&user));
+        std::fs::write(&path, text).unwrap();
+        return path;
+    }
+    let admin = world.kubeconfig();
+    let target = world.cluster.target;
+    ok(kubectl_on(target, admin, &["apply", "-f", "-"], Some(manifest)), "apply");
+    let token = ok(
+        kubectl_on(
+            target,
+            admin,
+            &["create", "token", name, "-n", namespace, "--duration=1h"],
+            None,
+        ),
+        "create token",
+    );
+    let ca = ok(
+        kubectl_on(
+            target,
+            admin,
+            &[
+                "config",
+                "view",
+                "--raw",
+                "--minify",
+                "--flatten",
+                "-o",
+                "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+            ],
+            None,
+        ),
+        "ca",
+    );
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}\n  user:\n    token: {}\ncontexts:\n- name: {REAL_CONTEXT}\n  context: {{cluster: real, user: {name}}}\ncurrent-context: {REAL_CONTEXT}\n",
+        token.trim()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Waits until RBAC (an informer in the API server) answers `can-i` as expected; the sandbox
+/// has no authorization and answers yes to everything, so it is not asked.
+pub fn await_can_i(
+    world: &World,
+    kubeconfig: &Path,
+    verb: &str,
+    resource: &str,
+    ns: &str,
+    want: bool,
+) {
+    if world.cluster.target == Target::Sandbox {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = kubectl_on(
+            world.cluster.target,
+            kubeconfig,
+            &["auth", "can-i", verb, resource, "-n", ns],
+            None,
+        );
+        let yes = String::from_utf8_lossy(&out.stdout).trim() == "yes";
+        if yes == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "can-i {verb} {resource} -n {ns} never became {want}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the API server enforces deploy/watchdog.yaml's policies (they take effect a
+/// moment after they are applied), asking as `kubeconfig` the way a run does before arming.
+pub fn await_switch_policies(kubeconfig: &Path) {
+    let kubeconfig = kubeconfig.to_path_buf();
+    // Callers are sync code inside async tests: a runtime of its own, on a thread of its own.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = super::cluster::client_for(&kubeconfig).await;
+            let ops = chaosdeck::cluster::ClusterOps::new(client);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let verdict =
+                    chaosdeck::journal::mirror::policy_enforced(&ops, "chaosdeck-system").await;
+                match verdict {
+                    Ok(()) => return,
+                    Err(why) => assert!(Instant::now() < deadline, "{why}"),
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    })
+    .join()
+    .unwrap();
+}
+
+/// The identities of a dead man's switch game day as the shipped manifests make them: the
+/// operator's `chaosdeck/chaosdeck` (deploy/rbac.yaml plus watchdog.yaml's
+/// chaosdeck-dead-man-switch Role) and the watchdog's `chaosdeck-system/chaosdeck-watchdog`.
+pub struct SwitchAccounts {
+    pub runner: PathBuf,
+    pub watchdog: PathBuf,
+}
+
+impl SwitchAccounts {
+    pub fn shipped(world: &World) -> SwitchAccounts {
+        let runner = account_kubeconfig(world, &rbac(), "chaosdeck", "chaosdeck");
+        let watchdog = account_kubeconfig(
+            world,
+            &watchdog_manifest(),
+            "chaosdeck-system",
+            "chaosdeck-watchdog",
+        );
+        await_can_i(
+            world,
+            &runner,
+            "create",
+            "leases.coordination.k8s.io",
+            "chaosdeck-system",
+            true,
+        );
+        await_can_i(world, &watchdog, "update", "configmaps", "chaosdeck-system", true);
+        await_switch_policies(&runner);
+        SwitchAccounts { runner, watchdog }
+    }
+}
