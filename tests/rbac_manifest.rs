@@ -76,12 +76,17 @@ fn each_scenario_role_holds_exactly_what_its_scenarios_declare() {
     let roles = roles();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/engine");
     for kind in scenarios::registry() {
-        let (name, (_, rules)) = roles
+        // A scenario's permissions may be split between a role bound per namespace (its
+        // changes) and one bound cluster-wide (its reads of cluster-scoped kinds).
+        let mine: Vec<(&String, &BTreeSet<Rule>)> = roles
             .iter()
-            .find(|(_, (a, _))| {
+            .filter(|(_, (a, _))| {
                 a.get("chaosdeck.io/scenario-type").map(String::as_str) == Some(kind.name())
             })
-            .unwrap_or_else(|| panic!("deploy/rbac.yaml has no role for {}", kind.name()));
+            .map(|(name, (_, rules))| (name, rules))
+            .collect();
+        assert!(!mine.is_empty(), "deploy/rbac.yaml has no role for {}", kind.name());
+        let rules: BTreeSet<Rule> = mine.iter().flat_map(|(_, r)| r.iter().cloned()).collect();
         let mut declared = BTreeSet::new();
         for file in files_of(kind.name()) {
             let plan = kind.load(&data.join(file)).unwrap();
@@ -89,7 +94,8 @@ fn each_scenario_role_holds_exactly_what_its_scenarios_declare() {
                 declared.extend(need.permissions().iter().map(rule_of));
             }
         }
-        assert_eq!(rules, &declared, "{name} ({}) differs from the declared needs", kind.name());
+        let names: Vec<&String> = mine.iter().map(|(n, _)| *n).collect();
+        assert_eq!(rules, declared, "{names:?} ({}) differ from the declared needs", kind.name());
     }
 }
 
@@ -103,20 +109,64 @@ fn the_run_and_rollback_roles_hold_exactly_the_declared_permissions() {
     let mut rollback: BTreeSet<Rule> = needs::undo_permissions().iter().map(rule_of).collect();
     rollback.insert(review);
     assert_eq!(roles["chaosdeck-rollback"].1, rollback);
+    let (verb, (v, k)) = needs::RECREATE_PERMISSION;
+    let recreate: BTreeSet<Rule> = [rule_of(&Permission::on(verb, v, k, None))].into();
+    assert_eq!(roles["chaosdeck-rollback-recreate"].1, recreate);
+}
+
+/// Every binding of both manifests: (kind, namespace, role kind, role name).
+fn bindings() -> Vec<(String, Option<String>, String, String)> {
+    let watchdog = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/watchdog.yaml");
+    let text = std::fs::read_to_string(&watchdog).unwrap();
+    let watchdog_docs: Vec<Value> = text
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{doc}: {e}")))
+        .collect();
+    manifest()
+        .into_iter()
+        .chain(watchdog_docs)
+        .filter(|d| matches!(d["kind"].as_str(), Some("ClusterRoleBinding" | "RoleBinding")))
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["metadata"]["namespace"].as_str().map(str::to_string),
+                d["roleRef"]["kind"].as_str().unwrap().to_string(),
+                d["roleRef"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
 fn every_role_is_bound_to_the_example_service_account() {
-    let docs = manifest();
-    let bound: BTreeSet<&str> = docs
-        .iter()
-        .filter(|d| d["kind"] == "ClusterRoleBinding")
-        .map(|d| d["roleRef"]["name"].as_str().unwrap())
-        .collect();
+    let bound: BTreeSet<String> = bindings().into_iter().map(|(_, _, _, role)| role).collect();
     for name in roles().keys() {
-        assert!(bound.contains(name.as_str()), "{name} is not bound");
+        assert!(bound.contains(name), "{name} is not bound");
     }
-    assert!(docs.iter().any(|d| d["kind"] == "ServiceAccount"));
+    assert!(manifest().iter().any(|d| d["kind"] == "ServiceAccount"));
+}
+
+/// Whoever may create namespaced objects in every namespace may create a privileged pod in
+/// kube-system: no ClusterRoleBinding of the shipped manifests grants a create other than
+/// access reviews and evictions.
+#[test]
+fn nothing_is_created_cluster_wide() {
+    let roles = roles();
+    let harmless = ["selfsubjectaccessreviews", "selfsubjectreviews", "pods/eviction"];
+    for (kind, _, role_kind, role) in bindings() {
+        if kind != "ClusterRoleBinding" {
+            continue;
+        }
+        assert_eq!(role_kind, "ClusterRole");
+        let (_, rules) =
+            roles.get(&role).unwrap_or_else(|| panic!("{role} is not in deploy/rbac.yaml"));
+        for (verb, _, resource) in rules {
+            assert!(
+                verb != "create" || harmless.contains(&resource.as_str()),
+                "{role} is bound cluster-wide and may create {resource}"
+            );
+        }
+    }
 }
 
 /// Rules of the Role `name` in deploy/watchdog.yaml, as (verb, group, resource).

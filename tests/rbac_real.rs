@@ -287,3 +287,64 @@ async fn the_watchdog_undoes_a_killed_run_with_only_its_manifest_s_permissions()
     assert_eq!(world.outstanding(), 0);
     world.shutdown().await;
 }
+
+/// `chaosdeck rbac -c config.yaml` is enough, and nothing more is bound: a ServiceAccount with
+/// only the Roles and RoleBindings it prints (changes in shop and default, reads and nodes
+/// cluster-wide) runs every scenario type of one config and rolls each back; a create
+/// elsewhere is refused (it may not create pods in kube-system).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn a_config_runs_with_exactly_what_chaosdeck_rbac_prints() {
+    let world = World::new(Target::Real).await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(world.client(), "shop");
+    let solo = serde_json::from_value(serde_json::json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
+    pods.create(&Default::default(), &solo).await.unwrap();
+    let account = "apiVersion: v1\nkind: Namespace\nmetadata: {name: runner}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: runner, namespace: runner}\n";
+    let sa = accounts::account_kubeconfig(&world, account, "runner", "runner");
+    let data = repo().join("tests/data/engine");
+    let groups: String = ALL
+        .iter()
+        .map(|(scenario_type, files)| {
+            let list: Vec<String> =
+                files.iter().map(|f| format!("            - {}", data.join(f).display())).collect();
+            format!("        - {scenario_type}:\n{}\n", list.join("\n"))
+        })
+        .collect();
+    let text = format!(
+        "kraken:\n    kubeconfig_path: {}\n    auto_rollback: True\n    rollback_versions_directory: {}\n    chaos_scenarios:\n{groups}tunings:\n    wait_duration: 0\n    iterations: 1\nchaosdeck:\n    cluster: kubeconfig\n",
+        sa.display(),
+        world.journal().display(),
+    );
+    let cfg = world.dir.path().join("all-scenarios.yaml");
+    std::fs::write(&cfg, text).unwrap();
+
+    let printed =
+        chaosdeck(&["rbac", "--service-account", "runner/runner", "-c"], &[&cfg]).output().unwrap();
+    let manifest = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert_eq!(printed.status.code(), Some(0), "{}", String::from_utf8_lossy(&printed.stderr));
+    assert!(
+        manifest.contains("namespace: shop") && manifest.contains("namespace: default"),
+        "{manifest}"
+    );
+    accounts::ok(
+        accounts::kubectl_on(
+            Target::Real,
+            world.kubeconfig(),
+            &["apply", "-f", "-"],
+            Some(&manifest),
+        ),
+        "apply chaosdeck rbac",
+    );
+    await_can_i(&world, &sa, "create", "networkpolicies.networking.k8s.io", "shop", true);
+    await_can_i(&world, &sa, "create", "pods", "kube-system", false);
+    await_can_i(&world, &sa, "create", "pods", "payments", false);
+    let before = world.steady();
+    let started = Instant::now();
+    let (code, log) = run(&cfg, None);
+    eprintln!("every scenario type with `chaosdeck rbac`'s roles: {:?}", started.elapsed());
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(world.outstanding(), 0, "{log}");
+    assert_eq!(world.settle(&before), before, "not restored:\n{log}");
+    world.shutdown().await;
+}

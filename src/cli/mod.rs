@@ -12,6 +12,7 @@ mod inspect;
 pub mod list;
 mod mark;
 mod permissions;
+mod rbac;
 mod reconcile;
 mod run;
 mod show;
@@ -63,6 +64,9 @@ pub enum Command {
     /// config's scenarios) and `execute-rollback` need; exit 2 when some are missing.
     #[command(name = "check-permissions")]
     CheckPermissions(permissions::CheckPermissionsArgs),
+    /// Print the Roles and RoleBindings a config's scenarios need, per namespace (YAML for
+    /// `kubectl apply -f -`).
+    Rbac(rbac::RbacArgs),
     /// Serve the embedded sandbox cluster on loopback until Ctrl-C.
     Sandbox(SandboxCommand),
     /// Watch the runs' Leases and undo the mirrored entries of a run whose Lease expired (the
@@ -160,6 +164,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or_else(|| Command::Run(run::RunArgs::default()));
     let prints_only = match &command {
         Command::ListRollback(_)
+        | Command::Rbac(_)
         | Command::Show(_)
         | Command::Check(_)
         | Command::Completions { .. } => true,
@@ -198,6 +203,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::MarkExecuted(args) => mark::run(args),
             Command::Check(args) => check::run(args),
             Command::CheckPermissions(args) => permissions::check(args).await,
+            Command::Rbac(args) => rbac::run(args),
             Command::Sandbox(cmd) => serve_sandbox(cmd).await.map(|()| ExitCode::SUCCESS),
             Command::Watchdog(args) => watchdog::run(args).await,
             Command::Reconcile(args) => reconcile::run(args).await,

@@ -106,7 +106,9 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
     let sections = [
         (format!("chaosdeck run -c {}", config.path.display()), run_permissions(&plan, &config)),
         (
-            "chaosdeck execute-rollback / inspect (every entry, all namespaces)".to_string(),
+            "chaosdeck execute-rollback / inspect (every entry, all namespaces; re-creating a \
+             deleted pod is granted per namespace, with the run's above)"
+                .to_string(),
             access::normalize(needs::undo_permissions()),
         ),
     ];
@@ -134,7 +136,11 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         embedded.stop().await;
     }
     if missing > 0 {
-        println!("{missing} permission(s) missing: see deploy/rbac.yaml for the roles to bind");
+        println!(
+            "{missing} permission(s) missing: `chaosdeck rbac -c {}` prints the Roles and \
+             RoleBindings this config needs (deploy/rbac.yaml has the roles)",
+            config.path.display()
+        );
         Ok(ExitCode::from(EXIT_MISSING))
     } else {
         println!("every permission is granted");

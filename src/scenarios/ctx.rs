@@ -243,6 +243,16 @@ impl ScenarioCtx {
         kind: &str,
         ns: Option<&str>,
     ) -> Result<(), ScenarioError> {
+        // A change whose undo the journal would refuse must not be made at all.
+        if let Some(forward) = op.forward()
+            && crate::journal::admissible::reversible(forward, api_version, kind).is_none()
+        {
+            return Err(ScenarioError::Internal(format!(
+                "{} would {op:?} {api_version} {kind}, a change no undo may reverse \
+                 (journal::admissible::REVERSIBLE); refused before sending it",
+                self.scenario_type
+            )));
+        }
         if self.needs.iter().any(|n| n.allows(op, api_version, kind, ns)) {
             return Ok(());
         }

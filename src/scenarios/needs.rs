@@ -9,6 +9,7 @@
 //! is not declared, so a scenario cannot send a request the preflight did not ask about.
 
 use crate::cluster::access::Permission;
+use crate::journal::admissible::Forward;
 
 /// The operations of the scenario context, one per request shape it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +28,20 @@ pub enum Op {
     Delete,
     /// `create` on the `eviction` subresource of pods; no entry.
     Evict,
+}
+
+impl Op {
+    /// The change this operation makes, whose undo the journal admits
+    /// (`journal::admissible`); `None` for reads and evictions (no entry).
+    pub fn forward(self) -> Option<Forward> {
+        match self {
+            Op::Create => Some(Forward::Create),
+            Op::Patch => Some(Forward::Patch),
+            Op::AddListItem => Some(Forward::AddListItem),
+            Op::Delete => Some(Forward::Delete),
+            Op::Get | Op::List | Op::Evict => None,
+        }
+    }
 }
 
 /// One operation on one kind; `namespace: None` for cluster-scoped kinds or every namespace.
@@ -98,19 +113,23 @@ impl Need {
 }
 
 /// What every run needs besides its scenarios: the cluster identity (the kube-system
-/// namespace's uid, recorded in each entry).
+/// namespace's uid, recorded in each entry), and who it is (the dead man's switch names it).
 pub fn run_permissions() -> Vec<Permission> {
-    vec![Permission::on("get", NAMESPACE.0, NAMESPACE.1, None)]
+    vec![
+        Permission::on("get", NAMESPACE.0, NAMESPACE.1, None),
+        Permission::on("create", "authentication.k8s.io/v1", "SelfSubjectReview", None),
+    ]
 }
 
-/// What `execute-rollback` (and the TUI's `x`/`!`) needs for any entry chaosdeck or Krkn
-/// writes, cluster-wide: the undo of every change a scenario can declare, the cluster identity,
-/// and the lists Krkn's service-hijacking mapping reads (its leftover plan ConfigMaps).
+/// What `execute-rollback` (and the TUI's `x`/`!`) needs cluster-wide for any entry chaosdeck
+/// or Krkn writes: the undo of every change a scenario can declare, the cluster identity, and
+/// the lists Krkn's service-hijacking mapping reads (its leftover plan ConfigMaps) — all but
+/// re-creating a pod, which may create privileged pods and is granted per namespace
+/// ([`RECREATE_PERMISSION`]).
 pub const UNDO_PERMISSIONS: &[(&str, (&str, &str))] = &[
     ("get", NAMESPACE),
     ("get", POD),
     ("delete", POD),
-    ("create", POD),
     ("list", POD),
     ("get", CONFIGMAP),
     ("delete", CONFIGMAP),
@@ -127,6 +146,11 @@ pub fn undo_permissions() -> Vec<Permission> {
     UNDO_PERMISSIONS.iter().map(|(verb, (v, k))| Permission::on(verb, v, k, None)).collect()
 }
 
+/// The undo of a bare pod's deletion re-creates it: granted in the namespaces where pods are
+/// deleted, never cluster-wide (whoever may create any pod anywhere may create a privileged
+/// one in kube-system).
+pub const RECREATE_PERMISSION: (&str, (&str, &str)) = ("create", POD);
+
 /// Every permission the plans' needs take, plus the run's own, without duplicates.
 pub fn permissions_of<'a>(needs: impl IntoIterator<Item = &'a Need>) -> Vec<Permission> {
     let mut all = run_permissions();
@@ -140,21 +164,17 @@ pub fn permissions_of<'a>(needs: impl IntoIterator<Item = &'a Need>) -> Vec<Perm
 mod tests {
     use super::*;
 
+    use crate::journal::admissible::REVERSIBLE;
+
     #[test]
     fn undo_permissions_cover_the_undo_of_every_change_a_scenario_can_make() {
+        let mut rollback = undo_permissions();
+        let (verb, (v, k)) = RECREATE_PERMISSION;
+        rollback.push(Permission::on(verb, v, k, None));
         let ops = [Op::Create, Op::Patch, Op::AddListItem, Op::Delete];
-        let kinds_changed = [
-            (Op::Create, NETWORKPOLICY),
-            (Op::Create, POD),
-            (Op::Create, CONFIGMAP),
-            (Op::Patch, SERVICE),
-            (Op::Patch, NODE),
-            (Op::AddListItem, NODE),
-            (Op::Delete, POD),
-        ];
-        let rollback = undo_permissions();
-        for (op, kind) in kinds_changed {
-            assert!(ops.contains(&op));
+        for change in REVERSIBLE {
+            let op = ops.into_iter().find(|o| o.forward() == Some(change.forward)).unwrap();
+            let kind: (&'static str, &'static str) = (change.api_version, change.kind);
             for p in Need::new(op, kind, None).undo() {
                 assert!(rollback.iter().any(|r| r.covers(&p)), "{p} missing for rollback");
             }

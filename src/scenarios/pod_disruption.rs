@@ -112,6 +112,12 @@ impl ScenarioType for Type {
     }
 }
 
+/// The one namespace a pattern such as `^shop$` matches; `None` for a real pattern.
+fn literal_namespace(re: &Regex) -> Option<String> {
+    let name = re.as_str().strip_prefix('^')?.strip_suffix('$')?;
+    crate::refs::is_dns_label(name).then(|| name.to_string())
+}
+
 fn ready(pod: &Pod) -> bool {
     let status = pod.status.as_ref();
     status.and_then(|s| s.phase.as_deref()) == Some("Running")
@@ -291,13 +297,17 @@ impl ScenarioPlan for Plan {
         Duration::from_secs(10 * self.0.len().max(1) as u64)
     }
 
-    /// `namespace` is a pattern, so pods are listed and deleted in whichever namespace matches.
+    /// Namespaces are found by listing them. A pattern that names one namespace (`^shop$`)
+    /// lists and deletes pods there only; any other pattern, in whichever namespace matches,
+    /// so its permissions are every namespace's.
     fn needs(&self) -> Vec<Need> {
-        vec![
-            Need::new(Op::List, NAMESPACE, None),
-            Need::new(Op::List, POD, None),
-            Need::new(Op::Delete, POD, None),
-        ]
+        let mut needs = vec![Need::new(Op::List, NAMESPACE, None)];
+        for target in &self.0 {
+            let ns = literal_namespace(&target.namespace_re);
+            needs.push(Need::new(Op::List, POD, ns.as_deref()));
+            needs.push(Need::new(Op::Delete, POD, ns.as_deref()));
+        }
+        needs
     }
 
     fn timeout(&self) -> Duration {
