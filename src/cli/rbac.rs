@@ -75,13 +75,16 @@ enum Scope {
     Namespace(String),
 }
 
+/// (API group, resource[/subresource], verb): one grant of a rule.
+type Grant = (String, String, &'static str);
+
 /// Sorts `wanted` into scopes; the permissions that would change something in every
 /// namespace come back apart (refused unless `cluster_wide`).
 fn scopes(
     wanted: &[Permission],
     cluster_wide: bool,
-) -> (BTreeMap<Scope, BTreeSet<(String, String, &'static str)>>, Vec<Permission>) {
-    let mut out: BTreeMap<Scope, BTreeSet<(String, String, &'static str)>> = BTreeMap::new();
+) -> (BTreeMap<Scope, BTreeSet<Grant>>, Vec<Permission>) {
+    let mut out: BTreeMap<Scope, BTreeSet<Grant>> = BTreeMap::new();
     let mut everywhere = Vec::new();
     for p in wanted {
         let resource = match p.subresource {
@@ -108,7 +111,7 @@ fn scopes(
 }
 
 /// The rules of one role: a rule per (group, resource), its verbs sorted.
-fn rules(grants: &BTreeSet<(String, String, &'static str)>) -> String {
+fn rules(grants: &BTreeSet<Grant>) -> String {
     let mut by_resource: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     for (group, resource, verb) in grants {
         by_resource.entry((group, resource)).or_default().insert(verb);
