@@ -93,7 +93,7 @@ fn main() {
     let mut lines = 0;
     for _ in 0..15 {
         let t = Instant::now();
-        let tree = scan_with(big.root(), Depth::Headers).unwrap();
+        let tree = scan_with(big.root(), Depth::Full).unwrap();
         let shown = list::select(&tree, &Filter::default());
         let text = list::render_tree(&tree, &shown);
         times.push(t.elapsed());

@@ -81,7 +81,7 @@ fn app_with_scenarios(root: &Path) -> App {
         },
     );
     apply_event(&mut app, &EngineEvent::State(EngineState::Running));
-    app.set_tree(scan_with(root, Depth::Headers).unwrap());
+    app.set_tree(scan_with(root, Depth::Full).unwrap());
     app
 }
 
@@ -101,7 +101,7 @@ fn one_run_of_1000_contexts(base: &Path) {
     let root = tmp.path().join("journal");
     build_journal(&root, 1);
     let mut app = App::new(Mode::Inspect, Header::default(), Theme { color: true });
-    app.set_tree(scan_with(&root, Depth::Headers).unwrap());
+    app.set_tree(scan_with(&root, Depth::Full).unwrap());
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal.draw(|f| chaosdeck::tui::render::draw(f, &mut app)).unwrap();
     let folded = median(frame_times(&mut terminal, &mut app, 200));

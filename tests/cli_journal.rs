@@ -276,3 +276,97 @@ fn list_rollback_json_carries_runs_and_the_flat_contexts() {
     assert_eq!(runs[0]["contexts"].as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["counts"]["pending"], 1);
 }
+
+/// An entry's comment header says what a human reads first, but it is a comment: whatever a
+/// listing says an entry undoes comes from its body. Here the header names a harmless delete
+/// while the body re-creates a privileged pod in kube-system.
+#[test]
+fn list_rollback_shows_the_actions_of_an_entry_whose_header_lies() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-liar").unwrap();
+    let evil = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "evil", "namespace": "kube-system"},
+        "spec": {"hostPID": true, "containers": [{"name": "c", "image": "busybox",
+            "securityContext": {"privileged": true}}]}});
+    let written = ctx
+        .write(
+            ctx.mint("hog_scenarios"),
+            chaosdeck::journal::EntryDraft {
+                scenario_type: "hog_scenarios".into(),
+                scenario_file: None,
+                step: "created Pod default/cpu-hog".into(),
+                undo: vec![chaosdeck::journal::UndoAction::Create { object: evil }],
+            },
+        )
+        .unwrap();
+    let text = std::fs::read_to_string(&written.path).unwrap();
+    let lying = text.replace(
+        "# Undo:    re-create Pod kube-system/evil",
+        "# Undo:    delete Pod default/cpu-hog",
+    );
+    assert_ne!(lying, text, "the header line to forge moved");
+    std::fs::write(&written.path, lying).unwrap();
+
+    let out = chaosdeck().args(["list-rollback", "--dir"]).arg(journal.root()).assert().success();
+    let listing = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(listing.contains("re-create Pod kube-system/evil"), "{listing}");
+    assert!(!listing.contains("delete Pod default/cpu-hog"), "{listing}");
+    let out = chaosdeck()
+        .args(["list-rollback", "--json", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let undo = doc["contexts"][0]["entries"][0]["undo"].as_str().unwrap().to_string();
+    assert_eq!(undo, "re-create Pod kube-system/evil", "{doc}");
+}
+
+/// An entry in a directory anyone may write is refused as ssh refuses such a key file: exit 2,
+/// nothing executed, no cluster asked; `--allow-foreign-journal` says the operator means it.
+/// As root, a file another user owns is refused too.
+#[test]
+fn a_crafted_entry_in_a_world_writable_directory_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path().join("j")).unwrap();
+    let ctx = journal.begin_context("run-shared").unwrap();
+    let written = ctx
+        .write(
+            ctx.mint("hog_scenarios"),
+            support::delete_pod_draft("hog_scenarios", "default", "p"),
+        )
+        .unwrap();
+    std::fs::set_permissions(ctx.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = chaosdeck()
+        .args(["execute-rollback", "--dir"])
+        .arg(journal.root())
+        .args(["--kubeconfig", "/nonexistent"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("is writable by everyone (mode 777)"), "{err}");
+    assert!(err.contains("--allow-foreign-journal"), "{err}");
+    assert!(!err.contains("kubeconfig"), "no cluster was asked: {err}");
+    assert!(written.path.exists());
+    chaosdeck()
+        .args(["execute-rollback", "--dry-run", "--allow-foreign-journal", "--dir"])
+        .arg(journal.root())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("delete Pod default/p"));
+
+    std::fs::set_permissions(ctx.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&written.path, Some(12345), None).unwrap();
+        let out = chaosdeck()
+            .args(["execute-rollback", "--dir"])
+            .arg(journal.root())
+            .args(["--kubeconfig", "/nonexistent"])
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains("belongs to uid 12345, not to you (uid 0)"), "{err}");
+    }
+}

@@ -148,3 +148,49 @@ crate::on_both_targets! {
         w.shutdown().await;
     }
 }
+
+/// A health-check URL with credentials in it (user-info and a token in the query) is shown
+/// redacted everywhere it appears: the run's log, `/metrics`, the report and JUnit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_health_check_url_appear_nowhere() {
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    // Port 1 on loopback: nothing answers, the check fails, its name is printed each round.
+    let config = with_health(
+        &w,
+        "application_outages_scenarios",
+        "app_outage.yaml",
+        "health_checks:\n    interval: 1\n    config:\n        - url: http://probe:pa55w0rd@127.0.0.1:1/healthz?token=t0k3n\n",
+    );
+    let report = w.dir.path().join("report.json");
+    let junit = w.dir.path().join("junit.xml");
+    let mut child = Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--metrics-addr", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--report")
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Lines::of(&mut child);
+    assert!(lines.wait_for("FAILING", Duration::from_secs(60)), "{}", lines.rest());
+    let log = lines.rest();
+    let (_, metrics) = http(&served_addr(&log, "metrics: serving http://"), "GET", "/metrics");
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    let log = format!("{log}{}", lines.rest());
+    assert_eq!(code, Some(0), "{log}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    for (what, text) in
+        [("log", &log), ("metrics", &metrics), ("report", &report), ("junit", &junit)]
+    {
+        assert!(!text.contains("pa55w0rd") && !text.contains("t0k3n"), "{what}:\n{text}");
+    }
+    assert!(metrics.contains(r#"check="***@127.0.0.1:1/healthz?token=***""#), "{metrics}");
+    w.shutdown().await;
+}

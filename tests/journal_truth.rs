@@ -853,7 +853,7 @@ fn the_ui_says_how_many_entries_could_not_be_undone() {
     let header =
         Header { context: "chaosdeck-sandbox".into(), is_sandbox: true, ..Default::default() };
     let mut app = App::new(Mode::Inspect, header, Theme { color: false });
-    app.set_tree(scan_with(journal.root(), Depth::Headers).unwrap());
+    app.set_tree(scan_with(journal.root(), Depth::Full).unwrap());
     let render = |app: &mut App| {
         let mut terminal =
             ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();

@@ -277,6 +277,12 @@ async fn report_and_junit_describe_a_passed_run() {
     let r = read_json(&report);
     let uuid = r["run_uuid"].as_str().unwrap_or_default();
     assert!(!uuid.is_empty() && stdout.contains(&format!("run {uuid} finished")), "{r}\n{stdout}");
+    // Like the journal: the owner's only.
+    for file in [&report, &junit] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     assert_eq!(r["config"].as_str(), config.to_str(), "{r}");
     assert_eq!(r["exit_code"], 0, "{r}");
     let scenarios = r["scenarios"].as_array().cloned().unwrap_or_default();

@@ -111,7 +111,7 @@ fn app_over(mode: Mode, journal: PathBuf, run: &str) -> App {
         );
         apply_event(&mut app, &EngineEvent::State(EngineState::Running));
     }
-    app.set_tree(scan_with(&journal, Depth::Headers).unwrap());
+    app.set_tree(scan_with(&journal, Depth::Full).unwrap());
     // The real loop draws before the first key; the tree widget navigates from that frame.
     render(&mut app, 80, 24);
     app
@@ -248,7 +248,7 @@ fn executing_a_context_takes_its_pending_entries_newest_first() {
     }
     ctx.retire(&written[1]).unwrap();
     let mut a = app(Mode::Inspect);
-    a.set_tree(scan_with(journal.root(), Depth::Headers).unwrap());
+    a.set_tree(scan_with(journal.root(), Depth::Full).unwrap());
     render(&mut a, 80, 24);
     let dir = ctx.dir().file_name().unwrap().to_string_lossy().into_owned();
     let want: Vec<PathBuf> = [3, 2, 0].iter().map(|&i| written[i].path.clone()).collect();

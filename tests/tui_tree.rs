@@ -34,7 +34,7 @@ fn render(app: &mut App, w: u16, h: u16) -> String {
 fn app_over(root: &Path) -> App {
     let header = Header { run_uuid: Some(NEW_RUN.into()), ..Default::default() };
     let mut app = App::new(Mode::Inspect, header, Theme { color: false });
-    app.set_tree(scan_with(root, Depth::Headers).unwrap());
+    app.set_tree(scan_with(root, Depth::Full).unwrap());
     render(&mut app, 80, 24);
     app
 }
@@ -208,7 +208,7 @@ fn hide_root(a: &mut App, root: &Path) {
 
 /// The rescan the runtime does on a file event, and the inspector reload it asks for.
 fn rescan(a: &mut App, root: &Path) {
-    for effect in on_scanned(a, scan_with(root, Depth::Headers).unwrap()) {
+    for effect in on_scanned(a, scan_with(root, Depth::Full).unwrap()) {
         let Effect::Inspect(path) = effect else { panic!("unexpected {effect:?}") };
         a.inspected = inspect::load(path);
     }
@@ -248,7 +248,7 @@ fn inspector_follows_the_file_through_state_changes() {
 fn a_rescan_without_an_inspected_entry_reads_nothing() {
     let (_tmp, root, _) = journal();
     let mut a = app_over(&root);
-    assert!(on_scanned(&mut a, scan_with(&root, Depth::Headers).unwrap()).is_empty());
+    assert!(on_scanned(&mut a, scan_with(&root, Depth::Full).unwrap()).is_empty());
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn the_current_runs_row_names_its_config() {
         ..Default::default()
     };
     let mut a = App::new(Mode::Run, header, Theme { color: false });
-    a.set_tree(scan_with(&root, Depth::Headers).unwrap());
+    a.set_tree(scan_with(&root, Depth::Full).unwrap());
     let screen = render(&mut a, 160, 48);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("run ")).collect();
     let new = rows.iter().find(|l| l.contains("run 9f3e7d21  ")).unwrap();

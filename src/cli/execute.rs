@@ -31,6 +31,10 @@ pub struct ExecuteArgs {
     /// Print what would be undone; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Undo entries in files or directories another user owns or may write (refused
+    /// otherwise, as ssh refuses a key file others can write).
+    #[arg(long)]
+    pub allow_foreign_journal: bool,
     /// Undos in flight at once; entries on the same object (or its namespace or owner) always
     /// keep newest-first order. 1 runs them one by one.
     #[arg(long, value_name = "N", default_value_t = executor::DEFAULT_PARALLEL as u16,
@@ -72,6 +76,18 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         }
         println!("nothing pending in {}", dir.display());
         return Ok(ExitCode::SUCCESS);
+    }
+    // An entry is a list of requests sent with your credentials: one someone else could have
+    // written is refused before anything happens, unless you say otherwise.
+    if !args.allow_foreign_journal {
+        let foreign: Vec<String> = selected.iter().filter_map(|n| executor::foreign(n)).collect();
+        if !foreign.is_empty() {
+            for why in &foreign {
+                eprintln!("error: {why}");
+            }
+            eprintln!("nothing was executed");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
     }
     if args.dry_run {
         // No cluster is needed to say what would be done.
@@ -116,6 +132,7 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
                 &executable,
                 ExecuteOptions {
                     parallel: usize::from(args.parallel),
+                    foreign_ok: args.allow_foreign_journal,
                     ..ExecuteOptions::default()
                 },
                 |out| progress.report(out),

@@ -34,7 +34,7 @@ pub struct ListArgs {
 
 pub fn run(args: ListArgs) -> Result<ExitCode> {
     let dir = args.location.resolve()?;
-    let tree = scan_with(&dir, Depth::Headers)
+    let tree = scan_with(&dir, Depth::Full)
         .wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
     let filter = Filter { run_uuid: args.run_uuid, scenario_type: args.scenario_type, file: None };
     let shown = select(&tree, &filter);

@@ -423,5 +423,10 @@ pub fn print_event(event: &EngineEvent) {
             format!("run finished: {outstanding} pending, exit {exit_code}")
         }
     };
-    eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S%.3f"));
+    // Cluster messages and file contents are in these lines: nothing may drive the terminal.
+    eprintln!(
+        "{} {}",
+        jiff::Timestamp::now().strftime("%H:%M:%S%.3f"),
+        crate::refs::printable(&line)
+    );
 }

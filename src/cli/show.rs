@@ -20,7 +20,8 @@ pub fn run(args: ShowArgs) -> Result<ExitCode> {
     print!("{}", crate::journal::describe::describe(&node));
     let raw = std::fs::read_to_string(&node.path)
         .wrap_err_with(|| format!("cannot read {}", node.path.display()))?;
-    println!("\n--- raw file ---\n{raw}");
+    // As written, but for control characters: a file anyone may have edited.
+    println!("\n--- raw file ---\n{}", crate::refs::printable_lines(&raw));
     Ok(if matches!(node.body, EntryBody::Invalid(_)) {
         ExitCode::from(1)
     } else {

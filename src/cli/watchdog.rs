@@ -45,7 +45,7 @@ pub fn default_id() -> String {
 }
 
 fn log(line: String) {
-    eprintln!("{} watchdog: {line}", jiff::Timestamp::now());
+    eprintln!("{} watchdog: {}", jiff::Timestamp::now(), crate::refs::printable(&line));
 }
 
 pub async fn run(args: WatchdogArgs) -> Result<ExitCode> {

@@ -348,6 +348,14 @@ fn not_served(e: &kube::Error) -> bool {
 /// API answers stay API errors (with their code); transport failures, 5xx and 401/403 say
 /// which server and why.
 fn classify(server: &str, target: &ObjectRef, verb: &'static str, e: kube::Error) -> OpError {
+    // The server's words (and what a request echoed back) reach terminals, logs and files.
+    let e = match e {
+        kube::Error::Api(mut status) => {
+            status.message = crate::refs::printable(&status.message).into_owned();
+            kube::Error::Api(status)
+        }
+        other => other,
+    };
     match &e {
         kube::Error::Api(status) if status.code == 401 || status.code == 403 => {
             OpError::Unauthorized {

@@ -56,9 +56,48 @@ pub enum CheckUrl {
 }
 
 impl CheckUrl {
+    /// The URL as requested (credentials and all): only for the request itself.
     pub fn as_str(&self) -> &str {
         match self {
             CheckUrl::Absolute(s) | CheckUrl::Cluster(s) => s,
+        }
+    }
+
+    /// The URL as shown anywhere (logs, the TUI, `/metrics`, reports): [`redacted`].
+    pub fn shown(&self) -> String {
+        redacted(self.as_str())
+    }
+}
+
+/// `url` without what could be a secret: the user-info part (`user:password@`) and every query
+/// value (`?token=…`) become `***`; the scheme, host, path and query keys stay, so the check is
+/// still recognisable.
+pub fn redacted(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+                None => head.to_string(),
+            }
+        }
+        None => head.to_string(),
+    };
+    match query {
+        None => head,
+        Some(query) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) => format!("{key}=***"),
+                    None => pair.to_string(),
+                })
+                .collect();
+            format!("{head}?{}", pairs.join("&"))
         }
     }
 }
@@ -133,17 +172,21 @@ fn parse_url(text: &str) -> Result<CheckUrl, String> {
         return text
             .parse::<http::uri::PathAndQuery>()
             .map(|_| CheckUrl::Cluster(text.to_string()))
-            .map_err(|e| format!("health_checks url {text:?} is not a valid path: {e}"));
+            .map_err(|e| {
+                format!("health_checks url {:?} is not a valid path: {e}", redacted(text))
+            });
     }
-    let uri: http::Uri =
-        text.parse().map_err(|e| format!("health_checks url {text:?} is not a URL: {e}"))?;
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|e| format!("health_checks url {:?} is not a URL: {e}", redacted(text)))?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => {
             Ok(CheckUrl::Absolute(text.to_string()))
         }
         _ => Err(format!(
-            "health_checks url {text:?} must start with http://, https:// or / (a path on the \
-             cluster's API server)"
+            "health_checks url {:?} must start with http://, https:// or / (a path on the \
+             cluster's API server)",
+            redacted(text)
         )),
     }
 }
@@ -220,6 +263,24 @@ mod tests {
         assert!(err.contains("interval 0 is out of range"), "{err}");
         let err = parse("kraken: {}\nhealth_checks:\n  interval: often\n").unwrap_err().to_string();
         assert!(err.starts_with("/etc/chaos/config.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(
+            redacted("https://admin:s3cret@app.example:8443/health?token=t0k&v=1"),
+            "https://***@app.example:8443/health?token=***&v=***"
+        );
+        assert_eq!(redacted("https://app.example/h"), "https://app.example/h");
+        assert_eq!(
+            redacted("/api/v1/namespaces/a/services/b/proxy/?key=k"),
+            "/api/v1/namespaces/a/services/b/proxy/?key=***"
+        );
+        let err =
+            parse("kraken: {}\nhealth_checks:\n  config:\n    - url: ftp://u:pw@x/?t=sekret\n")
+                .unwrap_err()
+                .to_string();
+        assert!(!err.contains("pw") && !err.contains("sekret"), "{err}");
     }
 
     #[test]

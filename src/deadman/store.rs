@@ -190,8 +190,9 @@ fn hostname_or_unknown() -> String {
 
 /// The server's message for an API error, the transport's for the rest.
 pub fn api_error(e: &kube::Error) -> String {
-    match e {
+    let text = match e {
         kube::Error::Api(s) => format!("HTTP {}: {} ({})", s.code, s.message, s.reason),
         other => other.to_string(),
-    }
+    };
+    crate::refs::printable(&text).into_owned()
 }

@@ -113,9 +113,10 @@ pub fn attach(
 
 /// The row name of a URL check: `svc NS/NAME:PORT` for a service proxy path, else the URL.
 pub fn url_name(url: &CheckUrl) -> String {
-    let text = url.as_str();
-    if let CheckUrl::Cluster(path) = url
-        && let Some(rest) = path.strip_prefix("/api/v1/namespaces/")
+    // Shown in logs, the TUI, /metrics labels and reports: never with credentials.
+    let text = &url.shown();
+    if let CheckUrl::Cluster(_) = url
+        && let Some(rest) = text.strip_prefix("/api/v1/namespaces/")
         && let Some((ns, rest)) = rest.split_once("/services/")
         && let Some((svc, tail)) = rest.split_once("/proxy")
     {
@@ -141,5 +142,10 @@ mod tests {
         assert_eq!(url_name(&u), "svc shop/web /healthz");
         assert_eq!(url_name(&CheckUrl::Cluster("/readyz".into())), "/readyz");
         assert_eq!(url_name(&CheckUrl::Absolute("https://a.example/h".into())), "a.example/h");
+        let secret = CheckUrl::Absolute("https://u:pw@a.example/h?token=t".into());
+        assert_eq!(url_name(&secret), "***@a.example/h?token=***");
+        let proxied =
+            CheckUrl::Cluster("/api/v1/namespaces/shop/services/web/proxy/h?key=k".into());
+        assert_eq!(url_name(&proxied), "svc shop/web /h?key=***");
     }
 }

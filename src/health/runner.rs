@@ -106,7 +106,7 @@ async fn run(
         if c.bearer_token.is_some() || c.auth.is_some() {
             let _ = events.send(EngineEvent::Log(format!(
                 "health check {} (config line {}): a cluster path is requested with the kubeconfig's credentials; its bearer_token/auth are not sent",
-                c.url.as_str(),
+                c.url.shown(),
                 c.line
             )));
         }

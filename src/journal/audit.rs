@@ -24,8 +24,8 @@ pub fn append(root: &Path, action: &str, reason: &str) -> Result<(), JournalErro
         jiff::Timestamp::now(),
         writer.host,
         writer.pid,
-        action.replace('\n', " "),
-        reason.replace('\n', " ")
+        crate::refs::printable(action),
+        crate::refs::printable(reason)
     );
     let mut file = OpenOptions::new()
         .append(true)

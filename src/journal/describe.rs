@@ -39,7 +39,7 @@ pub fn describe(node: &EntryNode) -> String {
             }
         }
         EntryBody::Listed(h) => {
-            out.push_str(&format!("change:    {}\nundo:      {}\n", h.step, h.undo));
+            out.push_str(&format!("change:    {}\n", h.step));
             if let Some(reason) = &h.not_applied {
                 out.push_str(&format!("not applied: {reason}; nothing to undo\n"));
             }

@@ -238,7 +238,72 @@ impl Entry {
         if entry.undo.is_empty() {
             return Err(EntryParseError::NoUndo);
         }
-        Ok(entry)
+        Ok(entry.printable())
+    }
+
+    /// The entry with every text a human reads (step, names, reasons, who) stripped of control
+    /// characters: a file anyone may have edited must not drive the terminal it is shown on,
+    /// nor forge a line in a log. Snapshots and patches stay as written (they are printed as
+    /// JSON, which escapes them, and applied as data).
+    fn printable(mut self) -> Entry {
+        let clean = |s: &mut String| {
+            if let std::borrow::Cow::Owned(c) = crate::refs::printable(s) {
+                *s = c;
+            }
+        };
+        for s in [
+            &mut self.run_uuid,
+            &mut self.scenario_type,
+            &mut self.step,
+            &mut self.created_at,
+            &mut self.writer.host,
+        ] {
+            clean(s);
+        }
+        if let Some(f) = self.scenario_file.as_mut() {
+            clean(f);
+        }
+        if let Some(c) = self.cluster.as_mut() {
+            clean(&mut c.context);
+            clean(&mut c.server);
+            if let Some(uid) = c.kube_system_uid.as_mut() {
+                clean(uid);
+            }
+        }
+        if let Some(n) = self.not_applied.as_mut() {
+            clean(&mut n.at);
+            clean(&mut n.reason);
+        }
+        if let Some(m) = self.mirror.as_mut() {
+            clean(&mut m.namespace);
+            clean(&mut m.name);
+        }
+        if let Some(u) = self.undone_by.as_mut() {
+            clean(&mut u.by);
+            clean(&mut u.at);
+            clean(&mut u.notes);
+        }
+        for action in &mut self.undo {
+            let target = match action {
+                UndoAction::Delete { target, .. }
+                | UndoAction::Patch { target, .. }
+                | UndoAction::RemoveListItem { target, .. } => target,
+                // Its name, kind and namespace are read from the object when shown, and the
+                // object is created as written: a name with a control character is refused by
+                // the API server.
+                UndoAction::Create { .. } => continue,
+            };
+            for s in [&mut target.api_version, &mut target.kind, &mut target.name] {
+                clean(s);
+            }
+            if let Some(ns) = target.namespace.as_mut() {
+                clean(ns);
+            }
+            if let UndoAction::RemoveListItem { path, .. } = action {
+                clean(path);
+            }
+        }
+        self
     }
 }
 
@@ -247,11 +312,13 @@ const NOT_APPLIED_PREFIX: &str = "Not applied: ";
 /// The header line of an entry someone else undid (the watchdog).
 const UNDONE_BY_PREFIX: &str = "Undone by: ";
 
-/// What the comment header says, read without parsing the YAML body (fast listing).
+/// What the comment header says, read without parsing the YAML body: enough to tell an
+/// entry's state and writer (the engine's count of what is outstanding). Never what it undoes:
+/// a header is a comment anyone editing the file can make say anything, so whatever shows an
+/// undo reads it from the parsed body ([`Depth::Full`](super::scan::Depth)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub step: String,
-    pub undo: String,
     pub writer: Option<Writer>,
     /// The reason, when the change was refused and the entry retired as not applied.
     pub not_applied: Option<String>,
@@ -270,7 +337,6 @@ impl Header {
     /// in one pass over the text (a listing reads thousands of entries).
     pub(crate) fn read_listing(text: &str) -> Option<(Header, Option<&str>)> {
         let mut step = None;
-        let mut undo = None;
         let mut writer = None;
         let mut not_applied = None;
         let mut undone_by = None;
@@ -280,8 +346,6 @@ impl Header {
             if let Some(comment) = line.strip_prefix("# ") {
                 if let Some(rest) = comment.strip_prefix("Change:  ") {
                     step = Some(rest);
-                } else if let Some(rest) = comment.strip_prefix("Undo:    ") {
-                    undo = Some(rest);
                 } else if let Some(rest) = comment.strip_prefix("Writer:  pid ") {
                     let mut words = rest.split(' ');
                     let pid = words.next().and_then(|p| p.parse().ok());
@@ -306,8 +370,7 @@ impl Header {
             return None;
         }
         let header = Header {
-            step: step?.to_string(),
-            undo: undo?.to_string(),
+            step: crate::refs::printable(step?).into_owned(),
             writer,
             not_applied,
             undone_by,
@@ -317,7 +380,9 @@ impl Header {
 }
 
 fn push_comment(out: &mut String, prefix: &str, text: &str) {
-    // A newline inside a value must not end the comment and inject YAML.
+    // A newline inside a value must not end the comment and inject YAML; no other control
+    // character may reach whoever reads the file with `cat`.
+    let text = crate::refs::printable_lines(text);
     for (i, line) in text.lines().enumerate() {
         out.push_str("# ");
         out.push_str(if i == 0 { prefix } else { "         " });
@@ -392,7 +457,6 @@ pub(crate) mod tests {
         let entry = sample();
         let header = Header::read(&entry.render("x.yaml").unwrap()).unwrap();
         assert_eq!(header.step, entry.step);
-        assert_eq!(header.undo, entry.undo_summary());
         assert_eq!(header.writer, Some(entry.writer.clone()));
         assert_eq!(Header::read("format: 1\nundo: []\n"), None);
     }
@@ -420,6 +484,22 @@ pub(crate) mod tests {
         entry.step = "first\nrun_uuid: evil".into();
         let text = entry.render("x.yaml").unwrap();
         assert_eq!(Entry::parse(&text).unwrap().run_uuid, entry.run_uuid);
+    }
+
+    #[test]
+    fn control_characters_in_an_entry_never_reach_a_reader() {
+        let mut entry = sample();
+        entry.step = "restored\x1b[2J\x1b]0;owned\x07".into();
+        if let UndoAction::Delete { target, .. } = &mut entry.undo[1] {
+            target.name = "pod\x1b[31m".into();
+        }
+        let text = entry.render("x.yaml").unwrap();
+        // The header is stripped; the body keeps the value, escaped by YAML (`\e`).
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        let back = Entry::parse(&text).unwrap();
+        assert!(!back.step.contains('\x1b') && !back.step.contains('\x07'), "{}", back.step);
+        assert!(!back.undo_summary().contains('\x1b'));
+        assert!(!back.undo[1].summary().contains('\x1b'), "{}", back.undo[1].summary());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct ExecuteOptions {
     pub lock_patience: Duration,
     /// How many undos may be in flight at once (entries that conflict never overlap).
     pub parallel: usize,
+    /// Undo entries in files or directories another user owns or may write (refused by
+    /// default: [`super::trust`]).
+    pub foreign_ok: bool,
 }
 
 /// Undos in flight by default: enough to hide a far-away cluster's round trips, few enough to
@@ -58,6 +61,7 @@ impl Default for ExecuteOptions {
             dry_run: false,
             lock_patience: super::lock::DEFAULT_PATIENCE,
             parallel: DEFAULT_PARALLEL,
+            foreign_ok: false,
         }
     }
 }
@@ -261,7 +265,7 @@ pub async fn execute(
             let unreachable = &unreachable;
             let trust = &trust;
             running.push(async move {
-                (i, execute_one(ops, trust, node, lock, options.dry_run, unreachable).await)
+                (i, execute_one(ops, trust, node, lock, &options, unreachable).await)
             });
         }
         let Some((i, outcome)) = running.next().await else { break };
@@ -426,10 +430,10 @@ async fn execute_one(
     trust: &MirrorTrust,
     node: &EntryNode,
     lock: Option<&Result<ContextLock, String>>,
-    dry_run: bool,
+    options: &ExecuteOptions,
     unreachable: &Mutex<Option<String>>,
 ) -> Outcome {
-    if dry_run {
+    if options.dry_run {
         return plan(node);
     }
     // Nothing to lock or send (a file that cannot say what to undo, a Krkn file left to
@@ -446,7 +450,7 @@ async fn execute_one(
         None => return Outcome::Failed { error: "internal: context lock missing".into() },
     };
     let before = ops.connection_failures();
-    let outcome = execute_locked(ops, trust, lock, node).await;
+    let outcome = execute_locked(ops, trust, lock, node, options.foreign_ok).await;
     if ops.connection_failures() > before
         && let Outcome::Failed { error } = &outcome
         && let Ok(mut u) = unreachable.lock()
@@ -454,6 +458,18 @@ async fn execute_one(
         u.get_or_insert_with(|| format!("not attempted after: {error}"));
     }
     outcome
+}
+
+/// Why `node` is in a file another user owns or may write ([`super::trust`]), if it is:
+/// refused unless the operator says so (`--allow-foreign-journal`).
+pub fn foreign(node: &EntryNode) -> Option<String> {
+    let root = node.path.parent().and_then(Path::parent)?;
+    super::trust::foreign(root, &node.path).map(|why| {
+        format!(
+            "refused: {why}; an entry someone else could have written is undone only with \
+             --allow-foreign-journal"
+        )
+    })
 }
 
 /// Whether undoing `node` talks to the cluster: not for a file that cannot be read, nor for a
@@ -509,7 +525,10 @@ fn plan(node: &EntryNode) -> Outcome {
         EntryBody::Chaosdeck(entry) => Outcome::Planned {
             steps: entry.undo.iter().flat_map(super::kubectl::commands).collect(),
         },
-        EntryBody::Listed(header) => Outcome::Planned { steps: vec![header.undo.clone()] },
+        // Never planned from a header: the body says what would be undone.
+        EntryBody::Listed(_) => {
+            Outcome::Invalid { reason: "internal: the entry was not parsed before planning".into() }
+        }
         EntryBody::Krkn(k) => match &k.plan {
             krkn::Plan::Executable { actions, .. } => Outcome::Planned {
                 steps: actions.iter().flat_map(super::kubectl::commands).collect(),
@@ -540,6 +559,7 @@ async fn execute_locked(
     trust: &MirrorTrust,
     lock: &ContextLock,
     node: &EntryNode,
+    foreign_ok: bool,
 ) -> Outcome {
     // Re-read under the lock: another process may have executed or amended it meanwhile.
     match lock.still_pending(&node.path) {
@@ -551,6 +571,9 @@ async fn execute_locked(
             };
         }
         Err(e) => return Outcome::Failed { error: e.to_string() },
+    }
+    if !foreign_ok && let Some(why) = foreign(node) {
+        return Outcome::Refused { reason: why };
     }
     let fresh = scan::read_entry(
         node.path.clone(),

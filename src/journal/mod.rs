@@ -28,6 +28,7 @@ pub mod runs;
 pub mod scan;
 pub mod schedule;
 pub mod state;
+pub mod trust;
 pub mod writer;
 
 pub use entry::{Entry, ObjectRef, UndoAction};

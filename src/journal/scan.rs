@@ -58,10 +58,11 @@ impl EntryState {
 /// How much of each entry a scan reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
-    /// Only the human header (fast; for listings). The body is parsed when an entry is shown
-    /// or executed, so a malformed body is still refused before anything is applied.
+    /// Only the human header: states and writers, for counting what is outstanding. Shows no
+    /// undo (a header is a comment anyone can make say anything).
     Headers,
-    /// Parse every body (for `check`, execution and inspection).
+    /// Parse every body: for whatever shows what an entry undoes (listings, the TUI, `check`)
+    /// and for execution.
     Full,
 }
 
@@ -110,7 +111,8 @@ impl EntryNode {
     pub fn summary_text(&self) -> std::borrow::Cow<'_, str> {
         match &self.body {
             EntryBody::Chaosdeck(e) => e.undo_summary().into(),
-            EntryBody::Listed(h) => h.undo.as_str().into(),
+            // A header says nothing trustworthy about the undo ([`Depth::Headers`]).
+            EntryBody::Listed(_) => "(not read: the body was not parsed)".into(),
             EntryBody::Krkn(k) => k.line().into(),
             EntryBody::Invalid(reason) => format!("invalid: {reason}").into(),
         }

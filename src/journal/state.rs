@@ -80,7 +80,11 @@ pub fn read_error(pending: &Path) -> Option<ErrorRecord> {
             None => Err(e),
         })
         .ok()?;
-    serde_saphyr::from_slice(&bytes).ok()
+    let mut record: ErrorRecord = serde_saphyr::from_slice(&bytes).ok()?;
+    // Cluster messages and a file anyone may have edited: shown on terminals and in lists.
+    record.error = crate::refs::printable(&record.error).into_owned();
+    record.by.host = crate::refs::printable(&record.by.host).into_owned();
+    Some(record)
 }
 
 /// Whether `pending` has an error record (at its place or the legacy one).
@@ -154,7 +158,7 @@ impl ContextLock {
         let record = ErrorRecord {
             failed_at: jiff::Timestamp::now().to_string(),
             attempts,
-            error: error.to_string(),
+            error: crate::refs::printable(error).into_owned(),
             by: Writer::current(),
         };
         let sidecar = error_path(pending);

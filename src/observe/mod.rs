@@ -159,6 +159,23 @@ fn tee(
     rx
 }
 
+/// Writes a report readable by its owner only (mode 0600, like the journal): it names the
+/// cluster, what changed and why, which is not everyone's business on a shared machine. A file
+/// that exists already gets that mode too.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 impl Observer {
     /// Writes the requested reports from what was observed plus the engine's summary.
     pub fn finish(&self, summary: &RunSummary) -> Result<()> {
@@ -168,12 +185,12 @@ impl Observer {
         };
         if let Some(path) = &self.opts.report {
             let text = serde_json::to_string_pretty(&report).wrap_err("encoding the run report")?;
-            std::fs::write(path, text + "\n")
+            write_private(path, (text + "\n").as_bytes())
                 .wrap_err_with(|| format!("writing the run report {}", path.display()))?;
             eprintln!("report: wrote {}", path.display());
         }
         if let Some(path) = &self.opts.junit {
-            std::fs::write(path, report::junit(&report))
+            write_private(path, report::junit(&report).as_bytes())
                 .wrap_err_with(|| format!("writing the JUnit report {}", path.display()))?;
             eprintln!("junit: wrote {}", path.display());
         }

@@ -186,7 +186,7 @@ fn changes_journal(kind: &notify::EventKind) -> bool {
 
 fn spawn_scan(root: &Path, tx: mpsc::UnboundedSender<Internal>) {
     let root = root.to_path_buf();
-    tokio::task::spawn_blocking(move || match scan_with(&root, Depth::Headers) {
+    tokio::task::spawn_blocking(move || match scan_with(&root, Depth::Full) {
         Ok(tree) => {
             let _ = tx.send(Internal::Scanned(tree));
         }

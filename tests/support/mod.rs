@@ -45,9 +45,11 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
-/// Copies a directory tree (fixtures are read-only; tests work on copies).
+/// Copies a directory tree (fixtures are read-only; tests work on copies), private to the
+/// user as a journal must be (whatever the umask).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     for item in std::fs::read_dir(from).unwrap() {
         let item = item.unwrap();
         let dest = to.join(item.file_name());

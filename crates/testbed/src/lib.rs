@@ -73,14 +73,16 @@ impl RealCluster {
         self.read("etcd-url")
     }
 
-    /// The daemons' pids.
+    /// The daemons' pids (each pid file holds `<pid> <start time>`).
     pub fn pids(&self) -> Vec<u32> {
         let Ok(files) = std::fs::read_dir(self.state_dir().join("pids")) else {
             return Vec::new();
         };
         files
             .flatten()
-            .filter_map(|f| std::fs::read_to_string(f.path()).ok()?.trim().parse().ok())
+            .filter_map(|f| {
+                std::fs::read_to_string(f.path()).ok()?.split_whitespace().next()?.parse().ok()
+            })
             .collect()
     }
 
