@@ -14,6 +14,7 @@ pub mod exit;
 pub mod health;
 pub mod journal;
 pub mod observe;
+pub mod out;
 pub mod refs;
 #[cfg(feature = "sandbox")]
 pub use chaosdeck_sandbox as sandbox;

@@ -211,6 +211,47 @@ fn bad_config_names_file_line_and_column_and_exits_2() {
         .stderr(predicate::str::contains("/nonexistent/config.yaml: cannot read"));
 }
 
+/// `blok:` for `block:` used to run an outage blocking both directions (the default) instead of
+/// the one reviewed; `duratoin:` was reported as a missing `duration` at the last key's line.
+#[test]
+fn a_misspelled_key_is_an_error_at_its_line_naming_the_likely_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "kraken:\n  chaos_scenarios:\n    - application_outages_scenarios:\n        - outage.yaml\nchaosdeck:\n  cluster: sandbox\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("outage.yaml");
+    let cases = [
+        (
+            "duration: 30\n  namespace: shop\n  blok: [Ingress]\n",
+            4,
+            "`blok` (did you mean `block`?)",
+        ),
+        ("duratoin: 30\n  namespace: shop\n", 2, "`duratoin` (did you mean `duration`?)"),
+    ];
+    for (body, line, wanted) in cases {
+        std::fs::write(&scenario, format!("application_outage:\n  {body}")).unwrap();
+        chaosdeck()
+            .args(["run", "--headless", "--dry-run", "--config"])
+            .arg(&config)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("{}:{line}:", scenario.display())))
+            .stderr(predicate::str::contains(wanted));
+    }
+    let tunings = "kraken: {}\ntunings:\n  wait_duraton: 5\n";
+    std::fs::write(&config, tunings).unwrap();
+    chaosdeck()
+        .args(["run", "--headless", "--dry-run", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:3:", config.display())))
+        .stderr(predicate::str::contains("(did you mean `wait_duration`?)"));
+}
+
 #[test]
 fn completions_are_generated() {
     chaosdeck()
@@ -369,4 +410,50 @@ fn a_crafted_entry_in_a_world_writable_directory_is_refused() {
         let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(err.contains("belongs to uid 12345, not to you (uid 0)"), "{err}");
     }
+}
+
+/// A journal path that does not exist is a typo until shown otherwise: every journal command
+/// says so and exits 2, instead of "nothing pending" (which reads as all clear).
+#[test]
+fn a_journal_directory_that_does_not_exist_is_bad_input_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-journal");
+    for args in [
+        vec!["list-rollback"],
+        vec!["list-rollback", "--json"],
+        vec!["execute-rollback"],
+        vec!["execute-rollback", "--dry-run"],
+        vec!["check"],
+        vec!["reconcile", "--kubeconfig", "/nonexistent"],
+        vec!["inspect"],
+    ] {
+        let out = chaosdeck().args(&args).arg("--dir").arg(&missing).assert().code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(
+            err.contains(&format!("the journal directory {} does not exist", missing.display())),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Without `--dir`, the default journal is read; when the sandbox demo's journal holds pending
+/// entries, the command says where they are instead of reading as all clear.
+#[test]
+fn the_other_default_journal_is_named_when_it_holds_pending_entries() {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state");
+    let demo = Journal::open(state.join("chaosdeck/sandbox-rollback")).unwrap();
+    let ctx = demo.begin_context("run-demo").unwrap();
+    ctx.write(
+        ctx.mint("hog_scenarios"),
+        support::delete_pod_draft("hog_scenarios", "default", "p"),
+    )
+    .unwrap();
+    Journal::open(state.join("chaosdeck/rollback")).unwrap();
+    let out = chaosdeck().env("XDG_STATE_HOME", &state).arg("list-rollback").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("sandbox-rollback (the sandbox demo's journal) holds 1 pending entry"),
+        "{err}"
+    );
 }

@@ -30,6 +30,12 @@ fn unknown_action_exits_2_naming_file_and_line() {
     inspect_with_keys(tmp.path(), "help: \"?\"\n# spare\nexplode: x\n").code(2).stderr(
         predicate::str::contains(format!("{}:3: unknown action `explode`", keys_file(tmp.path()))),
     );
+    inspect_with_keys(tmp.path(), "help: \"?\"\nemergancy: E\n").code(2).stderr(
+        predicate::str::contains(format!(
+            "{}:2: unknown action `emergancy` (did you mean `emergency`?)",
+            keys_file(tmp.path())
+        )),
+    );
 }
 
 #[test]

@@ -303,3 +303,42 @@ crate::on_both_targets! {
         w.shutdown().await;
     }
 }
+
+crate::on_both_targets! {
+    /// `chaosdeck run --headless 2>&1 | grep -m1 'outage in shop'`: grep exits after its line,
+    /// in the middle of a 300 s outage. The run notices its output is gone, stops and rolls the
+    /// outage back as for SIGTERM, and exits 128+13 — it used to abort (134) with the outage left
+    /// in place. And `--dry-run | head -3` ends quietly the same way.
+    async fn a_closed_output_pipe_stops_and_rolls_back(target) {
+        let w = World::new(target).await;
+        let before = w.steady();
+        let config = w.config("application_outages_scenarios", &["long_outage.yaml"], true, 0);
+        let run = format!(
+            "{} run --headless --config {} {}",
+            assert_cmd::cargo::cargo_bin("chaosdeck").display(),
+            config.display(),
+            w.confirmation().join(" ")
+        );
+        let text = piped(format!("{run} 2>&1 | grep -m1 'outage in shop'")).await;
+        assert!(text.contains("outage in shop"), "{text}");
+        assert!(text.contains("exit=141"), "{text}");
+        assert_eq!(w.outstanding(), 0, "{text}");
+        assert_eq!(w.settle(&before), before, "the outage was left in place:\n{text}");
+
+        let text = piped(format!("{run} --dry-run 2>&1 | head -1 >/dev/null")).await;
+        assert!(!text.contains("exit=134"), "aborted: {text}");
+        assert!(text.contains("exit=0") || text.contains("exit=141"), "{text}");
+        w.shutdown().await;
+    }
+}
+
+/// Runs `pipeline` in bash and returns what it printed, with `exit=<code of its first command>`.
+async fn piped(pipeline: String) -> String {
+    let script = format!("{pipeline}; echo \"exit=${{PIPESTATUS[0]}}\"");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("bash").arg("-c").arg(script).output().unwrap()
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

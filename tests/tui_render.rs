@@ -239,7 +239,7 @@ fn executing_a_context_takes_its_pending_entries_newest_first() {
     // A chaosdeck context with several entries, one already retired: the pending ones, newest
     // first, and nothing else.
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::open(tmp.path().join("rollback")).unwrap();
+    let journal = Journal::open(tmp.path().join("state").join("rollback")).unwrap();
     let ctx = journal.begin_context(RUN).unwrap();
     let mut written = Vec::new();
     for pod in ["first", "second", "third", "fourth"] {

@@ -57,7 +57,8 @@ fn all_ids(app: &App, path: &[&str]) -> Vec<String> {
 
 fn journal() -> (tempfile::TempDir, PathBuf, Vec<(&'static str, PathBuf)>) {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("rollback");
+    // A fixed parent: the Journal panel names the last two components of its path.
+    let root = tmp.path().join("state").join("rollback");
     let paths = build(&root);
     (tmp, root, paths)
 }

@@ -26,7 +26,9 @@ mod with_sandbox {
             // A few hundred milliseconds: the seeded pods become Ready before any chaos, as in
             // a cluster someone runs a game day on. Not settling is no reason to refuse.
             if !sandbox.wait_settled(std::time::Duration::from_secs(10)).await {
-                eprintln!("sandbox: the seeded workloads are not all Ready yet; starting anyway");
+                crate::out::err_line(
+                    "sandbox: the seeded workloads are not all Ready yet; starting anyway",
+                );
             }
             let client = sandbox.client()?;
             let target = ClusterTarget { context: SANDBOX_CONTEXT.into(), server: sandbox.url() };
@@ -35,11 +37,11 @@ mod with_sandbox {
             // The kubeconfig is a convenience for a second terminal; a run goes on without it.
             let kubeconfig = sandbox.write_kubeconfig(&path).is_ok().then_some(path);
             if let Some(path) = &kubeconfig {
-                eprintln!(
+                crate::out::err_line(format!(
                     "sandbox: {} (kubectl --kubeconfig {} get pods -A, while this run lasts)",
                     sandbox.url(),
                     path.display()
-                );
+                ));
             }
             Ok((Embedded { sandbox, kubeconfig }, client, target))
         }

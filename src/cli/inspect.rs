@@ -27,10 +27,11 @@ pub struct InspectArgs {
 pub async fn run(args: InspectArgs) -> Result<ExitCode> {
     // First, so that a bad keys.yaml is reported as such wherever inspect is started.
     let keys = KeyMap::from_config_dir()?;
+    // A wrong journal path is the first thing to hear about, terminal or not.
+    let dir = args.location.resolve()?;
     if !std::io::stdout().is_terminal() {
         bail!("inspect needs a terminal; use list-rollback / show for scripts");
     }
-    let dir = args.location.resolve()?;
     let config = args.location.config.as_deref().map(Config::load).transpose()?;
     let mut header = Header::default();
     let ops = match args.cluster.connect_ops(config.as_ref()).await {

@@ -26,6 +26,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use embedded::SandboxArgs;
 
+use crate::out;
+
 /// Exit code for bad input (config, arguments, journal paths).
 pub const EXIT_BAD_INPUT: u8 = crate::exit::BAD_INPUT;
 
@@ -97,8 +99,23 @@ pub struct JournalLocation {
 }
 
 impl JournalLocation {
+    /// The journal directory. A `--dir` that does not exist is bad input (a typo must not read
+    /// as "nothing pending"); without `--dir` or `-c`, chaosdeck's default journal, and a note
+    /// when the sandbox demo's journal holds pending entries.
     pub fn resolve(&self) -> color_eyre::Result<PathBuf> {
         if let Some(dir) = &self.dir {
+            if !dir.is_dir() {
+                color_eyre::eyre::bail!(
+                    "the journal directory {} does not exist{}: nothing is journaled there. \
+                     chaosdeck journals into {} (real clusters) and {} (the sandbox demo); \
+                     Krkn into {}",
+                    dir.display(),
+                    if dir.exists() { " as a directory" } else { "" },
+                    crate::config::default_dir().display(),
+                    crate::config::sandbox_default_dir().display(),
+                    crate::config::krkn_default_dir().display()
+                );
+            }
             return Ok(dir.clone());
         }
         if let Some(config) = &self.config {
@@ -122,7 +139,25 @@ impl JournalLocation {
             }
             return Ok(dir);
         }
+        note_other_journal(&crate::config::sandbox_default_dir(), "the sandbox demo's journal");
         Ok(crate::config::default_dir())
+    }
+}
+
+/// Says on stderr that `dir`, a journal not being read, holds entries still pending: the default
+/// journal being empty must not read as "all clear" when the demo's has work.
+fn note_other_journal(dir: &std::path::Path, what: &str) {
+    let Ok(tree) = crate::journal::scan_with(dir, crate::journal::Depth::Headers) else { return };
+    let pending = tree.outstanding();
+    if pending > 0 {
+        out::err_line(format!(
+            "note: {} ({what}) holds {pending} pending entr{}; this reads {}: pass --dir {} \
+             to read that one",
+            dir.display(),
+            if pending == 1 { "y" } else { "ies" },
+            crate::config::default_dir().display(),
+            dir.display()
+        ));
     }
 }
 
@@ -217,7 +252,7 @@ fn finish(result: color_eyre::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(format!("error: {e:#}"));
             ExitCode::from(exit_code_of(&e))
         }
     }

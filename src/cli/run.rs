@@ -76,23 +76,36 @@ impl Default for RunArgs {
 pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let config = Config::load(&args.config)?;
     if let Some(note) = config.ignored_note() {
-        eprintln!("note: {note}");
+        crate::out::err_line(format!("note: {note}"));
     }
     let plan = match engine::load_plan(&config) {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                crate::out::err_line(format!("error: {e}"));
             }
-            eprintln!("nothing was run: fix the {} error(s) above", errors.len());
+            crate::out::err_line(format!(
+                "nothing was run: fix the {} error(s) above",
+                errors.len()
+            ));
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    for file in &plan {
+        let ignored = file.plan.ignored_keys();
+        if !ignored.is_empty() {
+            crate::out::err_line(format!(
+                "note: {}: Krkn keys chaosdeck does not use, ignored: {}",
+                file.path.display(),
+                ignored.join(", ")
+            ));
+        }
+    }
     if plan.is_empty() {
-        eprintln!(
+        crate::out::err_line(format!(
             "error: {}: kraken.chaos_scenarios lists no scenario file",
             config.path.display()
-        );
+        ));
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     // A bad keys.yaml is bad input like a bad config: refused before anything starts.
@@ -104,11 +117,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Ok(found) => found,
         Err(ClusterError::Sandbox(e)) => return Err(e),
         Err(ClusterError::Connect(e)) => {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(format!("error: {e:#}"));
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    eprintln!("cluster: context {} at {}", target.context, target.server);
+    crate::out::err_line(format!("cluster: context {} at {}", target.context, target.server));
     // A dry run asks too: the same command line minus `--dry-run` is one edit away, and the
     // habit of typing the context name must not depend on which of the two was typed.
     if !is_sandbox(&target) && !confirmed(&target, args.yes_i_mean_it.as_deref())? {
@@ -129,11 +142,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     // declared (forward and undo) must be held, or nothing runs.
     // A dry run sends no POST at all, not even this question: it only says so.
     let preflight = if args.dry_run {
-        eprintln!(
+        crate::out::err_line(format!(
             "note: dry run: permissions are not checked (`chaosdeck check-permissions -c {}` \
              asks the API server)",
             args.config.display()
-        );
+        ));
         Ok(None)
     } else {
         super::permissions::preflight(&client, &target, &plan, &config).await
@@ -141,14 +154,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     match preflight {
         Ok(None) => {}
         Ok(Some(missing)) => {
-            eprintln!(
+            crate::out::err_line(format!(
                 "error: the credentials for context {} lack {} permission(s) this run needs \
                  (see deploy/rbac.yaml); nothing was changed and no journal entry was written:",
                 target.context,
                 missing.len()
-            );
+            ));
             for line in &missing {
-                eprintln!("{line}");
+                crate::out::err_line(line);
             }
             if let Some(embedded) = sandbox {
                 embedded.stop().await;
@@ -170,7 +183,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let (journal, client, dead_man) = if switch.enabled && !args.dry_run {
         match crate::deadman::arm(client.clone(), switch, &run_uuid).await {
             Ok((run, fenced)) => {
-                eprintln!(
+                crate::out::err_line(format!(
                     "dead man's switch: Lease {}/{} held (lease_duration {} s, renew {} s); \
                      every entry is mirrored into {}",
                     switch.namespace,
@@ -178,11 +191,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
                     switch.lease_duration_secs,
                     switch.renew_secs,
                     switch.namespace
-                );
+                ));
                 (journal.mirrored_in(&switch.namespace), fenced, Some(run))
             }
             Err(e) => {
-                eprintln!("error: {e}\nnothing was changed and no journal entry was written");
+                crate::out::err_line(format!(
+                    "error: {e}\nnothing was changed and no journal entry was written"
+                ));
                 if let Some(embedded) = sandbox {
                     embedded.stop().await;
                 }
@@ -191,7 +206,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         }
     } else {
         if switch.enabled {
-            eprintln!("note: dry run: the dead man's switch is not armed (nothing is changed)");
+            crate::out::err_line(
+                "note: dry run: the dead man's switch is not armed (nothing is changed)",
+            );
         }
         (journal, client, None)
     };
@@ -222,7 +239,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let observe = match observe {
         Ok(observe) => observe,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::out::err_line(format!("error: {e:#}"));
             // A taken port is the machine's state, not a mistake in the files.
             return Ok(ExitCode::from(super::exit_code_of(&e)));
         }
@@ -251,8 +268,17 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         dead_man,
     };
     let handle = engine::spawn(setup);
+    // Output piped into `grep -m1` or `head`: when the reader goes, the run stops and rolls
+    // back as for SIGTERM, with the exit code of SIGPIPE, instead of aborting mid-chaos.
+    {
+        let commands = handle.commands.clone();
+        crate::out::on_closed(move || {
+            let _ = commands.send(engine::EngineCommand::Signal(libc::SIGPIPE));
+        });
+        crate::out::watch();
+    }
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
-        eprintln!("warning: cannot install signal handlers: {e}");
+        crate::out::err_line(format!("warning: cannot install signal handlers: {e}"));
     }
     let events = crate::health::attach(health, handle.events, handle.commands.clone());
     let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
@@ -265,10 +291,10 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
         let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
         if !app.run_finished {
-            eprintln!(
+            crate::out::err_line(format!(
                 "left a live run: its entries stay pending; see `chaosdeck list-rollback --dir {}`",
                 journal_dir.display()
-            );
+            ));
             return Ok(ExitCode::from(1));
         }
     } else {
@@ -284,28 +310,35 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let summary = handle.task.await.wrap_err("the engine task failed")?;
     if let Err(e) = observer.finish(&summary) {
-        eprintln!("error: {e:#}");
+        crate::out::err_line(format!("error: {e:#}"));
     }
-    println!("run {} finished", summary.run_uuid);
+    crate::out::line(format!("run {} finished", summary.run_uuid));
     for (scenario_type, path, result) in &summary.results {
-        println!("  {:<10} {scenario_type} {}", result_word(result), path.display());
+        crate::out::line(format!(
+            "  {:<10} {scenario_type} {}",
+            result_word(result),
+            path.display()
+        ));
     }
     if summary.outstanding.is_empty() {
-        println!("nothing of this run is pending in {}", summary.journal.display());
+        crate::out::line(format!(
+            "nothing of this run is pending in {}",
+            summary.journal.display()
+        ));
     } else {
-        println!(
+        crate::out::line(format!(
             "{} entr{} of this run still pending:",
             summary.outstanding.len(),
             if summary.outstanding.len() == 1 { "y" } else { "ies" }
-        );
+        ));
         for p in &summary.outstanding {
-            println!("  {}", p.display());
+            crate::out::line(format!("  {}", p.display()));
         }
-        println!(
+        crate::out::line(format!(
             "undo them with: chaosdeck execute-rollback --dir {} -r {}",
             summary.journal.display(),
             summary.run_uuid
-        );
+        ));
     }
     if let Some(embedded) = sandbox {
         embedded.stop().await;
@@ -319,17 +352,17 @@ fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
         if flag == target.context {
             return Ok(true);
         }
-        eprintln!(
+        crate::out::err_line(format!(
             "error: --yes-i-mean-it {flag:?} does not match the context {:?}",
             target.context
-        );
+        ));
         return Ok(false);
     }
     if !std::io::stdin().is_terminal() {
-        eprintln!(
+        crate::out::err_line(format!(
             "error: {} is not the sandbox; pass --yes-i-mean-it {} to run chaos against it",
             target.server, target.context
-        );
+        ));
         return Ok(false);
     }
     eprint!(
@@ -342,7 +375,7 @@ fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
     if answer.trim() == target.context {
         Ok(true)
     } else {
-        eprintln!("not confirmed; nothing was run");
+        crate::out::err_line("not confirmed; nothing was run");
         Ok(false)
     }
 }
@@ -424,9 +457,9 @@ pub fn print_event(event: &EngineEvent) {
         }
     };
     // Cluster messages and file contents are in these lines: nothing may drive the terminal.
-    eprintln!(
+    crate::out::err_line(format!(
         "{} {}",
         jiff::Timestamp::now().strftime("%H:%M:%S%.3f"),
         crate::refs::printable(&line)
-    );
+    ));
 }

@@ -1,5 +1,5 @@
 //! The config file: Krkn's `kraken:` and `tunings:` sections, chaosdeck's `chaosdeck:` section,
-//! and every other section accepted and reported as ignored.
+//! Krkn's other sections accepted and reported as ignored, any other key an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use serde_saphyr::Spanned;
 use super::error::ConfigError;
 use super::health::{HealthChecks, RawHealthChecks};
 use super::paths::{candidates, expand_tilde};
+use super::unknown_keys::{KRKN_KRAKEN_KEYS, KRKN_SECTIONS, Section};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,6 +110,22 @@ pub struct Tunings {
 
 pub use crate::refs::BUILTIN_PROTECTED;
 
+/// The keys of the structs below, named once more for the unknown-key errors: serde does not
+/// say which keys a struct with a flattened rest reads.
+const TOP_LEVEL_KEYS: &[&str] = &["kraken", "tunings", "chaosdeck", "health_checks"];
+const KRAKEN_KEYS: &[&str] = &[
+    "kubeconfig_path",
+    "chaos_scenarios",
+    "auto_rollback",
+    "rollback_versions_directory",
+    "publish_kraken_status",
+    "signal_state",
+    "signal_address",
+    "port",
+    "metrics_addr",
+];
+const TUNINGS_KEYS: &[&str] = &["wait_duration", "iterations", "daemon_mode"];
+
 #[derive(Deserialize)]
 struct RawConfig {
     kraken: Option<RawKraken>,
@@ -194,8 +211,11 @@ impl Config {
         let config_dir =
             if config_dir.as_os_str().is_empty() { PathBuf::from(".") } else { config_dir };
 
-        let mut ignored: Vec<String> = raw.rest.keys().cloned().collect();
-        ignored.extend(kraken.rest.keys().map(|k| format!("kraken.{k}")));
+        let mut ignored = Vec::new();
+        let top = Section { name: "", used: TOP_LEVEL_KEYS, krkn: KRKN_SECTIONS };
+        top.check(path, text, raw.rest.keys(), &mut ignored)?;
+        let section = Section { name: "kraken", used: KRAKEN_KEYS, krkn: KRKN_KRAKEN_KEYS };
+        section.check(path, text, kraken.rest.keys(), &mut ignored)?;
 
         let mut chaos_scenarios = Vec::new();
         for item in kraken.chaos_scenarios.unwrap_or_default() {
@@ -222,9 +242,9 @@ impl Config {
             }
         }
 
-        let tunings = kraken_tunings(raw.tunings, &mut ignored);
+        let tunings = kraken_tunings(path, text, raw.tunings, &mut ignored)?;
         let health_checks = match raw.health_checks {
-            Some(h) => h.validate(path)?,
+            Some(h) => h.validate(path, text, &mut ignored)?,
             None => HealthChecks::default(),
         };
         let deck = raw.chaosdeck;
@@ -333,19 +353,25 @@ impl Config {
     }
 }
 
-fn kraken_tunings(raw: Option<RawTunings>, ignored: &mut Vec<String>) -> Tunings {
+fn kraken_tunings(
+    path: &Path,
+    text: &str,
+    raw: Option<RawTunings>,
+    ignored: &mut Vec<String>,
+) -> Result<Tunings, ConfigError> {
     let raw = raw.unwrap_or(RawTunings {
         wait_duration: None,
         iterations: None,
         daemon_mode: None,
         rest: BTreeMap::new(),
     });
-    ignored.extend(raw.rest.keys().map(|k| format!("tunings.{k}")));
-    Tunings {
+    let section = Section { name: "tunings", used: TUNINGS_KEYS, krkn: &[] };
+    section.check(path, text, raw.rest.keys(), ignored)?;
+    Ok(Tunings {
         wait_duration_secs: raw.wait_duration.unwrap_or(60),
         iterations: raw.iterations.unwrap_or(1),
         daemon_mode: raw.daemon_mode.unwrap_or(false),
-    }
+    })
 }
 
 /// Checks the `dead_man_switch` section; errors name its line.
@@ -506,6 +532,43 @@ mod tests {
         assert!(c.protected_namespaces.contains(&"chaosdeck-system".to_string()));
         let err = parse("kraken: {}\nchaosdeck:\n  clustr: sandbox\n").unwrap_err();
         assert!(err.to_string().contains(":3:"), "{err}");
+    }
+
+    #[test]
+    fn a_key_neither_chaosdeck_nor_krkn_reads_is_an_error_at_its_line() {
+        let cases = [
+            (
+                "kraken: {}\ntunings:\n  wait_duraton: 5\n",
+                3,
+                "`tunings.wait_duraton` (did you mean `wait_duration`?)",
+            ),
+            (
+                "kraken:\n  auto_rolback: false\n",
+                2,
+                "`kraken.auto_rolback` (did you mean `auto_rollback`?)",
+            ),
+            (
+                "kraken: {}\nchaosdek:\n  protected_namespaces: [payments]\n",
+                2,
+                "`chaosdek` (did you mean `chaosdeck`?)",
+            ),
+            (
+                "kraken: {}\nhealth_checks:\n  config:\n    - url: /healthz\n      exit_on_falure: true\n",
+                5,
+                "(did you mean `exit_on_failure`?)",
+            ),
+            ("kraken: {}\nmonitoring: {}\n", 2, "unknown key `monitoring`; the top level reads:"),
+        ];
+        for (text, line, wanted) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("/etc/chaos/config.yaml:{line}:")), "{text}: {err}");
+            assert!(err.contains(wanted), "{text}: {err}");
+        }
+        let krkn = parse("kraken:\n  exit_on_failure: true\nhealth_checks:\n  config:\n    - url: /healthz\n      verify_url: false\ncerberus: {}\n").unwrap();
+        assert_eq!(
+            krkn.ignored,
+            ["cerberus", "kraken.exit_on_failure", "health_checks.verify_url"]
+        );
     }
 
     #[test]

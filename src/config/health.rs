@@ -10,13 +10,16 @@
 //! second form is how a Service is checked through the API server's service proxy
 //! (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`) without exposing it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
+use super::unknown_keys::{KRKN_HEALTH_CHECK_KEYS, Section};
 
 /// Krkn's default interval.
 pub const DEFAULT_INTERVAL_SECS: u64 = 2;
@@ -108,6 +111,8 @@ pub(super) struct RawHealthChecks {
     interval: Option<Spanned<Option<i64>>>,
     #[serde(default)]
     config: Option<Vec<RawCheck>>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -118,10 +123,27 @@ struct RawCheck {
     bearer_token: Option<String>,
     auth: Option<Spanned<String>>,
     exit_on_failure: Option<bool>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, IgnoredAny>,
 }
 
 impl RawHealthChecks {
-    pub(super) fn validate(self, path: &Path) -> Result<HealthChecks, ConfigError> {
+    pub(super) fn validate(
+        self,
+        path: &Path,
+        text: &str,
+        ignored: &mut Vec<String>,
+    ) -> Result<HealthChecks, ConfigError> {
+        let section = Section { name: "health_checks", used: &["interval", "config"], krkn: &[] };
+        section.check(path, text, self.rest.keys(), ignored)?;
+        let item = Section {
+            name: "health_checks",
+            used: &["url", "bearer_token", "auth", "exit_on_failure"],
+            krkn: KRKN_HEALTH_CHECK_KEYS,
+        };
+        for check in self.config.iter().flatten() {
+            item.check(path, text, check.rest.keys(), ignored)?;
+        }
         let interval = match self.interval.and_then(|i| i.value.map(|v| (v, i.referenced))) {
             None => DEFAULT_INTERVAL_SECS,
             Some((value, at)) => u64::try_from(value)

@@ -8,8 +8,9 @@ mod error;
 mod file;
 pub mod health;
 mod paths;
+mod unknown_keys;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, did_you_mean};
 pub use file::{
     ClusterChoice, Config, DEFAULT_DEAD_MAN_NAMESPACE, DeadManSwitch, ScenarioFile, ScenarioGroup,
     StatusServer, Tunings,

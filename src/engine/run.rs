@@ -485,8 +485,13 @@ async fn control_loop(
                     .unwrap_or((1, n));
                 match seen {
                     1 => {
+                        let why = if n == libc::SIGPIPE {
+                            "the output was closed (SIGPIPE)".to_string()
+                        } else {
+                            format!("signal {n}")
+                        };
                         let _ = events.send(EngineEvent::Log(format!(
-                            "signal {n}: stopping; the current scenario is rolled back"
+                            "{why}: stopping; the current scenario is rolled back"
                         )));
                         stop.cancel();
                     }
@@ -496,8 +501,8 @@ async fn control_loop(
                         )));
                     }
                     _ => {
-                        eprintln!(
-                            "chaosdeck: third signal, exiting now; pending entries stay in the journal for execute-rollback"
+                        crate::out::err_line(
+                            "chaosdeck: third signal, exiting now; pending entries stay in the journal for execute-rollback",
                         );
                         // The code names the signal that stopped the run, like the normal path.
                         std::process::exit(128 + first);

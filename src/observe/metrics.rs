@@ -400,7 +400,7 @@ pub fn serve_encoded(
     );
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("warning: the /metrics server stopped: {e}");
+            crate::out::err_line(format!("warning: the /metrics server stopped: {e}"));
         }
     });
 }

@@ -92,10 +92,10 @@ impl Prepared {
         let recorder = Arc::new(Mutex::new(Recorder::new(run_uuid, &self.opts.config_path)));
         let initial = match &self.opts.status {
             Some(s) => StatusValue::parse(&s.signal_state).unwrap_or_else(|| {
-                eprintln!(
+                crate::out::err_line(format!(
                     "warning: kraken.signal_state {:?} is not RUN, PAUSE or STOP; starting with RUN",
                     s.signal_state
-                );
+                ));
                 StatusValue::Run
             }),
             None => StatusValue::Run,
@@ -117,16 +117,16 @@ impl Prepared {
         if let Some(listener) = self.metrics_listener {
             let addr = listener.local_addr().wrap_err("the /metrics listener's address")?;
             metrics::serve(listener, metrics.clone());
-            eprintln!("metrics: serving http://{addr}/metrics");
+            crate::out::err_line(format!("metrics: serving http://{addr}/metrics"));
             metrics_addr = Some(addr);
         }
         let mut status_addr = None;
         if let Some(listener) = self.status_listener {
             let addr = listener.local_addr().wrap_err("the status listener's address")?;
             status::serve(listener, status.clone(), commands);
-            eprintln!(
+            crate::out::err_line(format!(
                 "status: serving http://{addr}/ (GET for RUN|PAUSE|STOP, POST /RUN|/PAUSE|/STOP)"
-            );
+            ));
             status_addr = Some(addr);
         }
 
@@ -187,12 +187,12 @@ impl Observer {
             let text = serde_json::to_string_pretty(&report).wrap_err("encoding the run report")?;
             write_private(path, (text + "\n").as_bytes())
                 .wrap_err_with(|| format!("writing the run report {}", path.display()))?;
-            eprintln!("report: wrote {}", path.display());
+            crate::out::err_line(format!("report: wrote {}", path.display()));
         }
         if let Some(path) = &self.opts.junit {
             write_private(path, report::junit(&report).as_bytes())
                 .wrap_err_with(|| format!("writing the JUnit report {}", path.display()))?;
-            eprintln!("junit: wrote {}", path.display());
+            crate::out::err_line(format!("junit: wrote {}", path.display()));
         }
         Ok(())
     }

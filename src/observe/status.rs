@@ -123,7 +123,7 @@ pub fn serve(
         .with_state(AppState { status, commands });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("warning: the status server stopped: {e}");
+            crate::out::err_line(format!("warning: the status server stopped: {e}"));
         }
     });
 }

@@ -18,11 +18,13 @@ use crate::config::ConfigError;
 pub struct Type;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     application_outage: Spec,
 }
 
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 struct Spec {
     #[serde(deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,

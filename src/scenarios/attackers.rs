@@ -9,7 +9,7 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::file::{invalid, load_yaml, parse_duration};
+use super::file::{KrknOnly, invalid, load_yaml, parse_duration};
 use super::names::random_name;
 use super::needs::{Need, Op, POD};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
@@ -19,7 +19,7 @@ pub struct SynFlood;
 pub struct HttpLoad;
 
 #[derive(Deserialize, Clone)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct SynSpec {
     #[serde(deserialize_with = "crate::config::bounds::count")]
     packet_size: usize,
@@ -41,12 +41,13 @@ struct SynSpec {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HttpItem {
     http_load_scenario: HttpSpec,
 }
 
 #[derive(Deserialize, Clone)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct HttpSpec {
     #[serde(default = "one", deserialize_with = "crate::config::bounds::count")]
     number_of_pods: usize,
@@ -61,6 +62,23 @@ struct HttpSpec {
     #[serde(default)]
     rate: Option<String>,
     duration: Value,
+    // Krkn's (vegeta's) knobs, snake_case in its files.
+    #[serde(default)]
+    runs: KrknOnly,
+    #[serde(default)]
+    workers: KrknOnly,
+    #[serde(default, rename = "max_workers")]
+    max_workers: KrknOnly,
+    #[serde(default)]
+    connections: KrknOnly,
+    #[serde(default)]
+    timeout: KrknOnly,
+    #[serde(default)]
+    keepalive: KrknOnly,
+    #[serde(default)]
+    http2: KrknOnly,
+    #[serde(default)]
+    insecure: KrknOnly,
 }
 
 fn one() -> usize {
@@ -88,6 +106,8 @@ struct Attack {
     /// The Service under attack, when the scenario names one: its endpoints become a built-in
     /// health check (a label-selected target or a URL list has no single Service to watch).
     service: Option<String>,
+    /// Krkn's keys present in the file that chaosdeck does not use.
+    ignored: Vec<String>,
 }
 
 struct Plan(Vec<Attack>);
@@ -125,6 +145,7 @@ impl ScenarioType for SynFlood {
             affinity: s.attacker_nodes,
             target,
             service: svc,
+            ignored: Vec::new(),
         }])))
     }
 }
@@ -142,6 +163,11 @@ impl ScenarioType for HttpLoad {
         let mut attacks = Vec::new();
         for item in items {
             let s = item.http_load_scenario;
+            let ignored = crate::krkn_only_present!(
+                s,
+                "_",
+                [runs, workers, max_workers, connections, timeout, keepalive, http2, insecure]
+            );
             let raw = match &s.duration {
                 Value::String(d) => d.clone(),
                 other => other.to_string(),
@@ -162,6 +188,7 @@ impl ScenarioType for HttpLoad {
                 affinity: s.attacker_nodes,
                 target: "endpoints".into(),
                 service: None,
+                ignored,
             });
         }
         Ok(Box::new(Plan(attacks)))
@@ -193,6 +220,13 @@ fn pod(a: &Attack) -> Value {
 }
 
 impl ScenarioPlan for Plan {
+    fn ignored_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.0.iter().flat_map(|a| a.ignored.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .0

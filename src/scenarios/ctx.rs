@@ -639,10 +639,10 @@ impl ScenarioCtx {
         if let Some(Failpoint::SlowChange(at)) = self.failpoint
             && self.changes.load(Ordering::SeqCst) + 1 == at
         {
-            eprintln!(
+            crate::out::err_line(format!(
                 "chaosdeck failpoint: entry written, change {at} held back {} s",
                 SLOW_CHANGE.as_secs()
-            );
+            ));
             tokio::time::sleep(SLOW_CHANGE).await;
         }
         Ok((written, held))
@@ -658,7 +658,7 @@ impl ScenarioCtx {
                 panic!("failpoint: injected panic after change {n}")
             }
             Some(Failpoint::HangAfterChange(at)) if at == n => {
-                eprintln!("chaosdeck failpoint: hanging after change {n}");
+                crate::out::err_line(format!("chaosdeck failpoint: hanging after change {n}"));
                 self.cancel.cancelled().await;
                 Err(ScenarioError::Cancelled)
             }

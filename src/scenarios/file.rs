@@ -12,6 +12,23 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     serde_saphyr::from_str(&text).map_err(|e| ConfigError::yaml(path, &e))
 }
 
+/// A key Krkn's file format has and chaosdeck does not use: accepted (a Krkn file loads
+/// unchanged), named once as ignored. Every other unknown key is an error at its line
+/// (`deny_unknown_fields`): a misspelled key must not quietly run another scenario than the
+/// one reviewed.
+pub type KrknOnly = Option<serde::de::IgnoredAny>;
+
+/// The names of the [`KrknOnly`] fields present in `$spec`, as the file spells them
+/// (`$sep` between words: `_`, or `-` for Krkn's kebab-case files).
+#[macro_export]
+macro_rules! krkn_only_present {
+    ($spec:expr, $sep:literal, [$($field:ident),* $(,)?]) => {{
+        let mut present: Vec<String> = Vec::new();
+        $( if $spec.$field.is_some() { present.push(stringify!($field).replace('_', $sep)); } )*
+        present
+    }};
+}
+
 pub fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { path: path.to_path_buf(), message: message.into() }
 }

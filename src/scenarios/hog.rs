@@ -19,7 +19,7 @@ use crate::config::{ConfigError, bounds};
 pub struct Type;
 
 #[derive(Deserialize, Clone)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct Spec {
     #[serde(deserialize_with = "crate::config::bounds::seconds")]
     duration: u64,

@@ -102,6 +102,10 @@ pub trait ScenarioPlan: Send + Sync {
     fn health_targets(&self) -> Vec<crate::health::Target> {
         Vec::new()
     }
+    /// Keys of Krkn's format in the file that chaosdeck does not use (named once, not an error).
+    fn ignored_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Performs the chaos and, on normal completion, reverts its own changes.
     fn run<'a>(&'a self, ctx: &'a ScenarioCtx) -> BoxFuture<'a, Result<Outcome, ScenarioError>>;
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ctx::Eviction;
-use super::file::{invalid, load_yaml};
+use super::file::{KrknOnly, invalid, load_yaml};
 use super::needs::{NODE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
@@ -25,11 +25,13 @@ const TAINT: &str = "node_taint_scenario";
 const DRAIN: &str = "node_drain_scenario";
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     node_scenarios: Vec<Spec>,
 }
 
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 struct Spec {
     actions: Vec<String>,
     #[serde(default)]
@@ -48,9 +50,35 @@ struct Spec {
     cloud_type: Option<String>,
     #[serde(default)]
     taint: Option<TaintSpec>,
+    // Krkn's keys for cloud and ssh actions, which chaosdeck does not perform.
+    #[serde(default)]
+    exclude_label: KrknOnly,
+    #[serde(default)]
+    parallel: KrknOnly,
+    #[serde(default)]
+    kube_check: KrknOnly,
+    #[serde(default)]
+    poll_interval: KrknOnly,
+    #[serde(default)]
+    soft_reboot: KrknOnly,
+    #[serde(default)]
+    service: KrknOnly,
+    #[serde(default)]
+    ssh_private_key: KrknOnly,
+    #[serde(default)]
+    helper_node_ip: KrknOnly,
+    #[serde(default)]
+    bmc_user: KrknOnly,
+    #[serde(default)]
+    bmc_password: KrknOnly,
+    #[serde(default)]
+    bmc_info: KrknOnly,
+    #[serde(default)]
+    disable_ssl_verification: KrknOnly,
 }
 
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 struct TaintSpec {
     key: String,
     #[serde(default)]
@@ -208,6 +236,36 @@ async fn drain(ctx: &ScenarioCtx, node: &str, timeout: Duration) -> Result<(), S
 }
 
 impl ScenarioPlan for Plan {
+    fn ignored_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|s| {
+                crate::krkn_only_present!(
+                    s,
+                    "_",
+                    [
+                        exclude_label,
+                        parallel,
+                        kube_check,
+                        poll_interval,
+                        soft_reboot,
+                        service,
+                        ssh_private_key,
+                        helper_node_ip,
+                        bmc_user,
+                        bmc_password,
+                        bmc_info,
+                        disable_ssl_verification
+                    ]
+                )
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .0

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::file::{invalid, load_yaml};
+use super::file::{KrknOnly, invalid, load_yaml};
 use super::needs::{NAMESPACE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
@@ -22,6 +22,7 @@ use crate::journal::ObjectRef;
 pub struct Type;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Item {
     #[serde(default)]
     id: Option<String>,
@@ -29,6 +30,7 @@ struct Item {
 }
 
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 struct Spec {
     #[serde(default)]
     name_pattern: Option<String>,
@@ -48,6 +50,12 @@ struct Spec {
     node_names: Vec<String>,
     #[serde(default)]
     force: bool,
+    #[serde(default)]
+    timeout: KrknOnly,
+    #[serde(default)]
+    duration: KrknOnly,
+    #[serde(default)]
+    node_label_selector: KrknOnly,
 }
 
 fn one() -> usize {
@@ -271,6 +279,19 @@ impl Target {
 }
 
 impl ScenarioPlan for Plan {
+    fn ignored_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|t| {
+                crate::krkn_only_present!(t.spec, "_", [timeout, duration, node_label_selector])
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     fn describe(&self) -> String {
         let parts: Vec<String> = self
             .0

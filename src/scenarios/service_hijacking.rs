@@ -19,6 +19,7 @@ use crate::journal::ObjectRef;
 pub struct Type;
 
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 struct Spec {
     service_name: String,
     service_namespace: String,

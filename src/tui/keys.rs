@@ -214,9 +214,12 @@ impl KeyMap {
         for (line, name, keys) in overrides {
             let Some(binding) = map.bindings.iter_mut().find(|b| b.name == name) else {
                 let known: Vec<&str> = DEFAULTS.iter().map(|d| d.1).collect();
+                let hint = crate::config::did_you_mean(&name, &known)
+                    .map(|close| format!(" (did you mean `{close}`?)"))
+                    .unwrap_or_default();
                 return Err(bad(
                     line,
-                    format!("unknown action `{name}` (actions: {})", known.join(", ")),
+                    format!("unknown action `{name}`{hint}; actions: {}", known.join(", ")),
                 ));
             };
             let mut codes = Vec::new();
