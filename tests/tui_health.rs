@@ -48,8 +48,10 @@ fn app() -> App {
         auto_rollback: true,
         iterations: 1,
         config: Some("config/config.yaml".into()),
+        ..Default::default()
     };
     let mut app = App::new(Mode::Run, header, Theme { color: false });
+    app.clock = || "12:00:00".into();
     apply_event(
         &mut app,
         &EngineEvent::RunStarted {
@@ -74,6 +76,7 @@ fn app() -> App {
         },
     );
     apply_event(&mut app, &EngineEvent::State(EngineState::Running));
+    app.run_started = std::time::Instant::now().checked_sub(Duration::from_secs(75));
     app
 }
 

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chaosdeck::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
 use chaosdeck::journal::describe::describe;
@@ -55,8 +55,11 @@ fn app_over(mode: Mode, journal: PathBuf, run: &str) -> App {
         auto_rollback: true,
         iterations: 1,
         config: None,
+        ..Default::default()
     };
     let mut app = App::new(mode, header, Theme { color: false });
+    // A fixed wall clock and game-day clock: snapshots must not depend on when they run.
+    app.clock = || "12:00:00".into();
     if mode == Mode::Run {
         apply_event(
             &mut app,
@@ -110,6 +113,7 @@ fn app_over(mode: Mode, journal: PathBuf, run: &str) -> App {
             },
         );
         apply_event(&mut app, &EngineEvent::State(EngineState::Running));
+        app.run_started = Instant::now().checked_sub(Duration::from_secs(252));
     }
     app.set_tree(scan_with(&journal, Depth::Full).unwrap());
     // The real loop draws before the first key; the tree widget navigates from that frame.
@@ -293,8 +297,112 @@ fn quitting_a_live_run_asks_stop_or_leave() {
 fn pause_toggles_with_the_engine_state() {
     let mut a = app(Mode::Run);
     assert_eq!(handle_key(&mut a, key('p')), vec![Effect::Engine(EngineCommand::Pause)]);
+    apply_event(&mut a, &EngineEvent::State(EngineState::Pausing));
+    assert_eq!(
+        handle_key(&mut a, key('p')),
+        vec![Effect::Engine(EngineCommand::Resume)],
+        "one press resumes while the window in flight runs out"
+    );
     apply_event(&mut a, &EngineEvent::State(EngineState::Paused));
     assert_eq!(handle_key(&mut a, key('p')), vec![Effect::Engine(EngineCommand::Resume)]);
+}
+
+/// The header at 80×24 and 160×48 through a run's phases: the context, the engine state, the
+/// pending count and the emergency key are on it every time.
+#[test]
+fn the_header_keeps_context_state_pending_and_the_emergency_key_in_every_phase() {
+    let mut a = app(Mode::Run);
+    let mut shots = Vec::new();
+    let phases = [
+        ("running", EngineState::Running, "running 2/3 hog_scenarios"),
+        ("pausing", EngineState::Pausing, "pausing: the window in progress ends in 12 s"),
+        ("paused", EngineState::Paused, "paused before 3/3"),
+        ("waiting", EngineState::Waiting, "waiting"),
+        ("rolling back", EngineState::RollingBack, "rolling back"),
+        ("finished", EngineState::Finished, "finished"),
+    ];
+    for (word, state, long) in phases {
+        apply_event(&mut a, &EngineEvent::State(state));
+        if state == EngineState::Paused {
+            apply_event(
+                &mut a,
+                &EngineEvent::ScenarioFinished { index: 1, result: ScenarioResult::Passed },
+            );
+        }
+        for (w, h) in [(80, 24), (160, 48)] {
+            let screen = render(&mut a, w, h);
+            let header = screen.lines().next().unwrap().to_string();
+            for wanted in ["chaosdeck-sandbox", word, "9 pending", "! undo ALL"] {
+                assert!(header.contains(wanted), "{w}x{h} {word}: {header}");
+            }
+            if w == 160 {
+                assert!(header.contains(long), "{w}x{h}: {header}");
+            }
+            shots.push(header);
+        }
+    }
+    apply_event(&mut a, &EngineEvent::RunFinished { outstanding: 9, exit_code: 1 });
+    shots.push(render(&mut a, 80, 24).lines().next().unwrap().to_string());
+    insta::assert_snapshot!("header_phases", shots.join("\n"));
+}
+
+/// A dry run says so on the header and on each finished scenario; a terminal too small for the
+/// panels keeps the header and says why the rest is missing.
+#[test]
+fn a_dry_run_and_a_small_terminal_say_so() {
+    let mut a = app(Mode::Run);
+    a.header.dry_run = true;
+    apply_event(
+        &mut a,
+        &EngineEvent::ScenarioFinished { index: 1, result: ScenarioResult::Passed },
+    );
+    let screen = render(&mut a, 80, 24);
+    assert!(screen.lines().next().unwrap().contains("DRY RUN"), "{screen}");
+    assert!(screen.contains("dry run: would run"), "{screen}");
+    assert_eq!(a.scenarios[1].step, "dry run: would run, nothing changed");
+    let small = render(&mut a, 40, 12);
+    assert!(small.contains("terminal too small: 40×12"), "{small}");
+    let header = small.lines().next().unwrap();
+    for wanted in ["DRY", "9 pending", "! ALL", "run"] {
+        assert!(header.contains(wanted), "{small}");
+    }
+    insta::assert_snapshot!("small_40x12", small);
+}
+
+/// `m` says what stays in the cluster; `x` with no cluster says so before any dialog.
+#[test]
+fn mark_says_what_stays_and_undo_without_a_cluster_opens_no_dialog() {
+    let mut a = app(Mode::Inspect);
+    select_hog_entry(&mut a);
+    handle_key(&mut a, key('m'));
+    let screen = render(&mut a, 80, 24);
+    assert!(screen.contains("Mark executed without undoing"), "{screen}");
+    assert!(screen.contains("Krkn's change stays"), "{screen}");
+    handle_key(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    a.has_cluster = false;
+    assert!(handle_key(&mut a, key('x')).is_empty());
+    assert!(a.popup.is_none(), "no dialog for what cannot be done");
+    assert!(a.log.back().unwrap().contains("no cluster connection"), "{:?}", a.log.back());
+}
+
+/// Enter on the Log panel shows the selected line whole; up goes back in time.
+#[test]
+fn a_log_line_opens_whole() {
+    let mut a = app(Mode::Run);
+    let long = format!("FAILED x.yaml: {}", "the API server said no ".repeat(8));
+    a.push_log(long.clone());
+    a.push_log("last line");
+    a.focus = chaosdeck::tui::app::Focus::Log;
+    handle_key(&mut a, key('k'));
+    handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let screen = render(&mut a, 160, 48);
+    let shown: String = screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(shown.contains("the API server said no the API server said no"), "{screen}");
+    assert!(shown.contains("Log 12:00:00"), "{screen}");
 }
 
 #[test]
@@ -305,6 +413,7 @@ fn filter_narrows_the_tree() {
     for c in "hog".chars() {
         handle_key(&mut a, key(c));
     }
+    assert_eq!(a.filter, "hog", "the tree narrows while typing");
     handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert_eq!(a.filter, "hog");
     let runs = a.tree_view.children(&[]);
@@ -314,6 +423,16 @@ fn filter_narrows_the_tree() {
     assert!(contexts[0].starts_with("1796041201130427764-"));
     let screen = render(&mut a, 80, 24);
     assert!(screen.contains("filter: hog"));
+    // Ctrl-U empties the input (it used to type a `u`), Esc puts the filter back, and Esc on
+    // the panels clears it.
+    handle_key(&mut a, key('/'));
+    handle_key(&mut a, KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    assert_eq!(a.filter, "");
+    handle_key(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(a.filter, "hog");
+    handle_key(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(a.filter, "");
+    assert_eq!(a.tree_view.children(&[]).len(), all);
 }
 
 #[test]

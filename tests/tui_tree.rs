@@ -34,6 +34,7 @@ fn render(app: &mut App, w: u16, h: u16) -> String {
 fn app_over(root: &Path) -> App {
     let header = Header { run_uuid: Some(NEW_RUN.into()), ..Default::default() };
     let mut app = App::new(Mode::Inspect, header, Theme { color: false });
+    app.clock = || "12:00:00".into();
     app.set_tree(scan_with(root, Depth::Full).unwrap());
     render(&mut app, 80, 24);
     app
@@ -293,6 +294,7 @@ fn the_current_runs_row_names_its_config() {
         ..Default::default()
     };
     let mut a = App::new(Mode::Run, header, Theme { color: false });
+    a.clock = || "12:00:00".into();
     a.set_tree(scan_with(&root, Depth::Full).unwrap());
     let screen = render(&mut a, 160, 48);
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("run ")).collect();

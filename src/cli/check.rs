@@ -25,21 +25,21 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         entries += 1;
         if let EntryBody::Invalid(reason) = &e.body {
             invalid += 1;
-            println!("invalid   {}: {reason}", e.path.display());
+            crate::out::line(format!("invalid   {}: {reason}", e.path.display()));
         }
     }
     let unknown: Vec<_> =
         tree.unknown.iter().chain(tree.contexts.iter().flat_map(|c| c.unknown.iter())).collect();
     for u in &unknown {
-        println!("unknown   {}: {}", u.path.display(), u.reason);
+        crate::out::line(format!("unknown   {}: {}", u.path.display(), u.reason));
     }
     let outstanding = tree.entries().filter(|(_, e)| e.state.is_outstanding()).count();
     let failed = tree.entries().filter(|(_, e)| e.state == EntryState::Failed).count();
-    println!(
+    crate::out::line(format!(
         "{}: {} contexts, {entries} entries ({outstanding} outstanding, {failed} with a failed undo), {invalid} invalid, {} unknown files",
         dir.display(),
         tree.contexts.len(),
         unknown.len()
-    );
+    ));
     Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -48,6 +48,9 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         (Some(file), None, None) if file.components().count() > 2 => {
             file.parent().and_then(|ctx| ctx.parent()).map(PathBuf::from).unwrap_or_default()
         }
+        // A bare file name, as an entry's own `# Or:` line gives it: whichever default
+        // journal holds it.
+        (Some(file), None, None) if file.components().count() == 1 => journal_holding(file)?,
         _ => args.location.resolve()?,
     };
     let config = args.location.config.as_deref().map(Config::load).transpose()?;
@@ -71,10 +74,14 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     let selected = executor::select(&tree, &filter);
     if selected.is_empty() {
         if let Some(file) = &args.file {
-            eprintln!("error: {} is not a pending entry of {}", file.display(), dir.display());
+            crate::out::err_line(format!(
+                "error: {} is not a pending entry of {}",
+                file.display(),
+                dir.display()
+            ));
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
-        println!("nothing pending in {}", dir.display());
+        crate::out::line(format!("nothing pending in {}", dir.display()));
         return Ok(ExitCode::SUCCESS);
     }
     // An entry is a list of requests sent with your credentials: one someone else could have
@@ -83,9 +90,9 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         let foreign: Vec<String> = selected.iter().filter_map(|n| executor::foreign(n)).collect();
         if !foreign.is_empty() {
             for why in &foreign {
-                eprintln!("error: {why}");
+                crate::out::err_line(format!("error: {why}"));
             }
-            eprintln!("nothing was executed");
+            crate::out::err_line("nothing was executed");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     }
@@ -104,27 +111,27 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         let (ops, target) = match args.cluster.connect_ops(config.as_ref()).await {
             Ok(found) => found,
             Err(e) => {
-                eprintln!(
+                crate::out::err_line(format!(
                     "error: {e:#}\n{} entr{} left pending",
                     executable.len(),
                     if executable.len() == 1 { "y" } else { "ies" }
-                );
+                ));
                 if !outcomes.is_empty() {
                     // What was already reported still counts.
-                    println!("{}", Tally::of(&outcomes).line());
+                    crate::out::line(Tally::of(&outcomes).line());
                 }
                 // Entries are left pending (1), unless the command line itself was wrong (2).
                 let named_wrong = e.downcast_ref::<super::target::NotTheNamedCluster>().is_some();
                 return Ok(ExitCode::from(if named_wrong { EXIT_BAD_INPUT } else { 1 }));
             }
         };
-        println!(
+        crate::out::line(format!(
             "undoing {} entr{} on {} ({}), newest first",
             executable.len(),
             if executable.len() == 1 { "y" } else { "ies" },
             target.context,
             target.server
-        );
+        ));
         let progress = Progress::new(executable.len());
         outcomes.extend(
             executor::execute(
@@ -144,32 +151,63 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     Ok(summarize(&outcomes, args.file.is_some()))
 }
 
+/// The default journal (chaosdeck's or the sandbox demo's) that holds an entry named `file`;
+/// chaosdeck's when neither does (the caller then says it is not pending there).
+fn journal_holding(file: &std::path::Path) -> Result<PathBuf> {
+    let name = file.to_string_lossy();
+    let holding: Vec<PathBuf> =
+        [crate::config::default_dir(), crate::config::sandbox_default_dir()]
+            .into_iter()
+            .filter(|dir| {
+                crate::journal::scan_with(dir, crate::journal::Depth::Headers)
+                    .is_ok_and(|tree| tree.entries().any(|(_, e)| e.file_name == name))
+            })
+            .collect();
+    match holding.as_slice() {
+        [] => Ok(crate::config::default_dir()),
+        [one] => Ok(one.clone()),
+        _ => bail!(
+            "{name} is in both {} and {}: pass --dir to say which",
+            holding[0].display(),
+            holding[1].display()
+        ),
+    }
+}
+
 fn print_dry_run(selected: &[&crate::journal::scan::EntryNode]) {
-    println!(
+    crate::out::line(format!(
         "dry run: {} entr{} would be undone, newest first",
         selected.len(),
         if selected.len() == 1 { "y" } else { "ies" }
-    );
+    ));
     for node in selected {
-        println!("{}  {}", node.file_name, node.summary());
+        crate::out::line(format!("{}  {}", node.file_name, node.summary()));
+        let context = match &node.body {
+            crate::journal::scan::EntryBody::Chaosdeck(entry) => {
+                entry.cluster.as_ref().map(|c| c.context.as_str())
+            }
+            _ => None,
+        };
         let actions = match &node.body {
             crate::journal::scan::EntryBody::Chaosdeck(entry) => entry.undo.as_slice(),
             crate::journal::scan::EntryBody::Krkn(k) => match &k.plan {
                 crate::journal::krkn::Plan::Executable { actions, .. } => actions.as_slice(),
                 crate::journal::krkn::Plan::NotExecutable { .. } => {
-                    println!("    would be skipped: left to Krkn (`chaosdeck show` says how)");
+                    crate::out::line(
+                        "    would be skipped: left to Krkn (`chaosdeck show` says how)",
+                    );
                     &[]
                 }
             },
             crate::journal::scan::EntryBody::Invalid(reason) => {
-                println!("    would NOT be executed: invalid entry: {reason}");
+                crate::out::line(format!("    would NOT be executed: invalid entry: {reason}"));
                 &[]
             }
             _ => &[],
         };
         for action in actions {
-            for line in crate::journal::kubectl::commands(action) {
-                println!("    {line}");
+            for line in crate::journal::kubectl::commands(action, context) {
+                crate::out::line(format!("    {line}"));
             }
         }
     }
@@ -234,27 +272,37 @@ fn progress_message(done: usize, failed: usize, total: usize) -> String {
 fn print_outcome(out: &EntryOutcome) {
     match &out.outcome {
         Outcome::Executed { notes } if notes.is_empty() => {
-            println!("executed  {}  {}", out.file_name, out.summary)
+            crate::out::line(format!("executed  {}  {}", out.file_name, out.summary))
         }
-        Outcome::Executed { notes } => {
-            println!("executed  {}  {}  ({})", out.file_name, out.summary, notes.join("; "))
-        }
-        Outcome::Failed { error } => {
-            println!("FAILED    {}  {}\n          {error}", out.file_name, out.summary)
-        }
-        Outcome::Invalid { reason } => println!(
+        Outcome::Executed { notes } => crate::out::line(format!(
+            "executed  {}  {}  ({})",
+            out.file_name,
+            out.summary,
+            notes.join("; ")
+        )),
+        Outcome::Failed { error } => crate::out::line(format!(
+            "FAILED    {}  {}\n          {error}",
+            out.file_name, out.summary
+        )),
+        Outcome::Invalid { reason } => crate::out::line(format!(
             "INVALID   {}  not executed, still pending: {reason}\n          fix the file (`chaosdeck show {}`), or undo its change by hand and mark it executed",
             out.file_name,
             crate::journal::kubectl::shell_word(&out.path.to_string_lossy())
-        ),
-        Outcome::NotAttempted { reason } => {
-            println!("NOT DONE  {}  {}\n          {reason}", out.file_name, out.summary)
+        )),
+        Outcome::NotAttempted { reason } => crate::out::line(format!(
+            "NOT DONE  {}  {}\n          {reason}",
+            out.file_name, out.summary
+        )),
+        Outcome::Blocked { reason } => crate::out::line(format!(
+            "BLOCKED   {}  {}\n          {reason}",
+            out.file_name, out.summary
+        )),
+        Outcome::Skipped { reason, .. } => {
+            crate::out::line(format!("skipped   {}  {reason}", out.file_name))
         }
-        Outcome::Blocked { reason } => {
-            println!("BLOCKED   {}  {}\n          {reason}", out.file_name, out.summary)
+        Outcome::Refused { reason } => {
+            crate::out::line(format!("REFUSED   {}  {reason}", out.file_name))
         }
-        Outcome::Skipped { reason, .. } => println!("skipped   {}  {reason}", out.file_name),
-        Outcome::Refused { reason } => println!("REFUSED   {}  {reason}", out.file_name),
         Outcome::Planned { .. } => {}
     }
 }
@@ -263,31 +311,31 @@ fn print_outcome(out: &EntryOutcome) {
 /// not attempted, or an explicitly requested entry that cannot be executed here).
 fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
     let tally = Tally::of(outcomes);
-    println!("{}", tally.line());
+    crate::out::line(tally.line());
     if tally.failed > 0 {
-        println!(
-            "failed entries stay pending with their error recorded; fix the cause and run execute-rollback again"
+        crate::out::line(
+            "failed entries stay pending with their error recorded; fix the cause and run execute-rollback again",
         );
     }
     if tally.invalid > 0 {
-        println!(
-            "invalid entries stay pending: their change may still be in the cluster and chaosdeck cannot tell what to undo"
+        crate::out::line(
+            "invalid entries stay pending: their change may still be in the cluster and chaosdeck cannot tell what to undo",
         );
     }
     if tally.not_attempted > 0 {
-        println!(
-            "entries not attempted stay pending; run execute-rollback again once the cluster is reachable"
+        crate::out::line(
+            "entries not attempted stay pending; run execute-rollback again once the cluster is reachable",
         );
     }
     if tally.blocked > 0 {
-        println!(
-            "blocked entries stay pending: each runs once the newer entry named on its line is undone"
+        crate::out::line(
+            "blocked entries stay pending: each runs once the newer entry named on its line is undone",
         );
     }
     if tally.refused > 0 {
-        println!(
+        crate::out::line(
             "refused entries stay pending: each line says why (made on another cluster, or an \
-             undo that is not the inverse of a change chaos makes)"
+             undo that is not the inverse of a change chaos makes)",
         );
     }
     if tally.not_undone() > 0 || (explicit && tally.skipped_pending > 0) {

@@ -42,7 +42,7 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
             Some(Arc::new(ops))
         }
         Err(e) => {
-            eprintln!("note: no cluster ({e:#}); browsing only");
+            crate::out::err_line(format!("note: no cluster ({e:#}); browsing only"));
             None
         }
     };
@@ -67,6 +67,7 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
             }
         }
     }
+    app.has_cluster = ops.is_some();
     let session = Session { app, journal: dir, ops, engine: None };
     crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)

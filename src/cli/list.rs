@@ -277,6 +277,9 @@ struct JsonRunContext<'t> {
 
 #[derive(Serialize)]
 struct JsonEntry<'t> {
+    /// The cluster the entry's change was made on (chaosdeck entries; Krkn files say none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'t crate::refs::ClusterIdentity>,
     created_ns: u64,
     file: &'t str,
     flavor: Flavor,
@@ -295,6 +298,7 @@ struct JsonEntry<'t> {
 impl<'t> JsonEntry<'t> {
     fn of(e: &'t EntryNode) -> Self {
         JsonEntry {
+            cluster: e.cluster(),
             created_ns: e.name.ts_ns,
             file: &e.file_name,
             flavor: e.name.flavor,

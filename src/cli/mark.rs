@@ -26,12 +26,12 @@ pub struct MarkArgs {
 pub fn run(args: MarkArgs) -> Result<ExitCode> {
     let node = super::show::load(&args.file)?;
     if node.name.executed {
-        println!("{} is already executed", node.path.display());
+        crate::out::line(format!("{} is already executed", node.path.display()));
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!("error: mark-executed needs --yes when not run interactively");
+            crate::out::err_line("error: mark-executed needs --yes when not run interactively");
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
         print!(
@@ -47,10 +47,11 @@ pub fn run(args: MarkArgs) -> Result<ExitCode> {
     }
     // Audit line first, then the rename, both under the context lock (see `state`).
     match state::mark_by_hand(&node.path, &args.reason, DEFAULT_PATIENCE)? {
-        Marked::Renamed => println!("marked executed: {}", node.path.display()),
-        Marked::AlreadyExecuted => {
-            println!("{} was already executed by another process", node.path.display())
-        }
+        Marked::Renamed => crate::out::line(format!("marked executed: {}", node.path.display())),
+        Marked::AlreadyExecuted => crate::out::line(format!(
+            "{} was already executed by another process",
+            node.path.display()
+        )),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -38,9 +38,13 @@ pub const EXIT_BAD_INPUT: u8 = crate::exit::BAD_INPUT;
     about = "Kubernetes chaos game days with a durable rollback journal",
     after_help = crate::exit::HELP
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `run`'s options, for `chaosdeck -c config.yaml` without the word `run`.
+    #[command(flatten)]
+    pub run: run::RunArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,7 +131,7 @@ impl JournalLocation {
                 && !dir.exists()
                 && legacy.is_dir()
             {
-                eprintln!(
+                crate::out::err_line(format!(
                     "note: {} is a Krkn config naming no rollback directory, so Krkn's default {} \
                      is used; it does not exist, but {} (older Krkn releases' default) does: \
                      pass --dir {} to read that one",
@@ -135,7 +139,7 @@ impl JournalLocation {
                     dir.display(),
                     legacy.display(),
                     legacy.display()
-                );
+                ));
             }
             return Ok(dir);
         }
@@ -196,7 +200,7 @@ async fn serve_sandbox(cmd: SandboxCommand) -> color_eyre::Result<()> {
 
 /// Runs the parsed command line; the returned code is the process exit code.
 pub fn main_with(cli: Cli) -> ExitCode {
-    let command = cli.command.unwrap_or_else(|| Command::Run(run::RunArgs::default()));
+    let command = cli.command.unwrap_or(Command::Run(cli.run));
     let prints_only = match &command {
         Command::ListRollback(_)
         | Command::Rbac(_)
@@ -224,7 +228,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::out::err_line(format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(crate::exit::ENVIRONMENT);
         }
     };

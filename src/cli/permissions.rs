@@ -93,7 +93,7 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                crate::out::err_line(format!("error: {e}"));
             }
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
@@ -113,7 +113,7 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         ),
     ];
     let mut missing = 0;
-    println!("cluster: context {} at {}", target.context, target.server);
+    crate::out::line(format!("cluster: context {} at {}", target.context, target.server));
     for (title, wanted) in &sections {
         let verdicts = review(&client, &target, wanted).await;
         let verdicts = match verdicts {
@@ -127,23 +127,23 @@ pub async fn check(args: CheckPermissionsArgs) -> Result<ExitCode> {
         };
         let gaps = verdicts.iter().filter(|v| !v.allowed).count();
         missing += gaps;
-        println!("{title}: {} permission(s), {gaps} missing", verdicts.len());
+        crate::out::line(format!("{title}: {} permission(s), {gaps} missing", verdicts.len()));
         for v in &verdicts {
-            println!("{}", if v.allowed { granted_line(v) } else { missing_line(v) });
+            crate::out::line(if v.allowed { granted_line(v) } else { missing_line(v) });
         }
     }
     if let Some(embedded) = sandbox {
         embedded.stop().await;
     }
     if missing > 0 {
-        println!(
+        crate::out::line(format!(
             "{missing} permission(s) missing: `chaosdeck rbac -c {}` prints the Roles and \
              RoleBindings this config needs (deploy/rbac.yaml has the roles)",
             config.path.display()
-        );
+        ));
         Ok(ExitCode::from(EXIT_MISSING))
     } else {
-        println!("every permission is granted");
+        crate::out::line("every permission is granted");
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -163,7 +163,7 @@ pub fn run(args: RbacArgs) -> Result<ExitCode> {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                crate::out::err_line(format!("error: {e}"));
             }
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
@@ -181,24 +181,26 @@ pub fn run(args: RbacArgs) -> Result<ExitCode> {
     let wanted = run_permissions(&plan, &config);
     match manifest("chaosdeck", &wanted, &subject, args.cluster_wide) {
         Ok(text) => {
-            println!(
+            crate::out::line(format!(
                 "# What `chaosdeck run -c {}` needs (its scenarios' changes and their undo, in \
                  their namespaces;\n# reads and cluster-scoped kinds cluster-wide). Apply with \
                  `kubectl apply -f -`.",
                 config.path.display()
-            );
+            ));
             print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Err(everywhere) => {
             for p in &everywhere {
-                eprintln!("error: {p}: a change in whichever namespace matches");
+                crate::out::err_line(format!(
+                    "error: {p}: a change in whichever namespace matches"
+                ));
             }
-            eprintln!(
+            crate::out::err_line(
                 "a namespace_pattern that is a pattern (not ^name$) can change things in any \
                  namespace: write one namespace per scenario item, or pass --cluster-wide to \
                  grant that everywhere (whoever holds it may then create pods in every \
-                 namespace)"
+                 namespace)",
             );
             Ok(ExitCode::from(EXIT_BAD_INPUT))
         }

@@ -40,13 +40,13 @@ pub async fn run(args: ReconcileArgs) -> Result<ExitCode> {
         .await
         .map_err(|e| eyre!("{e} (cluster: context {} at {})", target.context, target.server))?;
     for line in &done.lines {
-        println!("{line}");
+        crate::out::line(line);
     }
-    println!(
+    crate::out::line(format!(
         "{} retired (undone by the watchdog), {} the watchdog could not undo, {} waiting for \
          it, {} not trusted, {} error(s)",
         done.retired, done.failed, done.waiting, done.unverified, done.errors
-    );
+    ));
     Ok(ExitCode::from(if done.failed + done.errors + done.unverified > 0 {
         crate::exit::FAILED
     } else {

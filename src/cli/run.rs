@@ -3,7 +3,7 @@
 //! 128+N on signal N.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report (one testcase per scenario file execution) here.
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Run a Krkn config whose list has scenario types chaosdeck does not support: those
+    /// types are skipped, each named, instead of refusing the whole config.
+    #[arg(long)]
+    pub skip_unsupported: bool,
 }
 
 impl Default for RunArgs {
@@ -69,6 +73,7 @@ impl Default for RunArgs {
             metrics_addr: None,
             report: None,
             junit: None,
+            skip_unsupported: false,
         }
     }
 }
@@ -78,8 +83,15 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(note) = config.ignored_note() {
         crate::out::err_line(format!("note: {note}"));
     }
-    let plan = match engine::load_plan(&config) {
-        Ok(plan) => plan,
+    let plan = match engine::load_plan_skipping(&config, args.skip_unsupported) {
+        Ok((plan, skipped)) => {
+            for line in skipped {
+                crate::out::err_line(format!(
+                    "note: skipped (--skip-unsupported, not supported by chaosdeck): {line}"
+                ));
+            }
+            plan
+        }
         Err(errors) => {
             for e in &errors {
                 crate::out::err_line(format!("error: {e}"));
@@ -177,6 +189,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let journal = Journal::open(&dir)?.for_cluster(identity.clone());
     let run_uuid = uuid::Uuid::new_v4().to_string();
+    let (_live, others) = live_runs(&journal, &run_uuid, &target, args.dry_run)?;
     // The dead man's switch: the Lease first, so that no change is made that the watchdog
     // could not undo; every later change goes through the fenced client.
     let switch = &config.dead_man_switch;
@@ -185,11 +198,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             Ok((run, fenced)) => {
                 crate::out::err_line(format!(
                     "dead man's switch: Lease {}/{} held (lease_duration {} s, renew {} s); \
-                     every entry is mirrored into {}",
+                     every entry is mirrored into {}. It protects this run only if a watchdog \
+                     runs in the cluster (deploy/watchdog.yaml); chaosdeck cannot see one from \
+                     here: `kubectl -n {} get deploy chaosdeck-watchdog` can",
                     switch.namespace,
                     run.keeper.name(),
                     switch.lease_duration_secs,
                     switch.renew_secs,
+                    switch.namespace,
                     switch.namespace
                 ));
                 (journal.mirrored_in(&switch.namespace), fenced, Some(run))
@@ -222,9 +238,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         auto_rollback: config.auto_rollback,
         iterations: config.tunings.iterations,
         config: Some(args.config.display().to_string()),
+        dry_run: args.dry_run,
+        other_live_runs: others,
     };
     let ops = Arc::new(
-        ClusterOps::identified(client, identity, false).with_protected(config.protected()),
+        ClusterOps::identified(client, identity.clone(), false).with_protected(config.protected()),
     );
     let journal_dir = journal.root().to_path_buf();
     // Bound before the engine starts: a taken port must fail the run before any chaos.
@@ -234,6 +252,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         junit: args.junit.clone(),
         status: config.status_server.publish.then(|| config.status_server.clone()),
         config_path: config.path.clone(),
+        cluster: Some(identity.clone()),
     })
     .await;
     let observe = match observe {
@@ -284,6 +303,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
     if use_tui {
         let mut app = App::new(Mode::Run, header, Theme::from_env());
+        for line in app.header.other_live_runs.clone() {
+            app.push_log(format!("WARNING: {line}; `!` undoes its pending entries too"));
+        }
         if let Some(keys) = keys {
             app.keys = keys;
         }
@@ -291,6 +313,18 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
         let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
         if !app.run_finished {
+            if let Some(embedded) = sandbox {
+                // The sandbox ends with this process: its entries would be pending forever
+                // against a cluster that no longer exists.
+                embedded.stop().await;
+                let marked = retire_with_the_sandbox(&journal_dir, &run_uuid);
+                crate::out::err_line(format!(
+                    "left the run; the embedded sandbox ended with it, so its {} are marked \
+                     executed (audit-logged): nothing is left to undo",
+                    crate::tui::update::entries(marked)
+                ));
+                return Ok(ExitCode::from(1));
+            }
             crate::out::err_line(format!(
                 "left a live run: its entries stay pending; see `chaosdeck list-rollback --dir {}`",
                 journal_dir.display()
@@ -301,7 +335,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         let mut health = super::health::Transitions::default();
         while let Some(event) = events.recv().await {
             if !health.is_repeat(&event) {
-                print_event(&event);
+                print_event(&event, args.dry_run);
             }
             if matches!(event, EngineEvent::RunFinished { .. }) {
                 break;
@@ -312,11 +346,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = observer.finish(&summary) {
         crate::out::err_line(format!("error: {e:#}"));
     }
-    crate::out::line(format!("run {} finished", summary.run_uuid));
+    let dry = if args.dry_run { " (dry run: nothing was changed)" } else { "" };
+    crate::out::line(format!("run {} finished{dry}", summary.run_uuid));
     for (scenario_type, path, result) in &summary.results {
         crate::out::line(format!(
             "  {:<10} {scenario_type} {}",
-            result_word(result),
+            result_word(result, args.dry_run),
             path.display()
         ));
     }
@@ -344,6 +379,74 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         embedded.stop().await;
     }
     Ok(ExitCode::from(summary.exit_code))
+}
+
+/// Marks the pending entries of `run_uuid` executed: their cluster, the embedded sandbox, is
+/// gone. Returns how many were marked.
+fn retire_with_the_sandbox(journal: &Path, run_uuid: &str) -> usize {
+    let filter =
+        crate::journal::Filter { run_uuid: Some(run_uuid.to_string()), ..Default::default() };
+    let Ok(tree) = crate::journal::scan_with(journal, crate::journal::Depth::Headers) else {
+        return 0;
+    };
+    let reason = "the embedded sandbox ended with its process; nothing is left to undo";
+    tree.entries()
+        .filter(|(c, e)| e.state.is_outstanding() && filter.matches(c, e))
+        .filter(|(_, e)| {
+            crate::journal::state::mark_by_hand(
+                &e.path,
+                reason,
+                crate::journal::lock::DEFAULT_PATIENCE,
+            )
+            .is_ok()
+        })
+        .count()
+}
+
+/// Registers this run as live and names the other live runs on the same journal or cluster,
+/// before anything starts: `!` and `execute-rollback` would undo their entries too.
+fn live_runs(
+    journal: &Journal,
+    run_uuid: &str,
+    target: &ClusterTarget,
+    dry_run: bool,
+) -> Result<(Option<crate::journal::live::LiveMarkers>, Vec<String>)> {
+    use crate::journal::live;
+    let on_journal = live::journal_markers(journal.root());
+    let on_machine = crate::config::live_runs_dir();
+    let mut lines = Vec::new();
+    for run in live::others(&on_journal, run_uuid) {
+        lines.push(format!("another chaosdeck run is live on this journal: {}", run.describe()));
+    }
+    let server = target.server.trim_end_matches('/');
+    for run in live::others(&on_machine, run_uuid) {
+        let same_journal = Path::new(&run.journal) == journal.root();
+        if !same_journal && run.server.trim_end_matches('/') == server {
+            lines
+                .push(format!("another chaosdeck run is live on this cluster: {}", run.describe()));
+        }
+    }
+    for line in &lines {
+        crate::out::err_line(format!("warning: {line}"));
+    }
+    if !lines.is_empty() {
+        crate::out::err_line(
+            "warning: `!` (the emergency rollback) undoes every pending entry of this journal, \
+             the other run's included, by design",
+        );
+    }
+    let me = live::LiveRun {
+        run_uuid: run_uuid.to_string(),
+        pid: std::process::id(),
+        started: jiff::Timestamp::now().to_string(),
+        context: target.context.clone(),
+        server: target.server.clone(),
+        journal: journal.root().display().to_string(),
+    };
+    // A dry run changes nothing and writes no entry: nobody needs to hear of it.
+    let markers =
+        if dry_run { None } else { Some(live::register(&[on_journal, on_machine], &me)?) };
+    Ok((markers, lines))
 }
 
 /// A real cluster must be named explicitly: typed interactively, or `--yes-i-mean-it <context>`.
@@ -380,8 +483,12 @@ fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
     }
 }
 
-fn result_word(r: &ScenarioResult) -> &'static str {
+/// How a scenario ended, in a word or two; a dry run changed nothing, so it neither passed nor
+/// rolled anything back.
+fn result_word(r: &ScenarioResult, dry_run: bool) -> &'static str {
     match r {
+        ScenarioResult::Passed if dry_run => "would run",
+        ScenarioResult::Failed { .. } if dry_run => "would fail",
         ScenarioResult::Passed => "passed",
         ScenarioResult::Failed { rolled_back: true, .. } => "failed, rolled back",
         ScenarioResult::Failed { .. } => "failed",
@@ -392,7 +499,7 @@ fn result_word(r: &ScenarioResult) -> &'static str {
 }
 
 /// Headless output: one line per event, with a timestamp.
-pub fn print_event(event: &EngineEvent) {
+pub fn print_event(event: &EngineEvent, dry_run: bool) {
     let line = match event {
         EngineEvent::RunStarted { run_uuid, journal, scenarios } => {
             format!(
@@ -412,10 +519,10 @@ pub fn print_event(event: &EngineEvent) {
         EngineEvent::ScenarioProgress { .. } => return,
         EngineEvent::ScenarioFinished { index, result } => match result {
             ScenarioResult::Failed { error, .. } => {
-                format!("[{index}] {}: {error}", result_word(result))
+                format!("[{index}] {}: {error}", result_word(result, dry_run))
             }
             ScenarioResult::Skipped { reason } => format!("[{index}] skipped: {reason}"),
-            other => format!("[{index}] {}", result_word(other)),
+            other => format!("[{index}] {}", result_word(other, dry_run)),
         },
         EngineEvent::EntryWritten { path, summary } => {
             format!("journal: wrote {} (undo: {summary})", path.display())
@@ -432,7 +539,7 @@ pub fn print_event(event: &EngineEvent) {
             format!("READ-ONLY at {}: {reason}", jiff::Timestamp::now())
         }
         EngineEvent::RollbackStarted { reason, entries } => {
-            format!("rollback of {entries} entr(y/ies): {reason}")
+            format!("rollback of {}: {reason}", crate::tui::update::entries(*entries))
         }
         EngineEvent::RollbackFinished { executed, failed } => {
             format!("rollback done: {executed} executed, {failed} failed")

@@ -21,7 +21,7 @@ pub fn run(args: ShowArgs) -> Result<ExitCode> {
     let raw = std::fs::read_to_string(&node.path)
         .wrap_err_with(|| format!("cannot read {}", node.path.display()))?;
     // As written, but for control characters: a file anyone may have edited.
-    println!("\n--- raw file ---\n{}", crate::refs::printable_lines(&raw));
+    crate::out::line(format!("\n--- raw file ---\n{}", crate::refs::printable_lines(&raw)));
     Ok(if matches!(node.body, EntryBody::Invalid(_)) {
         ExitCode::from(1)
     } else {

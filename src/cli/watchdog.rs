@@ -45,7 +45,11 @@ pub fn default_id() -> String {
 }
 
 fn log(line: String) {
-    eprintln!("{} watchdog: {}", jiff::Timestamp::now(), crate::refs::printable(&line));
+    crate::out::err_line(format!(
+        "{} watchdog: {}",
+        jiff::Timestamp::now(),
+        crate::refs::printable(&line)
+    ));
 }
 
 pub async fn run(args: WatchdogArgs) -> Result<ExitCode> {

@@ -46,12 +46,14 @@ pub async fn client_config(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> color_eyre::Result<(Config, ClusterTarget)> {
-    use color_eyre::eyre::WrapErr;
+    use color_eyre::eyre::{WrapErr, eyre};
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
     let (kubeconfig, path) = match kubeconfig {
+        // kube's message quotes the path itself and its source repeats the cause: said once.
         Some(path) => (
-            Kubeconfig::read_from(path)
-                .wrap_err_with(|| format!("cannot read kubeconfig {}", path.display()))?,
+            Kubeconfig::read_from(path).map_err(|e| {
+                eyre!("cannot read kubeconfig {}: {}", path.display(), root_cause(&e))
+            })?,
             path.to_path_buf(),
         ),
         None => (
@@ -62,10 +64,26 @@ pub async fn client_config(
     };
     let context_name =
         options.context.clone().or_else(|| kubeconfig.current_context.clone()).unwrap_or_default();
+    if context_name.is_empty() {
+        color_eyre::eyre::bail!(
+            "kubeconfig {} names no current-context: pass --context (or chaosdeck.context in \
+             the config)",
+            path.display()
+        );
+    }
     let config =
         Config::from_custom_kubeconfig(kubeconfig, &options).await.wrap_err_with(|| {
             format!("kubeconfig {}: cannot use context {context_name:?}", path.display())
         })?;
     let target = ClusterTarget { context: context_name, server: config.cluster_url.to_string() };
     Ok((config, target))
+}
+
+/// The innermost error of `e`'s chain: the one that says what actually went wrong.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }

@@ -17,5 +17,6 @@ pub use file::{
 };
 pub use health::{CheckUrl, HealthChecks, HttpCheck};
 pub use paths::{
-    KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, sandbox_default_dir,
+    KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, live_runs_dir,
+    sandbox_default_dir,
 };

@@ -55,6 +55,12 @@ pub fn sandbox_default_dir() -> std::path::PathBuf {
     default_dir().with_file_name("sandbox-rollback")
 }
 
+/// Markers of this user's live runs, whatever their journal: `…/chaosdeck/live` beside the
+/// default journal.
+pub fn live_runs_dir() -> std::path::PathBuf {
+    default_dir().with_file_name("live")
+}
+
 /// Krkn's default rollback directory when its config names none: `~/.krkn/rollback`.
 pub fn krkn_default_dir() -> std::path::PathBuf {
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty());

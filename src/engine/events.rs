@@ -28,14 +28,40 @@ impl ScenarioResult {
     }
 }
 
+/// What the engine is doing, as the operator should read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineState {
     Running,
+    /// Paused while a scenario is in flight: nothing new starts, and the chaos window already
+    /// open runs to its scheduled end and is undone (a pause never lengthens an outage).
+    Pausing,
+    /// Paused between scenarios: nothing runs until resumed.
     Paused,
+    /// Between scenario files, sitting out `tunings.wait_duration`.
     Waiting,
     RollingBack,
     Stopped,
     Finished,
+}
+
+impl EngineState {
+    /// The word the status bar and headless lines use.
+    pub fn label(self) -> &'static str {
+        match self {
+            EngineState::Running => "running",
+            EngineState::Pausing => "pausing",
+            EngineState::Paused => "paused",
+            EngineState::Waiting => "waiting",
+            EngineState::RollingBack => "rolling back",
+            EngineState::Stopped => "stopped",
+            EngineState::Finished => "finished",
+        }
+    }
+
+    /// Whether the operator has the engine paused (`p` resumes it).
+    pub fn is_paused(self) -> bool {
+        matches!(self, EngineState::Pausing | EngineState::Paused)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,7 @@
 //! the events it publishes. Must not render anything or read keys: the TUI and headless mode
 //! talk to it only through [`events`].
 
+mod board;
 mod dead_man;
 pub mod events;
 mod panics;
@@ -14,5 +15,5 @@ mod run;
 pub mod signals;
 
 pub use events::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
-pub use plan::{PlannedFile, load_plan};
+pub use plan::{PlannedFile, load_plan, load_plan_skipping};
 pub use run::{EngineHandle, EngineSetup, RunSummary, spawn};

@@ -14,16 +14,38 @@ pub struct PlannedFile {
 /// Loads every scenario file; unknown types and unreadable files are refused up front, all of
 /// them at once, so nothing runs on a half-valid config.
 pub fn load_plan(config: &Config) -> Result<Vec<PlannedFile>, Vec<ConfigError>> {
+    load_plan_skipping(config, false).map(|(planned, _)| planned)
+}
+
+/// [`load_plan`], but with `skip_unsupported` a scenario type chaosdeck does not support is
+/// left out instead of refused; each one left out is returned as `file:line: type (n files)`.
+pub fn load_plan_skipping(
+    config: &Config,
+    skip_unsupported: bool,
+) -> Result<(Vec<PlannedFile>, Vec<String>), Vec<ConfigError>> {
     let mut planned = Vec::new();
+    let mut skipped = Vec::new();
     let mut errors = Vec::new();
     for group in &config.chaos_scenarios {
         let Some(kind) = scenarios::find(&group.scenario_type) else {
+            if skip_unsupported {
+                skipped.push(format!(
+                    "{}:{}: {} ({} file{})",
+                    config.path.display(),
+                    group.line,
+                    group.scenario_type,
+                    group.files.len(),
+                    if group.files.len() == 1 { "" } else { "s" }
+                ));
+                continue;
+            }
             errors.push(ConfigError::At {
                 path: config.path.clone(),
                 line: group.line,
                 column: 1,
                 message: format!(
-                    "scenario type {:?} is not supported by chaosdeck; supported: {}",
+                    "scenario type {:?} is not supported by chaosdeck (--skip-unsupported runs \
+                     the rest); supported: {}",
                     group.scenario_type,
                     scenarios::supported_names().join(", ")
                 ),
@@ -56,5 +78,5 @@ pub fn load_plan(config: &Config) -> Result<Vec<PlannedFile>, Vec<ConfigError>> 
             }
         }
     }
-    if errors.is_empty() { Ok(planned) } else { Err(errors) }
+    if errors.is_empty() { Ok((planned, skipped)) } else { Err(errors) }
 }

@@ -18,6 +18,7 @@ use crate::journal::{Depth, Filter, Journal, audit, scan_with};
 use crate::scenarios::ctx::CtxParams;
 use crate::scenarios::{Outcome, ScenarioCtx, ScenarioError};
 
+use super::board::{Board, Phase};
 use super::events::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
 use super::panics;
 use super::plan::PlannedFile;
@@ -93,6 +94,7 @@ async fn run_guarded(
         "internal error (a bug in chaosdeck): the engine panicked: {panic}"
     )));
     if auto_rollback {
+        let _ = events.send(EngineEvent::State(EngineState::RollingBack));
         let reason = format!("engine panicked: {panic}");
         let attempt = undo_run(&ops, &journal, &run_uuid, &reason, &events);
         if AssertUnwindSafe(attempt).catch_unwind().await.is_err() {
@@ -123,7 +125,15 @@ async fn run(
     let stop = CancellationToken::new();
     let (paused_tx, paused_rx) = watch::channel(setup.start_paused);
     let control = Arc::new(Mutex::new(Control::default()));
-    tokio::spawn(control_loop(commands, stop.clone(), paused_tx, control.clone(), events.clone()));
+    let board = Arc::new(Board::new(setup.start_paused, events.clone()));
+    tokio::spawn(control_loop(
+        commands,
+        stop.clone(),
+        paused_tx,
+        control.clone(),
+        board.clone(),
+        events.clone(),
+    ));
 
     let EngineSetup { config, run_uuid, journal, ops, plan, dry_run, start_paused, dead_man } =
         setup;
@@ -137,8 +147,12 @@ async fn run(
         journal: journal.root().to_path_buf(),
         scenarios: plan.iter().map(|p| (p.scenario_type.clone(), p.path.clone())).collect(),
     });
-    let first = if start_paused { EngineState::Paused } else { EngineState::Running };
-    let _ = events.send(EngineEvent::State(first));
+    board.phase(Phase::Between);
+    if start_paused {
+        let _ = events.send(EngineEvent::Log(
+            "started paused (signal_state: PAUSE): nothing runs until resumed".into(),
+        ));
+    }
     let mut results = Vec::new();
     let iterations =
         if config.tunings.daemon_mode { u64::MAX } else { config.tunings.iterations.max(1) };
@@ -169,6 +183,7 @@ async fn run(
                 needs: file.plan.needs(),
                 armed: armed.clone(),
             });
+            board.phase(Phase::InScenario);
             let _ = events.send(EngineEvent::ScenarioStarted {
                 index,
                 iteration,
@@ -187,9 +202,9 @@ async fn run(
                 _ = tokio::time::sleep(timeout) => Err(ScenarioError::Failed(format!("timed out after {} s", timeout.as_secs()))),
             };
             let panicked = matches!(outcome, Err(ScenarioError::Panicked(_)));
-            let result =
-                finish_scenario(&config, &ops, &journal, &ctx, outcome, armed.as_ref(), &events)
-                    .await;
+            let finish = Finish { config: &config, ops: &ops, journal: &journal, board: &board };
+            let result = finish_scenario(&finish, &ctx, outcome, armed.as_ref(), &events).await;
+            board.phase(Phase::Between);
             if panicked {
                 if let Ok(mut c) = control.lock() {
                     c.panicked = true;
@@ -202,13 +217,14 @@ async fn run(
                 break 'outer;
             }
             let last = index + 1 == plan.len() && iteration == iterations;
-            if !last && config.tunings.wait_duration_secs > 0 {
-                let _ = events.send(EngineEvent::State(EngineState::Waiting));
+            // A dry run changed nothing, so there is nothing for the cluster to recover from.
+            if !last && !dry_run && config.tunings.wait_duration_secs > 0 {
+                board.phase(Phase::Waiting);
                 tokio::select! {
                     _ = stop.cancelled() => break 'outer,
                     _ = tokio::time::sleep(Duration::from_secs(config.tunings.wait_duration_secs)) => {}
                 }
-                let _ = events.send(EngineEvent::State(EngineState::Running));
+                board.phase(Phase::Between);
             }
         }
     }
@@ -221,6 +237,7 @@ async fn run(
         .unwrap_or_default();
     if let Some(reason) = &tampered {
         // Whatever auto_rollback says: nothing in the cluster would undo these any more.
+        board.phase(Phase::RollingBack);
         undo_run(&ops, &journal, &run_uuid, reason, &events).await;
     }
     let read_only = armed.as_ref().and_then(Armed::read_only).map(str::to_string);
@@ -231,7 +248,7 @@ async fn run(
         )));
     } else if let Some(reason) = &emergency {
         // Every pending entry of the journal, not just this run's: that is what the key promises.
-        let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+        board.phase(Phase::RollingBack);
         if let Err(e) =
             audit::append(journal.root(), &format!("emergency rollback (run {run_uuid})"), reason)
         {
@@ -267,25 +284,28 @@ async fn run(
         }
         None => exit::OK,
     };
-    let _ = events.send(EngineEvent::State(if stop.is_cancelled() {
-        EngineState::Stopped
-    } else {
-        EngineState::Finished
-    }));
+    board.phase(if stop.is_cancelled() { Phase::Stopped } else { Phase::Finished });
     let _ = events.send(EngineEvent::RunFinished { outstanding: outstanding.len(), exit_code });
     RunSummary { run_uuid, journal: journal.root().to_path_buf(), results, outstanding, exit_code }
 }
 
+/// What [`finish_scenario`] works with.
+struct Finish<'a> {
+    config: &'a Config,
+    ops: &'a ClusterOps,
+    journal: &'a Journal,
+    board: &'a Board,
+}
+
 /// Applies the lifecycle rules to one finished scenario-file execution.
 async fn finish_scenario(
-    config: &Config,
-    ops: &ClusterOps,
-    journal: &Journal,
+    finish: &Finish<'_>,
     ctx: &ScenarioCtx,
     outcome: Result<Outcome, ScenarioError>,
     armed: Option<&Armed>,
     events: &mpsc::UnboundedSender<EngineEvent>,
 ) -> ScenarioResult {
+    let Finish { config, ops, journal, board } = *finish;
     let context = ctx.context();
     let context_dir = context.as_ref().map(|c| c.dir().to_path_buf());
     // Read-only: an undo now would race the watchdog, which owns this run's entries.
@@ -328,7 +348,7 @@ async fn finish_scenario(
             let stopped = matches!(error, ScenarioError::Cancelled);
             let rolled_back = match &context_dir {
                 Some(dir) if config.auto_rollback => {
-                    let _ = events.send(EngineEvent::State(EngineState::RollingBack));
+                    board.phase(Phase::RollingBack);
                     let reason = if stopped {
                         "run stopped".to_string()
                     } else {
@@ -365,7 +385,6 @@ async fn undo_run(
     reason: &str,
     events: &mpsc::UnboundedSender<EngineEvent>,
 ) {
-    let _ = events.send(EngineEvent::State(EngineState::RollingBack));
     let dirs: std::collections::BTreeSet<PathBuf> = outstanding_of_run(journal, run_uuid)
         .iter()
         .filter_map(|p| p.parent().map(PathBuf::from))
@@ -446,17 +465,27 @@ async fn control_loop(
     stop: CancellationToken,
     paused: watch::Sender<bool>,
     control: Arc<Mutex<Control>>,
+    board: Arc<Board>,
     events: mpsc::UnboundedSender<EngineEvent>,
 ) {
     while let Some(command) = commands.recv().await {
         match command {
             EngineCommand::Pause => {
                 let _ = paused.send(true);
-                let _ = events.send(EngineEvent::State(EngineState::Paused));
+                let line = if !board.set_paused(true) {
+                    "already paused"
+                } else if board.in_scenario() {
+                    "paused: nothing new starts; the chaos window in progress runs to its \
+                     scheduled end and is undone, then the run waits for resume"
+                } else {
+                    "paused: the next scenario waits for resume"
+                };
+                let _ = events.send(EngineEvent::Log(line.into()));
             }
             EngineCommand::Resume => {
                 let _ = paused.send(false);
-                let _ = events.send(EngineEvent::State(EngineState::Running));
+                let line = if board.set_paused(false) { "resumed" } else { "not paused" };
+                let _ = events.send(EngineEvent::Log(line.into()));
             }
             EngineCommand::Stop => {
                 if let Ok(mut c) = control.lock() {

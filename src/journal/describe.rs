@@ -24,6 +24,18 @@ pub fn describe(node: &EntryNode) -> String {
                 e.writer.host,
                 e.undo_summary()
             ));
+            match &e.cluster {
+                Some(c) => out.push_str(&format!(
+                    "cluster:   context {} at {}{}\n",
+                    c.context,
+                    c.server,
+                    c.kube_system_uid
+                        .as_ref()
+                        .map(|u| format!(" (kube-system uid {u})"))
+                        .unwrap_or_default()
+                )),
+                None => out.push_str("cluster:   not recorded (check your current context)\n"),
+            }
             if let Some(na) = &e.not_applied {
                 out.push_str(&format!("not applied: {} ({}); nothing to undo\n", na.reason, na.at));
             }
@@ -32,8 +44,9 @@ pub fn describe(node: &EntryNode) -> String {
             }
             push_lines(&mut out, before_after::lines(&e.undo));
             out.push_str("by hand:\n");
+            let context = e.cluster.as_ref().map(|c| c.context.as_str());
             for action in &e.undo {
-                for line in kubectl::commands(action) {
+                for line in kubectl::commands(action, context) {
                     out.push_str(&format!("  {line}\n"));
                 }
             }
@@ -74,8 +87,9 @@ fn describe_krkn(node: &EntryNode, k: &KrknSummary) -> String {
         Plan::Executable { actions, notes, .. } => {
             push_lines(&mut out, before_after::lines(actions));
             out.push_str("by hand:\n");
+            // A Krkn file does not record its cluster: the reader picks the context.
             for action in actions {
-                for line in kubectl::commands(action) {
+                for line in kubectl::commands(action, None) {
                     out.push_str(&format!("  {line}\n"));
                 }
             }

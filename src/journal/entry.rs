@@ -138,6 +138,25 @@ impl UndoAction {
             }
         }
     }
+
+    /// What stays in the cluster when this undo is never run (an entry marked executed by
+    /// hand): `the NetworkPolicy demo/x stays in the cluster`.
+    pub fn left_as_is(&self) -> String {
+        match self {
+            UndoAction::Delete { target, .. } => {
+                format!("the {} stays in the cluster", target.display())
+            }
+            UndoAction::Patch { target, .. } => {
+                format!("{} keeps the chaos change", target.display())
+            }
+            UndoAction::Create { object } => {
+                format!("{} stays deleted", object_ref_of(object).display())
+            }
+            UndoAction::RemoveListItem { target, path, item } => {
+                format!("{} stays in {path} of {}", compact(item), target.display())
+            }
+        }
+    }
 }
 
 /// A snapshot as it can be created again: without the fields the server owns.
@@ -209,8 +228,9 @@ impl Entry {
             push_comment(&mut out, UNDONE_BY_PREFIX, &format!("{} at {}", u.by, u.at));
         }
         out.push_str("# By hand:\n");
+        let context = self.cluster.as_ref().map(|c| c.context.as_str());
         for action in &self.undo {
-            for line in kubectl::commands(action) {
+            for line in kubectl::commands(action, context) {
                 push_comment(&mut out, "  ", &line);
             }
         }
@@ -448,7 +468,11 @@ pub(crate) mod tests {
         let entry = sample();
         let text = entry.render("x.yaml").unwrap();
         assert!(text.starts_with("#!"));
-        assert!(text.contains("kubectl patch service/nginx -n default --type merge"));
+        // The by-hand lines name the entry's cluster: pasted elsewhere, they do not act there.
+        let context = &entry.cluster.as_ref().unwrap().context;
+        assert!(text.contains(&format!(
+            "kubectl --context {context} patch service/nginx -n default --type merge"
+        )));
         assert_eq!(Entry::parse(&text).unwrap(), entry);
     }
 

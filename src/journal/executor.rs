@@ -522,16 +522,23 @@ fn finish(node: &EntryNode, outcome: Outcome) -> EntryOutcome {
 
 fn plan(node: &EntryNode) -> Outcome {
     match &node.body {
-        EntryBody::Chaosdeck(entry) => Outcome::Planned {
-            steps: entry.undo.iter().flat_map(super::kubectl::commands).collect(),
-        },
+        EntryBody::Chaosdeck(entry) => {
+            let context = entry.cluster.as_ref().map(|c| c.context.as_str());
+            Outcome::Planned {
+                steps: entry
+                    .undo
+                    .iter()
+                    .flat_map(|a| super::kubectl::commands(a, context))
+                    .collect(),
+            }
+        }
         // Never planned from a header: the body says what would be undone.
         EntryBody::Listed(_) => {
             Outcome::Invalid { reason: "internal: the entry was not parsed before planning".into() }
         }
         EntryBody::Krkn(k) => match &k.plan {
             krkn::Plan::Executable { actions, .. } => Outcome::Planned {
-                steps: actions.iter().flat_map(super::kubectl::commands).collect(),
+                steps: actions.iter().flat_map(|a| super::kubectl::commands(a, None)).collect(),
             },
             krkn::Plan::NotExecutable { .. } => {
                 Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true }

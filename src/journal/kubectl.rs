@@ -5,8 +5,27 @@
 
 use super::entry::{ObjectRef, UndoAction, compact, creatable};
 
-/// Shell lines (comments included) that perform `action` with kubectl.
-pub fn commands(action: &UndoAction) -> Vec<String> {
+/// Shell lines (comments included) that perform `action` with kubectl, against `context` when
+/// the entry names one: a line pasted into a shell whose current context is another cluster
+/// must not act there.
+pub fn commands(action: &UndoAction, context: Option<&str>) -> Vec<String> {
+    let lines = plain_commands(action);
+    match context {
+        Some(ctx) if !ctx.is_empty() => {
+            let flag = format!("kubectl --context {} ", shell_word(ctx));
+            lines
+                .into_iter()
+                .map(|l| match l.strip_prefix("kubectl ") {
+                    Some(rest) => format!("{flag}{rest}"),
+                    None => l,
+                })
+                .collect()
+        }
+        _ => lines,
+    }
+}
+
+fn plain_commands(action: &UndoAction) -> Vec<String> {
     match action {
         UndoAction::Delete { target, uid, require_labels } => {
             let mut lines = Vec::new();
@@ -107,9 +126,15 @@ mod tests {
             uid: Some("u-1".into()),
             require_labels: BTreeMap::new(),
         };
-        let lines = commands(&action);
+        let lines = commands(&action, None);
         assert_eq!(lines.last().unwrap(), "kubectl delete pod/p -n default");
         assert!(lines[0].contains("u-1"));
+        let lines = commands(&action, Some("kind-game day"));
+        assert_eq!(
+            lines.last().unwrap(),
+            "kubectl --context 'kind-game day' delete pod/p -n default"
+        );
+        assert!(lines.iter().all(|l| l.starts_with("kubectl --context 'kind-game day' ")));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod fsio;
 mod guard;
 pub mod krkn;
 pub mod kubectl;
+pub mod live;
 pub mod lock;
 pub mod mirror;
 pub mod names;

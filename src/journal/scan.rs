@@ -118,6 +118,28 @@ impl EntryNode {
         }
     }
 
+    /// What stays in the cluster if this entry is marked executed without undoing it.
+    pub fn left_as_is(&self) -> String {
+        match &self.body {
+            EntryBody::Chaosdeck(e) => match e.undo.as_slice() {
+                [] => "nothing: the entry has nothing to undo".to_string(),
+                [one] => one.left_as_is(),
+                [first, rest @ ..] => format!("{} (+{} more)", first.left_as_is(), rest.len()),
+            },
+            EntryBody::Listed(_) => "(not read: the body was not parsed)".into(),
+            EntryBody::Krkn(k) => format!("Krkn's change stays: {}", k.line()),
+            EntryBody::Invalid(reason) => format!("whatever it changed stays (invalid: {reason})"),
+        }
+    }
+
+    /// The cluster the change was made on, when the entry records it.
+    pub fn cluster(&self) -> Option<&crate::refs::ClusterIdentity> {
+        match &self.body {
+            EntryBody::Chaosdeck(e) => e.cluster.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn run_uuid(&self) -> Option<&str> {
         match &self.body {
             EntryBody::Chaosdeck(e) => Some(&e.run_uuid),

@@ -23,8 +23,9 @@ use crate::engine::{EngineEvent, EngineState, ScenarioResult};
 pub const PREFIX: &str = "chaosdeck";
 
 /// The engine states, as the `state` label of `chaosdeck_engine_state`.
-pub const STATES: [(EngineState, &str); 6] = [
+pub const STATES: [(EngineState, &str); 7] = [
     (EngineState::Running, "running"),
+    (EngineState::Pausing, "pausing"),
     (EngineState::Paused, "paused"),
     (EngineState::Waiting, "waiting"),
     (EngineState::RollingBack, "rolling_back"),

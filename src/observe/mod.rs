@@ -36,6 +36,8 @@ pub struct ObserveOptions {
     /// `None` when `publish_kraken_status` is off.
     pub status: Option<StatusServer>,
     pub config_path: PathBuf,
+    /// The cluster, named in the report.
+    pub cluster: Option<crate::refs::ClusterIdentity>,
 }
 
 /// Listeners bound before the engine starts, so a busy port fails the run before any chaos.
@@ -89,7 +91,11 @@ impl Prepared {
         commands: mpsc::UnboundedSender<EngineCommand>,
     ) -> Result<(mpsc::UnboundedReceiver<EngineEvent>, Observer)> {
         let metrics = Arc::new(Metrics::new());
-        let recorder = Arc::new(Mutex::new(Recorder::new(run_uuid, &self.opts.config_path)));
+        let mut recorder = Recorder::new(run_uuid, &self.opts.config_path);
+        if let Some(cluster) = self.opts.cluster.clone() {
+            recorder.set_cluster(cluster);
+        }
+        let recorder = Arc::new(Mutex::new(recorder));
         let initial = match &self.opts.status {
             Some(s) => StatusValue::parse(&s.signal_state).unwrap_or_else(|| {
                 crate::out::err_line(format!(

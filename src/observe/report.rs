@@ -14,6 +14,8 @@ use crate::engine::{EngineEvent, RunSummary, ScenarioResult};
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub run_uuid: String,
+    /// The cluster the run acted on: context, API server and kube-system uid.
+    pub cluster: Option<crate::refs::ClusterIdentity>,
     pub config: PathBuf,
     pub journal: Option<PathBuf>,
     pub started_at: Timestamp,
@@ -87,6 +89,7 @@ impl Recorder {
         Recorder {
             report: Report {
                 run_uuid: run_uuid.to_string(),
+                cluster: None,
                 config: config.to_path_buf(),
                 journal: None,
                 started_at: Timestamp::now(),
@@ -104,6 +107,11 @@ impl Recorder {
             rollback_started: None,
             health: Default::default(),
         }
+    }
+
+    /// Names the cluster in the report.
+    pub fn set_cluster(&mut self, cluster: crate::refs::ClusterIdentity) {
+        self.report.cluster = Some(cluster);
     }
 
     pub fn observe(&mut self, event: &EngineEvent) {

@@ -62,7 +62,9 @@ impl Status {
 
     pub fn observe(&self, event: &EngineEvent) {
         match event {
-            EngineEvent::State(EngineState::Paused) => self.set(StatusValue::Pause),
+            EngineEvent::State(EngineState::Paused | EngineState::Pausing) => {
+                self.set(StatusValue::Pause)
+            }
             EngineEvent::State(EngineState::Running) => self.set(StatusValue::Run),
             EngineEvent::State(EngineState::Stopped | EngineState::Finished)
             | EngineEvent::RunFinished { .. } => self.set(StatusValue::Stop),

@@ -65,11 +65,18 @@ pub enum Popup {
         lines: Vec<String>,
         effect: Effect,
     },
+    /// Typing filters the tree at once; Esc puts `before` back.
     Filter {
         input: String,
+        before: String,
     },
     /// `q` while a run is live: stop and roll back, or leave pending.
     QuitLive,
+    /// One log line, whole (Enter on the Log panel).
+    LogLine {
+        at: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +112,10 @@ pub struct Header {
     pub iterations: u64,
     /// The config file of this run; the journal does not record it, so other runs show none.
     pub config: Option<String>,
+    /// A dry run: nothing is changed, and the screen says so everywhere.
+    pub dry_run: bool,
+    /// Other live runs on this journal or cluster, found when this run started.
+    pub other_live_runs: Vec<String>,
 }
 
 /// The inspector's content for one entry.
@@ -129,7 +140,13 @@ pub struct App {
     pub inspected: Option<Inspected>,
     pub inspector_scroll: u16,
     pub log: VecDeque<String>,
+    /// When each log line arrived (`HH:MM:SS`, local time), beside [`App::log`].
+    pub log_at: VecDeque<String>,
+    /// How many lines the Log panel is scrolled back; the bottom line in view is the one `Enter`
+    /// shows whole.
     pub log_scroll: u16,
+    /// The wall clock the log stamps lines with (tests fix it).
+    pub clock: fn() -> String,
     pub focus: Focus,
     pub popup: Option<Popup>,
     pub quit: bool,
@@ -148,6 +165,12 @@ pub struct App {
     pub rollback: Option<RollbackProgress>,
     /// The health panel (empty: no checks, and the panel is not drawn).
     pub health: super::health::HealthView,
+    /// When this run started: the header's game-day clock counts from here.
+    pub run_started: Option<std::time::Instant>,
+    /// Whether undoing is possible here (a cluster connection); `x` says so before any dialog.
+    pub has_cluster: bool,
+    /// The run and contexts unfolded automatically (once each).
+    auto_opened: std::collections::HashSet<String>,
 }
 
 /// Live counts of a rollback, for the status bar.
@@ -185,6 +208,11 @@ impl RollbackProgress {
 
 pub const LOG_CAPACITY: usize = 500;
 
+/// `HH:MM:SS` now, in the local time zone.
+fn local_time() -> String {
+    jiff::Zoned::now().strftime("%H:%M:%S").to_string()
+}
+
 impl App {
     pub fn new(mode: Mode, header: Header, theme: Theme) -> App {
         App {
@@ -201,7 +229,9 @@ impl App {
             inspected: None,
             inspector_scroll: 0,
             log: VecDeque::new(),
+            log_at: VecDeque::new(),
             log_scroll: 0,
+            clock: local_time,
             focus: Focus::Journal,
             popup: None,
             quit: false,
@@ -212,14 +242,26 @@ impl App {
             read_only: None,
             rollback: None,
             health: Default::default(),
+            run_started: None,
+            has_cluster: true,
+            auto_opened: Default::default(),
         }
     }
 
     pub fn push_log(&mut self, line: impl Into<String>) {
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
+            self.log_at.pop_front();
         }
         self.log.push_back(line.into());
+        self.log_at.push_back((self.clock)());
+    }
+
+    /// The index in [`App::log`] of the selected line (the newest, `log_scroll` lines back):
+    /// the one `Enter` shows whole.
+    pub fn log_selected(&self) -> Option<usize> {
+        let back = usize::from(self.log_scroll).min(self.log.len().saturating_sub(1));
+        self.log.len().checked_sub(back + 1)
     }
 
     pub fn run_is_live(&self) -> bool {
@@ -235,11 +277,16 @@ impl App {
         self.tree = tree;
         self.rebuild_items();
         self.keep_selection_valid();
-        // The current run and its contexts start open, so its entries are visible at once.
+        // The current run and its contexts start open, so its entries are visible at once;
+        // once only, so that a rescan never unfolds what the operator folded.
         if let Some(run) = &self.header.run_uuid {
-            self.tree_view.open(&[run]);
+            if self.auto_opened.insert(run.clone()) {
+                self.tree_view.open(&[run]);
+            }
             for ctx in self.tree.contexts.iter().filter(|c| &c.name.run_uuid == run) {
-                self.tree_view.open(&[run, &ctx.dir_name]);
+                if self.auto_opened.insert(ctx.dir_name.clone()) {
+                    self.tree_view.open(&[run, &ctx.dir_name]);
+                }
             }
         }
     }

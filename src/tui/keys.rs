@@ -49,8 +49,13 @@ const DEFAULTS: &[(Action, &str, &[KeyCode], &str)] = &[
         "fold a run or context (or go to its parent)",
     ),
     (Action::Expand, "expand", &[KeyCode::Char('l'), KeyCode::Right], "unfold a run or context"),
-    (Action::Inspect, "inspect", &[KeyCode::Enter], "inspect the selected entry"),
-    (Action::Filter, "filter", &[KeyCode::Char('/')], "filter by run, scenario, file or state"),
+    (Action::Inspect, "inspect", &[KeyCode::Enter], "inspect the entry (Log: the whole line)"),
+    (
+        Action::Filter,
+        "filter",
+        &[KeyCode::Char('/'), KeyCode::Char(':')],
+        "filter by run, scenario, file or state (Esc clears)",
+    ),
     (
         Action::Execute,
         "execute",
@@ -70,20 +75,24 @@ const DEFAULTS: &[(Action, &str, &[KeyCode], &str)] = &[
         Action::Emergency,
         "emergency",
         &[KeyCode::Char('!')],
-        "EMERGENCY: stop, undo every pending entry, newest first",
+        "EMERGENCY, no dialog: undo ALL pending entries, every run",
     ),
 ];
 
-/// The actions named in the status bar, with their word there.
+/// The actions named in the status bar, with their word there. The emergency key is not among
+/// them: the header shows it at every moment.
 const HINTS: &[(Action, &str)] = &[
     (Action::Help, "help"),
     (Action::Execute, "undo"),
-    (Action::Emergency, "emergency"),
-    (Action::Stop, "stop"),
+    (Action::MarkExecuted, "mark"),
     (Action::PauseResume, "pause"),
+    (Action::Stop, "stop"),
     (Action::Filter, "filter"),
     (Action::Quit, "quit"),
 ];
+
+/// Hints that only mean something while a run is live (`inspect` has no engine).
+const RUN_ONLY: &[Action] = &[Action::PauseResume, Action::Stop];
 
 #[derive(Debug, Clone)]
 pub struct Binding {
@@ -100,7 +109,9 @@ pub struct Binding {
 #[derive(Debug, Clone)]
 pub struct KeyMap {
     bindings: Vec<Binding>,
+    /// The status bar's hints during a run, and in `inspect` (no engine to pause or stop).
     hints: String,
+    inspect_hints: String,
 }
 
 impl Default for KeyMap {
@@ -141,12 +152,16 @@ impl KeyMap {
                 .and_then(|b| b.keys.first())
                 .map(|k| key_name(*k))
         };
-        let hints = HINTS
-            .iter()
-            .filter_map(|&(action, word)| first(action).map(|k| format!("{k} {word}")))
-            .collect::<Vec<_>>()
-            .join("  ");
-        KeyMap { bindings, hints }
+        let hints_of = |run: bool| {
+            HINTS
+                .iter()
+                .filter(|(action, _)| run || !RUN_ONLY.contains(action))
+                .filter_map(|&(action, word)| first(action).map(|k| format!("{k} {word}")))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        let (hints, inspect_hints) = (hints_of(true), hints_of(false));
+        KeyMap { bindings, hints, inspect_hints }
     }
 
     /// Every binding, in help-screen order.
@@ -154,9 +169,19 @@ impl KeyMap {
         &self.bindings
     }
 
-    /// The short hints for the status bar, with the keys in force.
-    pub fn hints(&self) -> &str {
-        &self.hints
+    /// The short hints for the status bar, with the keys in force (`run`: an engine is
+    /// attached).
+    pub fn hints(&self, run: bool) -> &str {
+        if run { &self.hints } else { &self.inspect_hints }
+    }
+
+    /// The first key of `action` as the screen names it (`!`, `F12`), if it has one.
+    pub fn key_of(&self, action: Action) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|b| b.action == action)
+            .and_then(|b| b.keys.first())
+            .map(|k| key_name(*k))
     }
 
     /// The action bound to `key`, if any. Ctrl-C always quits, whatever the file says: it is
@@ -406,7 +431,9 @@ mod tests {
         assert_eq!(map.bindings().len(), DEFAULTS.len());
         assert_eq!(map.lookup(&press('!')), Some(Action::Emergency));
         assert_eq!(map.bindings()[4].label, "j/↓");
-        assert_eq!(map.hints(), "? help  x undo  ! emergency  s stop  p pause  / filter  q quit");
+        assert_eq!(map.hints(true), "? help  x undo  m mark  p pause  s stop  / filter  q quit");
+        assert_eq!(map.hints(false), "? help  x undo  m mark  / filter  q quit");
+        assert_eq!(map.key_of(Action::Emergency).as_deref(), Some("!"));
         // The defaults pass the same checks as a file.
         assert!(parse("").is_ok());
     }
@@ -426,7 +453,8 @@ mod tests {
         assert_eq!(map.lookup(&press('x')), None);
         assert_eq!(map.lookup(&press('Q')), Some(Action::Quit));
         assert_eq!(map.lookup(&press('j')), Some(Action::Down), "others keep their defaults");
-        assert!(map.hints().contains("F12 emergency") && map.hints().contains("u undo"));
+        assert_eq!(map.key_of(Action::Emergency).as_deref(), Some("F12"));
+        assert!(map.hints(true).contains("u undo"));
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(map.lookup(&ctrl_c), Some(Action::Quit));
     }

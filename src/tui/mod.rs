@@ -6,6 +6,7 @@
 //! and renders what comes back.
 
 pub mod app;
+pub mod headline;
 pub mod health;
 pub mod inspect;
 pub mod keys;

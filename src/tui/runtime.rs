@@ -305,8 +305,10 @@ fn spawn_execute(
             .into_iter()
             .filter(|e| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
             .collect();
-        let _ =
-            tx.send(Internal::Log(format!("undoing {} entr(y/ies), newest first", selected.len())));
+        let _ = tx.send(Internal::Log(format!(
+            "undoing {}, newest first",
+            super::update::entries(selected.len())
+        )));
         let _ = tx.send(Internal::RollbackStarted(selected.len()));
         let outcomes = executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
             let line = match &out.outcome {

@@ -24,7 +24,7 @@ impl Drop for Guard {
         // Panics of background tasks were held back while the screen was ours; say them now.
         if let Ok(mut held) = HELD_PANICS.lock() {
             for text in held.drain(..) {
-                eprintln!("{text}");
+                crate::out::err_line(text);
             }
         }
     }
@@ -32,6 +32,10 @@ impl Drop for Guard {
 
 /// Whether the full-screen UI owns the terminal.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether the alternate screen is entered and not yet left. Leaving it twice is not harmless:
+/// `ESC[?1049l` also puts the cursor back where it was on entry, so a second leave at exit
+/// moved the shell prompt on top of the summary printed after the UI.
+static ON_ALT_SCREEN: AtomicBool = AtomicBool::new(false);
 /// The thread that draws; a panic there ends the UI.
 static UI_THREAD: Mutex<Option<ThreadId>> = Mutex::new(None);
 /// Panic reports of other threads while the UI is up: printed when it ends.
@@ -55,14 +59,20 @@ fn on_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
     true
 }
 
+/// Leaves raw mode and the alternate screen, once: later calls do nothing.
 pub fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    if ON_ALT_SCREEN.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    }
 }
 
 /// Runs on `exit()` (the engine's forced exit on a third signal skips destructors). Writes the
 /// escape sequences straight to fd 1: another thread may hold the stdout lock mid-frame.
 extern "C" fn restore_at_exit() {
+    if !ON_ALT_SCREEN.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let seq = b"\x1b[?1049l\x1b[?25h";
     // SAFETY: writing a static buffer to stdout's file descriptor.
@@ -89,6 +99,7 @@ pub fn enter() -> std::io::Result<(Term, Guard)> {
         *ui = Some(std::thread::current().id());
     }
     enable_raw_mode()?;
+    ON_ALT_SCREEN.store(true, Ordering::SeqCst);
     let guard = Guard;
     ACTIVE.store(true, Ordering::SeqCst);
     execute!(stdout(), EnterAlternateScreen)?;

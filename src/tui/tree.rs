@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use crate::journal::names::Flavor;
 use crate::journal::runs::{self, ContextGroup, Counts, RunGroup};
-use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree};
+use crate::journal::scan::{ContextNode, EntryBody, EntryNode, EntryState, JournalTree};
 
 use super::theme::Theme;
 use super::tree_view::{Item, Names};
@@ -57,7 +57,9 @@ pub struct Current<'a> {
 }
 
 /// The tree items: runs (identified by uuid) → contexts (by directory) → entries (by file).
-/// Names are unique among siblings (a run's uuid, a directory's name, a file's name).
+///
+/// Names are unique among siblings (a run's uuid, a directory's name, a file's name), so
+/// `TreeItem::new` refusing duplicates cannot drop an item.
 pub fn items(
     runs: &[RunGroup<'_>],
     current: Option<Current<'_>>,
@@ -65,21 +67,22 @@ pub fn items(
     names: &mut Names,
 ) -> Vec<Item> {
     runs.iter()
-        .map(|run| {
+        .filter_map(|run| {
             let this = current.filter(|c| c.run == run.run_uuid);
-            let contexts = run
+            let contexts: Vec<Item> = run
                 .contexts
                 .iter()
-                .map(|ctx| {
+                .filter_map(|ctx| {
                     let entries = ctx
                         .entries
                         .iter()
-                        .map(|e| Item::leaf(names.id(&e.file_name), entry_line(e, theme)))
+                        .map(|e| Item::new_leaf(names.id(&e.file_name), entry_line(e, theme)))
                         .collect();
-                    Item::node(names.id(&ctx.node.dir_name), context_line(ctx, theme), entries)
+                    let id = names.id(&ctx.node.dir_name);
+                    Item::new(id, context_line(ctx, theme), entries).ok()
                 })
                 .collect();
-            Item::node(names.id(run.run_uuid), run_line(run, this, theme), contexts)
+            Item::new(names.id(run.run_uuid), run_line(run, this, theme), contexts).ok()
         })
         .collect()
 }
@@ -159,9 +162,12 @@ fn entry_line(e: &EntryNode, theme: Theme) -> Line<'static> {
         EntryState::Failed | EntryState::Invalid => theme.bad(),
         _ => theme.warn(),
     };
-    Line::from(vec![
-        Span::styled(format!("[{}] ", badge(e)), style),
-        Span::raw(e.name.scenario_type.clone()),
-        Span::styled(format!("  {}", e.summary()), theme.dim()),
-    ])
+    // The undo target right after the state: the scenario type is on the context's line, and
+    // a narrow panel must still show what the entry undoes.
+    // A Krkn file's plan first too (its callable is in the inspector; the badge says krkn).
+    let what = match &e.body {
+        EntryBody::Krkn(k) => k.plan.summary(),
+        _ => e.summary(),
+    };
+    Line::from(vec![Span::styled(format!("[{}] ", badge(e)), style), Span::raw(what)])
 }

@@ -15,6 +15,15 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if let Some(popup) = app.popup.take() {
         return handle_popup(app, popup, key);
     }
+    // Esc, as in k9s: clear the filter, else go back to the journal.
+    if key.code == KeyCode::Esc {
+        if !app.filter.is_empty() {
+            set_filter(app, String::new());
+        } else {
+            app.focus = Focus::Journal;
+        }
+        return vec![];
+    }
     let Some(action) = app.keys.lookup(&key) else { return vec![] };
     match action {
         Action::Help => app.popup = Some(Popup::Help),
@@ -38,6 +47,13 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.tree_view.key_right();
             }
         }
+        Action::Inspect if app.focus == Focus::Log => {
+            if let Some(i) = app.log_selected() {
+                let at = app.log_at.get(i).cloned().unwrap_or_default();
+                let text = app.log.get(i).cloned().unwrap_or_default();
+                app.popup = Some(Popup::LogLine { at, text });
+            }
+        }
         Action::Inspect => {
             if let Some(e) = app.selected_entry() {
                 let path = e.path.clone();
@@ -46,12 +62,15 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             }
             app.tree_view.toggle_selected();
         }
-        Action::Filter => app.popup = Some(Popup::Filter { input: app.filter.clone() }),
+        Action::Filter => {
+            app.popup =
+                Some(Popup::Filter { input: app.filter.clone(), before: app.filter.clone() })
+        }
         Action::Execute => confirm_on_selection(app, true),
         Action::MarkExecuted => confirm_on_selection(app, false),
         Action::PauseResume => {
             if app.mode == Mode::Run && !app.run_finished {
-                let paused = app.engine_state == Some(EngineState::Paused);
+                let paused = app.engine_state.is_some_and(EngineState::is_paused);
                 return vec![Effect::Engine(if paused {
                     EngineCommand::Resume
                 } else {
@@ -103,7 +122,17 @@ fn navigate(app: &mut App, action: Action) -> Vec<Effect> {
             };
         }
         Focus::Inspector => app.inspector_scroll = scroll(app.inspector_scroll, action),
-        Focus::Log => app.log_scroll = scroll(app.log_scroll, action),
+        Focus::Log => {
+            // Down goes towards the newest line, which is `log_scroll` 0.
+            let back = match action {
+                Action::Down => Action::Up,
+                Action::Up => Action::Down,
+                Action::Top => Action::Bottom,
+                _ => Action::Top,
+            };
+            let oldest = u16::try_from(app.log.len().saturating_sub(1)).unwrap_or(u16::MAX);
+            app.log_scroll = scroll(app.log_scroll, back).min(oldest);
+        }
     }
     vec![]
 }
@@ -118,13 +147,23 @@ fn scroll(current: u16, action: Action) -> u16 {
 }
 
 fn confirm_on_selection(app: &mut App, execute: bool) {
+    // Said before any dialog: confirming something that cannot happen wastes the moment.
+    if execute && !app.has_cluster {
+        app.push_log(
+            "cannot undo here: no cluster connection (start `chaosdeck inspect` with \
+             --kubeconfig, or use `chaosdeck execute-rollback`)",
+        );
+        return;
+    }
+    // `x` shows what the undo does; `m` what stays in the cluster because nothing is undone.
+    let line = |e: &EntryNode| if execute { e.summary() } else { e.left_as_is() };
     let (what, paths, lines): (String, Vec<_>, Vec<String>) = if let Some(e) = app.selected_entry()
     {
         if !e.state.is_outstanding() {
             app.push_log(format!("{} is {}: nothing to do", e.file_name, e.state.as_str()));
             return;
         }
-        (e.file_name.clone(), vec![e.path.clone()], vec![e.summary()])
+        (e.file_name.clone(), vec![e.path.clone()], vec![line(e)])
     } else if let Some(ctx) = app.selected_context() {
         let pending = newest_first_outstanding(std::iter::once(ctx));
         if pending.is_empty() {
@@ -132,9 +171,9 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
             return;
         }
         (
-            format!("context {} ({} entries)", ctx.dir_name, pending.len()),
+            format!("context {} ({})", ctx.dir_name, entries(pending.len())),
             pending.iter().map(|e| e.path.clone()).collect(),
-            pending.iter().map(|e| e.summary()).collect(),
+            pending.iter().map(|e| line(e)).collect(),
         )
     } else if let Some(run) = app.selected_run() {
         let pending =
@@ -145,9 +184,9 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
             return;
         }
         (
-            format!("run {short} ({} entries)", pending.len()),
+            format!("run {short} ({})", entries(pending.len())),
             pending.iter().map(|e| e.path.clone()).collect(),
-            pending.iter().map(|e| e.summary()).collect(),
+            pending.iter().map(|e| line(e)).collect(),
         )
     } else {
         return;
@@ -155,9 +194,32 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
     let (title, effect) = if execute {
         (format!("Undo {what}?"), Effect::Execute(paths))
     } else {
-        (format!("Mark {what} executed WITHOUT undoing it?"), Effect::MarkExecuted(paths))
+        // The consequence first: a narrow popup cuts the end of its title.
+        (format!("Mark executed without undoing: {what}"), Effect::MarkExecuted(paths))
     };
+    let mut lines = lines;
+    if !execute {
+        lines.push(String::new());
+        lines.push(
+            "Nothing is sent to the cluster: the entries are renamed .executed and the audit log \
+             names you."
+                .into(),
+        );
+    }
     app.popup = Some(Popup::Confirm { title, lines, effect });
+}
+
+fn set_filter(app: &mut App, filter: String) {
+    if app.filter != filter {
+        app.filter = filter;
+        app.rebuild_items();
+        app.keep_selection_valid();
+    }
+}
+
+/// `1 entry`, `3 entries`.
+pub fn entries(n: usize) -> String {
+    if n == 1 { "1 entry".into() } else { format!("{n} entries") }
 }
 
 /// The outstanding entries of `contexts`, newest first (the undo order).
@@ -179,31 +241,33 @@ pub fn on_scanned(app: &mut App, tree: JournalTree) -> Vec<Effect> {
 
 fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {
     match popup {
-        Popup::Help => {
-            // Any key closes help; `?` and Esc are the documented ones.
+        Popup::Help | Popup::LogLine { .. } => {
+            // Any key closes them; `?` and Esc are the documented ones.
         }
         Popup::Confirm { title, lines, effect } => match key.code {
             KeyCode::Char('y') | KeyCode::Enter => return vec![effect],
             KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {}
             _ => app.popup = Some(Popup::Confirm { title, lines, effect }),
         },
-        Popup::Filter { mut input } => match key.code {
-            KeyCode::Enter => {
-                app.filter = input;
-                app.rebuild_items();
-                app.keep_selection_valid();
+        Popup::Filter { mut input, before } => {
+            let ctrl = key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL);
+            match key.code {
+                KeyCode::Enter => return vec![],
+                KeyCode::Esc => {
+                    set_filter(app, before);
+                    return vec![];
+                }
+                KeyCode::Char('u') if ctrl => input.clear(),
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                KeyCode::Char(c) if !ctrl => input.push(c),
+                _ => {}
             }
-            KeyCode::Esc => {}
-            KeyCode::Backspace => {
-                input.pop();
-                app.popup = Some(Popup::Filter { input });
-            }
-            KeyCode::Char(c) => {
-                input.push(c);
-                app.popup = Some(Popup::Filter { input });
-            }
-            _ => app.popup = Some(Popup::Filter { input }),
-        },
+            // Live: the tree narrows with each key.
+            set_filter(app, input.clone());
+            app.popup = Some(Popup::Filter { input, before });
+        }
         Popup::QuitLive => match key.code {
             KeyCode::Char('s') => {
                 app.quit_when_finished = true;
@@ -226,6 +290,7 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
     match event {
         EngineEvent::RunStarted { run_uuid, scenarios, .. } => {
             app.header.run_uuid = Some(run_uuid.clone());
+            app.run_started = Some(std::time::Instant::now());
             app.scenarios = scenarios
                 .iter()
                 .map(|(t, f)| ScenarioRow {
@@ -272,8 +337,16 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
         }
         EngineEvent::ScenarioFinished { index, result } => {
             app.health.chaos_now = false;
+            let dry = app.header.dry_run;
             if let Some(row) = app.scenarios.get_mut(*index) {
                 (row.status, row.step) = match result {
+                    // Nothing was changed, so nothing was rolled back either.
+                    ScenarioResult::Passed if dry => {
+                        (RowStatus::Passed, "dry run: would run, nothing changed".into())
+                    }
+                    ScenarioResult::Failed { error, .. } if dry => {
+                        (RowStatus::Failed, format!("dry run: would fail: {error}"))
+                    }
                     ScenarioResult::Passed => (RowStatus::Passed, "passed".into()),
                     ScenarioResult::Failed { error, rolled_back: true } => {
                         (RowStatus::RolledBack, format!("rolled back: {error}"))
@@ -320,9 +393,9 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.read_only = Some(reason.clone());
             false
         }
-        EngineEvent::RollbackStarted { reason, entries } => {
-            app.rollback = Some(super::app::RollbackProgress::new(*entries));
-            app.push_log(format!("rollback of {entries} entries: {reason}"));
+        EngineEvent::RollbackStarted { reason, entries: n } => {
+            app.rollback = Some(super::app::RollbackProgress::new(*n));
+            app.push_log(format!("rollback of {}: {reason}", entries(*n)));
             false
         }
         EngineEvent::RollbackFinished { executed, failed } => {

@@ -18,6 +18,17 @@ pub fn height(view: &HealthView) -> u16 {
     if view.rows.is_empty() { 0 } else { u16::try_from(view.rows.len() + 3).unwrap_or(u16::MAX) }
 }
 
+/// The rows to draw in `room` lines: all of them in their order when they fit, else the
+/// failing ones first, so a short terminal never hides a red check.
+fn rows_in(view: &HealthView, room: usize) -> Vec<&super::super::health::HealthRow> {
+    let mut rows: Vec<_> = view.rows.iter().collect();
+    if rows.len() > room {
+        rows.sort_by_key(|r| r.last.as_ref().is_none_or(|s| s.ok));
+        rows.truncate(room);
+    }
+    rows
+}
+
 const DETAIL_W: usize = 11;
 const LATENCY_W: usize = 7;
 
@@ -35,13 +46,20 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         if view.last_tick.is_some() { (first..=last).collect() } else { Vec::new() };
 
     let mut lines = Vec::new();
-    let chaos: String =
-        ticks.iter().map(|t| if view.chaos_ticks.contains(t) { '━' } else { ' ' }).collect();
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:<w$}", "  chaos windows", w = fixed.min(inner_w)), theme.dim()),
-        Span::styled(chaos, theme.warn()),
-    ]));
-    for row in &view.rows {
+    let inner_h = usize::from(area.height.saturating_sub(2));
+    // Short of room, the checks come before the chaos-window line.
+    let with_chaos_line = inner_h > view.rows.len();
+    if with_chaos_line {
+        let chaos: String =
+            ticks.iter().map(|t| if view.chaos_ticks.contains(t) { '━' } else { ' ' }).collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<w$}", "  chaos windows", w = fixed.min(inner_w)), theme.dim()),
+            Span::styled(chaos, theme.warn()),
+        ]));
+    }
+    let shown = rows_in(view, inner_h);
+    let hidden = view.rows.len() - shown.len();
+    for row in shown {
         let (icon, style) = match &row.last {
             None => ("·", theme.dim()),
             Some(s) if s.ok => ("✓", theme.ok()),
@@ -74,15 +92,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(spans));
     }
     let failing = view.failing();
-    let title = if failing > 0 {
-        format!(
-            " Health {} · {failing} failing · every {} s ",
-            view.rows.len(),
-            view.interval.as_secs()
-        )
-    } else {
-        format!(" Health {} · every {} s ", view.rows.len(), view.interval.as_secs())
-    };
+    let mut title = format!(" Health {}", view.rows.len());
+    if failing > 0 {
+        title.push_str(&format!(" · {failing} failing"));
+    }
+    if hidden > 0 {
+        title.push_str(&format!(" · {hidden} not failing, hidden"));
+    }
+    title.push_str(&format!(" · every {} s ", view.interval.as_secs()));
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, if failing > 0 { theme.bad() } else { Style::default() }));

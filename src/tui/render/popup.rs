@@ -1,13 +1,15 @@
 //! Modal popups: help (from the key table), confirm, filter, quit-while-live.
 
 use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::super::app::{App, Popup};
 use super::centered;
 
-pub fn draw(frame: &mut Frame, app: &App) {
+/// Draws the open popup, if any, centred in `within`.
+pub fn draw(frame: &mut Frame, app: &App, within: Rect) {
     let Some(popup) = &app.popup else { return };
     let theme = app.theme;
     let (title, lines, w): (String, Vec<Line>, u16) = match popup {
@@ -35,13 +37,18 @@ pub fn draw(frame: &mut Frame, app: &App) {
             out.push(Line::styled("  y/Enter confirm    n/Esc cancel", theme.accent()));
             (format!(" {title} "), out, 72)
         }
-        Popup::Filter { input } => (
+        Popup::Filter { input, .. } => (
             " Filter (run uuid, scenario, file or state) ".into(),
             vec![
                 Line::raw(format!("/{input}▏")),
-                Line::styled("Enter apply, empty clears; Esc cancel", theme.dim()),
+                Line::styled("Enter keep, Ctrl-U clear, Esc put back", theme.dim()),
             ],
             60,
+        ),
+        Popup::LogLine { at, text } => (
+            format!(" Log {at} (any key closes) "),
+            text.lines().map(|l| Line::raw(l.to_string())).collect(),
+            100,
         ),
         Popup::QuitLive => (
             " A run is live ".into(),
@@ -54,9 +61,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         ),
     };
     // Height after wrapping, so the last line (the choices) is never cut off.
-    let inner = w.min(frame.area().width).saturating_sub(2).max(1) as usize;
+    let inner = w.min(within.width).saturating_sub(2).max(1) as usize;
     let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-    let area = centered(frame.area(), w, rows as u16 + 2);
+    let area = centered(within, w, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     frame.render_widget(Clear, area);
     let block =
         Block::default().borders(Borders::ALL).border_style(theme.focus_border()).title(title);

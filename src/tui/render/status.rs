@@ -1,5 +1,6 @@
-//! The status bar: cluster (loud when not the sandbox), run, auto_rollback, engine, pending,
-//! invalid entries and what the last rollback could not undo (loud), keys.
+//! The status bar: the run and its auto_rollback, what needs attention (invalid entries, a
+//! rollback under way, read-only, what the last rollback could not undo), then the keys. The
+//! context, the engine state, the pending count and the emergency key are in the header.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,30 +12,21 @@ use super::super::app::{App, Mode};
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let theme = app.theme;
     let h = &app.header;
-    let cluster =
-        if h.context.is_empty() { "no cluster".to_string() } else { format!(" {} ", h.context) };
-    let cluster_style = if h.is_sandbox { theme.ok() } else { theme.danger_banner() };
-    let engine = match (app.mode, app.engine_state) {
-        (Mode::Inspect, _) => "inspect".to_string(),
-        (_, Some(s)) => format!("{s:?}").to_lowercase(),
-        (_, None) => "starting".into(),
-    };
-    let run: String =
-        h.run_uuid.as_deref().map(|r| r.chars().take(8).collect()).unwrap_or_else(|| "-".into());
-    let pending = app.outstanding();
-    let spans = vec![
-        Span::styled(cluster, cluster_style),
-        Span::raw(format!(
+    let mut spans = Vec::new();
+    if app.mode == Mode::Run {
+        let run: String = h
+            .run_uuid
+            .as_deref()
+            .map(|r| r.chars().take(8).collect())
+            .unwrap_or_else(|| "-".into());
+        spans.push(Span::raw(format!(
             " run {run} auto_rollback {} ",
             if h.auto_rollback { "on" } else { "off" }
-        )),
-        Span::styled(format!("{engine} "), theme.accent()),
-        Span::styled(
-            format!("{pending} pending "),
-            if pending > 0 { theme.warn() } else { theme.ok() },
-        ),
-    ];
-    let mut spans = spans;
+        )));
+    } else {
+        // The journal's path is in the Journal panel's title.
+        spans.push(Span::styled(" inspect ", theme.dim()));
+    }
     let invalid = app.tree.invalid();
     if invalid > 0 {
         spans.push(Span::styled(format!("{invalid} invalid "), theme.danger_banner()));
@@ -49,6 +41,6 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     if app.not_undone > 0 {
         spans.push(Span::styled(format!("{} not undone ", app.not_undone), theme.danger_banner()));
     }
-    spans.push(Span::styled(app.keys.hints().to_string(), theme.dim()));
+    spans.push(Span::styled(app.keys.hints(app.mode == Mode::Run).to_string(), theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
