@@ -3,7 +3,9 @@
 //!     uid, and N guarded patches whose guard holds (discovery counted apart: once per kind);
 //! (b) wall time of the `chaosdeck execute-rollback` binary undoing 200 NetworkPolicy deletes
 //!     against the sandbox at 20 ms latency per response (a cluster in another region), next to
-//!     the floor of one round trip per undo (200 × 20 ms).
+//!     the floor of one round trip per undo (200 × 20 ms);
+//! (c) the same 200 deletes written as Krkn version files (`rollback_network_policy`, one
+//!     context directory each, as Krkn writes them), undone by the same binary.
 //!
 //! `UNDO_BENCH_DELETES` changes the 200; `UNDO_BENCH_LATENCY` the 20ms.
 
@@ -134,28 +136,98 @@ async fn wall_time(n: usize, latency: &str) {
         Journal::open(dir.path().join("rollback")).expect("journal").for_cluster(identity);
     let ops = ClusterOps::new(sandbox.client().expect("client"));
     deletes(&ops, &journal, n).await;
+    let (took, served, summary, code) =
+        execute_rollback(&sandbox, journal.root(), &kubeconfig, &[]).await;
+    let per = floor_per_request(latency);
+    println!(
+        "(b) execute-rollback, {n} NetworkPolicy deletes at {latency}: {took:.2} s, {served} \
+         requests served ({:.2} per undo), exit {code:?}; floor of one round trip per undo \
+         {:.2} s; {summary}",
+        served as f64 / n as f64,
+        (per * n as u32).as_secs_f64()
+    );
+    sandbox.shutdown().await;
+}
+
+/// Creates `n` NetworkPolicies and one Krkn version file per policy deleting it, in Krkn's own
+/// layout (`<ns>-<run uuid>/<type>_<ns>_<suffix>.py`), from the project's Krkn file.
+async fn krkn_deletes(ops: &ClusterOps, root: &std::path::Path, n: usize) {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/krkn/rollback/1796041200912355101-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5/application_outages_scenarios_1796041200284719033_qzkwtmvb.py"
+    ))
+    .expect("the project's Krkn network policy file");
+    std::fs::create_dir_all(root).expect("root");
+    chaosdeck_private(root);
+    for i in 0..n {
+        let name = format!("deny-{i:04}");
+        ops.create(&netpol(&name)).await.expect("create").expect("new");
+        let ts = 1_796_041_200_000_000_000u64 + i as u64 * 1000;
+        let dir = root.join(format!("{ts}-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5"));
+        std::fs::create_dir_all(&dir).expect("context");
+        chaosdeck_private(&dir);
+        let text = template.replace("namespace=\"storefront\"", "namespace=\"default\"").replace(
+            "resource_identifier=\"krkn-deny-rwxjp\"",
+            &format!("resource_identifier=\"{name}\""),
+        );
+        let file = dir.join(format!("application_outages_scenarios_{ts}_abcd{i:04}.py"));
+        std::fs::write(&file, text).expect("file");
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("mode");
+    }
+}
+
+fn chaosdeck_private(dir: &std::path::Path) {
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("mode");
+}
+
+/// `chaosdeck execute-rollback` on `root`: (seconds, requests served, last summary line, exit).
+async fn execute_rollback(
+    sandbox: &Sandbox,
+    root: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    extra: &[&str],
+) -> (f64, usize, String, Option<i32>) {
     let before = sandbox.requests().len();
     let started = Instant::now();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
         .args(["execute-rollback", "--dir"])
-        .arg(journal.root())
+        .arg(root)
         .arg("--kubeconfig")
-        .arg(&kubeconfig)
+        .arg(kubeconfig)
+        .args(extra)
         .output()
         .await
         .expect("execute-rollback runs");
-    let took = started.elapsed();
+    let took = started.elapsed().as_secs_f64();
     let served = sandbox.requests().len() - before;
     let text = String::from_utf8_lossy(&out.stdout);
-    let summary = text.lines().rev().find(|l| l.contains(" executed, ")).unwrap_or("(no summary)");
-    let per = floor_per_request(latency);
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" executed, "))
+        .unwrap_or("(no summary)")
+        .to_string();
+    (took, served, summary, out.status.code())
+}
+
+async fn krkn_wall_time(n: usize, latency: &str) {
+    let (sandbox, _) = start(Some(latency)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let root = dir.path().join("krkn-rollback");
+    let ops = ClusterOps::new(sandbox.client().expect("client"));
+    krkn_deletes(&ops, &root, n).await;
+    // A Krkn file does not say which cluster it was made on: the operator names it.
+    let (took, served, summary, code) =
+        execute_rollback(&sandbox, &root, &kubeconfig, &["--cluster-mismatch-ok", SANDBOX_CONTEXT])
+            .await;
     println!(
-        "(b) execute-rollback, {n} NetworkPolicy deletes at {latency}: {:.2} s, {served} requests \
-         served ({:.2} per undo), exit {:?}; floor of one round trip per undo {:.2} s; {summary}",
-        took.as_secs_f64(),
-        served as f64 / n as f64,
-        out.status.code(),
-        (per * n as u32).as_secs_f64()
+        "(c) execute-rollback, {n} NetworkPolicy deletes as Krkn files at {latency}: {took:.2} s, \
+         {served} requests served ({:.2} per undo), exit {code:?}; {summary}",
+        served as f64 / n as f64
     );
     sandbox.shutdown().await;
 }
@@ -179,5 +251,6 @@ fn main() {
         requests_per_undo("delete", 50).await;
         requests_per_undo("patch", 50).await;
         wall_time(n, &latency).await;
+        krkn_wall_time(n, &latency).await;
     });
 }

@@ -2,6 +2,8 @@
 //! is one DELETE, a guarded patch whose guard holds is one PATCH; only a failed guard costs a
 //! read, and the messages say what they said when every undo read the object first.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -214,4 +216,84 @@ async fn an_already_restored_object_is_a_note_not_an_error() {
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(!path.exists(), "renamed .executed");
     env.sandbox.shutdown().await;
+}
+
+/// Krkn's `rollback_network_policy` files name the object and nothing else: each is one DELETE
+/// (it used to be a GET and a DELETE), and two in one namespace do not wait for each other (a
+/// Krkn entry used to hold its whole namespace, so they went one at a time). A service hijack,
+/// whose plan ConfigMap is found only when it runs, still holds the namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn krkn_files_that_name_their_objects_are_one_request_each_and_order_by_object() {
+    let env = env().await;
+    let root = env.dir.path().join("krkn");
+    let ctx = root.join("1796041200912355101-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5");
+    std::fs::create_dir_all(&ctx).unwrap();
+    for dir in [&root, &ctx] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    for (i, name) in ["deny-a", "deny-b"].iter().enumerate() {
+        env.create(netpol(name)).await;
+        let file =
+            ctx.join(format!("application_outages_scenarios_179604120028471903{i}_abcdefgh.py"));
+        let text =
+            support::krkn_file("rollback_network_policy", &support::krkn_content("default", name));
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+    }
+    let hijack = serde_json::json!({"service_name": "web", "service_namespace": "default",
+        "original_selectors": {"app": "web"}, "webservice_pod_name": "hijacker"});
+    let payload = base64_of(&hijack);
+    std::fs::write(
+        ctx.join("service_hijacking_scenarios_1796041200284719020_abcdefgh.py"),
+        support::krkn_file(
+            "rollback_service_hijacking",
+            &support::krkn_content("default", &payload),
+        ),
+    )
+    .unwrap();
+
+    let tree = scan(&root).unwrap();
+    let selected = executor::select(&tree, &Filter::default());
+    let footprints: Vec<_> =
+        selected.iter().map(|n| chaosdeck::journal::schedule::footprint(n)).collect();
+    let deps = chaosdeck::journal::schedule::dependencies(&footprints);
+    let at = |file: &str| selected.iter().position(|n| n.file_name.contains(file)).unwrap();
+    let (newest, older, hijack) =
+        (at("_1796041200284719031_"), at("_1796041200284719030_"), at("service_hijacking"));
+    assert!(deps[older].is_empty() && deps[newest].is_empty(), "{deps:?}");
+    let mut waits = deps[hijack].clone();
+    waits.sort_unstable();
+    assert_eq!(waits, [newest.min(older), newest.max(older)], "the hijack holds the namespace");
+    assert!(footprints[hijack].exclusive.len() > footprints[newest].exclusive.len());
+
+    // The two network policies, executed: one DELETE each, no read.
+    let policies: Vec<_> =
+        selected.iter().copied().filter(|n| n.file_name.starts_with("application")).collect();
+    let before = env.sandbox.requests().len();
+    let ops = ClusterOps::new(env.sandbox.client().unwrap());
+    let outcomes = executor::execute(&ops, &policies, ExecuteOptions::default(), |_| {}).await;
+    let sent: Vec<_> = env
+        .sandbox
+        .requests()
+        .split_off(before)
+        .into_iter()
+        .filter(|r| r.path.contains("/namespaces/"))
+        .collect();
+    assert!(outcomes.iter().all(|o| matches!(o.outcome, Outcome::Executed { .. })), "{outcomes:?}");
+    assert_eq!(
+        sent.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+        ["DELETE", "DELETE"],
+        "{sent:?}"
+    );
+    assert!(
+        env.read(&netpol_ref("deny-a")).await.is_none()
+            && env.read(&netpol_ref("deny-b")).await.is_none()
+    );
+}
+
+/// Base64 of Krkn's `json.dumps` of `value`, as its files carry a hijack's payload.
+fn base64_of(value: &Value) -> String {
+    use chaosdeck::journal::krkn::payload::{encode_base64, python_json_dumps};
+    encode_base64(python_json_dumps(value).as_bytes())
 }

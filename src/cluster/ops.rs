@@ -242,6 +242,17 @@ impl ClusterOps {
         self.delete_with_grace(target, uid, None).await
     }
 
+    /// Deletes whatever object holds `target`'s name: for undos that carry no identity to
+    /// check (Krkn's files name the object only).
+    pub async fn delete_named(&self, target: &ObjectRef) -> Result<DeleteOutcome, OpError> {
+        let api = self.api(target).await?;
+        match api.delete(&target.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(DeleteOutcome::Deleted),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(DeleteOutcome::NotFound),
+            Err(e) => Err(self.error(target, "delete", e)),
+        }
+    }
+
     /// Deletes exactly the object with `uid`, with an optional grace period.
     pub async fn delete_with_grace(
         &self,

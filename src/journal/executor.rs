@@ -798,6 +798,14 @@ async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<St
                 DeleteOutcome::NotOurs(why) => Ok(Some(format!("{why}; left alone"))),
             }
         }
+        // Nothing to check (a Krkn file names the object and nothing else): one DELETE by
+        // name, what Krkn itself sends; a GET first would only double the round trips.
+        UndoAction::Delete { target, require_labels, .. } if require_labels.is_empty() => {
+            match ops.delete_named(target).await.map_err(|e| e.to_string())? {
+                DeleteOutcome::NotFound => Ok(Some(format!("{} already gone", target.display()))),
+                DeleteOutcome::Deleted | DeleteOutcome::NotOurs(_) => Ok(None),
+            }
+        }
         // Without a uid the labels must be read first. A deletecollection filtered by the labels
         // and the name would be one request, but the API server lists and then deletes by name
         // without a uid precondition, so a same-named stranger created in between could go.

@@ -106,18 +106,20 @@ impl Footprint {
     }
 }
 
-/// The footprint of a journal entry. A Krkn service hijack finds some of its objects in the
-/// cluster only when it runs, so a Krkn entry takes its whole namespace.
+/// The footprint of a journal entry. A Krkn file whose plan names its objects orders by them,
+/// like chaosdeck's own entries; a Krkn service hijack finds some of its objects (its plan
+/// ConfigMap) in the cluster only when it runs, so it takes its whole namespace.
 pub fn footprint(node: &EntryNode) -> Footprint {
     let mut f = Footprint::default();
     match &node.body {
         EntryBody::Chaosdeck(entry) => entry.undo.iter().for_each(|a| f.action(a)),
-        EntryBody::Krkn(k) => {
-            if let krkn::Plan::Executable { actions, hijack, .. } = &k.plan {
+        EntryBody::Krkn(k) => match &k.plan {
+            krkn::Plan::Executable { actions, hijack: None, .. } => {
+                actions.iter().for_each(|a| f.action(a));
+            }
+            krkn::Plan::Executable { actions, hijack: Some(h), .. } => {
                 let mut targets: Vec<ObjectRef> = actions.iter().map(UndoAction::target).collect();
-                if let Some(h) = hijack {
-                    targets.extend([h.service.clone(), h.pod.clone()]);
-                }
+                targets.extend([h.service.clone(), h.pod.clone()]);
                 for target in targets {
                     f.objects.insert(Key::object(&target));
                     f.exclusive.insert(Key::object(&target));
@@ -126,7 +128,8 @@ pub fn footprint(node: &EntryNode) -> Footprint {
                     }
                 }
             }
-        }
+            krkn::Plan::NotExecutable { .. } => {}
+        },
         // Nothing is sent for these.
         EntryBody::Listed(_) | EntryBody::Invalid(_) => {}
     }
