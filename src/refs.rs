@@ -71,7 +71,10 @@ impl ClusterIdentity {
     pub fn same_cluster(&self, other: &ClusterIdentity) -> bool {
         match (&self.kube_system_uid, &other.kube_system_uid) {
             (Some(a), Some(b)) => a == b,
-            _ => self.server == other.server && self.context == other.context,
+            _ => {
+                normalized_server(&self.server) == normalized_server(&other.server)
+                    && self.context == other.context
+            }
         }
     }
 
@@ -84,6 +87,29 @@ impl ClusterIdentity {
             None => format!("context {} at {}", self.context, self.server),
         }
     }
+}
+
+/// An API server URL in the form two spellings of one server share: scheme and host in lower
+/// case, the scheme's default port dropped, no trailing slash (kubeconfigs and kube's
+/// `cluster_url` disagree on that slash).
+pub fn normalized_server(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => "",
+    };
+    if !default_port.is_empty() && authority.ends_with(default_port) {
+        authority.truncate(authority.len() - default_port.len());
+    }
+    format!("{scheme}://{authority}{path}")
 }
 
 /// Namespaces chaos never touches unless the config says so explicitly.
@@ -166,6 +192,17 @@ mod tests {
         assert_eq!(printable("a\x1b[2Jb\rc\nd"), "a\u{FFFD}[2Jb\u{FFFD}c\u{FFFD}d");
         assert_eq!(printable_lines("a\x1b]0;x\x07\n\tb"), "a\u{FFFD}]0;x\u{FFFD}\n\tb");
         assert_eq!(printable("\u{9b}31m"), "\u{FFFD}31m", "C1 controls too");
+    }
+
+    /// An unreachable cluster (no uid) whose URL is spelled with a trailing slash, an upper-case
+    /// host or its default port is the same cluster, not "made on another cluster".
+    #[test]
+    fn server_urls_compare_normalized() {
+        let entry = id("prod", "https://API.prod.example:443/", None);
+        assert!(entry.same_cluster(&id("prod", "https://api.prod.example", None)));
+        assert!(!entry.same_cluster(&id("prod", "https://api.prod.example:6443", None)));
+        assert!(!entry.same_cluster(&id("prod", "http://api.prod.example", None)));
+        assert_eq!(normalized_server("http://127.0.0.1:80/base/"), "http://127.0.0.1/base");
     }
 
     #[test]

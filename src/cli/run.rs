@@ -418,10 +418,10 @@ fn live_runs(
     for run in live::others(&on_journal, run_uuid) {
         lines.push(format!("another chaosdeck run is live on this journal: {}", run.describe()));
     }
-    let server = target.server.trim_end_matches('/');
+    let server = crate::refs::normalized_server(&target.server);
     for run in live::others(&on_machine, run_uuid) {
         let same_journal = Path::new(&run.journal) == journal.root();
-        if !same_journal && run.server.trim_end_matches('/') == server {
+        if !same_journal && crate::refs::normalized_server(&run.server) == server {
             lines
                 .push(format!("another chaosdeck run is live on this cluster: {}", run.describe()));
         }
