@@ -210,4 +210,26 @@ mod tests {
         assert_eq!(guarded_json_patch(&restore, &Value::Null), None);
         assert!(guarded_json_patch(&restore, &json!({})).is_some());
     }
+
+    #[test]
+    fn guard_matching_follows_merge_patch_semantics() {
+        let current = json!({"spec": {"selector": {"app": "web", "hijack": "sh-1"}}});
+        assert_eq!(
+            first_mismatch(&json!({"spec": {"selector": {"hijack": "sh-1"}}}), &current, ""),
+            None
+        );
+        let miss = first_mismatch(&json!({"spec": {"selector": {"hijack": "sh-2"}}}), &current, "")
+            .unwrap();
+        assert!(miss.contains("/spec/selector/hijack"), "{miss}");
+        // null = must be absent
+        assert!(
+            first_mismatch(&json!({"spec": {"selector": {"hijack": null}}}), &current, "")
+                .is_some()
+        );
+        assert_eq!(
+            first_mismatch(&json!({"spec": {"unschedulable": null}}), &json!({"spec": {}}), ""),
+            None
+        );
+        assert_eq!(first_mismatch(&json!({"spec": {"x": {"y": null}}}), &json!({}), ""), None);
+    }
 }
