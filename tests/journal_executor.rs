@@ -592,6 +592,46 @@ async fn a_failed_revert_of_a_scenarios_own_change_is_recorded_beside_its_entry(
     env.cluster.shutdown().await;
 }
 
+/// A scenario's revert of its own change runs the same per-entry protocol as every other undo,
+/// the cluster check included: an entry made on another cluster is refused on revert as the
+/// executor refuses it, recorded beside the entry, and nothing is deleted here. (Before, the
+/// revert skipped the check and deleted the Pod of that name on whichever cluster it talked to.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenarios_revert_refuses_what_the_executor_refuses() {
+    let env = env(Target::Sandbox).await;
+    let here = env.create(pod("web-0")).await;
+    let uid = here.metadata.uid.clone();
+    let elsewhere = chaosdeck::refs::ClusterIdentity {
+        context: "prod-eu".into(),
+        server: "https://prod-eu.example:6443".into(),
+        kube_system_uid: Some("3f9c1d9e-0000-4000-8000-000000000001".into()),
+    };
+    let journal = Journal::open(env.dir.path().join("rollback")).unwrap().for_cluster(elsewhere);
+    let ctx = journal.begin_context("run-revert-cluster").unwrap();
+    let written = ctx
+        .write(
+            ctx.mint("application_outages_scenarios"),
+            draft("created Pod default/web-0", vec![delete(("Pod", "v1"), "web-0", uid, &[])]),
+        )
+        .unwrap();
+    let ops = ClusterOps::identified(env.cluster.client(), env.identity.clone(), false);
+
+    let error = executor::revert_own(&ops, &written.path, &written.entry).await.unwrap_err();
+    assert!(error.contains("made on another cluster"), "{error}");
+    assert!(env.exists::<Pod>("web-0").await, "the revert deleted a Pod on the wrong cluster");
+    let tree = scan(journal.root()).unwrap();
+    let node = tree.entries().find(|(_, e)| e.path == written.path).unwrap().1;
+    assert_eq!(node.state, EntryState::Failed, "refused, recorded, still outstanding");
+    // The executor says the same about the same file.
+    let selected = executor::select(&tree, &Filter::default());
+    let outcomes = executor::execute(&ops, &selected, ExecuteOptions::default(), |_| {}).await;
+    assert!(
+        matches!(&outcomes[0].outcome, Outcome::Refused { reason } if reason.contains("made on another cluster")),
+        "{outcomes:?}"
+    );
+    env.cluster.shutdown().await;
+}
+
 /// The race a re-create can meet on any cluster: the create is answered 409 because the old
 /// object is still terminating, and the object is gone by the time the executor reads it. The
 /// test serves the sandbox's own router behind a hook that finishes the termination (as the

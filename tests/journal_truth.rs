@@ -382,13 +382,7 @@ fn b64(value: &Value) -> String {
     encode_base64(python_json_dumps(value).as_bytes())
 }
 
-fn write_krkn(root: &Path, ctx: &str, file: &str, text: &str) -> PathBuf {
-    let dir = root.join(ctx);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(file);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use support::write_krkn;
 
 /// Krkn's file-name rule (§1.3): `<type>_<digits>_<8 alnum>.py`, or that `.executed`.
 fn krkn_named(name: &str) -> bool {
@@ -836,7 +830,12 @@ fn the_ui_says_how_many_entries_could_not_be_undone() {
     assert!(before.contains("1 pending") && before.contains("1 invalid"), "{before}");
     assert!(!before.contains("not undone"), "{before}");
     // What the engine reports after `!` when 2 were undone and 1 could not be.
-    apply_event(&mut app, &EngineEvent::RollbackFinished { executed: 2, failed: 1 });
+    let tally =
+        chaosdeck::journal::executor::Tally { executed: 2, failed: 1, ..Default::default() };
+    apply_event(
+        &mut app,
+        &EngineEvent::Rollback(chaosdeck::journal::rollback::Event::Finished(tally)),
+    );
     let after = render(&mut app);
     assert!(after.contains("1 not undone"), "{after}");
     assert!(

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use chaosdeck::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
 use chaosdeck::journal::describe::describe;
+use chaosdeck::journal::executor::{EntryOutcome, Outcome, Tally};
+use chaosdeck::journal::rollback::Event as RollbackEvent;
 use chaosdeck::journal::scan::{Liveness, read_entry};
 use chaosdeck::journal::{Depth, Journal, scan_with};
 use chaosdeck::tui::app::{App, Effect, Focus, Header, Inspected, Mode, Popup, RowStatus};
@@ -458,12 +460,24 @@ fn engine_events_drive_the_scenario_rows() {
 #[test]
 fn the_status_bar_counts_a_rollback_live_and_says_read_only() {
     let mut a = app(Mode::Run);
-    apply_event(&mut a, &EngineEvent::RollbackStarted { reason: "operator".into(), entries: 3 });
-    apply_event(&mut a, &EngineEvent::EntryExecuted { path: "a.yaml".into(), summary: "s".into() });
-    apply_event(&mut a, &EngineEvent::EntryFailed { path: "b.yaml".into(), error: "e".into() });
+    let outcome = |name: &str, outcome: Outcome| {
+        EngineEvent::Rollback(RollbackEvent::Entry(EntryOutcome {
+            path: PathBuf::from(name),
+            file_name: name.to_string(),
+            summary: "s".into(),
+            outcome,
+        }))
+    };
+    apply_event(
+        &mut a,
+        &EngineEvent::Rollback(RollbackEvent::Started { reason: "operator".into(), entries: 3 }),
+    );
+    apply_event(&mut a, &outcome("a.yaml", Outcome::Executed { notes: vec![] }));
+    apply_event(&mut a, &outcome("b.yaml", Outcome::Failed { error: "e".into() }));
     let screen = render(&mut a, 200, 30);
     assert!(screen.contains("undoing 2/3: 1 executed, 1 failed, 1 remaining"), "{screen}");
-    apply_event(&mut a, &EngineEvent::RollbackFinished { executed: 1, failed: 2 });
+    let tally = Tally { executed: 1, failed: 2, ..Default::default() };
+    apply_event(&mut a, &EngineEvent::Rollback(RollbackEvent::Finished(tally)));
     let screen = render(&mut a, 200, 30);
     assert!(!screen.contains("undoing"), "{screen}");
     assert!(screen.contains("2 not undone"), "{screen}");

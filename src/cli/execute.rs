@@ -9,9 +9,10 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 use super::target::ClusterArgs;
 use super::{EXIT_BAD_INPUT, JournalLocation};
 use crate::config::Config;
-use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Outcome, Tally};
-use crate::journal::scan::{EntryBody, EntryNode};
-use crate::journal::{Filter, scan};
+use crate::journal::Filter;
+use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Tally};
+use crate::journal::rollback::{self, Event as RollbackEvent, How, Selection};
+use crate::journal::scan::EntryBody;
 
 #[derive(Args, Debug, Default)]
 pub struct ExecuteArgs {
@@ -54,15 +55,15 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         _ => args.location.resolve()?,
     };
     let config = args.location.config.as_deref().map(Config::load).transpose()?;
-    let tree =
-        scan(&dir).wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
     let filter = Filter {
         run_uuid: args.run_uuid.clone(),
         scenario_type: args.scenario_type.clone(),
         file: args.file.as_ref().map(|f| f.to_string_lossy().into_owned()),
     };
+    let selected = rollback::select(&dir, Selection::Filter(filter.clone()))
+        .wrap_err_with(|| format!("cannot read the journal at {}", dir.display()))?;
     if filter.run_uuid.is_some() {
-        let runs = filter.matching_runs(&tree);
+        let runs = filter.matching_runs(selected.tree());
         if runs.len() > 1 {
             bail!(
                 "run uuid prefix {:?} is ambiguous: {}",
@@ -71,8 +72,8 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
             );
         }
     }
-    let selected = executor::select(&tree, &filter);
-    if selected.is_empty() {
+    let entries = selected.entries();
+    if entries.is_empty() {
         if let Some(file) = &args.file {
             crate::out::err_line(format!(
                 "error: {} is not a pending entry of {}",
@@ -87,7 +88,7 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     // An entry is a list of requests sent with your credentials: one someone else could have
     // written is refused before anything happens, unless you say otherwise.
     if !args.allow_foreign_journal {
-        let foreign: Vec<String> = selected.iter().filter_map(|n| executor::foreign(n)).collect();
+        let foreign: Vec<String> = entries.iter().filter_map(|n| executor::foreign(n)).collect();
         if !foreign.is_empty() {
             for why in &foreign {
                 crate::out::err_line(format!("error: {why}"));
@@ -98,57 +99,70 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     }
     if args.dry_run {
         // No cluster is needed to say what would be done.
-        print_dry_run(&selected);
-        let invalid = selected.iter().filter(|n| matches!(n.body, EntryBody::Invalid(_))).count();
+        print_dry_run(&entries);
+        let invalid = entries.iter().filter(|n| matches!(n.body, EntryBody::Invalid(_))).count();
         return Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
     }
-    // Files that cannot be read, and Krkn files left to Krkn, need no cluster to be reported,
-    // and must not hide behind a connection error either.
-    let (offline, executable): (Vec<&EntryNode>, Vec<&EntryNode>) =
-        selected.iter().partition(|n| !executor::needs_cluster(n));
-    let mut outcomes = executor::execute_offline(&offline, print_outcome);
-    if !executable.is_empty() {
-        let (ops, target) = match args.cluster.connect_ops(config.as_ref()).await {
-            Ok(found) => found,
-            Err(e) => {
-                crate::out::err_line(format!(
-                    "error: {e:#}\n{} entr{} left pending",
-                    executable.len(),
-                    if executable.len() == 1 { "y" } else { "ies" }
-                ));
-                if !outcomes.is_empty() {
-                    // What was already reported still counts.
-                    crate::out::line(Tally::of(&outcomes).line());
-                }
-                // Entries are left pending (1), unless the command line itself was wrong (2).
-                let named_wrong = e.downcast_ref::<super::target::NotTheNamedCluster>().is_some();
-                return Ok(ExitCode::from(if named_wrong { EXIT_BAD_INPUT } else { 1 }));
+    let how = How {
+        reason: "execute-rollback".to_string(),
+        audit: None,
+        options: ExecuteOptions {
+            parallel: usize::from(args.parallel),
+            foreign_ok: args.allow_foreign_journal,
+            ..ExecuteOptions::default()
+        },
+    };
+    let needing_cluster = entries.iter().filter(|n| executor::needs_cluster(n)).count();
+    drop(entries);
+    // Only entries that send requests need the cluster; invalid files and Krkn files left to
+    // Krkn are reported either way, and never hide behind a connection error.
+    let connected = if needing_cluster == 0 {
+        Ok(None)
+    } else {
+        args.cluster.connect_ops(config.as_ref()).await.map(Some)
+    };
+    let (ops, mut exit_floor) = match &connected {
+        Ok(Some((ops, target))) => {
+            crate::out::line(format!(
+                "undoing {needing_cluster} entr{} on {} ({}), newest first",
+                if needing_cluster == 1 { "y" } else { "ies" },
+                target.context,
+                target.server
+            ));
+            (Ok(ops), ExitCode::SUCCESS)
+        }
+        Ok(None) => (Err("no entry needs the cluster"), ExitCode::SUCCESS),
+        Err(e) => {
+            crate::out::err_line(format!(
+                "error: {e:#}\n{needing_cluster} entr{} left pending",
+                if needing_cluster == 1 { "y" } else { "ies" }
+            ));
+            // Entries are left pending (1), unless the command line itself was wrong (2).
+            let named_wrong = e.downcast_ref::<super::target::NotTheNamedCluster>().is_some();
+            let code = if named_wrong { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(1) };
+            (Err("not attempted: the cluster could not be reached"), code)
+        }
+    };
+    let mut progress: Option<Progress> = None;
+    let outcomes = rollback::undo(ops, &selected, &how, |event| match event {
+        RollbackEvent::Started { entries, .. } => progress = Some(Progress::new(entries)),
+        RollbackEvent::Entry(out) => match &progress {
+            Some(p) => p.report(&out),
+            None => print_outcome(&out),
+        },
+        RollbackEvent::Note(note) => crate::out::err_line(note),
+        RollbackEvent::Finished(_) => {
+            if let Some(p) = &progress {
+                p.finish();
             }
-        };
-        crate::out::line(format!(
-            "undoing {} entr{} on {} ({}), newest first",
-            executable.len(),
-            if executable.len() == 1 { "y" } else { "ies" },
-            target.context,
-            target.server
-        ));
-        let progress = Progress::new(executable.len());
-        outcomes.extend(
-            executor::execute(
-                &ops,
-                &executable,
-                ExecuteOptions {
-                    parallel: usize::from(args.parallel),
-                    foreign_ok: args.allow_foreign_journal,
-                    ..ExecuteOptions::default()
-                },
-                |out| progress.report(out),
-            )
-            .await,
-        );
-        progress.finish();
+        }
+    })
+    .await;
+    let code = summarize(&outcomes, args.file.is_some());
+    if exit_floor == ExitCode::SUCCESS {
+        exit_floor = code;
     }
-    Ok(summarize(&outcomes, args.file.is_some()))
+    Ok(exit_floor)
 }
 
 /// The default journal (chaosdeck's or the sandbox demo's) that holds an entry named `file`;
@@ -269,41 +283,12 @@ fn progress_message(done: usize, failed: usize, total: usize) -> String {
     format!("done, {failed} failed, {} remaining", total.saturating_sub(done))
 }
 
+/// An outcome as the CLI prints it: its head, then each reason indented under the file name.
 fn print_outcome(out: &EntryOutcome) {
-    match &out.outcome {
-        Outcome::Executed { notes } if notes.is_empty() => {
-            crate::out::line(format!("executed  {}  {}", out.file_name, out.summary))
-        }
-        Outcome::Executed { notes } => crate::out::line(format!(
-            "executed  {}  {}  ({})",
-            out.file_name,
-            out.summary,
-            notes.join("; ")
-        )),
-        Outcome::Failed { error } => crate::out::line(format!(
-            "FAILED    {}  {}\n          {error}",
-            out.file_name, out.summary
-        )),
-        Outcome::Invalid { reason } => crate::out::line(format!(
-            "INVALID   {}  not executed, still pending: {reason}\n          fix the file (`chaosdeck show {}`), or undo its change by hand and mark it executed",
-            out.file_name,
-            crate::journal::kubectl::shell_word(&out.path.to_string_lossy())
-        )),
-        Outcome::NotAttempted { reason } => crate::out::line(format!(
-            "NOT DONE  {}  {}\n          {reason}",
-            out.file_name, out.summary
-        )),
-        Outcome::Blocked { reason } => crate::out::line(format!(
-            "BLOCKED   {}  {}\n          {reason}",
-            out.file_name, out.summary
-        )),
-        Outcome::Skipped { reason, .. } => {
-            crate::out::line(format!("skipped   {}  {reason}", out.file_name))
-        }
-        Outcome::Refused { reason } => {
-            crate::out::line(format!("REFUSED   {}  {reason}", out.file_name))
-        }
-        Outcome::Planned { .. } => {}
+    let (head, why) = out.lines();
+    crate::out::line(head);
+    for line in why {
+        crate::out::line(format!("          {line}"));
     }
 }
 

@@ -384,17 +384,12 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
 /// Marks the pending entries of `run_uuid` executed: their cluster, the embedded sandbox, is
 /// gone. Returns how many were marked.
 fn retire_with_the_sandbox(journal: &Path, run_uuid: &str) -> usize {
-    let filter =
-        crate::journal::Filter { run_uuid: Some(run_uuid.to_string()), ..Default::default() };
-    let Ok(tree) = crate::journal::scan_with(journal, crate::journal::Depth::Headers) else {
-        return 0;
-    };
     let reason = "the embedded sandbox ended with its process; nothing is left to undo";
-    tree.entries()
-        .filter(|(c, e)| e.state.is_outstanding() && filter.matches(c, e))
-        .filter(|(_, e)| {
+    crate::journal::rollback::pending_of_run(journal, run_uuid)
+        .into_iter()
+        .filter(|path| {
             crate::journal::state::mark_by_hand(
-                &e.path,
+                path,
                 reason,
                 crate::journal::lock::DEFAULT_PATIENCE,
             )
@@ -483,6 +478,19 @@ fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
     }
 }
 
+/// A rollback's event as a headless line (the service's own wording).
+fn rollback_line(event: &crate::journal::rollback::Event) -> String {
+    use crate::journal::rollback::Event;
+    match event {
+        Event::Started { reason, entries } => {
+            format!("rollback of {}: {reason}", crate::tui::update::entries(*entries))
+        }
+        Event::Entry(out) => format!("journal: {}", out.line()),
+        Event::Note(note) => note.clone(),
+        Event::Finished(tally) => format!("rollback done: {}", tally.line()),
+    }
+}
+
 /// How a scenario ended, in a word or two; a dry run changed nothing, so it neither passed nor
 /// rolled anything back.
 fn result_word(r: &ScenarioResult, dry_run: bool) -> &'static str {
@@ -528,22 +536,11 @@ pub fn print_event(event: &EngineEvent, dry_run: bool) {
             format!("journal: wrote {} (undo: {summary})", path.display())
         }
         EngineEvent::EntryRetired { path } => format!("journal: retired {}", path.display()),
-        EngineEvent::EntryExecuted { path, summary } => {
-            format!("journal: executed {} ({summary})", path.display())
-        }
-        EngineEvent::EntryFailed { path, error } => {
-            format!("journal: FAILED to undo {}: {error}", path.display())
-        }
         EngineEvent::Emergency { reason } => format!("EMERGENCY ROLLBACK: {reason}"),
         EngineEvent::ReadOnly { reason } => {
             format!("READ-ONLY at {}: {reason}", jiff::Timestamp::now())
         }
-        EngineEvent::RollbackStarted { reason, entries } => {
-            format!("rollback of {}: {reason}", crate::tui::update::entries(*entries))
-        }
-        EngineEvent::RollbackFinished { executed, failed } => {
-            format!("rollback done: {executed} executed, {failed} failed")
-        }
+        EngineEvent::Rollback(event) => rollback_line(event),
         EngineEvent::State(state) => format!("engine {state:?}"),
         EngineEvent::HealthStarted { checks, interval } => {
             // Numbered: headless samples name their check by this number.

@@ -98,14 +98,6 @@ pub enum EngineEvent {
     EntryRetired {
         path: PathBuf,
     },
-    EntryExecuted {
-        path: PathBuf,
-        summary: String,
-    },
-    EntryFailed {
-        path: PathBuf,
-        error: String,
-    },
     /// The run lost its dead man's switch Lease: it changes nothing from now on, and the
     /// watchdog undoes its entries.
     ReadOnly {
@@ -115,14 +107,9 @@ pub enum EngineEvent {
     Emergency {
         reason: String,
     },
-    RollbackStarted {
-        reason: String,
-        entries: usize,
-    },
-    RollbackFinished {
-        executed: usize,
-        failed: usize,
-    },
+    /// A rollback's events, as the rollback service reports them (started, each entry's
+    /// outcome, notes, the tally).
+    Rollback(crate::journal::rollback::Event),
     State(EngineState),
     Log(String),
     /// The health task's rows (`crate::health`), sent once before their first samples.

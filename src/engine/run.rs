@@ -14,7 +14,8 @@ use crate::cluster::ClusterOps;
 use crate::config::Config;
 use crate::deadman::{Armed, RunSwitch};
 use crate::exit;
-use crate::journal::{Depth, Filter, Journal, audit, scan_with};
+use crate::journal::Journal;
+use crate::journal::rollback::{How, Selection};
 use crate::scenarios::ctx::CtxParams;
 use crate::scenarios::{Outcome, ScenarioCtx, ScenarioError};
 
@@ -249,14 +250,8 @@ async fn run(
     } else if let Some(reason) = &emergency {
         // Every pending entry of the journal, not just this run's: that is what the key promises.
         board.phase(Phase::RollingBack);
-        if let Err(e) =
-            audit::append(journal.root(), &format!("emergency rollback (run {run_uuid})"), reason)
-        {
-            let _ = events.send(EngineEvent::Log(format!(
-                "AUDIT LOG NOT WRITTEN for the emergency rollback: {e}"
-            )));
-        }
-        undo(&ops, journal.root(), None, reason, &events).await;
+        let how = How::because(reason).audited(format!("emergency rollback (run {run_uuid})"));
+        undo(&ops, journal.root(), Selection::All, how, &events).await;
     }
     if let Some(dead_man) = dead_man {
         super::dead_man::finish(
@@ -326,15 +321,10 @@ async fn finish_scenario(
             // A scenario that passed must have retired its own entries; anything left is undone
             // now rather than left behind silently.
             if let Some(dir) = &context_dir {
-                let (_, failed) = undo(
-                    ops,
-                    journal.root(),
-                    Some(dir),
-                    "passed scenario left entries pending",
-                    events,
-                )
-                .await;
-                if failed > 0 {
+                let how = How::because("passed scenario left entries pending");
+                let tally =
+                    undo(ops, journal.root(), Selection::Context(dir.clone()), how, events).await;
+                if tally.not_undone() > 0 {
                     return ScenarioResult::Failed {
                         error: "could not undo all of its own changes".into(),
                         rolled_back: false,
@@ -354,8 +344,9 @@ async fn finish_scenario(
                     } else {
                         format!("scenario failed: {error}")
                     };
-                    let (_, failed) = undo(ops, journal.root(), Some(dir), &reason, events).await;
-                    failed == 0
+                    let how = How::because(reason);
+                    let selection = Selection::Context(dir.clone());
+                    undo(ops, journal.root(), selection, how, events).await.not_undone() == 0
                 }
                 Some(dir) => {
                     let _ = events.send(EngineEvent::Log(format!(
@@ -390,7 +381,7 @@ async fn undo_run(
         .filter_map(|p| p.parent().map(PathBuf::from))
         .collect();
     for dir in dirs {
-        undo(ops, journal.root(), Some(&dir), reason, events).await;
+        undo(ops, journal.root(), Selection::Context(dir), How::because(reason), events).await;
     }
 }
 
@@ -399,15 +390,7 @@ pub(super) fn outstanding_count(journal: &Journal, run_uuid: &str) -> usize {
 }
 
 fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
-    let filter = Filter { run_uuid: Some(run_uuid.to_string()), ..Default::default() };
-    scan_with(journal.root(), Depth::Headers)
-        .map(|tree| {
-            tree.entries()
-                .filter(|(c, e)| e.state.is_outstanding() && filter.matches(c, e))
-                .map(|(_, e)| e.path.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::journal::rollback::pending_of_run(journal.root(), run_uuid)
 }
 
 /// Acts on what the Lease keeper reports, once: a lost Lease makes the run read-only (the

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::scan::{ContextNode, EntryNode, JournalTree};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// A run uuid or a prefix of one.
     pub run_uuid: Option<String>,

@@ -25,6 +25,7 @@ pub mod live;
 pub mod lock;
 pub mod mirror;
 pub mod names;
+pub mod rollback;
 pub mod runs;
 pub mod scan;
 pub mod schedule;

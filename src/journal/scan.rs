@@ -53,6 +53,13 @@ impl EntryState {
     pub fn is_outstanding(self) -> bool {
         matches!(self, EntryState::Pending | EntryState::Failed)
     }
+
+    /// What a rollback takes: outstanding entries, and pending-named files that cannot be read
+    /// (their change may still be in the cluster; they are reported, never executed). The one
+    /// definition the engine, the TUI and `execute-rollback` select by.
+    pub fn awaits_undo(self) -> bool {
+        self.is_outstanding() || self == EntryState::Invalid
+    }
 }
 
 /// How much of each entry a scan reads.

@@ -18,6 +18,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::engine::{EngineEvent, EngineState, ScenarioResult};
+use crate::journal::executor::Outcome;
 
 /// Every metric name starts with this.
 pub const PREFIX: &str = "chaosdeck";
@@ -284,17 +285,23 @@ impl Metrics {
                 self.entries_retired.inc();
                 pending.entries.remove(path);
             }
-            EngineEvent::EntryExecuted { path, .. } => {
-                self.entries_executed.inc();
-                pending.entries.remove(path);
-            }
-            EngineEvent::EntryFailed { .. } => {
-                self.entries_failed.inc();
-            }
-            EngineEvent::RollbackStarted { .. } => pending.rollback = Some(Instant::now()),
-            EngineEvent::RollbackFinished { .. } => {
-                if let Some(started) = pending.rollback.take() {
-                    self.rollback_duration.observe(started.elapsed().as_secs_f64());
+            EngineEvent::Rollback(event) => {
+                use crate::journal::rollback::Event;
+                match event {
+                    Event::Entry(out) if matches!(out.outcome, Outcome::Executed { .. }) => {
+                        self.entries_executed.inc();
+                        pending.entries.remove(&out.path);
+                    }
+                    Event::Entry(out) if out.outcome.left_outstanding() => {
+                        self.entries_failed.inc();
+                    }
+                    Event::Started { .. } => pending.rollback = Some(Instant::now()),
+                    Event::Finished(_) => {
+                        if let Some(started) = pending.rollback.take() {
+                            self.rollback_duration.observe(started.elapsed().as_secs_f64());
+                        }
+                    }
+                    _ => {}
                 }
             }
             EngineEvent::State(state) => {

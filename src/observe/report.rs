@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::engine::{EngineEvent, RunSummary, ScenarioResult};
+use crate::journal::executor::Outcome;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -172,28 +173,34 @@ impl Recorder {
                 });
             }
             EngineEvent::EntryRetired { path } => self.fate(path, "retired", None),
-            EngineEvent::EntryExecuted { path, summary } => {
-                self.fate(path, "executed", Some(summary.clone()))
-            }
-            EngineEvent::EntryFailed { path, error } => {
-                self.fate(path, "failed", Some(error.clone()))
-            }
-            EngineEvent::RollbackStarted { reason, entries } => {
-                r.rollbacks.push(RollbackReport {
-                    reason: reason.clone(),
-                    entries: *entries,
-                    executed: 0,
-                    failed: 0,
-                    duration_secs: None,
-                });
-                self.rollback_started = Some(Instant::now());
-            }
-            EngineEvent::RollbackFinished { executed, failed } => {
-                if let Some(last) = r.rollbacks.last_mut() {
-                    last.executed = *executed;
-                    last.failed = *failed;
-                    last.duration_secs =
-                        self.rollback_started.take().map(|t| t.elapsed().as_secs_f64());
+            EngineEvent::Rollback(event) => {
+                use crate::journal::rollback::Event;
+                match event {
+                    Event::Entry(out) if matches!(out.outcome, Outcome::Executed { .. }) => {
+                        self.fate(&out.path, "executed", Some(out.summary.clone()))
+                    }
+                    Event::Entry(out) if out.outcome.left_outstanding() => {
+                        self.fate(&out.path, "failed", Some(out.line()))
+                    }
+                    Event::Started { reason, entries } => {
+                        r.rollbacks.push(RollbackReport {
+                            reason: reason.clone(),
+                            entries: *entries,
+                            executed: 0,
+                            failed: 0,
+                            duration_secs: None,
+                        });
+                        self.rollback_started = Some(Instant::now());
+                    }
+                    Event::Finished(tally) => {
+                        if let Some(last) = r.rollbacks.last_mut() {
+                            last.executed = tally.executed;
+                            last.failed = tally.not_undone();
+                            last.duration_secs =
+                                self.rollback_started.take().map(|t| t.elapsed().as_secs_f64());
+                        }
+                    }
+                    _ => {}
                 }
             }
             EngineEvent::RunFinished { exit_code, .. } => {

@@ -12,14 +12,14 @@ use tokio::sync::mpsc;
 
 use crate::cluster::ClusterOps;
 use crate::engine::{EngineCommand, EngineEvent};
-use crate::journal::executor::{self, ExecuteOptions, Outcome, Tally};
 use crate::journal::lock::DEFAULT_PATIENCE;
+use crate::journal::rollback::{self, Event as RollbackEvent, How, Selection};
 use crate::journal::scan::JournalTree;
 use crate::journal::state::Marked;
-use crate::journal::{Depth, Filter, audit, scan, scan_with, state};
+use crate::journal::{Depth, scan_with, state};
 
 use super::app::{App, Effect, Inspected};
-use super::update::{apply_event, handle_key, on_scanned};
+use super::update::{apply_event, apply_rollback, handle_key, on_scanned};
 
 /// What the UI is attached to.
 pub struct Session {
@@ -36,12 +36,8 @@ enum Internal {
     FsChanged,
     Inspected(Inspected),
     Log(String),
-    /// A rollback from `x`/`!` started: how many entries it will go through.
-    RollbackStarted(usize),
-    /// One entry of it finished; `true` when it left the entry outstanding.
-    RollbackStep(bool),
-    /// A rollback from `x`/`!` ended: how many entries it could not undo.
-    RollbackDone(usize),
+    /// An event of a rollback `x` or `!` started (the rollback service's, as the engine's).
+    Rollback(RollbackEvent),
     Done,
 }
 
@@ -114,20 +110,10 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                     app.push_log(line);
                     dirty = true;
                 }
-                Some(Internal::RollbackStarted(total)) => {
-                    app.rollback = Some(super::app::RollbackProgress::new(total));
-                    dirty = true;
-                }
-                Some(Internal::RollbackStep(failed)) => {
-                    if let Some(p) = app.rollback.as_mut() {
-                        if failed { p.failed += 1 } else { p.executed += 1 }
+                Some(Internal::Rollback(event)) => {
+                    if apply_rollback(&mut app, &event) {
+                        fs_dirty = true;
                     }
-                    dirty = true;
-                }
-                Some(Internal::RollbackDone(not_undone)) => {
-                    app.rollback = None;
-                    app.not_undone = not_undone;
-                    fs_dirty = true;
                     dirty = true;
                 }
                 Some(Internal::Done) => {
@@ -246,100 +232,52 @@ fn perform(
                 let _ = tx.send(Internal::Done);
             });
         }
-        Effect::Execute(paths) => spawn_execute(journal, ops, Some(paths), tx, app),
+        Effect::Execute(paths) => {
+            let how = How::because("the operator's x");
+            spawn_execute(journal, ops, Selection::Paths(paths), how, tx);
+        }
         Effect::EmergencyAll { reason } => {
-            if let Err(e) = audit::append(journal, "emergency rollback (inspect)", &reason) {
-                // Undoing chaos goes ahead regardless; the missing record is said out loud.
-                app.push_log(format!("AUDIT LOG NOT WRITTEN for the emergency rollback: {e}"));
-            }
-            spawn_execute(journal, ops, None, tx, app);
+            let how = How::because(reason).audited("emergency rollback (inspect)");
+            spawn_execute(journal, ops, Selection::All, how, tx);
         }
     }
 }
 
-/// Undoes `paths` (or every outstanding entry) newest first on a task, reporting each one.
+/// Undoes what `selection` takes, newest first, on a task, through the rollback service; its
+/// events come back as the engine's do. Without a cluster connection, what needs none is still
+/// reported and the rest is said not attempted.
 fn spawn_execute(
     journal: &Path,
     ops: Option<&Arc<ClusterOps>>,
-    paths: Option<Vec<PathBuf>>,
+    selection: Selection,
+    how: How,
     tx: &mpsc::UnboundedSender<Internal>,
-    app: &mut App,
 ) {
-    let Some(ops) = ops.cloned() else {
-        app.push_log(
-            "no cluster connection: start `chaosdeck inspect` with --kubeconfig to undo entries",
-        );
-        // Still say which of them could not be undone even with a cluster.
-        let invalid: Vec<String> = app
-            .tree
-            .entries()
-            .filter(|(_, e)| e.state == crate::journal::EntryState::Invalid)
-            .filter(|(_, e)| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
-            .map(|(_, e)| e.file_name.clone())
-            .collect();
-        if !invalid.is_empty() {
-            app.push_log(format!(
-                "{} invalid entr{} cannot be undone by chaosdeck at all: {}",
-                invalid.len(),
-                if invalid.len() == 1 { "y" } else { "ies" },
-                invalid.join(", ")
-            ));
-        }
-        return;
-    };
     let root = journal.to_path_buf();
+    let ops = ops.cloned();
     let tx = tx.clone();
     tokio::spawn(async move {
-        let tree = match tokio::task::spawn_blocking(move || scan(&root)).await {
-            Ok(Ok(tree)) => tree,
-            Ok(Err(e)) => {
-                let _ = tx.send(Internal::Log(format!("cannot read the journal: {e}")));
-                return;
-            }
-            Err(e) => {
-                let _ = tx.send(Internal::Log(format!("journal scan task failed: {e}")));
-                return;
-            }
-        };
-        let selected: Vec<_> = executor::select(&tree, &Filter::default())
-            .into_iter()
-            .filter(|e| paths.as_ref().is_none_or(|p| p.contains(&e.path)))
-            .collect();
-        let _ = tx.send(Internal::Log(format!(
-            "undoing {}, newest first",
-            super::update::entries(selected.len())
-        )));
-        let _ = tx.send(Internal::RollbackStarted(selected.len()));
-        let outcomes = executor::execute(&ops, &selected, ExecuteOptions::default(), |out| {
-            let line = match &out.outcome {
-                Outcome::Executed { .. } => format!("executed {} ({})", out.file_name, out.summary),
-                Outcome::Failed { error } => format!("FAILED {}: {error}", out.file_name),
-                Outcome::Invalid { reason } => {
-                    format!("INVALID {} (not executed, still pending): {reason}", out.file_name)
+        let selected =
+            match tokio::task::spawn_blocking(move || rollback::select(&root, selection)).await {
+                Ok(Ok(selected)) => selected,
+                Ok(Err(e)) => {
+                    let _ = tx.send(Internal::Log(format!("cannot read the journal: {e}")));
+                    return;
                 }
-                Outcome::NotAttempted { reason } => {
-                    format!("NOT ATTEMPTED {}: {reason}", out.file_name)
+                Err(e) => {
+                    let _ = tx.send(Internal::Log(format!("journal scan task failed: {e}")));
+                    return;
                 }
-                Outcome::Blocked { reason } => format!("BLOCKED {}: {reason}", out.file_name),
-                Outcome::Skipped { reason, .. } => format!("skipped {}: {reason}", out.file_name),
-                Outcome::Refused { reason } => format!("REFUSED {}: {reason}", out.file_name),
-                Outcome::Planned { .. } => return,
             };
-            let _ = tx.send(Internal::Log(line));
-            let _ = tx.send(Internal::RollbackStep(out.outcome.left_outstanding()));
-            let _ = tx.send(Internal::Done);
+        let target = ops.as_deref().ok_or(NO_CLUSTER);
+        rollback::undo(target, &selected, &how, |event| {
+            let _ = tx.send(Internal::Rollback(event));
         })
         .await;
-        let tally = Tally::of(&outcomes);
-        let mut line = format!("undo done: {}", tally.line());
-        if tally.not_undone() > 0 {
-            line.push_str(&format!(
-                " — {} entr{} could NOT be undone and stay pending",
-                tally.not_undone(),
-                if tally.not_undone() == 1 { "y" } else { "ies" }
-            ));
-        }
-        let _ = tx.send(Internal::Log(line));
-        let _ = tx.send(Internal::RollbackDone(tally.not_undone()));
+        let _ = tx.send(Internal::Done);
     });
 }
+
+/// Why `x`/`!` in `inspect` without a cluster connection undo nothing.
+const NO_CLUSTER: &str =
+    "no cluster connection: start `chaosdeck inspect` with --kubeconfig to undo entries";

@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use crate::journal::rollback::Event as RollbackEvent;
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
 
 use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
@@ -159,7 +160,9 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
     let line = |e: &EntryNode| if execute { e.summary() } else { e.left_as_is() };
     let (what, paths, lines): (String, Vec<_>, Vec<String>) = if let Some(e) = app.selected_entry()
     {
-        if !e.state.is_outstanding() {
+        // An invalid file is outstanding work like any other: `x` reports it (it is never
+        // executed) as `execute-rollback` does; `m` records that it was undone by hand.
+        if !e.state.awaits_undo() {
             app.push_log(format!("{} is {}: nothing to do", e.file_name, e.state.as_str()));
             return;
         }
@@ -227,7 +230,7 @@ fn newest_first_outstanding<'t>(
     contexts: impl Iterator<Item = &'t ContextNode>,
 ) -> Vec<&'t EntryNode> {
     let mut pending: Vec<&EntryNode> =
-        contexts.flat_map(|c| c.entries.iter()).filter(|e| e.state.is_outstanding()).collect();
+        contexts.flat_map(|c| c.entries.iter()).filter(|e| e.state.awaits_undo()).collect();
     pending.sort_by(|a, b| (b.name.ts_ns, &b.file_name).cmp(&(a.name.ts_ns, &a.file_name)));
     pending
 }
@@ -370,20 +373,6 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.push_log(format!("retired {}", file_name(path)));
             true
         }
-        EngineEvent::EntryExecuted { path, summary } => {
-            if let Some(p) = app.rollback.as_mut() {
-                p.executed += 1;
-            }
-            app.push_log(format!("executed {} ({summary})", file_name(path)));
-            true
-        }
-        EngineEvent::EntryFailed { path, error } => {
-            if let Some(p) = app.rollback.as_mut() {
-                p.failed += 1;
-            }
-            app.push_log(format!("FAILED {}: {error}", file_name(path)));
-            true
-        }
         EngineEvent::Emergency { reason } => {
             app.push_log(format!("EMERGENCY ROLLBACK: {reason}"));
             false
@@ -393,25 +382,7 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.read_only = Some(reason.clone());
             false
         }
-        EngineEvent::RollbackStarted { reason, entries: n } => {
-            app.rollback = Some(super::app::RollbackProgress::new(*n));
-            app.push_log(format!("rollback of {}: {reason}", entries(*n)));
-            false
-        }
-        EngineEvent::RollbackFinished { executed, failed } => {
-            app.rollback = None;
-            // The engine counts as failed everything it could not undo (invalid entries and
-            // entries not attempted included).
-            app.not_undone = *failed;
-            if *failed > 0 {
-                app.push_log(format!(
-                    "rollback done: {executed} executed, {failed} could NOT be undone (still pending)"
-                ));
-            } else {
-                app.push_log(format!("rollback done: {executed} executed, all undone"));
-            }
-            true
-        }
+        EngineEvent::Rollback(event) => apply_rollback(app, event),
         EngineEvent::State(state) => {
             app.engine_state = Some(*state);
             false
@@ -442,6 +413,49 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             if app.quit_when_finished {
                 app.quit = true;
             }
+            true
+        }
+    }
+}
+
+/// Folds one event of a rollback (the engine's, or one `x`/`!` started) into the state; true
+/// when the journal should be rescanned.
+pub fn apply_rollback(app: &mut App, event: &RollbackEvent) -> bool {
+    match event {
+        RollbackEvent::Started { reason, entries: n } => {
+            app.rollback = Some(super::app::RollbackProgress::new(*n));
+            app.push_log(format!("rollback of {}: {reason}", entries(*n)));
+            false
+        }
+        RollbackEvent::Entry(out) => {
+            if let Some(p) = app.rollback.as_mut() {
+                if out.outcome.left_outstanding() { p.failed += 1 } else { p.executed += 1 }
+            }
+            app.push_log(out.line());
+            true
+        }
+        RollbackEvent::Note(note) => {
+            app.push_log(note.clone());
+            false
+        }
+        RollbackEvent::Finished(tally) => {
+            app.rollback = None;
+            // Not undone: failed, invalid, not attempted, blocked, refused. A Krkn file left to
+            // Krkn is said apart: chaosdeck never tried it.
+            app.not_undone = tally.not_undone();
+            let mut line = format!("rollback done: {}", tally.line());
+            if tally.not_undone() > 0 {
+                line.push_str(&format!(
+                    " — {} could NOT be undone (still pending)",
+                    tally.not_undone()
+                ));
+            } else if tally.skipped_pending == 0 {
+                line.push_str(" — all undone");
+            }
+            if tally.skipped_pending > 0 {
+                line.push_str(&format!(" — {} left to Krkn (pending)", tally.skipped_pending));
+            }
+            app.push_log(line);
             true
         }
     }

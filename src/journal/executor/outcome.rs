@@ -55,6 +55,46 @@ pub struct EntryOutcome {
     pub outcome: Outcome,
 }
 
+impl EntryOutcome {
+    /// The outcome in words, the same everywhere: a head (`FAILED    <file>  <undo>`) and the
+    /// lines that say why (empty when there is nothing more to say).
+    pub fn lines(&self) -> (String, Vec<String>) {
+        let (file, what) = (&self.file_name, &self.summary);
+        match &self.outcome {
+            Outcome::Executed { notes } if notes.is_empty() => {
+                (format!("executed  {file}  {what}"), vec![])
+            }
+            Outcome::Executed { notes } => {
+                (format!("executed  {file}  {what}  ({})", notes.join("; ")), vec![])
+            }
+            Outcome::Failed { error } => (format!("FAILED    {file}  {what}"), vec![error.clone()]),
+            Outcome::Invalid { reason } => (
+                format!("INVALID   {file}  not executed, still pending: {reason}"),
+                vec![format!(
+                    "fix the file (`chaosdeck show {}`), or undo its change by hand and mark it \
+                     executed",
+                    crate::journal::kubectl::shell_word(&self.path.to_string_lossy())
+                )],
+            ),
+            Outcome::NotAttempted { reason } => {
+                (format!("NOT DONE  {file}  {what}"), vec![reason.clone()])
+            }
+            Outcome::Blocked { reason } => {
+                (format!("BLOCKED   {file}  {what}"), vec![reason.clone()])
+            }
+            Outcome::Skipped { reason, .. } => (format!("skipped   {file}  {reason}"), vec![]),
+            Outcome::Refused { reason } => (format!("REFUSED   {file}  {reason}"), vec![]),
+            Outcome::Planned { steps } => (format!("would undo {file}  {what}"), steps.clone()),
+        }
+    }
+
+    /// [`EntryOutcome::lines`] as one line, for logs and the TUI.
+    pub fn line(&self) -> String {
+        let (head, why) = self.lines();
+        if why.is_empty() { head } else { format!("{head}: {}", why.join("; ")) }
+    }
+}
+
 /// How a batch of outcomes adds up; the one account the CLI, the engine and the TUI print.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {

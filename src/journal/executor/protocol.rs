@@ -44,11 +44,26 @@ pub(super) async fn execute_locked(
         node.name.clone(),
         &mut Liveness::default(),
     );
-    let made_on = match &fresh.body {
+    undo_fresh(ops, trust, lock, &node.path, &fresh.body, |k| krkn_reason(node, k)).await
+}
+
+/// The protocol from the trust checks on, for an entry body read under the lock: the cluster
+/// it was made on, admission of every action, the watchdog's word, apply, mark, retire the
+/// mirror. The one sequence every undo of one entry runs, a scenario's revert of its own change
+/// included.
+async fn undo_fresh(
+    ops: &ClusterOps,
+    trust: &MirrorTrust,
+    lock: &ContextLock,
+    path: &Path,
+    body: &EntryBody,
+    krkn_skip: impl FnOnce(&krkn::KrknSummary) -> String,
+) -> Outcome {
+    let made_on = match body {
         EntryBody::Chaosdeck(entry) => entry.cluster.as_ref(),
         _ => None,
     };
-    let would_apply = match &fresh.body {
+    let would_apply = match body {
         EntryBody::Chaosdeck(_) => true,
         EntryBody::Krkn(k) => k.plan.is_executable(),
         _ => false,
@@ -56,19 +71,19 @@ pub(super) async fn execute_locked(
     if would_apply && let Err(reason) = ops.admits(made_on) {
         return Outcome::Refused { reason };
     }
-    if let EntryBody::Chaosdeck(entry) = &fresh.body
+    if let EntryBody::Chaosdeck(entry) = body
         && let Err(reason) = admit_all(&entry.undo, Author::Chaosdeck, ops.protected())
     {
         return Outcome::Refused { reason };
     }
     // The watchdog may have undone it already (the dead man's switch): say who, do not redo.
     let mut notes = Vec::new();
-    if let EntryBody::Chaosdeck(entry) = &fresh.body
+    if let EntryBody::Chaosdeck(entry) = body
         && let Some(mirror) = &entry.mirror
     {
         match crate::journal::mirror::undone_by(ops, trust, mirror).await {
             MirrorSays::Undone(undone) => {
-                return match lock.mark_undone_elsewhere(&node.path, &undone) {
+                return match lock.mark_undone_elsewhere(path, &undone) {
                     Ok(_) => {
                         let mut notes =
                             vec![format!("undone by {} at {} (its mirror)", undone.by, undone.at)];
@@ -77,7 +92,7 @@ pub(super) async fn execute_locked(
                         }
                         Outcome::Executed { notes }
                     }
-                    Err(e) => failed(lock, &node.path, e.to_string()),
+                    Err(e) => failed(lock, path, e.to_string()),
                 };
             }
             MirrorSays::Unverified { claimed, why } => notes.push(format!(
@@ -87,7 +102,7 @@ pub(super) async fn execute_locked(
             MirrorSays::Nothing => {}
         }
     }
-    let applied = match &fresh.body {
+    let applied = match body {
         EntryBody::Chaosdeck(entry) => apply_entry(ops, entry).await,
         // Krkn's plan is resolved into the same generic actions (plus what the look-ups found)
         // and applied by the same loop as chaosdeck's own entries; the rename to `.py.executed`
@@ -101,7 +116,7 @@ pub(super) async fn execute_locked(
             apply_actions(ops, &resolved.actions, resolved.notes, resolved.errors).await
         }
         EntryBody::Krkn(k) => {
-            return Outcome::Skipped { reason: krkn_reason(node, k), still_pending: true };
+            return Outcome::Skipped { reason: krkn_skip(k), still_pending: true };
         }
         EntryBody::Listed(_) => {
             return Outcome::Failed {
@@ -110,13 +125,13 @@ pub(super) async fn execute_locked(
         }
         EntryBody::Invalid(reason) => return Outcome::Invalid { reason: reason.clone() },
     };
-    let mirror = match &fresh.body {
+    let mirror = match body {
         EntryBody::Chaosdeck(entry) => entry.mirror.clone(),
         _ => None,
     };
     match applied {
         // Synced with the rest of its context's batch (see [`Batches`]).
-        Ok(found) => match lock.mark_executed_unsynced(&node.path) {
+        Ok(found) => match lock.mark_executed_unsynced(path) {
             Ok(Marked::Renamed) => {
                 notes.extend(found);
                 if let Some(mirror) = &mirror
@@ -129,10 +144,10 @@ pub(super) async fn execute_locked(
             Ok(Marked::AlreadyExecuted) => Outcome::Failed {
                 error: "internal: the entry disappeared while its context was locked".into(),
             },
-            Err(e) => failed(lock, &node.path, format!("undone in the cluster, but {e}")),
+            Err(e) => failed(lock, path, format!("undone in the cluster, but {e}")),
         },
         Err(Unapplied::Refused(reason)) => Outcome::Refused { reason },
-        Err(Unapplied::Failed(error)) => failed(lock, &node.path, error),
+        Err(Unapplied::Failed(error)) => failed(lock, path, error),
     }
 }
 
@@ -163,9 +178,11 @@ fn failed(lock: &ContextLock, pending: &Path, error: String) -> Outcome {
     }
 }
 
-/// A scenario undoing its own change on normal completion: the same actions, under the
-/// context lock, and the entry retired (renamed `.executed`) only after they all succeeded. An
-/// entry another process already executed is left as it is.
+/// A scenario undoing its own change on normal completion: the entry as the scenario wrote it,
+/// through the same protocol as every other undo ([`undo_fresh`]: cluster, admission, the
+/// watchdog's word, apply, mark, mirror) under the context lock, and retired (renamed
+/// `.executed`, synced) only after every action succeeded. An entry another process already
+/// executed is left as it is. `Err` is why the change may still be in the cluster.
 pub async fn revert_own(
     ops: &ClusterOps,
     pending: &Path,
@@ -178,20 +195,29 @@ pub async fn revert_own(
     if !lock.still_pending(pending).map_err(|e| e.to_string())? {
         return Ok(vec![format!("{} was already executed by another process", pending.display())]);
     }
-    // A failure is recorded like the executor's, so the entry lists as failed, not pending,
-    // when nothing rolls it back afterwards (auto_rollback off).
-    let record = |error: String| match lock.record_failure(pending, &error) {
-        Ok(_) => error,
-        Err(e) => format!("{error}; and {e}"),
-    };
-    let mut notes = apply_entry(ops, entry).await.map_err(|e| record(e.to_string()))?;
-    lock.mark_executed(pending).map_err(|e| record(format!("undone in the cluster, but {e}")))?;
-    if let Some(mirror) = &entry.mirror
-        && let Err(e) = crate::journal::mirror::retire(ops, mirror).await
-    {
-        notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
+    let body = EntryBody::Chaosdeck(Box::new(entry.clone()));
+    let outcome =
+        undo_fresh(ops, &MirrorTrust::new(), &lock, pending, &body, |_| String::new()).await;
+    match outcome {
+        Outcome::Executed { mut notes } => {
+            if let Err(e) = lock.sync() {
+                notes.push(format!(
+                    "marked executed, but {} could not be synced ({e}): after a power loss it \
+                     may list as pending again, and undoing it again is harmless",
+                    dir.display()
+                ));
+            }
+            Ok(notes)
+        }
+        // Refused before any request: recorded like a failure, so the entry lists as failed
+        // (not pending) with the reason when nothing rolls it back afterwards.
+        Outcome::Refused { reason } => Err(match lock.record_failure(pending, &reason) {
+            Ok(_) => reason,
+            Err(e) => format!("{reason}; and {e}"),
+        }),
+        Outcome::Failed { error } => Err(error),
+        other => Err(format!("not undone: {other:?}")),
     }
-    Ok(notes)
 }
 
 /// Whether every action of a chaosdeck entry may be applied, `protected` staying out of

@@ -1,7 +1,7 @@
 //! Which entries a rollback takes, in which order.
 
 use super::super::filter::Filter;
-use super::super::scan::{self, EntryNode, EntryState, JournalTree};
+use super::super::scan::{self, EntryNode, JournalTree};
 
 /// Outstanding entries of `tree` that `filter` selects, newest first (LIFO). Invalid
 /// pending-named files are selected too: they are outstanding work, reported as such.
@@ -12,7 +12,7 @@ use super::super::scan::{self, EntryNode, EntryState, JournalTree};
 pub fn select<'t>(tree: &'t JournalTree, filter: &Filter) -> Vec<&'t EntryNode> {
     let mut chosen: Vec<(&scan::ContextNode, &EntryNode)> = tree
         .entries()
-        .filter(|(_, e)| e.state.is_outstanding() || e.state == EntryState::Invalid)
+        .filter(|(_, e)| e.state.awaits_undo())
         .filter(|(c, e)| filter.matches(c, e))
         .collect();
     chosen.sort_by(|(ca, a), (cb, b)| {
