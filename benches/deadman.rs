@@ -138,7 +138,7 @@ const CHILD_ENV: &str = "CHAOSDECK_BENCH_OPERATOR";
 /// waits to be killed.
 async fn operator(kubeconfig: PathBuf) {
     use chaosdeck::scenarios::ctx::CtxParams;
-    use chaosdeck::scenarios::needs::CONFIGMAP;
+    use chaosdeck::scenarios::needs::{CONFIGMAP, Forward};
     use chaosdeck::scenarios::{Need, Op, ScenarioCtx};
     let client = client(&kubeconfig).await;
     let switch = chaosdeck::config::DeadManSwitch {
@@ -173,7 +173,7 @@ async fn operator(kubeconfig: PathBuf) {
         allow_protected: false,
         events: std::sync::Arc::new(|_| {}),
         paused,
-        needs: vec![Need::new(Op::Create, CONFIGMAP, Some("payments"))],
+        needs: vec![Need::new(Op::Change(Forward::Create), CONFIGMAP, Some("payments"))],
         armed: Some(run.armed.clone()),
     });
     for i in 0..PODS {

@@ -9,7 +9,7 @@ use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::{EntryState, Journal, scan};
 use chaosdeck::sandbox::{Sandbox, SandboxOptions};
 use chaosdeck::scenarios::ctx::CtxParams;
-use chaosdeck::scenarios::needs::POD;
+use chaosdeck::scenarios::needs::{Forward, POD};
 use chaosdeck::scenarios::{Need, Op, ScenarioCtx, ScenarioError};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
@@ -43,7 +43,11 @@ fn pod(ns: &str, name: &str) -> serde_json::Value {
 async fn an_undeclared_operation_is_refused_before_any_entry_or_request() {
     let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let ctx = ctx(&sandbox, tmp.path(), vec![Need::new(Op::Create, POD, Some("default"))]);
+    let ctx = ctx(
+        &sandbox,
+        tmp.path(),
+        vec![Need::new(Op::Change(Forward::Create), POD, Some("default"))],
+    );
 
     let err = ctx.create("hog", pod("shop", "undeclared")).await.unwrap_err();
     assert!(
@@ -68,7 +72,11 @@ async fn a_create_refused_with_already_exists_is_retired_as_not_applied() {
     let pods: kube::Api<Pod> = kube::Api::namespaced(sandbox.client().unwrap(), "default");
     let theirs: Pod = serde_json::from_value(pod("default", "taken")).unwrap();
     let theirs = pods.create(&Default::default(), &theirs).await.unwrap();
-    let ctx = ctx(&sandbox, tmp.path(), vec![Need::new(Op::Create, POD, Some("default"))]);
+    let ctx = ctx(
+        &sandbox,
+        tmp.path(),
+        vec![Need::new(Op::Change(Forward::Create), POD, Some("default"))],
+    );
 
     let err = ctx.create("hog", pod("default", "taken")).await.unwrap_err();
     assert!(err.to_string().contains("already exists (HTTP 409 AlreadyExists)"), "{err}");

@@ -12,8 +12,13 @@ use serde_json::Value;
 use super::entry::{ENTRY_LABEL, UndoAction, object_ref_of};
 use crate::refs::ProtectedNamespaces;
 
-/// A forward operation a scenario performs through its context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A forward operation a scenario performs through its context: the kind of a change, and of
+/// the undo that reverses it. Everything that differs by kind and is not about one object's
+/// fields is answered here by an exhaustive match, so a new kind does not compile until each
+/// answer is given: which undo reverses it ([`Forward::of_undo`]), the requests it and its undo
+/// send ([`Forward::verbs`], [`Forward::undo_verbs`]: the permissions a scenario declares and
+/// the rollback role grants), and its name in a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Forward {
     /// Creates an object; undone by deleting exactly it.
     Create,
@@ -23,6 +28,49 @@ pub enum Forward {
     AddListItem,
     /// Deletes an object; undone by re-creating it from its snapshot.
     Delete,
+}
+
+impl Forward {
+    /// The change `action` reverses.
+    pub fn of_undo(action: &UndoAction) -> Forward {
+        match action {
+            UndoAction::Delete { .. } => Forward::Create,
+            UndoAction::Patch { .. } => Forward::Patch,
+            UndoAction::RemoveListItem { .. } => Forward::AddListItem,
+            UndoAction::Create { .. } => Forward::Delete,
+        }
+    }
+
+    /// The requests the change sends, by verb.
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Forward::Create => &["create"],
+            Forward::Patch => &["patch"],
+            // Read the list, then append to it with a test-guarded JSON patch.
+            Forward::AddListItem => &["get", "patch"],
+            Forward::Delete => &["delete"],
+        }
+    }
+
+    /// The requests its undo sends (the executor's `apply`), by verb.
+    pub fn undo_verbs(self) -> &'static [&'static str] {
+        match self {
+            // Read for the uid or label check, then delete exactly that object.
+            Forward::Create => &["get", "delete"],
+            Forward::Patch | Forward::AddListItem => &["get", "patch"],
+            Forward::Delete => &["create", "get"],
+        }
+    }
+
+    /// What its undo does, as a refusal says it: "an undo may not <word> v1 Pod".
+    fn undo_word(self) -> &'static str {
+        match self {
+            Forward::Create => "delete",
+            Forward::Patch => "patch",
+            Forward::AddListItem => "remove a list item of",
+            Forward::Delete => "re-create",
+        }
+    }
 }
 
 /// One change chaos makes: the operation, the kind, and for patches and list items the
@@ -106,12 +154,8 @@ pub fn admit(
             target.display()
         ));
     }
-    let (forward, what) = match action {
-        UndoAction::Delete { .. } => (Forward::Create, "delete"),
-        UndoAction::Patch { .. } => (Forward::Patch, "patch"),
-        UndoAction::RemoveListItem { .. } => (Forward::AddListItem, "remove a list item of"),
-        UndoAction::Create { .. } => (Forward::Delete, "re-create"),
-    };
+    let forward = Forward::of_undo(action);
+    let what = forward.undo_word();
     let Some(change) = reversible(forward, &target.api_version, &target.kind) else {
         return Err(format!(
             "an undo may not {what} {} {}: no scenario makes the change that would undo",

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
-use super::needs::{NETWORKPOLICY, Need, Op};
+use super::needs::{Forward, NETWORKPOLICY, Need, Op};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 
@@ -82,7 +82,7 @@ impl ScenarioPlan for Plan {
     }
 
     fn needs(&self) -> Vec<Need> {
-        vec![Need::new(Op::Create, NETWORKPOLICY, Some(&self.0.namespace))]
+        vec![Need::new(Op::Change(Forward::Create), NETWORKPOLICY, Some(&self.0.namespace))]
     }
 
     fn health_targets(&self) -> Vec<crate::health::Target> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::file::{KrknOnly, invalid, load_yaml, parse_duration};
 use super::names::random_name;
-use super::needs::{Need, Op, POD};
+use super::needs::{Forward, Need, Op, POD};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 
@@ -249,7 +249,10 @@ impl ScenarioPlan for Plan {
     }
 
     fn needs(&self) -> Vec<Need> {
-        self.0.iter().map(|a| Need::new(Op::Create, POD, Some(&a.namespace))).collect()
+        self.0
+            .iter()
+            .map(|a| Need::new(Op::Change(Forward::Create), POD, Some(&a.namespace)))
+            .collect()
     }
 
     fn health_targets(&self) -> Vec<crate::health::Target> {

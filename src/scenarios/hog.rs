@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
-use super::needs::{NODE, Need, Op, POD};
+use super::needs::{Forward, NODE, Need, Op, POD};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::{ConfigError, bounds};
 
@@ -203,7 +203,8 @@ impl ScenarioPlan for Plan {
     }
 
     fn needs(&self) -> Vec<Need> {
-        let mut needs = vec![Need::new(Op::Create, POD, Some(&self.spec.namespace))];
+        let mut needs =
+            vec![Need::new(Op::Change(Forward::Create), POD, Some(&self.spec.namespace))];
         if self.spec.node_name.as_deref().is_none_or(str::is_empty) {
             needs.push(Need::new(Op::List, NODE, None));
         }

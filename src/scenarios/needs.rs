@@ -9,7 +9,7 @@
 //! is not declared, so a scenario cannot send a request the preflight did not ask about.
 
 use crate::cluster::access::Permission;
-use crate::journal::admissible::Forward;
+pub use crate::journal::admissible::Forward;
 
 /// The operations of the scenario context, one per request shape it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,14 +18,9 @@ pub enum Op {
     Get,
     /// `list` a kind (in a namespace, or everywhere).
     List,
-    /// `create`; the entry deletes it (`get` for the label check, `delete`).
-    Create,
-    /// Merge `patch`; the entry patches back (`get` + `patch`).
-    Patch,
-    /// `get` then JSON `patch` adding a list item; the entry removes it (`get` + `patch`).
-    AddListItem,
-    /// `delete`; when a snapshot is kept the entry re-creates it (`create` + `get`).
-    Delete,
+    /// A change chaos makes, written to the journal first; its requests and its undo's are
+    /// [`Forward`]'s, which every undo kind names ([`Forward::of_undo`]).
+    Change(Forward),
     /// `create` on the `eviction` subresource of pods; no entry.
     Evict,
 }
@@ -35,11 +30,18 @@ impl Op {
     /// (`journal::admissible`); `None` for reads and evictions (no entry).
     pub fn forward(self) -> Option<Forward> {
         match self {
-            Op::Create => Some(Forward::Create),
-            Op::Patch => Some(Forward::Patch),
-            Op::AddListItem => Some(Forward::AddListItem),
-            Op::Delete => Some(Forward::Delete),
+            Op::Change(forward) => Some(forward),
             Op::Get | Op::List | Op::Evict => None,
+        }
+    }
+}
+
+/// The operation as a refusal names it: `Create`, `List`, `Evict`.
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Change(forward) => write!(f, "{forward:?}"),
+            other => write!(f, "{other:?}"),
         }
     }
 }
@@ -84,10 +86,7 @@ impl Need {
         match self.op {
             Op::Get => vec![on("get")],
             Op::List => vec![on("list")],
-            Op::Create => vec![on("create")],
-            Op::Patch => vec![on("patch")],
-            Op::AddListItem => vec![on("get"), on("patch")],
-            Op::Delete => vec![on("delete")],
+            Op::Change(forward) => forward.verbs().iter().map(|verb| on(verb)).collect(),
             Op::Evict => vec![on("create").on_subresource("eviction")],
         }
     }
@@ -98,9 +97,7 @@ impl Need {
             |verb| Permission::on(verb, self.api_version, self.kind, self.namespace.as_deref());
         match self.op {
             Op::Get | Op::List | Op::Evict => vec![],
-            Op::Create => vec![on("get"), on("delete")],
-            Op::Patch | Op::AddListItem => vec![on("get"), on("patch")],
-            Op::Delete => vec![on("create"), on("get")],
+            Op::Change(forward) => forward.undo_verbs().iter().map(|verb| on(verb)).collect(),
         }
     }
 
@@ -171,9 +168,8 @@ mod tests {
         let mut rollback = undo_permissions();
         let (verb, (v, k)) = RECREATE_PERMISSION;
         rollback.push(Permission::on(verb, v, k, None));
-        let ops = [Op::Create, Op::Patch, Op::AddListItem, Op::Delete];
         for change in REVERSIBLE {
-            let op = ops.into_iter().find(|o| o.forward() == Some(change.forward)).unwrap();
+            let op = Op::Change(change.forward);
             let kind: (&'static str, &'static str) = (change.api_version, change.kind);
             for p in Need::new(op, kind, None).undo() {
                 assert!(rollback.iter().any(|r| r.covers(&p)), "{p} missing for rollback");
@@ -183,10 +179,15 @@ mod tests {
 
     #[test]
     fn a_namespaced_need_is_allowed_only_in_its_namespace() {
-        let need = Need::new(Op::Create, POD, Some("demo"));
-        assert!(need.allows(Op::Create, "v1", "Pod", Some("demo")));
-        assert!(!need.allows(Op::Create, "v1", "Pod", Some("prod")));
-        assert!(!need.allows(Op::Delete, "v1", "Pod", Some("demo")));
-        assert!(Need::new(Op::Delete, POD, None).allows(Op::Delete, "v1", "Pod", Some("x")));
+        let need = Need::new(Op::Change(Forward::Create), POD, Some("demo"));
+        assert!(need.allows(Op::Change(Forward::Create), "v1", "Pod", Some("demo")));
+        assert!(!need.allows(Op::Change(Forward::Create), "v1", "Pod", Some("prod")));
+        assert!(!need.allows(Op::Change(Forward::Delete), "v1", "Pod", Some("demo")));
+        assert!(Need::new(Op::Change(Forward::Delete), POD, None).allows(
+            Op::Change(Forward::Delete),
+            "v1",
+            "Pod",
+            Some("x")
+        ));
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::ctx::Eviction;
 use super::file::{KrknOnly, invalid, load_yaml};
-use super::needs::{NODE, Need, Op, POD};
+use super::needs::{Forward, NODE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -306,14 +306,14 @@ impl ScenarioPlan for Plan {
             }
             if has(CORDON) || has(DRAIN) {
                 needs.push(Need::new(Op::Get, NODE, None));
-                needs.push(Need::new(Op::Patch, NODE, None));
+                needs.push(Need::new(Op::Change(Forward::Patch), NODE, None));
             }
             if has(DRAIN) {
                 needs.push(Need::new(Op::List, POD, None));
                 needs.push(Need::new(Op::Evict, POD, None));
             }
             if has(TAINT) && spec.taint.is_some() {
-                needs.push(Need::new(Op::AddListItem, NODE, None));
+                needs.push(Need::new(Op::Change(Forward::AddListItem), NODE, None));
             }
         }
         needs.sort();

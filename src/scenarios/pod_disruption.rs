@@ -14,7 +14,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::file::{KrknOnly, invalid, load_yaml};
-use super::needs::{NAMESPACE, Need, Op, POD};
+use super::needs::{Forward, NAMESPACE, Need, Op, POD};
 use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -326,7 +326,7 @@ impl ScenarioPlan for Plan {
         for target in &self.0 {
             let ns = literal_namespace(&target.namespace_re);
             needs.push(Need::new(Op::List, POD, ns.as_deref()));
-            needs.push(Need::new(Op::Delete, POD, ns.as_deref()));
+            needs.push(Need::new(Op::Change(Forward::Delete), POD, ns.as_deref()));
         }
         needs
     }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
-use super::needs::{CONFIGMAP, Need, Op, POD, SERVICE};
+use super::needs::{CONFIGMAP, Forward, Need, Op, POD, SERVICE};
 use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
@@ -71,9 +71,9 @@ impl ScenarioPlan for Plan {
         let ns = Some(self.0.service_namespace.as_str());
         vec![
             Need::new(Op::Get, SERVICE, ns),
-            Need::new(Op::Create, CONFIGMAP, ns),
-            Need::new(Op::Create, POD, ns),
-            Need::new(Op::Patch, SERVICE, ns),
+            Need::new(Op::Change(Forward::Create), CONFIGMAP, ns),
+            Need::new(Op::Change(Forward::Create), POD, ns),
+            Need::new(Op::Change(Forward::Patch), SERVICE, ns),
         ]
     }
 

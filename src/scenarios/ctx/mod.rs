@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,13 +28,16 @@ use crate::journal::entry::{
     ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
 };
 use crate::journal::executor::revert_own;
-use crate::journal::writer::InFlight;
-use crate::journal::{Context, EntryDraft, Journal, ObjectRef, UndoAction, WrittenEntry};
+use crate::journal::{Context, Journal, ObjectRef, UndoAction, WrittenEntry};
 
 use crate::deadman::Armed;
 
-use super::needs::{Need, Op};
+use super::needs::{Forward, Need, Op};
 use super::{EventSink, ScenarioError, ScenarioEvent};
+
+mod change;
+
+use change::{Answer, ChangeSpec, made_change, no_pin};
 
 /// A change that was made (or, in a dry run, would have been).
 #[derive(Debug, Clone)]
@@ -248,7 +251,7 @@ impl ScenarioCtx {
             && crate::journal::admissible::reversible(forward, api_version, kind).is_none()
         {
             return Err(ScenarioError::Internal(format!(
-                "{} would {op:?} {api_version} {kind}, a change no undo may reverse \
+                "{} would {op} {api_version} {kind}, a change no undo may reverse \
                  (journal::admissible::REVERSIBLE); refused before sending it",
                 self.scenario_type
             )));
@@ -257,7 +260,7 @@ impl ScenarioCtx {
             return Ok(());
         }
         Err(ScenarioError::Internal(format!(
-            "{} declares no {op:?} on {api_version} {kind}{}; refused before sending it (a bug \
+            "{} declares no {op} on {api_version} {kind}{}; refused before sending it (a bug \
              in the scenario's needs)",
             self.scenario_type,
             ns.map(|ns| format!(" in namespace {ns}")).unwrap_or_default()
@@ -342,69 +345,58 @@ impl ScenarioCtx {
     }
 
     /// Creates `object` (labels added); the entry that deletes it is on disk first.
-    pub async fn create(&self, step: &str, mut object: Value) -> Result<Change, ScenarioError> {
+    pub async fn create(&self, step: &str, object: Value) -> Result<Change, ScenarioError> {
         let target = object_ref_of(&object);
-        self.permit_ref(Op::Create, &target)?;
-        self.before_change(&target).await?;
-        if self.dry_run {
-            self.log(format!(
-                "dry run: would create {} ({step}); entry: delete it",
-                target.display()
-            ));
-            return Ok(Change { target, written: None, object: Some(object) });
-        }
-        let ctx = self.context_or_begin()?;
-        let name = ctx.mint(&self.scenario_type);
-        let labels = self.labels(&name.id());
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            let existing = meta.entry("labels").or_insert_with(|| json!({}));
-            if let Some(map) = existing.as_object_mut() {
-                for (k, v) in &labels {
-                    map.insert(k.clone(), Value::String(v.clone()));
+        let would =
+            || format!("dry run: would create {} ({step}); entry: delete it", target.display());
+        let undo = |id: &str| {
+            vec![UndoAction::Delete {
+                target: target.clone(),
+                uid: None,
+                require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), id.to_string())]),
+            }]
+        };
+        let labelled = |id: &str| {
+            let mut object = object.clone();
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                let existing = meta.entry("labels").or_insert_with(|| json!({}));
+                if let Some(map) = existing.as_object_mut() {
+                    for (k, v) in self.labels(id) {
+                        map.insert(k, Value::String(v));
+                    }
                 }
             }
-        }
-        let undo = UndoAction::Delete {
-            target: target.clone(),
-            uid: None,
-            require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), name.id())]),
+            object
         };
-        let (mut written, held) = self.write(&ctx, name, step, vec![undo]).await?;
-        let created = match self.ops.create(&object).await {
-            Ok(Some(created)) => created,
-            Ok(None) => {
-                let why = format!(
+        let request = async |id: &str| {
+            Ok(match self.ops.create(&labelled(id)).await? {
+                Some(created) => Answer::Made(created),
+                None => Answer::NotMade(format!(
                     "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
                      create, so chaosdeck did not make that object",
                     target.display()
-                );
-                self.not_applied(&held, &written, &why).await?;
-                return Err(ScenarioError::Failed(why));
-            }
-            Err(e) => return Err(self.refused(&held, &written, "create", e).await),
+                )),
+            })
         };
-        // Pin the undo to this exact object now that the cluster has given it a uid.
-        let uid = created.metadata.uid.clone();
-        if let Some(uid) = uid.clone() {
-            held.amend(&mut written, |e| {
-                if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
-                    *slot = Some(uid);
+        // Pin the undo to this exact object now that the cluster has given it a uid: the mirror
+        // without it still deletes only the labelled object; with it, the watchdog's undo is
+        // one exact request like the executor's.
+        let pin = |created: &DynamicObject| {
+            created.metadata.uid.clone().map(|uid| {
+                move |e: &mut crate::journal::Entry| {
+                    if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
+                        *slot = Some(uid);
+                    }
                 }
-            })?;
-        }
-        // Made and recorded: from here an executor may undo it.
-        drop(held);
-        if uid.is_some() {
-            // The mirror without the uid still deletes only the labelled object; with it, the
-            // watchdog's undo is one exact request like the executor's.
-            if let Some(armed) = &self.armed
-                && let Err(e) = armed.store.update_entry(&written).await
-            {
-                self.log(format!("dead man's switch: {e} (the mirror keeps the label guard)"));
+            })
+        };
+        let spec = ChangeSpec { forward: Forward::Create, target: &target, step, verb: "create" };
+        match self.change(spec, would, Some(undo), request, pin).await? {
+            None => Ok(Change { target, written: None, object: Some(object) }),
+            Some((created, written)) => {
+                Ok(Change { target, written, object: serde_json::to_value(&created).ok() })
             }
         }
-        self.after_change().await?;
-        Ok(Change { target, written: Some(written), object: serde_json::to_value(&created).ok() })
     }
 
     /// Merge-patches `target` with `set`; the entry restores `restore` guarded by `set`.
@@ -415,24 +407,23 @@ impl ScenarioCtx {
         set: Value,
         restore: Value,
     ) -> Result<Change, ScenarioError> {
-        self.permit_ref(Op::Patch, &target)?;
-        self.before_change(&target).await?;
-        if self.dry_run {
-            self.log(format!(
+        let would = || {
+            format!(
                 "dry run: would patch {} with {set} ({step}); entry: restore {restore}",
                 target.display()
-            ));
-            return Ok(Change { target, written: None, object: None });
-        }
-        let undo = UndoAction::Patch { target: target.clone(), restore, guard: set.clone() };
-        let (written, held) = self.record(step, vec![undo]).await?;
-        let patched = match self.ops.merge_patch(&target, &set).await {
-            Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&held, &written, "patch", e).await),
+            )
         };
-        drop(held);
-        self.after_change().await?;
-        Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
+        let undo = |_: &str| {
+            vec![UndoAction::Patch {
+                target: target.clone(),
+                restore: restore.clone(),
+                guard: set.clone(),
+            }]
+        };
+        let request = async |_: &str| Ok(Answer::Made(self.ops.merge_patch(&target, &set).await?));
+        let spec = ChangeSpec { forward: Forward::Patch, target: &target, step, verb: "patch" };
+        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
+        Ok(made_change(target, made))
     }
 
     /// Appends `item` to the list at `path` (JSON pointer); the entry removes exactly that item.
@@ -443,44 +434,38 @@ impl ScenarioCtx {
         path: &str,
         item: Value,
     ) -> Result<Change, ScenarioError> {
-        self.permit_ref(Op::AddListItem, &target)?;
-        self.before_change(&target).await?;
-        if self.dry_run {
-            self.log(format!(
-                "dry run: would add {item} to {path} of {} ({step})",
-                target.display()
-            ));
-            return Ok(Change { target, written: None, object: None });
-        }
-        let current = self
-            .ops
-            .get(&target)
-            .await?
-            .ok_or_else(|| ScenarioError::Failed(format!("{} not found", target.display())))?;
-        let has_list = serde_json::to_value(&current)
-            .ok()
-            .and_then(|v| v.pointer(path).map(Value::is_array))
-            .unwrap_or(false);
-        let undo = UndoAction::RemoveListItem {
-            target: target.clone(),
-            path: path.to_string(),
-            item: item.clone(),
+        let would =
+            || format!("dry run: would add {item} to {path} of {} ({step})", target.display());
+        let undo = |_: &str| {
+            vec![UndoAction::RemoveListItem {
+                target: target.clone(),
+                path: path.to_string(),
+                item: item.clone(),
+            }]
         };
-        let (written, held) = self.record(step, vec![undo]).await?;
-        let op = if has_list {
-            json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
-        } else {
-            json!([{"op": "add", "path": path, "value": [item]}])
+        // The list is read after the entry is written and the pause is over: what is patched
+        // is what is there now.
+        let request = async |_: &str| {
+            let Some(current) = self.ops.get(&target).await? else {
+                return Ok(Answer::NotMade(format!("{} not found", target.display())));
+            };
+            let has_list = serde_json::to_value(&current)
+                .ok()
+                .and_then(|v| v.pointer(path).map(Value::is_array))
+                .unwrap_or(false);
+            let op = if has_list {
+                json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
+            } else {
+                json!([{"op": "add", "path": path, "value": [item]}])
+            };
+            let patch: json_patch::Patch =
+                serde_json::from_value(op).map_err(|e| OpError::Invalid(e.to_string()))?;
+            Ok(Answer::Made(self.ops.json_patch(&target, patch).await?))
         };
-        let patch: json_patch::Patch =
-            serde_json::from_value(op).map_err(|e| ScenarioError::Internal(e.to_string()))?;
-        let patched = match self.ops.json_patch(&target, patch).await {
-            Ok(patched) => patched,
-            Err(e) => return Err(self.refused(&held, &written, "patch", e).await),
-        };
-        drop(held);
-        self.after_change().await?;
-        Ok(Change { target, written: Some(written), object: serde_json::to_value(&patched).ok() })
+        let spec =
+            ChangeSpec { forward: Forward::AddListItem, target: &target, step, verb: "patch" };
+        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
+        Ok(made_change(target, made))
     }
 
     /// Deletes `target`; when `snapshot` is given (an object nothing would re-create), the entry
@@ -493,177 +478,30 @@ impl ScenarioCtx {
         snapshot: Option<Value>,
         grace: Option<i64>,
     ) -> Result<Change, ScenarioError> {
-        self.permit_ref(Op::Delete, &target)?;
-        self.before_change(&target).await?;
-        if self.dry_run {
+        let would = || {
             let entry = if snapshot.is_some() {
                 "entry: re-create it from a snapshot"
             } else {
                 "no entry (its controller re-creates it)"
             };
-            self.log(format!("dry run: would delete {} ({step}); {entry}", target.display()));
-            return Ok(Change { target, written: None, object: None });
-        }
-        let in_flight = match snapshot {
-            Some(object) => Some(
-                self.record(step, vec![UndoAction::Create { object: creatable(&object) }]).await?,
-            ),
-            None => None,
+            format!("dry run: would delete {} ({step}); {entry}", target.display())
         };
-        let outcome = match self.ops.delete_with_grace(&target, uid, grace).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                return Err(match &in_flight {
-                    Some((written, held)) => self.refused(held, written, "delete", e).await,
-                    None => e.into(),
-                });
-            }
+        // A pod its controller re-creates needs no entry.
+        let undo = snapshot
+            .as_ref()
+            .map(|object| move |_: &str| vec![UndoAction::Create { object: creatable(object) }]);
+        let request = async |_: &str| {
+            Ok(match self.ops.delete_with_grace(&target, uid, grace).await? {
+                // 409 on the uid precondition: nothing was deleted.
+                crate::cluster::DeleteOutcome::NotOurs(why) => {
+                    Answer::NotMade(format!("the API server refused the delete (HTTP 409): {why}"))
+                }
+                _ => Answer::Made(()),
+            })
         };
-        if let crate::cluster::DeleteOutcome::NotOurs(why) = outcome {
-            // 409 on the uid precondition: nothing was deleted.
-            if let Some((written, held)) = &in_flight {
-                self.not_applied(
-                    held,
-                    written,
-                    &format!("the API server refused the delete (HTTP 409): {why}"),
-                )
-                .await?;
-            }
-            return Err(ScenarioError::Failed(why));
-        }
-        let written = in_flight.map(|(written, _held)| written);
-        self.after_change().await?;
-        Ok(Change { target, written, object: None })
-    }
-
-    /// A forward request failed. Refused outright (401, 403, 409, 422, or never sent), the
-    /// change was not made: its entry is retired at once as not applied. Anything else
-    /// (timeouts, 5xx, a lost connection) may have been applied: the entry stays pending.
-    async fn refused(
-        &self,
-        held: &InFlight,
-        written: &WrittenEntry,
-        verb: &str,
-        e: OpError,
-    ) -> ScenarioError {
-        let code = match &e {
-            OpError::Unauthorized { code, .. } => Some(*code),
-            OpError::Api { code: Some(code @ (409 | 422)), .. } => Some(*code),
-            _ => None,
-        };
-        let never_sent = matches!(e, OpError::Discovery { .. } | OpError::Invalid(_));
-        let why = match (code, never_sent) {
-            (Some(code), _) => {
-                format!("the API server refused the {verb} (HTTP {code}), so it was not made: {e}")
-            }
-            (None, true) => format!("the {verb} was never sent: {e}"),
-            (None, false) => return e.into(),
-        };
-        match self.not_applied(held, written, &why).await {
-            Ok(()) => e.into(),
-            Err(journal) => ScenarioError::Failed(format!(
-                "{e}; and its entry {} could not be retired as not applied: {journal}",
-                written.path.display()
-            )),
-        }
-    }
-
-    /// Retires `written` as not applied (through the journal's state changes, under the
-    /// context lock its change holds) and says so.
-    async fn not_applied(
-        &self,
-        held: &InFlight,
-        written: &WrittenEntry,
-        why: &str,
-    ) -> Result<(), ScenarioError> {
-        held.retire_not_applied(written, why)?;
-        self.log(format!("journal: not applied {}: {why}", written.path.display()));
-        self.retire_mirror(written).await;
-        (self.events)(ScenarioEvent::EntryRetired { path: written.path.clone() });
-        Ok(())
-    }
-
-    /// Journals `undo` under a fresh name in this run's context (write-ahead, durable); the
-    /// change is in flight until the returned [`InFlight`] is dropped.
-    async fn record(
-        &self,
-        step: &str,
-        undo: Vec<UndoAction>,
-    ) -> Result<(WrittenEntry, InFlight), ScenarioError> {
-        let ctx = self.context_or_begin()?;
-        let name = ctx.mint(&self.scenario_type);
-        self.write(&ctx, name, step, undo).await
-    }
-
-    /// Removes the mirror of an entry that needs no undo any more. Best effort: a mirror left
-    /// behind is at worst replayed by the watchdog, and the entry's guards make that harmless.
-    async fn retire_mirror(&self, written: &WrittenEntry) {
-        if self.armed.is_none() {
-            return;
-        }
-        if let Some(mirror) = &written.entry.mirror
-            && let Err(e) = crate::journal::mirror::retire(&self.ops, mirror).await
-        {
-            self.log(format!("dead man's switch: mirror configmap/{} stays: {e}", mirror.name));
-        }
-    }
-
-    async fn write(
-        &self,
-        ctx: &Context,
-        name: crate::journal::names::EntryName,
-        step: &str,
-        undo: Vec<UndoAction>,
-    ) -> Result<(WrittenEntry, InFlight), ScenarioError> {
-        // Before the entry exists: no executor may undo it until the change has been sent.
-        let held = ctx.begin_change().await?;
-        let draft = EntryDraft {
-            scenario_type: self.scenario_type.clone(),
-            scenario_file: Some(self.scenario_file.display().to_string()),
-            step: step.to_string(),
-            undo,
-        };
-        let written = held.write(name, draft)?;
-        (self.events)(ScenarioEvent::EntryWritten {
-            path: written.path.clone(),
-            summary: written.entry.undo_summary(),
-        });
-        // Second write-ahead copy, in the cluster: no mirror, no change.
-        if let Some(armed) = &self.armed
-            && let Err(e) = armed.store.create(&written).await
-        {
-            let why = format!("dead man's switch: {e}; so the change was not made");
-            self.not_applied(&held, &written, &why).await?;
-            return Err(ScenarioError::Failed(why));
-        }
-        if let Some(Failpoint::SlowChange(at)) = self.failpoint
-            && self.changes.load(Ordering::SeqCst) + 1 == at
-        {
-            crate::out::err_line(format!(
-                "chaosdeck failpoint: entry written, change {at} held back {} s",
-                SLOW_CHANGE.as_secs()
-            ));
-            tokio::time::sleep(SLOW_CHANGE).await;
-        }
-        Ok((written, held))
-    }
-
-    async fn after_change(&self) -> Result<(), ScenarioError> {
-        let n = self.changes.fetch_add(1, Ordering::SeqCst) + 1;
-        match self.failpoint {
-            Some(Failpoint::FailAfterChange(at)) if at == n => {
-                Err(ScenarioError::Failed(format!("failpoint: injected failure after change {n}")))
-            }
-            Some(Failpoint::PanicAfterChange(at)) if at == n => {
-                panic!("failpoint: injected panic after change {n}")
-            }
-            Some(Failpoint::HangAfterChange(at)) if at == n => {
-                crate::out::err_line(format!("chaosdeck failpoint: hanging after change {n}"));
-                self.cancel.cancelled().await;
-                Err(ScenarioError::Cancelled)
-            }
-            _ => Ok(()),
-        }
+        let spec = ChangeSpec { forward: Forward::Delete, target: &target, step, verb: "delete" };
+        let made = self.change(spec, would, undo, request, no_pin).await?;
+        Ok(Change { target, written: made.and_then(|(_, written)| written), object: None })
     }
 
     /// Undoes a change the scenario made (normal completion) and retires its entry.
