@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chaosdeck::cli::list;
 use chaosdeck::journal::{
-    Depth, EntryDraft, Filter, Journal, ObjectRef, UndoAction, scan_with, state,
+    Depth, EntryDraft, Filter, Journal, ObjectRef, UndoAction, scan_with, transitions,
 };
 
 fn draft(i: usize) -> EntryDraft {
@@ -154,17 +154,20 @@ fn build_big(big: &Journal) {
             .render(&name.pending_file_name())
             .unwrap();
             let pending = ctx.dir().join(name.pending_file_name());
-            let file = if i < 7 { state::executed_path(&pending) } else { pending.clone() };
+            let file = if i < 7 { transitions::executed_path(&pending) } else { pending.clone() };
             fs::write(&file, text).unwrap();
             if i == 9 && c % 10 == 0 {
-                let record = state::ErrorRecord {
+                let record = transitions::ErrorRecord {
                     failed_at: "2026-11-22T03:05:00Z".into(),
                     attempts: 1,
                     error: format!("Pod default/cpu-hog-{n:05}: delete failed: timeout"),
                     by: chaosdeck::journal::entry::Writer { pid, host: host.clone() },
                 };
-                fs::write(state::error_path(&pending), serde_saphyr::to_string(&record).unwrap())
-                    .unwrap();
+                fs::write(
+                    transitions::error_path(&pending),
+                    serde_saphyr::to_string(&record).unwrap(),
+                )
+                .unwrap();
             }
             n += 1;
         }

@@ -163,7 +163,7 @@ impl Field {
         }
         let ops = chaosdeck::cluster::ClusterOps::new(client_for(&self.runner).await);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while chaosdeck::journal::mirror::policy_enforced(&ops, NS).await.is_ok() != on {
+        while chaosdeck::journal::mirror_link::policy_enforced(&ops, NS).await.is_ok() != on {
             assert!(Instant::now() < deadline, "the policies never became {on}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -32,7 +32,11 @@ struct Env {
 async fn env(target: Target) -> Env {
     let cluster = TestCluster::start(target, Seed::Empty).await;
     let ops = ClusterOps::new(cluster.client());
-    let identity = chaosdeck::cluster::identify(&cluster.client(), &cluster.cluster_target()).await;
+    let identity = chaosdeck::cluster::identify(
+        &cluster.client(),
+        &support::cluster::cluster_target(&cluster),
+    )
+    .await;
     Env { cluster, ops, dir: tempfile::tempdir().unwrap(), identity }
 }
 

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use chaosdeck::journal::{Depth, scan_with, state};
+use chaosdeck::journal::{Depth, scan_with, transitions};
 use chaosdeck::tui::app::{App, Effect, Focus, Header, Mode, Popup};
 use chaosdeck::tui::inspect;
 use chaosdeck::tui::theme::Theme;
@@ -234,13 +234,16 @@ fn inspector_follows_the_file_through_state_changes() {
     assert!(text.contains(r#"): deployments.apps "web" is forbidden"#), "{text}");
 
     // The engine retires it (renamed .executed): the inspector and the selection follow.
-    state::retire(&pending).unwrap();
+    transitions::retire(&pending).unwrap();
     let before = a.inspected.as_ref().unwrap().text.clone();
     rescan(&mut a, &root);
     let now = &a.inspected.as_ref().unwrap();
     assert_ne!(now.text, before);
-    assert_eq!(now.path, state::executed_path(&pending));
-    assert_eq!(a.selected_entry().map(|e| e.path.clone()), Some(state::executed_path(&pending)));
+    assert_eq!(now.path, transitions::executed_path(&pending));
+    assert_eq!(
+        a.selected_entry().map(|e| e.path.clone()),
+        Some(transitions::executed_path(&pending))
+    );
     let screen = render(&mut a, 160, 48);
     assert!(screen.contains("state:     executed"), "{screen}");
     assert!(!screen.contains("state:     pending"), "{screen}");

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::JournalLocation;
+use super::location::JournalLocation;
 use crate::journal::scan;
 use crate::journal::scan::{EntryBody, EntryState};
 

@@ -61,7 +61,7 @@ mod with_sandbox {
 
     pub async fn serve(
         args: crate::sandbox::command::SandboxArgs,
-        after_start: Option<super::AfterStart>,
+        after_start: Option<crate::cli::embedded::AfterStart>,
     ) -> Result<()> {
         crate::sandbox::command::run(args, after_start).await
     }
@@ -100,7 +100,10 @@ mod without_sandbox {
         false
     }
 
-    pub async fn serve(_args: SandboxArgs, _after_start: Option<super::AfterStart>) -> Result<()> {
+    pub async fn serve(
+        _args: SandboxArgs,
+        _after_start: Option<crate::cli::embedded::AfterStart>,
+    ) -> Result<()> {
         bail!(MISSING)
     }
 

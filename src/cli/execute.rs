@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr, bail};
 
+use super::location::JournalLocation;
 use super::target::ClusterArgs;
-use super::{EXIT_BAD_INPUT, JournalLocation};
 use crate::config::Config;
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::journal::Filter;
 use crate::journal::executor::{self, EntryOutcome, ExecuteOptions, Tally};
 use crate::journal::rollback::{self, Event as RollbackEvent, How, Selection};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr, bail};
 
-use super::JournalLocation;
+use super::location::JournalLocation;
 use super::target::ClusterArgs;
 use crate::config::Config;
 use crate::tui::Session;

@@ -11,7 +11,7 @@ use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
-use super::JournalLocation;
+use super::location::JournalLocation;
 use crate::journal::names::Flavor;
 use crate::journal::runs::{self, ContextGroup, Counts, RunGroup};
 use crate::journal::scan::{ContextNode, EntryNode, EntryState, JournalTree, Unknown};

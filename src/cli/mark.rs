@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, bail};
 
-use super::EXIT_BAD_INPUT;
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::journal::lock::DEFAULT_PATIENCE;
-use crate::journal::state::{self, Marked};
+use crate::journal::transitions::{self, Marked};
 
 #[derive(Args, Debug)]
 pub struct MarkArgs {
@@ -46,7 +46,7 @@ pub fn run(args: MarkArgs) -> Result<ExitCode> {
         }
     }
     // Audit line first, then the rename, both under the context lock (see `state`).
-    match state::mark_by_hand(&node.path, &args.reason, DEFAULT_PATIENCE)? {
+    match transitions::mark_by_hand(&node.path, &args.reason, DEFAULT_PATIENCE)? {
         Marked::Renamed => crate::out::line(format!("marked executed: {}", node.path.display())),
         Marked::AlreadyExecuted => crate::out::line(format!(
             "{} was already executed by another process",

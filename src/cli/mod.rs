@@ -7,9 +7,11 @@
 mod check;
 mod embedded;
 mod execute;
-mod health;
+mod failure;
+mod health_setup;
 mod inspect;
 pub mod list;
+mod location;
 mod mark;
 mod permissions;
 mod rbac;
@@ -19,17 +21,15 @@ mod show;
 mod target;
 mod watchdog;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use embedded::SandboxArgs;
 
-use crate::out;
-
 /// Exit code for bad input (config, arguments, journal paths).
-pub const EXIT_BAD_INPUT: u8 = crate::exit::BAD_INPUT;
+pub use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
+pub use location::JournalLocation;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,84 +85,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-}
-
-/// Where the journal is: `--dir`, else the config's `rollback_versions_directory`, else the
-/// default for that config (Krkn's for a Krkn config), else chaosdeck's per-user default.
-#[derive(Args, Debug, Clone, Default)]
-pub struct JournalLocation {
-    /// Config file whose `kraken.rollback_versions_directory` names the journal. A config with
-    /// no `chaosdeck:` section is Krkn's: when it names no directory, Krkn's default
-    /// ~/.krkn/rollback is used.
-    #[arg(short = 'c', long = "config", conflicts_with = "dir")]
-    pub config: Option<PathBuf>,
-    /// Journal directory: chaosdeck's (default ~/.local/state/chaosdeck/rollback) or Krkn's
-    /// (Krkn's default ~/.krkn/rollback; older Krkn releases used /tmp/kraken-rollback).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-}
-
-impl JournalLocation {
-    /// The journal directory. A `--dir` that does not exist is bad input (a typo must not read
-    /// as "nothing pending"); without `--dir` or `-c`, chaosdeck's default journal, and a note
-    /// when the sandbox demo's journal holds pending entries.
-    pub fn resolve(&self) -> color_eyre::Result<PathBuf> {
-        if let Some(dir) = &self.dir {
-            if !dir.is_dir() {
-                color_eyre::eyre::bail!(
-                    "the journal directory {} does not exist{}: nothing is journaled there. \
-                     chaosdeck journals into {} (real clusters) and {} (the sandbox demo); \
-                     Krkn into {}",
-                    dir.display(),
-                    if dir.exists() { " as a directory" } else { "" },
-                    crate::config::default_dir().display(),
-                    crate::config::sandbox_default_dir().display(),
-                    crate::config::krkn_default_dir().display()
-                );
-            }
-            return Ok(dir.clone());
-        }
-        if let Some(config) = &self.config {
-            let config = crate::config::Config::load(config)?;
-            let dir = config.rollback_dir_to_read();
-            let legacy = std::path::Path::new(crate::config::KRKN_LEGACY_DEFAULT_DIR);
-            if config.rollback_versions_directory.is_none()
-                && !config.has_chaosdeck_section
-                && !dir.exists()
-                && legacy.is_dir()
-            {
-                crate::out::err_line(format!(
-                    "note: {} is a Krkn config naming no rollback directory, so Krkn's default {} \
-                     is used; it does not exist, but {} (older Krkn releases' default) does: \
-                     pass --dir {} to read that one",
-                    config.path.display(),
-                    dir.display(),
-                    legacy.display(),
-                    legacy.display()
-                ));
-            }
-            return Ok(dir);
-        }
-        note_other_journal(&crate::config::sandbox_default_dir(), "the sandbox demo's journal");
-        Ok(crate::config::default_dir())
-    }
-}
-
-/// Says on stderr that `dir`, a journal not being read, holds entries still pending: the default
-/// journal being empty must not read as "all clear" when the demo's has work.
-fn note_other_journal(dir: &std::path::Path, what: &str) {
-    let Ok(tree) = crate::journal::scan_with(dir, crate::journal::Depth::Headers) else { return };
-    let pending = tree.outstanding();
-    if pending > 0 {
-        out::err_line(format!(
-            "note: {} ({what}) holds {pending} pending entr{}; this reads {}: pass --dir {} \
-             to read that one",
-            dir.display(),
-            if pending == 1 { "y" } else { "ies" },
-            crate::config::default_dir().display(),
-            dir.display()
-        ));
-    }
 }
 
 /// `chaosdeck sandbox`, optionally with a watchdog beside it (the dead man's switch demo: kill
@@ -257,28 +179,7 @@ fn finish(result: color_eyre::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             crate::out::err_line(format!("error: {e:#}"));
-            ExitCode::from(exit_code_of(&e))
+            ExitCode::from(failure::exit_code_of(&e))
         }
     }
-}
-
-/// Bad input when a file or argument was wrong; environment when the machine or the cluster
-/// failed us. Messages made with `bail!` in this module are argument checks: bad input.
-pub(crate) fn exit_code_of(e: &color_eyre::Report) -> u8 {
-    use crate::journal::JournalError;
-    let environment = e.chain().any(|cause| {
-        cause.is::<std::io::Error>()
-            || cause.is::<kube::Error>()
-            || embedded::is_environment_error(cause)
-            || matches!(
-                cause.downcast_ref::<JournalError>(),
-                Some(JournalError::Io { .. } | JournalError::Busy { .. })
-            )
-    });
-    let bad_file = e.chain().any(|cause| {
-        cause.is::<crate::config::ConfigError>()
-            || cause.is::<crate::tui::keys::KeyMapError>()
-            || matches!(cause.downcast_ref::<JournalError>(), Some(JournalError::Invalid { .. }))
-    });
-    if environment && !bad_file { crate::exit::ENVIRONMENT } else { EXIT_BAD_INPUT }
 }

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::EXIT_BAD_INPUT;
 use super::embedded::{ClusterError, cluster_of};
 use crate::cluster::ClusterTarget;
 use crate::cluster::access::{self, Permission, Verdict};
 use crate::config::Config;
 use crate::engine::{self, PlannedFile};
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::scenarios::needs;
 
 /// Exit code when a permission is missing: nothing was changed, as for bad input.
@@ -42,7 +42,10 @@ pub fn run_permissions(plan: &[PlannedFile], config: &Config) -> Vec<Permission>
     if switch.enabled {
         all.extend(crate::deadman::run_permissions(switch));
     }
-    all.extend(crate::health::permissions(&config.health_checks, &super::health::targets(plan)));
+    all.extend(crate::health::permissions(
+        &config.health_checks,
+        &super::health_setup::targets(plan),
+    ));
     access::normalize(all)
 }
 

@@ -16,10 +16,10 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, bail};
 
-use super::EXIT_BAD_INPUT;
 use super::permissions::run_permissions;
 use crate::cluster::access::Permission;
 use crate::config::Config;
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 
 #[derive(Args, Debug)]
 pub struct RbacArgs {

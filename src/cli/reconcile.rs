@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use color_eyre::eyre::{Result, eyre};
 
-use super::JournalLocation;
+use super::location::JournalLocation;
 use super::target::ClusterArgs;
 use crate::config::{Config, DEFAULT_DEAD_MAN_NAMESPACE};
 use crate::deadman::MirrorStore;

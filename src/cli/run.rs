@@ -10,11 +10,11 @@ use std::sync::Arc;
 use clap::Args;
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::EXIT_BAD_INPUT;
 use super::embedded::{ClusterError, cluster_of, is_sandbox};
 use crate::cluster::{ClusterOps, ClusterTarget};
 use crate::config::Config;
 use crate::engine::{self, EngineEvent, EngineSetup, ScenarioResult};
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::journal::Journal;
 use crate::observe;
 use crate::tui::Session;
@@ -260,11 +260,11 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         Err(e) => {
             crate::out::err_line(format!("error: {e:#}"));
             // A taken port is the machine's state, not a mistake in the files.
-            return Ok(ExitCode::from(super::exit_code_of(&e)));
+            return Ok(ExitCode::from(super::failure::exit_code_of(&e)));
         }
     };
     // Before the engine starts, so a probe client that cannot be built fails the run first.
-    let health = super::health::setup(
+    let health = super::health_setup::setup(
         &config,
         &plan,
         ops.clone(),
@@ -299,7 +299,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = engine::signals::forward(handle.commands.clone()) {
         crate::out::err_line(format!("warning: cannot install signal handlers: {e}"));
     }
-    let events = crate::health::attach(health, handle.events, handle.commands.clone());
+    let events = engine::health_feed::attach(health, handle.events, handle.commands.clone());
     let (mut events, observer) = observe.attach(&run_uuid, events, handle.commands.clone())?;
     if use_tui {
         let mut app = App::new(Mode::Run, header, Theme::from_env());
@@ -332,7 +332,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     } else {
-        let mut health = super::health::Transitions::default();
+        let mut health = super::health_setup::Transitions::default();
         while let Some(event) = events.recv().await {
             if !health.is_repeat(&event) {
                 print_event(&event, args.dry_run);
@@ -388,7 +388,7 @@ fn retire_with_the_sandbox(journal: &Path, run_uuid: &str) -> usize {
     crate::journal::rollback::pending_of_run(journal, run_uuid)
         .into_iter()
         .filter(|path| {
-            crate::journal::state::mark_by_hand(
+            crate::journal::transitions::mark_by_hand(
                 path,
                 reason,
                 crate::journal::lock::DEFAULT_PATIENCE,

@@ -8,10 +8,10 @@
 pub mod access;
 mod caller;
 mod connect;
-mod guard;
 mod ops;
+mod write_fence;
 
 pub use caller::{Caller, impersonating, whoami};
 pub use connect::{ClusterTarget, client_config, connect, identify};
-pub use guard::{DryRunRefused, Fence, FenceDown, fenced, read_only};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};
+pub use write_fence::{DryRunRefused, Fence, FenceDown, fenced, read_only};

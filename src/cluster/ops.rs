@@ -413,10 +413,10 @@ fn classify(server: &str, target: &ObjectRef, verb: &'static str, e: kube::Error
 fn refused_locally(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(e);
     while let Some(err) = current {
-        if let Some(fence) = err.downcast_ref::<super::guard::FenceDown>() {
+        if let Some(fence) = err.downcast_ref::<super::write_fence::FenceDown>() {
             return Some(fence.to_string());
         }
-        if let Some(dry) = err.downcast_ref::<super::guard::DryRunRefused>() {
+        if let Some(dry) = err.downcast_ref::<super::write_fence::DryRunRefused>() {
             return Some(dry.to_string());
         }
         current = err.source();

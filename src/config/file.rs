@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::error::ConfigError;
-use super::health::{HealthChecks, RawHealthChecks};
+use super::health_checks::{HealthChecks, RawHealthChecks};
 use super::paths::{candidates, expand_tilde};
 use super::unknown_keys::{KRKN_KRAKEN_KEYS, KRKN_SECTIONS, Section};
 

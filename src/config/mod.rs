@@ -6,7 +6,7 @@
 pub mod bounds;
 mod error;
 mod file;
-pub mod health;
+pub mod health_checks;
 mod paths;
 mod unknown_keys;
 
@@ -15,7 +15,7 @@ pub use file::{
     ClusterChoice, Config, DEFAULT_DEAD_MAN_NAMESPACE, DeadManSwitch, ScenarioFile, ScenarioGroup,
     StatusServer, Tunings,
 };
-pub use health::{CheckUrl, HealthChecks, HttpCheck};
+pub use health_checks::{CheckUrl, HealthChecks, HttpCheck};
 pub use paths::{
     KRKN_LEGACY_DEFAULT_DIR, default_dir, expand_tilde, krkn_default_dir, live_runs_dir,
     sandbox_default_dir,

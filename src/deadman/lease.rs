@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::{Caller, Fence};
 use crate::config::DeadManSwitch;
 use crate::journal::entry::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, Writer};
-use crate::journal::mirror::{AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION};
+use crate::journal::mirror_link::{AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION};
 
 use super::store::api_error;
 

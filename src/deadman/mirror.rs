@@ -14,7 +14,7 @@ use crate::journal::WrittenEntry;
 use crate::journal::entry::{
     Entry, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MirrorRef, RUN_UUID_LABEL, UndoneBy,
 };
-pub use crate::journal::mirror::{
+pub use crate::journal::mirror_link::{
     AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION, MIRROR_LABEL, MIRROR_LABEL_VALUE,
     OUTCOME_ANNOTATION, STATE_LABEL, UNDONE_AT_ANNOTATION, UNDONE_BY_ANNOTATION,
 };

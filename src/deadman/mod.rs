@@ -10,7 +10,7 @@
 //! ([`store`], [`lease`]), the watchdog loop ([`watchdog`]) and its metrics, and reconciling
 //! the local journal with the mirrors ([`reconcile`]). Must not apply an undo action itself:
 //! undos go through `journal::executor` (the same guards as `execute-rollback`), and local
-//! entries change only through `journal::state`. The local journal stays the operator's source
+//! entries change only through `journal::transitions`. The local journal stays the operator's source
 //! of truth; a mirror is a copy the cluster can act on.
 
 pub mod lease;
@@ -79,7 +79,7 @@ pub async fn arm(
     run_uuid: &str,
 ) -> Result<(RunSwitch, kube::Client), String> {
     let ops = crate::cluster::ClusterOps::new(client.clone());
-    crate::journal::mirror::policy_enforced(&ops, &switch.namespace).await.map_err(|why| {
+    crate::journal::mirror_link::policy_enforced(&ops, &switch.namespace).await.map_err(|why| {
         format!(
             "dead man's switch: {why}. Apply deploy/watchdog.yaml (its policies make the \
              watchdog act only with the rights of whoever armed a run), or set \

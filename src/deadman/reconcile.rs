@@ -1,5 +1,5 @@
 //! Bringing what the watchdog did home: entries it undid are retired in the local journal with
-//! who and when (through `journal::state`, under the context lock), then their mirrors go.
+//! who and when (through `journal::transitions`, under the context lock), then their mirrors go.
 //! A mirror's "undone" is believed only where the API server enforces that nobody but the
 //! watchdog can have written it (deploy/watchdog.yaml's policies); elsewhere it is reported
 //! and changes nothing.
@@ -7,7 +7,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::journal::lock::{DEFAULT_PATIENCE, lock_context};
-use crate::journal::state::Marked;
+use crate::journal::transitions::Marked;
 
 use super::mirror::{self, Mirror, MirrorState};
 use super::store::MirrorStore;
@@ -41,7 +41,7 @@ fn local_path(root: &Path, file: &str) -> Option<PathBuf> {
 }
 
 fn executed_exists(pending: &Path) -> bool {
-    std::fs::symlink_metadata(crate::journal::state::executed_path(pending)).is_ok()
+    std::fs::symlink_metadata(crate::journal::transitions::executed_path(pending)).is_ok()
 }
 
 /// Reconciles the journal at `root` with the mirrors in `store`'s namespace. Only mirrors of

@@ -8,7 +8,7 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, P
 
 use crate::cluster::Caller;
 use crate::journal::WrittenEntry;
-use crate::journal::mirror::{MIRROR_LABEL, MIRROR_LABEL_VALUE};
+use crate::journal::mirror_link::{MIRROR_LABEL, MIRROR_LABEL_VALUE};
 
 use super::mirror::{self, Mirror, MirrorState};
 
@@ -57,10 +57,10 @@ impl MirrorStore {
     }
 
     /// Whether only the watchdog can have recorded an outcome on the mirrors here
-    /// ([`crate::journal::mirror::policy_enforced`]).
+    /// ([`crate::journal::mirror_link::policy_enforced`]).
     pub async fn policy_enforced(&self) -> Result<(), String> {
         let ops = crate::cluster::ClusterOps::new(self.configmaps.clone().into_client());
-        crate::journal::mirror::policy_enforced(&ops, &self.namespace).await
+        crate::journal::mirror_link::policy_enforced(&ops, &self.namespace).await
     }
 
     /// Writes the mirror of a freshly written entry. The caller makes the change only after

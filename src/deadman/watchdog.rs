@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::{Caller, ClusterOps, impersonating};
 use crate::journal::entry::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL};
 use crate::journal::executor::{Unapplied, admissible_entry, apply_entry};
-use crate::journal::mirror::{
+use crate::journal::mirror_link::{
     AUTHOR_ANNOTATION, AUTHOR_GROUPS_ANNOTATION, MIRROR_LABEL, MIRROR_LABEL_VALUE, policy_enforced,
 };
 use crate::refs::{ClusterIdentity, ProtectedNamespaces};

@@ -6,8 +6,9 @@
 //! talk to it only through [`events`].
 
 mod board;
-mod dead_man;
+mod disarm;
 pub mod events;
+pub mod health_feed;
 mod panics;
 mod plan;
 mod rollback;

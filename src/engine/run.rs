@@ -254,7 +254,7 @@ async fn run(
         undo(&ops, journal.root(), Selection::All, how, &events).await;
     }
     if let Some(dead_man) = dead_man {
-        super::dead_man::finish(
+        super::disarm::finish(
             dead_man,
             read_only.as_deref(),
             tampered.is_some(),
@@ -383,10 +383,6 @@ async fn undo_run(
     for dir in dirs {
         undo(ops, journal.root(), Selection::Context(dir), How::because(reason), events).await;
     }
-}
-
-pub(super) fn outstanding_count(journal: &Journal, run_uuid: &str) -> usize {
-    outstanding_of_run(journal, run_uuid).len()
 }
 
 fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {

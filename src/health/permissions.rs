@@ -9,7 +9,7 @@
 use crate::cluster::access::Permission;
 use crate::config::{CheckUrl, HealthChecks};
 
-use super::Target;
+use super::readiness::Target;
 
 /// Every read the health task of a run with `checks` and `targets` makes. URL checks outside
 /// the service proxy (an absolute URL, or a cluster path such as `/readyz`) need no resource

@@ -1,8 +1,8 @@
 //! The health task: resolves the rows, then probes every row once per `interval` (all rows
-//! of a round concurrently) until the run finishes, merging its events into the run's stream.
+//! of a round concurrently) until the run finishes.
 //!
 //! Owns: the task's lifetime (baseline round before the engine, end with the run) and the
-//! `exit_on_failure` decision. Must not reorder or drop the engine's own events.
+//! `exit_on_failure` decision.
 
 use std::time::Duration;
 
@@ -10,17 +10,20 @@ use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::http;
 use super::readiness::{self, Watched};
-use super::{CheckInfo, CheckKind, Sample, Setup, http};
+use super::rows::{CheckInfo, CheckKind, HealthEvent, Sample, url_name};
+use super::setup::Setup;
 use crate::config::CheckUrl;
-use crate::engine::{EngineCommand, EngineEvent};
 
-/// The health task, started ahead of the engine; [`attach`] merges it into the run's stream.
+/// The health task, started ahead of the engine, which merges it into the run's stream.
 pub struct Running {
-    events: mpsc::UnboundedReceiver<EngineEvent>,
-    /// One message per `exit_on_failure` failure: becomes [`EngineCommand::Stop`].
-    stops: mpsc::UnboundedReceiver<()>,
-    done: CancellationToken,
+    /// What the task reports, in order.
+    pub events: mpsc::UnboundedReceiver<HealthEvent>,
+    /// One message per `exit_on_failure` failure: a request to stop the run.
+    pub stops: mpsc::UnboundedReceiver<()>,
+    /// Cancel when the run is over: no more samples.
+    pub done: CancellationToken,
 }
 
 /// Starts the task and returns once its first round is done (bounded), so that round is a
@@ -42,43 +45,9 @@ pub async fn start(setup: Setup) -> Running {
     Running { events, stops, done }
 }
 
-pub fn attach(
-    mut health: Running,
-    mut engine: mpsc::UnboundedReceiver<EngineEvent>,
-    commands: mpsc::UnboundedSender<EngineCommand>,
-) -> mpsc::UnboundedReceiver<EngineEvent> {
-    let (out, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            // Health first: its events queued before an engine event happened before it (the
-            // baseline round before the first scenario, above all).
-            tokio::select! {
-                biased;
-                Some(event) = health.events.recv() => {
-                    let _ = out.send(event);
-                }
-                Some(()) = health.stops.recv() => {
-                    let _ = commands.send(EngineCommand::Stop);
-                }
-                event = engine.recv() => {
-                    let Some(event) = event else { break };
-                    let last = matches!(event, EngineEvent::RunFinished { .. });
-                    let _ = out.send(event);
-                    if last {
-                        break;
-                    }
-                }
-            }
-        }
-        // The run is over (or the engine is gone): no more samples.
-        health.done.cancel();
-    });
-    rx
-}
-
 async fn run(
     setup: Setup,
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: mpsc::UnboundedSender<HealthEvent>,
     stops: mpsc::UnboundedSender<()>,
     first_round: oneshot::Sender<()>,
 ) {
@@ -89,7 +58,7 @@ async fn run(
         .checks
         .iter()
         .map(|c| CheckInfo {
-            name: super::url_name(&c.url),
+            name: url_name(&c.url),
             kind: CheckKind::Http,
             exit_on_failure: c.exit_on_failure,
         })
@@ -104,15 +73,14 @@ async fn run(
     }));
     for c in config.checks.iter().filter(|c| matches!(c.url, CheckUrl::Cluster(_))) {
         if c.bearer_token.is_some() || c.auth.is_some() {
-            let _ = events.send(EngineEvent::Log(format!(
+            let _ = events.send(HealthEvent::Log(format!(
                 "health check {} (config line {}): a cluster path is requested with the kubeconfig's credentials; its bearer_token/auth are not sent",
                 c.url.shown(),
                 c.line
             )));
         }
     }
-    let _ = events
-        .send(EngineEvent::HealthStarted { checks: checks.clone(), interval: config.interval });
+    let _ = events.send(HealthEvent::Started { checks: checks.clone(), interval: config.interval });
     let direct = if config.checks.iter().any(|c| matches!(c.url, CheckUrl::Absolute(_))) {
         http::direct_client()
     } else {
@@ -145,7 +113,7 @@ async fn run(
             // breaking something that worked.
             if !ok && info.exit_on_failure && passed_once[check] && !stop_sent {
                 stop_sent = true;
-                let _ = events.send(EngineEvent::Log(format!(
+                let _ = events.send(HealthEvent::Log(format!(
                     "health check {} failed ({detail}) and has exit_on_failure: stopping the run and rolling back",
                     info.name
                 )));
@@ -153,7 +121,7 @@ async fn run(
             }
             passed_once[check] |= ok;
             let sample = Sample { check, tick, ok, code, latency, detail };
-            if events.send(EngineEvent::HealthSample(sample)).is_err() {
+            if events.send(HealthEvent::Sample(sample)).is_err() {
                 return;
             }
         }

@@ -210,6 +210,19 @@ pub fn admit(
     Ok(())
 }
 
+/// Every action of an entry is admissible ([`admit`]), or the first reason one is not: an
+/// entry is undone whole or not at all.
+pub fn admit_all(
+    actions: &[UndoAction],
+    author: Author,
+    protected: &ProtectedNamespaces,
+) -> Result<(), String> {
+    actions
+        .iter()
+        .try_for_each(|a| admit(a, author, protected))
+        .map_err(|why| format!("refused: {why}"))
+}
+
 /// A value somewhere below `v` that is not null: a guard of absences only proves nothing.
 fn has_value(v: &Value) -> bool {
     match v {
@@ -228,7 +241,7 @@ fn outside(value: &Value, fields: &[&str]) -> Option<String> {
         }
         match value {
             Value::Object(map) if !map.is_empty() => map.iter().find_map(|(k, v)| {
-                walk(v, &format!("{at}/{}", super::guard::pointer_token(k)), fields)
+                walk(v, &format!("{at}/{}", super::patch_guard::pointer_token(k)), fields)
             }),
             _ => Some(if at.is_empty() { "/".to_string() } else { at.to_string() }),
         }

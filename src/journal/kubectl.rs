@@ -3,7 +3,8 @@
 //! files are data someone else may have written, and a name like `x; rm -rf ~` must reach the
 //! reader's shell as one word.
 
-use super::entry::{ObjectRef, UndoAction, compact, creatable};
+use super::undo::{UndoAction, compact, creatable};
+use crate::refs::ObjectRef;
 
 /// Shell lines (comments included) that perform `action` with kubectl, against `context` when
 /// the entry names one: a line pasted into a shell whose current context is another cluster

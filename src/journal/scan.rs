@@ -19,7 +19,7 @@ use super::names::{
     self, AUDIT_FILE, CHAOSDECK_DIR, ContextName, ERROR_EXT, EntryName, Flavor, KRKN_ERRORS_DIR,
     LEGACY_LOCK_FILE,
 };
-use super::state::{self, ErrorRecord};
+use super::transitions::{self, ErrorRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -394,7 +394,7 @@ impl ContextReader {
             }
             items.push((file_name, file_type));
         }
-        // Error records of Krkn files live outside Krkn's directory (see `state::error_path`).
+        // Error records of Krkn files live outside Krkn's directory (see `transitions::error_path`).
         let krkn_records = match records {
             KrknRecords::None => None,
             KrknRecords::Some(names) if !names.contains(&node.dir_name) => None,
@@ -537,7 +537,7 @@ pub fn read_entry(
     name: EntryName,
     liveness: &mut Liveness,
 ) -> EntryNode {
-    let has_error = !name.executed && state::has_error(&path);
+    let has_error = !name.executed && transitions::has_error(&path);
     let bytes = fsio::read_nofollow(&path);
     let text = match &bytes {
         Ok(bytes) => Ok(utf8_lossy(bytes)),
@@ -579,7 +579,8 @@ fn node_of(
             Err(e) => EntryBody::Invalid(e),
         },
     };
-    let last_error = if name.executed || !has_error { None } else { state::read_error(&path) };
+    let last_error =
+        if name.executed || !has_error { None } else { transitions::read_error(&path) };
     let not_applied = match &body {
         EntryBody::Chaosdeck(e) => e.not_applied.is_some(),
         EntryBody::Listed(h) => h.not_applied.is_some(),

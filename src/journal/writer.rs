@@ -187,7 +187,7 @@ impl Context {
     /// The scenario undid its own change: mark *this* entry executed (never another one), under
     /// the context lock. Already executed by another process counts as done.
     pub fn retire(&self, written: &WrittenEntry) -> Result<(), JournalError> {
-        super::state::retire(&written.path).map(|_| ())
+        super::transitions::retire(&written.path).map(|_| ())
     }
 }
 

@@ -7,10 +7,11 @@
 //! Must not touch: the engine's behaviour (it only reads [`EngineEvent`]s and sends the same
 //! [`EngineCommand`]s a key press would), the journal on disk, or the cluster.
 
-pub mod health;
+pub mod health_report;
 pub mod metrics;
 pub mod report;
 pub mod status;
+mod xml;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::engine::{EngineEvent, RunSummary, ScenarioResult};
 use crate::journal::executor::Outcome;
 
+use super::xml::escape as xml_escape;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub run_uuid: String,
@@ -28,7 +30,7 @@ pub struct Report {
     /// Journal entries of this run still pending when it ended (`RunSummary::outstanding`).
     pub pending: Vec<PathBuf>,
     /// The health checks (`health_checks` and the built-in readiness checks).
-    pub health: super::health::HealthReport,
+    pub health: super::health_report::HealthReport,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,7 +84,7 @@ pub struct Recorder {
     last_started: Option<usize>,
     entry_pos: HashMap<PathBuf, usize>,
     rollback_started: Option<Instant>,
-    health: super::health::HealthRecorder,
+    health: super::health_report::HealthRecorder,
 }
 
 impl Recorder {
@@ -246,23 +248,6 @@ fn describe(result: &ScenarioResult) -> (&'static str, bool, Option<String>) {
     }
 }
 
-pub(super) fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// JUnit XML: one testsuite for the run, one testcase per scenario file execution.
 pub fn junit(report: &Report) -> String {
     let count = |word: &str| report.scenarios.iter().filter(|s| s.result == word).count();
@@ -329,7 +314,7 @@ pub fn junit(report: &Report) -> String {
     }
     out.push_str("  </testsuite>\n");
     if !report.health.checks.is_empty() {
-        out.push_str(&super::health::junit_suite(&report.health, &report.run_uuid));
+        out.push_str(&super::health_report::junit_suite(&report.health, &report.run_uuid));
     }
     out.push_str("</testsuites>\n");
     out

@@ -9,10 +9,12 @@ use futures::future::{BoxFuture, join_all};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ctx::ScenarioCtx;
+use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml, parse_duration};
 use super::names::random_name;
 use super::needs::{Forward, Need, Op, POD};
-use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 
 pub struct SynFlood;

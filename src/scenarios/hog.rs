@@ -10,10 +10,12 @@ use kube::api::ListParams;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ctx::ScenarioCtx;
+use super::error::ScenarioError;
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
 use super::needs::{Forward, NODE, Need, Op, POD};
-use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::{ConfigError, bounds};
 
 pub struct Type;

@@ -12,9 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ctx::Eviction;
+use super::ctx::{Change, ScenarioCtx};
+use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
 use super::needs::{Forward, NODE, Need, Op, POD};
-use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
 

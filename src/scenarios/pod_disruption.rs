@@ -13,9 +13,11 @@ use rand::seq::SliceRandom;
 use regex::Regex;
 use serde::Deserialize;
 
+use super::ctx::{Change, ScenarioCtx};
+use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
 use super::needs::{Forward, NAMESPACE, Need, Op, POD};
-use super::{Change, Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
 

@@ -9,10 +9,12 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::ctx::ScenarioCtx;
+use super::error::ScenarioError;
 use super::file::{invalid, load_yaml};
 use super::names::random_name;
 use super::needs::{CONFIGMAP, Forward, Need, Op, POD, SERVICE};
-use super::{Outcome, ScenarioCtx, ScenarioError, ScenarioPlan, ScenarioType};
+use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
 use crate::journal::ObjectRef;
 

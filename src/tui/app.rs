@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
-use crate::journal::{runs, state};
+use crate::journal::{runs, transitions};
 
 use super::keys::KeyMap;
 use super::theme::Theme;
@@ -164,7 +164,7 @@ pub struct App {
     /// The rollback under way (the engine's, `x` or `!`), counted as outcomes arrive.
     pub rollback: Option<RollbackProgress>,
     /// The health panel (empty: no checks, and the panel is not drawn).
-    pub health: super::health::HealthView,
+    pub health: super::health_rows::HealthView,
     /// When this run started: the header's game-day clock counts from here.
     pub run_started: Option<std::time::Instant>,
     /// Whether undoing is possible here (a cluster connection); `x` says so before any dialog.
@@ -336,7 +336,7 @@ impl App {
     /// engine or another process shows there as it does in the tree.
     pub fn follow_inspected(&self) -> Option<Effect> {
         let shown = &self.inspected.as_ref()?.path;
-        let executed = state::executed_path(shown);
+        let executed = transitions::executed_path(shown);
         self.tree
             .entries()
             .find(|(_, e)| &e.path == shown || e.path == executed)

@@ -7,7 +7,7 @@
 
 pub mod app;
 pub mod headline;
-pub mod health;
+pub mod health_rows;
 pub mod inspect;
 pub mod keys;
 pub mod render;

@@ -15,8 +15,8 @@ use crate::engine::{EngineCommand, EngineEvent};
 use crate::journal::lock::DEFAULT_PATIENCE;
 use crate::journal::rollback::{self, Event as RollbackEvent, How, Selection};
 use crate::journal::scan::JournalTree;
-use crate::journal::state::Marked;
-use crate::journal::{Depth, scan_with, state};
+use crate::journal::transitions::Marked;
+use crate::journal::{Depth, scan_with, transitions};
 
 use super::app::{App, Effect, Inspected};
 use super::update::{apply_event, apply_rollback, handle_key, on_scanned};
@@ -98,7 +98,7 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                 Some(Internal::Inspected(i)) => {
                     // Reading the same entry again (it changed state) keeps the operator's place.
                     let same = app.inspected.as_ref().is_some_and(|old| {
-                        old.path == i.path || state::executed_path(&old.path) == i.path
+                        old.path == i.path || transitions::executed_path(&old.path) == i.path
                     });
                     if !same {
                         app.inspector_scroll = 0;
@@ -217,16 +217,19 @@ fn perform(
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let line =
-                        match state::mark_by_hand(&path, "marked in the TUI", DEFAULT_PATIENCE) {
-                            Ok(Marked::Renamed) => {
-                                format!("marked executed: {name} (audit-logged)")
-                            }
-                            Ok(Marked::AlreadyExecuted) => {
-                                format!("{name} was already executed by another process")
-                            }
-                            Err(e) => format!("cannot mark {name}: {e}"),
-                        };
+                    let line = match transitions::mark_by_hand(
+                        &path,
+                        "marked in the TUI",
+                        DEFAULT_PATIENCE,
+                    ) {
+                        Ok(Marked::Renamed) => {
+                            format!("marked executed: {name} (audit-logged)")
+                        }
+                        Ok(Marked::AlreadyExecuted) => {
+                            format!("{name} was already executed by another process")
+                        }
+                        Err(e) => format!("cannot mark {name}: {e}"),
+                    };
                     let _ = tx.send(Internal::Log(line));
                 }
                 let _ = tx.send(Internal::Done);

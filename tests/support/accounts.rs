@@ -83,7 +83,7 @@ pub fn service_account_user(namespace: &str, name: &str) -> String {
 /// the real one.
 pub fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: &str) -> PathBuf {
     let path = world.dir.path().join(format!("{namespace}-{name}.kubeconfig"));
-    let server = world.cluster.cluster_target().server;
+    let server = world.cluster.server().to_string();
     let user = service_account_user(namespace, name);
     if world.cluster.target == Target::Sandbox {
         let text = chaosdeck::sandbox::kubeconfig::yaml_for(&server, Some(&user));
@@ -170,7 +170,8 @@ pub fn await_switch_policies(kubeconfig: &Path) {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let verdict =
-                    chaosdeck::journal::mirror::policy_enforced(&ops, "chaosdeck-system").await;
+                    chaosdeck::journal::mirror_link::policy_enforced(&ops, "chaosdeck-system")
+                        .await;
                 match verdict {
                     Ok(()) => return,
                     Err(why) => assert!(Instant::now() < deadline, "{why}"),

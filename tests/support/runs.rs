@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use chaosdeck::journal::entry::Writer;
 use chaosdeck::journal::lock::{DEFAULT_PATIENCE, lock_context_blocking};
 use chaosdeck::journal::names::{EntryName, Flavor};
-use chaosdeck::journal::{EntryDraft, Journal, ObjectRef, UndoAction, state};
+use chaosdeck::journal::{EntryDraft, Journal, ObjectRef, UndoAction, transitions};
 use serde_json::json;
 
 /// The older run: one context all undone, one with an orphaned entry (its writer is gone).
@@ -191,8 +191,8 @@ pub fn build(root: &Path) -> Vec<(&'static str, PathBuf)> {
             let path = fixed_dir.join(&file_name);
             let path = match then {
                 Then::Retire => {
-                    state::retire(&path).unwrap();
-                    state::executed_path(&path)
+                    transitions::retire(&path).unwrap();
+                    transitions::executed_path(&path)
                 }
                 Then::Fail(error) => {
                     fail(&path, error);

@@ -142,7 +142,7 @@ fn valid_name_part(s: &str) -> bool {
 
 pub fn valid_key(key: &str) -> bool {
     match key.split_once('/') {
-        Some((prefix, name)) => super::admission::is_dns_subdomain(prefix) && valid_name_part(name),
+        Some((prefix, name)) => crate::dns_names::is_dns_subdomain(prefix) && valid_name_part(name),
         None => valid_name_part(key),
     }
 }

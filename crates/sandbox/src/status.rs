@@ -205,7 +205,7 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = super::handlers::json_response(code, &self.to_status());
+        let mut resp = crate::response::json_response(code, &self.to_status());
         let retry =
             self.details.as_ref().and_then(|d| d.get("retryAfterSeconds")).and_then(Value::as_u64);
         if let Some(secs) = retry {

@@ -4,8 +4,10 @@
 //! Owns: starting one in a temporary directory, reading what it wrote (admin kubeconfig, API
 //! server and etcd addresses, daemon pids) and stopping it on drop. The script's reaper stops it
 //! too when the process that started it dies, SIGKILL included, so no control plane outlives
-//! its test. Must not touch: anything outside that directory; how the binaries are built is the
-//! script's business.
+//! its test; and [`cluster::TestCluster`], either target behind one type. Must not touch:
+//! anything outside that directory; how the binaries are built is the script's business.
+
+pub mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

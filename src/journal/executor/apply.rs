@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::super::admissible::Author;
-use super::super::guard::{first_mismatch, guarded_json_patch, shape};
-use super::protocol::admit_all;
+use super::super::admissible::admit_all;
+use super::super::patch_guard::{first_mismatch, guarded_json_patch, shape};
 use crate::cluster::{ClusterOps, DeleteOutcome};
 use crate::journal::entry::{Entry, ObjectRef, UndoAction};
 

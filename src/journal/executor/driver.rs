@@ -11,13 +11,13 @@ use futures::stream::FuturesUnordered;
 
 use super::super::scan::EntryNode;
 use super::super::schedule;
-use super::ExecuteOptions;
 use super::offline::{finish, needs_cluster, offline_outcome, plan};
+use super::options::ExecuteOptions;
 use super::outcome::{EntryOutcome, Outcome};
 use super::protocol::execute_locked;
 use crate::cluster::ClusterOps;
 use crate::journal::lock::{ContextLock, lock_context};
-use crate::journal::mirror::MirrorTrust;
+use crate::journal::mirror_link::MirrorTrust;
 
 /// Executes the selected entries (newest first), up to `options.parallel` at a time, calling
 /// `report` as each one finishes. Entries that touch the same object (or an object and its

@@ -3,17 +3,17 @@
 
 use std::path::Path;
 
-use super::super::admissible::{self, Author};
+use super::super::admissible::{Author, admit_all};
 use super::super::krkn;
 use super::super::scan::{self, EntryBody, EntryNode, Liveness};
-use super::super::state::Marked;
+use super::super::transitions::Marked;
 use super::apply::{Unapplied, apply_actions, apply_entry};
 use super::offline::{foreign, krkn_reason};
 use super::outcome::Outcome;
 use crate::cluster::ClusterOps;
-use crate::journal::entry::{Entry, UndoAction};
+use crate::journal::entry::Entry;
 use crate::journal::lock::{ContextLock, lock_context};
-use crate::journal::mirror::{MirrorSays, MirrorTrust};
+use crate::journal::mirror_link::{MirrorSays, MirrorTrust};
 use crate::refs::ProtectedNamespaces;
 
 /// Runs one entry while its context lock is held.
@@ -81,13 +81,13 @@ async fn undo_fresh(
     if let EntryBody::Chaosdeck(entry) = body
         && let Some(mirror) = &entry.mirror
     {
-        match crate::journal::mirror::undone_by(ops, trust, mirror).await {
+        match crate::journal::mirror_link::undone_by(ops, trust, mirror).await {
             MirrorSays::Undone(undone) => {
                 return match lock.mark_undone_elsewhere(path, &undone) {
                     Ok(_) => {
                         let mut notes =
                             vec![format!("undone by {} at {} (its mirror)", undone.by, undone.at)];
-                        if let Err(e) = crate::journal::mirror::retire(ops, mirror).await {
+                        if let Err(e) = crate::journal::mirror_link::retire(ops, mirror).await {
                             notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
                         }
                         Outcome::Executed { notes }
@@ -135,7 +135,7 @@ async fn undo_fresh(
             Ok(Marked::Renamed) => {
                 notes.extend(found);
                 if let Some(mirror) = &mirror
-                    && let Err(e) = crate::journal::mirror::retire(ops, mirror).await
+                    && let Err(e) = crate::journal::mirror_link::retire(ops, mirror).await
                 {
                     notes.push(format!("its mirror configmap/{} stays: {e}", mirror.name));
                 }
@@ -149,19 +149,6 @@ async fn undo_fresh(
         Err(Unapplied::Refused(reason)) => Outcome::Refused { reason },
         Err(Unapplied::Failed(error)) => failed(lock, path, error),
     }
-}
-
-/// Every action of an entry is admissible ([`admissible::admit`]), or the first reason one
-/// is not: an entry is undone whole or not at all.
-pub(super) fn admit_all(
-    actions: &[UndoAction],
-    author: Author,
-    protected: &ProtectedNamespaces,
-) -> Result<(), String> {
-    actions
-        .iter()
-        .try_for_each(|a| admissible::admit(a, author, protected))
-        .map_err(|why| format!("refused: {why}"))
 }
 
 /// A failed entry: its error recorded beside it (so listings say "failed", not "pending"),

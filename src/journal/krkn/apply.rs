@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::plan::{HIJACK_CONFIGMAP_PREFIX, HIJACK_SELECTOR_KEY, Hijack, Plan, restore_patch};
 use crate::cluster::ClusterOps;
 use crate::journal::entry::{ObjectRef, UndoAction};
-use crate::journal::guard::first_mismatch;
 use crate::journal::kubectl::shell_word;
+use crate::journal::patch_guard::first_mismatch;
 
 /// The actions to run now, with what the look-ups found.
 #[derive(Debug, Default)]

@@ -1,33 +1,39 @@
-//! The write-ahead protocol of every change, written once ([`ScenarioCtx::change`]): declared,
-//! not paused, stopped, read-only or protected; the entry durable and mirrored before the
-//! request; a refused request retires its entry as not applied; a made change pinned to what
-//! the cluster answered, then counted. The verbs in the parent module are thin wrappers.
+//! Every change a scenario makes: the four verbs (`create`, `patch`, `add_list_item`,
+//! `delete`), each a thin wrapper that says what its request and its undo are, and the
+//! write-ahead protocol they share, written once ([`ScenarioCtx::change`]): declared, not
+//! paused, stopped, read-only or protected; the entry durable and mirrored before the request;
+//! a refused request retires its entry as not applied; a made change pinned to what the
+//! cluster answered, then counted.
 //!
 //! Owns: the order of those steps and the wording of a refusal. Must not know any verb's
 //! request or undo: the wrappers pass them in.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use kube::api::DynamicObject;
+use serde_json::{Value, json};
 
 use super::{Change, Failpoint, SLOW_CHANGE, ScenarioCtx};
 use crate::cluster::OpError;
+use crate::journal::entry::{ENTRY_LABEL, creatable, object_ref_of};
 use crate::journal::writer::InFlight;
 use crate::journal::{Context, EntryDraft, ObjectRef, UndoAction, WrittenEntry};
+use crate::scenarios::error::ScenarioError;
+use crate::scenarios::event::ScenarioEvent;
 use crate::scenarios::needs::{Forward, Op};
-use crate::scenarios::{ScenarioError, ScenarioEvent};
 
 /// Which change [`ScenarioCtx::change`] makes, on what, and how its refusal is worded.
-pub(super) struct ChangeSpec<'a> {
-    pub(super) forward: Forward,
-    pub(super) target: &'a ObjectRef,
-    pub(super) step: &'a str,
+struct ChangeSpec<'a> {
+    forward: Forward,
+    target: &'a ObjectRef,
+    step: &'a str,
     /// The request's verb in "the API server refused the <verb>".
-    pub(super) verb: &'static str,
+    verb: &'static str,
 }
 
 /// How the API server answered a forward request that was not an error.
-pub(super) enum Answer<T> {
+enum Answer<T> {
     /// The change was made; `T` is what the server returned.
     Made(T),
     /// An answer proving nothing changed (an object that already exists, a uid precondition
@@ -36,14 +42,11 @@ pub(super) enum Answer<T> {
 }
 
 /// For changes whose entry needs nothing from the cluster's answer.
-pub(super) fn no_pin<T>(_: &T) -> Option<fn(&mut crate::journal::Entry)> {
+fn no_pin<T>(_: &T) -> Option<fn(&mut crate::journal::Entry)> {
     None
 }
 
-pub(super) fn made_change(
-    target: ObjectRef,
-    made: Option<(DynamicObject, Option<WrittenEntry>)>,
-) -> Change {
+fn made_change(target: ObjectRef, made: Option<(DynamicObject, Option<WrittenEntry>)>) -> Change {
     match made {
         None => Change { target, written: None, object: None },
         Some((object, written)) => {
@@ -53,6 +56,166 @@ pub(super) fn made_change(
 }
 
 impl ScenarioCtx {
+    /// Creates `object` (labels added); the entry that deletes it is on disk first.
+    pub async fn create(&self, step: &str, object: Value) -> Result<Change, ScenarioError> {
+        let target = object_ref_of(&object);
+        let would =
+            || format!("dry run: would create {} ({step}); entry: delete it", target.display());
+        let undo = |id: &str| {
+            vec![UndoAction::Delete {
+                target: target.clone(),
+                uid: None,
+                require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), id.to_string())]),
+            }]
+        };
+        let labelled = |id: &str| {
+            let mut object = object.clone();
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                let existing = meta.entry("labels").or_insert_with(|| json!({}));
+                if let Some(map) = existing.as_object_mut() {
+                    for (k, v) in self.labels(id) {
+                        map.insert(k, Value::String(v));
+                    }
+                }
+            }
+            object
+        };
+        let request = async |id: &str| {
+            Ok(match self.ops.create(&labelled(id)).await? {
+                Some(created) => Answer::Made(created),
+                None => Answer::NotMade(format!(
+                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
+                     create, so chaosdeck did not make that object",
+                    target.display()
+                )),
+            })
+        };
+        // Pin the undo to this exact object now that the cluster has given it a uid: the mirror
+        // without it still deletes only the labelled object; with it, the watchdog's undo is
+        // one exact request like the executor's.
+        let pin = |created: &DynamicObject| {
+            created.metadata.uid.clone().map(|uid| {
+                move |e: &mut crate::journal::Entry| {
+                    if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
+                        *slot = Some(uid);
+                    }
+                }
+            })
+        };
+        let spec = ChangeSpec { forward: Forward::Create, target: &target, step, verb: "create" };
+        match self.change(spec, would, Some(undo), request, pin).await? {
+            None => Ok(Change { target, written: None, object: Some(object) }),
+            Some((created, written)) => {
+                Ok(Change { target, written, object: serde_json::to_value(&created).ok() })
+            }
+        }
+    }
+
+    /// Merge-patches `target` with `set`; the entry restores `restore` guarded by `set`.
+    pub async fn patch(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        set: Value,
+        restore: Value,
+    ) -> Result<Change, ScenarioError> {
+        let would = || {
+            format!(
+                "dry run: would patch {} with {set} ({step}); entry: restore {restore}",
+                target.display()
+            )
+        };
+        let undo = |_: &str| {
+            vec![UndoAction::Patch {
+                target: target.clone(),
+                restore: restore.clone(),
+                guard: set.clone(),
+            }]
+        };
+        let request = async |_: &str| Ok(Answer::Made(self.ops.merge_patch(&target, &set).await?));
+        let spec = ChangeSpec { forward: Forward::Patch, target: &target, step, verb: "patch" };
+        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
+        Ok(made_change(target, made))
+    }
+
+    /// Appends `item` to the list at `path` (JSON pointer); the entry removes exactly that item.
+    pub async fn add_list_item(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        path: &str,
+        item: Value,
+    ) -> Result<Change, ScenarioError> {
+        let would =
+            || format!("dry run: would add {item} to {path} of {} ({step})", target.display());
+        let undo = |_: &str| {
+            vec![UndoAction::RemoveListItem {
+                target: target.clone(),
+                path: path.to_string(),
+                item: item.clone(),
+            }]
+        };
+        // The list is read after the entry is written and the pause is over: what is patched
+        // is what is there now.
+        let request = async |_: &str| {
+            let Some(current) = self.ops.get(&target).await? else {
+                return Ok(Answer::NotMade(format!("{} not found", target.display())));
+            };
+            let has_list = serde_json::to_value(&current)
+                .ok()
+                .and_then(|v| v.pointer(path).map(Value::is_array))
+                .unwrap_or(false);
+            let op = if has_list {
+                json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
+            } else {
+                json!([{"op": "add", "path": path, "value": [item]}])
+            };
+            let patch: json_patch::Patch =
+                serde_json::from_value(op).map_err(|e| OpError::Invalid(e.to_string()))?;
+            Ok(Answer::Made(self.ops.json_patch(&target, patch).await?))
+        };
+        let spec =
+            ChangeSpec { forward: Forward::AddListItem, target: &target, step, verb: "patch" };
+        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
+        Ok(made_change(target, made))
+    }
+
+    /// Deletes `target`; when `snapshot` is given (an object nothing would re-create), the entry
+    /// re-creates it from that snapshot.
+    pub async fn delete(
+        &self,
+        step: &str,
+        target: ObjectRef,
+        uid: &str,
+        snapshot: Option<Value>,
+        grace: Option<i64>,
+    ) -> Result<Change, ScenarioError> {
+        let would = || {
+            let entry = if snapshot.is_some() {
+                "entry: re-create it from a snapshot"
+            } else {
+                "no entry (its controller re-creates it)"
+            };
+            format!("dry run: would delete {} ({step}); {entry}", target.display())
+        };
+        // A pod its controller re-creates needs no entry.
+        let undo = snapshot
+            .as_ref()
+            .map(|object| move |_: &str| vec![UndoAction::Create { object: creatable(object) }]);
+        let request = async |_: &str| {
+            Ok(match self.ops.delete_with_grace(&target, uid, grace).await? {
+                // 409 on the uid precondition: nothing was deleted.
+                crate::cluster::DeleteOutcome::NotOurs(why) => {
+                    Answer::NotMade(format!("the API server refused the delete (HTTP 409): {why}"))
+                }
+                _ => Answer::Made(()),
+            })
+        };
+        let spec = ChangeSpec { forward: Forward::Delete, target: &target, step, verb: "delete" };
+        let made = self.change(spec, would, undo, request, no_pin).await?;
+        Ok(Change { target, written: made.and_then(|(_, written)| written), object: None })
+    }
+
     /// The write-ahead protocol, written once for every change: the operation must be declared
     /// and the run not paused, stopped, read-only or in a protected namespace; a dry run says
     /// what it would do (`would`) and sends nothing (`None`). Otherwise the undo (`undo`, given
@@ -62,7 +225,7 @@ impl ScenarioCtx {
     /// retires the entry as not applied. A made change may `pin` its entry to what the cluster
     /// answered (a uid) before any executor can take it; only then does it count
     /// (failpoints, pace). Returns the answer and the entry.
-    pub(super) async fn change<T, P>(
+    async fn change<T, P>(
         &self,
         spec: ChangeSpec<'_>,
         would: impl FnOnce() -> String,
@@ -176,7 +339,7 @@ impl ScenarioCtx {
             return;
         }
         if let Some(mirror) = &written.entry.mirror
-            && let Err(e) = crate::journal::mirror::retire(&self.ops, mirror).await
+            && let Err(e) = crate::journal::mirror_link::retire(&self.ops, mirror).await
         {
             self.log(format!("dead man's switch: mirror configmap/{} stays: {e}", mirror.name));
         }

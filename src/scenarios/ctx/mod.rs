@@ -19,25 +19,22 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DynamicObject, EvictParams, ListParams};
 use kube::core::NamespaceResourceScope;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{ClusterOps, OpError};
-use crate::journal::entry::{
-    ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, creatable, object_ref_of,
-};
+use crate::cluster::ClusterOps;
+use crate::journal::entry::{ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL};
 use crate::journal::executor::revert_own;
-use crate::journal::{Context, Journal, ObjectRef, UndoAction, WrittenEntry};
+use crate::journal::{Context, Journal, ObjectRef, WrittenEntry};
 
 use crate::deadman::Armed;
 
-use super::needs::{Forward, Need, Op};
-use super::{EventSink, ScenarioError, ScenarioEvent};
+use super::error::ScenarioError;
+use super::event::{EventSink, ScenarioEvent};
+use super::needs::{Need, Op};
 
 mod change;
-
-use change::{Answer, ChangeSpec, made_change, no_pin};
 
 /// A change that was made (or, in a dry run, would have been).
 #[derive(Debug, Clone)]
@@ -342,166 +339,6 @@ impl ScenarioCtx {
             Err(kube::Error::Api(s)) if s.code == 429 => Ok(Eviction::Refused(s.message)),
             Err(e) => Err(ScenarioError::Failed(format!("evicting {}: {e}", target.display()))),
         }
-    }
-
-    /// Creates `object` (labels added); the entry that deletes it is on disk first.
-    pub async fn create(&self, step: &str, object: Value) -> Result<Change, ScenarioError> {
-        let target = object_ref_of(&object);
-        let would =
-            || format!("dry run: would create {} ({step}); entry: delete it", target.display());
-        let undo = |id: &str| {
-            vec![UndoAction::Delete {
-                target: target.clone(),
-                uid: None,
-                require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), id.to_string())]),
-            }]
-        };
-        let labelled = |id: &str| {
-            let mut object = object.clone();
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                let existing = meta.entry("labels").or_insert_with(|| json!({}));
-                if let Some(map) = existing.as_object_mut() {
-                    for (k, v) in self.labels(id) {
-                        map.insert(k, Value::String(v));
-                    }
-                }
-            }
-            object
-        };
-        let request = async |id: &str| {
-            Ok(match self.ops.create(&labelled(id)).await? {
-                Some(created) => Answer::Made(created),
-                None => Answer::NotMade(format!(
-                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
-                     create, so chaosdeck did not make that object",
-                    target.display()
-                )),
-            })
-        };
-        // Pin the undo to this exact object now that the cluster has given it a uid: the mirror
-        // without it still deletes only the labelled object; with it, the watchdog's undo is
-        // one exact request like the executor's.
-        let pin = |created: &DynamicObject| {
-            created.metadata.uid.clone().map(|uid| {
-                move |e: &mut crate::journal::Entry| {
-                    if let Some(UndoAction::Delete { uid: slot, .. }) = e.undo.first_mut() {
-                        *slot = Some(uid);
-                    }
-                }
-            })
-        };
-        let spec = ChangeSpec { forward: Forward::Create, target: &target, step, verb: "create" };
-        match self.change(spec, would, Some(undo), request, pin).await? {
-            None => Ok(Change { target, written: None, object: Some(object) }),
-            Some((created, written)) => {
-                Ok(Change { target, written, object: serde_json::to_value(&created).ok() })
-            }
-        }
-    }
-
-    /// Merge-patches `target` with `set`; the entry restores `restore` guarded by `set`.
-    pub async fn patch(
-        &self,
-        step: &str,
-        target: ObjectRef,
-        set: Value,
-        restore: Value,
-    ) -> Result<Change, ScenarioError> {
-        let would = || {
-            format!(
-                "dry run: would patch {} with {set} ({step}); entry: restore {restore}",
-                target.display()
-            )
-        };
-        let undo = |_: &str| {
-            vec![UndoAction::Patch {
-                target: target.clone(),
-                restore: restore.clone(),
-                guard: set.clone(),
-            }]
-        };
-        let request = async |_: &str| Ok(Answer::Made(self.ops.merge_patch(&target, &set).await?));
-        let spec = ChangeSpec { forward: Forward::Patch, target: &target, step, verb: "patch" };
-        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
-        Ok(made_change(target, made))
-    }
-
-    /// Appends `item` to the list at `path` (JSON pointer); the entry removes exactly that item.
-    pub async fn add_list_item(
-        &self,
-        step: &str,
-        target: ObjectRef,
-        path: &str,
-        item: Value,
-    ) -> Result<Change, ScenarioError> {
-        let would =
-            || format!("dry run: would add {item} to {path} of {} ({step})", target.display());
-        let undo = |_: &str| {
-            vec![UndoAction::RemoveListItem {
-                target: target.clone(),
-                path: path.to_string(),
-                item: item.clone(),
-            }]
-        };
-        // The list is read after the entry is written and the pause is over: what is patched
-        // is what is there now.
-        let request = async |_: &str| {
-            let Some(current) = self.ops.get(&target).await? else {
-                return Ok(Answer::NotMade(format!("{} not found", target.display())));
-            };
-            let has_list = serde_json::to_value(&current)
-                .ok()
-                .and_then(|v| v.pointer(path).map(Value::is_array))
-                .unwrap_or(false);
-            let op = if has_list {
-                json!([{"op": "add", "path": format!("{path}/-"), "value": item}])
-            } else {
-                json!([{"op": "add", "path": path, "value": [item]}])
-            };
-            let patch: json_patch::Patch =
-                serde_json::from_value(op).map_err(|e| OpError::Invalid(e.to_string()))?;
-            Ok(Answer::Made(self.ops.json_patch(&target, patch).await?))
-        };
-        let spec =
-            ChangeSpec { forward: Forward::AddListItem, target: &target, step, verb: "patch" };
-        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
-        Ok(made_change(target, made))
-    }
-
-    /// Deletes `target`; when `snapshot` is given (an object nothing would re-create), the entry
-    /// re-creates it from that snapshot.
-    pub async fn delete(
-        &self,
-        step: &str,
-        target: ObjectRef,
-        uid: &str,
-        snapshot: Option<Value>,
-        grace: Option<i64>,
-    ) -> Result<Change, ScenarioError> {
-        let would = || {
-            let entry = if snapshot.is_some() {
-                "entry: re-create it from a snapshot"
-            } else {
-                "no entry (its controller re-creates it)"
-            };
-            format!("dry run: would delete {} ({step}); {entry}", target.display())
-        };
-        // A pod its controller re-creates needs no entry.
-        let undo = snapshot
-            .as_ref()
-            .map(|object| move |_: &str| vec![UndoAction::Create { object: creatable(object) }]);
-        let request = async |_: &str| {
-            Ok(match self.ops.delete_with_grace(&target, uid, grace).await? {
-                // 409 on the uid precondition: nothing was deleted.
-                crate::cluster::DeleteOutcome::NotOurs(why) => {
-                    Answer::NotMade(format!("the API server refused the delete (HTTP 409): {why}"))
-                }
-                _ => Answer::Made(()),
-            })
-        };
-        let spec = ChangeSpec { forward: Forward::Delete, target: &target, step, verb: "delete" };
-        let made = self.change(spec, would, undo, request, no_pin).await?;
-        Ok(Change { target, written: made.and_then(|(_, written)| written), object: None })
     }
 
     /// Undoes a change the scenario made (normal completion) and retires its entry.

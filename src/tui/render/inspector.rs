@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         Some(i) => styled(&i.text, app.theme),
         None => Text::raw("Select an entry in the journal (Enter) to see what it undoes."),
     };
-    let block = super::panel(app, " Inspector ".into(), Focus::Inspector);
+    let block = super::panel::panel(app, " Inspector ".into(), Focus::Inspector);
     frame.render_widget(
         Paragraph::new(text)
             .block(block)

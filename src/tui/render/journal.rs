@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, area: Rect) {
         // The path last: the panel may cut it, never the count or the filter.
         format!(" Journal {} pending{filter} · {} ", app.outstanding(), short_path(&app.tree.root))
     };
-    let block = super::panel(app, title, Focus::Journal);
+    let block = super::panel::panel(app, title, Focus::Journal);
     let highlight = app.theme.selected();
     app.tree_view.draw(frame, area, block, highlight);
 }

@@ -41,7 +41,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let title = if focused { " Log (Enter: whole line) " } else { " Log " };
     frame.render_widget(
-        Paragraph::new(lines).block(super::panel(app, title.into(), Focus::Log)),
+        Paragraph::new(lines).block(super::panel::panel(app, title.into(), Focus::Log)),
         area,
     );
 }

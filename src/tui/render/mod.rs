@@ -1,21 +1,21 @@
 //! Drawing: one small function per region, all reading [`App`] and nothing else.
 
 mod header;
-mod health;
+mod health_panel;
 mod inspector;
 mod journal;
 mod log;
+mod panel;
 mod popup;
 mod scenarios;
 mod status;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::layout::{Constraint, Layout};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
-use super::app::{App, Focus, Mode};
+use super::app::{App, Mode};
 
 /// Below this, panels are too narrow or short to read; only the header and a notice are drawn.
 pub const MIN_WIDTH: u16 = 60;
@@ -39,7 +39,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     // The health panel spans the width (its timeline wants it) and is absent without checks,
     // capped so that the other panels keep most of a small terminal.
     let cap = if area.height < 30 { area.height / 4 } else { area.height * 2 / 5 };
-    let health_h = health::height(&app.health).min(cap);
+    let health_h = health_panel::height(&app.health).min(cap);
     let [main, health_area, status_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(health_h), Constraint::Length(1)])
             .areas(body);
@@ -66,7 +66,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         inspector::draw(frame, app, insp_area);
     }
     if health_h > 0 {
-        health::draw(frame, app, health_area);
+        health_panel::draw(frame, app, health_area);
     }
     status::draw(frame, app, status_area);
     // Popups never cover the header: the emergency key stays in sight.
@@ -76,26 +76,4 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 /// One line, for tests and benches that want the header alone.
 pub fn header_line(app: &App, width: u16) -> Line<'static> {
     header::line(app, usize::from(width))
-}
-
-/// A panel frame; the focused one stands out.
-pub(super) fn panel<'a>(app: &App, title: String, focus: Focus) -> Block<'a> {
-    let focused = app.focus == focus;
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
-        .border_style(if focused { app.theme.focus_border() } else { Style::default() })
-        .title(title)
-}
-
-/// A rectangle of `w`×`h` centred in `area` (clamped to it).
-pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
 }

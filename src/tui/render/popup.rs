@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::super::app::{App, Popup};
-use super::centered;
+use super::panel::centered;
 
 /// Draws the open popup, if any, centred in `within`.
 pub fn draw(frame: &mut Frame, app: &App, within: Rect) {

@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     }
     let title = format!(" Scenarios {} ", app.scenarios.len());
     frame.render_widget(
-        Paragraph::new(lines).block(super::panel(app, title, Focus::Scenarios)),
+        Paragraph::new(lines).block(super::panel::panel(app, title, Focus::Scenarios)),
         area,
     );
 }

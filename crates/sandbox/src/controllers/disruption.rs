@@ -7,6 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
+use super::conditions::pod_ready;
+use super::conditions::set_status;
 use crate::meta;
 use crate::resources as r;
 use crate::selectors::LabelSelector;
@@ -18,14 +20,6 @@ static EVICTIONS: Mutex<()> = Mutex::new(());
 /// Serialises evictions so two of them cannot both spend the last allowed disruption.
 pub fn eviction_lock() -> MutexGuard<'static, ()> {
     EVICTIONS.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-pub fn pod_ready(pod: &Value) -> bool {
-    meta::at(pod, &["status", "conditions"]).and_then(Value::as_array).is_some_and(|cs| {
-        cs.iter().any(|c| {
-            c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
-        })
-    })
 }
 
 fn healthy(pod: &Value) -> bool {
@@ -139,7 +133,7 @@ pub fn reconcile(store: &Store, ns: &str) -> Result<(), ApiError> {
     let mut result = Ok(());
     for pdb in pdbs {
         let status = status_of(store, &pdb);
-        if let Err(e) = super::workloads::set_status(store, r::PDBS, &pdb, status)
+        if let Err(e) = set_status(store, r::PDBS, &pdb, status)
             && e.code != 404
         {
             result = Err(e);

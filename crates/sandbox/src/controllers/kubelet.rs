@@ -12,21 +12,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::ctx::{Ctx, Nodes, Step};
+use super::events;
 use super::scheduler::node_ready;
-use super::{Ctx, Nodes, events};
 use crate::meta;
 use crate::resources as r;
 use crate::status::ApiError;
 use crate::store::{DeleteOpts, Part};
 
 pub const RUN_SECONDS: &str = "sandbox.chaosdeck.io/run-seconds";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Step {
-    Start,
-    Finish,
-    Terminate,
-}
 
 /// How long a run-to-completion pod runs, or None for pods that run until deleted.
 fn run_duration(pod: &Value) -> Option<Duration> {

@@ -7,6 +7,8 @@
 //! only through the store's public API, as a client would, so a conflict just means "try
 //! again on the next pass". Must not touch HTTP.
 
+mod conditions;
+mod ctx;
 pub mod disruption;
 mod events;
 mod kubelet;
@@ -14,7 +16,7 @@ mod nodelifecycle;
 mod scheduler;
 mod workloads;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 use super::SandboxOptions;
 use super::meta;
 use super::resources as r;
-use super::store::{Obj, Store};
+use super::store::Store;
+use ctx::{Ctx, Nodes};
 
 /// Collects bursts of changes into one reconcile pass.
 const DEBOUNCE: Duration = Duration::from_millis(5);
@@ -34,24 +37,6 @@ const DEBOUNCE: Duration = Duration::from_millis(5);
 const RESYNC: Duration = Duration::from_secs(30);
 /// A namespace whose pass failed (a conflict, an invalid template) waits this long.
 const RETRY: Duration = Duration::from_millis(200);
-
-/// Shared by the reconcile loop and the timer tasks it spawns.
-pub struct Ctx {
-    pub store: Arc<Store>,
-    pub ready_delay: Duration,
-    pub stop: CancellationToken,
-    /// uids of pods with a timer in flight, per kind of timer, so each is started once.
-    pub timers: Mutex<HashSet<(String, kubelet::Step)>>,
-    pub ip_counter: Mutex<u32>,
-}
-
-impl Ctx {
-    pub fn next_pod_ip(&self) -> String {
-        let mut n = self.ip_counter.lock().unwrap_or_else(|p| p.into_inner());
-        *n += 1;
-        format!("10.244.{}.{}", (*n >> 8) & 0xff, *n & 0xff)
-    }
-}
 
 /// Starts every controller; they stop when `stop` is cancelled.
 pub fn spawn(
@@ -153,9 +138,6 @@ fn note(store: &Store, dirty: &mut BTreeSet<String>, res: usize, ns: &str) {
         _ => {}
     }
 }
-
-/// Nodes by name, shared by the controllers of one pass.
-pub type Nodes<'a> = HashMap<&'a str, &'a Obj>;
 
 /// One pass over the given namespaces; returns those that need another pass.
 fn reconcile(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::ctx::{Ctx, Nodes};
+use super::events;
 use super::scheduler::{node_ready, tolerates};
-use super::{Ctx, Nodes, events};
 use crate::meta;
 use crate::resources as r;
 use crate::status::ApiError;
@@ -121,7 +122,7 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError>
         }
         // A pod whose node is gone or not Ready cannot be Ready.
         let want_ready = node.is_some_and(|n| node_ready(n));
-        if super::disruption::pod_ready(&pod) == want_ready {
+        if super::conditions::pod_ready(&pod) == want_ready {
             continue;
         }
         let uid = meta::uid(&pod).to_string();

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Ctx, events};
+use super::ctx::Ctx;
+use super::events;
 use crate::meta;
 use crate::resources as r;
 use crate::status::ApiError;

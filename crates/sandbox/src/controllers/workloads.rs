@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Ctx, events};
+use super::conditions::{pod_ready, set_status};
+use super::ctx::Ctx;
+use super::events;
 use crate::meta;
 use crate::resources::{self as r, RESOURCES};
 use crate::status::ApiError;
@@ -48,51 +50,6 @@ fn active(pod: &Value) -> bool {
 fn owned_by<'a>(items: &'a [Obj], owner: &Value) -> Vec<&'a Obj> {
     let uid = meta::uid(owner);
     items.iter().filter(|o| meta::controller_uid(o) == Some(uid)).collect()
-}
-
-/// Keeps the timestamps of conditions whose status did not change, so an unchanged status
-/// is byte-for-byte unchanged and the write becomes a no-op.
-fn settle_conditions(old: Option<&Value>, mut new: Value) -> Value {
-    let old = old.and_then(|s| s.get("conditions")).and_then(Value::as_array);
-    if let Some(conds) = new.get_mut("conditions").and_then(Value::as_array_mut) {
-        for c in conds {
-            let same = old.and_then(|o| {
-                o.iter()
-                    .find(|x| x.get("type") == c.get("type") && x.get("status") == c.get("status"))
-            });
-            for field in ["lastTransitionTime", "lastUpdateTime", "lastProbeTime"] {
-                if let (Some(m), Some(prev)) = (c.as_object_mut(), same.and_then(|s| s.get(field)))
-                    && m.contains_key(field)
-                {
-                    m.insert(field.into(), prev.clone());
-                }
-            }
-        }
-    }
-    new
-}
-
-pub(super) fn set_status(
-    store: &Store,
-    res: usize,
-    obj: &Value,
-    status: Value,
-) -> Result<(), ApiError> {
-    let status = settle_conditions(obj.get("status"), status);
-    if obj.get("status") == Some(&status) {
-        return Ok(());
-    }
-    let uid = meta::uid(obj).to_string();
-    store
-        .modify(res, meta::namespace(obj), meta::name(obj), Part::All, |cur| {
-            if meta::uid(cur) != uid {
-                return Err(ApiError::internal("object was replaced"));
-            }
-            let mut next = cur.clone();
-            meta::set(&mut next, &["status"], status);
-            Ok(next)
-        })
-        .map(|_| ())
 }
 
 fn set_replicas(store: &Store, res: usize, obj: &Value, n: i64) -> Result<(), ApiError> {
@@ -291,7 +248,7 @@ fn replicaset(store: &Store, rs: &Value, pods: &[Obj]) -> Result<(), ApiError> {
         live.sort_by_key(|p| {
             (
                 meta::str_at(p, &["spec", "nodeName"]).is_some(),
-                super::disruption::pod_ready(p),
+                pod_ready(p),
                 std::cmp::Reverse(
                     meta::str_at(p, &["metadata", "creationTimestamp"]).unwrap_or("").to_string(),
                 ),
@@ -313,7 +270,7 @@ fn replicaset(store: &Store, rs: &Value, pods: &[Obj]) -> Result<(), ApiError> {
         }
     }
     let owned: Vec<&Obj> = owned_by(pods, rs).into_iter().filter(|p| active(p)).collect();
-    let ready = owned.iter().filter(|p| super::disruption::pod_ready(p)).count();
+    let ready = owned.iter().filter(|p| pod_ready(p)).count();
     let mut status = json!({
         "replicas": owned.len(),
         "fullyLabeledReplicas": owned.len(),
@@ -386,7 +343,7 @@ fn job_pass(store: &Store, job: &Value, pods: &[Obj]) -> Result<(), ApiError> {
         "active": if done { 0 } else { running },
         "succeeded": succeeded,
         "failed": failed,
-        "ready": owned.iter().filter(|p| active(p) && super::disruption::pod_ready(p)).count(),
+        "ready": owned.iter().filter(|p| active(p) && pod_ready(p)).count(),
         "uncountedTerminatedPods": {},
     });
     if done {

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Req, json_response};
+use super::request::Req;
+use crate::response::json_response;
 use crate::status::ApiError;
 
 /// The path clients post reviews to.

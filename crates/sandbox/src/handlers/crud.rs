@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{AppState, Req, json_response, raw_json, table};
+use super::request::{AppState, Req};
+use super::table;
 use crate::meta;
 use crate::patch::{self, PatchKind};
 use crate::resources::{RESOURCES, ResourceDef};
+use crate::response::{json_response, raw_json};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{DeleteOpts, Deleted, Key, Obj, Part, Propagation, Selection, Stored};

@@ -10,17 +10,17 @@
 mod access;
 mod crud;
 pub mod proxy;
+mod request;
 mod subresources;
 pub mod table;
 mod watch;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -28,114 +28,12 @@ use super::discovery;
 use super::identity::User;
 use super::resources::{self as r, RESOURCES};
 use super::status::ApiError;
-use super::store::Store;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<Store>,
-    /// Ends open watches on shutdown so the server can stop.
-    pub shutdown: tokio_util::sync::CancellationToken,
-    /// Whether the dead man's switch policies are enforced ([`crate::switch_policy`]).
-    pub switch_policy: Arc<std::sync::atomic::AtomicBool>,
-}
+pub use crate::response::{json_response, raw_json};
+pub use request::{AppState, Req, Target};
 
 pub fn router(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)
-}
-
-pub fn json_response(code: StatusCode, value: &Value) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => raw_json(code, bytes),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode response: {e}"))
-            .into_response(),
-    }
-}
-
-pub fn raw_json(code: StatusCode, bytes: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(bytes));
-    *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-    resp
-}
-
-/// What a resource URL points at.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub res: usize,
-    /// Set when the URL names a namespace (always for namespaced single objects).
-    pub ns: Option<String>,
-    pub name: Option<String>,
-    pub sub: Option<String>,
-}
-
-impl Target {
-    pub fn ns(&self) -> &str {
-        self.ns.as_deref().unwrap_or("")
-    }
-}
-
-/// Request details every verb handler needs.
-pub struct Req {
-    pub target: Target,
-    pub query: HashMap<String, String>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    /// Who asks ([`crate::identity`]).
-    pub user: User,
-}
-
-impl Req {
-    pub fn q(&self, key: &str) -> Option<&str> {
-        self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    /// `Accept: ...;as=PartialObjectMetadata` (or `...List`): only the objects' metadata,
-    /// as kube-rs's metadata watches and `kubectl get -o name` ask.
-    pub fn wants_metadata(&self) -> bool {
-        self.headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
-    }
-
-    pub fn wants_table(&self) -> bool {
-        self.headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("as=Table"))
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-
-    /// The body as JSON (or YAML, which some clients send for create/update).
-    pub fn json_body(&self) -> Result<Value, ApiError> {
-        if self.body.is_empty() {
-            return Err(ApiError::bad_request("the request body is empty"));
-        }
-        if self.content_type().contains("protobuf") {
-            return crate::protobuf::decode_body(&self.body)
-                .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf body: {e}")));
-        }
-        match serde_json::from_slice::<Value>(&self.body) {
-            Ok(v) => Ok(v),
-            Err(json_err) if self.content_type().contains("yaml") => {
-                let text = std::str::from_utf8(&self.body)
-                    .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-                serde_saphyr::from_str::<Value>(text).map_err(|e| {
-                    ApiError::bad_request(format!(
-                        "cannot decode YAML body: {e} (as JSON: {json_err})"
-                    ))
-                })
-            }
-            Err(e) => Err(ApiError::bad_request(format!(
-                "cannot decode JSON body ({}): {e}",
-                self.content_type()
-            ))),
-        }
-    }
 }
 
 enum Route {

@@ -12,9 +12,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{AppState, json_response};
+use super::request::AppState;
 use crate::meta;
 use crate::resources as r;
+use crate::response::json_response;
 use crate::selectors::LabelSelector;
 
 /// The label Krkn's service-hijacking pod carries (and chaosdeck's, to be found the same way).

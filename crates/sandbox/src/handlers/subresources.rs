@@ -10,11 +10,12 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::crud::{self, delete_opts};
-use super::{AppState, Req, json_response};
+use super::request::{AppState, Req};
 use crate::controllers::disruption;
 use crate::meta;
 use crate::patch::{self, PatchKind};
 use crate::resources::{self as r, RESOURCES};
+use crate::response::json_response;
 use crate::selectors::LabelSelector;
 use crate::status::ApiError;
 use crate::store::{DeleteOpts, Part};

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::Req;
+use super::request::Req;
 use crate::meta;
 use crate::resources as r;
 use crate::status::ApiError;

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::crud::Selectors;
-use super::{AppState, Req, table};
+use super::request::{AppState, Req};
+use super::table;
 use crate::meta;
 use crate::resources::RESOURCES;
 use crate::status::ApiError;

@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::Obj;
 use crate::resources as r;
+
+/// An object as the store holds it: shared, never copied on read.
+pub type Obj = Arc<Value>;
 
 /// Whether objects of this resource are kept as JSON bytes.
 pub fn compact(res: usize) -> bool {

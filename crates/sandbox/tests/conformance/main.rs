@@ -31,7 +31,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use ctx::Ctx;
-use support::{Target, TestCluster};
+use support::{Seed, Target, TestCluster};
 
 /// One request (or a few) and what it observed, normalized.
 pub struct Interaction {
@@ -195,7 +195,7 @@ fn the_table_is_complete_and_the_recording_covers_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_answers_as_the_recorded_real_server() {
-    let cluster = TestCluster::start(Target::Sandbox).await;
+    let cluster = TestCluster::start(Target::Sandbox, Seed::Demo).await;
     let seen = observe(&cluster, |i| !i.kubectl).await;
     cluster.shutdown().await;
     assert_no_failures(check_sandbox(&seen, &recording()));
@@ -204,7 +204,7 @@ async fn sandbox_answers_as_the_recorded_real_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs kubectl"]
 async fn sandbox_answers_kubectl_as_the_recorded_real_server() {
-    let cluster = TestCluster::start(Target::Sandbox).await;
+    let cluster = TestCluster::start(Target::Sandbox, Seed::Demo).await;
     let seen = observe(&cluster, |i| i.kubectl).await;
     cluster.shutdown().await;
     assert_no_failures(check_sandbox(&seen, &recording()));
@@ -215,10 +215,10 @@ async fn sandbox_answers_kubectl_as_the_recorded_real_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real control plane (Go; scripts/realcluster) and kubectl"]
 async fn real_server_and_sandbox_differ_only_as_declared() {
-    let real = TestCluster::start(Target::Real).await;
+    let real = TestCluster::start(Target::Real, Seed::Demo).await;
     let real_seen = observe(&real, |_| true).await;
     real.shutdown().await;
-    let sandbox = TestCluster::start(Target::Sandbox).await;
+    let sandbox = TestCluster::start(Target::Sandbox, Seed::Demo).await;
     let sandbox_seen = observe(&sandbox, |_| true).await;
     sandbox.shutdown().await;
 

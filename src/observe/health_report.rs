@@ -118,7 +118,7 @@ impl HealthRecorder {
 }
 
 fn escape(text: &str) -> String {
-    super::report::xml_escape(text)
+    super::xml::escape(text)
 }
 
 /// A JUnit testsuite with one testcase per check; a check with `exit_on_failure` that failed

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::deadman::RunSwitch;
 use crate::deadman::reconcile::reconcile;
 use crate::journal::Journal;
+use crate::journal::rollback::pending_of_run;
 
 use super::events::EngineEvent;
 
@@ -34,7 +35,7 @@ pub async fn finish(
         wait_for_watchdog(&run, journal, run_uuid, &log).await;
         return;
     }
-    let outstanding = super::run::outstanding_count(journal, run_uuid);
+    let outstanding = pending_of_run(journal.root(), run_uuid).len();
     if tampered {
         // Its Lease is not this run's any more: nothing to release, nothing to hold.
         log(format!(
@@ -83,7 +84,7 @@ async fn wait_for_watchdog(
             }
             Err(e) => Some(e),
         };
-        let outstanding = super::run::outstanding_count(journal, run_uuid);
+        let outstanding = pending_of_run(journal.root(), run_uuid).len();
         if outstanding == 0 {
             log("reconcile: every entry of this run was undone by the watchdog".into());
             return;

@@ -1,7 +1,7 @@
 //! The health panel's state: one row per check with its last sample and a history by round,
 //! and which rounds fell inside a chaos window (a scenario running).
 //!
-//! Owns: folding health events into rows. Must not draw (see `render::health`) or probe.
+//! Owns: folding health events into rows. Must not draw (see `render::health_panel`) or probe.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;

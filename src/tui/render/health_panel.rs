@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::super::app::App;
-use super::super::health::HealthView;
+use super::super::health_rows::HealthView;
 use super::scenarios::truncate;
 
 /// Lines the panel wants: a line per check, the chaos line, and borders.
@@ -20,7 +20,7 @@ pub fn height(view: &HealthView) -> u16 {
 
 /// The rows to draw in `room` lines: all of them in their order when they fit, else the
 /// failing ones first, so a short terminal never hides a red check.
-fn rows_in(view: &HealthView, room: usize) -> Vec<&super::super::health::HealthRow> {
+fn rows_in(view: &HealthView, room: usize) -> Vec<&super::super::health_rows::HealthRow> {
     let mut rows: Vec<_> = view.rows.iter().collect();
     if rows.len() > room {
         rows.sort_by_key(|r| r.last.as_ref().is_none_or(|s| s.ok));
