@@ -158,8 +158,16 @@ impl ScenarioCtx {
         // The list is read after the entry is written and the pause is over: what is patched
         // is what is there now.
         let request = async |_: &str| {
-            let Some(current) = self.ops.get(&target).await? else {
-                return Ok(Answer::NotMade(format!("{} not found", target.display())));
+            // Nothing is sent before this read: if it fails, the change was not made.
+            let current = match self.ops.get(&target).await {
+                Ok(Some(current)) => current,
+                Ok(None) => return Ok(Answer::NotMade(format!("{} not found", target.display()))),
+                Err(e) => {
+                    return Ok(Answer::NotMade(format!(
+                        "reading {} before the patch failed, so no patch was sent: {e}",
+                        target.display()
+                    )));
+                }
             };
             let has_list = serde_json::to_value(&current)
                 .ok()
