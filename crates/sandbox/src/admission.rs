@@ -69,6 +69,7 @@ pub fn validate(res: usize, obj: &Value) -> Result<(), ApiError> {
     }
     match res {
         r::PODS => validate_pod(def, name, obj)?,
+        r::PVCS => validate_pvc(def, name, obj)?,
         r::NETWORKPOLICIES => validate_network_policy(def, name, obj)?,
         r::DEPLOYMENTS | r::REPLICASETS => {
             let selector = meta::at(obj, &["spec", "selector"]);
@@ -102,6 +103,23 @@ pub fn validate(res: usize, obj: &Value) -> Result<(), ApiError> {
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// The two checks a claim meets before anything else, worded as the API server words them.
+fn validate_pvc(def: &ResourceDef, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let modes = meta::at(obj, &["spec", "accessModes"]).and_then(Value::as_array);
+    if modes.is_none_or(|m| m.is_empty()) {
+        return Err(ApiError::invalid(
+            def,
+            name,
+            "spec.accessModes",
+            "Required value: at least 1 access mode is required",
+        ));
+    }
+    if meta::at(obj, &["spec", "resources", "requests", "storage"]).is_none() {
+        return Err(ApiError::invalid(def, name, "spec.resources[storage]", "Required value"));
     }
     Ok(())
 }
@@ -287,6 +305,10 @@ pub fn default(res: usize, obj: &mut Value, next_ip: impl FnOnce() -> String) {
             omit_empty(obj, &["binaryData"]);
         }
         r::NETWORKPOLICIES => default_if_missing(obj, &["spec", "podSelector"], json!({})),
+        r::PVCS => {
+            default_if_missing(obj, &["spec", "volumeMode"], json!("Filesystem"));
+            default_if_missing(obj, &["status", "phase"], json!("Pending"));
+        }
         r::NAMESPACES => {
             let name = meta::name(obj).to_string();
             meta::set(obj, &["metadata", "labels", "kubernetes.io/metadata.name"], json!(name));

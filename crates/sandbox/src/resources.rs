@@ -88,8 +88,9 @@ pub const NETWORKPOLICIES: usize = 8;
 pub const JOBS: usize = 9;
 pub const PDBS: usize = 10;
 pub const LEASES: usize = 11;
+pub const PVCS: usize = 12;
 
-pub static RESOURCES: [ResourceDef; 12] = [
+pub static RESOURCES: [ResourceDef; 13] = [
     ResourceDef {
         deletecollection: false,
         label_name: true,
@@ -154,6 +155,16 @@ pub static RESOURCES: [ResourceDef; 12] = [
         &["status"],
     ),
     def("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, &[], &[]),
+    def(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &["status"],
+    ),
 ];
 
 /// Non-core groups in the order `/apis` lists them.

@@ -538,3 +538,30 @@ fn get_prints_the_servers_table_columns() {
     assert_eq!(list["kind"], "List");
     assert!(list["items"][0]["spec"]["containers"].is_array(), "{json}");
 }
+
+/// Claims are served: `kubectl apply` of a PVC works, the claim is bound at once to a volume
+/// of the size it requests (what the container faults fill), and a claim without a size is
+/// refused with the API server's field error.
+#[test]
+#[ignore = "needs kubectl"]
+fn persistent_volume_claims_apply_and_bind_with_their_requested_size() {
+    let c = Cluster::start(Seed::Demo);
+    let applied = c.ok(&["apply", "-f", &fixture("ledger-data-pvc.yaml")]);
+    assert!(applied.contains("persistentvolumeclaim/ledger-data created"), "{applied}");
+    let status = c.eventually(
+        &["get", "pvc", "ledger-data", "-n", "payments", "-o", "jsonpath={.status.phase} {.status.capacity.storage} {.spec.volumeName} {.spec.volumeMode}"],
+        "bound",
+        |s| s.starts_with("Bound "),
+    );
+    let fields: Vec<&str> = status.split_whitespace().collect();
+    assert_eq!(fields.len(), 4, "{status}");
+    assert_eq!((fields[0], fields[1], fields[3]), ("Bound", "2Gi", "Filesystem"), "{status}");
+    assert!(fields[2].starts_with("pvc-"), "{status}");
+    let listed = c.ok(&["get", "pvc", "-n", "payments", "-o", "name"]);
+    assert_eq!(listed.trim(), "persistentvolumeclaim/ledger-data", "{listed}");
+    let err = c.fails(&["apply", "-f", &fixture("no-size-pvc.yaml")]);
+    assert!(err.contains("spec.resources[storage]: Required value"), "{err}");
+    c.ok(&["delete", "pvc", "ledger-data", "-n", "payments"]);
+    let err = c.fails(&["get", "pvc", "ledger-data", "-n", "payments"]);
+    assert!(err.contains("persistentvolumeclaims \"ledger-data\" not found"), "{err}");
+}

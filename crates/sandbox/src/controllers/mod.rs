@@ -14,6 +14,7 @@ mod events;
 mod kubelet;
 mod nodelifecycle;
 mod scheduler;
+mod volumes;
 mod workloads;
 
 use std::collections::{BTreeSet, HashSet};
@@ -132,7 +133,7 @@ fn note(store: &Store, dirty: &mut BTreeSet<String>, res: usize, ns: &str) {
     match res {
         // A node that changes may make pending pods schedulable anywhere.
         r::NODES => dirty.extend(all_namespaces(store)),
-        r::PODS | r::DEPLOYMENTS | r::REPLICASETS | r::JOBS | r::PDBS => {
+        r::PODS | r::DEPLOYMENTS | r::REPLICASETS | r::JOBS | r::PDBS | r::PVCS => {
             dirty.insert(ns.to_string());
         }
         _ => {}
@@ -154,6 +155,7 @@ fn reconcile(ctx: &Arc<Ctx>, namespaces: BTreeSet<String>) -> BTreeSet<String> {
             kubelet::pods(ctx, &ns, &nodes),
             nodelifecycle::pods(ctx, &ns, &nodes),
             disruption::reconcile(&ctx.store, &ns),
+            volumes::bind(&ctx.store, &ns),
         ];
         for result in steps {
             if let Err(e) = result {
