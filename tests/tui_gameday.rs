@@ -43,7 +43,8 @@ async fn pause_tells_the_truth_at_80x24_and_the_summary_survives_the_exit() {
         assert!(header(&screen).contains(wanted), "{screen}");
     }
     tmux.keys("p");
-    let screen = tmux.wait_for(&["pausing"], Duration::from_secs(10));
+    // The header changes with the engine's state and the log line follows it: wait for both.
+    let screen = tmux.wait_for(&["pausing", "paused: nothing new starts"], Duration::from_secs(10));
     assert!(
         header(&screen).contains("! undo ALL") && header(&screen).contains("1 pending"),
         "{screen}"

@@ -1,7 +1,7 @@
 //! The journal's audit log: one line per operator decision (emergency rollback, manual mark).
 //!
 //! Owns: `<journal root>/audit.log`. Lines are written before the decision takes effect
-//! (write-ahead): a decision whose line could not be written is not carried out by `state`, and
+//! (write-ahead): a decision whose line could not be written is not carried out by `transitions`, and
 //! callers report a failed append instead of dropping it.
 
 use std::fs::OpenOptions;

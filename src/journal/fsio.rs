@@ -81,7 +81,7 @@ pub fn write_new_durable(dest: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes `bytes` to `dest` durably, replacing whatever regular file is there. Changing what
-/// exists needs the context lock: the `ContextLock` argument is the proof (see `state`).
+/// exists needs the context lock: the `ContextLock` argument is the proof (see `transitions`).
 pub fn replace_durable(_held: &ContextLock, dest: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Ok(meta) = fs::symlink_metadata(dest)
         && meta.file_type().is_symlink()

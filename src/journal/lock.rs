@@ -7,7 +7,7 @@
 //! the holder dies, so a crash never leaves a stale lock behind.
 //!
 //! Owns: taking and releasing the lock. The state changes that need it are methods of
-//! [`ContextLock`] in `state`; holding a `ContextLock` is the only way to reach them.
+//! [`ContextLock`] in `transitions`; holding a `ContextLock` is the only way to reach them.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;

@@ -5,9 +5,9 @@
 //! plus `<dir>/.chaosdeck/` for what must not go into Krkn's context directories), the entry
 //! format, durable writes, scanning, filters, per-context locks (`flock` on the context
 //! directory, no lock file), the audit log and the executor. Every state change of an existing
-//! entry (executed, failed, amended, not applied) goes through `state` under the context lock. Must not
-//! contain scenario logic: undo actions are generic object operations, applied through
-//! `cluster`.
+//! entry (executed, failed, amended, not applied) goes through `transitions` under the context
+//! lock. Must not contain scenario logic: undo actions are generic object operations, applied
+//! through `cluster`.
 
 pub mod admissible;
 pub mod audit;

@@ -1,7 +1,7 @@
 //! Writing entries: one durable file per cluster change, on disk before the change is made.
 //!
 //! New files are created here; every later change of an entry (amend, retire) goes through
-//! `state`, under the context lock.
+//! `transitions`, under the context lock.
 //!
 //! A change a process is about to make goes through [`InFlight`]: the context lock is taken
 //! before its entry is written and held until the change has been made or refused. An

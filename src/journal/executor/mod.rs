@@ -4,7 +4,7 @@
 //! already done (Krkn D4 marks failures executed; we never do). A failed entry stays pending
 //! with its error recorded (Krkn D5 aborts the remaining files; we go on). The per-context
 //! lock plus a re-check of the file under the lock means two processes never apply the same
-//! entry twice; the rename and the error record go through `state` under that lock.
+//! entry twice; the rename and the error record go through `transitions` under that lock.
 //!
 //! Every selected entry gets exactly one outcome, and only `Executed` and a skip of an entry
 //! another process executed mean "nothing left to do": a pending-named file that cannot be read is `Invalid`
