@@ -5,8 +5,10 @@
 //! a refused request retires its entry as not applied; a made change pinned to what the
 //! cluster answered, then counted.
 //!
-//! Owns: the order of those steps and the wording of a refusal. Must not know any verb's
-//! request or undo: the wrappers pass them in.
+//! Owns: each verb's request and undo, the order of the protocol's steps and the wording of a
+//! refusal. `change` itself knows no verb: each wrapper passes its request and undo in, so a
+//! new verb cannot skip a step. Must not read or write journal files except through the
+//! [`InFlight`] change it holds.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
