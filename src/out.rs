@@ -2,7 +2,7 @@
 //! `grep -m1` or `head -3` must not abort mid-chaos because its output pipe closed (Rust's
 //! `println!` panics on a closed pipe, and a panic while printing the panic aborts).
 //!
-//! Owns: [`line`] and [`err_line`], which never panic, the one moment a closed output is noticed
+//! Owns: [`line()`] and [`err_line`], which never panic, the one moment a closed output is noticed
 //! — a write answered `EPIPE`, or a watched pipe whose reader is gone — and what follows: both
 //! streams are pointed at `/dev/null` (so no later write anywhere can fail or panic) and the
 //! callback set by [`on_closed`] runs once (a run stops and rolls back, as for SIGTERM). Must not

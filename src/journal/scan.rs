@@ -98,7 +98,7 @@ pub struct EntryNode {
 
 impl EntryNode {
     /// Who undid this entry and when, when it was not this machine's chaosdeck (the dead man's
-    /// switch's record, reconciled into the file): "<who> at <when>".
+    /// switch's record, reconciled into the file): `"<who> at <when>"`.
     pub fn undone_by(&self) -> Option<String> {
         match &self.body {
             EntryBody::Chaosdeck(e) => {

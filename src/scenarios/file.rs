@@ -18,7 +18,7 @@ pub fn load_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
 /// one reviewed.
 pub type KrknOnly = Option<serde::de::IgnoredAny>;
 
-/// The names of the [`KrknOnly`] fields present in `$spec`, as the file spells them
+/// The names of the `KrknOnly` fields present in `$spec`, as the file spells them
 /// (`$sep` between words: `_`, or `-` for Krkn's kebab-case files).
 #[macro_export]
 macro_rules! krkn_only_present {

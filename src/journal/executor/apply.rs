@@ -14,7 +14,7 @@ use crate::journal::entry::{Entry, ObjectRef, UndoAction};
 /// Why an entry's undo was not applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unapplied {
-    /// An action is not the inverse of a change chaos makes ([`admissible::admit`]): nothing
+    /// An action is not the inverse of a change chaos makes ([`admit`](crate::journal::admissible::admit)): nothing
     /// was sent, and trying again will not change that.
     Refused(String),
     /// Sent, and at least one action failed (every one was attempted).

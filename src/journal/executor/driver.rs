@@ -21,7 +21,7 @@ use crate::journal::mirror_link::MirrorTrust;
 
 /// Executes the selected entries (newest first), up to `options.parallel` at a time, calling
 /// `report` as each one finishes. Entries that touch the same object (or an object and its
-/// namespace or owner) keep strict newest-first order ([`super::schedule`]); the rest overlap,
+/// namespace or owner) keep strict newest-first order ([`schedule`](crate::journal::schedule)); the rest overlap,
 /// which is what makes an emergency rollback on a far-away cluster take seconds, not minutes.
 /// Outcomes come back in the order of `entries`.
 pub async fn execute(

@@ -14,10 +14,10 @@
 //! every other entry).
 
 //!
-//! One job per file: [`outcome`] (what happened to an entry, in words and counts), [`select`]
-//! (which entries, in which order), [`driver`] (the parallel schedule, the context locks, the
-//! durability of a batch), [`protocol`] (one entry under its lock: re-check, trust, admission,
-//! apply, mark), [`apply`] (the cluster requests of each undo action), [`offline`] (entries that
+//! One job per file: `outcome` (what happened to an entry, in words and counts), `select`
+//! (which entries, in which order), `driver` (the parallel schedule, the context locks, the
+//! durability of a batch), `protocol` (one entry under its lock: re-check, trust, admission,
+//! apply, mark), `apply` (the cluster requests of each undo action), `offline` (entries that
 //! need no cluster, and dry runs).
 
 mod apply;

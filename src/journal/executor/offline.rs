@@ -7,7 +7,7 @@ use super::super::krkn;
 use super::super::scan::{EntryBody, EntryNode};
 use super::outcome::{EntryOutcome, Outcome};
 
-/// Why `node` is in a file another user owns or may write ([`super::trust`]), if it is:
+/// Why `node` is in a file another user owns or may write ([`trust`](crate::journal::trust)), if it is:
 /// refused unless the operator says so (`--allow-foreign-journal`).
 pub fn foreign(node: &EntryNode) -> Option<String> {
     let root = node.path.parent().and_then(Path::parent)?;
@@ -31,7 +31,7 @@ pub fn needs_cluster(node: &EntryNode) -> bool {
 
 /// The outcomes of entries that need no cluster (invalid files, Krkn files left to Krkn):
 /// each is reported, none executed. Others in `entries` are ignored (give those to
-/// [`execute`]).
+/// [`execute`](super::execute)).
 pub fn execute_offline(
     entries: &[&EntryNode],
     mut report: impl FnMut(&EntryOutcome),

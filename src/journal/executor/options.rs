@@ -10,7 +10,7 @@ pub struct ExecuteOptions {
     /// How many undos may be in flight at once (entries that conflict never overlap).
     pub parallel: usize,
     /// Undo entries in files or directories another user owns or may write (refused by
-    /// default: [`super::trust`]).
+    /// default: [`trust`](crate::journal::trust)).
     pub foreign_ok: bool,
 }
 

@@ -25,7 +25,7 @@ pub enum Outcome {
     Skipped { reason: String, still_pending: bool },
     /// Not attempted: the entry was made on another cluster than the one connected (or does
     /// not say which), or it asks for something that is not the undo of a change chaos makes
-    /// ([`admissible`]). Still pending; nothing was recorded beside it.
+    /// ([`admissible`](crate::journal::admissible)). Still pending; nothing was recorded beside it.
     Refused { reason: String },
     /// Dry run: what would be done.
     Planned { steps: Vec<String> },

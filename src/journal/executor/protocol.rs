@@ -166,7 +166,7 @@ fn failed(lock: &ContextLock, pending: &Path, error: String) -> Outcome {
 }
 
 /// A scenario undoing its own change on normal completion: the entry as the scenario wrote it,
-/// through the same protocol as every other undo ([`undo_fresh`]: cluster, admission, the
+/// through the same protocol as every other undo (`undo_fresh`: cluster, admission, the
 /// watchdog's word, apply, mark, mirror) under the context lock, and retired (renamed
 /// `.executed`, synced) only after every action succeeded. An entry another process already
 /// executed is left as it is. `Err` is why the change may still be in the cluster.
@@ -208,7 +208,7 @@ pub async fn revert_own(
 }
 
 /// Whether every action of a chaosdeck entry may be applied, `protected` staying out of
-/// bounds ([`admissible::admit`]); the reason the first may not.
+/// bounds ([`admit`](crate::journal::admissible::admit)); the reason the first may not.
 pub fn admissible_entry(protected: &ProtectedNamespaces, entry: &Entry) -> Result<(), String> {
     admit_all(&entry.undo, Author::Chaosdeck, protected)
 }

@@ -46,7 +46,7 @@ pub struct Change {
 
 /// Test hook (`CHAOSDECK_FAILPOINT`): fail or hang right after the Nth cluster change, so
 /// tests can inject a failure or SIGKILL the process at exactly that step; or hold the Nth
-/// change back for [`SLOW_CHANGE`] after its entry is written, so a test can start an executor
+/// change back for `SLOW_CHANGE` after its entry is written, so a test can start an executor
 /// while the change is in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failpoint {
