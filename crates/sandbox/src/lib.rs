@@ -70,7 +70,9 @@
 //! - PersistentVolumeClaims are bound at once to a volume named `pvc-<uid>` of the requested
 //!   size (as a dynamic provisioner in Immediate mode would), and PersistentVolumes are not
 //!   served; the test bed's control plane has no provisioner, so a claim stays Pending there
-//!   (`persistent_volume_claims_apply_and_bind_with_their_requested_size`).
+//!   (`persistent_volume_claims_apply_and_bind_with_their_requested_size`). Creating one, and
+//!   its two required-field errors, answer as a real server does (`pvc_*` in the conformance
+//!   suite).
 //! - The service proxy (`/api/v1/namespaces/{ns}/services/[scheme:]{name}[:{port}]/proxy/…`,
 //!   any method) is a **simulation for health checks**, not Kubernetes semantics: no process
 //!   answers, so the sandbox answers from the simulated state — `200` with a line of text

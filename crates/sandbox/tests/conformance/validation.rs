@@ -1,4 +1,4 @@
-//! 422 Invalid: Pod, NetworkPolicy, labels, Deployment.
+//! 422 Invalid: Pod, NetworkPolicy, labels, Deployment, PersistentVolumeClaim.
 
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -36,8 +36,34 @@ async fn create_deployment(c: &Ctx, edit: fn(&mut Value)) -> Value {
     c.post(&c.apis("apps/v1", "deployments"), d).await.obs(&["/spec/replicas"])
 }
 
+async fn create_pvc(c: &Ctx, spec: Value) -> Value {
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": spec});
+    c.post(&c.core("persistentvolumeclaims"), pvc).await.obs(&[
+        "/metadata/name",
+        "/spec/accessModes",
+        "/spec/resources",
+        "/spec/volumeMode",
+        "/status/phase",
+    ])
+}
+
 pub fn cases() -> Vec<Interaction> {
     vec![
+        case("pvc_valid", |c| {
+            async move {
+                create_pvc(&c, json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}})).await
+            }
+            .boxed()
+        }),
+        case("pvc_without_size_is_422", |c| {
+            async move { create_pvc(&c, json!({"accessModes": ["ReadWriteOnce"]})).await }.boxed()
+        }),
+        case("pvc_without_access_modes_is_422", |c| {
+            async move {
+                create_pvc(&c, json!({"resources": {"requests": {"storage": "1Gi"}}})).await
+            }
+            .boxed()
+        }),
         case("pod_valid", |c| {
             async move {
                 create_pod(&c, json!({"containers": [{"name": "c", "image": "nginx:1"}]})).await
