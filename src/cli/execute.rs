@@ -114,7 +114,6 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         },
     };
     let needing_cluster = entries.iter().filter(|n| executor::needs_cluster(n)).count();
-    drop(entries);
     // Only entries that send requests need the cluster; invalid files and Krkn files left to
     // Krkn are reported either way, and never hide behind a connection error.
     let connected = if needing_cluster == 0 {
@@ -122,7 +121,8 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
     } else {
         args.cluster.connect_ops(config.as_ref()).await.map(Some)
     };
-    let (ops, mut exit_floor) = match &connected {
+    // The exit code when the cluster could not be reached, whatever the entries say.
+    let (ops, unreachable_code) = match &connected {
         Ok(Some((ops, target))) => {
             crate::out::line(format!(
                 "undoing {needing_cluster} entr{} on {} ({}), newest first",
@@ -130,9 +130,9 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
                 target.context,
                 target.server
             ));
-            (Ok(ops), ExitCode::SUCCESS)
+            (Ok(ops), None)
         }
-        Ok(None) => (Err("no entry needs the cluster"), ExitCode::SUCCESS),
+        Ok(None) => (Err("no entry needs the cluster"), None),
         Err(e) => {
             crate::out::err_line(format!(
                 "error: {e:#}\n{needing_cluster} entr{} left pending",
@@ -140,12 +140,12 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
             ));
             // Entries are left pending (1), unless the command line itself was wrong (2).
             let named_wrong = e.downcast_ref::<super::target::NotTheNamedCluster>().is_some();
-            let code = if named_wrong { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(1) };
-            (Err("not attempted: the cluster could not be reached"), code)
+            let code = if named_wrong { EXIT_BAD_INPUT } else { 1 };
+            (Err("not attempted: the cluster could not be reached"), Some(ExitCode::from(code)))
         }
     };
     let mut progress: Option<Progress> = None;
-    let outcomes = rollback::undo(ops, &selected, &how, |event| match event {
+    let tally = rollback::undo(ops, &selected, &how, |event| match event {
         RollbackEvent::Started { entries, .. } => progress = Some(Progress::new(entries)),
         RollbackEvent::Entry(out) => match &progress {
             Some(p) => p.report(&out),
@@ -159,11 +159,8 @@ pub async fn run(args: ExecuteArgs) -> Result<ExitCode> {
         }
     })
     .await;
-    let code = summarize(&outcomes, args.file.is_some());
-    if exit_floor == ExitCode::SUCCESS {
-        exit_floor = code;
-    }
-    Ok(exit_floor)
+    let code = summarize(&tally, args.file.is_some());
+    Ok(unreachable_code.unwrap_or(code))
 }
 
 /// The default journal (chaosdeck's or the sandbox demo's) that holds an entry named `file`;
@@ -295,8 +292,7 @@ fn print_outcome(out: &EntryOutcome) {
 
 /// 0 when everything requested was undone, 1 when any entry could not be (failed, invalid,
 /// not attempted, or an explicitly requested entry that cannot be executed here).
-fn summarize(outcomes: &[EntryOutcome], explicit: bool) -> ExitCode {
-    let tally = Tally::of(outcomes);
+fn summarize(tally: &Tally, explicit: bool) -> ExitCode {
     crate::out::line(tally.line());
     if tally.failed > 0 {
         crate::out::line(

@@ -28,9 +28,8 @@ pub async fn undo(
             return Tally { failed: 1, ..Tally::default() };
         }
     };
-    let outcomes = rollback::undo(Ok(ops), &selected, &how, |event: Event| {
+    rollback::undo(Ok(ops), &selected, &how, |event: Event| {
         let _ = events.send(EngineEvent::Rollback(event));
     })
-    .await;
-    Tally::of(&outcomes)
+    .await
 }

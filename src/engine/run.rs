@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::deadman::{Armed, RunSwitch};
 use crate::exit;
 use crate::journal::Journal;
-use crate::journal::rollback::{How, Selection};
+use crate::journal::rollback::{How, Selection, pending_of_run};
 use crate::scenarios::ctx::CtxParams;
 use crate::scenarios::{Outcome, ScenarioCtx, ScenarioError};
 
@@ -103,7 +103,7 @@ async fn run_guarded(
                 .send(EngineEvent::Log("the rollback panicked too; entries stay pending".into()));
         }
     }
-    let outstanding = outstanding_of_run(&journal, &run_uuid);
+    let outstanding = pending_of_run(journal.root(), &run_uuid);
     let _ = events.send(EngineEvent::State(EngineState::Stopped));
     let _ = events.send(EngineEvent::RunFinished {
         outstanding: outstanding.len(),
@@ -264,7 +264,7 @@ async fn run(
         )
         .await;
     }
-    let outstanding = outstanding_of_run(&journal, &run_uuid);
+    let outstanding = pending_of_run(journal.root(), &run_uuid);
     let failed = results.iter().any(|(_, _, r)| r.is_failure());
     let exit_code = match signal {
         Some(n) => u8::try_from(128 + n).unwrap_or(exit::FAILED),
@@ -376,17 +376,13 @@ async fn undo_run(
     reason: &str,
     events: &mpsc::UnboundedSender<EngineEvent>,
 ) {
-    let dirs: std::collections::BTreeSet<PathBuf> = outstanding_of_run(journal, run_uuid)
+    let dirs: std::collections::BTreeSet<PathBuf> = pending_of_run(journal.root(), run_uuid)
         .iter()
         .filter_map(|p| p.parent().map(PathBuf::from))
         .collect();
     for dir in dirs {
         undo(ops, journal.root(), Selection::Context(dir), How::because(reason), events).await;
     }
-}
-
-fn outstanding_of_run(journal: &Journal, run_uuid: &str) -> Vec<PathBuf> {
-    crate::journal::rollback::pending_of_run(journal.root(), run_uuid)
 }
 
 /// Acts on what the Lease keeper reports, once: a lost Lease makes the run read-only (the

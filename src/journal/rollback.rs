@@ -96,7 +96,8 @@ pub enum Event {
     Finished(Tally),
 }
 
-/// Undoes the selected entries, newest first. With no cluster (`ops` is `None`), what needs
+/// Undoes the selected entries, newest first, and returns their tally (the one `Finished`
+/// carries; all zero when nothing was selected). With no cluster (`ops` is `Err`), what needs
 /// none is still reported (invalid files, Krkn files left to Krkn) and the rest is
 /// `NotAttempted` with `no_cluster` as the reason. Nothing selected: the audit line only.
 pub async fn undo(
@@ -104,7 +105,7 @@ pub async fn undo(
     selected: &Selected,
     how: &How,
     mut on: impl FnMut(Event),
-) -> Vec<EntryOutcome> {
+) -> Tally {
     // The operator's act is recorded even when a scenario's own rollback got there first and
     // nothing is left to select.
     if let Some(action) = &how.audit
@@ -115,7 +116,7 @@ pub async fn undo(
     }
     let entries = selected.entries();
     if entries.is_empty() {
-        return Vec::new();
+        return Tally::default();
     }
     on(Event::Started { reason: how.reason.clone(), entries: entries.len() });
     let outcomes = match ops {
@@ -124,8 +125,9 @@ pub async fn undo(
         }
         Err(no_cluster) => without_cluster(&entries, no_cluster, &mut on),
     };
-    on(Event::Finished(Tally::of(&outcomes)));
-    outcomes
+    let tally = Tally::of(&outcomes);
+    on(Event::Finished(tally));
+    tally
 }
 
 /// The outcomes when there is no cluster to undo on.
