@@ -3,8 +3,10 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use crate::journal::Filter;
+use crate::journal::executor;
 use crate::journal::rollback::Event as RollbackEvent;
-use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
+use crate::journal::scan::{EntryNode, JournalTree};
 
 use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
 use super::keys::Action;
@@ -168,7 +170,10 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
         }
         (e.file_name.clone(), vec![e.path.clone()], vec![line(e)])
     } else if let Some(ctx) = app.selected_context() {
-        let pending = newest_first_outstanding(std::iter::once(ctx));
+        let pending: Vec<&EntryNode> = executor::select(&app.tree, &Filter::default())
+            .into_iter()
+            .filter(|e| e.path.parent() == Some(ctx.path.as_path()))
+            .collect();
         if pending.is_empty() {
             app.push_log(format!("{}: nothing pending", ctx.dir_name));
             return;
@@ -179,8 +184,8 @@ fn confirm_on_selection(app: &mut App, execute: bool) {
             pending.iter().map(|e| line(e)).collect(),
         )
     } else if let Some(run) = app.selected_run() {
-        let pending =
-            newest_first_outstanding(app.tree.contexts.iter().filter(|c| c.name.run_uuid == run));
+        let filter = Filter { run_uuid: Some(run.to_string()), ..Default::default() };
+        let pending = executor::select(&app.tree, &filter);
         let short: String = run.chars().take(8).collect();
         if pending.is_empty() {
             app.push_log(format!("run {short}: nothing pending"));
@@ -223,16 +228,6 @@ fn set_filter(app: &mut App, filter: String) {
 /// `1 entry`, `3 entries`.
 pub fn entries(n: usize) -> String {
     if n == 1 { "1 entry".into() } else { format!("{n} entries") }
-}
-
-/// The outstanding entries of `contexts`, newest first (the undo order).
-fn newest_first_outstanding<'t>(
-    contexts: impl Iterator<Item = &'t ContextNode>,
-) -> Vec<&'t EntryNode> {
-    let mut pending: Vec<&EntryNode> =
-        contexts.flat_map(|c| c.entries.iter()).filter(|e| e.state.awaits_undo()).collect();
-    pending.sort_by(|a, b| (b.name.ts_ns, &b.file_name).cmp(&(a.name.ts_ns, &a.file_name)));
-    pending
 }
 
 /// A fresh scan of the journal: the tree shows it, and the inspector reads its entry again so
