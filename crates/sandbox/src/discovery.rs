@@ -89,6 +89,7 @@ fn subresource_entry(def: &ResourceDef, sub: &str) -> Value {
         "scale" => ("autoscaling", "v1", "Scale", &["get", "patch", "update"]),
         "eviction" => ("policy", "v1", "Eviction", &["create"]),
         "log" => ("", "", "Pod", &["get"]),
+        "exec" => ("", "", "PodExecOptions", &["create", "get"]),
         "finalize" => ("", "", def.kind, &["update"]),
         _ => ("", "", def.kind, &["get", "patch", "update"]),
     };

@@ -66,7 +66,12 @@
 //!   kubectl pages by 500 through a client-side rate limiter of 5 requests a second (after a
 //!   burst of 10), so 150,000 pods (300 pages) take about a minute whatever each page costs
 //!   (measured alike against kube-apiserver v1.36).
-//! - `pods/log` is a synthetic line; exec/attach/port-forward are not served.
+//! - `pods/log` is a synthetic line; attach and port-forward are not served.
+//! - `pods/exec` is served over WebSocket only (`v5`/`v4.channel.k8s.io`; kubectl falls back
+//!   to SPDY only when that upgrade is refused) and runs a handful of programs against a model
+//!   of the container's files: one filesystem per root, emptyDir and claim, sized like the real
+//!   thing, so `df` tells the truth and a fill shows; a signal to PID 1 restarts the container
+//!   through the kubelet's transitions ([`exec`], [`controllers::restarts`]).
 //! - PersistentVolumeClaims are bound at once to a volume named `pvc-<uid>` of the requested
 //!   size (as a dynamic provisioner in Immediate mode would), and PersistentVolumes are not
 //!   served; the test bed's control plane has no provisioner, so a claim stays Pending there
@@ -93,6 +98,7 @@ pub mod command;
 pub mod controllers;
 pub mod discovery;
 pub mod dns_names;
+pub mod exec;
 pub mod handlers;
 pub mod identity;
 pub mod kubeconfig;
@@ -211,6 +217,7 @@ pub struct Sandbox {
     requests: Option<requests::RequestLog>,
     throttle: throttle::Throttle,
     switch_policy: Arc<std::sync::atomic::AtomicBool>,
+    filesystems: Arc<exec::Filesystems>,
 }
 
 impl Sandbox {
@@ -227,10 +234,12 @@ impl Sandbox {
         seed::apply(&store, opts.seed).map_err(SandboxError::Seed)?;
         let shutdown = CancellationToken::new();
         let switch_policy = Arc::new(std::sync::atomic::AtomicBool::new(opts.switch_policy));
+        let filesystems = Arc::new(exec::Filesystems::default());
         let state = handlers::AppState {
             store: store.clone(),
             shutdown: shutdown.clone(),
             switch_policy: switch_policy.clone(),
+            filesystems: filesystems.clone(),
         };
         let requests = opts.record_requests.then(requests::RequestLog::default);
         let mut app = handlers::router(state);
@@ -252,7 +261,7 @@ impl Sandbox {
         });
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
-        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle, switch_policy })
+        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle, switch_policy, filesystems })
     }
 
     /// Waits (at most `limit`) until every Deployment reports as many ready replicas as it
@@ -305,6 +314,7 @@ impl Sandbox {
             store: self.store.clone(),
             shutdown: self.shutdown.clone(),
             switch_policy: self.switch_policy.clone(),
+            filesystems: self.filesystems.clone(),
         })
     }
 

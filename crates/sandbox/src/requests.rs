@@ -19,9 +19,12 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// A request that may change state: anything but GET, HEAD and OPTIONS.
+    /// A request that may change state: anything but GET, HEAD and OPTIONS, and a command in
+    /// a container (exec, attach, port-forward), which opens with a GET.
     pub fn is_mutating(&self) -> bool {
+        let last = self.path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
         !matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+            || (self.path.contains("/pods/") && matches!(last, "exec" | "attach" | "portforward"))
     }
 
     /// Whether the request asked for a server-side dry run (`dryRun=All`).

@@ -106,7 +106,7 @@ pub static RESOURCES: [ResourceDef; 13] = [
         )
     },
     def("", "v1", "nodes", "node", "Node", false, &["no"], &["status"]),
-    def("", "v1", "pods", "pod", "Pod", true, &["po"], &["status", "eviction", "log"]),
+    def("", "v1", "pods", "pod", "Pod", true, &["po"], &["status", "eviction", "log", "exec"]),
     ResourceDef {
         label_name: true,
         ..def("", "v1", "services", "service", "Service", true, &["svc"], &["status"])

@@ -565,3 +565,61 @@ fn persistent_volume_claims_apply_and_bind_with_their_requested_size() {
     let err = c.fails(&["get", "pvc", "ledger-data", "-n", "payments"]);
     assert!(err.contains("persistentvolumeclaims \"ledger-data\" not found"), "{err}");
 }
+
+#[test]
+#[ignore = "needs kubectl"]
+fn kubectl_exec_runs_programs_against_the_containers_files() {
+    let c = Cluster::start(Seed::Demo);
+    c.ok(&["apply", "-f", &fixture("ledger-data-pvc.yaml")]);
+    c.eventually(
+        &["get", "pvc", "ledger-data", "-n", "payments", "-o", "jsonpath={.status.phase}"],
+        "bound",
+        |s| s == "Bound",
+    );
+    c.ok(&["apply", "-f", &fixture("ledger-pod.yaml")]);
+    c.eventually(
+        &["get", "pod", "ledger-0", "-n", "payments", "-o", "jsonpath={.status.phase}"],
+        "running",
+        |s| s == "Running",
+    );
+    let exec = |args: &[&str]| {
+        let mut all = vec!["exec", "-n", "payments", "ledger-0", "-c", "ledger", "--"];
+        all.extend_from_slice(args);
+        c.kubectl(&all)
+    };
+    let df = exec(&["df", "-P", "-k", "/data"]);
+    let text = String::from_utf8_lossy(&df.stdout).into_owned();
+    assert!(df.status.success(), "{text} {}", String::from_utf8_lossy(&df.stderr));
+    let cols: Vec<&str> = text.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(cols.get(1..6), Some(&["2097152", "0", "2097152", "0%", "/data"][..]), "{text}");
+    assert!(exec(&["fallocate", "-l", "1G", "/data/fill"]).status.success());
+    let text = String::from_utf8_lossy(&exec(&["df", "-P", "-k", "/data"]).stdout).into_owned();
+    assert!(text.contains(" 1048576 ") && text.contains(" 50% /data"), "{text}");
+    let ls = String::from_utf8_lossy(&exec(&["ls", "-l", "/data"]).stdout).into_owned();
+    assert!(ls.contains(" 1073741824 ") && ls.contains("fill"), "{ls}");
+    let full = exec(&["fallocate", "-l", "2G", "/data/more"]);
+    assert_eq!(full.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&full.stderr).into_owned();
+    assert!(err.contains("No space left on device"), "{err}");
+    let missing = exec(&["bash", "-c", "id"]);
+    assert_eq!(missing.status.code(), Some(127), "{}", String::from_utf8_lossy(&missing.stderr));
+    let err = c.fails(&["exec", "-n", "payments", "ledger-0", "-c", "sidecar", "--", "ls"]);
+    assert!(err.contains("container sidecar is not valid for pod ledger-0"), "{err}");
+    let err = c.fails(&["exec", "-n", "payments", "ledger-9", "--", "ls"]);
+    assert!(err.contains("pods \"ledger-9\" not found"), "{err}");
+    let none = c.kubectl(&["exec", "-n", "payments", "ledger-0", "-c", "metrics", "--", "ls"]);
+    assert_eq!(none.status.code(), Some(127));
+    // PID 1 ends on the signal; the kubelet starts the container again and it is Ready.
+    assert!(exec(&["kill", "-s", "TERM", "1"]).status.success());
+    let restarted = c.eventually(
+        &["get", "pod", "ledger-0", "-n", "payments", "-o",
+          "jsonpath={.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].lastState.terminated.exitCode} {.status.conditions[?(@.type==\"Ready\")].status}"],
+        "restarted and ready",
+        |s| s == "1 143 True",
+    );
+    assert_eq!(restarted, "1 143 True");
+    // The claim outlives the restart; the container's own root does not.
+    let text = String::from_utf8_lossy(&exec(&["df", "-P", "-k", "/data"]).stdout).into_owned();
+    assert!(text.contains(" 50% /data"), "{text}");
+    c.ok(&["delete", "pod", "ledger-0", "-n", "payments", "--wait=false"]);
+}

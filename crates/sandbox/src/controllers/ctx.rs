@@ -1,4 +1,5 @@
-//! What the controllers of one sandbox share: the store, the timers in flight, the pod IPs.
+//! What the controllers of one sandbox share: the store, the timers in flight (and [`after`],
+//! which starts one), the pod IPs.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ pub enum Step {
     Start,
     Finish,
     Terminate,
+    Restart,
 }
 
 /// Shared by the reconcile loop and the timer tasks it spawns.
@@ -36,3 +38,30 @@ impl Ctx {
 
 /// Nodes by name, shared by the controllers of one pass.
 pub type Nodes<'a> = HashMap<&'a str, &'a Obj>;
+
+/// Runs `action` after `delay` unless the sandbox stops first; one timer per (pod, step).
+/// Returns whether a new timer was started.
+pub fn after(
+    ctx: &Arc<Ctx>,
+    uid: &str,
+    step: Step,
+    delay: Duration,
+    action: impl FnOnce(&Ctx) + Send + 'static,
+) -> bool {
+    let key = (uid.to_string(), step);
+    {
+        let mut timers = ctx.timers.lock().unwrap_or_else(|p| p.into_inner());
+        if !timers.insert(key.clone()) {
+            return false;
+        }
+    }
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = ctx.stop.cancelled() => {}
+            _ = tokio::time::sleep(delay) => action(&ctx),
+        }
+        ctx.timers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    });
+    true
+}

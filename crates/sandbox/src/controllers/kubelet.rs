@@ -4,6 +4,7 @@
 //! Running → Succeeded for run-to-completion pods (job pods, or any pod annotated
 //! `sandbox.chaosdeck.io/run-seconds`) after their declared duration; and finishing graceful
 //! deletions (a pod marked with deletionTimestamp disappears after min(grace period, delay)).
+//! Containers whose PID 1 ended are started again by [`super::restarts`].
 //! A pod's duration is that annotation, else `sleep N` in its command/args, else 1 s.
 //! Must not decide where pods run (the scheduler does).
 
@@ -12,8 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Nodes, Step};
+use super::ctx::{Ctx, Nodes, Step, after};
 use super::events;
+use super::restarts;
 use super::scheduler::node_ready;
 use crate::meta;
 use crate::resources as r;
@@ -137,43 +139,22 @@ fn succeeded(pod: &Value) -> Value {
     next
 }
 
-/// Runs `action` after `delay` unless the sandbox stops first; one timer per (pod, step).
-/// Returns whether a new timer was started.
-fn after(
-    ctx: &Arc<Ctx>,
-    uid: &str,
-    step: Step,
-    delay: Duration,
-    action: impl FnOnce(&Ctx) + Send + 'static,
-) -> bool {
-    let key = (uid.to_string(), step);
-    {
-        let mut timers = ctx.timers.lock().unwrap_or_else(|p| p.into_inner());
-        if !timers.insert(key.clone()) {
-            return false;
-        }
-    }
-    let ctx = ctx.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = ctx.stop.cancelled() => {}
-            _ = tokio::time::sleep(delay) => action(&ctx),
-        }
-        ctx.timers.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    });
-    true
-}
-
 pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError> {
     let store = &ctx.store;
     // What the filter can accept must contain one of these; the rest are not parsed.
     let run_seconds = format!("\"{RUN_SECONDS}\"");
-    let hints = [r#""deletionTimestamp""#, r#""phase":"Pending""#, &run_seconds, r#""kind":"Job""#];
+    let hints = [
+        r#""deletionTimestamp""#,
+        r#""phase":"Pending""#,
+        &run_seconds,
+        r#""kind":"Job""#,
+        r#""terminated""#,
+    ];
     let (pods, _) = store.list_hinted(r::PODS, Some(ns), &hints, |p| {
         meta::is_deleting(p)
             || match meta::str_at(p, &["status", "phase"]) {
                 Some("Pending") => meta::str_at(p, &["spec", "nodeName"]).is_some(),
-                Some("Running") => run_duration(p).is_some(),
+                Some("Running") => run_duration(p).is_some() || restarts::needs_restart(p),
                 _ => false,
             }
     });
@@ -236,6 +217,7 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError>
                     }
                 });
             }
+            Some("Running") if restarts::needs_restart(&pod) => restarts::schedule(ctx, &pod),
             Some("Running") => {
                 let Some(duration) = run_duration(&pod) else { continue };
                 after(ctx, meta::uid(&pod), Step::Finish, duration, move |ctx| {

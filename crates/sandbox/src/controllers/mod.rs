@@ -13,6 +13,7 @@ pub mod disruption;
 mod events;
 mod kubelet;
 mod nodelifecycle;
+pub mod restarts;
 mod scheduler;
 mod volumes;
 mod workloads;

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -92,6 +94,7 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     body: Bytes,
 ) -> Response {
     let user = match User::of(&headers) {
@@ -124,6 +127,9 @@ async fn dispatch(
         }
         Route::Resource(t) => t,
     };
+    if target.sub.as_deref() == Some("exec") {
+        return exec(&state, &target, &method, uri.query().unwrap_or(""), upgrade);
+    }
     let query =
         Query::<HashMap<String, String>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let req = Req { target, query, headers, body, user };
@@ -143,6 +149,33 @@ async fn dispatch(
         ))),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `pods/{name}/exec`: checked first, so a bad request gets its Status before any upgrade.
+fn exec(
+    state: &AppState,
+    target: &Target,
+    method: &Method,
+    query: &str,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if method != Method::GET && method != Method::POST {
+        return ApiError::method_not_allowed(format!(
+            "the server does not allow {method} on the exec subresource"
+        ))
+        .into_response();
+    }
+    let name = target.name.as_deref().unwrap_or("");
+    let req = match crate::exec::check(&state.store, target.ns(), name, query) {
+        Ok(req) => req,
+        Err(e) => return e.into_response(),
+    };
+    match upgrade {
+        Ok(upgrade) => {
+            crate::exec::serve(state.store.clone(), state.filesystems.clone(), upgrade, req)
+        }
+        Err(_) => ApiError::bad_request("Upgrade request required").into_response(),
+    }
 }
 
 fn is_watch(req: &Req) -> bool {

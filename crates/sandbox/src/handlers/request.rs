@@ -18,6 +18,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Whether the dead man's switch policies are enforced ([`crate::switch_policy`]).
     pub switch_policy: Arc<std::sync::atomic::AtomicBool>,
+    /// What containers hold, for exec ([`crate::exec`]).
+    pub filesystems: Arc<crate::exec::Filesystems>,
 }
 
 /// What a resource URL points at.
