@@ -117,6 +117,16 @@ impl ClusterOps {
         self.connection_failures.load(Ordering::Relaxed)
     }
 
+    /// Classifies a kube error and counts connection failures (for the exec path).
+    pub(super) fn op_error(
+        &self,
+        target: &ObjectRef,
+        verb: &'static str,
+        e: kube::Error,
+    ) -> OpError {
+        self.error(target, verb, e)
+    }
+
     /// Classifies a kube error and counts connection failures.
     fn error(&self, target: &ObjectRef, verb: &'static str, e: kube::Error) -> OpError {
         let err = classify(&self.server, target, verb, e);

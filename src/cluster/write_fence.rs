@@ -21,8 +21,13 @@ pub struct DryRunRefused {
     pub path: String,
 }
 
-/// Whether `method` + `query` may be sent by a dry run.
-pub fn allowed_in_dry_run(method: &Method, query: Option<&str>) -> bool {
+/// Whether a request may be sent by a dry run: reads, and server-side dry runs. A command in a
+/// container (`exec`, `attach`, `portforward`) is never a read, although it opens with a GET.
+pub fn allowed_in_dry_run(method: &Method, path: &str, query: Option<&str>) -> bool {
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if path.contains("/pods/") && matches!(last, "exec" | "attach" | "portforward") {
+        return false;
+    }
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         || query.is_some_and(|q| q.split('&').any(|kv| kv == "dryRun=All"))
 }
@@ -33,7 +38,7 @@ pub fn read_only(client: Client) -> Client {
     let service = tower::service_fn(move |request: Request<Body>| {
         let client = client.clone();
         async move {
-            if !allowed_in_dry_run(request.method(), request.uri().query()) {
+            if !allowed_in_dry_run(request.method(), request.uri().path(), request.uri().query()) {
                 return Err(BoxError::from(DryRunRefused {
                     method: request.method().to_string(),
                     path: request.uri().path().to_string(),
@@ -85,7 +90,11 @@ pub fn fenced(client: Client, fence: Fence) -> Client {
         let fence = fence.clone();
         async move {
             if let Some(reason) = fence.dropped()
-                && !allowed_in_dry_run(request.method(), request.uri().query())
+                && !allowed_in_dry_run(
+                    request.method(),
+                    request.uri().path(),
+                    request.uri().query(),
+                )
             {
                 return Err(BoxError::from(FenceDown {
                     method: request.method().to_string(),
@@ -114,11 +123,17 @@ mod tests {
 
     #[test]
     fn only_reads_and_server_dry_runs_pass() {
-        assert!(allowed_in_dry_run(&Method::GET, None));
-        assert!(allowed_in_dry_run(&Method::GET, Some("labelSelector=a%3Db")));
-        assert!(!allowed_in_dry_run(&Method::POST, None));
-        assert!(!allowed_in_dry_run(&Method::DELETE, Some("gracePeriodSeconds=0")));
-        assert!(!allowed_in_dry_run(&Method::PATCH, Some("dryRun=None")));
-        assert!(allowed_in_dry_run(&Method::PATCH, Some("fieldManager=x&dryRun=All")));
+        let pods = "/api/v1/namespaces/a/pods";
+        assert!(allowed_in_dry_run(&Method::GET, pods, None));
+        assert!(allowed_in_dry_run(&Method::GET, pods, Some("labelSelector=a%3Db")));
+        assert!(!allowed_in_dry_run(&Method::POST, pods, None));
+        assert!(!allowed_in_dry_run(&Method::DELETE, pods, Some("gracePeriodSeconds=0")));
+        assert!(!allowed_in_dry_run(&Method::PATCH, pods, Some("dryRun=None")));
+        assert!(allowed_in_dry_run(&Method::PATCH, pods, Some("fieldManager=x&dryRun=All")));
+        assert!(allowed_in_dry_run(&Method::GET, "/api/v1/namespaces/a/pods/p/log", None));
+        for sub in ["exec", "attach", "portforward"] {
+            let path = format!("{pods}/p/{sub}");
+            assert!(!allowed_in_dry_run(&Method::GET, &path, Some("command=ls&dryRun=All")));
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod observe;
 pub mod proxy;
 pub mod runs;
 pub mod tmux;
+pub mod volumes;
 pub mod world;
 
 use std::collections::BTreeMap;
