@@ -30,7 +30,11 @@ struct Env {
 }
 
 async fn env(target: Target) -> Env {
-    let cluster = TestCluster::start(target, Seed::Empty).await;
+    env_seeded(target, Seed::Empty).await
+}
+
+async fn env_seeded(target: Target, seed: Seed) -> Env {
+    let cluster = TestCluster::start(target, seed).await;
     let ops = ClusterOps::new(cluster.client());
     let identity = chaosdeck::cluster::identify(
         &cluster.client(),
@@ -78,6 +82,16 @@ impl Env {
 
     fn journal(&self) -> Journal {
         Journal::open(self.dir.path().join("rollback")).unwrap().for_cluster(self.identity.clone())
+    }
+
+    /// Copies Krkn file `name` of context `context` from tests/data/krkn into the journal;
+    /// returns the context's directory there.
+    fn krkn_file(&self, context: &str, name: &str) -> std::path::PathBuf {
+        let dir = self.journal().root().join(context);
+        std::fs::create_dir_all(&dir).unwrap();
+        let from = support::krkn_data().join("rollback").join(context).join(name);
+        std::fs::copy(from, dir.join(name)).unwrap();
+        dir
     }
 
     async fn execute_all(&self) -> Vec<chaosdeck::journal::executor::EntryOutcome> {
@@ -548,24 +562,74 @@ crate::on_both_targets! {
 }
 
 /// The TUI's `x`/`!` and the engine's emergency rollback hand every outstanding entry to
-/// `execute`, Krkn files that need exec or a cloud included: such a file is skipped and stays
-/// pending, as `execute-rollback` reports it, not failed. (No cluster state is involved: the
-/// sandbox only.)
+/// `execute`, Krkn files that need a privileged helper or a cloud included: such a file is
+/// skipped and stays pending, as `execute-rollback` reports it, not failed. (No cluster state
+/// is involved: the sandbox only.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_krkn_file_left_to_krkn_is_skipped_by_execute_not_failed() {
     let env = env(Target::Sandbox).await;
-    let context = "1796041207790014317-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
-    let name = "pvc_scenarios_1796041200284719033_qzkwtmvb.py";
-    let dir = env.journal().root().join(context);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(support::krkn_data().join("rollback").join(context).join(name), dir.join(name))
-        .unwrap();
+    let context = "1796041207912467095-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
+    let name = "storage_throttle_scenarios_1796041200284719033_qzkwtmvb.py";
+    let dir = env.krkn_file(context, name);
     let outcomes = env.execute_all().await;
     assert!(
         matches!(&outcomes[..], [o] if matches!(&o.outcome, Outcome::Skipped { still_pending: true, reason } if reason.contains("not executable here"))),
         "{outcomes:?}"
     );
     assert!(dir.join(name).exists(), "left pending for Krkn");
+    env.cluster.shutdown().await;
+}
+
+/// Krkn's PVC fill file (`rollback_temp_file`) runs natively through exec: exactly the file it
+/// names is removed from the pod's claim, and the file is marked executed. Before that, with
+/// the pod gone, it stays pending and says why (Krkn records no claim to look through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn krkns_pvc_fill_file_removes_its_file_through_exec() {
+    use chaosdeck::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand};
+    use k8s_openapi::api::core::v1::Namespace;
+    let env = env_seeded(Target::Sandbox, Seed::Demo).await;
+    let context = "1796041207790014317-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
+    let name = "pvc_scenarios_1796041200284719033_qzkwtmvb.py";
+    let dir = env.krkn_file(context, name);
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[..], [o] if matches!(&o.outcome, Outcome::Failed { error } if error.contains("the pod does not exist") && error.contains("names no claim"))),
+        "{outcomes:?}"
+    );
+    assert!(dir.join(name).exists(), "pending while its pod is missing");
+
+    let client = env.cluster.client();
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ledger"}});
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &serde_json::from_value(ns).unwrap())
+        .await
+        .unwrap();
+    support::volumes::claim(&client, "ledger", "pgdata", "1Gi").await;
+    let on = ("postgres", "/var/lib/postgresql");
+    support::volumes::pod_on_claim(&client, "ledger", "ledger-db-0", on, "pgdata", &[]).await;
+    let target = ContainerTarget {
+        namespace: "ledger".into(),
+        pod: "ledger-db-0".into(),
+        container: "postgres".into(),
+        uid: None,
+        restarts: None,
+    };
+    let mount = ContainerPath::parse("/var/lib/postgresql").unwrap();
+    let fill = ExecCommand::allocate(mount.join("kraken.tmp").unwrap(), 512 << 20);
+    let keep = ExecCommand::allocate(mount.join("base.db").unwrap(), 1 << 20);
+    for command in [fill, keep] {
+        let (_, out) = env.ops.exec(&target, &command, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[..], [o] if matches!(o.outcome, Outcome::Executed { .. })),
+        "{outcomes:?}"
+    );
+    assert!(!dir.join(name).exists() && dir.join(format!("{name}.executed")).exists());
+    let df = ExecCommand::disk_usage(mount.clone());
+    let (_, out) = env.ops.exec(&target, &df, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(DiskUsage::parse(&out.stdout).unwrap().used, 1 << 20, "only kraken.tmp went");
     env.cluster.shutdown().await;
 }
 

@@ -42,10 +42,11 @@ struct Set {
     hijacked: (&'static str, &'static str, &'static str, fn() -> Value),
     /// Attacker pods named by the set's own SYN flood / HTTP load files: (ctx, file, ns, pods).
     attackers: &'static [(&'static str, &'static str, &'static str, &'static [&'static str])],
-    /// Entries that need exec or a cloud (never executed here).
+    /// Entries that need a privileged helper or a cloud (never executed here).
     not_executable: usize,
-    /// What the PVC entry would run, and the kubectl command for it.
-    pvc_exec: (&'static str, &'static str),
+    /// What the PVC entry's undo does (chaosdeck runs it through exec), and the kubectl command
+    /// for it.
+    pvc_removal: (&'static str, &'static str),
 }
 
 const OURS: Set = Set {
@@ -94,7 +95,7 @@ const OURS: Set = Set {
         ),
         (
             "pvc_scenarios_1796041200284719033_qzkwtmvb.py",
-            "krkn rollback_temp_file: not executable here: exec `rm -f /var/lib/postgresql/kraken.tmp` in Pod ledger/ledger-db-0",
+            "krkn rollback_temp_file: remove /var/lib/postgresql/kraken.tmp in container postgres of pod ledger/ledger-db-0",
         ),
         (
             "storage_throttle_scenarios_1796041200284719033_qzkwtmvb.py",
@@ -136,10 +137,10 @@ const OURS: Set = Set {
             &["http-load-ojwuqgcxbf", "http-load-kmzrpthyal"],
         ),
     ],
-    not_executable: 4,
-    pvc_exec: (
-        "rm -f /var/lib/postgresql/kraken.tmp",
-        "kubectl exec -n ledger ledger-db-0 -c postgres -- rm -f /var/lib/postgresql/kraken.tmp",
+    not_executable: 3,
+    pvc_removal: (
+        "remove /var/lib/postgresql/kraken.tmp in container postgres of pod ledger/ledger-db-0",
+        "kubectl exec -n ledger ledger-db-0 -c postgres -- rm -- /var/lib/postgresql/kraken.tmp",
     ),
 };
 
@@ -185,7 +186,7 @@ const SHARED: Set = Set {
         ),
         (
             "pvc_scenarios_1795315097812653975_mbmixfdj.py",
-            "krkn rollback_temp_file: not executable here: exec `rm -f /data/kraken.tmp` in Pod demo-ns/app-0",
+            "krkn rollback_temp_file: remove /data/kraken.tmp in container app of pod demo-ns/app-0",
         ),
         (
             "application_outages_scenarios_1795315111083725008_augxihhy.py.executed",
@@ -202,10 +203,10 @@ const SHARED: Set = Set {
         || json!({"app": "nginx"}),
     ),
     attackers: &[],
-    not_executable: 2,
-    pvc_exec: (
-        "rm -f /data/kraken.tmp",
-        "kubectl exec -n demo-ns app-0 -c app -- rm -f /data/kraken.tmp",
+    not_executable: 1,
+    pvc_removal: (
+        "remove /data/kraken.tmp in container app of pod demo-ns/app-0",
+        "kubectl exec -n demo-ns app-0 -c app -- rm -- /data/kraken.tmp",
     ),
 };
 
@@ -626,6 +627,9 @@ fn executed(dir: &Path, ctx: &str, file: &str) -> bool {
 async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Target) {
     let env = env(target).await;
     let (_tmp, dir) = krkn_copy(set);
+    // The PVC fill's file lives in a container, which this test does not model (its undo is
+    // tested through exec in tests/journal_executor.rs).
+    std::fs::remove_file(dir.join(set.pvc.0).join(set.pvc.1)).unwrap();
     // The objects the set's files name, as Krkn's scenarios left them.
     let (hijack_ns, service, hijack_pod, original) = set.hijacked;
     let mut namespaces: Vec<&str> = vec![set.netpol_object.0, set.hog_pod.0, hijack_ns];
@@ -701,7 +705,10 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Tar
         "{text}"
     );
     assert!(
-        text.contains(&format!("run_kraken.py execute-rollback -r {} -s pvc_scenarios", set.run)),
+        text.contains(&format!(
+            "run_kraken.py execute-rollback -r {} -s cluster_shut_down_scenarios",
+            set.run
+        )),
         "{text}"
     );
     assert!(!env.exists("networkpolicy", np_ns, np_name).await);
@@ -729,7 +736,7 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Tar
     for (attack_ctx, file, _, _) in set.attackers {
         assert!(executed(&dir, attack_ctx, file), "{file}");
     }
-    assert!(dir.join(set.pvc.0).join(set.pvc.1).exists());
+    assert!(dir.join(set.shutdown.0).join(set.shutdown.1).exists());
     let tree = scan(&dir).unwrap();
     assert_eq!(tree.outstanding(), skipped);
 
@@ -755,13 +762,20 @@ async fn execute_rollback_undoes_the_shared_fixtures_kubernetes_entries() {
 async fn check_explicitly_requested_exec_or_cloud_entries_exit_non_zero(set: &Set, target: Target) {
     let env = env(target).await;
     let (_tmp, dir) = krkn_copy(set);
+    let shutdown = dir.join(set.shutdown.0).join(set.shutdown.1);
+    let (code, text) = env.execute(&dir, &["--file", shutdown.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not executable here: Krkn would start the aws instances"), "{text}");
+    assert!(shutdown.exists(), "left for Krkn");
+    // The PVC fill runs natively, through exec: its pod is not there, so it fails, names what
+    // it would have removed, and stays pending.
     let pvc = dir.join(set.pvc.0).join(set.pvc.1);
     let (code, text) = env.execute(&dir, &["--file", pvc.to_str().unwrap()]);
     assert_eq!(code, 1, "{text}");
-    let (command, by_hand) = set.pvc_exec;
-    assert!(text.contains(&format!("not executable here: Krkn would exec `{command}`")), "{text}");
-    assert!(text.contains(by_hand), "{text}");
-    assert!(pvc.exists(), "left for Krkn");
+    let (removal, _) = set.pvc_removal;
+    assert!(text.contains(removal), "{text}");
+    assert!(text.contains("the pod does not exist; the entry names no claim"), "{text}");
+    assert!(pvc.exists(), "pending");
     // By run and type filters (Krkn's -r/-s): the shutdown file is skipped, exit 0.
     let (code, text) = env.execute(&dir, &["-r", set.run, "-s", "cluster_shut_down_scenarios"]);
     assert_eq!(code, 0, "{text}");
@@ -875,14 +889,21 @@ fn check_list_and_show(set: &Set) {
         .stdout(predicates::str::contains("selector guard:"));
     chaosdeck()
         .arg("show")
-        .arg(dir.join(set.pvc.0).join(set.pvc.1))
+        .arg(dir.join(set.shutdown.0).join(set.shutdown.1))
         .assert()
         .success()
         .stdout(predicates::str::contains("with Krkn: from a krkn checkout"))
         .stdout(predicates::str::contains(format!(
-            "execute-rollback -r {} -s pvc_scenarios",
+            "execute-rollback -r {} -s cluster_shut_down_scenarios",
             set.run
         )));
+    let (_, by_hand) = set.pvc_removal;
+    chaosdeck()
+        .arg("show")
+        .arg(dir.join(set.pvc.0).join(set.pvc.1))
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(by_hand));
 }
 
 #[test]

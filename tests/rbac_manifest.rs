@@ -67,6 +67,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "http_load_scenarios" => &["http_load.yml"],
         "pod_disruption_scenarios" => &["pod.yml"],
         "node_scenarios" => &["node.yml", "node_drain.yml"],
+        "pvc_scenarios" => &["pvc_fill.yaml", "pvc_fill_by_pod.yaml"],
         other => panic!("no test data for {other}"),
     }
 }
@@ -112,6 +113,8 @@ fn the_run_and_rollback_roles_hold_exactly_the_declared_permissions() {
     let (verb, (v, k)) = needs::RECREATE_PERMISSION;
     let recreate: BTreeSet<Rule> = [rule_of(&Permission::on(verb, v, k, None))].into();
     assert_eq!(roles["chaosdeck-rollback-recreate"].1, recreate);
+    let exec: BTreeSet<Rule> = [rule_of(&needs::exec_undo_permission())].into();
+    assert_eq!(roles["chaosdeck-rollback-exec"].1, exec);
 }
 
 /// Every binding of both manifests: (kind, namespace, role kind, role name).

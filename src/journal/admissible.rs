@@ -28,6 +28,30 @@ pub enum Forward {
     AddListItem,
     /// Deletes an object; undone by re-creating it from its snapshot.
     Delete,
+    /// Allocates a file inside a container of a pod (exec); undone by removing exactly that
+    /// file, through whichever pod mounts its claim then.
+    FillFile,
+}
+
+/// One request a change or an undo sends: a verb on the kind, on one of its subresources, or
+/// on another kind in the same namespace (`other`: apiVersion and kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verb {
+    pub verb: &'static str,
+    pub subresource: Option<&'static str>,
+    pub other: Option<(&'static str, &'static str)>,
+}
+
+const fn on(verb: &'static str) -> Verb {
+    Verb { verb, subresource: None, other: None }
+}
+
+const fn on_sub(verb: &'static str, subresource: &'static str) -> Verb {
+    Verb { verb, subresource: Some(subresource), other: None }
+}
+
+const fn on_other(verb: &'static str, api_version: &'static str, kind: &'static str) -> Verb {
+    Verb { verb, subresource: None, other: Some((api_version, kind)) }
 }
 
 impl Forward {
@@ -38,27 +62,42 @@ impl Forward {
             UndoAction::Patch { .. } => Forward::Patch,
             UndoAction::RemoveListItem { .. } => Forward::AddListItem,
             UndoAction::Create { .. } => Forward::Delete,
+            UndoAction::RemoveFile { .. } => Forward::FillFile,
         }
     }
 
-    /// The requests the change sends, by verb.
-    pub fn verbs(self) -> &'static [&'static str] {
+    /// The requests the change sends.
+    pub fn verbs(self) -> &'static [Verb] {
         match self {
-            Forward::Create => &["create"],
-            Forward::Patch => &["patch"],
+            Forward::Create => const { &[on("create")] },
+            Forward::Patch => const { &[on("patch")] },
             // Read the list, then append to it with a test-guarded JSON patch.
-            Forward::AddListItem => &["get", "patch"],
-            Forward::Delete => &["delete"],
+            Forward::AddListItem => const { &[on("get"), on("patch")] },
+            Forward::Delete => const { &[on("delete")] },
+            // Read the pod (uid, restarts), then exec (`df` and `fallocate`).
+            Forward::FillFile => const { &[on("get"), on_sub("create", "exec")] },
         }
     }
 
-    /// The requests its undo sends (the executor's `apply`), by verb.
-    pub fn undo_verbs(self) -> &'static [&'static str] {
+    /// The requests its undo sends (the executor's `apply`).
+    pub fn undo_verbs(self) -> &'static [Verb] {
         match self {
             // Read for the uid or label check, then delete exactly that object.
-            Forward::Create => &["get", "delete"],
-            Forward::Patch | Forward::AddListItem => &["get", "patch"],
-            Forward::Delete => &["create", "get"],
+            Forward::Create => const { &[on("get"), on("delete")] },
+            Forward::Patch | Forward::AddListItem => const { &[on("get"), on("patch")] },
+            Forward::Delete => const { &[on("create"), on("get")] },
+            // Read the pod; when it is gone, read its claim and list the pods that may mount
+            // it; exec `rm` and `df`.
+            Forward::FillFile => {
+                const {
+                    &[
+                        on("get"),
+                        on("list"),
+                        on_sub("create", "exec"),
+                        on_other("get", "v1", "PersistentVolumeClaim"),
+                    ]
+                }
+            }
         }
     }
 
@@ -69,6 +108,7 @@ impl Forward {
             Forward::Patch => "patch",
             Forward::AddListItem => "remove a list item of",
             Forward::Delete => "re-create",
+            Forward::FillFile => "remove a file in",
         }
     }
 }
@@ -119,6 +159,8 @@ pub const REVERSIBLE: &[Reversible] = &[
     },
     // pod disruption: a bare pod, re-created from its snapshot.
     change(Forward::Delete, "v1", "Pod"),
+    // PVC fill: a file in a container of the pod, removed by its tag.
+    change(Forward::FillFile, "v1", "Pod"),
 ];
 
 /// The change `forward` on `api_version`/`kind`, if chaos makes it.
@@ -205,6 +247,10 @@ pub fn admit(
             // The kind and namespace are the object's own; a snapshot naming one thing and
             // being another cannot be: `target` was read from the object itself.
             debug_assert_eq!(object_ref_of(object), target);
+        }
+        UndoAction::RemoveFile { file, .. } => {
+            // Only a file whose name carries its tag, under the mount the entry names.
+            file.command().map_err(|why| format!("the removal in {}: {why}", target.display()))?;
         }
     }
     Ok(())

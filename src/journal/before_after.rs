@@ -32,7 +32,9 @@ pub fn lines(actions: &[UndoAction]) -> Vec<String> {
                     Err(e) => out.push(format!("    (cannot show the object as YAML: {e})")),
                 }
             }
-            UndoAction::Delete { .. } | UndoAction::RemoveListItem { .. } => {}
+            UndoAction::Delete { .. }
+            | UndoAction::RemoveListItem { .. }
+            | UndoAction::RemoveFile { .. } => {}
         }
     }
     out

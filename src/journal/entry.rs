@@ -214,6 +214,17 @@ impl Entry {
                 // object is created as written: a name with a control character is refused by
                 // the API server.
                 UndoAction::Create { .. } => continue,
+                // Paths are checked when read (no control characters); the names are text.
+                UndoAction::RemoveFile { file } => {
+                    let c = &mut file.container;
+                    for s in [&mut c.namespace, &mut c.pod, &mut c.container, &mut file.tag] {
+                        clean(s);
+                    }
+                    if let Some(claim) = file.claim.as_mut() {
+                        clean(claim);
+                    }
+                    continue;
+                }
             };
             for s in [&mut target.api_version, &mut target.kind, &mut target.name] {
                 clean(s);

@@ -77,6 +77,27 @@ fn plain_commands(action: &UndoAction) -> Vec<String> {
         UndoAction::Create { object } => {
             vec![format!("kubectl create -f - <<< {}", shell_quote(&compact(&creatable(object))))]
         }
+        UndoAction::RemoveFile { file } => {
+            let c = &file.container;
+            let exec = format!(
+                "kubectl exec -n {} {} -c {} --",
+                shell_word(&c.namespace),
+                shell_word(&c.pod),
+                shell_word(&c.container)
+            );
+            let mut lines = Vec::new();
+            if let Some(uid) = &c.uid {
+                lines.push(format!(
+                    "kubectl get pod {} -n {} -o jsonpath='{{.metadata.uid}}'   # {uid}, or find \
+                     the pod that mounts the claim now",
+                    shell_word(&c.pod),
+                    shell_word(&c.namespace)
+                ));
+            }
+            lines.push(format!("{exec} rm -- {}", shell_word(file.path.as_str())));
+            lines.push(format!("{exec} df -P -k {}", shell_word(file.mount_path.as_str())));
+            lines
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub mod lock;
 pub mod mirror_link;
 pub mod names;
 mod patch_guard;
+pub mod placed_file;
 pub mod rollback;
 pub mod runs;
 pub mod scan;

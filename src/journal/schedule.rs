@@ -109,7 +109,8 @@ impl Footprint {
             // wait for (the compiler asks).
             UndoAction::Delete { .. }
             | UndoAction::Patch { .. }
-            | UndoAction::RemoveListItem { .. } => {}
+            | UndoAction::RemoveListItem { .. }
+            | UndoAction::RemoveFile { .. } => {}
         }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::placed_file::PlacedFile;
 use crate::refs::{ObjectRef, object_ref_of};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,9 @@ pub enum UndoAction {
     /// Remove one exact item from a list field (`path` is a JSON pointer such as
     /// `/spec/taints`), leaving every other item alone — including ones others added later.
     RemoveListItem { target: ObjectRef, path: String, item: Value },
+    /// Remove a file chaosdeck allocated inside a container, through whichever pod mounts its
+    /// claim then; only a file under the recorded mount whose name carries the tag.
+    RemoveFile { file: PlacedFile },
 }
 
 impl UndoAction {
@@ -40,6 +44,10 @@ impl UndoAction {
             | UndoAction::Patch { target, .. }
             | UndoAction::RemoveListItem { target, .. } => target.clone(),
             UndoAction::Create { object } => object_ref_of(object),
+            UndoAction::RemoveFile { file } => {
+                let c = &file.container;
+                ObjectRef::new("v1", "Pod", Some(&c.namespace), &c.pod)
+            }
         }
     }
 
@@ -56,6 +64,7 @@ impl UndoAction {
             UndoAction::RemoveListItem { target, path, item } => {
                 format!("remove {} from {path} of {}", compact(item), target.display())
             }
+            UndoAction::RemoveFile { file } => file.summary(),
         }
     }
 
@@ -74,6 +83,14 @@ impl UndoAction {
             }
             UndoAction::RemoveListItem { target, path, item } => {
                 format!("{} stays in {path} of {}", compact(item), target.display())
+            }
+            UndoAction::RemoveFile { file } => {
+                let on = file
+                    .claim
+                    .as_ref()
+                    .map(|c| format!("claim {c}"))
+                    .unwrap_or_else(|| format!("the volume of {}", file.container.display()));
+                format!("{} stays on {on}, taking its space", file.path)
             }
         }
     }

@@ -9,7 +9,7 @@
 //! is not declared, so a scenario cannot send a request the preflight did not ask about.
 
 use crate::cluster::access::Permission;
-pub use crate::journal::admissible::Forward;
+pub use crate::journal::admissible::{Forward, Verb};
 
 /// The operations of the scenario context, one per request shape it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,6 +61,7 @@ pub const NAMESPACE: (&str, &str) = ("v1", "Namespace");
 pub const SERVICE: (&str, &str) = ("v1", "Service");
 pub const CONFIGMAP: (&str, &str) = ("v1", "ConfigMap");
 pub const NETWORKPOLICY: (&str, &str) = ("networking.k8s.io/v1", "NetworkPolicy");
+pub const PVC: (&str, &str) = ("v1", "PersistentVolumeClaim");
 
 impl Need {
     pub fn new(
@@ -86,18 +87,28 @@ impl Need {
         match self.op {
             Op::Get => vec![on("get")],
             Op::List => vec![on("list")],
-            Op::Change(forward) => forward.verbs().iter().map(|verb| on(verb)).collect(),
+            Op::Change(forward) => forward.verbs().iter().map(|v| self.permission(v)).collect(),
             Op::Evict => vec![on("create").on_subresource("eviction")],
         }
     }
 
     /// The requests its journal entry's undo sends (the executor's `apply_action`).
     pub fn undo(&self) -> Vec<Permission> {
-        let on =
-            |verb| Permission::on(verb, self.api_version, self.kind, self.namespace.as_deref());
         match self.op {
             Op::Get | Op::List | Op::Evict => vec![],
-            Op::Change(forward) => forward.undo_verbs().iter().map(|verb| on(verb)).collect(),
+            Op::Change(forward) => {
+                forward.undo_verbs().iter().map(|v| self.permission(v)).collect()
+            }
+        }
+    }
+
+    /// `verb` on this need's kind (or the other kind it names), in its namespace.
+    fn permission(&self, verb: &Verb) -> Permission {
+        let (api_version, kind) = verb.other.unwrap_or((self.api_version, self.kind));
+        let p = Permission::on(verb.verb, api_version, kind, self.namespace.as_deref());
+        match verb.subresource {
+            Some(sub) => p.on_subresource(sub),
+            None => p,
         }
     }
 
@@ -137,6 +148,7 @@ pub const UNDO_PERMISSIONS: &[(&str, (&str, &str))] = &[
     ("delete", NETWORKPOLICY),
     ("get", NODE),
     ("patch", NODE),
+    ("get", PVC),
 ];
 
 pub fn undo_permissions() -> Vec<Permission> {
@@ -147,6 +159,12 @@ pub fn undo_permissions() -> Vec<Permission> {
 /// deleted, never cluster-wide (whoever may create any pod anywhere may create a privileged
 /// one in kube-system).
 pub const RECREATE_PERMISSION: (&str, (&str, &str)) = ("create", POD);
+
+/// The undo of a PVC fill execs `rm` in a pod: granted in the namespaces where claims are
+/// filled, never cluster-wide (exec into every pod reads every mounted secret).
+pub fn exec_undo_permission() -> Permission {
+    Permission::on("create", POD.0, POD.1, None).on_subresource("exec")
+}
 
 /// Every permission the plans' needs take, plus the run's own, without duplicates.
 pub fn permissions_of<'a>(needs: impl IntoIterator<Item = &'a Need>) -> Vec<Permission> {
@@ -168,6 +186,7 @@ mod tests {
         let mut rollback = undo_permissions();
         let (verb, (v, k)) = RECREATE_PERMISSION;
         rollback.push(Permission::on(verb, v, k, None));
+        rollback.push(exec_undo_permission());
         for change in REVERSIBLE {
             let op = Op::Change(change.forward);
             let kind: (&'static str, &'static str) = (change.api_version, change.kind);

@@ -155,6 +155,7 @@ async fn apply_action(ops: &ClusterOps, action: &UndoAction) -> Result<Option<St
             Ok(None)
         }
         UndoAction::Create { object } => recreate(ops, object).await,
+        UndoAction::RemoveFile { file } => super::remove_file::remove(ops, file).await,
     }
 }
 

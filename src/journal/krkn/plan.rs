@@ -1,5 +1,5 @@
 //! What each Krkn rollback callable means, as chaosdeck's generic undo actions — or, for those
-//! that need `exec` into a pod or a cloud API, a plain explanation of what Krkn would do.
+//! that need a privileged helper or a cloud API, a plain explanation of what Krkn would do.
 //!
 //! Krkn's deletes carry no uid or label check (the file records only a name), so they are plain
 //! deletes of the named object; "not found" counts as done, as it does for Krkn.
@@ -11,8 +11,10 @@ use serde_json::{Map, Value, json};
 use super::file::RollbackContent;
 use super::literal::PyValue;
 use super::payload::decode_json;
+use crate::cluster::exec::{ContainerPath, ContainerTarget};
 use crate::journal::entry::{ObjectRef, UndoAction};
 use crate::journal::kubectl::shell_word;
+use crate::journal::placed_file::PlacedFile;
 
 /// The label key krkn-lib's `deploy_service_hijacking` points the Service's selector at.
 pub const HIJACK_SELECTOR_KEY: &str = "service-hijacking";
@@ -235,29 +237,43 @@ pub fn restore_patch(original: &BTreeMap<String, String>) -> Value {
 }
 
 fn temp_file(content: &RollbackContent) -> Result<Plan, String> {
-    let ns = content.namespace.as_deref().unwrap_or("<no namespace>");
+    let ns = namespace("rollback_temp_file", content)?;
     let p = decode_json(&content.resource_identifier)?;
-    let pod = str_field(&p, "pod_name")?;
-    let container = str_field(&p, "container_name")?;
-    let full_path = str_field(&p, "full_path")?;
-    let mount_path = str_field(&p, "mount_path")?;
-    // Every value comes from the file: quoted wherever it lands in something a reader may
-    // paste into a shell.
-    let (q_ns, q_pod, q_container, q_path, q_mount) = (
-        shell_word(ns),
-        shell_word(pod),
-        shell_word(container),
-        shell_word(full_path),
-        shell_word(mount_path),
-    );
-    Ok(Plan::NotExecutable {
-        headline: format!("exec `rm -f {q_path}` in Pod {ns}/{pod}"),
-        what: format!(
-            "Krkn would exec `rm -f {q_path}` in container {container} of Pod {ns}/{pod}, then \
-             `ls -lh {q_mount}` to check the fill file is gone (chaosdeck does not exec into \
-             pods). By hand: kubectl exec -n {q_ns} {q_pod} -c {q_container} -- rm -f {q_path}"
-        ),
-    })
+    let pod = k8s_name(str_field(&p, "pod_name")?, "pod name")?;
+    let container = k8s_name(str_field(&p, "container_name")?, "container name")?;
+    let file_name = str_field(&p, "file_name")?;
+    let path = |field: &str| {
+        str_field(&p, field).and_then(|v| {
+            ContainerPath::parse(v).map_err(|why| format!("{field} of the file: {why}"))
+        })
+    };
+    let (full_path, mount_path) = (path("full_path")?, path("mount_path")?);
+    let file = PlacedFile {
+        container: ContainerTarget {
+            namespace: ns.to_string(),
+            pod: pod.to_string(),
+            container: container.to_string(),
+            uid: None,
+            restarts: None,
+        },
+        claim: None,
+        mount_path,
+        path: full_path,
+        tag: file_name.to_string(),
+        bytes: 0,
+    };
+    // The same rule as for chaosdeck's own fills: only that name, under that mount.
+    if file.path.file_name() != file_name {
+        return Err(format!("full_path {} does not end in file_name {file_name:?}", file.path));
+    }
+    file.command().map_err(|why| format!("rollback_temp_file: {why}"))?;
+    let notes = vec![format!(
+        "chaosdeck execs `rm -- {}` in container {container} of Pod {ns}/{pod} (no shell, the path \
+         as one word) and checks the space with df, where Krkn runs `rm -f` then `ls -lh`; Krkn \
+         records no claim, so if that pod is gone the entry stays pending",
+        shell_word(file.path.as_str())
+    )];
+    Ok(executable(vec![UndoAction::RemoveFile { file }], notes))
 }
 
 fn throttle(content: &RollbackContent) -> Result<Plan, String> {

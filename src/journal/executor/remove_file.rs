@@ -1,0 +1,142 @@
+//! The undo of a PVC fill: remove exactly the file chaosdeck allocated, through the pod that
+//! wrote it or, when that pod is gone, any running pod that mounts the same claim now.
+//!
+//! Requests: one GET of the recorded pod, one exec of `rm`, one exec of `df` (the check that
+//! the space came back); a GET of the claim and a LIST of the namespace's pods only when the
+//! recorded pod is gone.
+//! "Already gone" is reported only after looking: `rm` itself said the file was not there, or
+//! the claim (and with it the file) no longer exists.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::api::{Api, ListParams};
+
+use crate::cluster::ClusterOps;
+use crate::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand, ExecError};
+use crate::journal::placed_file::PlacedFile;
+
+/// Each exec of the undo is bounded: a container that does not answer fails the undo, which
+/// stays pending to be retried, instead of holding the context lock.
+const EXEC_LIMIT: Duration = Duration::from_secs(30);
+
+pub async fn remove(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>, String> {
+    file.command()?;
+    let mut pinned = file.clone();
+    pinned.container.restarts = None;
+    match remove_in(ops, &pinned).await {
+        Err(e) if e.is_gone() || matches!(e, ExecError::NotRunning { .. }) => {
+            let Some(claim) = &file.claim else {
+                // Krkn's files record no claim: the file may still be on one, unreachable.
+                return Err(format!(
+                    "{e}; the entry names no claim to find {} through another pod, so it stays \
+                     pending (mark it executed once you have checked the volume)",
+                    file.path
+                ));
+            };
+            let ns = &file.container.namespace;
+            match elsewhere(ops, file, claim).await? {
+                Elsewhere::Found(moved) => {
+                    let note = remove_in(ops, &moved).await.map_err(|e| e.to_string())?;
+                    let how =
+                        format!("through pod {} (the recorded pod: {e})", moved.container.pod);
+                    Ok(Some(note.map_or(how.clone(), |n| format!("{n}; {how}"))))
+                }
+                Elsewhere::ClaimGone => Ok(Some(format!(
+                    "{e}; claim {ns}/{claim} no longer exists, and {} went with it",
+                    file.path
+                ))),
+                Elsewhere::NoPod => Err(format!(
+                    "{e}; no running pod mounts claim {ns}/{claim} now, so {} stays on it — \
+                     start a pod on the claim and execute this entry again",
+                    file.path
+                )),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+        Ok(note) => Ok(note),
+    }
+}
+
+/// Removes the file in `file.container` and checks the space; `Ok(Some(note))` when `rm`
+/// found nothing to remove.
+async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>, ExecError> {
+    let command = file
+        .command()
+        .map_err(|why| ExecError::Failed { what: file.container.display(), message: why })?;
+    let (_, out) = ops.exec(&file.container, &command, EXEC_LIMIT).await?;
+    let gone = out.code != 0 && out.stderr.contains("No such file or directory");
+    if out.code != 0 && !gone {
+        return Err(ExecError::Failed {
+            what: file.container.display(),
+            message: format!(
+                "rm exited {}: {}",
+                out.code,
+                crate::refs::printable(out.stderr.trim())
+            ),
+        });
+    }
+    let df = ExecCommand::disk_usage(file.mount_path.clone());
+    let (_, usage) = ops.exec(&file.container, &df, EXEC_LIMIT).await?;
+    let usage = DiskUsage::parse(&usage.stdout)
+        .map(|u| format!("{} is {:.0}% used now", file.mount_path, u.percent_used()))
+        .unwrap_or_else(|e| format!("df after the removal: {e}"));
+    Ok(Some(if gone {
+        format!("{} already gone (looked in {}); {usage}", file.path, file.container.display())
+    } else {
+        format!("removed {}; {usage}", file.path)
+    }))
+}
+
+/// Where else the file of a pod that is gone can be reached.
+enum Elsewhere {
+    /// Through this running pod on the same claim.
+    Found(Box<PlacedFile>),
+    /// The claim exists, but no running pod mounts it.
+    NoPod,
+    /// The claim itself is gone (and its file with it).
+    ClaimGone,
+}
+
+async fn elsewhere(ops: &ClusterOps, file: &PlacedFile, claim: &str) -> Result<Elsewhere, String> {
+    let ns = &file.container.namespace;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ops.client().clone(), ns);
+    let found =
+        claims.get_opt(claim).await.map_err(|e| format!("reading claim {ns}/{claim}: {e}"))?;
+    if found.is_none() {
+        return Ok(Elsewhere::ClaimGone);
+    }
+    let pods: Api<Pod> = Api::namespaced(ops.client().clone(), ns);
+    let list = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("listing pods in {ns}: {e}"))?;
+    for pod in list.items {
+        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+        let (Some(spec), Some(name)) = (pod.spec.as_ref(), pod.metadata.name.as_ref()) else {
+            continue;
+        };
+        if !running || pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let volume =
+            spec.volumes.iter().flatten().find(|v| {
+                v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == claim)
+            });
+        let Some(volume) = volume else { continue };
+        for container in &spec.containers {
+            let mount = container.volume_mounts.iter().flatten().find(|m| m.name == volume.name);
+            let Some(mount) = mount else { continue };
+            let Ok(mount_path) = ContainerPath::parse(&mount.mount_path) else { continue };
+            let target = ContainerTarget {
+                namespace: ns.clone(),
+                pod: name.clone(),
+                container: container.name.clone(),
+                uid: pod.metadata.uid.clone(),
+                restarts: None,
+            };
+            return file.seen_from(target, mount_path).map(|f| Elsewhere::Found(Box::new(f)));
+        }
+    }
+    Ok(Elsewhere::NoPod)
+}
