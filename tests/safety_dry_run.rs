@@ -77,6 +77,24 @@ async fn sandbox_with_bare_pod() -> (Sandbox, kube::Client) {
         .create(&Default::default(), &solo)
         .await
         .unwrap();
+    // A claim and a pod on it, for the PVC fill.
+    let claim = json!({"metadata": {"name": "ledger-data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "2Gi"}}}});
+    Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
+        client.clone(),
+        "payments",
+    )
+    .create(&Default::default(), &serde_json::from_value(claim).unwrap())
+    .await
+    .unwrap();
+    let ledger = json!({"metadata": {"name": "ledger-0"}, "spec": {
+        "containers": [{"name": "ledger", "image": "busybox",
+                        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "ledger-data"}}]}});
+    Api::<Pod>::namespaced(client.clone(), "payments")
+        .create(&Default::default(), &serde_json::from_value(ledger).unwrap())
+        .await
+        .unwrap();
     settled(&client).await;
     (sandbox, client)
 }
@@ -92,6 +110,7 @@ fn config(dir: &Path, kubeconfig: &Path) -> std::path::PathBuf {
         ("pod_disruption_scenarios", "pod.yml"),
         ("node_scenarios", "node.yml"),
         ("node_scenarios", "node_drain.yml"),
+        ("pvc_scenarios", "pvc_fill.yaml"),
     ];
     let mut text = format!(
         "kraken:\n    kubeconfig_path: {}\n    rollback_versions_directory: {}\n    chaos_scenarios:\n",
@@ -140,6 +159,7 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would patch Node sandbox-worker-3",
         "dry run: would add",
         "dry run: would evict Pod ",
+        "dry run: would allocate the fill in /data of container ledger of pod payments/ledger-0",
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
     }

@@ -18,6 +18,7 @@ mod attackers;
 mod hog;
 mod node;
 mod pod_disruption;
+mod pvc_fill;
 mod service_hijacking;
 
 pub use ctx::{Change, ScenarioCtx};
@@ -26,7 +27,7 @@ pub use event::{EventSink, ScenarioEvent};
 pub use needs::{Need, Op};
 pub use plan::{Outcome, ScenarioPlan, ScenarioType};
 
-static REGISTRY: [&dyn ScenarioType; 7] = [
+static REGISTRY: [&dyn ScenarioType; 8] = [
     &app_outage::Type,
     &hog::Type,
     &service_hijacking::Type,
@@ -34,6 +35,7 @@ static REGISTRY: [&dyn ScenarioType; 7] = [
     &attackers::HttpLoad,
     &pod_disruption::Type,
     &node::Type,
+    &pvc_fill::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

@@ -1,5 +1,5 @@
-//! Every change a scenario makes: the four verbs (`create`, `patch`, `add_list_item`,
-//! `delete`), each a thin wrapper that says what its request and its undo are, and the
+//! Every change a scenario makes: the five verbs (`create`, `patch`, `add_list_item`,
+//! `delete`, `fill_file`), each a thin wrapper that says what its request and its undo are, and the
 //! write-ahead protocol they share, written once ([`ScenarioCtx::change`]): declared, not
 //! paused, stopped, read-only or protected; the entry durable and mirrored before the request;
 //! a refused request retires its entry as not applied; a made change pinned to what the
@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 
 use super::{Change, Failpoint, SLOW_CHANGE, ScenarioCtx};
 use crate::cluster::OpError;
+use crate::cluster::exec::{ContainerPath, ContainerTarget, ExecCommand, ExecError, ExecOutput};
 use crate::journal::entry::{ENTRY_LABEL, creatable, object_ref_of};
+use crate::journal::placed_file::PlacedFile;
 use crate::journal::writer::InFlight;
 use crate::journal::{Context, EntryDraft, ObjectRef, UndoAction, WrittenEntry};
 use crate::scenarios::error::ScenarioError;
@@ -41,6 +43,16 @@ enum Answer<T> {
     /// An answer proving nothing changed (an object that already exists, a uid precondition
     /// that failed, a target that is gone): why.
     NotMade(String),
+}
+
+/// How long one `fallocate` may take: it reserves blocks without writing them, so seconds are
+/// plenty even for gigabytes; a container that does not answer leaves the entry pending.
+const FILL_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The name of the file a fill allocates: it carries the entry id, which is what its undo
+/// removes by.
+pub fn fill_file_name(entry_id: &str) -> String {
+    format!("chaosdeck-fill-{entry_id}.tmp")
 }
 
 /// For changes whose entry needs nothing from the cluster's answer.
@@ -224,6 +236,74 @@ impl ScenarioCtx {
         let spec = ChangeSpec { forward: Forward::Delete, target: &target, step, verb: "delete" };
         let made = self.change(spec, would, undo, request, no_pin).await?;
         Ok(Change { target, written: made.and_then(|(_, written)| written), object: None })
+    }
+
+    /// Allocates `bytes` in a new file under `mount_path` of `container` (`fallocate` through
+    /// exec). The entry that removes exactly that file — its name carries the entry id, and the
+    /// entry names the pod's uid, the container and the claim — is durable and mirrored before
+    /// the exec is sent. Returns the program's output (None in a dry run): a non-zero exit
+    /// still counts as made, since `fallocate` leaves an empty file behind when it fails.
+    pub async fn fill_file(
+        &self,
+        step: &str,
+        container: &ContainerTarget,
+        claim: Option<&str>,
+        mount_path: &ContainerPath,
+        bytes: u64,
+    ) -> Result<(Change, Option<ExecOutput>), ScenarioError> {
+        let target = ObjectRef::new("v1", "Pod", Some(&container.namespace), &container.pod);
+        let would = || {
+            // A dry run does not measure, so it does not know the size.
+            let size = if bytes == 0 { "the fill".to_string() } else { format!("{bytes} bytes") };
+            format!(
+                "dry run: would allocate {size} in {mount_path} of {} ({step}); entry: remove \
+                 that file",
+                container.display()
+            )
+        };
+        let placed = |id: &str| -> Result<PlacedFile, String> {
+            Ok(PlacedFile {
+                container: container.clone(),
+                claim: claim.map(str::to_string),
+                mount_path: mount_path.clone(),
+                path: mount_path.join(&fill_file_name(id))?,
+                tag: id.to_string(),
+                bytes,
+            })
+        };
+        // An id that makes no valid file name leaves the entry without an action; the request
+        // below then refuses, so the entry is retired as not applied.
+        let undo = |id: &str| placed(id).map(|file| vec![UndoAction::RemoveFile { file }]);
+        let undo = |id: &str| undo(id).unwrap_or_default();
+        let request = async |id: &str| {
+            let file = match placed(id) {
+                Ok(file) => file,
+                Err(why) => return Ok(Answer::NotMade(why)),
+            };
+            let command = ExecCommand::allocate(file.path.clone(), bytes);
+            match self.ops.exec(container, &command, FILL_LIMIT).await {
+                Ok((_, out)) => Ok(Answer::Made(out)),
+                Err(ExecError::Op(e)) => Err(*e),
+                // Sent, and no answer: the file may exist.
+                Err(e @ (ExecError::TimedOut { .. } | ExecError::Failed { .. })) => {
+                    Err(OpError::Api {
+                        target: target.display(),
+                        verb: "exec",
+                        code: None,
+                        message: e.to_string(),
+                    })
+                }
+                // Checked before sending (the pod, its container, the program): not made.
+                Err(e) => Ok(Answer::NotMade(e.to_string())),
+            }
+        };
+        let spec = ChangeSpec { forward: Forward::FillFile, target: &target, step, verb: "exec" };
+        let made = self.change(spec, would, Some(undo), request, no_pin).await?;
+        let (out, written) = match made {
+            Some((out, written)) => (Some(out), written),
+            None => (None, None),
+        };
+        Ok((Change { target, written, object: None }, out))
     }
 
     /// The write-ahead protocol, written once for every change: the operation must be declared

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterOps;
+use crate::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand, Seen};
 use crate::journal::entry::{ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL};
 use crate::journal::executor::revert_own;
 use crate::journal::{Context, Journal, ObjectRef, WrittenEntry};
@@ -339,6 +340,34 @@ impl ScenarioCtx {
             Err(kube::Error::Api(s)) if s.code == 429 => Ok(Eviction::Refused(s.message)),
             Err(e) => Err(ScenarioError::Failed(format!("evicting {}: {e}", target.display()))),
         }
+    }
+
+    /// `df` of `path` in `container`: a read, but an exec, so it takes the permission (and the
+    /// declaration) of the fill it measures. Never in a dry run: the fence refuses exec.
+    pub async fn disk_usage(
+        &self,
+        container: &ContainerTarget,
+        path: &ContainerPath,
+    ) -> Result<(Seen, DiskUsage), ScenarioError> {
+        let target = ObjectRef::new("v1", "Pod", Some(&container.namespace), &container.pod);
+        self.permit_ref(Op::Change(crate::journal::admissible::Forward::FillFile), &target)?;
+        let command = ExecCommand::disk_usage(path.clone());
+        let (seen, out) = self
+            .ops
+            .exec(container, &command, Duration::from_secs(30))
+            .await
+            .map_err(|e| ScenarioError::Failed(e.to_string()))?;
+        if out.code != 0 {
+            return Err(ScenarioError::Failed(format!(
+                "df in {} exited {}: {}",
+                container.display(),
+                out.code,
+                crate::refs::printable(out.stderr.trim())
+            )));
+        }
+        let usage = DiskUsage::parse(&out.stdout)
+            .map_err(|e| ScenarioError::Failed(format!("df in {}: {e}", container.display())))?;
+        Ok((seen, usage))
     }
 
     /// Undoes a change the scenario made (normal completion) and retires its entry.
