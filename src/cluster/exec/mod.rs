@@ -51,11 +51,16 @@ pub struct ExecOutput {
     pub code: i32,
 }
 
-/// What the pod looked like when the command was sent.
+/// What the pod looked like when the command was sent. Only [`ClusterOps::exec`] makes one,
+/// so holding one proves the container was checked ([`ClusterOps::exec_again`]).
+// A private field, not `#[non_exhaustive]`: that would still let the rest of the crate build
+// one.
+#[allow(clippy::manual_non_exhaustive)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub uid: String,
     pub restarts: i32,
+    checked: (),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +117,31 @@ impl ClusterOps {
             Err(e) => return Err(self.op_error(&pod_ref, "get", e).into()),
         };
         let seen = check(target, &pod)?;
+        let out = self.exec_unread(target, command, timeout).await?;
+        Ok((seen, out))
+    }
+
+    /// Runs `command` in a container [`ClusterOps::exec`] has just checked (the next command of
+    /// the same undo): one request instead of two.
+    pub async fn exec_again(
+        &self,
+        target: &ContainerTarget,
+        _checked: &Seen,
+        command: &ExecCommand,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecError> {
+        self.exec_unread(target, command, timeout).await
+    }
+
+    async fn exec_unread(
+        &self,
+        target: &ContainerTarget,
+        command: &ExecCommand,
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecError> {
+        let what = target.display();
+        let pods: Api<Pod> = Api::namespaced(self.client().clone(), &target.namespace);
+        let pod_ref = ObjectRef::new("v1", "Pod", Some(&target.namespace), &target.pod);
         let params = AttachParams::default()
             .container(target.container.clone())
             .stdin(false)
@@ -148,7 +178,7 @@ impl ClusterOps {
                 stderr: printable(&stderr).into_owned(),
             });
         }
-        Ok((seen, ExecOutput { stdout, stderr, code }))
+        Ok(ExecOutput { stdout, stderr, code })
     }
 }
 
@@ -181,7 +211,7 @@ fn check(target: &ContainerTarget, pod: &Pod) -> Result<Seen, ExecError> {
         let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
         return Err(ExecError::NotRunning { what, why: format!(" (pod phase {phase})") });
     }
-    Ok(Seen { uid, restarts })
+    Ok(Seen { uid, restarts, checked: () })
 }
 
 async fn read_all(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String {

@@ -1,8 +1,8 @@
 //! The undo of a PVC fill: remove exactly the file chaosdeck allocated, through the pod that
 //! wrote it or, when that pod is gone, any running pod that mounts the same claim now.
 //!
-//! Requests: one GET of the recorded pod, one exec of `rm`, one exec of `df` (the check that
-//! the space came back); a GET of the claim and a LIST of the namespace's pods only when the
+//! Requests: one GET of the recorded pod, one exec of `rm`, one exec of `df` in the same
+//! container (the check that the space came back); a GET of the claim and a LIST of the namespace's pods only when the
 //! recorded pod is gone.
 //! "Already gone" is reported only after looking: `rm` itself said the file was not there, or
 //! the claim (and with it the file) no longer exists.
@@ -64,7 +64,7 @@ async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>
     let command = file
         .command()
         .map_err(|why| ExecError::Failed { what: file.container.display(), message: why })?;
-    let (_, out) = ops.exec(&file.container, &command, EXEC_LIMIT).await?;
+    let (seen, out) = ops.exec(&file.container, &command, EXEC_LIMIT).await?;
     let gone = out.code != 0 && out.stderr.contains("No such file or directory");
     if out.code != 0 && !gone {
         return Err(ExecError::Failed {
@@ -77,7 +77,7 @@ async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>
         });
     }
     let df = ExecCommand::disk_usage(file.mount_path.clone());
-    let (_, usage) = ops.exec(&file.container, &df, EXEC_LIMIT).await?;
+    let usage = ops.exec_again(&file.container, &seen, &df, EXEC_LIMIT).await?;
     let usage = DiskUsage::parse(&usage.stdout)
         .map(|u| format!("{} is {:.0}% used now", file.mount_path, u.percent_used()))
         .unwrap_or_else(|e| format!("df after the removal: {e}"));
