@@ -401,3 +401,48 @@ async fn the_demo_sandbox_restores_itself_after_the_run_is_killed() {
         sandbox_log.rest()
     );
 }
+
+/// A PVC fill killed in its chaos window: the mirror carries the typed removal, and the
+/// watchdog, acting as the run's author, removes exactly that file through exec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_pvc_fill_is_removed_by_the_watchdog() {
+    use chaosdeck::cluster::ClusterOps;
+    use chaosdeck::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand};
+    let w = World::new(support::cluster::Target::Sandbox).await;
+    let client = w.client();
+    support::volumes::claim(&client, "payments", "ledger-data", "2Gi").await;
+    let on = ("ledger", "/data");
+    support::volumes::pod_on_claim(&client, "payments", "ledger-0", on, "ledger-data", &[]).await;
+    let used = || async {
+        let target = ContainerTarget {
+            namespace: "payments".into(),
+            pod: "ledger-0".into(),
+            container: "ledger".into(),
+            uid: None,
+            restarts: None,
+        };
+        let df = ExecCommand::disk_usage(ContainerPath::parse("/data").unwrap());
+        let (_, out) =
+            ClusterOps::new(w.client()).exec(&target, &df, Duration::from_secs(5)).await.unwrap();
+        DiskUsage::parse(&out.stdout).unwrap().used
+    };
+    let (_watchdog, mut lines) = w.watchdog("wd-1", &[]);
+    kill_in_chaos_window(&w, "pvc_scenarios", "pvc_fill.yaml", 1);
+    assert!(used().await > 1 << 30, "the claim is filled");
+    let [m] = &mirrors(&w).await[..] else { panic!("one mirror") };
+    let text = serde_json::to_string(&m.data).unwrap();
+    assert!(text.contains("remove_file") && text.contains("chaosdeck-fill-"), "{text}");
+    let killed = Instant::now();
+    while used().await > 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(LEASE + 5),
+            "not removed within lease_duration + 5 s:\n{}",
+            lines.rest()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("pvc fill removed {:?} after the SIGKILL", killed.elapsed());
+    all_executed(&w, &["wd-1"]).await;
+    reconciled(&w, "wd-1").await;
+    w.shutdown().await;
+}
