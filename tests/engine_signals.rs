@@ -207,6 +207,8 @@ fn krkns_scenario_files_load() {
             ("syn_flood_scenarios", "syn_flood.yaml"),
             ("service_hijacking_scenarios", "service_hijacking.yaml"),
             ("node_scenarios", "node_scenarios_example.yml"),
+            ("pvc_scenarios", "pvc_scenario.yaml"),
+            ("container_scenarios", "container_etcd.yml"),
         ],
     );
 }
@@ -227,6 +229,8 @@ fn krkns_shared_scenario_files_load() {
             ("syn_flood_scenarios", "scenarios_kube_syn_flood.yaml"),
             ("service_hijacking_scenarios", "scenarios_kube_service_hijacking.yaml"),
             ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
+            ("pvc_scenarios", "scenarios_kind_pvc_scenario.yaml"),
+            ("container_scenarios", "scenarios_kube_container_dns.yml"),
         ],
     );
 }

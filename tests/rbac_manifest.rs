@@ -68,6 +68,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "pod_disruption_scenarios" => &["pod.yml"],
         "node_scenarios" => &["node.yml", "node_drain.yml"],
         "pvc_scenarios" => &["pvc_fill.yaml", "pvc_fill_by_pod.yaml"],
+        "container_scenarios" => &["container.yml", "container_never_restarts.yml"],
         other => panic!("no test data for {other}"),
     }
 }

@@ -15,6 +15,7 @@ mod plan;
 
 mod app_outage;
 mod attackers;
+mod container_kill;
 mod hog;
 mod node;
 mod pod_disruption;
@@ -27,7 +28,7 @@ pub use event::{EventSink, ScenarioEvent};
 pub use needs::{Need, Op};
 pub use plan::{Outcome, ScenarioPlan, ScenarioType};
 
-static REGISTRY: [&dyn ScenarioType; 8] = [
+static REGISTRY: [&dyn ScenarioType; 9] = [
     &app_outage::Type,
     &hog::Type,
     &service_hijacking::Type,
@@ -36,6 +37,7 @@ static REGISTRY: [&dyn ScenarioType; 8] = [
     &pod_disruption::Type,
     &node::Type,
     &pvc_fill::Type,
+    &container_kill::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

@@ -23,6 +23,9 @@ pub enum Op {
     Change(Forward),
     /// `create` on the `eviction` subresource of pods; no entry.
     Evict,
+    /// A signal to PID 1 of a container (`create` on `pods/exec`, after reading the pod); no
+    /// entry: the kubelet starts the container again, nothing is left to undo.
+    Signal,
 }
 
 impl Op {
@@ -31,7 +34,7 @@ impl Op {
     pub fn forward(self) -> Option<Forward> {
         match self {
             Op::Change(forward) => Some(forward),
-            Op::Get | Op::List | Op::Evict => None,
+            Op::Get | Op::List | Op::Evict | Op::Signal => None,
         }
     }
 }
@@ -89,13 +92,14 @@ impl Need {
             Op::List => vec![on("list")],
             Op::Change(forward) => forward.verbs().iter().map(|v| self.permission(v)).collect(),
             Op::Evict => vec![on("create").on_subresource("eviction")],
+            Op::Signal => vec![on("get"), on("create").on_subresource("exec")],
         }
     }
 
     /// The requests its journal entry's undo sends (the executor's `apply_action`).
     pub fn undo(&self) -> Vec<Permission> {
         match self.op {
-            Op::Get | Op::List | Op::Evict => vec![],
+            Op::Get | Op::List | Op::Evict | Op::Signal => vec![],
             Op::Change(forward) => {
                 forward.undo_verbs().iter().map(|v| self.permission(v)).collect()
             }

@@ -85,12 +85,14 @@ struct Mounted {
 }
 
 impl Plan {
-    /// Finds the pod (named, or a running one on the claim) and its container mounting the
-    /// claim (named, or the pod's first claim).
+    /// Finds the pod (a running one on the named claim, else the named pod) and its container
+    /// mounting the claim (named, or the pod's first claim).
     async fn locate(&self, ctx: &ScenarioCtx) -> Result<Mounted, ScenarioError> {
         let spec = &self.0;
         let ns = &spec.namespace;
-        let pods: Vec<Pod> = match &spec.pod_name {
+        // As in Krkn, pod_name is ignored when pvc_name is set.
+        let pod_name = spec.pod_name.as_ref().filter(|_| spec.pvc_name.is_none());
+        let pods: Vec<Pod> = match pod_name {
             Some(name) => {
                 let target = ObjectRef::new("v1", "Pod", Some(ns), name);
                 let Some(found) = ctx.get(&target).await? else {
@@ -183,9 +185,9 @@ impl ScenarioPlan for Plan {
     fn needs(&self) -> Vec<Need> {
         let ns = Some(self.0.namespace.as_str());
         let mut needs = vec![Need::new(Op::Change(Forward::FillFile), POD, ns)];
-        needs.push(match self.0.pod_name {
-            Some(_) => Need::new(Op::Get, POD, ns),
-            None => Need::new(Op::List, POD, ns),
+        needs.push(match (&self.0.pvc_name, &self.0.pod_name) {
+            (None, Some(_)) => Need::new(Op::Get, POD, ns),
+            _ => Need::new(Op::List, POD, ns),
         });
         needs
     }

@@ -342,6 +342,44 @@ impl ScenarioCtx {
         }
     }
 
+    /// Sends `signal` to PID 1 of `container` (`kill -s N 1` through exec). No entry: the
+    /// kubelet starts the container again, and nothing chaosdeck made is left behind. Returns
+    /// what the pod looked like just before (its uid and the container's restart count, for
+    /// the recovery check), or None in a dry run.
+    pub async fn signal_pid1(
+        &self,
+        step: &str,
+        container: &ContainerTarget,
+        signal: u8,
+    ) -> Result<Option<Seen>, ScenarioError> {
+        let target = ObjectRef::new("v1", "Pod", Some(&container.namespace), &container.pod);
+        self.permit_ref(Op::Signal, &target)?;
+        self.before_change(&target).await?;
+        let command = ExecCommand::signal_pid1(signal).map_err(ScenarioError::Internal)?;
+        if self.dry_run {
+            self.log(format!(
+                "dry run: would send signal {signal} to PID 1 of {} ({step}); no entry",
+                container.display()
+            ));
+            return Ok(None);
+        }
+        let (seen, out) = self
+            .ops
+            .exec(container, &command, Duration::from_secs(30))
+            .await
+            .map_err(|e| ScenarioError::Failed(e.to_string()))?;
+        if out.code != 0 {
+            return Err(ScenarioError::Failed(format!(
+                "kill in {} exited {}: {}",
+                container.display(),
+                out.code,
+                crate::refs::printable(out.stderr.trim())
+            )));
+        }
+        self.after_change().await?;
+        Ok(Some(seen))
+    }
+
     /// `df` of `path` in `container`: a read, but an exec, so it takes the permission (and the
     /// declaration) of the fill it measures. Never in a dry run: the fence refuses exec.
     pub async fn disk_usage(
