@@ -24,7 +24,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::ClusterOps;
-use crate::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand, Seen};
+use crate::cluster::exec::{
+    ContainerPath, ContainerTarget, DiskUsage, ExecCommand, ExecOutput, Seen,
+};
 use crate::journal::entry::{ENTRY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL};
 use crate::journal::executor::revert_own;
 use crate::journal::{Context, Journal, ObjectRef, WrittenEntry};
@@ -363,19 +365,7 @@ impl ScenarioCtx {
             ));
             return Ok(None);
         }
-        let (seen, out) = self
-            .ops
-            .exec(container, &command, Duration::from_secs(30))
-            .await
-            .map_err(|e| ScenarioError::Failed(e.to_string()))?;
-        if out.code != 0 {
-            return Err(ScenarioError::Failed(format!(
-                "kill in {} exited {}: {}",
-                container.display(),
-                out.code,
-                crate::refs::printable(out.stderr.trim())
-            )));
-        }
+        let (seen, _) = self.exec_ok(container, &command).await?;
         self.after_change().await?;
         Ok(Some(seen))
     }
@@ -390,22 +380,33 @@ impl ScenarioCtx {
         let target = ObjectRef::new("v1", "Pod", Some(&container.namespace), &container.pod);
         self.permit_ref(Op::Change(crate::journal::admissible::Forward::FillFile), &target)?;
         let command = ExecCommand::disk_usage(path.clone());
+        let (seen, out) = self.exec_ok(container, &command).await?;
+        let usage = DiskUsage::parse(&out.stdout)
+            .map_err(|e| ScenarioError::Failed(format!("df in {}: {e}", container.display())))?;
+        Ok((seen, usage))
+    }
+
+    /// Runs `command` (already permitted) and requires exit 0; errors name the container.
+    async fn exec_ok(
+        &self,
+        container: &ContainerTarget,
+        command: &ExecCommand,
+    ) -> Result<(Seen, ExecOutput), ScenarioError> {
         let (seen, out) = self
             .ops
-            .exec(container, &command, Duration::from_secs(30))
+            .exec(container, command, Duration::from_secs(30))
             .await
             .map_err(|e| ScenarioError::Failed(e.to_string()))?;
         if out.code != 0 {
             return Err(ScenarioError::Failed(format!(
-                "df in {} exited {}: {}",
+                "{} in {} exited {}: {}",
+                command.program(),
                 container.display(),
                 out.code,
                 crate::refs::printable(out.stderr.trim())
             )));
         }
-        let usage = DiskUsage::parse(&out.stdout)
-            .map_err(|e| ScenarioError::Failed(format!("df in {}: {e}", container.display())))?;
-        Ok((seen, usage))
+        Ok((seen, out))
     }
 
     /// Undoes a change the scenario made (normal completion) and retires its entry.
