@@ -91,6 +91,42 @@ crate::on_both_targets! {
         w.shutdown().await;
     }
 
+    // payments: Service api, a StatefulSet and a DaemonSet added here, and Deployment api (its
+    // ReplicaSet goes and comes back with it). Each comes back with the spec it had.
+    async fn service_disruption_lifecycles_recreate_what_they_deleted(target) {
+        use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+        use k8s_openapi::api::core::v1::Service;
+        let w = World::new(target).await;
+        let template = json!({"metadata": {"labels": {"app": "ledger"}},
+            "spec": {"containers": [{"name": "ledger", "image": "ledger:1"}]}});
+        let sts = json!({"metadata": {"name": "ledger", "labels": {"app": "ledger"}}, "spec": {
+            "replicas": 1, "serviceName": "api", "selector": {"matchLabels": {"app": "ledger"}},
+            "template": template}});
+        let ds = json!({"metadata": {"name": "audit"}, "spec": {
+            "selector": {"matchLabels": {"app": "audit"}},
+            "template": {"metadata": {"labels": {"app": "audit"}},
+                "spec": {"containers": [{"name": "audit", "image": "audit:1"}]}}}});
+        let pp = kube::api::PostParams::default();
+        let sets: kube::Api<StatefulSet> = kube::Api::namespaced(w.client(), "payments");
+        sets.create(&pp, &serde_json::from_value(sts).unwrap()).await.unwrap();
+        let daemons: kube::Api<DaemonSet> = kube::Api::namespaced(w.client(), "payments");
+        daemons.create(&pp, &serde_json::from_value(ds).unwrap()).await.unwrap();
+        let specs = || async {
+            let services: kube::Api<Service> = kube::Api::namespaced(w.client(), "payments");
+            let deployments: kube::Api<Deployment> = kube::Api::namespaced(w.client(), "payments");
+            vec![
+                serde_json::to_value(sets.get("ledger").await.unwrap().spec).unwrap(),
+                serde_json::to_value(daemons.get("audit").await.unwrap().spec).unwrap(),
+                serde_json::to_value(services.get("api").await.unwrap().spec).unwrap(),
+                serde_json::to_value(deployments.get("api").await.unwrap().spec).unwrap(),
+            ]
+        };
+        let before = specs().await;
+        exercise(&w, "service_disruption_scenarios", "service_disruption.yaml", 4).await;
+        assert_eq!(specs().await, before, "every object back with its spec");
+        w.shutdown().await;
+    }
+
     async fn pod_disruption_lifecycles_recreate_bare_pods(target) {
         let w = World::new(target).await;
         let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(w.client(), "shop");

@@ -209,6 +209,7 @@ fn krkns_scenario_files_load() {
             ("node_scenarios", "node_scenarios_example.yml"),
             ("pvc_scenarios", "pvc_scenario.yaml"),
             ("container_scenarios", "container_etcd.yml"),
+            ("service_disruption_scenarios", "regex_namespace.yaml"),
         ],
     );
 }
@@ -231,6 +232,7 @@ fn krkns_shared_scenario_files_load() {
             ("node_scenarios", "scenarios_kind_node_scenarios_example.yml"),
             ("pvc_scenarios", "scenarios_kind_pvc_scenario.yaml"),
             ("container_scenarios", "scenarios_kube_container_dns.yml"),
+            ("service_disruption_scenarios", "scenarios_openshift_regex_namespace.yaml"),
         ],
     );
 }

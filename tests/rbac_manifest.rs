@@ -69,6 +69,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "node_scenarios" => &["node.yml", "node_drain.yml"],
         "pvc_scenarios" => &["pvc_fill.yaml", "pvc_fill_by_pod.yaml"],
         "container_scenarios" => &["container.yml", "container_never_restarts.yml"],
+        "service_disruption_scenarios" => &["service_disruption.yaml"],
         other => panic!("no test data for {other}"),
     }
 }
@@ -111,8 +112,7 @@ fn the_run_and_rollback_roles_hold_exactly_the_declared_permissions() {
     let mut rollback: BTreeSet<Rule> = needs::undo_permissions().iter().map(rule_of).collect();
     rollback.insert(review);
     assert_eq!(roles["chaosdeck-rollback"].1, rollback);
-    let (verb, (v, k)) = needs::RECREATE_PERMISSION;
-    let recreate: BTreeSet<Rule> = [rule_of(&Permission::on(verb, v, k, None))].into();
+    let recreate: BTreeSet<Rule> = needs::recreate_permissions().iter().map(rule_of).collect();
     assert_eq!(roles["chaosdeck-rollback-recreate"].1, recreate);
     let exec: BTreeSet<Rule> = [rule_of(&needs::exec_undo_permission())].into();
     assert_eq!(roles["chaosdeck-rollback-exec"].1, exec);

@@ -112,6 +112,7 @@ fn config(dir: &Path, kubeconfig: &Path) -> std::path::PathBuf {
         ("node_scenarios", "node_drain.yml"),
         ("pvc_scenarios", "pvc_fill.yaml"),
         ("container_scenarios", "container.yml"),
+        ("service_disruption_scenarios", "service_disruption.yaml"),
     ];
     let mut text = format!(
         "kraken:\n    kubeconfig_path: {}\n    rollback_versions_directory: {}\n    chaos_scenarios:\n",
@@ -162,6 +163,7 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would evict Pod ",
         "dry run: would allocate the fill in /data of container ledger of pod payments/ledger-0",
         "dry run: would send signal 9 to PID 1 of container frontend of pod shop/frontend-",
+        "dry run: would delete Deployment payments/api (deleted Deployment payments/api); entry: re-create it from a snapshot",
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
     }

@@ -159,6 +159,13 @@ pub const REVERSIBLE: &[Reversible] = &[
     },
     // pod disruption: a bare pod, re-created from its snapshot.
     change(Forward::Delete, "v1", "Pod"),
+    // service disruption: a namespace's Services and workload controllers, re-created from
+    // their snapshots.
+    change(Forward::Delete, "v1", "Service"),
+    change(Forward::Delete, "apps/v1", "Deployment"),
+    change(Forward::Delete, "apps/v1", "ReplicaSet"),
+    change(Forward::Delete, "apps/v1", "StatefulSet"),
+    change(Forward::Delete, "apps/v1", "DaemonSet"),
     // PVC fill: a file in a container of the pod, removed by its tag.
     change(Forward::FillFile, "v1", "Pod"),
 ];

@@ -20,6 +20,7 @@ mod hog;
 mod node;
 mod pod_disruption;
 mod pvc_fill;
+mod service_disruption;
 mod service_hijacking;
 
 pub use ctx::{Change, ScenarioCtx};
@@ -28,7 +29,7 @@ pub use event::{EventSink, ScenarioEvent};
 pub use needs::{Need, Op};
 pub use plan::{Outcome, ScenarioPlan, ScenarioType};
 
-static REGISTRY: [&dyn ScenarioType; 9] = [
+static REGISTRY: [&dyn ScenarioType; 10] = [
     &app_outage::Type,
     &hog::Type,
     &service_hijacking::Type,
@@ -38,6 +39,7 @@ static REGISTRY: [&dyn ScenarioType; 9] = [
     &node::Type,
     &pvc_fill::Type,
     &container_kill::Type,
+    &service_disruption::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

@@ -65,6 +65,10 @@ pub const SERVICE: (&str, &str) = ("v1", "Service");
 pub const CONFIGMAP: (&str, &str) = ("v1", "ConfigMap");
 pub const NETWORKPOLICY: (&str, &str) = ("networking.k8s.io/v1", "NetworkPolicy");
 pub const PVC: (&str, &str) = ("v1", "PersistentVolumeClaim");
+pub const DEPLOYMENT: (&str, &str) = ("apps/v1", "Deployment");
+pub const REPLICASET: (&str, &str) = ("apps/v1", "ReplicaSet");
+pub const STATEFULSET: (&str, &str) = ("apps/v1", "StatefulSet");
+pub const DAEMONSET: (&str, &str) = ("apps/v1", "DaemonSet");
 
 impl Need {
     pub fn new(
@@ -136,8 +140,8 @@ pub fn run_permissions() -> Vec<Permission> {
 /// What `execute-rollback` (and the TUI's `x`/`!`) needs cluster-wide for any entry chaosdeck
 /// or Krkn writes: the undo of every change a scenario can declare, the cluster identity, and
 /// the lists Krkn's service-hijacking mapping reads (its leftover plan ConfigMaps) — all but
-/// re-creating a pod, which may create privileged pods and is granted per namespace
-/// ([`RECREATE_PERMISSION`]).
+/// re-creating what was deleted, which may create privileged pods and is granted per namespace
+/// ([`RECREATE_PERMISSIONS`]).
 pub const UNDO_PERMISSIONS: &[(&str, (&str, &str))] = &[
     ("get", NAMESPACE),
     ("get", POD),
@@ -153,16 +157,32 @@ pub const UNDO_PERMISSIONS: &[(&str, (&str, &str))] = &[
     ("get", NODE),
     ("patch", NODE),
     ("get", PVC),
+    ("get", DEPLOYMENT),
+    ("get", REPLICASET),
+    ("get", STATEFULSET),
+    ("get", DAEMONSET),
 ];
 
 pub fn undo_permissions() -> Vec<Permission> {
     UNDO_PERMISSIONS.iter().map(|(verb, (v, k))| Permission::on(verb, v, k, None)).collect()
 }
 
-/// The undo of a bare pod's deletion re-creates it: granted in the namespaces where pods are
-/// deleted, never cluster-wide (whoever may create any pod anywhere may create a privileged
-/// one in kube-system).
-pub const RECREATE_PERMISSION: (&str, (&str, &str)) = ("create", POD);
+/// The undo of a deletion re-creates the object (a bare pod; a Service or workload controller
+/// of a service disruption): granted in the namespaces where objects are deleted, never
+/// cluster-wide (whoever may create any pod — or any Deployment — anywhere may create a
+/// privileged one in kube-system).
+pub const RECREATE_PERMISSIONS: &[(&str, (&str, &str))] = &[
+    ("create", POD),
+    ("create", SERVICE),
+    ("create", DEPLOYMENT),
+    ("create", REPLICASET),
+    ("create", STATEFULSET),
+    ("create", DAEMONSET),
+];
+
+pub fn recreate_permissions() -> Vec<Permission> {
+    RECREATE_PERMISSIONS.iter().map(|(verb, (v, k))| Permission::on(verb, v, k, None)).collect()
+}
 
 /// The undo of a PVC fill execs `rm` in a pod: granted in the namespaces where claims are
 /// filled, never cluster-wide (exec into every pod reads every mounted secret).
@@ -188,8 +208,7 @@ mod tests {
     #[test]
     fn undo_permissions_cover_the_undo_of_every_change_a_scenario_can_make() {
         let mut rollback = undo_permissions();
-        let (verb, (v, k)) = RECREATE_PERMISSION;
-        rollback.push(Permission::on(verb, v, k, None));
+        rollback.extend(recreate_permissions());
         rollback.push(exec_undo_permission());
         for change in REVERSIBLE {
             let op = Op::Change(change.forward);

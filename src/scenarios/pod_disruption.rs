@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::ctx::{Change, ScenarioCtx};
 use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
+use super::names::literal_namespace;
 use super::needs::{Forward, NAMESPACE, Need, Op, POD};
 use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::config::ConfigError;
@@ -120,12 +121,6 @@ impl ScenarioType for Type {
         }
         Ok(Box::new(Plan(targets)))
     }
-}
-
-/// The one namespace a pattern such as `^shop$` matches; `None` for a real pattern.
-fn literal_namespace(re: &Regex) -> Option<String> {
-    let name = re.as_str().strip_prefix('^')?.strip_suffix('$')?;
-    crate::refs::is_dns_label(name).then(|| name.to_string())
 }
 
 fn ready(pod: &Pod) -> bool {

@@ -67,6 +67,8 @@
 //!   burst of 10), so 150,000 pods (300 pages) take about a minute whatever each page costs
 //!   (measured alike against kube-apiserver v1.36).
 //! - `pods/log` is a synthetic line; attach and port-forward are not served.
+//! - StatefulSets and DaemonSets are stored and served (create, read, update, delete, watch,
+//!   status); no controller creates their pods, so their status stays as written.
 //! - `pods/exec` is served over WebSocket only (`v5`/`v4.channel.k8s.io`; kubectl falls back
 //!   to SPDY only when that upgrade is refused) and runs a handful of programs against a model
 //!   of the container's files: one filesystem per root, emptyDir and claim, sized like the real

@@ -89,8 +89,10 @@ pub const JOBS: usize = 9;
 pub const PDBS: usize = 10;
 pub const LEASES: usize = 11;
 pub const PVCS: usize = 12;
+pub const STATEFULSETS: usize = 13;
+pub const DAEMONSETS: usize = 14;
 
-pub static RESOURCES: [ResourceDef; 13] = [
+pub static RESOURCES: [ResourceDef; 15] = [
     ResourceDef {
         deletecollection: false,
         label_name: true,
@@ -165,6 +167,18 @@ pub static RESOURCES: [ResourceDef; 13] = [
         &["pvc"],
         &["status"],
     ),
+    // Stored and served; no controller creates their pods (the Deployment one does).
+    def(
+        "apps",
+        "v1",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        &["sts"],
+        &["status", "scale"],
+    ),
+    def("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["status"]),
 ];
 
 /// Non-core groups in the order `/apis` lists them.
@@ -202,6 +216,9 @@ mod tests {
         assert_eq!(RESOURCES[JOBS].plural, "jobs");
         assert_eq!(RESOURCES[PDBS].plural, "poddisruptionbudgets");
         assert_eq!(RESOURCES[LEASES].plural, "leases");
+        assert_eq!(RESOURCES[PVCS].plural, "persistentvolumeclaims");
+        assert_eq!(RESOURCES[STATEFULSETS].plural, "statefulsets");
+        assert_eq!(RESOURCES[DAEMONSETS].plural, "daemonsets");
         assert_eq!(find("apps", "v1", "deployments"), Some(DEPLOYMENTS));
         assert_eq!(RESOURCES[DEPLOYMENTS].qualified(), "deployments.apps");
     }
