@@ -92,29 +92,31 @@ pub fn apply(store: &Store, seed: Seed) -> Result<(), ApiError> {
 }
 
 /// The demo cluster, from the same manifests a real control plane is given
-/// (`seed/nodes.yaml`, `seed/demo.yaml`): nodes get a kubelet-like status here, workloads are
-/// created bare for the controllers to fill.
+/// (`seed/nodes.yaml`, `seed/demo.yaml`), plus a database on a claim (`seed/volumes.yaml`,
+/// sandbox only): nodes get a kubelet-like status here, workloads are created bare for the
+/// controllers to fill.
 fn demo(store: &Store) -> Result<(), ApiError> {
     for (index, item) in manifest(NODES_YAML, "seed/nodes.yaml")?.into_iter().enumerate() {
         store.create(r::NODES, "", seeded_node(item, index)?)?;
     }
-    for item in manifest(DEMO_YAML, "seed/demo.yaml")? {
-        let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-        let res = r::RESOURCES
-            .iter()
-            .position(|d| d.kind == kind && d.api_version() == api_version)
-            .ok_or_else(|| {
-                seed_error(format!("seed/demo.yaml: {api_version} {kind} is not served"))
-            })?;
-        let ns = meta::namespace(&item).to_string();
-        store.create(res, &ns, item)?;
+    for (text, file) in [(DEMO_YAML, "seed/demo.yaml"), (VOLUMES_YAML, "seed/volumes.yaml")] {
+        for item in manifest(text, file)? {
+            let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
+            let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+            let res = r::RESOURCES
+                .iter()
+                .position(|d| d.kind == kind && d.api_version() == api_version)
+                .ok_or_else(|| seed_error(format!("{file}: {api_version} {kind} is not served")))?;
+            let ns = meta::namespace(&item).to_string();
+            store.create(res, &ns, item)?;
+        }
     }
     Ok(())
 }
 
 const NODES_YAML: &str = include_str!("../seed/nodes.yaml");
 const DEMO_YAML: &str = include_str!("../seed/demo.yaml");
+const VOLUMES_YAML: &str = include_str!("../seed/volumes.yaml");
 
 /// The `items` of a `kind: List` manifest.
 fn manifest(text: &str, file: &str) -> Result<Vec<Value>, ApiError> {
