@@ -1,6 +1,7 @@
-//! `ClusterOps::exec` through kube-rs over real HTTP and WebSocket against the sandbox: the
-//! closed vocabulary reaches the container as argv, exit codes and errors come back as a user
-//! would need them, and a dry run or a dropped fence cannot exec at all.
+//! `ClusterOps::exec` through kube-rs over real HTTP and WebSocket, against the sandbox and
+//! through the real kube-apiserver to kwok's exec (running `scripts/exec-standin`): the closed
+//! vocabulary reaches the container as argv, exit codes and errors come back as a user would
+//! need them, and a dry run or a dropped fence cannot exec at all.
 
 mod support;
 
@@ -8,10 +9,10 @@ use std::time::Duration;
 
 use chaosdeck::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand, ExecError};
 use chaosdeck::cluster::{ClusterOps, Fence, fenced, read_only};
-use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use serde_json::json;
+use support::cluster::{Seed, Target, TestCluster};
 use support::volumes;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -30,29 +31,15 @@ fn ledger() -> ContainerTarget {
     }
 }
 
-/// A sandbox with pod payments/ledger-0 running, its container `ledger` mounting the 2 GiB
-/// claim ledger-data at /data, and a distroless `metrics` container beside it.
-async fn sandbox_with_ledger() -> (Sandbox, kube::Client) {
-    let sandbox = Sandbox::start(SandboxOptions {
-        seed: Seed::Demo,
-        pod_ready_delay: Duration::from_millis(50),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let client = sandbox.client().unwrap();
-    volumes::claim(&client, "payments", "ledger-data", "2Gi").await;
+/// Pod payments/ledger-0 running, its container `ledger` mounting the 2 GiB claim ledger-data
+/// at /data, and a distroless `metrics` container beside it.
+async fn with_ledger(target: Target) -> TestCluster {
+    let cluster = TestCluster::start(target, Seed::Demo).await;
+    volumes::claim(&cluster, "payments", "ledger-data", "2Gi").await;
     let metrics = json!({"name": "metrics", "image": "gcr.io/distroless/static:nonroot"});
-    volumes::pod_on_claim(
-        &client,
-        "payments",
-        "ledger-0",
-        ("ledger", "/data"),
-        "ledger-data",
-        &[metrics],
-    )
-    .await;
-    (sandbox, client)
+    let on = ("ledger", "/data");
+    volumes::pod_on_claim(&cluster, "payments", "ledger-0", on, "ledger-data", &[metrics]).await;
+    cluster
 }
 
 async fn df(ops: &ClusterOps) -> DiskUsage {
@@ -62,10 +49,23 @@ async fn df(ops: &ClusterOps) -> DiskUsage {
     DiskUsage::parse(&out.stdout).unwrap()
 }
 
-#[tokio::test]
-async fn a_fill_and_its_removal_show_in_df_through_kube_rs() {
-    let (sandbox, client) = sandbox_with_ledger().await;
-    let ops = ClusterOps::new(client);
+crate::on_both_targets! {
+    async fn a_fill_and_its_removal_show_in_df_through_kube_rs(target) {
+        a_fill_and_its_removal(target).await;
+    }
+
+    async fn errors_name_the_container_and_what_is_wrong(target) {
+        errors_name_the_container(target).await;
+    }
+
+    async fn neither_a_dry_run_nor_a_dropped_fence_can_exec(target) {
+        no_exec_when_read_only(target).await;
+    }
+}
+
+async fn a_fill_and_its_removal(target: Target) {
+    let cluster = with_ledger(target).await;
+    let ops = ClusterOps::new(cluster.client());
     let before = df(&ops).await;
     assert_eq!((before.size, before.used), (2 << 30, 0));
     let file = path("/data/chaosdeck-fill-0d6c5a1e7f.tmp");
@@ -89,20 +89,13 @@ async fn a_fill_and_its_removal_show_in_df_through_kube_rs() {
     let (_, out) = ops.exec(&ledger(), &rm, LIMIT).await.unwrap();
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("No such file or directory"), "{out:?}");
-    sandbox.shutdown().await;
+    cluster.shutdown().await;
 }
 
-#[tokio::test]
-async fn errors_name_the_container_and_what_is_wrong() {
-    let (sandbox, client) = sandbox_with_ledger().await;
-    let ops = ClusterOps::new(client.clone());
+async fn errors_name_the_container(target: Target) {
+    let cluster = with_ledger(target).await;
+    let ops = ClusterOps::new(cluster.client());
     let df_cmd = ExecCommand::disk_usage(path("/"));
-    let distroless = ContainerTarget { container: "metrics".into(), ..ledger() };
-    let err = ops.exec(&distroless, &df_cmd, LIMIT).await.unwrap_err();
-    assert!(matches!(err, ExecError::NoProgram { code: 127, .. }), "{err}");
-    assert!(err.to_string().contains(
-        "container metrics of pod payments/ledger-0: the container has no `df` (exit 127)"
-    ));
     let missing = ContainerTarget { container: "sidecar".into(), ..ledger() };
     let err = ops.exec(&missing, &df_cmd, LIMIT).await.unwrap_err();
     assert!(matches!(err, ExecError::NoContainer(_)), "{err}");
@@ -112,6 +105,23 @@ async fn errors_name_the_container_and_what_is_wrong() {
     let other = ContainerTarget { uid: Some("0000-not-this-one".into()), ..ledger() };
     let err = ops.exec(&other, &df_cmd, LIMIT).await.unwrap_err();
     assert!(matches!(err, ExecError::PodReplaced { .. }), "{err}");
+    cluster.shutdown().await;
+}
+
+/// The sandbox's own model: a distroless container has no programs, and a signal to PID 1
+/// restarts the container (kwok runs no container to restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_program_and_a_restart_are_named() {
+    let cluster = with_ledger(Target::Sandbox).await;
+    let client = cluster.client();
+    let ops = ClusterOps::new(client.clone());
+    let df_cmd = ExecCommand::disk_usage(path("/"));
+    let distroless = ContainerTarget { container: "metrics".into(), ..ledger() };
+    let err = ops.exec(&distroless, &df_cmd, LIMIT).await.unwrap_err();
+    assert!(matches!(err, ExecError::NoProgram { code: 127, .. }), "{err}");
+    let text = err.to_string();
+    let says = "container metrics of pod payments/ledger-0: the container has no `df` (exit 127)";
+    assert!(text.contains(says), "{text}");
     // A signal to PID 1 restarts the container; a command meant for the container as it was
     // is refused, naming both restart counts.
     let (seen, out) =
@@ -133,14 +143,14 @@ async fn errors_name_the_container_and_what_is_wrong() {
     let before_restart = ContainerTarget { restarts: Some(seen.restarts), ..ledger() };
     let err = ops.exec(&before_restart, &df_cmd, LIMIT).await.unwrap_err();
     assert!(err.to_string().contains("restarted (0 restarts recorded, 1 now)"), "{err}");
-    sandbox.shutdown().await;
+    cluster.shutdown().await;
 }
 
 /// The attack: exec is a GET that upgrades, so a fence that lets every GET through would let
 /// a dry run (or a run that lost its Lease) fill a disk or kill a container.
-#[tokio::test]
-async fn neither_a_dry_run_nor_a_dropped_fence_can_exec() {
-    let (sandbox, client) = sandbox_with_ledger().await;
+async fn no_exec_when_read_only(target: Target) {
+    let cluster = with_ledger(target).await;
+    let client = cluster.client();
     let fill = ExecCommand::allocate(path("/data/dry"), 1 << 20);
     let dry = ClusterOps::new(read_only(client.clone()));
     let err = dry.exec(&ledger(), &fill, LIMIT).await.unwrap_err();
@@ -152,5 +162,5 @@ async fn neither_a_dry_run_nor_a_dropped_fence_can_exec() {
     assert!(err.to_string().contains("read-only: refused to send GET"), "{err}");
     // Reads still pass, and nothing was written.
     assert_eq!(df(&ClusterOps::new(client)).await.used, 0);
-    sandbox.shutdown().await;
+    cluster.shutdown().await;
 }

@@ -402,17 +402,22 @@ async fn the_demo_sandbox_restores_itself_after_the_run_is_killed() {
     );
 }
 
+crate::on_both_targets! {
+    async fn a_killed_pvc_fill_is_removed_by_the_watchdog(target) {
+        killed_pvc_fill(target).await;
+    }
+}
+
 /// A PVC fill killed in its chaos window: the mirror carries the typed removal, and the
 /// watchdog, acting as the run's author, removes exactly that file through exec.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_pvc_fill_is_removed_by_the_watchdog() {
+async fn killed_pvc_fill(target: support::cluster::Target) {
     use chaosdeck::cluster::ClusterOps;
     use chaosdeck::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand};
-    let w = World::new(support::cluster::Target::Sandbox).await;
-    let client = w.client();
-    support::volumes::claim(&client, "payments", "ledger-data", "2Gi").await;
+    let w = World::new(target).await;
+    support::volumes::claim(&w.cluster, "payments", "ledger-data", "2Gi").await;
     let on = ("ledger", "/data");
-    support::volumes::pod_on_claim(&client, "payments", "ledger-0", on, "ledger-data", &[]).await;
+    support::volumes::pod_on_claim(&w.cluster, "payments", "ledger-0", on, "ledger-data", &[])
+        .await;
     let used = || async {
         let target = ContainerTarget {
             namespace: "payments".into(),

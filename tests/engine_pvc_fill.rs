@@ -1,5 +1,6 @@
 //! `pvc_scenarios` through the real binary against the sandbox (its exec and its model of
-//! each claim's filesystem): the fill reaches the percentage `df` reports, and every way a run
+//! each claim's filesystem) and the real control plane (kube-apiserver's exec to kwok, which
+//! runs `scripts/exec-standin`): the fill reaches the percentage `df` reports, and every way a run
 //! can end — success, an injected failure, SIGKILL after the fill — leaves the claim as empty
 //! as before, the last one through `execute-rollback`, also after the pod that was filled is
 //! replaced by another pod mounting the claim elsewhere.
@@ -18,15 +19,15 @@ use support::world::{Lines, World, wait_exit};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-async fn create_pod(client: &kube::Client, name: &str, mount: &str) {
-    volumes::pod_on_claim(client, "payments", name, ("ledger", mount), "ledger-data", &[]).await;
+async fn create_pod(world: &World, name: &str, mount: &str) {
+    let on = ("ledger", mount);
+    volumes::pod_on_claim(&world.cluster, "payments", name, on, "ledger-data", &[]).await;
 }
 
 /// The 2 GiB claim payments/ledger-data, mounted at /data by pod ledger-0.
 async fn ledger(world: &World) {
-    let client = world.client();
-    volumes::claim(&client, "payments", "ledger-data", "2Gi").await;
-    create_pod(&client, "ledger-0", "/data").await;
+    volumes::claim(&world.cluster, "payments", "ledger-data", "2Gi").await;
+    create_pod(world, "ledger-0", "/data").await;
 }
 
 async fn usage(world: &World, pod: &str, mount: &str) -> DiskUsage {
@@ -43,9 +44,14 @@ async fn usage(world: &World, pod: &str, mount: &str) -> DiskUsage {
     DiskUsage::parse(&out.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pvc_fill_lifecycles() {
-    let world = World::new(Target::Sandbox).await;
+crate::on_both_targets! {
+    async fn pvc_fill_lifecycles(target) {
+        lifecycles(target).await;
+    }
+}
+
+async fn lifecycles(target: Target) {
+    let world = World::new(target).await;
     ledger(&world).await;
     let config = world.config("pvc_scenarios", &["pvc_fill.yaml"], true, 0);
 
@@ -93,7 +99,7 @@ async fn pvc_fill_lifecycles() {
     pods.delete("ledger-0", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() })
         .await
         .unwrap();
-    create_pod(&world.client(), "ledger-1", "/var/lib/ledger").await;
+    create_pod(&world, "ledger-1", "/var/lib/ledger").await;
     assert!(usage(&world, "ledger-1", "/var/lib/ledger").await.percent_used() >= 59.5);
     let (code, out) = world.execute_rollback();
     assert_eq!(code, 0, "execute-rollback:\n{out}");
@@ -111,7 +117,7 @@ async fn pvc_fill_lifecycles() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("no running pod mounts claim payments/ledger-data now"), "{out}");
     assert_eq!(world.outstanding(), 1);
-    create_pod(&world.client(), "ledger-2", "/data").await;
+    create_pod(&world, "ledger-2", "/data").await;
     let (code, out) = world.execute_rollback();
     assert_eq!(code, 0, "{out}");
     assert_eq!(usage(&world, "ledger-2", "/data").await.used, 0);

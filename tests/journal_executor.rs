@@ -604,9 +604,9 @@ async fn krkns_pvc_fill_file_removes_its_file_through_exec() {
         .create(&PostParams::default(), &serde_json::from_value(ns).unwrap())
         .await
         .unwrap();
-    support::volumes::claim(&client, "ledger", "pgdata", "1Gi").await;
+    support::volumes::claim(&env.cluster, "ledger", "pgdata", "1Gi").await;
     let on = ("postgres", "/var/lib/postgresql");
-    support::volumes::pod_on_claim(&client, "ledger", "ledger-db-0", on, "pgdata", &[]).await;
+    support::volumes::pod_on_claim(&env.cluster, "ledger", "ledger-db-0", on, "pgdata", &[]).await;
     let target = ContainerTarget {
         namespace: "ledger".into(),
         pod: "ledger-db-0".into(),

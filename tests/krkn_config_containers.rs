@@ -30,9 +30,10 @@ async fn krkns_config_with_the_container_fault_types_runs_unchanged() {
             .await
             .unwrap();
     }
-    volumes::claim(&client, "kraken", "kraken-test-pvc", "1Gi").await;
+    volumes::claim(&world.cluster, "kraken", "kraken-test-pvc", "1Gi").await;
     let on = ("app", "/data");
-    volumes::pod_on_claim(&client, "kraken", "kraken-test-pod", on, "kraken-test-pvc", &[]).await;
+    volumes::pod_on_claim(&world.cluster, "kraken", "kraken-test-pod", on, "kraken-test-pvc", &[])
+        .await;
     let etcd = json!({"metadata": {"name": "etcd-0", "labels": {"k8s-app": "etcd"}},
         "spec": {"containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.6"}]}});
     Api::<Pod>::namespaced(client.clone(), "openshift-etcd")

@@ -114,7 +114,7 @@ fn the_run_and_rollback_roles_hold_exactly_the_declared_permissions() {
     assert_eq!(roles["chaosdeck-rollback"].1, rollback);
     let recreate: BTreeSet<Rule> = needs::recreate_permissions().iter().map(rule_of).collect();
     assert_eq!(roles["chaosdeck-rollback-recreate"].1, recreate);
-    let exec: BTreeSet<Rule> = [rule_of(&needs::exec_undo_permission())].into();
+    let exec: BTreeSet<Rule> = needs::exec_undo_permissions().iter().map(rule_of).collect();
     assert_eq!(roles["chaosdeck-rollback-exec"].1, exec);
 }
 

@@ -74,8 +74,11 @@ impl Forward {
             // Read the list, then append to it with a test-guarded JSON patch.
             Forward::AddListItem => const { &[on("get"), on("patch")] },
             Forward::Delete => const { &[on("delete")] },
-            // Read the pod (uid, restarts), then exec (`df` and `fallocate`).
-            Forward::FillFile => const { &[on("get"), on_sub("create", "exec")] },
+            // Read the pod (uid, restarts), then exec (`df` and `fallocate`): a WebSocket
+            // upgrade is a GET that the API server authorizes as both get and create.
+            Forward::FillFile => {
+                const { &[on("get"), on_sub("get", "exec"), on_sub("create", "exec")] }
+            }
         }
     }
 

@@ -96,7 +96,12 @@ impl Need {
             Op::List => vec![on("list")],
             Op::Change(forward) => forward.verbs().iter().map(|v| self.permission(v)).collect(),
             Op::Evict => vec![on("create").on_subresource("eviction")],
-            Op::Signal => vec![on("get"), on("create").on_subresource("exec")],
+            // A WebSocket exec is a GET the API server authorizes as get and create (v1.35+).
+            Op::Signal => vec![
+                on("get"),
+                on("get").on_subresource("exec"),
+                on("create").on_subresource("exec"),
+            ],
         }
     }
 
@@ -184,10 +189,14 @@ pub fn recreate_permissions() -> Vec<Permission> {
     RECREATE_PERMISSIONS.iter().map(|(verb, (v, k))| Permission::on(verb, v, k, None)).collect()
 }
 
-/// The undo of a PVC fill execs `rm` in a pod: granted in the namespaces where claims are
-/// filled, never cluster-wide (exec into every pod reads every mounted secret).
-pub fn exec_undo_permission() -> Permission {
-    Permission::on("create", POD.0, POD.1, None).on_subresource("exec")
+/// The undo of a PVC fill execs `rm` in a pod (a WebSocket upgrade, which the API server
+/// authorizes as get and create): granted in the namespaces where claims are filled, never
+/// cluster-wide (exec into every pod reads every mounted secret).
+pub fn exec_undo_permissions() -> Vec<Permission> {
+    ["get", "create"]
+        .into_iter()
+        .map(|verb| Permission::on(verb, POD.0, POD.1, None).on_subresource("exec"))
+        .collect()
 }
 
 /// Every permission the plans' needs take, plus the run's own, without duplicates.
@@ -209,7 +218,7 @@ mod tests {
     fn undo_permissions_cover_the_undo_of_every_change_a_scenario_can_make() {
         let mut rollback = undo_permissions();
         rollback.extend(recreate_permissions());
-        rollback.push(exec_undo_permission());
+        rollback.extend(exec_undo_permissions());
         for change in REVERSIBLE {
             let op = Op::Change(change.forward);
             let kind: (&'static str, &'static str) = (change.api_version, change.kind);

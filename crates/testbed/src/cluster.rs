@@ -122,6 +122,15 @@ impl TestCluster {
         }
     }
 
+    /// On the test bed, where kwok's exec stand-ins keep pods' and claims' files; the sandbox
+    /// models them itself.
+    pub fn exec_root(&self) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Sandbox { .. } => None,
+            Backend::Real { cluster, .. } => Some(cluster.exec_root()),
+        }
+    }
+
     /// The sandbox itself, for tests that look inside it (recorded requests, its store).
     pub fn sandbox(&self) -> Option<&Sandbox> {
         match &self.backend {

@@ -60,6 +60,11 @@ impl RealCluster {
         self.dir.path().join("cluster")
     }
 
+    /// Where the exec stand-ins keep each pod's and each claim's files (`scripts/exec-standin`).
+    pub fn exec_root(&self) -> PathBuf {
+        self.state_dir().join("exec-root")
+    }
+
     /// The admin kubeconfig (client certificate of `system:masters`).
     pub fn kubeconfig(&self) -> PathBuf {
         self.state_dir().join("admin.kubeconfig")

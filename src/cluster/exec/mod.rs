@@ -240,8 +240,17 @@ fn exit_code(
         .and_then(|c| c.iter().find(|c| c.reason.as_deref() == Some("ExitCode")))
         .and_then(|c| c.message.as_deref())
         .and_then(|m| m.parse::<i32>().ok());
+    let message = status.message.as_deref().unwrap_or("no message");
     match (status.reason.as_deref(), code) {
         (Some("NonZeroExitCode"), Some(code)) => Ok(code),
-        _ => Err(printable(status.message.as_deref().unwrap_or("no message")).into_owned()),
+        // A runtime that cannot start the program answers with an error, not an exit code
+        // (kwok, containerd's "executable file not found"): the shell's 127.
+        _ if message.contains("executable file not found") => Ok(127),
+        // kwok wraps the program's exit error, so the API server reports an internal error
+        // ending in Go's "exit status N" instead of NonZeroExitCode.
+        _ => match message.rsplit_once("exit status ").map(|(_, n)| n.trim().parse::<i32>()) {
+            Some(Ok(code)) if code > 0 => Ok(code),
+            _ => Err(printable(message).into_owned()),
+        },
     }
 }
