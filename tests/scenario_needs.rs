@@ -116,4 +116,18 @@ fn check_permissions_on_the_sandbox_grants_everything() {
     assert!(text.contains("sandbox: no authorization"), "{text}");
     assert!(text.contains("chaosdeck execute-rollback / inspect"), "{text}");
     assert!(text.contains("every permission is granted"), "{text}");
+    // Faults inside containers take exec (get and create: a WebSocket upgrade is both).
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .current_dir(repo)
+        .args(["check-permissions", "-c", "config/containers.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for ns in ["inventory", "shop"] {
+        for verb in ["get", "create"] {
+            let line = format!("granted: {verb} pods/exec in namespace {ns}");
+            assert!(text.contains(&line), "{line} missing from:\n{text}");
+        }
+    }
 }

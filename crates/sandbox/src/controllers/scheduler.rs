@@ -121,6 +121,9 @@ pub fn schedule(ctx: &Arc<Ctx>, ns: &str) -> Result<(), ApiError> {
         meta::str_at(p, &["spec", "nodeName"]).is_none_or(str::is_empty)
             && !meta::is_deleting(p)
             && meta::str_at(p, &["status", "phase"]) == Some("Pending")
+            // A pod for another scheduler is that scheduler's.
+            && meta::str_at(p, &["spec", "schedulerName"])
+                .is_none_or(|s| s.is_empty() || s == "default-scheduler")
     });
     if pending.is_empty() {
         return Ok(());

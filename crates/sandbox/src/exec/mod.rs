@@ -2,9 +2,10 @@
 //! `v5.channel.k8s.io` subprotocol (or `v4`), one binary frame per write with the channel in
 //! its first byte (1 stdout, 2 stderr, 3 the final `Status`), then a close.
 //!
-//! Owns: checking an exec request the way the API server and kubelet do (the pod exists, is
-//! bound and not finished, the container is named or the only one, is running, a command is
-//! given), running the command against the container's files ([`filesystems`], [`commands`])
+//! Owns: checking an exec request the way the API server does before the upgrade (the pod
+//! exists, is bound and not finished, the container is named or the only one, a command is
+//! given; a request that is not an upgrade is then refused) and the kubelet after it (the
+//! container is running), running the command against the container's files ([`filesystems`], [`commands`])
 //! and the wire format of its output. Must not change API objects itself: a signal to PID 1
 //! goes through [`crate::controllers::restarts`]. SPDY is not served: kubectl falls back to it
 //! only when the WebSocket upgrade is refused, and this server never refuses it for that reason.
@@ -101,19 +102,6 @@ pub fn check(store: &Store, ns: &str, name: &str, query: &str) -> Result<ExecReq
     if meta::str_at(&pod, &["spec", "nodeName"]).is_none() {
         return Err(ApiError::bad_request(format!("pod {name} does not have a host assigned")));
     }
-    let running = meta::at(&pod, &["status", "containerStatuses"])
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|s| {
-            s.get("name").and_then(Value::as_str) == Some(container.as_str())
-                && s.pointer("/state/running").is_some()
-        });
-    if !running {
-        return Err(ApiError::bad_request(format!(
-            "unable to upgrade connection: container not found (\"{container}\")"
-        )));
-    }
     Ok(ExecRequest {
         ns: ns.into(),
         pod: name.into(),
@@ -123,6 +111,27 @@ pub fn check(store: &Store, ns: &str, name: &str, query: &str) -> Result<ExecReq
         stdout,
         stderr,
     })
+}
+
+/// The kubelet's check, once the connection is upgraded: the container is running.
+pub fn check_running(store: &Store, req: &ExecRequest) -> Result<(), ApiError> {
+    let pod = store.get(r::PODS, &req.ns, &req.pod)?;
+    let running = meta::at(&pod, &["status", "containerStatuses"])
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s.get("name").and_then(Value::as_str) == Some(req.container.as_str())
+                && s.pointer("/state/running").is_some()
+        });
+    if running {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: container not found (\"{}\")",
+            req.container
+        )))
+    }
 }
 
 /// Upgrades and runs the command once the client is connected.

@@ -170,12 +170,13 @@ fn exec(
         Ok(req) => req,
         Err(e) => return e.into_response(),
     };
-    match upgrade {
-        Ok(upgrade) => {
-            crate::exec::serve(state.store.clone(), state.filesystems.clone(), upgrade, req)
-        }
-        Err(_) => ApiError::bad_request("Upgrade request required").into_response(),
+    let Ok(upgrade) = upgrade else {
+        return ApiError::bad_request("Upgrade request required").into_response();
+    };
+    if let Err(e) = crate::exec::check_running(&state.store, &req) {
+        return e.into_response();
     }
+    crate::exec::serve(state.store.clone(), state.filesystems.clone(), upgrade, req)
 }
 
 fn is_watch(req: &Req) -> bool {

@@ -15,6 +15,7 @@ mod support;
 
 mod ctx;
 mod delete;
+mod exec;
 mod kubectl;
 mod objects;
 mod patch;
@@ -86,6 +87,7 @@ fn all() -> Vec<Interaction> {
     all.extend(validation::cases());
     all.extend(watch::cases());
     all.extend(kubectl::cases());
+    all.extend(exec::cases());
     all
 }
 
