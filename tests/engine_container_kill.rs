@@ -1,5 +1,7 @@
 //! `container_scenarios` through the real binary against the sandbox (its exec and its
-//! kubelet, which starts a container again after its PID 1 ends): the signalled containers
+//! kubelet, which starts a container again after its PID 1 ends) and the real control plane
+//! (kwok's exec runs `scripts/exec-standin`, whose `kill` writes the kubelet's transitions into
+//! the pod's status through the API server): the signalled containers
 //! restart and are Ready within the recovery time, which the run checks and reports; a
 //! container that never comes back fails the run, naming its pod; nothing is journaled.
 
@@ -24,9 +26,15 @@ async fn frontend_restarts(world: &World) -> i32 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn container_kill_restarts_and_checks_recovery() {
-    let world = World::new(Target::Sandbox).await;
+crate::on_both_targets! {
+    async fn container_kill_restarts_and_checks_recovery(target) {
+        lifecycles(target).await;
+    }
+}
+
+async fn lifecycles(target: Target) {
+    let world = World::new(target).await;
+    support::volumes::exec_targets_of(&world.cluster, "shop", "app=frontend").await;
     let config = world.config("container_scenarios", &["container.yml"], true, 0);
     let before = frontend_restarts(&world).await;
     let mut child = world.run(&config, None);
@@ -44,6 +52,7 @@ async fn container_kill_restarts_and_checks_recovery() {
     let oneshot = json!({"metadata": {"name": "oneshot", "labels": {"app": "oneshot"}},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "job", "image": "busybox"}]}});
     pods.create(&PostParams::default(), &serde_json::from_value(oneshot).unwrap()).await.unwrap();
+    support::volumes::exec_target(&world.cluster, "shop", "oneshot", &["job"], None).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while pods.get("oneshot").await.unwrap().status.and_then(|s| s.phase).as_deref()
         != Some("Running")

@@ -82,7 +82,7 @@ pub async fn pod_on_claim(
             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
         }
     });
-    if let Some(root) = cluster.exec_root() {
+    if cluster.exec_root().is_some() {
         let size = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
             .get(claim)
             .await
@@ -91,27 +91,10 @@ pub async fn pod_on_claim(
             .and_then(|s| s.capacity)
             .and_then(|c| c.get("storage").map(|q| q.0.clone()))
             .unwrap();
-        let pod_dir = root.join("pods").join(ns).join(name);
-        let claim_dir = root.join("claims").join(ns).join(claim);
-        std::fs::create_dir_all(&pod_dir).unwrap();
-        std::fs::create_dir_all(&claim_dir).unwrap();
-        let volumes = format!("{mount}={}={}", bytes(&size), claim_dir.display());
-        let exec = json!({
-            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"execs": [{"local": {
-                "workDir": pod_dir,
-                "envs": [
-                    {"name": "CHAOSDECK_EXEC_ROOT", "value": root},
-                    {"name": "CHAOSDECK_POD_ROOT", "value": pod_dir},
-                    {"name": "CHAOSDECK_VOLUMES", "value": volumes},
-                ],
-            }}]}
-        });
-        let gvk = GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", "Exec");
-        let execs: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk));
-        execs.create(&PostParams::default(), &serde_json::from_value(exec).unwrap()).await.unwrap();
+        let names: Vec<&str> = std::iter::once(container)
+            .chain(extra.iter().filter_map(|c| c.get("name").and_then(Value::as_str)))
+            .collect();
+        exec_target(cluster, ns, name, &names, Some((mount, bytes(&size), claim))).await;
     }
     let pods: Api<Pod> = Api::namespaced(client, ns);
     pods.create(&PostParams::default(), &serde_json::from_value(pod).unwrap()).await.unwrap();
@@ -123,6 +106,67 @@ pub async fn pod_on_claim(
         }
         assert!(tokio::time::Instant::now() < deadline, "{ns}/{name} never ran");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// On the test bed, the kwok `Exec` of pod `ns/name`: one target per container, each with the
+/// pod's own directory, the container's name and, when given, the claim it mounts (mount
+/// path, size, claim name). The sandbox needs none.
+pub async fn exec_target(
+    cluster: &TestCluster,
+    ns: &str,
+    name: &str,
+    containers: &[&str],
+    volume: Option<(&str, u64, &str)>,
+) {
+    let Some(root) = cluster.exec_root() else { return };
+    let pod_dir = root.join("pods").join(ns).join(name);
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    let volumes = match volume {
+        Some((mount, size, claim)) => {
+            let claim_dir = root.join("claims").join(ns).join(claim);
+            std::fs::create_dir_all(&claim_dir).unwrap();
+            format!("{mount}={size}={}", claim_dir.display())
+        }
+        None => String::new(),
+    };
+    let execs: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            json!({"containers": [c], "local": {
+                "workDir": pod_dir,
+                "envs": [
+                    {"name": "CHAOSDECK_EXEC_ROOT", "value": root},
+                    {"name": "CHAOSDECK_POD_ROOT", "value": pod_dir},
+                    {"name": "CHAOSDECK_VOLUMES", "value": volumes},
+                    {"name": "CHAOSDECK_POD_NAMESPACE", "value": ns},
+                    {"name": "CHAOSDECK_POD_NAME", "value": name},
+                    {"name": "CHAOSDECK_CONTAINER", "value": c},
+                ],
+            }})
+        })
+        .collect();
+    let exec = json!({
+        "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"execs": execs},
+    });
+    let gvk = GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", "Exec");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client(), ns, &ApiResource::from_gvk(&gvk));
+    api.create(&PostParams::default(), &serde_json::from_value(exec).unwrap()).await.unwrap();
+}
+
+/// The kwok `Exec` of every pod in `ns` matching `selector` (pods a controller made).
+pub async fn exec_targets_of(cluster: &TestCluster, ns: &str, selector: &str) {
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), ns);
+    let list = pods.list(&kube::api::ListParams::default().labels(selector)).await.unwrap();
+    for pod in list.items {
+        let name = pod.metadata.name.unwrap_or_default();
+        let containers: Vec<String> =
+            pod.spec.iter().flat_map(|s| &s.containers).map(|c| c.name.clone()).collect();
+        let names: Vec<&str> = containers.iter().map(String::as_str).collect();
+        exec_target(cluster, ns, &name, &names, None).await;
     }
 }
 
