@@ -788,3 +788,54 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
     server.abort();
     sandbox.shutdown().await;
 }
+
+/// The attack: an entry (a file in the journal, or a mirror) whose removal names a file that
+/// is not a fill — here a key the pod keeps on its claim — with the key's name as its "tag".
+/// The tag rule alone admits it; the executor refuses any chaosdeck removal that is not a
+/// `chaosdeck-fill-<tag>.tmp`, and the key stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_cannot_remove_a_file_chaosdeck_did_not_write() {
+    use chaosdeck::cluster::exec::{ContainerPath, ContainerTarget, ExecCommand};
+    use chaosdeck::journal::placed_file::PlacedFile;
+    let env = env_seeded(Target::Sandbox, Seed::Demo).await;
+    support::volumes::claim(&env.cluster, "payments", "certs", "1Gi").await;
+    let on = ("web", "/etc/ssl");
+    support::volumes::pod_on_claim(&env.cluster, "payments", "web-0", on, "certs", &[]).await;
+    let target = ContainerTarget {
+        namespace: "payments".into(),
+        pod: "web-0".into(),
+        container: "web".into(),
+        uid: None,
+        restarts: None,
+    };
+    let key = ContainerPath::parse("/etc/ssl/server.key").unwrap();
+    let place = ExecCommand::allocate(key.clone(), 4096);
+    assert_eq!(env.ops.exec(&target, &place, Duration::from_secs(5)).await.unwrap().1.code, 0);
+    let journal = env.journal();
+    let ctx = journal.begin_context("run-forged").unwrap();
+    let forged = EntryDraft {
+        scenario_type: "pvc_scenarios".into(),
+        scenario_file: None,
+        step: "filled claim payments/certs".into(),
+        undo: vec![UndoAction::RemoveFile {
+            file: PlacedFile {
+                container: target.clone(),
+                claim: Some("certs".into()),
+                mount_path: ContainerPath::parse("/etc/ssl").unwrap(),
+                path: key.clone(),
+                tag: "server.key".into(),
+                bytes: 0,
+            },
+        }],
+    };
+    ctx.write(ctx.mint("pvc_scenarios"), forged).unwrap();
+    let outcomes = env.execute_all().await;
+    assert!(
+        matches!(&outcomes[..], [o] if matches!(&o.outcome, Outcome::Refused { reason } if reason.contains("names a file chaosdeck does not write"))),
+        "{outcomes:?}"
+    );
+    let stat = ExecCommand::list(key);
+    let (_, out) = env.ops.exec(&target, &stat, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(out.code, 0, "the key is still there: {out:?}");
+    env.cluster.shutdown().await;
+}

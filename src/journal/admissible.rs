@@ -261,6 +261,16 @@ pub fn admit(
         UndoAction::RemoveFile { file, .. } => {
             // Only a file whose name carries its tag, under the mount the entry names.
             file.command().map_err(|why| format!("the removal in {}: {why}", target.display()))?;
+            // chaosdeck names its fills one way only; an entry asking to remove any other
+            // file is not one chaosdeck wrote.
+            let expected = format!("chaosdeck-fill-{}.tmp", file.tag);
+            if author == Author::Chaosdeck && file.path.file_name() != expected {
+                return Err(format!(
+                    "the removal in {} names a file chaosdeck does not write (its fills are \
+                     named chaosdeck-fill-<entry id>.tmp)",
+                    target.display()
+                ));
+            }
         }
     }
     Ok(())
@@ -320,6 +330,38 @@ mod tests {
 
     fn admitted(action: &UndoAction) -> Result<(), String> {
         admit(action, Author::Chaosdeck, &protected())
+    }
+
+    #[test]
+    fn a_file_removal_names_only_a_fill_chaosdeck_wrote() {
+        use crate::cluster::exec::{ContainerPath, ContainerTarget};
+        use crate::journal::placed_file::PlacedFile;
+        let removal = |path: &str, tag: &str| UndoAction::RemoveFile {
+            file: PlacedFile {
+                container: ContainerTarget {
+                    namespace: "demo".into(),
+                    pod: "db-0".into(),
+                    container: "db".into(),
+                    uid: None,
+                    restarts: None,
+                },
+                claim: Some("data".into()),
+                mount_path: ContainerPath::parse("/etc").unwrap_or_else(|e| panic!("{e}")),
+                path: ContainerPath::parse(path).unwrap_or_else(|e| panic!("{e}")),
+                tag: tag.into(),
+                bytes: 0,
+            },
+        };
+        let fill = removal("/etc/chaosdeck-fill-1795-abcdefgh.tmp", "1795-abcdefgh");
+        assert_eq!(admitted(&fill), Ok(()));
+        // A forged entry whose tag is a key file's name: the tag rule alone would let it by.
+        let key = removal("/etc/ssl/server.key", "server.key");
+        let err = admitted(&key).unwrap_err();
+        assert!(err.contains("names a file chaosdeck does not write"), "{err}");
+        assert!(!err.contains("server.key"), "a refusal names no value: {err}");
+        assert_eq!(admit(&key, Author::KrknMapping, &protected()), Ok(()));
+        let tagless = removal("/etc/passwd", "1795-abcdefgh");
+        assert!(admitted(&tagless).is_err());
     }
 
     #[test]
