@@ -5,7 +5,9 @@
 //!     against the sandbox at 20 ms latency per response (a cluster in another region), next to
 //!     the floor of one round trip per undo (200 × 20 ms);
 //! (c) the same 200 deletes written as Krkn version files (`rollback_network_policy`, one
-//!     context directory each, as Krkn writes them), undone by the same binary.
+//!     context directory each, as Krkn writes them), undone by the same binary;
+//! (d) with `UNDO_BENCH_REAL=1`, (b) and (c) on the real control plane of `scripts/realcluster`
+//!     on loopback (Go needed; no latency can be added there).
 //!
 //! `UNDO_BENCH_DELETES` changes the 200; `UNDO_BENCH_LATENCY` the 20ms.
 
@@ -232,6 +234,59 @@ async fn krkn_wall_time(n: usize, latency: &str) {
     sandbox.shutdown().await;
 }
 
+/// (d): chaosdeck's own entries and Krkn's files, `n` deletes each, on the real control plane.
+async fn real_wall_time(n: usize) {
+    let cluster = tokio::task::spawn_blocking(|| {
+        chaosdeck_testbed::RealCluster::up(chaosdeck_testbed::Workloads::Empty)
+    })
+    .await
+    .expect("join")
+    .unwrap_or_else(|e| panic!("{e}"));
+    let kubeconfig = cluster.kubeconfig();
+    let client = chaosdeck_testbed::cluster::client_for(&kubeconfig).await;
+    let target = ClusterTarget {
+        context: chaosdeck_testbed::cluster::REAL_CONTEXT.into(),
+        server: cluster.server(),
+    };
+    let identity = identify(&client, &target).await;
+    let ops = ClusterOps::new(client);
+    let run = |root: std::path::PathBuf, extra: Vec<String>| {
+        let kubeconfig = kubeconfig.clone();
+        async move {
+            let started = Instant::now();
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+                .args(["execute-rollback", "--dir"])
+                .arg(&root)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(&extra)
+                .output()
+                .await
+                .expect("execute-rollback runs");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let summary = text.lines().rev().find(|l| l.contains(" executed, ")).unwrap_or("");
+            (started.elapsed().as_secs_f64(), summary.to_string(), out.status.code())
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal =
+        Journal::open(dir.path().join("rollback")).expect("journal").for_cluster(identity);
+    deletes(&ops, &journal, n).await;
+    let (took, summary, code) = run(journal.root().to_path_buf(), vec![]).await;
+    println!(
+        "(d) real control plane, {n} NetworkPolicy deletes: {took:.2} s, exit {code:?}; {summary}"
+    );
+    let root = dir.path().join("krkn-rollback");
+    krkn_deletes(&ops, &root, n).await;
+    let context = chaosdeck_testbed::cluster::REAL_CONTEXT.to_string();
+    let (took, summary, code) = run(root, vec!["--cluster-mismatch-ok".into(), context]).await;
+    println!(
+        "(d) real control plane, {n} NetworkPolicy deletes as Krkn files: {took:.2} s, exit \
+         {code:?}; {summary}"
+    );
+    drop(cluster);
+}
+
 /// The fixed part of `20ms` or `20ms±5ms`, for the floor printed beside the measurement.
 fn floor_per_request(latency: &str) -> Duration {
     let digits: String = latency.chars().take_while(char::is_ascii_digit).collect();
@@ -252,5 +307,8 @@ fn main() {
         requests_per_undo("patch", 50).await;
         wall_time(n, &latency).await;
         krkn_wall_time(n, &latency).await;
+        if std::env::var("UNDO_BENCH_REAL").is_ok_and(|v| v == "1") {
+            real_wall_time(n).await;
+        }
     });
 }
