@@ -124,6 +124,9 @@ crate::on_both_targets! {
         let before = specs().await;
         exercise(&w, "service_disruption_scenarios", "service_disruption.yaml", 4).await;
         assert_eq!(specs().await, before, "every object back with its spec");
+        // Two runs on the one namespace (Krkn's `runs: 2`): the second finds it empty.
+        exercise(&w, "service_disruption_scenarios", "service_disruption_twice.yaml", 4).await;
+        assert_eq!(specs().await, before, "every object back with its spec");
         w.shutdown().await;
     }
 

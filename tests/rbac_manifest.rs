@@ -69,7 +69,9 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "node_scenarios" => &["node.yml", "node_drain.yml"],
         "pvc_scenarios" => &["pvc_fill.yaml", "pvc_fill_by_pod.yaml"],
         "container_scenarios" => &["container.yml", "container_never_restarts.yml"],
-        "service_disruption_scenarios" => &["service_disruption.yaml"],
+        "service_disruption_scenarios" => {
+            &["service_disruption.yaml", "service_disruption_twice.yaml"]
+        }
         other => panic!("no test data for {other}"),
     }
 }

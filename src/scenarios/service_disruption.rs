@@ -284,11 +284,12 @@ impl ScenarioPlan for Plan {
                 let mut changes = Vec::new();
                 let mut emptied = Vec::new();
                 for run in 0..target.spec.runs {
+                    // As in Krkn, a later run may pick a namespace an earlier one emptied
+                    // (nothing is put back until the runs are over): it then deletes nothing.
                     let mut candidates = target.namespaces(ctx).await?;
-                    candidates.retain(|n| !emptied.contains(n));
                     if candidates.is_empty() {
                         return Err(ScenarioError::Failed(format!(
-                            "run {}: no namespace left that matches and is not protected",
+                            "run {}: no namespace matches that is not protected",
                             run + 1
                         )));
                     }
@@ -297,7 +298,9 @@ impl ScenarioPlan for Plan {
                     for ns in candidates {
                         let n = target.empty(ctx, &ns, &mut changes).await?;
                         ctx.log(format!("run {}: deleted {n} object(s) in {ns}", run + 1));
-                        emptied.push(ns);
+                        if !emptied.contains(&ns) {
+                            emptied.push(ns);
+                        }
                     }
                     ctx.step(format!("namespaces emptied: {}", emptied.join(", ")));
                     let window = Duration::from_secs(target.spec.sleep);
