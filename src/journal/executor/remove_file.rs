@@ -2,8 +2,8 @@
 //! wrote it or, when that pod is gone, any running pod that mounts the same claim now.
 //!
 //! Requests: one GET of the recorded pod, one exec of `rm`, one exec of `df` in the same
-//! container (the check that the space came back); a GET of the claim and a LIST of the namespace's pods only when the
-//! recorded pod is gone.
+//! container (the check that the space came back); a GET of the claim and a LIST of the
+//! namespace's pods only when the recorded pod is gone.
 //! "Already gone" is reported only after looking: `rm` itself said the file was not there, or
 //! the claim (and with it the file) no longer exists.
 

@@ -158,8 +158,10 @@ pub fn serve(
 }
 
 fn run(store: &Store, filesystems: &Filesystems, req: &ExecRequest) -> commands::Output {
-    let Ok(pod) = store.get(r::PODS, &req.ns, &req.pod).map_err(|e| e.message) else {
-        return commands::Output { code: 1, ..Default::default() };
+    // Deleted between the check and the upgrade: the container is gone with it.
+    let Ok(pod) = store.get(r::PODS, &req.ns, &req.pod) else {
+        let gone = format!("pod {}/{} was deleted\n", req.ns, req.pod);
+        return commands::Output { code: 1, stderr: gone.into_bytes(), ..Default::default() };
     };
     let table = filesystems::mounts(store, &pod, &req.container);
     let image = meta::at(&pod, &["spec", "containers"])
