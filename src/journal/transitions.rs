@@ -195,24 +195,11 @@ impl ContextLock {
     /// undo: the audit line first (write-ahead), then the reason into the entry, then the
     /// rename to `.executed`. The entry reads back as not applied, never as outstanding.
     pub fn mark_not_applied(&self, pending: &Path, reason: &str) -> Result<Marked, JournalError> {
-        if !self.still_pending(pending)? {
-            return Ok(Marked::AlreadyExecuted);
-        }
-        let file_name =
-            pending.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = fsio::read_nofollow(pending).map_err(io_err("read the entry", pending))?;
-        let mut entry = Entry::parse(&String::from_utf8_lossy(&text))
-            .map_err(|e| JournalError::Invalid { path: pending.into(), message: e.to_string() })?;
-        entry.not_applied =
-            Some(NotApplied { at: jiff::Timestamp::now().to_string(), reason: reason.to_string() });
-        let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {
-            path: pending.into(),
-            message: e.to_string(),
-        })?;
-        let root = audit::journal_root_of(pending)?;
-        audit::append(&root, &format!("not-applied {file_name}"), reason)?;
-        self.rewrite(pending, text.as_bytes())?;
-        self.mark_executed(pending)
+        let not_applied =
+            NotApplied { at: jiff::Timestamp::now().to_string(), reason: reason.to_string() };
+        self.record_and_retire(pending, "not-applied", reason, |e| {
+            e.not_applied = Some(not_applied)
+        })
     }
 
     /// Someone else undid the change (the watchdog, from the entry's mirror): the audit line
@@ -222,6 +209,20 @@ impl ContextLock {
         pending: &Path,
         undone: &UndoneBy,
     ) -> Result<Marked, JournalError> {
+        let line = format!("undone by {} at {}", undone.by, undone.at);
+        self.record_and_retire(pending, "reconcile", &line, |e| e.undone_by = Some(undone.clone()))
+    }
+
+    /// The shared steps of a retirement that records why in the entry: re-read and edit the
+    /// entry, append the audit line (`<verb> <file>`: `line`) first, then rewrite the entry and
+    /// rename it to `.executed`.
+    fn record_and_retire(
+        &self,
+        pending: &Path,
+        verb: &str,
+        line: &str,
+        edit: impl FnOnce(&mut Entry),
+    ) -> Result<Marked, JournalError> {
         if !self.still_pending(pending)? {
             return Ok(Marked::AlreadyExecuted);
         }
@@ -230,17 +231,13 @@ impl ContextLock {
         let text = fsio::read_nofollow(pending).map_err(io_err("read the entry", pending))?;
         let mut entry = Entry::parse(&String::from_utf8_lossy(&text))
             .map_err(|e| JournalError::Invalid { path: pending.into(), message: e.to_string() })?;
-        entry.undone_by = Some(undone.clone());
+        edit(&mut entry);
         let text = entry.render(&file_name).map_err(|e| JournalError::Serialize {
             path: pending.into(),
             message: e.to_string(),
         })?;
         let root = audit::journal_root_of(pending)?;
-        audit::append(
-            &root,
-            &format!("reconcile {file_name}"),
-            &format!("undone by {} at {}", undone.by, undone.at),
-        )?;
+        audit::append(&root, &format!("{verb} {file_name}"), line)?;
         self.rewrite(pending, text.as_bytes())?;
         self.mark_executed(pending)
     }
