@@ -38,9 +38,8 @@ pub async fn remove(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String
             match elsewhere(ops, file, claim).await? {
                 Elsewhere::Found(moved) => {
                     let note = remove_in(ops, &moved).await.map_err(|e| e.to_string())?;
-                    let how =
-                        format!("through pod {} (the recorded pod: {e})", moved.container.pod);
-                    Ok(Some(note.map_or(how.clone(), |n| format!("{n}; {how}"))))
+                    let pod = &moved.container.pod;
+                    Ok(Some(format!("{note}; through pod {pod} (the recorded pod: {e})")))
                 }
                 Elsewhere::ClaimGone => Ok(Some(format!(
                     "{e}; claim {ns}/{claim} no longer exists, and {} went with it",
@@ -54,13 +53,13 @@ pub async fn remove(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String
             }
         }
         Err(e) => Err(e.to_string()),
-        Ok(note) => Ok(note),
+        Ok(note) => Ok(Some(note)),
     }
 }
 
-/// Removes the file in `file.container` and checks the space; `Ok(Some(note))` when `rm`
-/// found nothing to remove.
-async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>, ExecError> {
+/// Removes the file in `file.container` and checks the space; the note says which of "removed"
+/// or "already gone" `rm` found.
+async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<String, ExecError> {
     let command = file
         .command()
         .map_err(|why| ExecError::Failed { what: file.container.display(), message: why })?;
@@ -81,11 +80,11 @@ async fn remove_in(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>
     let usage = DiskUsage::parse(&usage.stdout)
         .map(|u| format!("{} is {:.0}% used now", file.mount_path, u.percent_used()))
         .unwrap_or_else(|e| format!("df after the removal: {e}"));
-    Ok(Some(if gone {
+    Ok(if gone {
         format!("{} already gone (looked in {}); {usage}", file.path, file.container.display())
     } else {
         format!("removed {}; {usage}", file.path)
-    }))
+    })
 }
 
 /// Where else the file of a pod that is gone can be reached.
