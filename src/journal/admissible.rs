@@ -7,9 +7,8 @@
 //! `scenarios::needs` checks its operations against it), and [`admit`]. Must not send
 //! anything: it judges actions, the executor applies them.
 
-use serde_json::Value;
-
-use super::entry::{ENTRY_LABEL, UndoAction, object_ref_of};
+pub use super::undo::Author;
+use super::undo::UndoAction;
 use crate::refs::ProtectedNamespaces;
 
 /// A forward operation a scenario performs through its context: the kind of a change, and of
@@ -180,16 +179,6 @@ pub fn reversible(forward: Forward, api_version: &str, kind: &str) -> Option<&'s
         .find(|r| r.forward == forward && r.api_version == api_version && r.kind == kind)
 }
 
-/// Who wrote the actions being judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Author {
-    /// A chaosdeck entry (a local file or a mirror): everything is checked.
-    Chaosdeck,
-    /// chaosdeck's own mapping of a Krkn callable: Krkn records names only, so its deletes
-    /// carry no uid; kinds and namespaces are still checked.
-    KrknMapping,
-}
-
 /// Why `action` may not be applied, or `Ok` when it is the inverse of a change chaos makes.
 pub fn admit(
     action: &UndoAction,
@@ -214,66 +203,7 @@ pub fn admit(
             target.api_version, target.kind
         ));
     };
-    match action {
-        UndoAction::Delete { uid, require_labels, .. } => {
-            let pinned = uid.as_deref().is_some_and(|u| !u.is_empty())
-                || require_labels.get(ENTRY_LABEL).is_some_and(|v| !v.is_empty());
-            if !pinned && author == Author::Chaosdeck {
-                return Err(format!(
-                    "the delete of {} names neither the uid of the object chaos created nor \
-                     its {ENTRY_LABEL} label, so it could delete someone else's object",
-                    target.display()
-                ));
-            }
-        }
-        UndoAction::Patch { restore, guard, .. } => {
-            if !has_value(guard) {
-                return Err(format!(
-                    "the patch of {} has no guard (the values chaos set), so it would overwrite \
-                     whatever is there",
-                    target.display()
-                ));
-            }
-            for (which, value) in [("restore", restore), ("guard", guard)] {
-                if let Some(path) = outside(value, change.fields) {
-                    return Err(format!(
-                        "the patch of {} would {which} {path}; chaos only changes {}",
-                        target.display(),
-                        change.fields.join(", ")
-                    ));
-                }
-            }
-        }
-        UndoAction::RemoveListItem { path, .. } => {
-            if !change.fields.contains(&path.as_str()) {
-                return Err(format!(
-                    "an undo may not remove items from {path} of {}; chaos only adds to {}",
-                    target.display(),
-                    change.fields.join(", ")
-                ));
-            }
-        }
-        UndoAction::Create { object } => {
-            // The kind and namespace are the object's own; a snapshot naming one thing and
-            // being another cannot be: `target` was read from the object itself.
-            debug_assert_eq!(object_ref_of(object), target);
-        }
-        UndoAction::RemoveFile { file, .. } => {
-            // Only a file whose name carries its tag, under the mount the entry names.
-            file.command().map_err(|why| format!("the removal in {}: {why}", target.display()))?;
-            // chaosdeck names its fills one way only; an entry asking to remove any other
-            // file is not one chaosdeck wrote.
-            let expected = format!("chaosdeck-fill-{}.tmp", file.tag);
-            if author == Author::Chaosdeck && file.path.file_name() != expected {
-                return Err(format!(
-                    "the removal in {} names a file chaosdeck does not write (its fills are \
-                     named chaosdeck-fill-<entry id>.tmp)",
-                    target.display()
-                ));
-            }
-        }
-    }
-    Ok(())
+    action.admit_kind(change.fields, author)
 }
 
 /// Every action of an entry is admissible ([`admit`]), or the first reason one is not: an
@@ -289,32 +219,6 @@ pub fn admit_all(
         .map_err(|why| format!("refused: {why}"))
 }
 
-/// A value somewhere below `v` that is not null: a guard of absences only proves nothing.
-fn has_value(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Object(map) => map.values().any(has_value),
-        _ => true,
-    }
-}
-
-/// The first leaf path of the merge-patch-shaped `value` that is not at or below one of
-/// `fields`.
-fn outside(value: &Value, fields: &[&str]) -> Option<String> {
-    fn walk(value: &Value, at: &str, fields: &[&str]) -> Option<String> {
-        if fields.iter().any(|f| at == *f || at.starts_with(&format!("{f}/"))) {
-            return None;
-        }
-        match value {
-            Value::Object(map) if !map.is_empty() => map.iter().find_map(|(k, v)| {
-                walk(v, &format!("{at}/{}", super::patch_guard::pointer_token(k)), fields)
-            }),
-            _ => Some(if at.is_empty() { "/".to_string() } else { at.to_string() }),
-        }
-    }
-    walk(value, "", fields)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -323,6 +227,7 @@ mod tests {
 
     use super::*;
     use crate::journal::ObjectRef;
+    use crate::journal::undo::ENTRY_LABEL;
 
     fn protected() -> ProtectedNamespaces {
         ProtectedNamespaces::default()

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::kubectl;
-pub use super::undo::{UndoAction, creatable};
+pub use super::undo::{ENTRY_LABEL, UndoAction, creatable};
 pub use crate::refs::{ClusterIdentity, ObjectRef, object_ref_of};
 
 /// Bumped when the body changes incompatibly; readers refuse newer formats instead of guessing.
@@ -17,8 +17,6 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "chaosdeck";
 pub const RUN_UUID_LABEL: &str = "chaosdeck.io/run-uuid";
-/// Label tying a created object to the entry that undoes it (`<ts>-<suffix>`).
-pub const ENTRY_LABEL: &str = "chaosdeck.io/entry";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -206,34 +204,8 @@ impl Entry {
             clean(&mut u.notes);
         }
         for action in &mut self.undo {
-            let target = match action {
-                UndoAction::Delete { target, .. }
-                | UndoAction::Patch { target, .. }
-                | UndoAction::RemoveListItem { target, .. } => target,
-                // Its name, kind and namespace are read from the object when shown, and the
-                // object is created as written: a name with a control character is refused by
-                // the API server.
-                UndoAction::Create { .. } => continue,
-                // Paths are checked when read (no control characters); the names are text.
-                UndoAction::RemoveFile { file } => {
-                    let c = &mut file.container;
-                    for s in [&mut c.namespace, &mut c.pod, &mut c.container, &mut file.tag] {
-                        clean(s);
-                    }
-                    if let Some(claim) = file.claim.as_mut() {
-                        clean(claim);
-                    }
-                    continue;
-                }
-            };
-            for s in [&mut target.api_version, &mut target.kind, &mut target.name] {
+            for s in action.names_mut() {
                 clean(s);
-            }
-            if let Some(ns) = target.namespace.as_mut() {
-                clean(ns);
-            }
-            if let UndoAction::RemoveListItem { path, .. } = action {
-                clean(path);
             }
         }
         self

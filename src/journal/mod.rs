@@ -30,6 +30,7 @@ pub mod rollback;
 pub mod runs;
 pub mod scan;
 pub mod schedule;
+pub mod shell;
 pub mod transitions;
 pub mod trust;
 pub mod undo;

@@ -13,8 +13,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
-
 use super::entry::UndoAction;
 use super::krkn;
 use super::scan::{EntryBody, EntryNode};
@@ -92,25 +90,13 @@ impl Footprint {
 
     fn action(&mut self, action: &UndoAction) {
         self.touch(&action.target());
-        match action {
-            UndoAction::Create { object } => {
-                // The snapshot's owners must exist before it is re-created with their
-                // references.
-                let ns = object.pointer("/metadata/namespace").and_then(Value::as_str);
-                let owners = object.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-                for owner in owners.into_iter().flatten() {
-                    let field = |f: &str| owner.get(f).and_then(Value::as_str).unwrap_or_default();
-                    let (api_version, kind) = (field("apiVersion"), field("kind"));
-                    let owner_ns = if cluster_scoped(api_version, kind) { None } else { ns };
-                    self.shared.insert(Key::of(api_version, kind, owner_ns, field("name")));
-                }
-            }
-            // Each of these touches its target alone. A new kind says here what else it must
-            // wait for (the compiler asks).
-            UndoAction::Delete { .. }
-            | UndoAction::Patch { .. }
-            | UndoAction::RemoveListItem { .. }
-            | UndoAction::RemoveFile { .. } => {}
+        // What else it relies on must be undone first (a snapshot's owners before it is
+        // re-created with their references); a cluster-scoped owner has no namespace.
+        for owner in action.relies_on() {
+            let (api_version, kind) = (&owner.api_version, &owner.kind);
+            let ns =
+                if cluster_scoped(api_version, kind) { None } else { owner.namespace.as_deref() };
+            self.shared.insert(Key::of(api_version, kind, ns, &owner.name));
         }
     }
 }

@@ -17,8 +17,8 @@
 //! One job per file: `outcome` (what happened to an entry, in words and counts), `select`
 //! (which entries, in which order), `driver` (the parallel schedule, the context locks, the
 //! durability of a batch), `protocol` (one entry under its lock: re-check, trust, admission,
-//! apply, mark), `apply` (the cluster requests of each undo action; `remove_file` for the
-//! files a fill left in a container), `offline` (entries that need no cluster, and dry runs).
+//! apply, mark), `apply` (the one loop that applies an entry's actions; each kind's requests
+//! are `journal::undo`'s), `offline` (entries that need no cluster, and dry runs).
 
 mod apply;
 mod driver;
@@ -26,7 +26,6 @@ mod offline;
 mod options;
 mod outcome;
 mod protocol;
-mod remove_file;
 mod select;
 
 pub use super::patch_guard::first_mismatch;

@@ -1,4 +1,4 @@
-//! The undo of a PVC fill: remove exactly the file chaosdeck allocated, through the pod that
+//! The undo of a PVC fill (a file allocated inside a container): remove exactly the file chaosdeck allocated, through the pod that
 //! wrote it or, when that pod is gone, any running pod that mounts the same claim now.
 //!
 //! Requests: one GET of the recorded pod, one exec of `rm`, one exec of `df` in the same
@@ -12,15 +12,72 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams};
 
+use super::written_by::Author;
 use crate::cluster::ClusterOps;
 use crate::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage, ExecCommand, ExecError};
 use crate::journal::placed_file::PlacedFile;
+use crate::journal::shell::shell_word;
+use crate::refs::ObjectRef;
 
 /// Each exec of the undo is bounded: a container that does not answer fails the undo, which
 /// stays pending to be retried, instead of holding the context lock.
 const EXEC_LIMIT: Duration = Duration::from_secs(30);
 
-pub async fn remove(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>, String> {
+/// The pod the file was written through.
+pub(super) fn target(file: &PlacedFile) -> ObjectRef {
+    let c = &file.container;
+    ObjectRef::new("v1", "Pod", Some(&c.namespace), &c.pod)
+}
+
+pub(super) fn left_as_is(file: &PlacedFile) -> String {
+    let on = file
+        .claim
+        .as_ref()
+        .map(|c| format!("claim {c}"))
+        .unwrap_or_else(|| format!("the volume of {}", file.container.display()));
+    format!("{} stays on {on}, taking its space", file.path)
+}
+
+/// Only a file under the recorded mount whose name carries its tag; and for chaosdeck's own
+/// entries only the name chaosdeck gives its fills: an entry asking to remove any other file
+/// is not one chaosdeck wrote.
+pub(super) fn admit(file: &PlacedFile, author: Author) -> Result<(), String> {
+    let target = target(file);
+    file.command().map_err(|why| format!("the removal in {}: {why}", target.display()))?;
+    let expected = format!("chaosdeck-fill-{}.tmp", file.tag);
+    if author == Author::Chaosdeck && file.path.file_name() != expected {
+        return Err(format!(
+            "the removal in {} names a file chaosdeck does not write (its fills are named \
+             chaosdeck-fill-<entry id>.tmp)",
+            target.display()
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn kubectl(file: &PlacedFile) -> Vec<String> {
+    let c = &file.container;
+    let exec = format!(
+        "kubectl exec -n {} {} -c {} --",
+        shell_word(&c.namespace),
+        shell_word(&c.pod),
+        shell_word(&c.container)
+    );
+    let mut lines = Vec::new();
+    if let Some(uid) = &c.uid {
+        lines.push(format!(
+            "kubectl get pod {} -n {} -o jsonpath='{{.metadata.uid}}'   # {uid}, or find the \
+             pod that mounts the claim now",
+            shell_word(&c.pod),
+            shell_word(&c.namespace)
+        ));
+    }
+    lines.push(format!("{exec} rm -- {}", shell_word(file.path.as_str())));
+    lines.push(format!("{exec} df -P -k {}", shell_word(file.mount_path.as_str())));
+    lines
+}
+
+pub(super) async fn apply(ops: &ClusterOps, file: &PlacedFile) -> Result<Option<String>, String> {
     file.command()?;
     let mut pinned = file.clone();
     pinned.container.restarts = None;
