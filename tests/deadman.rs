@@ -451,3 +451,41 @@ async fn killed_pvc_fill(target: support::cluster::Target) {
     reconciled(&w, "wd-1").await;
     w.shutdown().await;
 }
+
+/// A network filter killed in its chaos window: the watchdog, acting as the run's author, asks
+/// each helper to remove its tagged rules and deletes it, well before the helpers' own
+/// deadline (test_duration 3 s + grace 10 s) would. Sandbox only: the test bed cannot run the
+/// helper yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_network_filter_is_stopped_by_the_watchdog() {
+    use k8s_openapi::api::core::v1::Pod;
+    let w = World::new(support::cluster::Target::Sandbox).await;
+    let sandbox = w.cluster.sandbox().expect("sandbox");
+    assert!(sandbox.wait_settled(Duration::from_secs(30)).await);
+    let (_watchdog, mut lines) = w.watchdog("wd-1", &[]);
+    kill_in_chaos_window(&w, "network_chaos_ng_scenarios", "pod_network_filter.yaml", 3);
+    let killed = Instant::now();
+    let mirrored = mirrors(&w).await;
+    assert_eq!(mirrored.len(), 3);
+    let text = serde_json::to_string(&mirrored[0].data).unwrap();
+    assert!(text.contains("stop_helper") && text.contains("chaosdeck-helper-"), "{text}");
+    let helpers: Api<Pod> = Api::namespaced(w.client(), "shop");
+    let selector = ListParams::default().labels("app.kubernetes.io/name=chaosdeck-helper");
+    loop {
+        let left = helpers.list(&selector).await.unwrap().items.len();
+        if sandbox.helper_rules().is_empty() && left == 0 {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(LEASE + 5),
+            "rules {:?} and {left} helpers left after lease_duration + 5 s:\n{}",
+            sandbox.helper_rules(),
+            lines.rest()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("network filter stopped {:?} after the SIGKILL", killed.elapsed());
+    all_executed(&w, &["wd-1"]).await;
+    reconciled(&w, "wd-1").await;
+    w.shutdown().await;
+}

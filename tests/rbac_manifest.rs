@@ -72,6 +72,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "service_disruption_scenarios" => {
             &["service_disruption.yaml", "service_disruption_twice.yaml"]
         }
+        "network_chaos_ng_scenarios" => &["pod_network_filter.yaml"],
         other => panic!("no test data for {other}"),
     }
 }

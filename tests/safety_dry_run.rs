@@ -113,6 +113,7 @@ fn config(dir: &Path, kubeconfig: &Path) -> std::path::PathBuf {
         ("pvc_scenarios", "pvc_fill.yaml"),
         ("container_scenarios", "container.yml"),
         ("service_disruption_scenarios", "service_disruption.yaml"),
+        ("network_chaos_ng_scenarios", "pod_network_filter.yaml"),
     ];
     let mut text = format!(
         "kraken:\n    kubeconfig_path: {}\n    rollback_versions_directory: {}\n    chaos_scenarios:\n",
@@ -164,6 +165,9 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would allocate the fill in /data of container ledger of pod payments/ledger-0",
         "dry run: would send signal 9 to PID 1 of container frontend of pod shop/frontend-",
         "dry run: would delete Deployment payments/api (deleted Deployment payments/api); entry: re-create it from a snapshot",
+        "dry run: would start a helper pod in shop to apply DROP tcp port 8080 ingress of pod shop/frontend-",
+        r#""command":["/chaosdeck","helper","filter","--tag","<entry id>","--pod-uid""#,
+        r#""capabilities":{"add":["NET_ADMIN","SYS_ADMIN"],"drop":["ALL"]}"#,
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
     }

@@ -30,6 +30,10 @@ pub enum Forward {
     /// Allocates a file inside a container of a pod (exec); undone by removing exactly that
     /// file, through whichever pod mounts its claim then.
     FillFile,
+    /// Starts chaosdeck's helper pod on the target's node, which applies a fault tagged with
+    /// the entry id (and removes it at its deadline); undone by asking the helper to remove
+    /// the tagged rules, then deleting the helper.
+    StartHelper,
 }
 
 /// One request a change or an undo sends: a verb on the kind, on one of its subresources, or
@@ -62,6 +66,7 @@ impl Forward {
             UndoAction::RemoveListItem { .. } => Forward::AddListItem,
             UndoAction::Create { .. } => Forward::Delete,
             UndoAction::RemoveFile { .. } => Forward::FillFile,
+            UndoAction::StopHelper { .. } => Forward::StartHelper,
         }
     }
 
@@ -77,6 +82,10 @@ impl Forward {
             // upgrade is a GET that the API server authorizes as both get and create.
             Forward::FillFile => {
                 const { &[on("get"), on_sub("get", "exec"), on_sub("create", "exec")] }
+            }
+            // Create the helper, read it until it runs, ask it (exec) what it applied.
+            Forward::StartHelper => {
+                const { &[on("create"), on("get"), on_sub("get", "exec"), on_sub("create", "exec")] }
             }
         }
     }
@@ -100,6 +109,10 @@ impl Forward {
                     ]
                 }
             }
+            // Read the helper, exec its removal, delete it.
+            Forward::StartHelper => {
+                const { &[on("get"), on("delete"), on_sub("get", "exec"), on_sub("create", "exec")] }
+            }
         }
     }
 
@@ -111,6 +124,7 @@ impl Forward {
             Forward::AddListItem => "remove a list item of",
             Forward::Delete => "re-create",
             Forward::FillFile => "remove a file in",
+            Forward::StartHelper => "stop the helper",
         }
     }
 }
@@ -170,6 +184,8 @@ pub const REVERSIBLE: &[Reversible] = &[
     change(Forward::Delete, "apps/v1", "DaemonSet"),
     // PVC fill: a file in a container of the pod, removed by its tag.
     change(Forward::FillFile, "v1", "Pod"),
+    // Network filter: chaosdeck's helper pod, which applies the tagged rules.
+    change(Forward::StartHelper, "v1", "Pod"),
 ];
 
 /// The change `forward` on `api_version`/`kind`, if chaos makes it.
@@ -235,6 +251,37 @@ mod tests {
 
     fn admitted(action: &UndoAction) -> Result<(), String> {
         admit(action, Author::Chaosdeck, &protected())
+    }
+
+    #[test]
+    fn a_helper_stop_names_only_the_helper_of_its_entry() {
+        let stop = |pod: &str, tag: &str| UndoAction::StopHelper {
+            helper: ObjectRef::new("v1", "Pod", Some("shop"), pod),
+            uid: None,
+            tag: tag.into(),
+            fault: "DROP tcp port 8080 ingress of pod shop/web".into(),
+        };
+        let own = stop("chaosdeck-helper-1795-abcdefgh", "1795-abcdefgh");
+        assert_eq!(admitted(&own), Ok(()));
+        // A forged entry pointing the undo (an exec, then a delete) at someone else's pod.
+        let err = admitted(&stop("postgres-0", "1795-abcdefgh")).unwrap_err();
+        assert!(err.contains("is not a chaosdeck helper"), "{err}");
+        // Or at another entry's helper, or with a tag that is not an entry id.
+        assert!(admitted(&stop("chaosdeck-helper-1795-abcdefgh", "1795-zzzzzzzz")).is_err());
+        assert!(admitted(&stop("chaosdeck-helper-x", "x")).is_err());
+        assert!(admitted(&stop("chaosdeck-helper-1795 -f", "1795 -f")).is_err());
+        let protected_ns = UndoAction::StopHelper {
+            helper: ObjectRef::new(
+                "v1",
+                "Pod",
+                Some("kube-system"),
+                "chaosdeck-helper-1795-abcdefgh",
+            ),
+            uid: None,
+            tag: "1795-abcdefgh".into(),
+            fault: String::new(),
+        };
+        assert!(admitted(&protected_ns).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod app_outage;
 mod attackers;
 mod container_kill;
 mod hog;
+mod network_filter;
 mod node;
 mod pod_disruption;
 mod pvc_fill;
@@ -29,7 +30,7 @@ pub use event::{EventSink, ScenarioEvent};
 pub use needs::{Need, Op};
 pub use plan::{Outcome, ScenarioPlan, ScenarioType};
 
-static REGISTRY: [&dyn ScenarioType; 10] = [
+static REGISTRY: [&dyn ScenarioType; 11] = [
     &app_outage::Type,
     &hog::Type,
     &service_hijacking::Type,
@@ -40,6 +41,7 @@ static REGISTRY: [&dyn ScenarioType; 10] = [
     &pvc_fill::Type,
     &container_kill::Type,
     &service_disruption::Type,
+    &network_filter::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

@@ -220,6 +220,7 @@ pub struct Sandbox {
     throttle: throttle::Throttle,
     switch_policy: Arc<std::sync::atomic::AtomicBool>,
     filesystems: Arc<exec::Filesystems>,
+    netfilter: Arc<exec::NetFilter>,
 }
 
 impl Sandbox {
@@ -237,11 +238,13 @@ impl Sandbox {
         let shutdown = CancellationToken::new();
         let switch_policy = Arc::new(std::sync::atomic::AtomicBool::new(opts.switch_policy));
         let filesystems = Arc::new(exec::Filesystems::default());
+        let netfilter = Arc::new(exec::NetFilter::default());
         let state = handlers::AppState {
             store: store.clone(),
             shutdown: shutdown.clone(),
             switch_policy: switch_policy.clone(),
             filesystems: filesystems.clone(),
+            netfilter: netfilter.clone(),
         };
         let requests = opts.record_requests.then(requests::RequestLog::default);
         let mut app = handlers::router(state);
@@ -263,7 +266,17 @@ impl Sandbox {
         });
         let mut tasks = vec![server];
         tasks.extend(controllers::spawn(store.clone(), &opts, shutdown.clone()));
-        Ok(Sandbox { addr, store, shutdown, tasks, requests, throttle, switch_policy, filesystems })
+        Ok(Sandbox {
+            addr,
+            store,
+            shutdown,
+            tasks,
+            requests,
+            throttle,
+            switch_policy,
+            filesystems,
+            netfilter,
+        })
     }
 
     /// Waits (at most `limit`) until every Deployment reports as many ready replicas as it
@@ -317,7 +330,14 @@ impl Sandbox {
             shutdown: self.shutdown.clone(),
             switch_policy: self.switch_policy.clone(),
             filesystems: self.filesystems.clone(),
+            netfilter: self.netfilter.clone(),
         })
+    }
+
+    /// The helper pods' rules in force now, as `iptables -S` prints them (for tests that check
+    /// nothing is left behind).
+    pub fn helper_rules(&self) -> Vec<String> {
+        self.netfilter.in_force(&self.store).iter().flat_map(|h| h.rules()).collect()
     }
 
     /// Turns the built-in dead man's switch policies on or off from now on (as an admin

@@ -82,12 +82,41 @@ pub struct ExecCommand(Kind);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    DiskUsage { path: ContainerPath },
-    Allocate { path: ContainerPath, bytes: u64 },
-    RemoveTagged { path: ContainerPath },
-    List { path: ContainerPath },
-    SignalPid1 { signal: u8 },
+    DiskUsage {
+        path: ContainerPath,
+    },
+    Allocate {
+        path: ContainerPath,
+        bytes: u64,
+    },
+    RemoveTagged {
+        path: ContainerPath,
+    },
+    List {
+        path: ContainerPath,
+    },
+    SignalPid1 {
+        signal: u8,
+    },
+    /// chaosdeck's helper, run in its own pod: list or remove the rules carrying a tag.
+    Helper {
+        verb: HelperVerb,
+        tag: String,
+    },
 }
+
+/// What chaosdeck asks of its helper pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelperVerb {
+    /// Print the rules carrying the tag (`iptables -S`, filtered) and their count.
+    Status,
+    /// Remove every rule carrying the tag, then read the tables again and print how many are
+    /// left (0 when the fault is gone).
+    Remove,
+}
+
+/// Where the helper image keeps chaosdeck.
+pub const HELPER_PROGRAM: &str = "/chaosdeck";
 
 impl ExecCommand {
     /// The filesystem holding `path`, in POSIX 1024-byte blocks (`df -P -k`).
@@ -127,6 +156,15 @@ impl ExecCommand {
         Ok(ExecCommand(Kind::SignalPid1 { signal }))
     }
 
+    /// Ask chaosdeck's helper about the fault tagged `tag` (an entry id: letters, digits and
+    /// dashes, at least 8 characters, so it names one entry's rules and nothing else).
+    pub fn helper(verb: HelperVerb, tag: &str) -> Result<Self, String> {
+        if tag.chars().count() < 8 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err("a helper tag is an entry id: at least 8 letters, digits or dashes".into());
+        }
+        Ok(ExecCommand(Kind::Helper { verb, tag: tag.to_string() }))
+    }
+
     /// The argv sent to the container. The only place commands become words.
     pub fn argv(&self) -> Vec<String> {
         let w = |words: &[&str]| words.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -139,6 +177,13 @@ impl ExecCommand {
             Kind::RemoveTagged { path } => w(&["rm", "--", path.as_str()]),
             Kind::List { path } => w(&["ls", "-l", path.as_str()]),
             Kind::SignalPid1 { signal } => w(&["kill", "-s", &signal.to_string(), "1"]),
+            Kind::Helper { verb, tag } => {
+                let verb = match verb {
+                    HelperVerb::Status => "status",
+                    HelperVerb::Remove => "remove",
+                };
+                w(&[HELPER_PROGRAM, "helper", verb, "--tag", tag])
+            }
         }
     }
 
@@ -150,8 +195,24 @@ impl ExecCommand {
             Kind::RemoveTagged { .. } => "rm",
             Kind::List { .. } => "ls",
             Kind::SignalPid1 { .. } => "kill",
+            Kind::Helper { .. } => HELPER_PROGRAM,
         }
     }
+}
+
+/// How many rules carrying a tag the helper found, from its last line
+/// `chaosdeck-helper: <n> rules tagged <tag>`.
+pub fn helper_tagged(stdout: &str, tag: &str) -> Result<usize, String> {
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    last.strip_prefix("chaosdeck-helper: ")
+        .and_then(|rest| rest.strip_suffix(&format!(" rules tagged {tag}")))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "the helper's answer does not say how many rules carry the tag: {:?}",
+                crate::refs::printable(last)
+            )
+        })
 }
 
 /// One line of `df -P -k`: sizes in bytes.

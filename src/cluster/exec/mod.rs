@@ -15,7 +15,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams};
 use tokio::io::AsyncReadExt;
 
-pub use command::{ContainerPath, DiskUsage, ExecCommand};
+pub use command::{
+    ContainerPath, DiskUsage, ExecCommand, HELPER_PROGRAM, HelperVerb, helper_tagged,
+};
 
 use super::ClusterOps;
 use crate::refs::{ObjectRef, printable};

@@ -1,7 +1,8 @@
 //! The undo actions an entry carries: plain object operations on named objects, never
 //! scenario code, so any binary can replay them.
 //!
-//! One file per kind (`delete`, `patch`, `list_item`, `recreate`, `remove_file`) holds
+//! One file per kind (`delete`, `patch`, `list_item`, `recreate`, `remove_file`,
+//! `stop_helper`) holds
 //! everything that kind answers: its summary, what stays when it never runs, its admission
 //! rule, its requests, its by-hand kubectl lines, its before/after view and what it must wait
 //! for. This file only dispatches, by exhaustive matches, so a new kind does not compile until
@@ -14,6 +15,7 @@ mod list_item;
 mod patch;
 mod recreate;
 mod remove_file;
+mod stop_helper;
 mod written_by;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use crate::refs::{ObjectRef, object_ref_of};
 pub use delete::ENTRY_LABEL;
 pub use display::{BEFORE_AFTER, compact};
 pub use recreate::creatable;
+pub use stop_helper::{HELPER_CONTAINER, helper_pod_name};
 pub use written_by::Author;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +57,16 @@ pub enum UndoAction {
     /// Remove a file chaosdeck allocated inside a container, through whichever pod mounts its
     /// claim then; only a file under the recorded mount whose name carries the tag.
     RemoveFile { file: PlacedFile },
+    /// Stop a fault chaosdeck's helper pod applied: the helper removes every rule tagged with
+    /// the entry id (and reads the tables again), then the pod is deleted — exactly that pod:
+    /// its uid once known, else its entry label. `fault` says what the rules do, for people.
+    StopHelper {
+        helper: ObjectRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<String>,
+        tag: String,
+        fault: String,
+    },
 }
 
 impl UndoAction {
@@ -63,6 +76,7 @@ impl UndoAction {
             UndoAction::Delete { target, .. }
             | UndoAction::Patch { target, .. }
             | UndoAction::RemoveListItem { target, .. } => target.clone(),
+            UndoAction::StopHelper { helper, .. } => helper.clone(),
             UndoAction::Create { object } => object_ref_of(object),
             UndoAction::RemoveFile { file } => remove_file::target(file),
         }
@@ -78,6 +92,7 @@ impl UndoAction {
                 list_item::summary(target, path, item)
             }
             UndoAction::RemoveFile { file } => file.summary(),
+            UndoAction::StopHelper { helper, fault, .. } => stop_helper::summary(helper, fault),
         }
     }
 
@@ -92,6 +107,7 @@ impl UndoAction {
                 list_item::left_as_is(target, path, item)
             }
             UndoAction::RemoveFile { file } => remove_file::left_as_is(file),
+            UndoAction::StopHelper { helper, fault, .. } => stop_helper::left_as_is(helper, fault),
         }
     }
 
@@ -112,6 +128,7 @@ impl UndoAction {
             // a snapshot cannot name one thing and be another.
             UndoAction::Create { .. } => Ok(()),
             UndoAction::RemoveFile { file } => remove_file::admit(file, author),
+            UndoAction::StopHelper { helper, tag, .. } => stop_helper::admit(helper, tag, author),
         }
     }
 
@@ -130,6 +147,9 @@ impl UndoAction {
             }
             UndoAction::Create { object } => recreate::apply(ops, object).await,
             UndoAction::RemoveFile { file } => remove_file::apply(ops, file).await,
+            UndoAction::StopHelper { helper, uid, tag, .. } => {
+                stop_helper::apply(ops, helper, uid, tag).await
+            }
         }
     }
 
@@ -145,6 +165,7 @@ impl UndoAction {
             }
             UndoAction::Create { object } => recreate::kubectl(object),
             UndoAction::RemoveFile { file } => remove_file::kubectl(file),
+            UndoAction::StopHelper { helper, tag, .. } => stop_helper::kubectl(helper, tag),
         }
     }
 
@@ -159,7 +180,8 @@ impl UndoAction {
             UndoAction::Create { object } => recreate::before_after(object),
             UndoAction::Delete { .. }
             | UndoAction::RemoveListItem { .. }
-            | UndoAction::RemoveFile { .. } => Vec::new(),
+            | UndoAction::RemoveFile { .. }
+            | UndoAction::StopHelper { .. } => Vec::new(),
         }
     }
 
@@ -171,7 +193,8 @@ impl UndoAction {
             UndoAction::Delete { .. }
             | UndoAction::Patch { .. }
             | UndoAction::RemoveListItem { .. }
-            | UndoAction::RemoveFile { .. } => Vec::new(),
+            | UndoAction::RemoveFile { .. }
+            | UndoAction::StopHelper { .. } => Vec::new(),
         }
     }
 
@@ -187,6 +210,11 @@ impl UndoAction {
         }
         match self {
             UndoAction::Delete { target, .. } | UndoAction::Patch { target, .. } => of(target),
+            UndoAction::StopHelper { helper, tag, fault, .. } => {
+                let mut out = of(helper);
+                out.extend([tag, fault]);
+                out
+            }
             UndoAction::RemoveListItem { target, path, .. } => {
                 let mut out = of(target);
                 out.push(path);

@@ -1,5 +1,5 @@
-//! Every change a scenario makes: the five verbs (`create`, `patch`, `add_list_item`,
-//! `delete`, `fill_file`), each a thin wrapper that says what its request and its undo are, and the
+//! Every change a scenario makes: the six verbs (`create`, `patch`, `add_list_item`,
+//! `delete`, `fill_file`, `start_helper`), each a thin wrapper that says what its request and its undo are, and the
 //! write-ahead protocol they share, written once ([`ScenarioCtx::change`]): declared, not
 //! paused, stopped, read-only or protected; the entry durable and mirrored before the request;
 //! a refused request retires its entry as not applied; a made change pinned to what the
@@ -21,6 +21,7 @@ use crate::cluster::OpError;
 use crate::cluster::exec::{ContainerPath, ContainerTarget, ExecCommand, ExecError, ExecOutput};
 use crate::journal::entry::{ENTRY_LABEL, creatable, object_ref_of};
 use crate::journal::placed_file::PlacedFile;
+use crate::journal::undo::helper_pod_name;
 use crate::journal::writer::InFlight;
 use crate::journal::{Context, EntryDraft, ObjectRef, UndoAction, WrittenEntry};
 use crate::scenarios::error::ScenarioError;
@@ -304,6 +305,87 @@ impl ScenarioCtx {
             None => (None, None),
         };
         Ok((Change { target, written, object: None }, out))
+    }
+
+    /// Starts chaosdeck's helper pod in `ns`: `pod` builds it from the entry id, which names
+    /// the pod (`chaosdeck-helper-<id>`) and tags every rule the helper applies. The entry that
+    /// stops it — the helper removes the tagged rules and reads the tables again, then the pod
+    /// is deleted — is durable and mirrored before the create, and pinned to the pod's uid
+    /// after it. `fault` says what the rules do, for people.
+    pub async fn start_helper(
+        &self,
+        step: &str,
+        ns: &str,
+        fault: &str,
+        pod: impl Fn(&str) -> Value,
+    ) -> Result<Change, ScenarioError> {
+        let placeholder = ObjectRef::new("v1", "Pod", Some(ns), "chaosdeck-helper");
+        let named = |id: &str| ObjectRef::new("v1", "Pod", Some(ns), &helper_pod_name(id));
+        let would = || {
+            format!(
+                "dry run: would start a helper pod in {ns} to apply {fault} ({step}); entry: \
+                 stop it"
+            )
+        };
+        let undo = |id: &str| {
+            vec![UndoAction::StopHelper {
+                helper: named(id),
+                uid: None,
+                tag: id.to_string(),
+                fault: fault.to_string(),
+            }]
+        };
+        let labelled = |id: &str| {
+            let mut object = pod(id);
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("name".into(), Value::String(helper_pod_name(id)));
+                meta.insert("namespace".into(), Value::String(ns.to_string()));
+                let existing = meta.entry("labels").or_insert_with(|| json!({}));
+                if let Some(map) = existing.as_object_mut() {
+                    for (k, v) in self.labels(id) {
+                        map.insert(k, Value::String(v));
+                    }
+                }
+            }
+            object
+        };
+        let request = async |id: &str| {
+            Ok(match self.ops.create(&labelled(id)).await? {
+                Some(created) => Answer::Made(created),
+                None => Answer::NotMade(format!(
+                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
+                     create, so chaosdeck did not start that helper",
+                    named(id).display()
+                )),
+            })
+        };
+        let pin = |created: &DynamicObject| {
+            created.metadata.uid.clone().map(|uid| {
+                move |e: &mut crate::journal::Entry| {
+                    if let Some(UndoAction::StopHelper { uid: slot, .. }) = e.undo.first_mut() {
+                        *slot = Some(uid);
+                    }
+                }
+            })
+        };
+        let spec = ChangeSpec {
+            forward: Forward::StartHelper,
+            target: &placeholder,
+            step,
+            verb: "create",
+        };
+        match self.change(spec, would, Some(undo), request, pin).await? {
+            None => Ok(Change { target: placeholder, written: None, object: None }),
+            Some((created, written)) => {
+                let target = ObjectRef::new(
+                    "v1",
+                    "Pod",
+                    Some(ns),
+                    created.metadata.name.as_deref().unwrap_or_default(),
+                );
+                Ok(Change { target, written, object: serde_json::to_value(&created).ok() })
+            }
+        }
     }
 
     /// The write-ahead protocol, written once for every change: the operation must be declared

@@ -386,6 +386,61 @@ impl ScenarioCtx {
         Ok((seen, usage))
     }
 
+    /// Waits (up to `patience`) for the helper pod `helper` to run, then asks it how many rules
+    /// tagged `tag` it applied. A helper that ends or cannot start (an image that cannot be
+    /// pulled, a node that refuses it) is an error saying why, as its status says.
+    pub async fn helper_rules(
+        &self,
+        helper: &ObjectRef,
+        tag: &str,
+        patience: Duration,
+    ) -> Result<usize, ScenarioError> {
+        self.permit_ref(Op::Change(crate::journal::admissible::Forward::StartHelper), helper)?;
+        let deadline = Instant::now() + patience;
+        let uid = loop {
+            let Some(pod) = self.ops.get(helper).await? else {
+                return Err(ScenarioError::Failed(format!("helper {} is gone", helper.display())));
+            };
+            let status = pod.data.pointer("/status/containerStatuses/0");
+            if status.and_then(|s| s.pointer("/state/running")).is_some() {
+                break pod.metadata.uid.clone();
+            }
+            let why = status
+                .and_then(|s| {
+                    s.pointer("/state/waiting/reason").or(s.pointer("/state/terminated/reason"))
+                })
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+                .or_else(|| {
+                    pod.data.pointer("/status/phase").and_then(|p| p.as_str()).map(str::to_string)
+                })
+                .unwrap_or_else(|| "Pending".into());
+            let ended = matches!(why.as_str(), "Succeeded" | "Failed" | "Completed" | "Error");
+            if ended || Instant::now() >= deadline {
+                return Err(ScenarioError::Failed(format!(
+                    "helper {} did not start within {} s ({why})",
+                    helper.display(),
+                    patience.as_secs()
+                )));
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        };
+        let container = ContainerTarget {
+            namespace: helper.namespace.clone().unwrap_or_default(),
+            pod: helper.name.clone(),
+            container: crate::journal::undo::HELPER_CONTAINER.to_string(),
+            uid,
+            restarts: None,
+        };
+        let command = ExecCommand::helper(crate::cluster::exec::HelperVerb::Status, tag)
+            .map_err(ScenarioError::Internal)?;
+        let (_, out) = self.exec_ok(&container, &command).await?;
+        crate::cluster::exec::helper_tagged(&out.stdout, tag).map_err(ScenarioError::Failed)
+    }
+
     /// Runs `command` (already permitted) and requires exit 0; errors name the container.
     async fn exec_ok(
         &self,

@@ -2,7 +2,7 @@
 //!
 //! Owns: Pending → Running and Ready `pod_ready_delay` after a pod is bound to a Ready node;
 //! Running → Succeeded for run-to-completion pods (job pods, or any pod annotated
-//! `sandbox.chaosdeck.io/run-seconds`) after their declared duration; and finishing graceful
+//! `sandbox.chaosdeck.io/run-seconds`, chaosdeck's helper pods) after their declared duration; and finishing graceful
 //! deletions (a pod marked with deletionTimestamp disappears after min(grace period, delay)).
 //! Containers whose PID 1 ended are started again by [`super::restarts`].
 //! A pod's duration is that annotation, else `sleep N` in its command/args, else 1 s.
@@ -30,6 +30,10 @@ fn run_duration(pod: &Value) -> Option<Duration> {
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
     {
+        return Some(seconds(secs));
+    }
+    // chaosdeck's helper ends by itself after its `--for` (removing its rules).
+    if let Some(secs) = crate::exec::netfilter::helper_seconds(pod) {
         return Some(seconds(secs));
     }
     let owned_by_job = meta::at(pod, &["metadata", "ownerReferences"])
@@ -149,6 +153,7 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError>
         &run_seconds,
         r#""kind":"Job""#,
         r#""terminated""#,
+        r#""--for""#,
     ];
     let (pods, _) = store.list_hinted(r::PODS, Some(ns), &hints, |p| {
         meta::is_deleting(p)

@@ -12,6 +12,7 @@
 
 pub mod commands;
 pub mod filesystems;
+pub mod netfilter;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use crate::status::ApiError;
 use crate::store::Store;
 use commands::Effect;
 pub use filesystems::Filesystems;
+pub use netfilter::NetFilter;
 
 /// Subprotocols in the server's order of preference (v5 adds closing one stream).
 const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -138,6 +140,7 @@ pub fn check_running(store: &Store, req: &ExecRequest) -> Result<(), ApiError> {
 pub fn serve(
     store: Arc<Store>,
     filesystems: Arc<Filesystems>,
+    netfilter: Arc<NetFilter>,
     upgrade: WebSocketUpgrade,
     req: ExecRequest,
 ) -> Response {
@@ -150,14 +153,19 @@ pub fn serve(
         .into_response();
     }
     upgrade.on_upgrade(move |socket| async move {
-        let output = run(&store, &filesystems, &req);
+        let output = run(&store, &filesystems, &netfilter, &req);
         if let Err(e) = send(socket, &req, output).await {
             tracing::debug!("exec in {}/{}: the client went away: {e}", req.ns, req.pod);
         }
     })
 }
 
-fn run(store: &Store, filesystems: &Filesystems, req: &ExecRequest) -> commands::Output {
+fn run(
+    store: &Store,
+    filesystems: &Filesystems,
+    netfilter: &NetFilter,
+    req: &ExecRequest,
+) -> commands::Output {
     // Deleted between the check and the upgrade: the container is gone with it.
     let Ok(pod) = store.get(r::PODS, &req.ns, &req.pod) else {
         let gone = format!("pod {}/{} was deleted\n", req.ns, req.pod);
@@ -170,7 +178,11 @@ fn run(store: &Store, filesystems: &Filesystems, req: &ExecRequest) -> commands:
         .and_then(|c| c.get("image"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let output = if commands::has_programs(image) {
+    let helper_program =
+        req.argv.first().is_some_and(|p| p.rsplit('/').next() == Some("chaosdeck"));
+    let output = if helper_program && netfilter::helper_of(&pod).is_some() {
+        netfilter.exec(&pod, &req.argv)
+    } else if commands::has_programs(image) {
         commands::run(filesystems, &table, &req.argv)
     } else {
         commands::not_found(&req.argv)

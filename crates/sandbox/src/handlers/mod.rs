@@ -176,7 +176,13 @@ fn exec(
     if let Err(e) = crate::exec::check_running(&state.store, &req) {
         return e.into_response();
     }
-    crate::exec::serve(state.store.clone(), state.filesystems.clone(), upgrade, req)
+    crate::exec::serve(
+        state.store.clone(),
+        state.filesystems.clone(),
+        state.netfilter.clone(),
+        upgrade,
+        req,
+    )
 }
 
 fn is_watch(req: &Req) -> bool {

@@ -2,7 +2,8 @@
 //! container runs in the sandbox, so the answer follows the simulated state instead.
 //!
 //! 200 while the Service has a Ready endpoint — a Ready pod its selector picks that no deny-all
-//! NetworkPolicy isolates and that is not a service-hijacking pod — and 503 otherwise. This
+//! NetworkPolicy isolates, whose traffic on the target port no helper's filter drops, and that
+//! is not a service-hijacking pod — and 503 otherwise. This
 //! is a simulation for health checks (see the crate docs), not Kubernetes semantics.
 //!
 //! Owns: reading the store to decide the answer. Must not change anything.
@@ -55,7 +56,7 @@ pub fn answer(state: &AppState, ns: &str, name: &str, port: Option<&str>, path: 
     {
         return unavailable(name, &format!("no port {port:?} on service {ns}/{name}"));
     }
-    match ready_endpoints(state, ns, &svc) {
+    match ready_endpoints(state, ns, &svc, target_port(&svc, port)) {
         0 => unavailable(name, &format!("no endpoints available for service \"{name}\"")),
         n => {
             let text = format!(
@@ -76,8 +77,29 @@ fn has_port(svc: &Value, port: &str) -> bool {
     })
 }
 
-/// Ready pods the Service selects, minus isolated and hijacking ones.
-fn ready_endpoints(state: &AppState, ns: &str, svc: &Value) -> usize {
+/// The container port a request through `port` (a name or number, else the first port) reaches:
+/// the numeric targetPort, else the port itself; None for a named targetPort.
+fn target_port(svc: &Value, port: Option<&str>) -> Option<u16> {
+    let ports = meta::at(svc, &["spec", "ports"]).and_then(Value::as_array)?;
+    let chosen = match port {
+        Some(port) => ports.iter().find(|p| {
+            p.get("name").and_then(Value::as_str) == Some(port)
+                || p.get("port").and_then(Value::as_i64).map(|n| n.to_string()).as_deref()
+                    == Some(port)
+        })?,
+        None => ports.first()?,
+    };
+    let number = match chosen.get("targetPort") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(_)) => None,
+        _ => chosen.get("port").and_then(Value::as_i64),
+    };
+    number.and_then(|n| u16::try_from(n).ok())
+}
+
+/// Ready pods the Service selects, minus isolated and hijacking ones and those whose traffic
+/// on `port` a helper's filter drops.
+fn ready_endpoints(state: &AppState, ns: &str, svc: &Value, port: Option<u16>) -> usize {
     let Some(selector) = meta::at(svc, &["spec", "selector"])
         .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
     else {
@@ -98,6 +120,9 @@ fn ready_endpoints(state: &AppState, ns: &str, svc: &Value) -> usize {
         .filter(|p| selector.matches(p) && is_ready(p) && !meta::is_deleting(p))
         .filter(|p| meta::label(p, HIJACK_LABEL).is_none())
         .filter(|p| !deny_all.iter().any(|s| s.matches(p)))
+        .filter(|p| {
+            port.is_none_or(|port| !state.netfilter.drops_ingress(&state.store, meta::uid(p), port))
+        })
         .count()
 }
 

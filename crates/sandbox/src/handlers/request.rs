@@ -20,6 +20,8 @@ pub struct AppState {
     pub switch_policy: Arc<std::sync::atomic::AtomicBool>,
     /// What containers hold, for exec ([`crate::exec`]).
     pub filesystems: Arc<crate::exec::Filesystems>,
+    /// The rules chaosdeck's helper pods hold ([`crate::exec::netfilter`]).
+    pub netfilter: Arc<crate::exec::NetFilter>,
 }
 
 /// What a resource URL points at.

@@ -1,0 +1,148 @@
+//! The undo of a fault applied through chaosdeck's helper pod (a network filter): ask the
+//! helper to remove every rule carrying the entry's tag and read the tables again (0 left),
+//! then delete exactly that helper pod. A helper that is no longer running has removed its
+//! rules itself: that is its contract (it does so at its deadline and when it is stopped), so
+//! its pod is deleted and nothing else is sent.
+
+use std::time::Duration;
+
+use super::delete::ENTRY_LABEL;
+use super::written_by::Author;
+use crate::cluster::exec::{ContainerTarget, ExecCommand, HelperVerb, helper_tagged};
+use crate::cluster::{ClusterOps, DeleteOutcome};
+use crate::journal::shell::{resource_arg, shell_word};
+use crate::refs::ObjectRef;
+
+/// The container of every helper pod.
+pub const HELPER_CONTAINER: &str = "helper";
+
+/// How long the helper may take to remove its rules before the undo fails (and stays
+/// pending): the helper answers from the node, so a slow answer is a node in trouble.
+const HELPER_LIMIT: Duration = Duration::from_secs(30);
+
+/// The name of the helper pod of entry `tag`.
+pub fn helper_pod_name(tag: &str) -> String {
+    format!("chaosdeck-helper-{tag}")
+}
+
+pub(super) fn summary(helper: &ObjectRef, fault: &str) -> String {
+    format!("stop {fault} (helper {})", helper.display())
+}
+
+pub(super) fn left_as_is(helper: &ObjectRef, fault: &str) -> String {
+    format!("{fault} stays until helper {} reaches its deadline", helper.display())
+}
+
+/// Only chaosdeck's own helper, named for the entry: a forged entry can at most ask a pod
+/// called `chaosdeck-helper-<tag>` to remove the rules tagged `<tag>`, and delete that pod.
+pub(super) fn admit(helper: &ObjectRef, tag: &str, _author: Author) -> Result<(), String> {
+    ExecCommand::helper(HelperVerb::Remove, tag)
+        .map_err(|why| format!("the helper of {}: {why}", helper.display()))?;
+    if helper.name != helper_pod_name(tag) {
+        return Err(format!(
+            "{} is not a chaosdeck helper (they are named chaosdeck-helper-<entry id>)",
+            helper.display()
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn apply(
+    ops: &ClusterOps,
+    helper: &ObjectRef,
+    uid: &Option<String>,
+    tag: &str,
+) -> Result<Option<String>, String> {
+    let gone = || {
+        Ok(Some(format!(
+            "helper {} already gone (it removes its rules when it stops)",
+            helper.display()
+        )))
+    };
+    let Some(pod) = ops.get(helper).await.map_err(|e| e.to_string())? else {
+        return gone();
+    };
+    let current_uid = pod.metadata.uid.clone().unwrap_or_default();
+    if let Some(uid) = uid.as_deref().filter(|u| !u.is_empty())
+        && uid != current_uid
+    {
+        return Ok(Some(format!(
+            "{} is another pod than the helper chaosdeck created (uid {current_uid}, not \
+             {uid}); left alone",
+            helper.display()
+        )));
+    }
+    // Without a uid (the run stopped between the entry and the create) only a pod labelled
+    // with this entry is the helper: a same-named stranger is left alone.
+    let labelled =
+        pod.metadata.labels.as_ref().and_then(|l| l.get(ENTRY_LABEL)) == Some(&tag.to_string());
+    if uid.as_deref().is_none_or(str::is_empty) && !labelled {
+        return Ok(Some(format!(
+            "{} does not carry {ENTRY_LABEL}={tag}, so it is not the helper chaosdeck created; \
+             left alone",
+            helper.display()
+        )));
+    }
+    let ns = helper.namespace.clone().unwrap_or_default();
+    let running = pod
+        .data
+        .pointer("/status/containerStatuses")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s.get("name").and_then(|n| n.as_str()) == Some(HELPER_CONTAINER)
+                && s.pointer("/state/running").is_some()
+        });
+    let mut note = None;
+    if running && pod.metadata.deletion_timestamp.is_none() {
+        let command = ExecCommand::helper(HelperVerb::Remove, tag)?;
+        let container = ContainerTarget {
+            namespace: ns,
+            pod: helper.name.clone(),
+            container: HELPER_CONTAINER.to_string(),
+            uid: Some(current_uid.clone()),
+            restarts: None,
+        };
+        let (_, out) =
+            ops.exec(&container, &command, HELPER_LIMIT).await.map_err(|e| e.to_string())?;
+        if out.code != 0 {
+            return Err(format!(
+                "helper {} could not remove its rules (exit {}): {}",
+                helper.display(),
+                out.code,
+                crate::refs::printable(out.stderr.trim())
+            ));
+        }
+        let left = helper_tagged(&out.stdout, tag)?;
+        if left != 0 {
+            return Err(format!(
+                "helper {} still reads {left} rules tagged {tag} after removing them",
+                helper.display()
+            ));
+        }
+    } else {
+        note = Some(format!(
+            "helper {} is not running (it removes its rules when it stops)",
+            helper.display()
+        ));
+    }
+    match ops.delete_exact(helper, &current_uid).await.map_err(|e| e.to_string())? {
+        DeleteOutcome::Deleted | DeleteOutcome::NotFound => Ok(note),
+        DeleteOutcome::NotOurs(why) => Ok(Some(format!("{why}; left alone"))),
+    }
+}
+
+pub(super) fn kubectl(helper: &ObjectRef, tag: &str) -> Vec<String> {
+    let ns = helper.namespace.as_deref().unwrap_or("default");
+    vec![
+        format!(
+            "kubectl exec -n {} {} -c {HELPER_CONTAINER} -- /chaosdeck helper remove --tag {}   \
+             # must end: chaosdeck-helper: 0 rules tagged {tag}",
+            shell_word(ns),
+            shell_word(&helper.name),
+            shell_word(tag)
+        ),
+        format!("kubectl delete {}", resource_arg(helper)),
+    ]
+}
