@@ -12,6 +12,7 @@ pub mod deadman;
 pub mod engine;
 pub mod exit;
 pub mod health;
+pub mod helper;
 pub mod journal;
 pub mod observe;
 pub mod out;

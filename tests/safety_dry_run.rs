@@ -166,7 +166,7 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would send signal 9 to PID 1 of container frontend of pod shop/frontend-",
         "dry run: would delete Deployment payments/api (deleted Deployment payments/api); entry: re-create it from a snapshot",
         "dry run: would start a helper pod in shop to apply DROP tcp port 8080 ingress of pod shop/frontend-",
-        r#""command":["/chaosdeck","helper","filter","--tag","<entry id>","--pod-uid""#,
+        r#""command":["chaosdeck","helper","filter","--tag","<entry id>","--pod-uid""#,
         r#""capabilities":{"add":["NET_ADMIN","SYS_ADMIN"],"drop":["ALL"]}"#,
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");

@@ -78,6 +78,10 @@ pub enum Command {
     /// Watch the runs' Leases and undo the mirrored entries of a run whose Lease expired (the
     /// dead man's switch; deploy/watchdog.yaml runs it in the cluster).
     Watchdog(watchdog::WatchdogArgs),
+    /// The program chaosdeck's helper pod runs on a node (network faults tagged with their
+    /// entry id, removed at their deadline); not for interactive use.
+    #[command(hide = true)]
+    Helper(crate::helper::HelperArgs),
     /// Retire the local entries the watchdog undid, recording who and when.
     Reconcile(reconcile::ReconcileArgs),
     /// Print shell completions.
@@ -168,6 +172,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Sandbox(cmd) => serve_sandbox(cmd).await.map(|()| ExitCode::SUCCESS),
             Command::Watchdog(args) => watchdog::run(args).await,
             Command::Reconcile(args) => reconcile::run(args).await,
+            Command::Helper(args) => crate::helper::run(args).await,
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });

@@ -240,10 +240,13 @@ impl Module {
             "activeDeadlineSeconds": lasts + 30,
             "automountServiceAccountToken": false,
             "tolerations": tolerations,
+            // Where the helper leaves its state for `status` and `remove` (read-only root).
+            "volumes": [{"name": "state", "emptyDir": {"medium": "Memory"}}],
             "containers": [{
                 "name": HELPER_CONTAINER,
                 "image": helper_image(),
                 "command": command,
+                "volumeMounts": [{"name": "state", "mountPath": crate::helper::DEFAULT_STATE_DIR}],
                 "securityContext": {
                     "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN", "SYS_ADMIN"]},
                     "allowPrivilegeEscalation": false,

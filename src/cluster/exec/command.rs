@@ -115,8 +115,9 @@ pub enum HelperVerb {
     Remove,
 }
 
-/// Where the helper image keeps chaosdeck.
-pub const HELPER_PROGRAM: &str = "/chaosdeck";
+/// chaosdeck in the helper image, found on its PATH (a name, not a path: the test bed's kwok
+/// runs only the stand-ins on its own PATH).
+pub const HELPER_PROGRAM: &str = "chaosdeck";
 
 impl ExecCommand {
     /// The filesystem holding `path`, in POSIX 1024-byte blocks (`df -P -k`).
@@ -205,8 +206,9 @@ impl ExecCommand {
 pub fn helper_tagged(stdout: &str, tag: &str) -> Result<usize, String> {
     let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     last.strip_prefix("chaosdeck-helper: ")
-        .and_then(|rest| rest.strip_suffix(&format!(" rules tagged {tag}")))
-        .and_then(|n| n.trim().parse().ok())
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .filter(|n| crate::helper::tagged_line(*n, tag) == last)
         .ok_or_else(|| {
             format!(
                 "the helper's answer does not say how many rules carry the tag: {:?}",

@@ -137,7 +137,7 @@ pub(super) fn kubectl(helper: &ObjectRef, tag: &str) -> Vec<String> {
     let ns = helper.namespace.as_deref().unwrap_or("default");
     vec![
         format!(
-            "kubectl exec -n {} {} -c {HELPER_CONTAINER} -- /chaosdeck helper remove --tag {}   \
+            "kubectl exec -n {} {} -c {HELPER_CONTAINER} -- chaosdeck helper remove --tag {}   \
              # must end: chaosdeck-helper: 0 rules tagged {tag}",
             shell_word(ns),
             shell_word(&helper.name),

@@ -1,0 +1,236 @@
+//! `chaosdeck helper`, the program the helper pod runs on a node, as a process: with the files
+//! backend (the test bed's stand-in) its whole lifetime — rules in force, `status`, `remove`,
+//! SIGTERM, the deadline, other rules left alone; with the kernel backend, the exact `nsenter`
+//! and `iptables` words it sends, to fakes on PATH. Nothing here touches this machine's tables.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TAG: &str = "1795-abcdefgh";
+const UID: &str = "0b1c7e7a-4c55-4b8e-9d4c-6f0b8a7c2d11";
+
+fn helper() -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"));
+    cmd.arg("helper");
+    cmd
+}
+
+fn filter(state: &Path, seconds: u64, backend: &str) -> Command {
+    let mut cmd = helper();
+    cmd.args(["filter", "--tag", TAG, "--pod-uid", UID, "--for", &seconds.to_string()])
+        .args(["--chain", "INPUT", "--protocol", "tcp", "--port", "8080", "--port", "9090"])
+        .args(["--backend", backend, "--state-dir"])
+        .arg(state);
+    cmd
+}
+
+fn tag_command(verb: &str, state: &Path) -> Output {
+    helper().args([verb, "--tag", TAG, "--state-dir"]).arg(state).output().unwrap()
+}
+
+/// Starts `cmd` and waits until it printed its count of rules in force.
+fn start(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+            panic!("the helper ended before applying its rules:\n{seen}{err}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("chaosdeck-helper: ") {
+            break;
+        }
+    }
+    // Keep reading so the helper never blocks on a full pipe.
+    std::thread::spawn(move || for _ in out.lines() {});
+    (child, seen)
+}
+
+fn wait(child: &mut Child, within: Duration) -> Option<i32> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+fn rules_file(state: &Path) -> PathBuf {
+    state.join(format!("netns-{UID}.rules"))
+}
+
+#[test]
+fn the_files_backend_applies_reports_removes_and_leaves_others_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let other = "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"chaosdeck-1795-abcdefgh2\" -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n";
+    std::fs::write(rules_file(state), other).unwrap();
+
+    let (mut child, applied) = start(filter(state, 300, "files"));
+    assert!(applied.ends_with(&format!("chaosdeck-helper: 2 rules tagged {TAG}\n")), "{applied}");
+    assert!(
+        applied.contains(&format!(
+            "-A INPUT -p tcp -m tcp --dport 9090 -m comment --comment \"chaosdeck-{TAG}\" -j DROP"
+        )),
+        "{applied}"
+    );
+    let status = tag_command("status", state);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success() && text.lines().count() == 3, "{text}");
+
+    let removed = tag_command("remove", state);
+    let text = String::from_utf8_lossy(&removed.stdout);
+    assert!(removed.status.success(), "{text}");
+    assert_eq!(text, format!("chaosdeck-helper: 0 rules tagged {TAG}\n"));
+    assert_eq!(std::fs::read_to_string(rules_file(state)).unwrap(), other);
+    // Again: nothing left to remove is not an error.
+    assert!(tag_command("remove", state).status.success());
+
+    // SIGTERM (the pod deleted): it removes what is tagged — nothing now — and exits 0.
+    // SAFETY: kill(2) on our own child's pid, not yet waited for.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+    assert_eq!(std::fs::read_to_string(rules_file(state)).unwrap(), other);
+}
+
+#[test]
+fn the_deadline_removes_the_rules_with_nobody_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let started = Instant::now();
+    let (mut child, _) = start(filter(state, 1, "files"));
+    assert!(tag_command("status", state).stdout.len() > 100);
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(std::fs::read_to_string(rules_file(state)).unwrap(), "");
+    let status = tag_command("status", state);
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        format!("chaosdeck-helper: 0 rules tagged {TAG}\n")
+    );
+}
+
+#[test]
+fn a_bad_tag_or_rule_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = helper()
+        .args(["remove", "--tag", "../../etc/passwd", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a tag is an entry id"));
+    let out = helper()
+        .args(["filter", "--tag", TAG, "--pod-uid", UID, "--for", "5", "--chain", "FORWARD"])
+        .args(["--protocol", "tcp", "--port", "80", "--backend", "files", "--state-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chain \"FORWARD\""));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+const FAKE_NSENTER: &str = r#"#!/bin/sh
+printf 'nsenter %s\n' "$*" >> "$FAKE_LOG"
+[ "$1" = --target ] && [ "$3" = --net ] && [ "$4" = -- ] || { echo "unexpected: $*" >&2; exit 2; }
+shift 4
+exec "$@"
+"#;
+
+/// iptables' words on a rules file, enough to play `-S`, `-A` and `-D` for one rule per call.
+const FAKE_IPTABLES: &str = r#"#!/bin/sh
+printf 'iptables %s\n' "$*" >> "$FAKE_LOG"
+[ "$1" = -w ] && shift
+op=$1; shift
+case "$op" in
+  -S) cat "$FAKE_RULES"; exit 0 ;;
+esac
+line="-A"; prev=""
+for w in "$@"; do
+  if [ "$prev" = "--comment" ]; then line="$line \"$w\""; else line="$line $w"; fi
+  prev=$w
+done
+case "$op" in
+  -A) printf '%s\n' "$line" >> "$FAKE_RULES" ;;
+  -D) awk -v l="$line" 'BEGIN{d=0} $0==l && !d {d=1; next} {print}' "$FAKE_RULES" > "$FAKE_RULES.new"
+      mv "$FAKE_RULES.new" "$FAKE_RULES" ;;
+  *) exit 2 ;;
+esac
+"#;
+
+#[test]
+fn the_kernel_backend_enters_the_pods_network_namespace_and_speaks_iptables() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for (name, text) in [("nsenter", FAKE_NSENTER), ("iptables", FAKE_IPTABLES)] {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // A node's /proc: the pod's process (systemd cgroup names use underscores) and another.
+    let proc_root = dir.path().join("proc");
+    let pod_cgroup = format!(
+        "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-1.scope\n",
+        UID.replace('-', "_")
+    );
+    for (pid, cgroup) in [("4242", pod_cgroup.as_str()), ("7", "0::/init.scope\n")] {
+        std::fs::create_dir_all(proc_root.join(pid)).unwrap();
+        std::fs::write(proc_root.join(pid).join("cgroup"), cgroup).unwrap();
+    }
+    let log = dir.path().join("log");
+    let rules = dir.path().join("rules");
+    std::fs::write(&rules, "-P INPUT ACCEPT\n").unwrap();
+    let state = dir.path().join("state");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
+    let mut cmd = filter(&state, 300, "kernel");
+    cmd.arg("--proc-root").arg(&proc_root);
+    cmd.env("PATH", &path).env("FAKE_LOG", &log).env("FAKE_RULES", &rules);
+    let (mut child, applied) = start(cmd);
+    assert!(applied.ends_with(&format!("2 rules tagged {TAG}\n")), "{applied}");
+    let removed = helper()
+        .args(["remove", "--tag", TAG, "--state-dir"])
+        .arg(&state)
+        .env("PATH", &path)
+        .env("FAKE_LOG", &log)
+        .env("FAKE_RULES", &rules)
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), "-P INPUT ACCEPT\n");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+
+    let sent = std::fs::read_to_string(&log).unwrap();
+    let comment = format!("chaosdeck-{TAG}");
+    let first: Vec<&str> = sent.lines().take(4).collect();
+    assert_eq!(
+        first,
+        [
+            format!("nsenter --target 4242 --net -- iptables -w -A INPUT -p tcp -m tcp --dport 8080 -m comment --comment {comment} -j DROP").as_str(),
+            format!("iptables -w -A INPUT -p tcp -m tcp --dport 8080 -m comment --comment {comment} -j DROP").as_str(),
+            format!("nsenter --target 4242 --net -- iptables -w -A INPUT -p tcp -m tcp --dport 9090 -m comment --comment {comment} -j DROP").as_str(),
+            format!("iptables -w -A INPUT -p tcp -m tcp --dport 9090 -m comment --comment {comment} -j DROP").as_str(),
+        ]
+    );
+    assert!(
+        sent.contains(&format!(
+            "nsenter --target 4242 --net -- iptables -w -D INPUT -p tcp -m tcp --dport 8080 -m comment --comment {comment} -j DROP"
+        )),
+        "{sent}"
+    );
+    assert!(!sent.contains("--target 7 "), "{sent}");
+}
