@@ -452,16 +452,21 @@ async fn killed_pvc_fill(target: support::cluster::Target) {
     w.shutdown().await;
 }
 
+crate::on_both_targets! {
+    async fn a_killed_network_filter_is_stopped_by_the_watchdog(target) {
+        killed_network_filter(target).await;
+    }
+}
+
 /// A network filter killed in its chaos window: the watchdog, acting as the run's author, asks
 /// each helper to remove its tagged rules and deletes it, well before the helpers' own
-/// deadline (test_duration 3 s + grace 10 s) would. Sandbox only: the test bed cannot run the
-/// helper yet.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_network_filter_is_stopped_by_the_watchdog() {
+/// deadline (test_duration 3 s + grace 10 s) would.
+async fn killed_network_filter(target: support::cluster::Target) {
     use k8s_openapi::api::core::v1::Pod;
-    let w = World::new(support::cluster::Target::Sandbox).await;
-    let sandbox = w.cluster.sandbox().expect("sandbox");
-    assert!(sandbox.wait_settled(Duration::from_secs(30)).await);
+    use support::helpers::{HELPER_SELECTOR, HelperNodes, rules};
+    let w = World::new(target).await;
+    let _nodes = HelperNodes::start(&w.cluster);
+    let _ = w.steady();
     let (_watchdog, mut lines) = w.watchdog("wd-1", &[]);
     kill_in_chaos_window(&w, "network_chaos_ng_scenarios", "pod_network_filter.yaml", 3);
     let killed = Instant::now();
@@ -470,16 +475,18 @@ async fn a_killed_network_filter_is_stopped_by_the_watchdog() {
     let text = serde_json::to_string(&mirrored[0].data).unwrap();
     assert!(text.contains("stop_helper") && text.contains("chaosdeck-helper-"), "{text}");
     let helpers: Api<Pod> = Api::namespaced(w.client(), "shop");
-    let selector = ListParams::default().labels("app.kubernetes.io/name=chaosdeck-helper");
+    let selector = ListParams::default().labels(HELPER_SELECTOR);
+    let mut seen_rules = false;
     loop {
+        let in_force = rules(&w.cluster);
+        seen_rules |= !in_force.is_empty();
         let left = helpers.list(&selector).await.unwrap().items.len();
-        if sandbox.helper_rules().is_empty() && left == 0 {
+        if seen_rules && in_force.is_empty() && left == 0 {
             break;
         }
         assert!(
             killed.elapsed() < Duration::from_secs(LEASE + 5),
-            "rules {:?} and {left} helpers left after lease_duration + 5 s:\n{}",
-            sandbox.helper_rules(),
+            "rules {in_force:?} and {left} helpers left after lease_duration + 5 s:\n{}",
             lines.rest()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -63,7 +63,7 @@ fn run(config: &Path, failpoint: Option<&str>) -> (Option<i32>, String) {
     (code, lines.rest())
 }
 
-const ALL: [(&str, &[&str]); 7] = [
+const ALL: [(&str, &[&str]); 8] = [
     ("application_outages_scenarios", &["app_outage.yaml"]),
     ("hog_scenarios", &["cpu-hog.yml"]),
     ("service_hijacking_scenarios", &["service_hijacking.yaml"]),
@@ -73,6 +73,8 @@ const ALL: [(&str, &[&str]); 7] = [
     // Cordon and taint; the drain's permissions (list pods, create pods/eviction) are checked
     // by check-permissions above (its config names node_drain.yml).
     ("node_scenarios", &["node.yml"]),
+    // Helper pods, their exec and their deletion (the helper runs as a test process).
+    ("network_chaos_ng_scenarios", &["pod_network_filter.yaml"]),
 ];
 
 /// Every scenario type as the ServiceAccount: a clean run (the scenario reverts itself), a
@@ -83,6 +85,7 @@ const ALL: [(&str, &[&str]); 7] = [
 #[ignore = "needs the real control plane (Go; scripts/realcluster)"]
 async fn every_scenario_runs_and_rolls_back_as_a_least_privilege_service_account() {
     let world = World::new(Target::Real).await;
+    let _helpers = support::helpers::HelperNodes::start(&world.cluster);
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(world.client(), "shop");
     let solo = serde_json::from_value(serde_json::json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();
@@ -296,6 +299,7 @@ async fn the_watchdog_undoes_a_killed_run_with_only_its_manifest_s_permissions()
 #[ignore = "needs the real control plane (Go; scripts/realcluster)"]
 async fn a_config_runs_with_exactly_what_chaosdeck_rbac_prints() {
     let world = World::new(Target::Real).await;
+    let _helpers = support::helpers::HelperNodes::start(&world.cluster);
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(world.client(), "shop");
     let solo = serde_json::from_value(serde_json::json!({"metadata": {"name": "solo"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).unwrap();

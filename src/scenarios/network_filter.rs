@@ -324,7 +324,7 @@ impl Plan {
             change.written.as_ref().map(|w| w.name.id()).ok_or_else(|| {
                 ScenarioError::Internal("a helper started without an entry".into())
             })?;
-        match ctx.helper_rules(&change.target, &tag, HELPER_START).await {
+        match ctx.helper_rules(&change.target, &tag, m.rule_count(), HELPER_START).await {
             Ok(n) if n == m.rule_count() => Ok(Some(change)),
             Ok(n) => {
                 ctx.revert(&change).await?;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod cluster;
+pub mod helpers;
 pub mod observe;
 pub mod proxy;
 pub mod runs;

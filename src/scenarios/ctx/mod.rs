@@ -386,59 +386,80 @@ impl ScenarioCtx {
         Ok((seen, usage))
     }
 
-    /// Waits (up to `patience`) for the helper pod `helper` to run, then asks it how many rules
-    /// tagged `tag` it applied. A helper that ends or cannot start (an image that cannot be
-    /// pulled, a node that refuses it) is an error saying why, as its status says.
+    /// Waits (up to `patience`) for the helper pod `helper` to run and report `expected` rules
+    /// tagged `tag` (its container runs a moment before its program has added them), asking it
+    /// through exec; the last count it reported. A helper that ends or cannot start (an image
+    /// that cannot be pulled, a node that refuses it) is an error saying why, as its status
+    /// says.
     pub async fn helper_rules(
         &self,
         helper: &ObjectRef,
         tag: &str,
+        expected: usize,
         patience: Duration,
     ) -> Result<usize, ScenarioError> {
         self.permit_ref(Op::Change(crate::journal::admissible::Forward::StartHelper), helper)?;
+        let command = ExecCommand::helper(crate::cluster::exec::HelperVerb::Status, tag)
+            .map_err(ScenarioError::Internal)?;
         let deadline = Instant::now() + patience;
-        let uid = loop {
+        loop {
             let Some(pod) = self.ops.get(helper).await? else {
                 return Err(ScenarioError::Failed(format!("helper {} is gone", helper.display())));
             };
             let status = pod.data.pointer("/status/containerStatuses/0");
             if status.and_then(|s| s.pointer("/state/running")).is_some() {
-                break pod.metadata.uid.clone();
-            }
-            let why = status
-                .and_then(|s| {
-                    s.pointer("/state/waiting/reason").or(s.pointer("/state/terminated/reason"))
-                })
-                .and_then(|r| r.as_str())
-                .map(str::to_string)
-                .or_else(|| {
-                    pod.data.pointer("/status/phase").and_then(|p| p.as_str()).map(str::to_string)
-                })
-                .unwrap_or_else(|| "Pending".into());
-            let ended = matches!(why.as_str(), "Succeeded" | "Failed" | "Completed" | "Error");
-            if ended || Instant::now() >= deadline {
-                return Err(ScenarioError::Failed(format!(
-                    "helper {} did not start within {} s ({why})",
-                    helper.display(),
-                    patience.as_secs()
-                )));
+                let container = ContainerTarget {
+                    namespace: helper.namespace.clone().unwrap_or_default(),
+                    pod: helper.name.clone(),
+                    container: crate::journal::undo::HELPER_CONTAINER.to_string(),
+                    uid: pod.metadata.uid.clone(),
+                    restarts: None,
+                };
+                let last = match self.exec_ok(&container, &command).await {
+                    Ok((_, out)) => crate::cluster::exec::helper_tagged(&out.stdout, tag),
+                    Err(e) => Err(e.to_string()),
+                };
+                match last {
+                    Ok(n) if n == expected => return Ok(n),
+                    Ok(n) if Instant::now() >= deadline => return Ok(n),
+                    Ok(_) => {}
+                    Err(why) if Instant::now() >= deadline => {
+                        return Err(ScenarioError::Failed(format!(
+                            "helper {} did not report its rules within {} s ({why})",
+                            helper.display(),
+                            patience.as_secs()
+                        )));
+                    }
+                    Err(_) => {}
+                }
+            } else {
+                let why = status
+                    .and_then(|s| {
+                        s.pointer("/state/waiting/reason").or(s.pointer("/state/terminated/reason"))
+                    })
+                    .and_then(|r| r.as_str())
+                    .or_else(|| pod.data.pointer("/status/phase").and_then(|p| p.as_str()))
+                    .unwrap_or("Pending")
+                    .to_string();
+                if matches!(why.as_str(), "Succeeded" | "Failed" | "Completed" | "Error") {
+                    return Err(ScenarioError::Failed(format!(
+                        "helper {} ended before applying its rules ({why})",
+                        helper.display()
+                    )));
+                }
+                if Instant::now() >= deadline {
+                    return Err(ScenarioError::Failed(format!(
+                        "helper {} did not start within {} s ({why})",
+                        helper.display(),
+                        patience.as_secs()
+                    )));
+                }
             }
             tokio::select! {
                 _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
-        };
-        let container = ContainerTarget {
-            namespace: helper.namespace.clone().unwrap_or_default(),
-            pod: helper.name.clone(),
-            container: crate::journal::undo::HELPER_CONTAINER.to_string(),
-            uid,
-            restarts: None,
-        };
-        let command = ExecCommand::helper(crate::cluster::exec::HelperVerb::Status, tag)
-            .map_err(ScenarioError::Internal)?;
-        let (_, out) = self.exec_ok(&container, &command).await?;
-        crate::cluster::exec::helper_tagged(&out.stdout, tag).map_err(ScenarioError::Failed)
+        }
     }
 
     /// Runs `command` (already permitted) and requires exit 0; errors name the container.

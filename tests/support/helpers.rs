@@ -1,0 +1,150 @@
+//! The node side of chaosdeck's helper pods, for both targets.
+//!
+//! The sandbox models the helper itself. On the test bed kwok runs no container, so
+//! [`HelperNodes`] stands in for the kubelet of helper pods: for each helper pod that runs it
+//! creates the pod's kwok `Exec` (so `chaosdeck helper status|remove` reach the real binary
+//! through `scripts/exec-standin`) and starts the pod's command — the real `chaosdeck helper
+//! filter` — as a process with the files backend under the exec root; a helper pod deleted
+//! gets SIGTERM, as the kubelet sends. [`rules`] reads what is in force on either target.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chaosdeck_testbed::cluster::TestCluster;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use serde_json::json;
+
+pub const HELPER_SELECTOR: &str = "app.kubernetes.io/name=chaosdeck-helper";
+
+/// The helper processes of the test bed, stopped (SIGTERM) when dropped.
+pub struct HelperNodes {
+    stop: tokio_util::sync::CancellationToken,
+    children: Arc<Mutex<HashMap<String, Child>>>,
+}
+
+impl Drop for HelperNodes {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        let mut children = self.children.lock().unwrap();
+        for child in children.values_mut() {
+            // SAFETY: kill(2) on our own child's pid, not yet waited for.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+fn state_dir(cluster: &TestCluster) -> Option<PathBuf> {
+    cluster.exec_root().map(|root| root.join("helpers"))
+}
+
+impl HelperNodes {
+    /// Starts watching helper pods on the test bed; nothing on the sandbox (it models them).
+    pub fn start(cluster: &TestCluster) -> Option<HelperNodes> {
+        let root = cluster.exec_root()?;
+        let state = state_dir(cluster)?;
+        std::fs::create_dir_all(&state).unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let children: Arc<Mutex<HashMap<String, Child>>> = Arc::default();
+        let client = cluster.client();
+        let (halt, procs) = (stop.clone(), children.clone());
+        tokio::spawn(async move {
+            let pods: Api<Pod> = Api::all(client.clone());
+            let mut seen = std::collections::HashSet::new();
+            while !halt.is_cancelled() {
+                let list = match pods.list(&ListParams::default().labels(HELPER_SELECTOR)).await {
+                    Ok(list) => list.items,
+                    Err(_) => Vec::new(),
+                };
+                let mut alive = std::collections::HashSet::new();
+                for pod in &list {
+                    let uid = pod.metadata.uid.clone().unwrap_or_default();
+                    let deleting = pod.metadata.deletion_timestamp.is_some();
+                    if !deleting {
+                        alive.insert(uid.clone());
+                    }
+                    let running =
+                        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                    if deleting || !running || !seen.insert(uid.clone()) {
+                        continue;
+                    }
+                    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+                    let name = pod.metadata.name.clone().unwrap_or_default();
+                    exec_object(&client, &root, &ns, &name).await;
+                    let command: Vec<String> = pod
+                        .spec
+                        .iter()
+                        .flat_map(|s| s.containers.first())
+                        .flat_map(|c| c.command.clone().unwrap_or_default())
+                        .collect();
+                    // `chaosdeck helper filter …`: the same words, with the files backend.
+                    let child = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+                        .args(&command[1..])
+                        .args(["--backend", "files", "--state-dir"])
+                        .arg(&state)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap();
+                    procs.lock().unwrap().insert(uid, child);
+                }
+                // The kubelet stops a deleted pod's container: SIGTERM.
+                for (uid, child) in procs.lock().unwrap().iter_mut() {
+                    if !alive.contains(uid) {
+                        // SAFETY: as in Drop; a pid already reaped is not signalled again
+                        // (try_wait first).
+                        if matches!(child.try_wait(), Ok(None)) {
+                            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Some(HelperNodes { stop, children })
+    }
+}
+
+/// The helper pod's kwok `Exec`: `chaosdeck` runs the real binary through the stand-in.
+async fn exec_object(client: &kube::Client, root: &std::path::Path, ns: &str, name: &str) {
+    let pod_dir = root.join("pods").join(ns).join(name);
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+    let exec = json!({
+        "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"execs": [{"containers": ["helper"], "local": {
+            "workDir": pod_dir,
+            "envs": [
+                {"name": "CHAOSDECK_EXEC_ROOT", "value": root},
+                {"name": "CHAOSDECK_POD_ROOT", "value": pod_dir},
+                {"name": "CHAOSDECK_BIN", "value": bin},
+            ],
+        }}]},
+    });
+    let gvk = GroupVersionKind::gvk("kwok.x-k8s.io", "v1alpha1", "Exec");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk));
+    let _ = api.create(&PostParams::default(), &serde_json::from_value(exec).unwrap()).await;
+}
+
+/// The helper rules in force (`iptables -S` lines tagged `chaosdeck-…`), on either target.
+pub fn rules(cluster: &TestCluster) -> Vec<String> {
+    if let Some(sandbox) = cluster.sandbox() {
+        return sandbox.helper_rules();
+    }
+    let Some(dir) = state_dir(cluster) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("netns-") && name.ends_with(".rules") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            out.extend(text.lines().filter(|l| l.contains("chaosdeck-")).map(str::to_string));
+        }
+    }
+    out
+}
