@@ -1,7 +1,8 @@
 //! `chaosdeck helper`, the program the helper pod runs on a node, as a process: with the files
-//! backend (the test bed's stand-in) its whole lifetime — rules in force, `status`, `remove`,
-//! SIGTERM, the deadline, other rules left alone; with the kernel backend, the exact `nsenter`
-//! and `iptables` words it sends, to fakes on PATH. Nothing here touches this machine's tables.
+//! backend (the test bed's stand-in) its whole lifetime — rules and qdiscs in force, `status`,
+//! `remove`, SIGTERM, the deadline, what is not its own left alone; with the kernel backend,
+//! the exact `nsenter`, `iptables` and `tc` words it sends, to fakes on PATH. Nothing here
+//! touches this machine's tables or qdiscs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ fn wait(child: &mut Child, within: Duration) -> Option<i32> {
 }
 
 fn rules_file(state: &Path) -> PathBuf {
-    state.join(format!("netns-{UID}.rules"))
+    state.join(format!("netns-{UID}.iptables"))
 }
 
 #[test]
@@ -233,4 +234,94 @@ fn the_kernel_backend_enters_the_pods_network_namespace_and_speaks_iptables() {
         "{sent}"
     );
     assert!(!sent.contains("--target 7 "), "{sent}");
+}
+
+fn netem(state: &Path, dev: &str, seconds: u64) -> Command {
+    let mut cmd = helper();
+    cmd.args(["netem", "--tag", TAG, "--pod-uid", UID, "--for", &seconds.to_string()])
+        .args(["--dev", dev, "--handle", "1a2b", "--delay", "100ms", "--loss", "10"])
+        .args(["--backend", "files", "--state-dir"])
+        .arg(state);
+    cmd
+}
+
+#[test]
+fn a_netem_qdisc_is_found_and_removed_by_its_handle_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let qdiscs = state.join(format!("netns-{UID}.qdisc"));
+    let other = "eth1 qdisc fq_codel 0: root refcnt 2\n";
+    std::fs::write(&qdiscs, other).unwrap();
+
+    let (mut child, applied) = start(netem(state, "eth0", 300));
+    assert!(
+        applied.starts_with(
+            "dev eth0: qdisc netem 1a2b: root refcnt 2 limit 1000 delay 100ms loss 10%\n"
+        ),
+        "{applied}"
+    );
+    assert!(applied.ends_with(&format!("chaosdeck-helper: 1 rules tagged {TAG}\n")), "{applied}");
+    let removed = tag_command("remove", state);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(std::fs::read_to_string(&qdiscs).unwrap(), other);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+    assert_eq!(std::fs::read_to_string(&qdiscs).unwrap(), other);
+
+    // Another root qdisc already on eth1: tc refuses, the helper says so and exits 1.
+    let out = netem(state, "eth1", 300).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Exclusivity flag on"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&qdiscs).unwrap(), other);
+}
+
+const FAKE_TC: &str = r#"#!/bin/sh
+printf 'tc %s\n' "$*" >> "$FAKE_LOG"
+case "$2" in
+  show) grep "^$4 " "$FAKE_QDISC" | cut -d' ' -f2- ;;
+  add) shift 3; dev=$1; shift 3; h=$1; shift 2
+       printf '%s qdisc netem %s root refcnt 2 limit 1000 %s\n' "$dev" "$h" "$*" >> "$FAKE_QDISC" ;;
+  del) grep -v "^$4 qdisc netem $7 root" "$FAKE_QDISC" > "$FAKE_QDISC.new"; mv "$FAKE_QDISC.new" "$FAKE_QDISC" ;;
+  *) exit 2 ;;
+esac
+"#;
+
+#[test]
+fn the_kernel_backend_speaks_tc_on_the_nodes_own_devices() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let tc = bin.join("tc");
+    std::fs::write(&tc, FAKE_TC).unwrap();
+    std::fs::set_permissions(&tc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.path().join("log");
+    let qdisc = dir.path().join("qdisc");
+    std::fs::write(&qdisc, "").unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let state = dir.path().join("state");
+    let mut cmd = helper();
+    cmd.args(["netem", "--tag", TAG, "--node", "worker-1", "--for", "0", "--dev", "ens5"])
+        .args(["--handle", "1a2b", "--rate", "1mbit", "--state-dir"])
+        .arg(&state)
+        .env("PATH", &path)
+        .env("FAKE_LOG", &log)
+        .env("FAKE_QDISC", &qdisc);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("dev ens5: qdisc netem 1a2b: root refcnt 2 limit 1000 rate 1mbit\nchaosdeck-helper: 1 rules tagged {TAG}\n")), "{said}");
+    assert!(said.ends_with(&format!("chaosdeck-helper: 0 rules tagged {TAG}\n")), "{said}");
+    let sent = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        sent.lines().collect::<Vec<_>>(),
+        [
+            "tc qdisc add dev ens5 root handle 1a2b: netem rate 1mbit",
+            "tc qdisc show dev ens5",
+            "tc qdisc show dev ens5",
+            "tc qdisc del dev ens5 root handle 1a2b:",
+            "tc qdisc show dev ens5",
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&qdisc).unwrap(), "");
 }

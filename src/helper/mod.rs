@@ -4,26 +4,31 @@
 //! and whether or not the node can reach the API server — and answers `status` and `remove`
 //! for the undo, which reaches it through `pods/exec`.
 //!
-//! Owns: the rules it adds (each carries the comment `chaosdeck-<tag>`), finding them again by
-//! that comment, and its own deadline. Must not talk to the API server or touch anything not
-//! tagged with its entry id: it runs with NET_ADMIN on someone's node.
+//! Owns: the rules and qdiscs it adds (rules carry the comment `chaosdeck-<tag>`, qdiscs the
+//! entry's handle), finding them again by that alone, and its own deadline. Must not talk to
+//! the API server or touch anything not tagged with its entry: it runs with NET_ADMIN on
+//! someone's node.
 //!
-//! One file per job: `args` (the words the helper takes and the line it answers with),
-//! `rules` (a rule as iptables spells it, and reading one back), `tables`
-//! (where rules live: the kernel through `nsenter`/`iptables`, or files for the test bed),
-//! `state` (what `filter` leaves for `status`/`remove`), `filter` (the fault's lifetime).
+//! One file per job: `args` (the words every fault takes, the line every answer ends with),
+//! `rules` (an iptables rule and reading it back), `qdisc` (a netem qdisc), `fault` (applying,
+//! finding and removing each kind), `netns` (where they live: the kernel through `nsenter`,
+//! `iptables` and `tc`, or files for the test bed), `state` (what a fault leaves for `status`
+//! and `remove`), `lifetime` (deadline and signals).
 
 mod args;
-mod filter;
+mod fault;
+mod lifetime;
+mod netns;
+mod qdisc;
 mod rules;
 mod state;
-mod tables;
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-pub use args::{Backend, DEFAULT_STATE_DIR, TagArgs, tagged_line};
+pub use args::{Backend, Common, DEFAULT_STATE_DIR, TagArgs, tagged_line};
+pub use qdisc::{check as check_netem, check_dev, handle_of};
 pub use rules::Rule;
 
 #[derive(Args, Debug)]
@@ -34,19 +39,106 @@ pub struct HelperArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum HelperCommand {
-    /// Drop traffic of one pod (its network namespace) until --for seconds pass or a signal.
-    Filter(filter::FilterArgs),
-    /// Print the rules tagged `chaosdeck-<tag>` and their count.
+    /// DROP traffic to some ports of a pod or the node until --for seconds pass or a signal.
+    Filter(FilterArgs),
+    /// Delay, lose or throttle a pod's or the node's egress (netem) until --for or a signal.
+    Netem(NetemArgs),
+    /// Print what is in force for `<tag>` and its count.
     Status(TagArgs),
-    /// Remove the rules tagged `chaosdeck-<tag>`, read the tables again, print how many are left.
+    /// Remove what is in force for `<tag>`, read again, print how much is left.
     Remove(TagArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FilterArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long = "chain", required = true)]
+    pub chains: Vec<String>,
+    #[arg(long = "protocol", required = true)]
+    pub protocols: Vec<String>,
+    #[arg(long = "port", required = true)]
+    pub ports: Vec<u16>,
+}
+
+#[derive(Args, Debug)]
+pub struct NetemArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long = "dev", required = true)]
+    pub devs: Vec<String>,
+    /// The qdiscs' handle (hex major), as the entry records it.
+    #[arg(long, value_parser = parse_handle)]
+    pub handle: u16,
+    #[arg(long)]
+    pub delay: Option<String>,
+    #[arg(long)]
+    pub loss: Option<String>,
+    #[arg(long)]
+    pub rate: Option<String>,
+}
+
+fn parse_handle(s: &str) -> Result<u16, String> {
+    u16::from_str_radix(s.trim_end_matches(':'), 16)
+        .ok()
+        .filter(|h| *h != 0 && *h != 0xffff)
+        .ok_or_else(|| format!("{s:?} is not a qdisc handle (hex, 1 to fffe)"))
+}
+
+impl FilterArgs {
+    fn fault(&self) -> Result<fault::Fault, String> {
+        let mut rules = Vec::new();
+        for chain in &self.chains {
+            if !matches!(chain.as_str(), "INPUT" | "OUTPUT") {
+                return Err(format!("chain {chain:?} is not INPUT or OUTPUT"));
+            }
+            for protocol in &self.protocols {
+                if !matches!(protocol.as_str(), "tcp" | "udp") {
+                    return Err(format!("protocol {protocol:?} is not tcp or udp"));
+                }
+                for &port in &self.ports {
+                    if port == 0 {
+                        return Err("port 0 is not a port".into());
+                    }
+                    rules.push(Rule {
+                        chain: chain.clone(),
+                        protocol: protocol.clone(),
+                        port,
+                        tag: self.common.tag.clone(),
+                    });
+                }
+            }
+        }
+        Ok(fault::Fault::Filter(rules))
+    }
+}
+
+impl NetemArgs {
+    fn fault(&self) -> Result<fault::Fault, String> {
+        qdisc::check(self.delay.as_deref(), self.loss.as_deref(), self.rate.as_deref())?;
+        self.devs.iter().try_for_each(|d| qdisc::check_dev(d))?;
+        Ok(fault::Fault::Netem(qdisc::Netem {
+            devs: self.devs.clone(),
+            handle: self.handle,
+            delay: self.delay.clone(),
+            loss: self.loss.clone(),
+            rate: self.rate.clone(),
+        }))
+    }
 }
 
 pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
     let result = match args.command {
-        HelperCommand::Filter(f) => filter::run(f).await,
-        HelperCommand::Status(t) => filter::status(&t),
-        HelperCommand::Remove(t) => filter::remove(&t),
+        HelperCommand::Filter(f) => match f.fault() {
+            Ok(fault) => lifetime::run(fault, f.common).await,
+            Err(e) => Err(e),
+        },
+        HelperCommand::Netem(n) => match n.fault() {
+            Ok(fault) => lifetime::run(fault, n.common).await,
+            Err(e) => Err(e),
+        },
+        HelperCommand::Status(t) => lifetime::status(&t),
+        HelperCommand::Remove(t) => lifetime::remove(&t),
     };
     match result {
         Ok(code) => Ok(code),

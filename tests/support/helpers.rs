@@ -132,7 +132,8 @@ async fn exec_object(client: &kube::Client, root: &std::path::Path, ns: &str, na
     let _ = api.create(&PostParams::default(), &serde_json::from_value(exec).unwrap()).await;
 }
 
-/// The helper rules in force (`iptables -S` lines tagged `chaosdeck-…`), on either target.
+/// The helper faults in force — `iptables -S` lines tagged `chaosdeck-…` and netem qdiscs — on
+/// either target.
 pub fn rules(cluster: &TestCluster) -> Vec<String> {
     if let Some(sandbox) = cluster.sandbox() {
         return sandbox.helper_rules();
@@ -141,9 +142,12 @@ pub fn rules(cluster: &TestCluster) -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("netns-") && name.ends_with(".rules") {
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            out.extend(text.lines().filter(|l| l.contains("chaosdeck-")).map(str::to_string));
+        let text = || std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if name.starts_with("netns-") && name.ends_with(".iptables") {
+            out.extend(text().lines().filter(|l| l.contains("chaosdeck-")).map(str::to_string));
+        }
+        if name.starts_with("netns-") && name.ends_with(".qdisc") {
+            out.extend(text().lines().filter(|l| l.contains(" netem ")).map(str::to_string));
         }
     }
     out

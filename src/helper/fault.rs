@@ -1,0 +1,115 @@
+//! The faults a helper holds, each applied whole or not at all, found again by its tag (rules)
+//! or its recorded handle (qdiscs), and removed by that alone.
+
+use super::netns::{Netns, Program};
+use super::qdisc::Netem;
+use super::rules::{Rule, deletion, tagged};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// DROP rules, each commented `chaosdeck-<tag>`.
+    Filter(Vec<Rule>),
+    /// A netem qdisc at the root of each device, under the entry's handle.
+    Netem(Netem),
+}
+
+impl Fault {
+    /// Applies every part; when one fails, takes back what was added and says so.
+    pub fn apply(&self, ns: &dyn Netns, tag: &str) -> Result<(), String> {
+        let result = match self {
+            Fault::Filter(rules) => rules.iter().try_for_each(|rule| {
+                let mut add = vec!["-A".to_string(), rule.chain.clone()];
+                add.extend(rule.spec());
+                ns.run(Program::Iptables, &add).map(|_| ())
+            }),
+            Fault::Netem(q) => {
+                q.devs.iter().try_for_each(|dev| ns.run(Program::Tc, &q.add_args(dev)).map(|_| ()))
+            }
+        };
+        result.map_err(|e| {
+            let left = self.remove(ns, tag);
+            format!("{e}; took back what was already applied ({left:?} left)")
+        })
+    }
+
+    /// What of it is in force now, as the tools print it.
+    pub fn held(&self, ns: &dyn Netns, tag: &str) -> Result<Vec<String>, String> {
+        match self {
+            Fault::Filter(_) => {
+                let lines = list_rules(ns)?;
+                Ok(tagged(&lines, tag).into_iter().cloned().collect())
+            }
+            Fault::Netem(q) => {
+                let mut out = Vec::new();
+                for dev in &q.devs {
+                    let shown = ns.run(Program::Tc, &Netem::show_args(dev))?;
+                    out.extend(q.held(&shown).into_iter().map(|l| format!("dev {dev}: {l}")));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Removes every part found in force, then reads again: how many are left.
+    pub fn remove(&self, ns: &dyn Netns, tag: &str) -> Result<usize, String> {
+        let mut errors = Vec::new();
+        match self {
+            Fault::Filter(_) => {
+                let lines = list_rules(ns)?;
+                for line in tagged(&lines, tag) {
+                    match deletion(line) {
+                        Some(args) => {
+                            if let Err(e) = ns.run(Program::Iptables, &args) {
+                                errors.push(e);
+                            }
+                        }
+                        None => errors.push(format!("cannot read back {line:?}")),
+                    }
+                }
+            }
+            Fault::Netem(q) => {
+                for dev in &q.devs {
+                    let shown = ns.run(Program::Tc, &Netem::show_args(dev))?;
+                    if !q.held(&shown).is_empty()
+                        && let Err(e) = ns.run(Program::Tc, &q.del_args(dev))
+                    {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        let left = self.held(ns, tag)?.len();
+        if left > 0 && !errors.is_empty() {
+            return Err(errors.join("; "));
+        }
+        Ok(left)
+    }
+
+    /// One line for the state file: what `status` and `remove` must look for.
+    pub fn to_state(&self) -> String {
+        match self {
+            Fault::Filter(_) => "filter".into(),
+            Fault::Netem(q) => format!("netem {:x} {}", q.handle, q.devs.join(",")),
+        }
+    }
+
+    pub fn from_state(line: &str) -> Option<Fault> {
+        let words: Vec<&str> = line.split(' ').collect();
+        match words.as_slice() {
+            ["filter"] => Some(Fault::Filter(Vec::new())),
+            ["netem", handle, devs] => {
+                let handle = u16::from_str_radix(handle, 16).ok()?;
+                let devs: Vec<String> = devs.split(',').map(str::to_string).collect();
+                if devs.iter().any(|d| super::qdisc::check_dev(d).is_err()) {
+                    return None;
+                }
+                Some(Fault::Netem(Netem { devs, handle, delay: None, loss: None, rate: None }))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn list_rules(ns: &dyn Netns) -> Result<Vec<String>, String> {
+    Ok(ns.run(Program::Iptables, &["-S".to_string()])?.lines().map(str::to_string).collect())
+}
