@@ -72,7 +72,12 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
         "service_disruption_scenarios" => {
             &["service_disruption.yaml", "service_disruption_twice.yaml"]
         }
-        "network_chaos_ng_scenarios" => &["pod_network_filter.yaml"],
+        "network_chaos_ng_scenarios" => &[
+            "pod_network_filter.yaml",
+            "node_network_filter.yaml",
+            "pod_network_chaos.yaml",
+            "node_network_chaos.yaml",
+        ],
         other => panic!("no test data for {other}"),
     }
 }

@@ -74,7 +74,7 @@ const ALL: [(&str, &[&str]); 8] = [
     // by check-permissions above (its config names node_drain.yml).
     ("node_scenarios", &["node.yml"]),
     // Helper pods, their exec and their deletion (the helper runs as a test process).
-    ("network_chaos_ng_scenarios", &["pod_network_filter.yaml"]),
+    ("network_chaos_ng_scenarios", &["pod_network_filter.yaml", "node_network_chaos.yaml"]),
 ];
 
 /// Every scenario type as the ServiceAccount: a clean run (the scenario reverts itself), a

@@ -17,7 +17,7 @@ mod app_outage;
 mod attackers;
 mod container_kill;
 mod hog;
-mod network_filter;
+mod network_chaos_ng;
 mod node;
 mod pod_disruption;
 mod pvc_fill;
@@ -41,7 +41,7 @@ static REGISTRY: [&dyn ScenarioType; 11] = [
     &pvc_fill::Type,
     &container_kill::Type,
     &service_disruption::Type,
-    &network_filter::Type,
+    &network_chaos_ng::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

@@ -334,10 +334,10 @@ impl Sandbox {
         })
     }
 
-    /// The helper pods' rules in force now, as `iptables -S` prints them (for tests that check
-    /// nothing is left behind).
+    /// The helper pods' faults in force now, as `iptables -S` and `tc qdisc show` print them
+    /// (for tests that check nothing is left behind).
     pub fn helper_rules(&self) -> Vec<String> {
-        self.netfilter.in_force(&self.store).iter().flat_map(|h| h.rules()).collect()
+        self.netfilter.in_force(&self.store).iter().flat_map(|h| h.lines()).collect()
     }
 
     /// Turns the built-in dead man's switch policies on or off from now on (as an admin

@@ -311,20 +311,20 @@ impl ScenarioCtx {
     /// the pod (`chaosdeck-helper-<id>`) and tags every rule the helper applies. The entry that
     /// stops it — the helper removes the tagged rules and reads the tables again, then the pod
     /// is deleted — is durable and mirrored before the create, and pinned to the pod's uid
-    /// after it. `fault` says what the rules do, for people.
+    /// after it. `fault` says what the helper does (given the entry id), for people.
     pub async fn start_helper(
         &self,
         step: &str,
         ns: &str,
-        fault: &str,
+        fault: impl Fn(&str) -> String,
         pod: impl Fn(&str) -> Value,
     ) -> Result<Change, ScenarioError> {
         let placeholder = ObjectRef::new("v1", "Pod", Some(ns), "chaosdeck-helper");
         let named = |id: &str| ObjectRef::new("v1", "Pod", Some(ns), &helper_pod_name(id));
         let would = || {
             format!(
-                "dry run: would start a helper pod in {ns} to apply {fault} ({step}); entry: \
-                 stop it"
+                "dry run: would start a helper pod in {ns} to apply {} ({step}); entry: stop it",
+                fault("<entry id>")
             )
         };
         let undo = |id: &str| {
@@ -332,7 +332,7 @@ impl ScenarioCtx {
                 helper: named(id),
                 uid: None,
                 tag: id.to_string(),
-                fault: fault.to_string(),
+                fault: fault(id),
             }]
         };
         let labelled = |id: &str| {

@@ -114,7 +114,7 @@ async fn dispatch(
     }
     // Not stored either: answered from the simulated state of the Service (see `proxy`).
     if let Some((ns, name, port, path)) = proxy::parse(uri.path()) {
-        return proxy::answer(&state, ns, name, port, &path);
+        return proxy::answer(&state, ns, name, port, &path).await;
     }
     let route = match parse_path(uri.path()) {
         Ok(r) => r,

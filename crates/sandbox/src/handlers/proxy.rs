@@ -3,7 +3,8 @@
 //!
 //! 200 while the Service has a Ready endpoint — a Ready pod its selector picks that no deny-all
 //! NetworkPolicy isolates, whose traffic on the target port no helper's filter drops, and that
-//! is not a service-hijacking pod — and 503 otherwise. This
+//! is not a service-hijacking pod — and 503 otherwise. A helper's netem on the answering pod
+//! (or its node) delays the answer and loses it at its loss rate (503). This
 //! is a simulation for health checks (see the crate docs), not Kubernetes semantics.
 //!
 //! Owns: reading the store to decide the answer. Must not change anything.
@@ -46,7 +47,13 @@ pub fn parse(path: &str) -> Option<(&str, &str, Option<&str>, String)> {
     Some((ns, name, port.filter(|p| !p.is_empty()), format!("/{tail}")))
 }
 
-pub fn answer(state: &AppState, ns: &str, name: &str, port: Option<&str>, path: &str) -> Response {
+pub async fn answer(
+    state: &AppState,
+    ns: &str,
+    name: &str,
+    port: Option<&str>,
+    path: &str,
+) -> Response {
     let svc = match state.store.get(r::SERVICES, ns, name) {
         Ok(svc) => svc,
         Err(e) => return e.into_response(),
@@ -56,9 +63,17 @@ pub fn answer(state: &AppState, ns: &str, name: &str, port: Option<&str>, path: 
     {
         return unavailable(name, &format!("no port {port:?} on service {ns}/{name}"));
     }
-    match ready_endpoints(state, ns, &svc, target_port(&svc, port)) {
+    let endpoints = ready_endpoints(state, ns, &svc, target_port(&svc, port));
+    match endpoints.len() {
         0 => unavailable(name, &format!("no endpoints available for service \"{name}\"")),
         n => {
+            // One endpoint answers, as kube-proxy picks one; its netem (delay, loss) applies.
+            let (uid, node) = &endpoints[rand::random_range(0..n)];
+            let hurt = state.netfilter.impairment(&state.store, uid, node);
+            tokio::time::sleep(hurt.delay).await;
+            if hurt.loss > 0.0 && rand::random::<f64>() < hurt.loss {
+                return unavailable(name, "error trying to reach service: the answer was lost");
+            }
             let text = format!(
                 "chaosdeck sandbox: service {ns}/{name} answers {path} ({n} ready endpoint{})\n",
                 if n == 1 { "" } else { "s" }
@@ -97,16 +112,21 @@ fn target_port(svc: &Value, port: Option<&str>) -> Option<u16> {
     number.and_then(|n| u16::try_from(n).ok())
 }
 
-/// Ready pods the Service selects, minus isolated and hijacking ones and those whose traffic
-/// on `port` a helper's filter drops.
-fn ready_endpoints(state: &AppState, ns: &str, svc: &Value, port: Option<u16>) -> usize {
+/// Ready pods the Service selects (uid and node), minus isolated and hijacking ones and those
+/// whose traffic on `port` a helper's filter drops.
+fn ready_endpoints(
+    state: &AppState,
+    ns: &str,
+    svc: &Value,
+    port: Option<u16>,
+) -> Vec<(String, String)> {
     let Some(selector) = meta::at(svc, &["spec", "selector"])
         .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
     else {
-        return 0;
+        return Vec::new();
     };
     let Ok(selector) = LabelSelector::from_api(&json!({ "matchLabels": selector })) else {
-        return 0;
+        return Vec::new();
     };
     let (pods, _) = state.store.list(r::PODS, Some(ns));
     let (policies, _) = state.store.list(r::NETWORKPOLICIES, Some(ns));
@@ -123,7 +143,11 @@ fn ready_endpoints(state: &AppState, ns: &str, svc: &Value, port: Option<u16>) -
         .filter(|p| {
             port.is_none_or(|port| !state.netfilter.drops_ingress(&state.store, meta::uid(p), port))
         })
-        .count()
+        .map(|p| {
+            let node = meta::str_at(p, &["spec", "nodeName"]).unwrap_or_default();
+            (meta::uid(p).to_string(), node.to_string())
+        })
+        .collect()
 }
 
 /// Ingress isolation with no rule letting anything in: what an application outage creates.

@@ -1,12 +1,13 @@
-//! `network_chaos_ng_scenarios` / `pod_network_filter` through the real binary, on both
-//! targets: success, an injected failure and SIGKILL then `execute-rollback` leave no rule and
-//! no helper pod, and a run SIGKILLed with nobody undoing it has its rules removed by the
-//! helpers themselves at `test_duration` + grace. The sandbox models the helper; on the test
+//! `network_chaos_ng_scenarios` through the real binary, on both targets: for
+//! `pod_network_filter`, success, an injected failure and SIGKILL then `execute-rollback` leave
+//! no rule and no helper pod, and a run SIGKILLed with nobody undoing it has its rules removed
+//! by the helpers themselves at `test_duration` + grace; `node_network_filter`,
+//! `pod_network_chaos` and `node_network_chaos` pass and are undone after a SIGKILL. The sandbox models the helper; on the test
 //! bed the real `chaosdeck helper` runs as a process per helper pod ([`HelperNodes`]) and the
 //! undo's exec reaches it through kube-apiserver and kwok.
 //!
-//! The health check through the service proxy (red during the filter, green after) is
-//! sandbox-only: behind the test bed's Services no process answers.
+//! The health checks through the service proxy (red during the filter, green after; slow during
+//! netem latency) are sandbox-only: behind the test bed's Services no process answers.
 
 mod support;
 
@@ -26,7 +27,11 @@ fn plain_config(w: &World) -> PathBuf {
 }
 
 fn config(w: &World) -> PathBuf {
-    let path = plain_config(w);
+    with_health(w, plain_config(w))
+}
+
+fn with_health(w: &World, path: PathBuf) -> PathBuf {
+    let _ = w;
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(
         "health_checks:\n    interval: 1\n    config:\n        - url: /api/v1/namespaces/shop/services/frontend:80/proxy/\n",
@@ -219,5 +224,95 @@ async fn kubectl_sees_the_tagged_rules_through_the_helper() {
     assert!(rules(&w).is_empty());
     let (code, out) = w.execute_rollback();
     assert_eq!(code, 0, "{out}");
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netem_latency_slows_the_health_check_and_ends_with_the_run() {
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    let cfg = w.config("network_chaos_ng_scenarios", &["pod_network_chaos.yaml"], true, 0);
+    let cfg = with_health(&w, cfg);
+    let report = w.dir.path().join("report.json");
+    let mut child = Running(
+        Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["run", "--headless", "--config"])
+            .arg(&cfg)
+            .arg("--report")
+            .arg(&report)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = Lines::of(&mut child);
+    let code = wait_exit(&mut child, Duration::from_secs(90));
+    let log = lines.rest();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("netem delay 300ms on eth0 of pod shop/frontend-"), "{log}");
+    let r = read_json(&report);
+    let check = &r["health"]["checks"][0];
+    assert!(check["max_latency_ms"].as_u64().unwrap() >= 300, "{r:#}");
+    assert_eq!(check["failures"], 0, "{r:#}");
+    assert!(rules(&w).is_empty(), "{:?}", rules(&w));
+    w.shutdown().await;
+}
+
+crate::on_both_targets! {
+    async fn every_module_passes_and_is_undone_after_a_sigkill(target) {
+        modules(target).await;
+    }
+}
+
+async fn modules(target: Target) {
+    let w = World::new(target).await;
+    let _nodes = HelperNodes::start(&w.cluster);
+    settled(&w).await;
+    // (file, helpers, what the log names, what is in force per helper)
+    let cases = [
+        (
+            "node_network_filter.yaml",
+            3,
+            "DROP tcp port 2309 egress of node sandbox-worker-",
+            "--dport 2309",
+        ),
+        (
+            "pod_network_chaos.yaml",
+            3,
+            "netem delay 300ms on eth0 of pod shop/frontend-",
+            "delay 300ms",
+        ),
+        (
+            "node_network_chaos.yaml",
+            1,
+            "netem loss 10% rate 1mbit on eth0 of node sandbox-worker-2",
+            "loss 10% rate 1mbit",
+        ),
+    ];
+    for (file, helpers, says, held) in cases {
+        let cfg = w.config("network_chaos_ng_scenarios", &[file], true, 0);
+        let mut child = w.run(&cfg, None);
+        let mut lines = Lines::of(&mut child);
+        let code = wait_exit(&mut child, Duration::from_secs(120));
+        let log = lines.rest();
+        assert_eq!(code, Some(0), "{file}:\n{log}");
+        assert_eq!(log.matches(says).count(), helpers, "{file} (one entry each):\n{log}");
+        if file == "node_network_filter.yaml" {
+            assert!(log.contains("node sandbox-control-plane runs the control plane"), "{log}");
+        }
+        assert_eq!(w.outstanding(), 0, "{file}:\n{log}");
+        assert!(rules(&w).is_empty(), "{file}: {:?}", rules(&w));
+        assert!(no_helpers(&w).await, "{file}:\n{log}");
+
+        w.run_and_kill_after_change(&cfg, helpers);
+        let applied = until(Duration::from_secs(10), async || rules(&w).len() == helpers).await;
+        assert!(applied.is_some(), "{file}: {:?}", rules(&w));
+        assert!(rules(&w).iter().all(|r| r.contains(held)), "{file}: {:?}", rules(&w));
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{file}: execute-rollback:\n{out}");
+        assert_eq!(w.outstanding(), 0, "{file}:\n{out}");
+        assert!(rules(&w).is_empty(), "{file}: {:?}", rules(&w));
+        assert!(no_helpers(&w).await, "{file}:\n{out}");
+    }
     w.shutdown().await;
 }
