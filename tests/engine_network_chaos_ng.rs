@@ -316,3 +316,54 @@ async fn modules(target: Target) {
     }
     w.shutdown().await;
 }
+
+crate::on_both_targets! {
+    async fn an_interface_comes_back_by_itself(target) {
+        interface_down(target).await;
+    }
+}
+
+async fn interface_down(target: Target) {
+    let w = World::new(target).await;
+    let _nodes = HelperNodes::start(&w.cluster);
+    settled(&w).await;
+    let cfg = w.config("network_chaos_ng_scenarios", &["node_interface_down.yaml"], true, 0);
+
+    // 1. Success: down for recovery_time, back up by the helper's own deadline, pod deleted.
+    let mut child = w.run(&cfg, None);
+    let mut lines = Lines::of(&mut child);
+    let code = wait_exit(&mut child, Duration::from_secs(120));
+    let log = lines.rest();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("link down eth0 of node sandbox-worker-2 for 3 s"), "{log}");
+    assert_eq!(w.outstanding(), 0, "{log}");
+    assert!(rules(&w).is_empty(), "{:?}", rules(&w));
+    assert!(no_helpers(&w).await, "{log}");
+
+    // 2. SIGKILL while the node is cut off.
+    w.run_and_kill_after_change(&cfg, 1);
+    let killed = Instant::now();
+    assert!(
+        until(Duration::from_secs(10), async || rules(&w) == ["dev eth0: down"]).await.is_some()
+    );
+    if target == Target::Sandbox {
+        // Nobody can reach the helper now (kube-apiserver cannot dial the node): the undo
+        // fails and the entry stays pending, saying why.
+        let (code, out) = w.execute_rollback();
+        assert_ne!(code, 0, "{out}");
+        assert!(out.contains("error dialing backend"), "{out}");
+        assert_eq!(w.outstanding(), 1);
+    }
+    let back = until(Duration::from_secs(15), async || rules(&w).is_empty()).await;
+    assert!(back.is_some(), "eth0 still down {:?} after the SIGKILL", killed.elapsed());
+    eprintln!(
+        "interface down ({target:?}): up again {:.2} s after the SIGKILL",
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(killed.elapsed() <= Duration::from_secs(3 + 3));
+    let (code, out) = w.execute_rollback();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.outstanding(), 0, "{out}");
+    assert!(no_helpers(&w).await, "{out}");
+    w.shutdown().await;
+}

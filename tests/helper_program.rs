@@ -325,3 +325,31 @@ fn the_kernel_backend_speaks_tc_on_the_nodes_own_devices() {
     );
     assert_eq!(std::fs::read_to_string(&qdisc).unwrap(), "");
 }
+
+#[test]
+fn link_down_comes_back_up_at_its_deadline_and_never_takes_a_down_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let links = state.join("netns-node-worker-1.links");
+    let down = |dev: &str, secs: u64| {
+        let mut cmd = helper();
+        cmd.args(["link-down", "--tag", TAG, "--node", "worker-1", "--for", &secs.to_string()])
+            .args(["--dev", dev, "--backend", "files", "--state-dir"])
+            .arg(state);
+        cmd
+    };
+    let started = Instant::now();
+    let (mut child, applied) = start(down("eth0", 1));
+    assert!(applied.starts_with("dev eth0: down\n"), "{applied}");
+    assert_eq!(std::fs::read_to_string(&links).unwrap(), "eth0 down\n");
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(std::fs::read_to_string(&links).unwrap(), "");
+
+    // A link someone else set down is not this helper's to bring up: nothing is changed.
+    std::fs::write(&links, "eth1 down\n").unwrap();
+    let out = down("eth1", 300).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eth1 is down already"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&links).unwrap(), "eth1 down\n");
+}

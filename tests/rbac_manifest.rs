@@ -77,6 +77,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
             "node_network_filter.yaml",
             "pod_network_chaos.yaml",
             "node_network_chaos.yaml",
+            "node_interface_down.yaml",
         ],
         other => panic!("no test data for {other}"),
     }

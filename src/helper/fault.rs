@@ -11,6 +11,24 @@ pub enum Fault {
     Filter(Vec<Rule>),
     /// A netem qdisc at the root of each device, under the entry's handle.
     Netem(Netem),
+    /// Each device set down (only devices that were up: one already down is someone else's).
+    LinkDown(Vec<String>),
+}
+
+fn words(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// Whether `ip -o link show dev …` says the device is administratively up.
+fn is_up(shown: &str) -> bool {
+    shown
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .is_some_and(|(flags, _)| flags.split(',').any(|f| f == "UP"))
+}
+
+fn link_up(ns: &dyn Netns, dev: &str) -> Result<bool, String> {
+    Ok(is_up(&ns.run(Program::Ip, &words(&["-o", "link", "show", "dev", dev]))?))
 }
 
 impl Fault {
@@ -24,6 +42,20 @@ impl Fault {
             }),
             Fault::Netem(q) => {
                 q.devs.iter().try_for_each(|dev| ns.run(Program::Tc, &q.add_args(dev)).map(|_| ()))
+            }
+            Fault::LinkDown(devs) => {
+                // All checked first: setting some down and refusing the rest would cut the node
+                // off for nothing.
+                for dev in devs {
+                    if !link_up(ns, dev)? {
+                        return Err(format!(
+                            "{dev} is down already (not this helper's to bring up)"
+                        ));
+                    }
+                }
+                devs.iter().try_for_each(|dev| {
+                    ns.run(Program::Ip, &words(&["link", "set", "dev", dev, "down"])).map(|_| ())
+                })
             }
         };
         result.map_err(|e| {
@@ -44,6 +76,15 @@ impl Fault {
                 for dev in &q.devs {
                     let shown = ns.run(Program::Tc, &Netem::show_args(dev))?;
                     out.extend(q.held(&shown).into_iter().map(|l| format!("dev {dev}: {l}")));
+                }
+                Ok(out)
+            }
+            Fault::LinkDown(devs) => {
+                let mut out = Vec::new();
+                for dev in devs {
+                    if !link_up(ns, dev)? {
+                        out.push(format!("dev {dev}: down"));
+                    }
                 }
                 Ok(out)
             }
@@ -77,6 +118,14 @@ impl Fault {
                     }
                 }
             }
+            Fault::LinkDown(devs) => {
+                for dev in devs {
+                    let up = words(&["link", "set", "dev", dev, "up"]);
+                    if let Err(e) = ns.run(Program::Ip, &up) {
+                        errors.push(e);
+                    }
+                }
+            }
         }
         let left = self.held(ns, tag)?.len();
         if left > 0 && !errors.is_empty() {
@@ -90,6 +139,7 @@ impl Fault {
         match self {
             Fault::Filter(_) => "filter".into(),
             Fault::Netem(q) => format!("netem {:x} {}", q.handle, q.devs.join(",")),
+            Fault::LinkDown(devs) => format!("link-down {}", devs.join(",")),
         }
     }
 
@@ -104,6 +154,13 @@ impl Fault {
                     return None;
                 }
                 Some(Fault::Netem(Netem { devs, handle, delay: None, loss: None, rate: None }))
+            }
+            ["link-down", devs] => {
+                let devs: Vec<String> = devs.split(',').map(str::to_string).collect();
+                if devs.iter().any(|d| super::qdisc::check_dev(d).is_err()) {
+                    return None;
+                }
+                Some(Fault::LinkDown(devs))
             }
             _ => None,
         }

@@ -12,7 +12,7 @@
 //! One file per job: `args` (the words every fault takes, the line every answer ends with),
 //! `rules` (an iptables rule and reading it back), `qdisc` (a netem qdisc), `fault` (applying,
 //! finding and removing each kind), `netns` (where they live: the kernel through `nsenter`,
-//! `iptables` and `tc`, or files for the test bed), `state` (what a fault leaves for `status`
+//! `iptables`, `tc` and `ip`, or files for the test bed), `state` (what a fault leaves for `status`
 //! and `remove`), `lifetime` (deadline and signals).
 
 mod args;
@@ -43,6 +43,10 @@ pub enum HelperCommand {
     Filter(FilterArgs),
     /// Delay, lose or throttle a pod's or the node's egress (netem) until --for or a signal.
     Netem(NetemArgs),
+    /// Set the node's interfaces down until --for seconds pass (or a signal), then up again:
+    /// the node is cut off meanwhile, so nobody else can.
+    #[command(name = "link-down")]
+    LinkDown(LinkDownArgs),
     /// Print what is in force for `<tag>` and its count.
     Status(TagArgs),
     /// Remove what is in force for `<tag>`, read again, print how much is left.
@@ -76,6 +80,14 @@ pub struct NetemArgs {
     pub loss: Option<String>,
     #[arg(long)]
     pub rate: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LinkDownArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long = "dev", required = true)]
+    pub devs: Vec<String>,
 }
 
 fn parse_handle(s: &str) -> Result<u16, String> {
@@ -127,6 +139,16 @@ impl NetemArgs {
     }
 }
 
+impl LinkDownArgs {
+    fn fault(&self) -> Result<fault::Fault, String> {
+        self.devs.iter().try_for_each(|d| qdisc::check_dev(d))?;
+        if self.common.pod_uid.is_some() {
+            return Err("link-down acts on the node's own interfaces (--node)".into());
+        }
+        Ok(fault::Fault::LinkDown(self.devs.clone()))
+    }
+}
+
 pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
     let result = match args.command {
         HelperCommand::Filter(f) => match f.fault() {
@@ -135,6 +157,10 @@ pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
         },
         HelperCommand::Netem(n) => match n.fault() {
             Ok(fault) => lifetime::run(fault, n.common).await,
+            Err(e) => Err(e),
+        },
+        HelperCommand::LinkDown(l) => match l.fault() {
+            Ok(fault) => lifetime::run(fault, l.common).await,
             Err(e) => Err(e),
         },
         HelperCommand::Status(t) => lifetime::status(&t),

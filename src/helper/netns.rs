@@ -10,6 +10,7 @@ use std::process::Command;
 pub enum Program {
     Iptables,
     Tc,
+    Ip,
 }
 
 impl Program {
@@ -17,6 +18,7 @@ impl Program {
         match self {
             Program::Iptables => "iptables",
             Program::Tc => "tc",
+            Program::Ip => "ip",
         }
     }
 }
@@ -64,7 +66,8 @@ impl Netns for Kernel {
     }
 }
 
-/// Files `<base>.iptables` (`-S` lines) and `<base>.qdisc` (`<dev> <tc qdisc show line>`).
+/// Files `<base>.iptables` (`-S` lines), `<base>.qdisc` (`<dev> <tc qdisc show line>`) and
+/// `<base>.links` (`<dev> down`, for the devices set down).
 pub struct Files {
     pub base: PathBuf,
 }
@@ -156,11 +159,38 @@ impl Files {
     }
 }
 
+impl Files {
+    fn ip(&self, args: &[String]) -> Result<String, String> {
+        let path = self.path("links");
+        let mut down = read_lines(&path)?;
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            ["-o", "link", "show", "dev", dev] => {
+                let flags = if down.iter().any(|l| *l == format!("{dev} down")) {
+                    "BROADCAST,MULTICAST"
+                } else {
+                    "BROADCAST,MULTICAST,UP,LOWER_UP"
+                };
+                Ok(format!("2: {dev}: <{flags}> mtu 1500 qdisc noqueue state UNKNOWN\n"))
+            }
+            ["link", "set", "dev", dev, state @ ("up" | "down")] => {
+                down.retain(|l| *l != format!("{dev} down"));
+                if *state == "down" {
+                    down.push(format!("{dev} down"));
+                }
+                write_lines(&path, &down).map(|()| String::new())
+            }
+            _ => Err(format!("unsupported ip words: {}", args.join(" "))),
+        }
+    }
+}
+
 impl Netns for Files {
     fn run(&self, program: Program, args: &[String]) -> Result<String, String> {
         match program {
             Program::Iptables => self.iptables(args),
             Program::Tc => self.tc(args),
+            Program::Ip => self.ip(args),
         }
     }
 }

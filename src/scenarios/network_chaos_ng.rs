@@ -1,15 +1,17 @@
 //! `network_chaos_ng_scenarios`: Krkn's list-of-modules file, with the modules
-//! `pod_network_filter`, `node_network_filter` (DROP traffic on some ports) and
-//! `pod_network_chaos`, `node_network_chaos` (netem: latency, loss, bandwidth on egress), each
-//! through chaosdeck's helper pod on the target's node.
+//! `pod_network_filter`, `node_network_filter` (DROP traffic on some ports),
+//! `pod_network_chaos`, `node_network_chaos` (netem: latency, loss, bandwidth on egress) and
+//! `node_interface_down` (a node's interfaces down for `recovery_time`), each through
+//! chaosdeck's helper pod on the target's node.
 //!
 //! Beyond Krkn (which registers no rollback for these modules, Krkn #1495): the entry that
 //! stops the helper is durable and mirrored before the helper is created; every rule the helper
 //! applies carries the entry id as its comment and every qdisc the entry's handle, so the undo
 //! removes exactly those and reads the tables again; and the helper removes them by itself at
-//! `test_duration` plus a grace, whether or not anyone is left to tell it. Modules not built
-//! (`node_interface_down`, the `vmi_*` ones) and ingress shaping are refused when the file is
-//! read, naming the module.
+//! `test_duration` plus a grace, whether or not anyone is left to tell it — for an interface
+//! down, at exactly `recovery_time`, since the node is cut off and nobody else can. Modules not
+//! built (the `vmi_*` ones) and ingress shaping are refused when the file is read, naming the
+//! module.
 //!
 //! Must not touch the targets themselves: everything goes through the helper.
 
@@ -90,7 +92,7 @@ struct Module {
     #[serde(default)]
     force: KrknOnly,
     #[serde(default)]
-    recovery_time: KrknOnly,
+    recovery_time: Option<u64>,
 }
 
 fn default_test_duration() -> u64 {
@@ -108,6 +110,7 @@ fn one() -> usize {
 enum Kind {
     Filter,
     Chaos,
+    LinkDown,
 }
 
 /// Whom.
@@ -123,6 +126,7 @@ fn kind_of(id: &str) -> Option<(Scope, Kind)> {
         "node_network_filter" => (Scope::Node, Kind::Filter),
         "pod_network_chaos" => (Scope::Pod, Kind::Chaos),
         "node_network_chaos" => (Scope::Node, Kind::Chaos),
+        "node_interface_down" => (Scope::Node, Kind::LinkDown),
         _ => return None,
     })
 }
@@ -165,8 +169,9 @@ impl Module {
     fn check(&self) -> Result<(), String> {
         let Some((scope, kind)) = kind_of(&self.id) else {
             return Err("not supported yet; chaosdeck runs pod_network_filter, \
-                        node_network_filter, pod_network_chaos and node_network_chaos (the \
-                        other modules are refused rather than run half-way)"
+                        node_network_filter, pod_network_chaos, node_network_chaos and \
+                        node_interface_down (the other modules are refused rather than run \
+                        half-way)"
                 .into());
         };
         if self.namespace.trim().is_empty() {
@@ -224,8 +229,41 @@ impl Module {
                     self.bandwidth().as_deref(),
                 )?;
             }
+            Kind::LinkDown => {
+                if self.interfaces.is_empty() {
+                    return Err("node_interface_down needs interfaces (the node's devices to set \
+                                down)"
+                        .into());
+                }
+                match self.recovery_time {
+                    Some(secs) if secs > 0 => crate::config::bounds::check_seconds(secs)?,
+                    _ => {
+                        return Err("node_interface_down needs recovery_time (seconds until the \
+                                    interfaces come back up)"
+                            .into());
+                    }
+                };
+            }
         }
         Ok(())
+    }
+
+    /// The chaos window: `recovery_time` for an interface down, else `test_duration`.
+    fn window(&self) -> u64 {
+        match self.kind().1 {
+            Kind::LinkDown => self.recovery_time.unwrap_or(0),
+            _ => self.test_duration,
+        }
+    }
+
+    /// How long the helper holds the fault before removing it by itself: an interface comes
+    /// back at exactly `recovery_time` (nobody else can reach the node meanwhile); the others
+    /// a grace after the window, so the run's own undo comes first.
+    fn helper_seconds(&self) -> u64 {
+        match self.kind().1 {
+            Kind::LinkDown => self.window(),
+            _ => self.window() + HELPER_GRACE.as_secs(),
+        }
     }
 
     /// Krkn's zero values (`latency: 0s`, `loss: 0`) mean "not this one".
@@ -277,7 +315,7 @@ impl Module {
     fn parts(&self) -> usize {
         match self.kind().1 {
             Kind::Filter => self.chains().len() * self.protocols().len() * self.ports.len(),
-            Kind::Chaos => self.devs().len(),
+            Kind::Chaos | Kind::LinkDown => self.devs().len(),
         }
     }
 
@@ -325,15 +363,22 @@ impl Module {
                     crate::helper::handle_of(id)
                 )
             }
+            Kind::LinkDown => format!(
+                "link down {} of {} for {} s",
+                self.devs().join(","),
+                self.whom(t),
+                self.window()
+            ),
         }
     }
 
     /// The helper's command line for target `t`, tagged with entry `id`.
     fn command(&self, id: &str, t: &Target) -> Vec<String> {
-        let lasts = self.test_duration + HELPER_GRACE.as_secs();
+        let lasts = self.helper_seconds();
         let verb = match self.kind().1 {
             Kind::Filter => "filter",
             Kind::Chaos => "netem",
+            Kind::LinkDown => "link-down",
         };
         let mut c: Vec<String> =
             [HELPER_PROGRAM, "helper", verb, "--tag", id].iter().map(|s| s.to_string()).collect();
@@ -362,6 +407,7 @@ impl Module {
                     flag("--rate", &b);
                 }
             }
+            Kind::LinkDown => self.devs().iter().for_each(|d| flag("--dev", d)),
         }
         c
     }
@@ -371,7 +417,7 @@ impl Module {
     /// (setns); for the node's own, hostNetwork — no service account token, its state on an
     /// emptyDir (the root is read-only), and a deadline of its own.
     fn helper_pod(&self, id: &str, t: &Target) -> Value {
-        let lasts = self.test_duration + HELPER_GRACE.as_secs();
+        let lasts = self.helper_seconds();
         let tolerations: Vec<Value> =
             self.taints.iter().filter_map(|t| toleration(t).ok()).collect();
         let on_pod = t.pod_uid.is_some();
@@ -522,7 +568,10 @@ impl Plan {
             change.written.as_ref().map(|w| w.name.id()).ok_or_else(|| {
                 ScenarioError::Internal("a helper started without an entry".into())
             })?;
-        match ctx.helper_rules(&change.target, &tag, m.parts(), HELPER_START).await {
+        // An interface down cuts the node off: nothing can read it back; running is the proof.
+        let expected = (m.kind().1 != Kind::LinkDown).then(|| m.parts());
+        match ctx.helper_rules(&change.target, &tag, expected, HELPER_START).await {
+            Ok(_) if expected.is_none() => Ok(Some(change)),
             Ok(n) if n == m.parts() => Ok(Some(change)),
             Ok(n) => {
                 ctx.revert(&change).await?;
@@ -550,14 +599,14 @@ impl ScenarioPlan for Plan {
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("[{}]", m.label_selector.as_deref().unwrap_or("")));
                 let t = Target { name: who.clone(), node: who, pod_uid: None };
-                format!("{} for {} s", m.fault(&t, "-"), m.test_duration)
+                format!("{} for {} s", m.fault(&t, "-"), m.window())
             })
             .collect();
         parts.join("; ")
     }
 
     fn expected(&self) -> Duration {
-        Duration::from_secs(self.modules.iter().map(|m| m.test_duration + m.wait_duration).sum())
+        Duration::from_secs(self.modules.iter().map(|m| m.window() + m.wait_duration).sum())
     }
 
     fn timeout(&self) -> Duration {
@@ -580,7 +629,7 @@ impl ScenarioPlan for Plan {
     fn ignored_keys(&self) -> Vec<String> {
         let mut out = Vec::new();
         for m in &self.modules {
-            let present = crate::krkn_only_present!(m, "_", [image, force, recovery_time]);
+            let present = crate::krkn_only_present!(m, "_", [image, force]);
             for key in present {
                 let why = match key.as_str() {
                     "image" => "image (the helper is chaosdeck's own image)",
@@ -628,8 +677,21 @@ impl ScenarioPlan for Plan {
                             }
                         }
                     }
-                    let window = Duration::from_secs(m.test_duration);
+                    let window = Duration::from_secs(m.window());
                     ctx.hold(window, self.expected(), started).await?;
+                    if m.kind().1 == Kind::LinkDown && !ctx.dry_run {
+                        // Cut off until its own deadline: wait for it to bring the links back.
+                        ctx.step("waiting for the interfaces to come back up");
+                        for c in &changes {
+                            if !ctx.helper_ended(&c.target, HELPER_START).await? {
+                                ctx.log(format!(
+                                    "helper {} still runs {} s after recovery_time",
+                                    c.target.display(),
+                                    HELPER_START.as_secs()
+                                ));
+                            }
+                        }
+                    }
                     ctx.step("stopping the helpers");
                     for c in changes.iter().rev() {
                         ctx.revert(c).await?;
@@ -661,9 +723,12 @@ mod tests {
     #[test]
     fn what_is_not_built_is_refused_when_the_file_is_read() {
         assert!(load(FILTER).is_ok());
-        let down = format!("{FILTER}- id: node_interface_down\n  target: w1\n  recovery_time: 5\n");
+        let down = format!("{FILTER}- id: vmi_network_chaos\n  target: w1\n");
         let err = load(&down).err().unwrap_or_default();
-        assert!(err.contains("module 2 (node_interface_down): not supported yet"), "{err}");
+        assert!(err.contains("module 2 (vmi_network_chaos): not supported yet"), "{err}");
+        let down = "- id: node_interface_down\n  target: w1\n  interfaces: [eth0]\n";
+        let err = load(down).err().unwrap_or_default();
+        assert!(err.contains("needs recovery_time"), "{err}");
         let ingress = "- id: pod_network_chaos\n  namespace: shop\n  target: web-0\n  ingress: true\n  egress: true\n  latency: 50ms\n";
         let err = load(ingress).err().unwrap_or_default();
         assert!(err.contains("ingress shaping (an ifb device) is not supported yet"), "{err}");

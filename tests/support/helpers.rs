@@ -5,7 +5,8 @@
 //! creates the pod's kwok `Exec` (so `chaosdeck helper status|remove` reach the real binary
 //! through `scripts/exec-standin`) and starts the pod's command — the real `chaosdeck helper
 //! filter` — as a process with the files backend under the exec root; a helper pod deleted
-//! gets SIGTERM, as the kubelet sends. [`rules`] reads what is in force on either target.
+//! gets SIGTERM, as the kubelet sends, and one whose program ended is reported Succeeded or
+//! Failed. [`rules`] reads what is in force on either target.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,6 +56,7 @@ impl HelperNodes {
         tokio::spawn(async move {
             let pods: Api<Pod> = Api::all(client.clone());
             let mut seen = std::collections::HashSet::new();
+            let mut reported = std::collections::HashSet::new();
             while !halt.is_cancelled() {
                 let list = match pods.list(&ListParams::default().labels(HELPER_SELECTOR)).await {
                     Ok(list) => list.items,
@@ -92,14 +94,28 @@ impl HelperNodes {
                         .unwrap();
                     procs.lock().unwrap().insert(uid, child);
                 }
-                // The kubelet stops a deleted pod's container: SIGTERM.
+                // The kubelet stops a deleted pod's container (SIGTERM) and reports one whose
+                // program ended (Succeeded or Failed, by its exit code).
+                let mut ended = Vec::new();
                 for (uid, child) in procs.lock().unwrap().iter_mut() {
-                    if !alive.contains(uid) {
-                        // SAFETY: as in Drop; a pid already reaped is not signalled again
-                        // (try_wait first).
-                        if matches!(child.try_wait(), Ok(None)) {
+                    match child.try_wait() {
+                        Ok(None) if !alive.contains(uid) => {
+                            // SAFETY: as in Drop; not yet reaped (try_wait said so).
                             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
                         }
+                        Ok(Some(status)) if alive.contains(uid) => {
+                            ended.push((uid.clone(), status.code().unwrap_or(1)));
+                        }
+                        _ => {}
+                    }
+                }
+                for (uid, code) in ended {
+                    let Some(pod) = list.iter().find(|p| p.metadata.uid.as_deref() == Some(&uid))
+                    else {
+                        continue;
+                    };
+                    if reported.insert(uid.clone()) {
+                        finished(&client, pod, code).await;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -107,6 +123,25 @@ impl HelperNodes {
         });
         Some(HelperNodes { stop, children })
     }
+}
+
+/// Reports helper pod `pod`'s container ended with `code`, as the kubelet would.
+async fn finished(client: &kube::Client, pod: &Pod, code: i32) {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let now = jiff::Timestamp::now().to_string();
+    let status = json!({"status": {
+        "phase": if code == 0 { "Succeeded" } else { "Failed" },
+        "containerStatuses": [{
+            "name": "helper", "ready": false, "restartCount": 0,
+            "image": "chaosdeck", "imageID": "",
+            "state": {"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "finishedAt": now}},
+        }],
+    }});
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let _ = pods
+        .patch_status(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status))
+        .await;
 }
 
 /// The helper pod's kwok `Exec`: `chaosdeck` runs the real binary through the stand-in.
@@ -148,6 +183,14 @@ pub fn rules(cluster: &TestCluster) -> Vec<String> {
         }
         if name.starts_with("netns-") && name.ends_with(".qdisc") {
             out.extend(text().lines().filter(|l| l.contains(" netem ")).map(str::to_string));
+        }
+        if name.starts_with("netns-") && name.ends_with(".links") {
+            let down = text();
+            out.extend(
+                down.lines()
+                    .filter_map(|l| l.strip_suffix(" down"))
+                    .map(|d| format!("dev {d}: down")),
+            );
         }
     }
     out

@@ -388,14 +388,15 @@ impl ScenarioCtx {
 
     /// Waits (up to `patience`) for the helper pod `helper` to run and report `expected` rules
     /// tagged `tag` (its container runs a moment before its program has added them), asking it
-    /// through exec; the last count it reported. A helper that ends or cannot start (an image
-    /// that cannot be pulled, a node that refuses it) is an error saying why, as its status
-    /// says.
+    /// through exec; the last count it reported. With no `expected` (a fault that cuts the node
+    /// off, so nothing can ask), running is all it waits for. A helper that ends or cannot
+    /// start (an image that cannot be pulled, a node that refuses it) is an error saying why,
+    /// as its status says.
     pub async fn helper_rules(
         &self,
         helper: &ObjectRef,
         tag: &str,
-        expected: usize,
+        expected: Option<usize>,
         patience: Duration,
     ) -> Result<usize, ScenarioError> {
         self.permit_ref(Op::Change(crate::journal::admissible::Forward::StartHelper), helper)?;
@@ -408,6 +409,7 @@ impl ScenarioCtx {
             };
             let status = pod.data.pointer("/status/containerStatuses/0");
             if status.and_then(|s| s.pointer("/state/running")).is_some() {
+                let Some(expected) = expected else { return Ok(0) };
                 let container = ContainerTarget {
                     namespace: helper.namespace.clone().unwrap_or_default(),
                     pod: helper.name.clone(),
@@ -454,6 +456,33 @@ impl ScenarioCtx {
                         patience.as_secs()
                     )));
                 }
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    /// Waits (up to `patience`) until the helper pod `helper` has ended (its fault removed by
+    /// itself) or is gone; whether it did.
+    pub async fn helper_ended(
+        &self,
+        helper: &ObjectRef,
+        patience: Duration,
+    ) -> Result<bool, ScenarioError> {
+        self.permit_ref(Op::Change(crate::journal::admissible::Forward::StartHelper), helper)?;
+        let deadline = Instant::now() + patience;
+        loop {
+            let ended = match self.ops.get(helper).await? {
+                None => true,
+                Some(pod) => matches!(
+                    pod.data.pointer("/status/phase").and_then(|p| p.as_str()),
+                    Some("Succeeded" | "Failed")
+                ),
+            };
+            if ended || Instant::now() >= deadline {
+                return Ok(ended);
             }
             tokio::select! {
                 _ = self.cancel.cancelled() => return Err(ScenarioError::Cancelled),

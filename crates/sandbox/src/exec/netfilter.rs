@@ -5,7 +5,8 @@
 //! (--pod-uid U | --node N) --for S …`. While that container runs, its fault is in force in pod
 //! U's network namespace or on node N: DROP rules (each chain × protocol × port, commented
 //! `chaosdeck-T`) or a netem qdisc (delay, loss, rate) at the root of each `--dev` under
-//! `--handle`. When it stops — `--for` seconds after it started (the kubelet ends it,
+//! `--handle`, or the node's devices set down (`link-down`: the node is cut off, [`NetFilter::cut_off`]).
+//! When it stops — `--for` seconds after it started (the kubelet ends it,
 //! [`helper_seconds`]), or when its pod is deleted — it has removed them, as the real helper
 //! does. `chaosdeck helper remove --tag T` exec'd in it removes them earlier; `status` lists
 //! them, in the words of `iptables -S` and `tc qdisc show`.
@@ -45,6 +46,11 @@ pub enum Fault {
         delay: Option<String>,
         loss: Option<u8>,
         rate: Option<String>,
+    },
+    /// The node's devices set down: the node is cut off (no exec to its pods, its endpoints
+    /// unreachable) until the helper ends.
+    LinkDown {
+        devs: Vec<String>,
     },
 }
 
@@ -98,6 +104,7 @@ impl HelperSpec {
         let fault = match kind {
             "filter" => Fault::Filter { chains, protocols, ports },
             "netem" => Fault::Netem { devs, handle: handle?, delay, loss, rate },
+            "link-down" => Fault::LinkDown { devs },
             _ => return None,
         };
         Some(HelperSpec { tag: tag?, at, seconds: seconds?, fault })
@@ -138,6 +145,7 @@ impl HelperSpec {
                     ));
                 }
             }
+            Fault::LinkDown { devs } => out.extend(devs.iter().map(|d| format!("dev {d}: down"))),
         }
         out
     }
@@ -217,6 +225,13 @@ impl NetFilter {
                     if chains.iter().any(|c| c == "INPUT")
                         && protocols.iter().any(|p| p == "tcp")
                         && ports.contains(&port))
+        })
+    }
+
+    /// Whether a helper has set `node`'s interfaces down (the node is cut off).
+    pub fn cut_off(&self, store: &Store, node: &str) -> bool {
+        self.in_force(store).iter().any(|h| {
+            h.at == Where::Node(node.to_string()) && matches!(h.fault, Fault::LinkDown { .. })
         })
     }
 

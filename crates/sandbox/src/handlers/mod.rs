@@ -176,6 +176,16 @@ fn exec(
     if let Err(e) = crate::exec::check_running(&state.store, &req) {
         return e.into_response();
     }
+    // A node whose interfaces a helper set down cannot be dialled, as kube-apiserver finds.
+    if let Ok(pod) = state.store.get(crate::resources::PODS, &req.ns, &req.pod)
+        && let Some(node) = crate::meta::str_at(&pod, &["spec", "nodeName"])
+        && state.netfilter.cut_off(&state.store, node)
+    {
+        return ApiError::internal(format!(
+            "error dialing backend: dial tcp {node}:10250: i/o timeout (its interfaces are down)"
+        ))
+        .into_response();
+    }
     crate::exec::serve(
         state.store.clone(),
         state.filesystems.clone(),

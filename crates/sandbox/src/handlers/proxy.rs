@@ -4,7 +4,8 @@
 //! 200 while the Service has a Ready endpoint — a Ready pod its selector picks that no deny-all
 //! NetworkPolicy isolates, whose traffic on the target port no helper's filter drops, and that
 //! is not a service-hijacking pod — and 503 otherwise. A helper's netem on the answering pod
-//! (or its node) delays the answer and loses it at its loss rate (503). This
+//! (or its node) delays the answer and loses it at its loss rate (503); a pod on a node whose
+//! interfaces a helper set down is no endpoint. This
 //! is a simulation for health checks (see the crate docs), not Kubernetes semantics.
 //!
 //! Owns: reading the store to decide the answer. Must not change anything.
@@ -147,6 +148,7 @@ fn ready_endpoints(
             let node = meta::str_at(p, &["spec", "nodeName"]).unwrap_or_default();
             (meta::uid(p).to_string(), node.to_string())
         })
+        .filter(|(_, node)| !state.netfilter.cut_off(&state.store, node))
         .collect()
 }
 
