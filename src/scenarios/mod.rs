@@ -15,6 +15,7 @@ mod plan;
 
 mod app_outage;
 mod attackers;
+mod claim_mount;
 mod container_kill;
 mod hog;
 mod network_chaos_ng;

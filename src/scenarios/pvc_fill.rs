@@ -11,18 +11,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
 use serde::Deserialize;
 
+use super::claim_mount;
 use super::ctx::ScenarioCtx;
 use super::error::ScenarioError;
 use super::file::{invalid, load_yaml};
 use super::needs::{Forward, Need, Op, POD};
 use super::plan::{Outcome, ScenarioPlan, ScenarioType};
-use crate::cluster::exec::{ContainerPath, ContainerTarget, DiskUsage};
+use crate::cluster::exec::DiskUsage;
 use crate::config::ConfigError;
-use crate::journal::ObjectRef;
 
 pub struct Type;
 
@@ -77,87 +75,6 @@ impl ScenarioType for Type {
     }
 }
 
-/// The claim, and the pod and container that mount it.
-struct Mounted {
-    container: ContainerTarget,
-    claim: String,
-    mount_path: ContainerPath,
-}
-
-impl Plan {
-    /// Finds the pod (a running one on the named claim, else the named pod) and its container
-    /// mounting the claim (named, or the pod's first claim).
-    async fn locate(&self, ctx: &ScenarioCtx) -> Result<Mounted, ScenarioError> {
-        let spec = &self.0;
-        let ns = &spec.namespace;
-        // As in Krkn, pod_name is ignored when pvc_name is set.
-        let pod_name = spec.pod_name.as_ref().filter(|_| spec.pvc_name.is_none());
-        let pods: Vec<Pod> = match pod_name {
-            Some(name) => {
-                let target = ObjectRef::new("v1", "Pod", Some(ns), name);
-                let Some(found) = ctx.get(&target).await? else {
-                    return Err(ScenarioError::Failed(format!("pod {ns}/{name} not found")));
-                };
-                let pod =
-                    serde_json::to_value(found).and_then(serde_json::from_value::<Pod>).map_err(
-                        |e| ScenarioError::Internal(format!("reading pod {ns}/{name}: {e}")),
-                    )?;
-                vec![pod]
-            }
-            None => ctx.list_in::<Pod>(ns, &ListParams::default()).await?,
-        };
-        for pod in &pods {
-            let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-            if !running || pod.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let Some(spec_) = &pod.spec else { continue };
-            let volume = spec_.volumes.iter().flatten().find(|v| {
-                v.persistent_volume_claim
-                    .as_ref()
-                    .is_some_and(|c| spec.pvc_name.as_deref().is_none_or(|n| n == c.claim_name))
-            });
-            let Some(volume) = volume else { continue };
-            let claim = volume
-                .persistent_volume_claim
-                .as_ref()
-                .map(|c| c.claim_name.clone())
-                .unwrap_or_default();
-            for c in &spec_.containers {
-                let Some(m) = c.volume_mounts.iter().flatten().find(|m| m.name == volume.name)
-                else {
-                    continue;
-                };
-                let mount_path = ContainerPath::parse(&m.mount_path).map_err(|why| {
-                    ScenarioError::Failed(format!("mount path of claim {claim}: {why}"))
-                })?;
-                let restarts = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .and_then(|all| all.iter().find(|s| s.name == c.name))
-                    .map(|s| s.restart_count);
-                let container = ContainerTarget {
-                    namespace: ns.clone(),
-                    pod: pod.metadata.name.clone().unwrap_or_default(),
-                    container: c.name.clone(),
-                    uid: pod.metadata.uid.clone(),
-                    restarts,
-                };
-                return Ok(Mounted { container, claim, mount_path });
-            }
-        }
-        Err(ScenarioError::Failed(match (&spec.pod_name, &spec.pvc_name) {
-            (Some(pod), Some(pvc)) => {
-                format!("pod {ns}/{pod} is not running with claim {pvc} mounted")
-            }
-            (Some(pod), None) => format!("pod {ns}/{pod} is not running with a claim mounted"),
-            (None, Some(pvc)) => format!("no running pod in {ns} mounts claim {pvc}"),
-            (None, None) => format!("no running pod in {ns} mounts a claim"),
-        }))
-    }
-}
-
 /// The bytes to allocate so that `usage` reaches `percent` of its size (whole KiB, rounded up,
 /// as `df` counts), or None when it is there already.
 fn bytes_to_fill(usage: &DiskUsage, percent: u8) -> Option<u64> {
@@ -205,7 +122,14 @@ impl ScenarioPlan for Plan {
             let started = Instant::now();
             ctx.check_namespace(&spec.namespace)?;
             ctx.step(format!("finding the claim in {}", spec.namespace));
-            let m = self.locate(ctx).await?;
+            let spec = &self.0;
+            let m = claim_mount::locate(
+                ctx,
+                &spec.namespace,
+                spec.pvc_name.as_deref(),
+                spec.pod_name.as_deref(),
+            )
+            .await?;
             let at = format!("{} at {} (claim {})", m.container.display(), m.mount_path, m.claim);
             if ctx.dry_run {
                 ctx.log(format!(
