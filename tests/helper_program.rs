@@ -353,3 +353,81 @@ fn link_down_comes_back_up_at_its_deadline_and_never_takes_a_down_link() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("eth1 is down already"), "{out:?}");
     assert_eq!(std::fs::read_to_string(&links).unwrap(), "eth1 down\n");
 }
+
+#[test]
+fn a_throttle_writes_the_previous_limit_back_and_only_over_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let iomax = state.join(format!("netns-{UID}.io.max"));
+    let before = "253:0 rbps=max wbps=100 riops=max wiops=max\n";
+    std::fs::write(&iomax, before).unwrap();
+    let throttle = |secs: u64| {
+        let mut cmd = helper();
+        cmd.args(["throttle", "--tag", TAG, "--pod-uid", UID, "--for", &secs.to_string()])
+            .args(["--mount", "/data", "--rbps", "1048576", "--backend", "files", "--state-dir"])
+            .arg(state);
+        cmd
+    };
+    let (mut child, applied) = start(throttle(300));
+    assert!(
+        applied.starts_with("io.max 253:0 rbps=1048576 wbps=100 riops=max wiops=max\n"),
+        "{applied}"
+    );
+    let removed = tag_command("remove", state);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(std::fs::read_to_string(&iomax).unwrap(), before);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+
+    // Someone changes the limit during the throttle: the helper leaves theirs in place.
+    let (mut child, _) = start(throttle(300));
+    let theirs = "253:0 rbps=5 wbps=100 riops=max wiops=max\n";
+    std::fs::write(&iomax, theirs).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
+    assert_eq!(std::fs::read_to_string(&iomax).unwrap(), theirs);
+}
+
+#[test]
+fn the_kernel_throttle_finds_the_containers_cgroup_and_device_through_proc() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc_root = dir.path().join("proc");
+    let cgroup_root = dir.path().join("cgroup");
+    let scope = format!(
+        "kubepods.slice/kubepods-pod{}.slice/cri-containerd-abc.scope",
+        UID.replace('-', "_")
+    );
+    // The pause process (no /data) and the container's process.
+    for (pid, mounts) in [
+        ("100", "22 1 0:21 / / rw - overlay overlay rw\n"),
+        (
+            "101",
+            "22 1 0:21 / / rw - overlay overlay rw\n36 22 8:16 /vol /data rw - ext4 /dev/sdb rw\n",
+        ),
+    ] {
+        std::fs::create_dir_all(proc_root.join(pid)).unwrap();
+        std::fs::write(proc_root.join(pid).join("cgroup"), format!("0::/{scope}\n")).unwrap();
+        std::fs::write(proc_root.join(pid).join("mountinfo"), mounts).unwrap();
+    }
+    std::fs::create_dir_all(cgroup_root.join(&scope)).unwrap();
+    let file = cgroup_root.join(&scope).join("io.max");
+    std::fs::write(&file, "").unwrap();
+    let out = helper()
+        .args(["throttle", "--tag", TAG, "--pod-uid", UID, "--for", "0", "--mount", "/data"])
+        .args(["--wiops", "50", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--proc-root")
+        .arg(&proc_root)
+        .arg("--cgroup-root")
+        .arg(&cgroup_root)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("io.max 8:16 rbps=max wbps=max riops=max wiops=50\n"), "{said}");
+    // The kernel's file takes one line per write: the last one lifts the limit.
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "8:16 rbps=max wbps=max riops=max wiops=max\n"
+    );
+}

@@ -1,6 +1,9 @@
 //! The faults a helper holds, each applied whole or not at all, found again by its tag (rules)
 //! or its recorded handle (qdiscs), and removed by that alone.
 
+use std::path::PathBuf;
+
+use super::iomax::{self, Limits};
 use super::netns::{Netns, Program};
 use super::qdisc::Netem;
 use super::rules::{Rule, deletion, tagged};
@@ -13,6 +16,29 @@ pub enum Fault {
     Netem(Netem),
     /// Each device set down (only devices that were up: one already down is someone else's).
     LinkDown(Vec<String>),
+    /// An `io.max` limit on one device of a container's cgroup, the previous one kept.
+    Throttle(Throttle),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttle {
+    pub file: PathBuf,
+    pub device: String,
+    pub ours: Limits,
+    pub previous: Limits,
+    /// The test bed's stand-in file rather than the kernel's.
+    pub plain: bool,
+}
+
+impl Throttle {
+    fn held(&self) -> Result<Vec<String>, String> {
+        let now = iomax::read(&self.file, &self.device)?;
+        Ok(if now == self.ours && self.ours != self.previous {
+            vec![format!("io.max {} {}", self.device, self.ours.line())]
+        } else {
+            Vec::new()
+        })
+    }
 }
 
 fn words(parts: &[&str]) -> Vec<String> {
@@ -57,6 +83,7 @@ impl Fault {
                     ns.run(Program::Ip, &words(&["link", "set", "dev", dev, "down"])).map(|_| ())
                 })
             }
+            Fault::Throttle(t) => iomax::write(&t.file, &t.device, &t.ours, t.plain),
         };
         result.map_err(|e| {
             let left = self.remove(ns, tag);
@@ -88,6 +115,7 @@ impl Fault {
                 }
                 Ok(out)
             }
+            Fault::Throttle(t) => t.held(),
         }
     }
 
@@ -126,6 +154,14 @@ impl Fault {
                     }
                 }
             }
+            // Only while the line is still ours: someone's later limit is theirs to lift.
+            Fault::Throttle(t) => {
+                if !t.held()?.is_empty()
+                    && let Err(e) = iomax::write(&t.file, &t.device, &t.previous, t.plain)
+                {
+                    errors.push(e);
+                }
+            }
         }
         let left = self.held(ns, tag)?.len();
         if left > 0 && !errors.is_empty() {
@@ -140,10 +176,28 @@ impl Fault {
             Fault::Filter(_) => "filter".into(),
             Fault::Netem(q) => format!("netem {:x} {}", q.handle, q.devs.join(",")),
             Fault::LinkDown(devs) => format!("link-down {}", devs.join(",")),
+            Fault::Throttle(t) => format!(
+                "throttle {} {} {} {} {}",
+                t.device,
+                u8::from(t.plain),
+                t.ours.line().replace(' ', ","),
+                t.previous.line().replace(' ', ","),
+                t.file.display()
+            ),
         }
     }
 
     pub fn from_state(line: &str) -> Option<Fault> {
+        if let Some(rest) = line.strip_prefix("throttle ") {
+            let mut f = rest.splitn(5, ' ');
+            let device = f.next()?.to_string();
+            iomax::check_device(&device).ok()?;
+            let plain = f.next()? == "1";
+            let ours = Limits::parse(&f.next()?.replace(',', " ")).ok()?;
+            let previous = Limits::parse(&f.next()?.replace(',', " ")).ok()?;
+            let file = PathBuf::from(f.next()?);
+            return Some(Fault::Throttle(Throttle { file, device, ours, previous, plain }));
+        }
         let words: Vec<&str> = line.split(' ').collect();
         match words.as_slice() {
             ["filter"] => Some(Fault::Filter(Vec::new())),

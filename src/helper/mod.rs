@@ -4,19 +4,22 @@
 //! and whether or not the node can reach the API server — and answers `status` and `remove`
 //! for the undo, which reaches it through `pods/exec`.
 //!
-//! Owns: the rules and qdiscs it adds (rules carry the comment `chaosdeck-<tag>`, qdiscs the
-//! entry's handle), finding them again by that alone, and its own deadline. Must not talk to
+//! Owns: the faults it applies (rules carry the comment `chaosdeck-<tag>`, qdiscs the entry's
+//! handle; links it set down and `io.max` lines it wrote are kept in its state with what was
+//! there before), finding them again by that alone, and its own deadline. Must not talk to
 //! the API server or touch anything not tagged with its entry: it runs with NET_ADMIN on
 //! someone's node.
 //!
 //! One file per job: `args` (the words every fault takes, the line every answer ends with),
-//! `rules` (an iptables rule and reading it back), `qdisc` (a netem qdisc), `fault` (applying,
+//! `rules` (an iptables rule and reading it back), `qdisc` (a netem qdisc), `iomax` (a cgroup
+//! I/O limit), `fault` (applying,
 //! finding and removing each kind), `netns` (where they live: the kernel through `nsenter`,
 //! `iptables`, `tc` and `ip`, or files for the test bed), `state` (what a fault leaves for `status`
 //! and `remove`), `lifetime` (deadline and signals).
 
 mod args;
 mod fault;
+mod iomax;
 mod lifetime;
 mod netns;
 mod qdisc;
@@ -28,6 +31,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 pub use args::{Backend, Common, DEFAULT_STATE_DIR, TagArgs, tagged_line};
+pub use iomax::check_device;
 pub use qdisc::{check as check_netem, check_dev, handle_of};
 pub use rules::Rule;
 
@@ -47,6 +51,9 @@ pub enum HelperCommand {
     /// the node is cut off meanwhile, so nobody else can.
     #[command(name = "link-down")]
     LinkDown(LinkDownArgs),
+    /// Limit a container's I/O on the device behind one of its mounts (cgroup v2 `io.max`)
+    /// until --for or a signal, then write the previous limit back.
+    Throttle(ThrottleArgs),
     /// Print what is in force for `<tag>` and its count.
     Status(TagArgs),
     /// Remove what is in force for `<tag>`, read again, print how much is left.
@@ -89,6 +96,29 @@ pub struct LinkDownArgs {
     #[arg(long = "dev", required = true)]
     pub devs: Vec<String>,
 }
+
+#[derive(Args, Debug)]
+pub struct ThrottleArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The container's mount point whose device is limited.
+    #[arg(long)]
+    pub mount: String,
+    #[arg(long)]
+    pub rbps: Option<u64>,
+    #[arg(long)]
+    pub wbps: Option<u64>,
+    #[arg(long)]
+    pub riops: Option<u64>,
+    #[arg(long)]
+    pub wiops: Option<u64>,
+    /// The node's cgroup v2 mount.
+    #[arg(long, default_value = "/sys/fs/cgroup", hide = true)]
+    pub cgroup_root: std::path::PathBuf,
+}
+
+/// The device the test bed's stand-in file pretends is behind every mount.
+pub const STANDIN_DEVICE: &str = "253:0";
 
 fn parse_handle(s: &str) -> Result<u16, String> {
     u16::from_str_radix(s.trim_end_matches(':'), 16)
@@ -149,6 +179,48 @@ impl LinkDownArgs {
     }
 }
 
+impl ThrottleArgs {
+    /// Finds the container's `io.max` and device, reads the limit in force (kept, to write
+    /// back), and merges this throttle's limits into it.
+    fn fault(&self) -> Result<fault::Fault, String> {
+        let Some(uid) = &self.common.pod_uid else {
+            return Err("throttle acts on a pod's container (--pod-uid)".into());
+        };
+        state::check_tag(&self.common.tag)?;
+        let set: Vec<(&str, u64)> = [
+            ("rbps", self.rbps),
+            ("wbps", self.wbps),
+            ("riops", self.riops),
+            ("wiops", self.wiops),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        if set.is_empty() || set.iter().any(|(_, v)| *v == 0) {
+            return Err("give at least one of --rbps, --wbps, --riops, --wiops (above 0)".into());
+        }
+        let (file, device, plain) = match self.common.backend {
+            Backend::Kernel => {
+                let (file, device) =
+                    iomax::locate(&self.common.proc_root, &self.cgroup_root, uid, &self.mount)?;
+                (file, device, false)
+            }
+            Backend::Files => {
+                std::fs::create_dir_all(&self.common.state_dir)
+                    .map_err(|e| format!("creating {}: {e}", self.common.state_dir.display()))?;
+                let file = self.common.state_dir.join(format!("netns-{uid}.io.max"));
+                (file, STANDIN_DEVICE.to_string(), true)
+            }
+        };
+        let previous = iomax::read(&file, &device)?;
+        let mut ours = previous.clone();
+        for (k, v) in set {
+            ours.0.insert(k.to_string(), v);
+        }
+        Ok(fault::Fault::Throttle(fault::Throttle { file, device, ours, previous, plain }))
+    }
+}
+
 pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
     let result = match args.command {
         HelperCommand::Filter(f) => match f.fault() {
@@ -161,6 +233,10 @@ pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
         },
         HelperCommand::LinkDown(l) => match l.fault() {
             Ok(fault) => lifetime::run(fault, l.common).await,
+            Err(e) => Err(e),
+        },
+        HelperCommand::Throttle(t) => match t.fault() {
+            Ok(fault) => lifetime::run(fault, t.common).await,
             Err(e) => Err(e),
         },
         HelperCommand::Status(t) => lifetime::status(&t),
