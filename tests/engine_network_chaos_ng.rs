@@ -20,7 +20,7 @@ use kube::api::{Api, ListParams};
 use support::cluster::Target;
 use support::helpers::{HELPER_SELECTOR, HelperNodes};
 use support::observe::read_json;
-use support::world::{Lines, Running, World, wait_exit};
+use support::world::{Lines, Running, World, until, wait_exit};
 
 fn plain_config(w: &World) -> PathBuf {
     w.config("network_chaos_ng_scenarios", &["pod_network_filter.yaml"], true, 0)
@@ -51,18 +51,6 @@ fn rules(w: &World) -> Vec<String> {
 
 async fn settled(w: &World) {
     let _ = w.steady();
-}
-
-/// Waits until `ok` holds; how long it took, or None after `within`.
-async fn until(within: Duration, mut ok: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if ok().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
 }
 
 /// Helper pods gone (their deletion finishes a moment after the undo).

@@ -79,6 +79,7 @@ fn files_of(scenario_type: &str) -> &'static [&'static str] {
             "node_network_chaos.yaml",
             "node_interface_down.yaml",
         ],
+        "storage_throttle_scenarios" => &["storage_throttle.yaml"],
         other => panic!("no test data for {other}"),
     }
 }

@@ -114,6 +114,8 @@ fn config(dir: &Path, kubeconfig: &Path) -> std::path::PathBuf {
         ("container_scenarios", "container.yml"),
         ("service_disruption_scenarios", "service_disruption.yaml"),
         ("network_chaos_ng_scenarios", "pod_network_filter.yaml"),
+        ("network_chaos_ng_scenarios", "node_interface_down.yaml"),
+        ("storage_throttle_scenarios", "storage_throttle.yaml"),
     ];
     let mut text = format!(
         "kraken:\n    kubeconfig_path: {}\n    rollback_versions_directory: {}\n    chaos_scenarios:\n",
@@ -168,6 +170,9 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would start a helper pod in shop to apply DROP tcp port 8080 ingress of pod shop/frontend-",
         r#""command":["chaosdeck","helper","filter","--tag","<entry id>","--pod-uid""#,
         r#""capabilities":{"add":["NET_ADMIN","SYS_ADMIN"],"drop":["ALL"]}"#,
+        "dry run: would start a helper pod in default to apply link down eth0 of node sandbox-worker-2 for 3 s",
+        "dry run: would start a helper pod in payments to apply io.max riops=100 wiops=50 rbps=1048576 wbps=524288 on the device of /data in container ledger of pod payments/ledger-0",
+        r#""hostPath":{"path":"/sys/fs/cgroup","type":"Directory"}"#,
     ] {
         assert!(log.contains(expected), "missing {expected:?} in:\n{log}");
     }

@@ -14,6 +14,17 @@ pub(super) struct Mounted {
     pub container: ContainerTarget,
     pub claim: String,
     pub mount_path: ContainerPath,
+    /// The node the pod runs on.
+    pub node: String,
+}
+
+/// The claim a plan names, for its description: `claim ns/name` or `the claim of pod ns/name`.
+pub(super) fn describe(ns: &str, pvc_name: Option<&str>, pod_name: Option<&str>) -> String {
+    match (pvc_name, pod_name) {
+        (Some(pvc), _) => format!("claim {ns}/{pvc}"),
+        (None, Some(pod)) => format!("the claim of pod {ns}/{pod}"),
+        (None, None) => "a claim".into(),
+    }
 }
 
 /// Finds the pod (a running one on the named claim, else the named pod) and its container
@@ -77,7 +88,8 @@ pub(super) async fn locate(
                 uid: pod.metadata.uid.clone(),
                 restarts,
             };
-            return Ok(Mounted { container, claim, mount_path });
+            let node = spec_.node_name.clone().unwrap_or_default();
+            return Ok(Mounted { container, claim, mount_path, node });
         }
     }
     Err(ScenarioError::Failed(match (pod_name_given, pvc_name) {

@@ -17,6 +17,7 @@ mod app_outage;
 mod attackers;
 mod claim_mount;
 mod container_kill;
+mod helper_pod;
 mod hog;
 mod network_chaos_ng;
 mod node;
@@ -24,6 +25,7 @@ mod pod_disruption;
 mod pvc_fill;
 mod service_disruption;
 mod service_hijacking;
+mod storage_throttle;
 
 pub use ctx::{Change, ScenarioCtx};
 pub use error::ScenarioError;
@@ -31,7 +33,7 @@ pub use event::{EventSink, ScenarioEvent};
 pub use needs::{Need, Op};
 pub use plan::{Outcome, ScenarioPlan, ScenarioType};
 
-static REGISTRY: [&dyn ScenarioType; 11] = [
+static REGISTRY: [&dyn ScenarioType; 12] = [
     &app_outage::Type,
     &hog::Type,
     &service_hijacking::Type,
@@ -43,6 +45,7 @@ static REGISTRY: [&dyn ScenarioType; 11] = [
     &container_kill::Type,
     &service_disruption::Type,
     &network_chaos_ng::Type,
+    &storage_throttle::Type,
 ];
 
 pub fn registry() -> &'static [&'static dyn ScenarioType] {

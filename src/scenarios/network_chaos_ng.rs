@@ -27,17 +27,13 @@ use serde_json::{Value, json};
 use super::ctx::{Change, ScenarioCtx};
 use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
+use super::helper_pod::{HELPER_GRACE, HelperPod, helper_pod};
 use super::needs::{Forward, NODE, Need, Op, POD};
 use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::cluster::exec::HELPER_PROGRAM;
 use crate::config::ConfigError;
-use crate::journal::undo::HELPER_CONTAINER;
 
 pub struct Type;
-
-/// How long after `test_duration` the helper removes its fault by itself: long enough for the
-/// run's own undo to come first, short enough that a dead run leaves the fault for seconds.
-pub const HELPER_GRACE: Duration = Duration::from_secs(10);
 
 /// How long a helper may take to start and apply its fault before the scenario gives up (and
 /// stops it).
@@ -412,56 +408,27 @@ impl Module {
         c
     }
 
-    /// The helper pod for target `t`, tagged with entry `id`: pinned to the target's node, with
-    /// NET_ADMIN only — plus, for a pod's namespace, the host's PID namespace and SYS_ADMIN
-    /// (setns); for the node's own, hostNetwork — no service account token, its state on an
-    /// emptyDir (the root is read-only), and a deadline of its own.
+    /// The helper pod for target `t`, tagged with entry `id`: NET_ADMIN only — plus, for a
+    /// pod's namespace, the host's PID namespace and SYS_ADMIN (setns); for the node's own,
+    /// hostNetwork.
     fn helper_pod(&self, id: &str, t: &Target) -> Value {
-        let lasts = self.helper_seconds();
-        let tolerations: Vec<Value> =
-            self.taints.iter().filter_map(|t| toleration(t).ok()).collect();
         let on_pod = t.pod_uid.is_some();
-        let add: Vec<&str> =
-            if on_pod { vec!["NET_ADMIN", "SYS_ADMIN"] } else { vec!["NET_ADMIN"] };
-        let mut spec = json!({
-            "nodeName": t.node,
-            "restartPolicy": "Never",
-            // The kubelet stops it even if the helper's own clock is wrong.
-            "activeDeadlineSeconds": lasts + 30,
-            "automountServiceAccountToken": false,
-            "tolerations": tolerations,
-            "volumes": [{"name": "state", "emptyDir": {"medium": "Memory"}}],
-            "containers": [{
-                "name": HELPER_CONTAINER,
-                "image": helper_image(),
-                "command": self.command(id, t),
-                "volumeMounts": [{"name": "state", "mountPath": crate::helper::DEFAULT_STATE_DIR}],
-                "securityContext": {
-                    "capabilities": {"drop": ["ALL"], "add": add},
-                    "allowPrivilegeEscalation": false,
-                    "readOnlyRootFilesystem": true,
-                },
-            }],
-        });
-        if on_pod {
-            spec["hostPID"] = json!(true);
-        } else {
-            spec["hostNetwork"] = json!(true);
-        }
-        if let Some(sa) = self.service_account.as_deref().filter(|s| !s.is_empty()) {
-            spec["serviceAccountName"] = json!(sa);
-        }
-        json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"labels": {"app.kubernetes.io/name": "chaosdeck-helper"}},
-            "spec": spec,
+        helper_pod(HelperPod {
+            node: &t.node,
+            command: self.command(id, t),
+            seconds: self.helper_seconds(),
+            capabilities: if on_pod { &["NET_ADMIN", "SYS_ADMIN"] } else { &["NET_ADMIN"] },
+            host_pid: on_pod,
+            host_network: !on_pod,
+            cgroups: false,
+            tolerations: self.taints.iter().filter_map(|t| toleration(t).ok()).collect(),
+            service_account: self.service_account.as_deref(),
         })
     }
 }
 
 /// A Krkn taint (`key[=value]:Effect`) as the toleration the helper needs to run beside it.
-fn toleration(taint: &str) -> Result<Value, String> {
+pub(super) fn toleration(taint: &str) -> Result<Value, String> {
     let (kv, effect) = taint
         .rsplit_once(':')
         .ok_or_else(|| format!("taint {taint:?} is not key[=value]:Effect"))?;
@@ -472,11 +439,6 @@ fn toleration(taint: &str) -> Result<Value, String> {
         Some((k, v)) => json!({"key": k, "operator": "Equal", "value": v, "effect": effect}),
         None => json!({"key": kv, "operator": "Exists", "effect": effect}),
     })
-}
-
-/// The image the helper runs: chaosdeck's own, at this version.
-pub fn helper_image() -> String {
-    format!("chaosdeck:{}", env!("CARGO_PKG_VERSION"))
 }
 
 fn named(m: &Module) -> Option<&str> {

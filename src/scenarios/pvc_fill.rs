@@ -87,11 +87,8 @@ fn bytes_to_fill(usage: &DiskUsage, percent: u8) -> Option<u64> {
 impl ScenarioPlan for Plan {
     fn describe(&self) -> String {
         let s = &self.0;
-        let what = match (&s.pvc_name, &s.pod_name) {
-            (Some(pvc), _) => format!("claim {}/{pvc}", s.namespace),
-            (None, Some(pod)) => format!("the claim of pod {}/{pod}", s.namespace),
-            (None, None) => "a claim".into(),
-        };
+        let what =
+            claim_mount::describe(&s.namespace, s.pvc_name.as_deref(), s.pod_name.as_deref());
         format!("fill {what} to {}% for {} s", s.fill_percentage, s.duration)
     }
 
@@ -122,7 +119,6 @@ impl ScenarioPlan for Plan {
             let started = Instant::now();
             ctx.check_namespace(&spec.namespace)?;
             ctx.step(format!("finding the claim in {}", spec.namespace));
-            let spec = &self.0;
             let m = claim_mount::locate(
                 ctx,
                 &spec.namespace,

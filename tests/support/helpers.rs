@@ -167,8 +167,8 @@ async fn exec_object(client: &kube::Client, root: &std::path::Path, ns: &str, na
     let _ = api.create(&PostParams::default(), &serde_json::from_value(exec).unwrap()).await;
 }
 
-/// The helper faults in force — `iptables -S` lines tagged `chaosdeck-…` and netem qdiscs — on
-/// either target.
+/// The helper faults in force — `iptables -S` lines tagged `chaosdeck-…`, netem qdiscs, links
+/// down, `io.max` limits — on either target.
 pub fn rules(cluster: &TestCluster) -> Vec<String> {
     if let Some(sandbox) = cluster.sandbox() {
         return sandbox.helper_rules();
@@ -183,6 +183,9 @@ pub fn rules(cluster: &TestCluster) -> Vec<String> {
         }
         if name.starts_with("netns-") && name.ends_with(".qdisc") {
             out.extend(text().lines().filter(|l| l.contains(" netem ")).map(str::to_string));
+        }
+        if name.starts_with("netns-") && name.ends_with(".io.max") {
+            out.extend(text().lines().map(|l| format!("io.max {l}")));
         }
         if name.starts_with("netns-") && name.ends_with(".links") {
             let down = text();

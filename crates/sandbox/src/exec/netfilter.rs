@@ -52,6 +52,11 @@ pub enum Fault {
     LinkDown {
         devs: Vec<String>,
     },
+    /// A cgroup `io.max` limit on the device behind a container's mount (no effect modelled
+    /// beyond what `status` reads).
+    Throttle {
+        limits: Vec<(String, u64)>,
+    },
 }
 
 /// One helper's fault, read from its command line.
@@ -77,6 +82,7 @@ impl HelperSpec {
         let (mut chains, mut protocols, mut ports) = (Vec::new(), Vec::new(), Vec::new());
         let (mut devs, mut handle, mut delay, mut loss, mut rate) =
             (Vec::new(), None, None, None, None);
+        let mut limits: Vec<(String, u64)> = Vec::new();
         let mut words = command[3..].iter();
         while let Some(flag) = words.next() {
             let value = words.next()?.clone();
@@ -93,6 +99,10 @@ impl HelperSpec {
                 "--delay" => delay = Some(value),
                 "--loss" => loss = Some(value.parse().ok()?),
                 "--rate" => rate = Some(value),
+                "--mount" => {}
+                "--rbps" | "--wbps" | "--riops" | "--wiops" => {
+                    limits.push((flag.trim_start_matches('-').to_string(), value.parse().ok()?));
+                }
                 _ => return None,
             }
         }
@@ -105,6 +115,7 @@ impl HelperSpec {
             "filter" => Fault::Filter { chains, protocols, ports },
             "netem" => Fault::Netem { devs, handle: handle?, delay, loss, rate },
             "link-down" => Fault::LinkDown { devs },
+            "throttle" => Fault::Throttle { limits },
             _ => return None,
         };
         Some(HelperSpec { tag: tag?, at, seconds: seconds?, fault })
@@ -146,6 +157,14 @@ impl HelperSpec {
                 }
             }
             Fault::LinkDown { devs } => out.extend(devs.iter().map(|d| format!("dev {d}: down"))),
+            // The device the stand-ins pretend is behind every mount, as the helper prints it.
+            Fault::Throttle { limits } => {
+                let keys = ["rbps", "wbps", "riops", "wiops"].map(|k| {
+                    let v = limits.iter().find(|(l, _)| l == k).map(|(_, v)| v.to_string());
+                    format!("{k}={}", v.unwrap_or_else(|| "max".into()))
+                });
+                out.push(format!("io.max 253:0 {}", keys.join(" ")));
+            }
         }
         out
     }
