@@ -123,17 +123,19 @@ async fn lifecycles(target: Target) {
     assert!(rules(&w).is_empty(), "{:?}", rules(&w));
     assert!(no_helpers(&w).await, "{log}");
 
-    // 3. SIGKILL with all three filters in force: execute-rollback asks each helper to remove
-    //    its tagged rules (0 left), then deletes it.
-    w.run_and_kill_after_change(&config, 3);
-    let applied = until(Duration::from_secs(10), async || rules(&w).len() == 3).await;
-    assert!(applied.is_some(), "{:?}", rules(&w));
-    assert!(rules(&w).iter().all(|r| r.contains("--comment \"chaosdeck-")), "{:?}", rules(&w));
-    let (code, out) = w.execute_rollback();
-    assert_eq!(code, 0, "execute-rollback:\n{out}");
-    assert_eq!(w.outstanding(), 0, "{out}");
-    assert!(rules(&w).is_empty(), "{:?}", rules(&w));
-    assert!(no_helpers(&w).await, "helper pods left after execute-rollback:\n{out}");
+    // 3. SIGKILL after each change: execute-rollback asks each helper to remove its tagged
+    //    rules (0 left), then deletes it.
+    for k in 1..=3 {
+        w.run_and_kill_after_change(&config, k);
+        let applied = until(Duration::from_secs(10), async || rules(&w).len() == k).await;
+        assert!(applied.is_some(), "after change {k}: {:?}", rules(&w));
+        assert!(rules(&w).iter().all(|r| r.contains("--comment \"chaosdeck-")), "{:?}", rules(&w));
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "after change {k}: execute-rollback:\n{out}");
+        assert_eq!(w.outstanding(), 0, "{out}");
+        assert!(rules(&w).is_empty(), "{:?}", rules(&w));
+        assert!(no_helpers(&w).await, "helper pods left after execute-rollback:\n{out}");
+    }
 
     // 4. SIGKILL with nobody undoing: the helpers remove their rules at test_duration 3 s +
     //    grace 10 s by themselves; the undo then finds nothing tagged and deletes the pods.
@@ -247,7 +249,7 @@ async fn netem_latency_slows_the_health_check_and_ends_with_the_run() {
 }
 
 crate::on_both_targets! {
-    async fn every_module_passes_and_is_undone_after_a_sigkill(target) {
+    async fn every_module_is_undone_however_the_run_ends(target) {
         modules(target).await;
     }
 }
@@ -292,14 +294,50 @@ async fn modules(target: Target) {
         assert!(rules(&w).is_empty(), "{file}: {:?}", rules(&w));
         assert!(no_helpers(&w).await, "{file}:\n{log}");
 
-        w.run_and_kill_after_change(&cfg, helpers);
-        let applied = until(Duration::from_secs(10), async || rules(&w).len() == helpers).await;
-        assert!(applied.is_some(), "{file}: {:?}", rules(&w));
-        assert!(rules(&w).iter().all(|r| r.contains(held)), "{file}: {:?}", rules(&w));
-        let (code, out) = w.execute_rollback();
-        assert_eq!(code, 0, "{file}: execute-rollback:\n{out}");
-        assert_eq!(w.outstanding(), 0, "{file}:\n{out}");
+        // An injected failure right after the first helper: the rollback stops it.
+        let mut child = w.run(&cfg, Some("fail-after-change:1"));
+        let mut lines = Lines::of(&mut child);
+        let code = wait_exit(&mut child, Duration::from_secs(120));
+        let log = lines.rest();
+        assert_eq!(code, Some(1), "{file} failure run:\n{log}");
+        assert!(log.contains("rollback done"), "{file}:\n{log}");
+        assert_eq!(w.outstanding(), 0, "{file}:\n{log}");
         assert!(rules(&w).is_empty(), "{file}: {:?}", rules(&w));
+        assert!(no_helpers(&w).await, "{file}:\n{log}");
+
+        // SIGKILL after every change, then execute-rollback.
+        for k in 1..=helpers {
+            w.run_and_kill_after_change(&cfg, k);
+            let applied = until(Duration::from_secs(10), async || rules(&w).len() == k).await;
+            assert!(applied.is_some(), "{file} after change {k}: {:?}", rules(&w));
+            assert!(rules(&w).iter().all(|r| r.contains(held)), "{file}: {:?}", rules(&w));
+            let (code, out) = w.execute_rollback();
+            assert_eq!(code, 0, "{file} after change {k}: execute-rollback:\n{out}");
+            assert_eq!(w.outstanding(), 0, "{file}:\n{out}");
+            assert!(rules(&w).is_empty(), "{file}: {:?}", rules(&w));
+            assert!(no_helpers(&w).await, "{file}:\n{out}");
+        }
+
+        // SIGKILL with nobody undoing: the helpers remove the fault by themselves at
+        // test_duration 3 s + grace 10 s.
+        w.run_and_kill_after_change(&cfg, helpers);
+        let killed = Instant::now();
+        assert!(
+            until(Duration::from_secs(10), async || rules(&w).len() == helpers).await.is_some()
+        );
+        let removed = until(Duration::from_secs(30), async || rules(&w).is_empty()).await;
+        assert!(
+            removed.is_some(),
+            "{file}: still in force {:?} after the SIGKILL",
+            killed.elapsed()
+        );
+        assert!(
+            killed.elapsed() <= Duration::from_secs(3 + 10 + 3),
+            "{file}: {:?}",
+            killed.elapsed()
+        );
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{file}:\n{out}");
         assert!(no_helpers(&w).await, "{file}:\n{out}");
     }
     w.shutdown().await;
@@ -328,7 +366,26 @@ async fn interface_down(target: Target) {
     assert!(rules(&w).is_empty(), "{:?}", rules(&w));
     assert!(no_helpers(&w).await, "{log}");
 
-    // 2. SIGKILL while the node is cut off.
+    // 2. An injected failure right after the helper is created. A helper not yet running is
+    //    deleted at once; one already running has cut its node off, so the rollback cannot
+    //    reach it and leaves the entry pending, saying why — then the helper brings the link
+    //    back at recovery_time and the next execute-rollback finishes.
+    let mut child = w.run(&cfg, Some("fail-after-change:1"));
+    let mut lines = Lines::of(&mut child);
+    let code = wait_exit(&mut child, Duration::from_secs(120));
+    let log = lines.rest();
+    assert_eq!(code, Some(1), "{log}");
+    let up = until(Duration::from_secs(10), async || rules(&w).is_empty()).await;
+    assert!(up.is_some(), "{:?}", rules(&w));
+    if w.outstanding() > 0 {
+        assert!(log.contains("error dialing backend"), "{log}");
+        let (code, out) = w.execute_rollback();
+        assert_eq!(code, 0, "{out}");
+    }
+    assert_eq!(w.outstanding(), 0, "{log}");
+    assert!(no_helpers(&w).await, "{log}");
+
+    // 3. SIGKILL while the node is cut off.
     w.run_and_kill_after_change(&cfg, 1);
     let killed = Instant::now();
     assert!(
@@ -353,5 +410,29 @@ async fn interface_down(target: Target) {
     assert_eq!(code, 0, "{out}");
     assert_eq!(w.outstanding(), 0, "{out}");
     assert!(no_helpers(&w).await, "{out}");
+    w.shutdown().await;
+}
+
+/// The same filter in the TUI (tmux, 100×30): the frontend's check row turns red while the
+/// helpers hold their rules and green again once they are stopped, before the run ends.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs tmux"]
+async fn the_tui_shows_the_check_red_during_the_filter_and_green_after() {
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    let cfg = config(&w);
+    let bin = assert_cmd::cargo::cargo_bin("chaosdeck");
+    let shell =
+        format!("{} run --config {}; echo EXIT=$?; sleep 120", bin.display(), cfg.display());
+    let socket = format!("chaosdeck-netfilter-{}", std::process::id());
+    let tmux = support::tmux::Tmux::start(socket, 100, 30, &shell, &[("NO_COLOR", "1")]);
+    let red = tmux.wait_for(&["✗ svc shop/frontend:80"], Duration::from_secs(60));
+    assert!(red.contains("503"), "{red}");
+    let green = tmux.wait_for(&["✓ svc shop/frontend:80", "passed"], Duration::from_secs(60));
+    assert!(!green.contains("failing"), "{green}");
+    tmux.keys("q");
+    tmux.wait_for(&["EXIT=0"], Duration::from_secs(30));
+    assert_eq!(w.outstanding(), 0);
+    assert!(rules(&w).is_empty(), "{:?}", rules(&w));
     w.shutdown().await;
 }

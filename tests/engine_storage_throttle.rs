@@ -1,6 +1,6 @@
 //! `storage_throttle_scenarios` through the real binary on both targets: the helper limits the
 //! I/O of the container on the claim (cgroup `io.max`, previous limit kept) for `duration`;
-//! success, SIGKILL then `execute-rollback`, and SIGKILL with nobody undoing (the helper's own
+//! success, an injected failure, SIGKILL then `execute-rollback`, and SIGKILL with nobody undoing (the helper's own
 //! deadline) all end with the limit lifted and no helper pod left.
 
 mod support;
@@ -52,7 +52,18 @@ async fn lifecycles(target: Target) {
     assert!(rules(&w.cluster).is_empty(), "{:?}", rules(&w.cluster));
     assert!(no_helpers(&w).await, "{log}");
 
-    // 2. SIGKILL during the throttle, then execute-rollback.
+    // 2. An injected failure right after the helper is created: the rollback stops it.
+    let mut child = w.run(&cfg, Some("fail-after-change:1"));
+    let mut lines = Lines::of(&mut child);
+    let code = wait_exit(&mut child, Duration::from_secs(120));
+    let log = lines.rest();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("rollback done"), "{log}");
+    assert_eq!(w.outstanding(), 0, "{log}");
+    assert!(rules(&w.cluster).is_empty(), "{:?}", rules(&w.cluster));
+    assert!(no_helpers(&w).await, "{log}");
+
+    // 3. SIGKILL during the throttle, then execute-rollback.
     w.run_and_kill_after_change(&cfg, 1);
     let held = until(Duration::from_secs(10), async || rules(&w.cluster) == [LIMIT]).await;
     assert!(held.is_some(), "{:?}", rules(&w.cluster));
@@ -62,7 +73,7 @@ async fn lifecycles(target: Target) {
     assert!(rules(&w.cluster).is_empty(), "{:?}", rules(&w.cluster));
     assert!(no_helpers(&w).await, "{out}");
 
-    // 3. SIGKILL with nobody undoing: lifted by the helper at duration 3 s + grace 10 s.
+    // 4. SIGKILL with nobody undoing: lifted by the helper at duration 3 s + grace 10 s.
     w.run_and_kill_after_change(&cfg, 1);
     let killed = Instant::now();
     assert!(until(Duration::from_secs(10), async || rules(&w.cluster) == [LIMIT]).await.is_some());
