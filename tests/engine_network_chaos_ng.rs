@@ -155,7 +155,10 @@ async fn lifecycles(target: Target) {
     assert_eq!(code, 0, "execute-rollback:\n{out}");
     if target == Target::Sandbox {
         // The sandbox's kubelet ended the helper pods; kwok keeps them Running.
-        assert!(out.contains("is not running (it removes its rules when it stops)"), "{out}");
+        assert!(
+            out.contains("is not running (it never started, or it removed its fault and exited 0)"),
+            "{out}"
+        );
     }
     assert!(no_helpers(&w).await, "{out}");
     w.shutdown().await;
@@ -434,5 +437,32 @@ async fn the_tui_shows_the_check_red_during_the_filter_and_green_after() {
     tmux.wait_for(&["EXIT=0"], Duration::from_secs(30));
     assert_eq!(w.outstanding(), 0);
     assert!(rules(&w).is_empty(), "{:?}", rules(&w));
+    w.shutdown().await;
+}
+
+/// A helper that ended with a non-zero exit (its removal failed, or it was killed) cannot
+/// vouch for its fault: the undo says so and leaves the entry pending instead of reporting a
+/// success it cannot know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_that_died_is_not_taken_at_its_word() {
+    let w = World::new(Target::Sandbox).await;
+    settled(&w).await;
+    w.run_and_kill_after_change(&plain_config(&w), 1);
+    assert!(until(Duration::from_secs(10), async || rules(&w).len() == 1).await.is_some());
+    let helper = helper_pods(&w).await.remove(0);
+    let name = helper.metadata.name.clone().unwrap();
+    let pods: Api<Pod> = Api::namespaced(w.client(), "shop");
+    let died = serde_json::json!({"status": {"phase": "Failed", "containerStatuses": [{
+        "name": "helper", "ready": false, "restartCount": 0, "image": "chaosdeck", "imageID": "",
+        "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+    }]}});
+    pods.patch_status(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&died))
+        .await
+        .unwrap();
+    let (code, out) = w.execute_rollback();
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("ended with exit code 137, so its fault may still be in force"), "{out}");
+    assert_eq!(w.outstanding(), 1);
+    assert_eq!(helper_pods(&w).await.len(), 1, "the pod is left for the operator to look at");
     w.shutdown().await;
 }

@@ -76,14 +76,21 @@ impl HelperNodes {
                     }
                     let ns = pod.metadata.namespace.clone().unwrap_or_default();
                     let name = pod.metadata.name.clone().unwrap_or_default();
-                    exec_object(&client, &root, &ns, &name).await;
                     let command: Vec<String> = pod
                         .spec
                         .iter()
                         .flat_map(|s| s.containers.first())
                         .flat_map(|c| c.command.clone().unwrap_or_default())
                         .collect();
-                    // `chaosdeck helper filter …`: the same words, with the files backend.
+                    // `chaosdeck helper <fault> …` only: the same words, with the files
+                    // backend (a second --backend or --state-dir in them makes clap refuse).
+                    let words: Vec<&str> = command.iter().map(String::as_str).collect();
+                    let faults = ["filter", "netem", "link-down", "throttle"];
+                    if !matches!(words.as_slice(), ["chaosdeck", "helper", f, ..] if faults.contains(f))
+                    {
+                        continue;
+                    }
+                    exec_object(&client, &root, &ns, &name).await;
                     let child = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
                         .args(&command[1..])
                         .args(["--backend", "files", "--state-dir"])

@@ -1,8 +1,9 @@
 //! The undo of a fault applied through chaosdeck's helper pod (a network filter): ask the
 //! helper to remove every rule carrying the entry's tag and read the tables again (0 left),
-//! then delete exactly that helper pod. A helper that is no longer running has removed its
-//! rules itself: that is its contract (it does so at its deadline and when it is stopped), so
-//! its pod is deleted and nothing else is sent.
+//! then delete exactly that helper pod. A helper that never ran applied nothing, and one that
+//! ended with exit code 0 removed its fault itself (its contract, at its deadline or when
+//! stopped): its pod is deleted and nothing else is sent. One that ended otherwise (a failed
+//! removal, a kill) leaves the entry pending, saying so.
 
 use std::time::Duration;
 
@@ -84,18 +85,29 @@ pub(super) async fn apply(
         )));
     }
     let ns = helper.namespace.clone().unwrap_or_default();
-    let running = pod
+    let status = pod
         .data
         .pointer("/status/containerStatuses")
         .and_then(|v| v.as_array())
         .into_iter()
         .flatten()
-        .any(|s| {
-            s.get("name").and_then(|n| n.as_str()) == Some(HELPER_CONTAINER)
-                && s.pointer("/state/running").is_some()
-        });
+        .find(|s| s.get("name").and_then(|n| n.as_str()) == Some(HELPER_CONTAINER));
+    let running = status.and_then(|s| s.pointer("/state/running")).is_some();
+    // How the helper ended, when it has: 0 is its word that it removed everything; anything
+    // else (a removal that failed, a kill) leaves the fault unaccounted for.
+    let exit =
+        status.and_then(|s| s.pointer("/state/terminated/exitCode")).and_then(|c| c.as_i64());
+    if let Some(code) = exit.filter(|c| *c != 0) {
+        return Err(format!(
+            "helper {} ended with exit code {code}, so its fault may still be in force on its \
+             node; check it by hand (the entry's kubectl lines), delete the pod and mark the \
+             entry executed",
+            helper.display()
+        ));
+    }
     let mut note = None;
-    if running && pod.metadata.deletion_timestamp.is_none() {
+    // A helper being deleted still runs through its grace period: ask it all the same.
+    if running {
         let command = ExecCommand::helper(HelperVerb::Remove, tag)?;
         let container = ContainerTarget {
             namespace: ns,
@@ -123,7 +135,7 @@ pub(super) async fn apply(
         }
     } else {
         note = Some(format!(
-            "helper {} is not running (it removes its rules when it stops)",
+            "helper {} is not running (it never started, or it removed its fault and exited 0)",
             helper.display()
         ));
     }
