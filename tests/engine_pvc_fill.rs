@@ -44,6 +44,21 @@ async fn usage(world: &World, pod: &str, mount: &str) -> DiskUsage {
     DiskUsage::parse(&out.stdout).unwrap()
 }
 
+/// `ls -l` of `dir` in ledger-0, through exec.
+async fn list(world: &World, dir: &str) -> String {
+    let ops = ClusterOps::new(world.client());
+    let target = ContainerTarget {
+        namespace: "payments".into(),
+        pod: "ledger-0".into(),
+        container: "ledger".into(),
+        uid: None,
+        restarts: None,
+    };
+    let ls = ExecCommand::list(ContainerPath::parse(dir).unwrap());
+    let (_, out) = ops.exec(&target, &ls, LIMIT).await.unwrap();
+    out.stdout
+}
+
 crate::on_both_targets! {
     async fn pvc_fill_lifecycles(target) {
         lifecycles(target).await;
@@ -81,11 +96,8 @@ async fn lifecycles(target: Target) {
     world.run_and_kill_after_change(&config, 1);
     let full = usage(&world, "ledger-0", "/data").await;
     assert!(full.percent_used() >= 59.5, "{full:?}");
-    let listed = world.kubectl(&["exec", "-n", "payments", "ledger-0", "--", "ls", "/data"]);
-    assert!(
-        listed.trim().starts_with("chaosdeck-fill-") && listed.trim().ends_with(".tmp"),
-        "{listed}"
-    );
+    let listed = list(&world, "/data").await;
+    assert!(listed.contains("chaosdeck-fill-") && listed.trim().ends_with(".tmp"), "{listed}");
     let (code, out) = world.execute_rollback();
     assert_eq!(code, 0, "execute-rollback:\n{out}");
     assert!(out.contains("removed /data/chaosdeck-fill-"), "{out}");

@@ -146,7 +146,9 @@ async fn the_cluster_is_named_wherever_someone_acts() {
     let mut run = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = Lines::of(&mut run);
     assert!(lines.wait_for("outage in shop", Duration::from_secs(30)), "{}", lines.rest());
-    let context = w.kubectl(&["config", "current-context"]).trim().to_string();
+    // The context as the test cluster's kubeconfig names it (no kubectl: this test runs
+    // without outside programs).
+    let context = w.cluster.context().to_string();
     let (_, entry) = w.tree().entries().map(|(c, e)| (c.clone(), e.clone())).next().unwrap();
 
     let show = Command::new(bin()).arg("show").arg(&entry.path).output().unwrap();
