@@ -7,7 +7,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -152,29 +151,11 @@ fn parent_of(path: &Path) -> io::Result<&Path> {
 }
 
 /// `renameat2(RENAME_NOREPLACE)`: atomic, and fails with AlreadyExists instead of clobbering.
+/// Through rustix, which makes the system call itself: a static musl build has no libc
+/// wrapper for it.
 fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    let from_c = c_path(from)?;
-    let to_c = c_path(to)?;
-    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from_c.as_ptr(),
-            libc::AT_FDCWD,
-            to_c.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
-    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} contains a NUL byte", path.display()),
-        )
-    })
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(io::Error::from)
 }
 
 #[cfg(test)]
