@@ -44,15 +44,14 @@ pub(super) fn helper_pod(h: HelperPod<'_>) -> Value {
         );
         mounts.push(json!({"name": "cgroup", "mountPath": "/sys/fs/cgroup"}));
     }
-    let mut security = json!({
+    // Root: the image runs as 65532, and a non-root process gets no effective capabilities
+    // from the container's `add` list; cgroup files are root's to write too.
+    let security = json!({
         "capabilities": {"drop": ["ALL"], "add": h.capabilities},
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
+        "runAsUser": 0,
     });
-    if h.cgroups {
-        // cgroup files are root's to write.
-        security["runAsUser"] = json!(0);
-    }
     let mut spec = json!({
         "nodeName": h.node,
         "restartPolicy": "Never",
