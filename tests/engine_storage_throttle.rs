@@ -89,3 +89,109 @@ async fn lifecycles(target: Target) {
     assert!(no_helpers(&w).await, "{out}");
     w.shutdown().await;
 }
+
+crate::on_both_targets! {
+    async fn krkn_throttle_files_are_lifted_natively(target) {
+        krkn_throttle(target).await;
+    }
+}
+
+/// Krkn's `rollback_throttle` file, which Krkn's own copy cannot run: `execute-rollback` starts
+/// chaosdeck's lift helper on the node of Krkn's privileged pod, waits for it to say the limit
+/// is gone, deletes both pods and renames the file `.executed`. Without Krkn's pod (the only
+/// record of the node) the file stays pending with the by-hand steps.
+async fn krkn_throttle(target: Target) {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::PostParams;
+    let w = World::new(target).await;
+    let _nodes = HelperNodes::start(&w.cluster);
+    let pods: Api<Pod> = Api::namespaced(w.client(), "payments");
+    let krkn_pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "io-throttle-pod-abcde", "namespace": "payments"},
+        "spec": {"containers": [{"name": "tools", "image": "quay.io/krkn-chaos/krkn:tools", "command": ["sleep", "infinity"]}]},
+    });
+    pods.create(&PostParams::default(), &serde_json::from_value(krkn_pod).unwrap()).await.unwrap();
+    let running = until(Duration::from_secs(30), async || {
+        let p = pods.get("io-throttle-pod-abcde").await.unwrap();
+        p.status.and_then(|s| s.phase).as_deref() == Some("Running")
+    })
+    .await;
+    assert!(running.is_some(), "Krkn's pod never ran");
+    let cgroup = "/kubepods.slice/kubepods-burstable.slice/cri-containerd-4be1c9d07f3a.scope";
+    // On the test bed, the limit Krkn wrote, in the stand-in cgroup tree the helper writes to.
+    let iomax = w
+        .cluster
+        .exec_root()
+        .map(|r| r.join("helpers/cgroup").join(cgroup.trim_start_matches('/')).join("io.max"));
+    if let Some(file) = &iomax {
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "8:16 rbps=1048576 wbps=max riops=max wiops=max\n").unwrap();
+    }
+    let root = w.dir.path().join("krkn-rollback");
+    let payload = chaosdeck::journal::krkn::payload::encode_base64(
+        serde_json::json!({"priv_pod_name": "io-throttle-pod-abcde", "maj_min": "8:16",
+            "cgroup_path": cgroup, "cgroup_version": "v2"})
+        .to_string()
+        .as_bytes(),
+    );
+    let file = "storage_throttle_scenarios_1795315097812653975_mbmixfdj.py";
+    let ctx = "1795315105699069697-7b5842f8-c142-4e90-8235-02cb0e1ec634";
+    let text =
+        support::krkn_file("rollback_throttle", &support::krkn_content("payments", &payload));
+    let path = support::write_krkn(&root, ctx, file, &text);
+    let execute = || {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["execute-rollback", "--cluster-mismatch-ok", w.cluster.context(), "--dir"])
+            .arg(&root)
+            .arg("--kubeconfig")
+            .arg(w.kubeconfig())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    // A pod that holds the lift helper's name but is someone else's: not read, not deleted,
+    // the file stays pending.
+    let stranger = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "chaosdeck-lift-io-throttle-pod-abcde", "namespace": "payments"},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+    });
+    pods.create(&PostParams::default(), &serde_json::from_value(stranger).unwrap()).await.unwrap();
+    let (code, out) = execute();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("is not chaosdeck's lift helper"), "{out}");
+    assert!(path.exists(), "{out}");
+    let stranger = pods.get("chaosdeck-lift-io-throttle-pod-abcde").await.unwrap();
+    assert!(stranger.metadata.deletion_timestamp.is_none(), "the stranger was deleted");
+    pods.delete("chaosdeck-lift-io-throttle-pod-abcde", &Default::default()).await.unwrap();
+    let stranger_gone = until(Duration::from_secs(30), async || {
+        pods.get_opt("chaosdeck-lift-io-throttle-pod-abcde").await.unwrap().is_none()
+    })
+    .await;
+    assert!(stranger_gone.is_some());
+
+    let (code, out) = execute();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("lifted the I/O limits of 8:16 in cgroup"), "{out}");
+    assert!(!path.exists() && path.with_extension("py.executed").exists(), "{out}");
+    if let Some(file) = &iomax {
+        assert_eq!(std::fs::read_to_string(file).unwrap(), "", "the limit is still there");
+    }
+    let gone = until(Duration::from_secs(10), async || {
+        pods.list(&ListParams::default()).await.unwrap().items.iter().all(|p| {
+            let name = p.metadata.name.as_deref().unwrap_or_default();
+            name != "io-throttle-pod-abcde" && !name.starts_with("chaosdeck-lift-")
+        })
+    })
+    .await;
+    assert!(gone.is_some(), "Krkn's pod or the lift helper is left");
+
+    // Krkn's pod gone: nothing says which node; the file stays pending, saying what to do.
+    let path = support::write_krkn(&root, ctx, file, &text);
+    let (code, out) = execute();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("is gone, and with it the only record of its node"), "{out}");
+    assert!(path.exists(), "{out}");
+    w.shutdown().await;
+}

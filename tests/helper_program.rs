@@ -431,3 +431,46 @@ fn the_kernel_throttle_finds_the_containers_cgroup_and_device_through_proc() {
         "8:16 rbps=max wbps=max riops=max wiops=max\n"
     );
 }
+
+/// `helper lift`, for a limit someone else left (Krkn's throttle): the cgroup v2 file gets the
+/// device's `max` line, which the kernel takes as "no limit"; a cgroup that is gone (its
+/// container ended) exits 3, not a failure and not a lift; a path outside the pods' cgroups is
+/// refused before any file is named.
+#[test]
+fn lift_writes_max_for_the_device_and_says_when_the_cgroup_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cgroup_root = dir.path().join("cgroup");
+    let scope = "kubepods.slice/cri-containerd-4be1c9d07f3a.scope";
+    let lift = |cgroup: &str| {
+        helper()
+            .args(["lift", "--node", "worker-1", "--device", "8:16", "--cgroup-path", cgroup])
+            .arg("--cgroup-root")
+            .arg(&cgroup_root)
+            .output()
+            .unwrap()
+    };
+    // Gone: nothing written, nothing created.
+    let out = lift(&format!("/{scope}"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("is gone on node worker-1"), "{said}");
+    assert!(!cgroup_root.exists());
+    // Present with Krkn's limit: lifted and read back.
+    std::fs::create_dir_all(cgroup_root.join(scope)).unwrap();
+    let file = cgroup_root.join(scope).join("io.max");
+    std::fs::write(&file, "").unwrap();
+    let out = lift(&format!("/{scope}"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("lifted the I/O limits of 8:16"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "8:16 rbps=max wbps=max riops=max wiops=max\n"
+    );
+    // A path from a hostile file: refused, exit 1, nothing written.
+    std::fs::remove_file(&file).unwrap();
+    let out = lift("/kubepods.slice/../../etc");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pod's cgroup"));
+    assert!(!file.exists());
+}

@@ -562,14 +562,14 @@ crate::on_both_targets! {
 }
 
 /// The TUI's `x`/`!` and the engine's emergency rollback hand every outstanding entry to
-/// `execute`, Krkn files that need a privileged helper or a cloud included: such a file is
+/// `execute`, Krkn files that need a cloud included: such a file is
 /// skipped and stays pending, as `execute-rollback` reports it, not failed. (No cluster state
 /// is involved: the sandbox only.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_krkn_file_left_to_krkn_is_skipped_by_execute_not_failed() {
     let env = env(Target::Sandbox).await;
-    let context = "1796041207912467095-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
-    let name = "storage_throttle_scenarios_1796041200284719033_qzkwtmvb.py";
+    let context = "1796041208154721140-5e0c7a3d-91b4-4f62-8d1e-6a2f9c40b7e5";
+    let name = "zone_outages_scenarios_1796041200284719033_qzkwtmvb.py";
     let dir = env.krkn_file(context, name);
     let outcomes = env.execute_all().await;
     assert!(

@@ -13,7 +13,7 @@ use chaosdeck::cluster::ClusterOps;
 use chaosdeck::journal::krkn::payload::{encode_base64, python_json_dumps};
 use chaosdeck::journal::scan::{EntryBody, EntryNode, JournalTree};
 use chaosdeck::journal::{EntryState, scan};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use serde_json::{Value, json};
@@ -42,8 +42,11 @@ struct Set {
     hijacked: (&'static str, &'static str, &'static str, fn() -> Value),
     /// Attacker pods named by the set's own SYN flood / HTTP load files: (ctx, file, ns, pods).
     attackers: &'static [(&'static str, &'static str, &'static str, &'static [&'static str])],
-    /// Entries that need a privileged helper or a cloud (never executed here).
+    /// Entries that need a cloud (never executed here).
     not_executable: usize,
+    /// Krkn's privileged pod of the set's `rollback_throttle` file, if it has one: (namespace,
+    /// pod). The lift runs on its node.
+    throttle_pod: Option<(&'static str, &'static str)>,
     /// What the PVC entry's undo does (chaosdeck runs it through exec), and the kubectl command
     /// for it.
     pvc_removal: (&'static str, &'static str),
@@ -99,7 +102,7 @@ const OURS: Set = Set {
         ),
         (
             "storage_throttle_scenarios_1796041200284719033_qzkwtmvb.py",
-            "krkn rollback_throttle: not executable here: lift the I/O throttle on device 259:0 through Pod ledger/io-throttle-pod-mxgwd",
+            "krkn rollback_throttle: lift the I/O limits of 259:0 in cgroup /kubepods.slice/kubepods-burstable.slice/cri-containerd-4be1c9d07f3a.scope (Krkn's Pod ledger/io-throttle-pod-mxgwd)",
         ),
         (
             "cluster_shut_down_scenarios_1796041200284719033_qzkwtmvb.py",
@@ -137,7 +140,8 @@ const OURS: Set = Set {
             &["http-load-ojwuqgcxbf", "http-load-kmzrpthyal"],
         ),
     ],
-    not_executable: 3,
+    not_executable: 2,
+    throttle_pod: Some(("ledger", "io-throttle-pod-mxgwd")),
     pvc_removal: (
         "remove /var/lib/postgresql/kraken.tmp in container postgres of pod ledger/ledger-db-0",
         "kubectl exec -n ledger ledger-db-0 -c postgres -- rm -- /var/lib/postgresql/kraken.tmp",
@@ -204,6 +208,7 @@ const SHARED: Set = Set {
     ),
     attackers: &[],
     not_executable: 1,
+    throttle_pod: None,
     pvc_removal: (
         "remove /data/kraken.tmp in container app of pod demo-ns/app-0",
         "kubectl exec -n demo-ns app-0 -c app -- rm -- /data/kraken.tmp",
@@ -455,7 +460,7 @@ fn check_generated_variants(set: &Set) {
         ("hog_scenarios_1795315097812653976_abcdefgh.py", "delete Pod team-a/memory-hog-abcde"),
         (
             "storage_throttle_scenarios_1795315097812653975_mbmixfdj.py",
-            "not executable here: lift the I/O throttle on device 8:16 through Pod team-a/io-throttle-pod-abcde",
+            "lift the I/O limits of 8:16 in cgroup /kubepods.slice/crio-0123456789ab.scope (Krkn's Pod team-a/io-throttle-pod-abcde)",
         ),
         (
             "zone_outages_scenarios_1795315097812653975_mbmixfdj.py",
@@ -555,6 +560,23 @@ impl Env {
         self.ops.create(&object).await.unwrap().expect("created");
     }
 
+    /// A worker node that runs pods: the test bed's nodes outlive its seeds (kwok manages
+    /// them); the sandbox's empty seed has none, so it is created and told it is Ready, as the
+    /// sandbox's seed does for its own nodes.
+    async fn ready_node(&self, name: &str) {
+        use kube::api::{Patch, PatchParams};
+        let node = json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"}}});
+        if self.ops.create(&node).await.unwrap().is_none() {
+            return;
+        }
+        let nodes: Api<Node> = Api::all(self.cluster.client());
+        let status = json!({"status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}]}});
+        nodes.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    }
+
     async fn namespace(&self, name: &str) {
         self.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
             .await;
@@ -626,6 +648,8 @@ fn executed(dir: &Path, ctx: &str, file: &str) -> bool {
 
 async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Target) {
     let env = env(target).await;
+    // The node side of the throttle's lift helper on the test bed.
+    let _helpers = support::helpers::HelperNodes::start(&env.cluster);
     let (_tmp, dir) = krkn_copy(set);
     // The PVC fill's file lives in a container, which this test does not model (its undo is
     // tested through exec in tests/journal_executor.rs).
@@ -633,6 +657,7 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Tar
     // The objects the set's files name, as Krkn's scenarios left them.
     let (hijack_ns, service, hijack_pod, original) = set.hijacked;
     let mut namespaces: Vec<&str> = vec![set.netpol_object.0, set.hog_pod.0, hijack_ns];
+    namespaces.extend(set.throttle_pod.map(|(ns, _)| ns));
     namespaces.extend(set.attackers.iter().map(|a| a.2));
     namespaces.sort();
     namespaces.dedup();
@@ -645,6 +670,16 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Tar
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
         .await;
     env.pod(set.hog_pod.0, set.hog_pod.1, json!({}), json!([])).await;
+    // Krkn pins its privileged pod to the throttled pod's node, which the lift helper needs
+    // running (this environment is seeded empty).
+    if let Some((ns, pod)) = set.throttle_pod {
+        env.ready_node("sandbox-worker-1").await;
+        env.create(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": ns},
+            "spec": {"nodeName": "sandbox-worker-1",
+                     "containers": [{"name": "tools", "image": "quay.io/krkn-chaos/krkn:tools"}]}}))
+            .await;
+    }
     env.hijacked(hijack_ns, service, hijack_pod, "service-hijacking-cm-qwert", "sh-zxcvb").await;
     env.configmap(hijack_ns, "service-hijacking-cm-other").await;
     for (_, _, ns, pods) in set.attackers {
@@ -683,7 +718,7 @@ async fn check_execute_rollback_undoes_kubernetes_entries(set: &Set, target: Tar
     assert!(env.exists("pod", hog_ns, hog_pod).await);
 
     // Without the cluster named, nothing is executed: the entries stay pending.
-    let executable = 3 + set.attackers.len() + 2;
+    let executable = 3 + set.attackers.len() + 2 + usize::from(set.throttle_pod.is_some());
     let skipped = set.not_executable;
     let (code, text) = env.execute_unnamed(&dir, &[]);
     assert_eq!(code, 1, "{text}");

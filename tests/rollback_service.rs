@@ -106,13 +106,16 @@ async fn a_krkn_file_left_to_krkn_is_not_counted_as_not_undone() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("krkn-rollback");
     let payload = chaosdeck::journal::krkn::payload::encode_base64(
-        br#"{"priv_pod_name": "io-throttle-pod-abcde", "maj_min": "8:16", "cgroup_path": "/kubepods.slice/x.scope", "cgroup_version": "v2"}"#,
+        br#"{"nodes": ["gke-worker-a-1"], "timeout": 180, "kube_check": true}"#,
     );
     let path = support::write_krkn(
         &root,
         &format!("1795315105699069697-{RUN}"),
-        "storage_throttle_scenarios_1795315097812653975_mbmixfdj.py",
-        &support::krkn_file("rollback_throttle", &support::krkn_content("demo-ns", &payload)),
+        "zone_outages_scenarios_1795315097812653975_mbmixfdj.py",
+        &support::krkn_file(
+            "rollback_gcp_zone_outage",
+            &support::krkn_content("demo-ns", &payload),
+        ),
     );
     let mut app = inspect_app(&root);
     let events = undo_in_app(&mut app, &root, Selection::All).await;

@@ -15,13 +15,17 @@
 //! I/O limit), `fault` (applying,
 //! finding and removing each kind), `netns` (where they live: the kernel through `nsenter`,
 //! `iptables`, `tc` and `ip`, or files for the test bed), `state` (what a fault leaves for `status`
-//! and `remove`), `lifetime` (deadline and signals).
+//! and `remove`), `lifetime` (deadline and signals), `pod` (the pod spec a helper runs in),
+//! `lift` (lifting a throttle someone else left, one shot).
 
 mod args;
 mod fault;
 mod iomax;
 mod lifetime;
+mod lift;
+pub use lift::CGROUP_GONE as LIFT_CGROUP_GONE;
 mod netns;
+pub mod pod;
 mod qdisc;
 mod rules;
 mod state;
@@ -32,6 +36,7 @@ use clap::{Args, Subcommand};
 
 pub use args::{Backend, Common, DEFAULT_STATE_DIR, TagArgs, tagged_line};
 pub use iomax::check_device;
+pub use lift::check_cgroup_path;
 pub use qdisc::{check as check_netem, check_dev, handle_of};
 pub use rules::Rule;
 
@@ -54,6 +59,8 @@ pub enum HelperCommand {
     /// Limit a container's I/O on the device behind one of its mounts (cgroup v2 `io.max`)
     /// until --for or a signal, then write the previous limit back.
     Throttle(ThrottleArgs),
+    /// Lift the I/O limits of a device in a pod's cgroup (Krkn's storage throttle), once.
+    Lift(lift::LiftArgs),
     /// Print what is in force for `<tag>` and its count.
     Status(TagArgs),
     /// Remove what is in force for `<tag>`, read again, print how much is left.
@@ -239,6 +246,7 @@ pub async fn run(args: HelperArgs) -> color_eyre::Result<ExitCode> {
             Ok(fault) => lifetime::run(fault, t.common).await,
             Err(e) => Err(e),
         },
+        HelperCommand::Lift(l) => lift::run(&l),
         HelperCommand::Status(t) => lifetime::status(&t),
         HelperCommand::Remove(t) => lifetime::remove(&t),
     };

@@ -34,6 +34,9 @@ pub enum Forward {
     /// the entry id (and removes it at its deadline); undone by asking the helper to remove
     /// the tagged rules, then deleting the helper.
     StartHelper,
+    /// Krkn's storage throttle (Krkn makes it; chaosdeck only lifts what Krkn left): undone by
+    /// a one-shot helper on the node of Krkn's privileged pod, then deleting that pod.
+    KrknThrottle,
 }
 
 /// One request a change or an undo sends: a verb on the kind, on one of its subresources, or
@@ -67,6 +70,7 @@ impl Forward {
             UndoAction::Create { .. } => Forward::Delete,
             UndoAction::RemoveFile { .. } => Forward::FillFile,
             UndoAction::StopHelper { .. } => Forward::StartHelper,
+            UndoAction::LiftThrottle { .. } => Forward::KrknThrottle,
         }
     }
 
@@ -83,6 +87,8 @@ impl Forward {
             Forward::FillFile => {
                 const { &[on("get"), on_sub("get", "exec"), on_sub("create", "exec")] }
             }
+            // Krkn's change, never sent by chaosdeck.
+            Forward::KrknThrottle => const { &[] },
             // Create the helper, read it until it runs, ask it (exec) what it applied.
             Forward::StartHelper => {
                 const { &[on("create"), on("get"), on_sub("get", "exec"), on_sub("create", "exec")] }
@@ -109,6 +115,9 @@ impl Forward {
                     ]
                 }
             }
+            // Read Krkn's pod (its node), create the lift helper and read it until it ends,
+            // delete both.
+            Forward::KrknThrottle => const { &[on("get"), on("create"), on("delete")] },
             // Read the helper, exec its removal, delete it.
             Forward::StartHelper => {
                 const { &[on("get"), on("delete"), on_sub("get", "exec"), on_sub("create", "exec")] }
@@ -125,6 +134,7 @@ impl Forward {
             Forward::Delete => "re-create",
             Forward::FillFile => "remove a file in",
             Forward::StartHelper => "stop the helper",
+            Forward::KrknThrottle => "lift a throttle through",
         }
     }
 }
@@ -186,6 +196,8 @@ pub const REVERSIBLE: &[Reversible] = &[
     change(Forward::FillFile, "v1", "Pod"),
     // Network filter: chaosdeck's helper pod, which applies the tagged rules.
     change(Forward::StartHelper, "v1", "Pod"),
+    // Krkn's storage throttle: its privileged pod, whose node the lift runs on.
+    change(Forward::KrknThrottle, "v1", "Pod"),
 ];
 
 /// The change `forward` on `api_version`/`kind`, if chaos makes it.
@@ -251,6 +263,25 @@ mod tests {
 
     fn admitted(action: &UndoAction) -> Result<(), String> {
         admit(action, Author::Chaosdeck, &protected())
+    }
+
+    #[test]
+    fn a_throttle_lift_is_krkns_only_and_only_for_a_pods_cgroup() {
+        let lift = |cgroup: &str, device: &str| UndoAction::LiftThrottle {
+            pod: ObjectRef::new("v1", "Pod", Some("ledger"), "io-throttle-pod-abcde"),
+            device: device.into(),
+            cgroup_path: cgroup.into(),
+            cgroup_version: "v2".into(),
+        };
+        let krkn = |a: &UndoAction| admit(a, Author::KrknMapping, &protected());
+        assert_eq!(krkn(&lift("/kubepods.slice/x.scope", "8:16")), Ok(()));
+        // A chaosdeck entry (a mirror someone wrote) never carries it.
+        let err = admitted(&lift("/kubepods.slice/x.scope", "8:16")).unwrap_err();
+        assert!(err.contains("never lift a Krkn throttle"), "{err}");
+        // Krkn's file may name only a pod's cgroup and a device number.
+        assert!(krkn(&lift("/kubepods/../system.slice", "8:16")).is_err());
+        assert!(krkn(&lift("/system.slice/sshd.service", "8:16")).is_err());
+        assert!(krkn(&lift("/kubepods.slice/x.scope", "8:16 rbps=1")).is_err());
     }
 
     #[test]

@@ -17,7 +17,6 @@ mod app_outage;
 mod attackers;
 mod claim_mount;
 mod container_kill;
-mod helper_pod;
 mod hog;
 mod network_chaos_ng;
 mod node;

@@ -27,11 +27,11 @@ use serde_json::{Value, json};
 use super::ctx::{Change, ScenarioCtx};
 use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
-use super::helper_pod::{HELPER_GRACE, HelperPod, helper_pod};
 use super::needs::{Forward, NODE, Need, Op, POD};
 use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::cluster::exec::HELPER_PROGRAM;
 use crate::config::ConfigError;
+use crate::helper::pod::{HELPER_GRACE, HelperPod, helper_pod};
 
 pub struct Type;
 

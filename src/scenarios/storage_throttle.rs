@@ -18,11 +18,11 @@ use super::claim_mount::{self, Mounted};
 use super::ctx::ScenarioCtx;
 use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
-use super::helper_pod::{HELPER_GRACE, HelperPod, helper_pod};
 use super::needs::{Forward, Need, Op, POD};
 use super::plan::{Outcome, ScenarioPlan, ScenarioType};
 use crate::cluster::exec::{ContainerPath, HELPER_PROGRAM};
 use crate::config::ConfigError;
+use crate::helper::pod::{HELPER_GRACE, HelperPod, helper_pod};
 
 pub struct Type;
 

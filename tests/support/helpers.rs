@@ -85,7 +85,7 @@ impl HelperNodes {
                     // `chaosdeck helper <fault> …` only: the same words, with the files
                     // backend (a second --backend or --state-dir in them makes clap refuse).
                     let words: Vec<&str> = command.iter().map(String::as_str).collect();
-                    let faults = ["filter", "netem", "link-down", "throttle"];
+                    let faults = ["filter", "netem", "link-down", "throttle", "lift"];
                     if !matches!(words.as_slice(), ["chaosdeck", "helper", f, ..] if faults.contains(f))
                     {
                         continue;

@@ -277,30 +277,26 @@ fn temp_file(content: &RollbackContent) -> Result<Plan, String> {
 }
 
 fn throttle(content: &RollbackContent) -> Result<Plan, String> {
-    let ns = content.namespace.as_deref().unwrap_or("<no namespace>");
+    let ns = namespace("rollback_throttle", content)?;
     let p = decode_json(&content.resource_identifier)?;
-    let pod = str_field(&p, "priv_pod_name")?;
-    let maj_min = str_field(&p, "maj_min")?;
-    let cgroup = str_field(&p, "cgroup_path")?;
-    let version = str_field(&p, "cgroup_version")?;
-    let write = if version == "v1" {
-        format!(
-            "write \"{maj_min} 0\" to the four blkio.throttle.*_device files of cgroup {cgroup}"
-        )
-    } else {
-        format!(
-            "write \"{maj_min} rbps=max wbps=max riops=max wiops=max\" to /sys/fs/cgroup{cgroup}/io.max"
-        )
+    let pod = k8s_name(str_field(&p, "priv_pod_name")?, "pod name")?;
+    let device = str_field(&p, "maj_min")?.to_string();
+    let cgroup = str_field(&p, "cgroup_path")?.to_string();
+    let version = str_field(&p, "cgroup_version")?.to_string();
+    // What Krkn's callable means to do (write `max` limits through its privileged pod, delete
+    // the pod), done through chaosdeck's own helper: Krkn's copy fails on `base64` and marks
+    // the file executed anyway.
+    let action = UndoAction::LiftThrottle {
+        pod: ObjectRef::new("v1", "Pod", Some(ns), pod),
+        device,
+        cgroup_path: cgroup,
+        cgroup_version: version,
     };
-    Ok(Plan::NotExecutable {
-        headline: format!("lift the I/O throttle on device {maj_min} through Pod {ns}/{pod}"),
-        what: format!(
-            "Krkn would {write} (cgroup {version}) through `chroot /host` in the privileged Pod \
-             {ns}/{pod}, then delete that pod. Note: Krkn's own copy of this callable fails with \
-             `name 'base64' is not defined` and only marks the file executed, so check the \
-             throttle and the pod by hand"
-        ),
-    })
+    let note = "Krkn's own copy of this callable fails with `name 'base64' is not defined` and \
+                lifts nothing while marking the file executed; chaosdeck lifts the limit through \
+                its helper on the node of Krkn's pod"
+        .to_string();
+    Ok(executable(vec![action], vec![note]))
 }
 
 fn shutdown_nodes(content: &RollbackContent) -> Result<Plan, String> {

@@ -2,7 +2,7 @@
 //! scenario code, so any binary can replay them.
 //!
 //! One file per kind (`delete`, `patch`, `list_item`, `recreate`, `remove_file`,
-//! `stop_helper`) holds
+//! `stop_helper`, `lift_throttle`) holds
 //! everything that kind answers: its summary, what stays when it never runs, its admission
 //! rule, its requests, its by-hand kubectl lines, its before/after view and what it must wait
 //! for. This file only dispatches, by exhaustive matches, so a new kind does not compile until
@@ -11,6 +11,7 @@
 
 mod delete;
 mod display;
+mod lift_throttle;
 mod list_item;
 mod patch;
 mod recreate;
@@ -67,6 +68,10 @@ pub enum UndoAction {
         tag: String,
         fault: String,
     },
+    /// Lift the I/O limits Krkn's storage throttle left on a device of a pod's cgroup, through
+    /// chaosdeck's helper on the node of Krkn's privileged pod, then delete that pod (Krkn's
+    /// files only).
+    LiftThrottle { pod: ObjectRef, device: String, cgroup_path: String, cgroup_version: String },
 }
 
 impl UndoAction {
@@ -77,6 +82,7 @@ impl UndoAction {
             | UndoAction::Patch { target, .. }
             | UndoAction::RemoveListItem { target, .. } => target.clone(),
             UndoAction::StopHelper { helper, .. } => helper.clone(),
+            UndoAction::LiftThrottle { pod, .. } => pod.clone(),
             UndoAction::Create { object } => object_ref_of(object),
             UndoAction::RemoveFile { file } => remove_file::target(file),
         }
@@ -93,6 +99,9 @@ impl UndoAction {
             }
             UndoAction::RemoveFile { file } => file.summary(),
             UndoAction::StopHelper { helper, fault, .. } => stop_helper::summary(helper, fault),
+            UndoAction::LiftThrottle { pod, device, cgroup_path, .. } => {
+                lift_throttle::summary(pod, device, cgroup_path)
+            }
         }
     }
 
@@ -108,6 +117,7 @@ impl UndoAction {
             }
             UndoAction::RemoveFile { file } => remove_file::left_as_is(file),
             UndoAction::StopHelper { helper, fault, .. } => stop_helper::left_as_is(helper, fault),
+            UndoAction::LiftThrottle { pod, device, .. } => lift_throttle::left_as_is(pod, device),
         }
     }
 
@@ -129,6 +139,9 @@ impl UndoAction {
             UndoAction::Create { .. } => Ok(()),
             UndoAction::RemoveFile { file } => remove_file::admit(file, author),
             UndoAction::StopHelper { helper, tag, .. } => stop_helper::admit(helper, tag, author),
+            UndoAction::LiftThrottle { device, cgroup_path, cgroup_version, .. } => {
+                lift_throttle::admit(device, cgroup_path, cgroup_version, author)
+            }
         }
     }
 
@@ -150,6 +163,9 @@ impl UndoAction {
             UndoAction::StopHelper { helper, uid, tag, .. } => {
                 stop_helper::apply(ops, helper, uid, tag).await
             }
+            UndoAction::LiftThrottle { pod, device, cgroup_path, cgroup_version } => {
+                lift_throttle::apply(ops, pod, device, cgroup_path, cgroup_version).await
+            }
         }
     }
 
@@ -166,6 +182,9 @@ impl UndoAction {
             UndoAction::Create { object } => recreate::kubectl(object),
             UndoAction::RemoveFile { file } => remove_file::kubectl(file),
             UndoAction::StopHelper { helper, tag, .. } => stop_helper::kubectl(helper, tag),
+            UndoAction::LiftThrottle { pod, device, cgroup_path, .. } => {
+                lift_throttle::kubectl(pod, device, cgroup_path)
+            }
         }
     }
 
@@ -181,7 +200,8 @@ impl UndoAction {
             UndoAction::Delete { .. }
             | UndoAction::RemoveListItem { .. }
             | UndoAction::RemoveFile { .. }
-            | UndoAction::StopHelper { .. } => Vec::new(),
+            | UndoAction::StopHelper { .. }
+            | UndoAction::LiftThrottle { .. } => Vec::new(),
         }
     }
 
@@ -194,7 +214,8 @@ impl UndoAction {
             | UndoAction::Patch { .. }
             | UndoAction::RemoveListItem { .. }
             | UndoAction::RemoveFile { .. }
-            | UndoAction::StopHelper { .. } => Vec::new(),
+            | UndoAction::StopHelper { .. }
+            | UndoAction::LiftThrottle { .. } => Vec::new(),
         }
     }
 
@@ -213,6 +234,11 @@ impl UndoAction {
             UndoAction::StopHelper { helper, tag, fault, .. } => {
                 let mut out = of(helper);
                 out.extend([tag, fault]);
+                out
+            }
+            UndoAction::LiftThrottle { pod, device, cgroup_path, cgroup_version } => {
+                let mut out = of(pod);
+                out.extend([device, cgroup_path, cgroup_version]);
                 out
             }
             UndoAction::RemoveListItem { target, path, .. } => {

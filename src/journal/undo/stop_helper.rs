@@ -14,8 +14,7 @@ use crate::cluster::{ClusterOps, DeleteOutcome};
 use crate::journal::shell::{resource_arg, shell_word};
 use crate::refs::ObjectRef;
 
-/// The container of every helper pod.
-pub const HELPER_CONTAINER: &str = "helper";
+pub use crate::helper::pod::HELPER_CONTAINER;
 
 /// How long the helper may take to remove its rules before the undo fails (and stays
 /// pending): the helper answers from the node, so a slow answer is a node in trouble.

@@ -154,6 +154,7 @@ pub fn pods(ctx: &Arc<Ctx>, ns: &str, nodes: &Nodes<'_>) -> Result<(), ApiError>
         r#""kind":"Job""#,
         r#""terminated""#,
         r#""--for""#,
+        r#""lift""#,
     ];
     let (pods, _) = store.list_hinted(r::PODS, Some(ns), &hints, |p| {
         meta::is_deleting(p)

@@ -57,6 +57,8 @@ pub enum Fault {
     Throttle {
         limits: Vec<(String, u64)>,
     },
+    /// A one-shot lift of someone else's throttle: it ends at once, holding nothing.
+    Lift,
 }
 
 /// One helper's fault, read from its command line.
@@ -99,7 +101,7 @@ impl HelperSpec {
                 "--delay" => delay = Some(value),
                 "--loss" => loss = Some(value.parse().ok()?),
                 "--rate" => rate = Some(value),
-                "--mount" => {}
+                "--mount" | "--device" | "--cgroup-path" | "--cgroup-version" => {}
                 "--rbps" | "--wbps" | "--riops" | "--wiops" => {
                     limits.push((flag.trim_start_matches('-').to_string(), value.parse().ok()?));
                 }
@@ -116,6 +118,14 @@ impl HelperSpec {
             "netem" => Fault::Netem { devs, handle: handle?, delay, loss, rate },
             "link-down" => Fault::LinkDown { devs },
             "throttle" => Fault::Throttle { limits },
+            "lift" => {
+                return Some(HelperSpec {
+                    tag: String::new(),
+                    at,
+                    seconds: 0.0,
+                    fault: Fault::Lift,
+                });
+            }
             _ => return None,
         };
         Some(HelperSpec { tag: tag?, at, seconds: seconds?, fault })
@@ -165,6 +175,7 @@ impl HelperSpec {
                 });
                 out.push(format!("io.max 253:0 {}", keys.join(" ")));
             }
+            Fault::Lift => {}
         }
         out
     }

@@ -1,20 +1,24 @@
-//! The pod every helper fault runs in: chaosdeck's image, pinned to the target's node, the
+//! The pod every helper runs in: chaosdeck's image, pinned to the target's node, the
 //! capabilities and host namespaces its fault needs and nothing else, no service-account token,
 //! a read-only root with its state on an emptyDir, and a deadline the kubelet enforces even if
-//! the helper's own clock is wrong.
+//! the helper's own clock is wrong. Built here, beside the program it runs, for the scenarios
+//! (which start faults) and the undo (which lifts a throttle Krkn left).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::journal::undo::HELPER_CONTAINER;
+use super::args::DEFAULT_STATE_DIR;
+
+/// The container of every helper pod.
+pub const HELPER_CONTAINER: &str = "helper";
 
 /// How long after the chaos window a helper removes its fault by itself: long enough for the
 /// run's own undo to come first, short enough that a dead run leaves the fault for seconds.
 pub const HELPER_GRACE: Duration = Duration::from_secs(10);
 
 /// What differs between helper faults.
-pub(super) struct HelperPod<'a> {
+pub struct HelperPod<'a> {
     pub node: &'a str,
     pub command: Vec<String>,
     /// How long the helper holds its fault (its `--for`).
@@ -31,27 +35,28 @@ pub(super) struct HelperPod<'a> {
 }
 
 /// The image the helper runs: chaosdeck's own, at this version.
-pub(super) fn helper_image() -> String {
+pub fn helper_image() -> String {
     format!("chaosdeck:{}", env!("CARGO_PKG_VERSION"))
 }
 
-pub(super) fn helper_pod(h: HelperPod<'_>) -> Value {
+pub fn helper_pod(h: HelperPod<'_>) -> Value {
     let mut volumes = vec![json!({"name": "state", "emptyDir": {"medium": "Memory"}})];
-    let mut mounts = vec![json!({"name": "state", "mountPath": crate::helper::DEFAULT_STATE_DIR})];
+    let mut mounts = vec![json!({"name": "state", "mountPath": DEFAULT_STATE_DIR})];
     if h.cgroups {
         volumes.push(
             json!({"name": "cgroup", "hostPath": {"path": "/sys/fs/cgroup", "type": "Directory"}}),
         );
         mounts.push(json!({"name": "cgroup", "mountPath": "/sys/fs/cgroup"}));
     }
-    // Root: the image runs as 65532, and a non-root process gets no effective capabilities
-    // from the container's `add` list; cgroup files are root's to write too.
-    let security = json!({
+    let mut security = json!({
         "capabilities": {"drop": ["ALL"], "add": h.capabilities},
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
-        "runAsUser": 0,
     });
+    if h.cgroups {
+        // cgroup files are root's to write.
+        security["runAsUser"] = json!(0);
+    }
     let mut spec = json!({
         "nodeName": h.node,
         "restartPolicy": "Never",
