@@ -24,10 +24,7 @@ pub fn kubectl_bin(target: Target) -> PathBuf {
     if target == Target::Sandbox {
         return PathBuf::from("kubectl");
     }
-    let out = Command::new(repo().join("scripts/realcluster")).arg("build").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dir = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
-    PathBuf::from(dir.trim()).join("kubectl")
+    chaosdeck_testbed::binaries().join("kubectl")
 }
 
 pub fn kubectl_on(target: Target, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -93,6 +90,19 @@ pub fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: 
     let admin = world.kubeconfig();
     let target = world.cluster.target;
     ok(kubectl_on(target, admin, &["apply", "-f", "-"], Some(manifest)), "apply");
+    let (token, ca) = token_and_ca(world, namespace, name);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {REAL_CONTEXT}\n  context: {{cluster: real, user: {name}}}\ncurrent-context: {REAL_CONTEXT}\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A fresh token of ServiceAccount `namespace/name` (`kubectl create token`) and the real
+/// control plane's CA, base64 as a kubeconfig holds it.
+fn token_and_ca(world: &World, namespace: &str, name: &str) -> (String, String) {
+    let admin = world.kubeconfig();
+    let target = world.cluster.target;
     let token = ok(
         kubectl_on(
             target,
@@ -119,12 +129,28 @@ pub fn account_kubeconfig(world: &World, manifest: &str, namespace: &str, name: 
         ),
         "ca",
     );
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}\n  user:\n    token: {}\ncontexts:\n- name: {REAL_CONTEXT}\n  context: {{cluster: real, user: {name}}}\ncurrent-context: {REAL_CONTEXT}\n",
-        token.trim()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+    (token.trim().to_string(), ca.trim().to_string())
+}
+
+/// What the kubelet mounts at /var/run/secrets/kubernetes.io/serviceaccount for a pod of
+/// ServiceAccount `namespace/name` (token, ca.crt, namespace), in a directory of its own,
+/// readable by the image's uid 65532. The account's manifest must be applied already.
+pub fn service_account_mount(world: &World, namespace: &str, name: &str) -> PathBuf {
+    use base64::Engine;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(world.cluster.target, Target::Real, "only the real control plane has tokens");
+    let (token, ca) = token_and_ca(world, namespace, name);
+    let ca = base64::engine::general_purpose::STANDARD.decode(ca).unwrap();
+    let dir = world.dir.path().join(format!("serviceaccount-{namespace}-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, bytes) in
+        [("token", token.as_bytes()), ("ca.crt", &ca[..]), ("namespace", namespace.as_bytes())]
+    {
+        std::fs::write(dir.join(file), bytes).unwrap();
+        std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
 }
 
 /// Waits until RBAC (an informer in the API server) answers `can-i` as expected; the sandbox

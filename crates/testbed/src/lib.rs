@@ -108,3 +108,18 @@ impl Drop for RealCluster {
 pub fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/realcluster")
 }
+
+/// The directory of the built binaries (kubectl of the server's own version among them), as
+/// `scripts/realcluster build` prints it; builds them when they are not cached.
+pub fn binaries() -> PathBuf {
+    let out = Command::new(script()).arg("build").output();
+    let out = match out {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            panic!("scripts/realcluster build failed: {}", String::from_utf8_lossy(&out.stderr))
+        }
+        Err(e) => panic!("{}: {e}", script().display()),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+}
