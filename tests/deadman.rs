@@ -334,6 +334,56 @@ async fn reqwest_like(addr: &str) -> String {
     out
 }
 
+/// The watchdog as it is deployed: the image (`scripts/image build`), run as
+/// deploy/watchdog.yaml's pod runs it (in-cluster credentials, `POD_NAME`, uid 65532,
+/// read-only root, no capabilities; see [`World::watchdog_in_image`]). A killed run is undone
+/// within lease_duration + 2 s, recorded under the pod's name; a SIGKILLed watchdog container
+/// is replaced by a new one (the Deployment's restart) that undoes the next killed run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the image (scripts/image build) and the real control plane"]
+async fn the_watchdog_image_undoes_a_killed_run_on_the_real_control_plane() {
+    let w = World::new(support::cluster::Target::Real).await;
+    let before = w.steady();
+    let pod = "chaosdeck-watchdog-5d8c7b9f4-x2k7q";
+    let (first, lines) = w.watchdog_in_image(pod);
+    let mut lines = Some(lines);
+    let scenarios = [
+        ("application_outages_scenarios", "app_outage.yaml", 1),
+        ("service_hijacking_scenarios", "service_hijacking.yaml", 3),
+    ];
+    let mut first = Some(first);
+    for (scenario_type, file, changes) in scenarios {
+        if first.is_none() {
+            // The container the Deployment would start after the kill below.
+            let (container, l) = w.watchdog_in_image(pod);
+            first = Some(container);
+            lines = Some(l);
+        }
+        kill_in_chaos_window(&w, scenario_type, file, changes);
+        assert!(w.outstanding() > 0, "{scenario_type}: the kill left nothing pending");
+        let took = restored_within(&w, &before, Duration::from_secs(LEASE + 2));
+        eprintln!(
+            "{scenario_type}: restored {took:?} after the SIGKILL, by the watchdog container \
+             (bound {LEASE} s + 2 s)"
+        );
+        let log = lines.as_mut().map(|l| l.rest()).unwrap_or_default();
+        assert!(
+            took.is_some(),
+            "{scenario_type}: not restored within lease_duration + 2 s:\n{}\nwatchdog:\n{log}",
+            w.snapshot()
+        );
+        let done = all_executed(&w, &[pod]).await;
+        assert_eq!(done.len(), changes, "{scenario_type}");
+        reconciled(&w, pod).await;
+        assert_eq!(w.settle(&before), before, "{scenario_type}: something came back");
+        // The watchdog's own container dies too: the next run gets a fresh one.
+        if let Some(container) = first.take() {
+            container.kill();
+        }
+    }
+    w.shutdown().await;
+}
+
 /// The demo of the README: `chaosdeck sandbox --watchdog` in one process, the shipped config's
 /// run in another, killed during the outage; the sandbox restores itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,6 +143,41 @@ impl World {
         (child, lines)
     }
 
+    /// `chaosdeck watchdog` from the image (`scripts/image run`), started as
+    /// deploy/watchdog.yaml's Deployment starts it: its args, `POD_NAME`, the ServiceAccount's
+    /// token and CA at the in-cluster paths, `KUBERNETES_SERVICE_HOST`/`_PORT`, uid 65532,
+    /// read-only root, no capabilities. kwok runs no containers, so the test runs the pod's
+    /// one container itself, on the host's network (the API server listens on loopback).
+    /// The service host is spelled `localhost`, not the runner's `127.0.0.1`, as in a cluster,
+    /// where the watchdog's URL is never the operator's.
+    pub fn watchdog_in_image(&self, pod_name: &str) -> (Container, Lines) {
+        self.accounts();
+        let secrets =
+            super::accounts::service_account_mount(self, "chaosdeck-system", "chaosdeck-watchdog");
+        let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
+        let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
+        let mount =
+            format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display());
+        let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
+        cmd.arg("run")
+            .args(["--name", &name, "--network", "host", "-v", &mount])
+            .args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
+            .args(["-e", &format!("KUBERNETES_SERVICE_PORT={port}")])
+            .args(["-e", &format!("POD_NAME={pod_name}"), "--"])
+            .args(["watchdog", "--namespace", "chaosdeck-system"])
+            .args(["--metrics-addr", "127.0.0.1:0", "--claim-timeout", "5"]);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = Running(cmd.spawn().unwrap());
+        let mut lines = Lines::of(&mut child);
+        let container = Container { name, _podman: child };
+        assert!(
+            lines.wait_for("watching Leases and mirrors", Duration::from_secs(60)),
+            "the watchdog container did not start (scripts/image build makes the image):\n{}",
+            lines.rest()
+        );
+        (container, lines)
+    }
+
     /// `chaosdeck reconcile` on this world's journal; (exit code, stdout).
     pub fn reconcile(&self) -> (i32, String) {
         self.reconcile_as(self.operator())
@@ -396,6 +431,32 @@ impl Drop for Running {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
+    }
+}
+
+/// A container started by a test, removed when dropped (killing `podman run` alone would leave
+/// it running).
+pub struct Container {
+    pub name: String,
+    _podman: Running,
+}
+
+impl Container {
+    /// SIGKILL to the container's process, as a node's OOM killer or a kubelet would send it.
+    pub fn kill(&self) {
+        let out =
+            Command::new("podman").args(["kill", "--signal", "KILL", &self.name]).output().unwrap();
+        assert!(out.status.success(), "podman kill: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["rm", "--force", "--time", "0", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
