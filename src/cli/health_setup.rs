@@ -23,9 +23,10 @@ pub async fn setup(
     target: &ClusterTarget,
     kubeconfig: Option<&Path>,
     context: Option<&str>,
+    in_cluster: bool,
 ) -> Result<Setup> {
     let targets = targets(plan);
-    let probe = probe_client(config, target, kubeconfig, context).await?;
+    let probe = probe_client(config, target, kubeconfig, context, in_cluster).await?;
     Ok(Setup { config: config.health_checks.clone(), targets, ops, probe })
 }
 
@@ -43,8 +44,12 @@ async fn probe_client(
     target: &ClusterTarget,
     kubeconfig: Option<&Path>,
     context: Option<&str>,
+    in_cluster: bool,
 ) -> Result<kube::Client> {
-    let mut client_config = if is_sandbox(target) && kubeconfig.is_none() {
+    let mut client_config = if in_cluster {
+        // `run --in-cluster`: the pod's ServiceAccount, never the config's kubeconfig_path.
+        kube::Config::incluster().wrap_err("the health checks' in-cluster client")?
+    } else if is_sandbox(target) && kubeconfig.is_none() {
         // The embedded sandbox: no credentials, just its loopback URL.
         let url = target.server.parse().wrap_err("the sandbox's URL")?;
         kube::Config::new(url)

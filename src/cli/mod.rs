@@ -10,6 +10,7 @@ mod execute;
 mod failure;
 mod health_setup;
 mod inspect;
+mod job;
 pub mod list;
 mod location;
 mod mark;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Print the Roles and RoleBindings a config's scenarios need, per namespace (YAML for
     /// `kubectl apply -f -`).
     Rbac(rbac::RbacArgs),
+    /// A game day as a Job in the cluster: print (or create, with --apply) a ConfigMap with
+    /// the config and its scenario files and a Job that runs them with the dead man's switch.
+    Job(job::JobArgs),
     /// Serve the embedded sandbox cluster on loopback until Ctrl-C.
     Sandbox(SandboxCommand),
     /// Watch the runs' Leases and undo the mirrored entries of a run whose Lease expired (the
@@ -171,6 +175,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Rbac(args) => rbac::run(args),
             Command::Sandbox(cmd) => serve_sandbox(cmd).await.map(|()| ExitCode::SUCCESS),
             Command::Watchdog(args) => watchdog::run(args).await,
+            Command::Job(args) => job::run(args).await,
             Command::Reconcile(args) => reconcile::run(args).await,
             Command::Helper(args) => crate::helper::run(args).await,
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),

@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Kubeconfig context.
     #[arg(long)]
     pub context: Option<String>,
+    /// Connect as the pod this runs in (its ServiceAccount), ignoring kraken.kubeconfig_path:
+    /// how a game day runs as a Job (`chaosdeck job`). The context is called `in-cluster`.
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    pub in_cluster: bool,
     /// Confirms a non-sandbox cluster for scripts: must equal the context name.
     #[arg(long, value_name = "CONTEXT")]
     pub yes_i_mean_it: Option<String>,
@@ -69,6 +73,7 @@ impl Default for RunArgs {
             dir: None,
             kubeconfig: None,
             context: None,
+            in_cluster: false,
             yes_i_mean_it: None,
             metrics_addr: None,
             report: None,
@@ -124,7 +129,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
     let keys = if args.headless { None } else { Some(KeyMap::from_config_dir()?) };
 
     // The sandbox, when used, lives as long as this run.
-    let found = cluster_of(&config, args.kubeconfig.as_deref(), args.context.as_deref()).await;
+    let found = if args.in_cluster {
+        crate::cluster::connect_in_cluster()
+            .await
+            .map(|(client, target)| (None, client, target))
+            .map_err(ClusterError::Connect)
+    } else {
+        cluster_of(&config, args.kubeconfig.as_deref(), args.context.as_deref()).await
+    };
     let (sandbox, client, target) = match found {
         Ok(found) => found,
         Err(ClusterError::Sandbox(e)) => return Err(e),
@@ -271,6 +283,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         &target,
         args.kubeconfig.as_deref(),
         args.context.as_deref(),
+        args.in_cluster,
     )
     .await?;
     let health = crate::health::start(health).await;
@@ -445,7 +458,7 @@ fn live_runs(
 }
 
 /// A real cluster must be named explicitly: typed interactively, or `--yes-i-mean-it <context>`.
-fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
+pub(super) fn confirmed(target: &ClusterTarget, flag: Option<&str>) -> Result<bool> {
     if let Some(flag) = flag {
         if flag == target.context {
             return Ok(true);

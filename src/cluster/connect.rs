@@ -29,6 +29,26 @@ pub async fn identify(client: &Client, target: &ClusterTarget) -> ClusterIdentit
     }
 }
 
+/// The context name a pod's own ServiceAccount connection is shown under.
+pub const IN_CLUSTER_CONTEXT: &str = "in-cluster";
+
+/// Connects as the pod this runs in: its ServiceAccount token and CA at the in-cluster paths,
+/// the API server from `KUBERNETES_SERVICE_HOST`/`_PORT`. Never falls back to a kubeconfig: a
+/// Job must not pick up credentials baked into an image.
+pub async fn connect_in_cluster() -> color_eyre::Result<(Client, ClusterTarget)> {
+    use color_eyre::eyre::WrapErr;
+    let config = Config::incluster().wrap_err(
+        "--in-cluster: not in a pod (no KUBERNETES_SERVICE_HOST/_PORT, or no ServiceAccount \
+         token and CA under /var/run/secrets/kubernetes.io/serviceaccount)",
+    )?;
+    let target = ClusterTarget {
+        context: IN_CLUSTER_CONTEXT.to_string(),
+        server: config.cluster_url.to_string(),
+    };
+    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+    Ok((client, target))
+}
+
 /// Connects with `kubeconfig` (or `$KUBECONFIG` / `~/.kube/config` when `None`) and `context`
 /// (or the file's current context).
 pub async fn connect(

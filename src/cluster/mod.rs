@@ -14,6 +14,8 @@ mod ops;
 mod write_fence;
 
 pub use caller::{Caller, impersonating, whoami};
-pub use connect::{ClusterTarget, client_config, connect, identify};
+pub use connect::{
+    ClusterTarget, IN_CLUSTER_CONTEXT, client_config, connect, connect_in_cluster, identify,
+};
 pub use ops::{ClusterOps, DeleteOutcome, OpError};
 pub use write_fence::{DryRunRefused, Fence, FenceDown, fenced, read_only};

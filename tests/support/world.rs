@@ -178,6 +178,77 @@ impl World {
         (container, lines)
     }
 
+    /// The first container of `pod` (as the API server holds it) run from the image, as its
+    /// kubelet would run it: its args, its env (`fieldRef: metadata.name` resolved), its
+    /// ConfigMap volumes as files read from the cluster, its emptyDirs as fresh directories,
+    /// its ServiceAccount's token and CA at the in-cluster paths. kwok starts no container,
+    /// so the test does, on the host's network (see [`World::watchdog_in_image`]).
+    pub async fn run_pod_in_image(&self, pod: &Pod) -> (Container, Lines) {
+        use std::os::unix::fs::PermissionsExt;
+        let ns = pod.metadata.namespace.clone().unwrap();
+        let pod_name = pod.metadata.name.clone().unwrap();
+        let spec = pod.spec.clone().unwrap();
+        let account = spec.service_account_name.clone().unwrap_or_else(|| "default".into());
+        let secrets = super::accounts::service_account_mount(self, &ns, &account);
+        let container = &spec.containers[0];
+        let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
+        let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
+        let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
+        cmd.arg("run").args(["--name", &name, "--network", "host"]);
+        cmd.arg("-v")
+            .arg(format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display()));
+        cmd.args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
+            .args(["-e", &format!("KUBERNETES_SERVICE_PORT={port}")]);
+        for var in container.env.clone().unwrap_or_default() {
+            let value = match (&var.value, &var.value_from) {
+                (Some(v), _) => v.clone(),
+                (None, Some(from)) => {
+                    let path = from.field_ref.as_ref().map(|f| f.field_path.as_str());
+                    assert_eq!(path, Some("metadata.name"), "env {} not modelled", var.name);
+                    pod_name.clone()
+                }
+                (None, None) => String::new(),
+            };
+            cmd.args(["-e", &format!("{}={value}", var.name)]);
+        }
+        let volumes = spec.volumes.clone().unwrap_or_default();
+        for mount in container.volume_mounts.clone().unwrap_or_default() {
+            let volume = volumes.iter().find(|v| v.name == mount.name).unwrap();
+            // The token volume admission adds: mounted above, from a fresh token.
+            if volume.projected.is_some()
+                && mount.mount_path == "/var/run/secrets/kubernetes.io/serviceaccount"
+            {
+                continue;
+            }
+            let dir = self.dir.path().join(format!("volume-{pod_name}-{}", mount.name));
+            std::fs::create_dir_all(&dir).unwrap();
+            if let Some(source) = &volume.config_map {
+                let api: Api<ConfigMap> = Api::namespaced(self.client(), &ns);
+                let cm = api.get(&source.name).await.unwrap();
+                for (key, text) in cm.data.unwrap_or_default() {
+                    std::fs::write(dir.join(&key), text).unwrap();
+                    std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o644))
+                        .unwrap();
+                }
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            } else {
+                assert!(volume.empty_dir.is_some(), "volume {} not modelled", volume.name);
+                // An emptyDir is writable by the pod's user.
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+            let ro = if mount.read_only == Some(true) { ":ro" } else { "" };
+            cmd.arg("-v").arg(format!("{}:{}{ro}", dir.display(), mount.mount_path));
+        }
+        cmd.arg("--").args(container.args.clone().unwrap_or_default());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = Running(cmd.spawn().unwrap());
+        // Headless lines go to stdout and stderr; the markers tests wait for are on stderr.
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || for _ in BufReader::new(out).lines() {});
+        let lines = Lines::of(&mut child);
+        (Container { name, _podman: child }, lines)
+    }
+
     /// `chaosdeck reconcile` on this world's journal; (exit code, stdout).
     pub fn reconcile(&self) -> (i32, String) {
         self.reconcile_as(self.operator())
@@ -442,6 +513,11 @@ pub struct Container {
 }
 
 impl Container {
+    /// The exit code of the container's process (`podman run` passes it on), within `within`.
+    pub fn wait(&mut self, within: Duration) -> Option<i32> {
+        wait_exit(&mut self._podman, within)
+    }
+
     /// SIGKILL to the container's process, as a node's OOM killer or a kubelet would send it.
     pub fn kill(&self) {
         let out =

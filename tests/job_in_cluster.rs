@@ -1,0 +1,196 @@
+//! A game day run as a Job (`chaosdeck job`), on the real control plane: `--apply` creates the
+//! ConfigMap and the Job as the operator; the Job's pod, as the API server holds it, is run
+//! from the image with the ServiceAccount the Job names (kwok runs no containers, so the test
+//! does). A run that ends restores the cluster itself; a pod killed in its chaos window is
+//! undone by the watchdog within lease_duration + 2 s. Bad input makes no object at all.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::Api;
+use kube::api::ListParams;
+use support::cluster::{REAL_CONTEXT, Target};
+use support::world::World;
+
+const LEASE: u64 = 3;
+
+fn job(args: &[&str], config: &Path, kubeconfig: &Path) -> (i32, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .arg("job")
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The cluster as the game day sees it: everything but the game days' own ConfigMaps, Jobs
+/// and pods in namespace chaosdeck.
+fn outside_chaosdeck(w: &World) -> String {
+    let text = w.snapshot();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("ConfigMap chaosdeck/") && !l.starts_with("pods of chaosdeck/"))
+        .collect();
+    kept.join("\n")
+}
+
+/// Waits until the cluster (outside namespace chaosdeck) is `want`; how long it took, or
+/// None after `within`.
+fn restored_within(w: &World, want: &str, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if outside_chaosdeck(w) == want {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pod the Job controller made for Job `name`.
+async fn job_pod(w: &World, name: &str) -> Pod {
+    let pods: Api<Pod> = Api::namespaced(w.client(), "chaosdeck");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = pods
+            .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}")))
+            .await
+            .unwrap();
+        if let Some(pod) = list.items.into_iter().next() {
+            return pod;
+        }
+        assert!(Instant::now() < deadline, "the Job controller made no pod for {name}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs podman, the image (scripts/image build) and the real control plane"]
+async fn a_game_day_job_runs_in_the_cluster_and_its_killed_pod_is_undone_by_the_watchdog() {
+    let w = World::new(Target::Real).await;
+    w.steady();
+    let before = outside_chaosdeck(&w);
+    let runner = w.accounts().runner.clone();
+    let admin = w.kubeconfig().to_path_buf();
+
+    // 1. A whole game day: the pod's run changes the cluster and restores it itself.
+    let config =
+        w.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &runner, LEASE, 1);
+    let (code, out) =
+        job(&["--apply", "--name", "gd-whole", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("created ConfigMap chaosdeck/gd-whole and Job chaosdeck/gd-whole"),
+        "{out}"
+    );
+    let pod = job_pod(&w, "gd-whole").await;
+    let (mut container, mut lines) = w.run_pod_in_image(&pod).await;
+    let code = container.wait(Duration::from_secs(120));
+    let log = lines.rest();
+    assert_eq!(code, Some(0), "the Job's run:\n{log}");
+    assert!(log.contains("cluster: context in-cluster at https://localhost:"), "{log}");
+    assert!(log.contains("dead man's switch: Lease"), "{log}");
+    let restored = restored_within(&w, &before, Duration::from_secs(10));
+    assert!(restored.is_some(), "the run did not restore the cluster:\n{log}\n{}", w.snapshot());
+
+    // 2. The pod dies in its chaos window: the watchdog undoes what its mirrors say.
+    let (_watchdog, _wl) = w.watchdog("wd-job", &[]);
+    let config = w.config_dead_man(
+        "application_outages_scenarios",
+        &["long_outage.yaml"],
+        &runner,
+        LEASE,
+        1,
+    );
+    let (code, out) =
+        job(&["--apply", "--name", "gd-killed", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
+    assert_eq!(code, 0, "{out}");
+    let pod = job_pod(&w, "gd-killed").await;
+    let (container, mut lines) = w.run_pod_in_image(&pod).await;
+    assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
+    assert_ne!(outside_chaosdeck(&w), before, "the outage is in the cluster");
+    container.kill();
+    let restored = restored_within(&w, &before, Duration::from_secs(LEASE + 2));
+    eprintln!("Job pod killed: restored {restored:?} after the SIGKILL (bound {LEASE} s + 2 s)");
+    assert!(restored.is_some(), "not restored within lease_duration + 2 s:\n{}", w.snapshot());
+    w.shutdown().await;
+}
+
+/// A config the Job could not run unattended makes no object: the switch off, a bad
+/// scenario file, a name that is no DNS label. A Job the API server refuses takes its
+/// ConfigMap back out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn a_job_that_cannot_run_unattended_makes_nothing() {
+    let w = World::new(Target::Real).await;
+    // The namespace and ServiceAccount of deploy/rbac.yaml.
+    w.accounts();
+    let admin = w.kubeconfig().to_path_buf();
+    let apply = ["--apply", "--yes-i-mean-it", REAL_CONTEXT];
+    let no_switch = w.config("application_outages_scenarios", &["app_outage.yaml"], true, 0);
+    let (code, out) = job(&apply, &no_switch, &admin);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("the dead man's switch is off"), "{out}");
+    let good =
+        w.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &admin, LEASE, 1);
+    let (code, out) =
+        job(&["--apply", "--name", "Bad_Name", "--yes-i-mean-it", REAL_CONTEXT], &good, &admin);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("not a DNS label"), "{out}");
+    // A Job the API server refuses (a ServiceAccount name that is no DNS subdomain).
+    let (code, out) = job(
+        &[
+            "--apply",
+            "--name",
+            "gd-refused",
+            "--service-account",
+            "No_Such",
+            "--yes-i-mean-it",
+            REAL_CONTEXT,
+        ],
+        &good,
+        &admin,
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("cannot create Job chaosdeck/gd-refused") && out.contains("removed again"),
+        "{out}"
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(w.client(), "chaosdeck");
+    let jobs: Api<Job> = Api::namespaced(w.client(), "chaosdeck");
+    let label = ListParams::default().labels("app.kubernetes.io/component=game-day");
+    assert!(cms.list(&label).await.unwrap().items.is_empty(), "a ConfigMap was left");
+    assert!(jobs.list(&label).await.unwrap().items.is_empty(), "a Job was left");
+    // What it prints is what the API server accepts (server-side dry run, kubectl).
+    let (code, printed) = {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["job", "--name", "gd-printed", "-c"])
+            .arg(&good)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(code, Some(0), "{printed}");
+    let out = support::accounts::kubectl_on(
+        Target::Real,
+        &admin,
+        &["create", "--dry-run=server", "-o", "name", "-f", "-"],
+        Some(&printed),
+    );
+    let said = support::accounts::ok(out, "kubectl create --dry-run=server");
+    assert_eq!(said.trim(), "configmap/gd-printed\njob.batch/gd-printed");
+    w.shutdown().await;
+}
