@@ -83,27 +83,9 @@ impl ScenarioCtx {
                 require_labels: BTreeMap::from([(ENTRY_LABEL.to_string(), id.to_string())]),
             }]
         };
-        let labelled = |id: &str| {
-            let mut object = object.clone();
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                let existing = meta.entry("labels").or_insert_with(|| json!({}));
-                if let Some(map) = existing.as_object_mut() {
-                    for (k, v) in self.labels(id) {
-                        map.insert(k, Value::String(v));
-                    }
-                }
-            }
-            object
-        };
         let request = async |id: &str| {
-            Ok(match self.ops.create(&labelled(id)).await? {
-                Some(created) => Answer::Made(created),
-                None => Answer::NotMade(format!(
-                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
-                     create, so chaosdeck did not make that object",
-                    target.display()
-                )),
-            })
+            let object = self.labelled(object.clone(), id);
+            self.create_or_refused(&object, &target, "make that object").await
         };
         // Pin the undo to this exact object now that the cluster has given it a uid: the mirror
         // without it still deletes only the labelled object; with it, the watchdog's undo is
@@ -335,29 +317,14 @@ impl ScenarioCtx {
                 fault: fault(id),
             }]
         };
-        let labelled = |id: &str| {
+        let request = async |id: &str| {
             let mut object = pod(id);
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("name".into(), Value::String(helper_pod_name(id)));
                 meta.insert("namespace".into(), Value::String(ns.to_string()));
-                let existing = meta.entry("labels").or_insert_with(|| json!({}));
-                if let Some(map) = existing.as_object_mut() {
-                    for (k, v) in self.labels(id) {
-                        map.insert(k, Value::String(v));
-                    }
-                }
             }
-            object
-        };
-        let request = async |id: &str| {
-            Ok(match self.ops.create(&labelled(id)).await? {
-                Some(created) => Answer::Made(created),
-                None => Answer::NotMade(format!(
-                    "{} already exists (HTTP 409 AlreadyExists): the API server refused the \
-                     create, so chaosdeck did not start that helper",
-                    named(id).display()
-                )),
-            })
+            let object = self.labelled(object, id);
+            self.create_or_refused(&object, &named(id), "start that helper").await
         };
         let pin = |created: &DynamicObject| {
             created.metadata.uid.clone().map(|uid| {
@@ -386,6 +353,37 @@ impl ScenarioCtx {
                 Ok(Change { target, written, object: serde_json::to_value(&created).ok() })
             }
         }
+    }
+
+    /// `object` carrying the labels of entry `id` (its own labels kept).
+    fn labelled(&self, mut object: Value, id: &str) -> Value {
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            let existing = meta.entry("labels").or_insert_with(|| json!({}));
+            if let Some(map) = existing.as_object_mut() {
+                for (k, v) in self.labels(id) {
+                    map.insert(k, Value::String(v));
+                }
+            }
+        }
+        object
+    }
+
+    /// Creates `object`; an HTTP 409 is an answer, not an error: the change was not made
+    /// (`what` says what chaosdeck therefore did not do).
+    async fn create_or_refused(
+        &self,
+        object: &Value,
+        target: &ObjectRef,
+        what: &str,
+    ) -> Result<Answer<DynamicObject>, OpError> {
+        Ok(match self.ops.create(object).await? {
+            Some(created) => Answer::Made(created),
+            None => Answer::NotMade(format!(
+                "{} already exists (HTTP 409 AlreadyExists): the API server refused the create, \
+                 so chaosdeck did not {what}",
+                target.display()
+            )),
+        })
     }
 
     /// The write-ahead protocol, written once for every change: the operation must be declared
