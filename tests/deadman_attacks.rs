@@ -238,6 +238,8 @@ async fn forge_mirrors(
     for (i, (what, action)) in actions.iter().enumerate() {
         let ts = 1_800_000_000_000_000_000u64 + i as u64;
         let name = format!("chaosdeck-{ts}-{what}-{}", &run[run.len() - 4..]);
+        // A valid entry file name (it names the attack; eight letters for the suffix), so
+        // only the author can tell these from the run's own.
         let entry = json!({
             "format": 1, "run_uuid": run, "scenario_type": "application_outages_scenarios",
             "step": format!("forged {what}"), "created_at": "2026-12-06T00:00:00Z",
@@ -256,7 +258,7 @@ async fn forge_mirrors(
                 "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/mirror": "entry",
                            "chaosdeck.io/run-uuid": run, "chaosdeck.io/state": "pending"},
                 "annotations": {"chaosdeck.io/mirror-format": "1",
-                                "chaosdeck.io/file": format!("1-{run}/x_{ts}_{what}.yaml"),
+                                "chaosdeck.io/file": format!("1-{run}/{what}_{ts}_forgedxx.yaml"),
                                 "chaosdeck.io/author": author,
                                 "chaosdeck.io/author-groups": groups}},
             "data": {"entry.yaml": text}}))
@@ -546,6 +548,51 @@ crate::on_both_targets! {
         let log = lines.rest();
         assert!(rss_kib < 64 * 1024, "the watchdog holds {} MiB:\n{log}", rss_kib / 1024);
         assert!(log.contains("NOT ACTING"), "{log}");
+        f.w.shutdown().await;
+    }
+}
+
+crate::on_both_targets! {
+    /// `chaosdeck attach` copies a run's mirrors into a journal it then undoes as the run's
+    /// author. mallory adds mirrors in her own name to a killed run whose entry is still
+    /// pending: they are not copied (each named once), so nothing of hers is undone with the
+    /// runner's rights; the run's own entry is, and the cluster is as it was.
+    async fn attach_copies_no_mirror_another_identity_added_to_a_run(target) {
+        use chaosdeck::deadman::attached::{Attached, find_run};
+        let f = Field::new(target).await;
+        let before = f.w.steady();
+        let aimed = f.aimed_at().await;
+        // A long lease and no watchdog: the killed run's entry stays pending.
+        let cfg = f.w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &f.runner, 60, RENEW);
+        let log = f.w.run_and_kill_after_change(&cfg, 1);
+        assert!(log.contains("dead man's switch: Lease"), "switch not armed:\n{log}");
+        let run = f.w.tree().contexts[0].name.run_uuid.clone();
+        let mallory = service_account_user("attackers", "mallory");
+        let own = forge_mirrors(&f, &f.mallory, &run, &mallory, &attack_actions()[2..]).await;
+        assert!(own.iter().all(Result::is_ok), "{own:?}");
+
+        let leased = find_run(&f.w.client(), NS, Some(&run)).await.unwrap();
+        assert_eq!(leased.author.username, service_account_user("chaosdeck", "chaosdeck"));
+        let dir = f.w.dir.path().join("attached");
+        let mut attached = Attached::new(leased, f.w.client(), NS, dir.clone()).unwrap();
+        let said = attached.sync().await.unwrap().join("\n");
+        assert_eq!(said.matches(&format!("written by {mallory}, not by the run's author")).count(), 4, "{said}");
+        assert_eq!(said.matches("new entry (").count(), 1, "{said}");
+        // Said once: a second round repeats nothing.
+        let again = attached.sync().await.unwrap();
+        assert!(again.is_empty(), "{again:?}");
+        // What attach's `!` runs: the rollback service on the copy, as the author.
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+            .args(["execute-rollback", "--dir"])
+            .arg(&dir)
+            .arg("--kubeconfig")
+            .arg(&f.runner)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.contains("1 executed, 0 failed"), "{text}");
+        f.assert_unharmed(&before, &aimed, &format!("{said}\n{text}")).await;
         f.w.shutdown().await;
     }
 }

@@ -2,7 +2,9 @@
 //! ConfigMap and the Job as the operator; the Job's pod, as the API server holds it, is run
 //! from the image with the ServiceAccount the Job names (kwok runs no containers, so the test
 //! does). A run that ends restores the cluster itself; a pod killed in its chaos window is
-//! undone by the watchdog within lease_duration + 2 s. Bad input makes no object at all.
+//! undone by the watchdog within lease_duration + 2 s. `chaosdeck attach` shows a Job's run
+//! from its mirrors and its `!` stops the Job and restores the cluster. Bad input makes no
+//! object at all.
 
 mod support;
 
@@ -192,5 +194,63 @@ async fn a_job_that_cannot_run_unattended_makes_nothing() {
     );
     let said = support::accounts::ok(out, "kubectl create --dry-run=server");
     assert_eq!(said.trim(), "configmap/gd-printed\njob.batch/gd-printed");
+    w.shutdown().await;
+}
+
+/// `chaosdeck attach` in a real terminal (tmux) on a Job's run in its chaos window: the header
+/// says attached with the Lease, the run's entry shows pending; `!` deletes the Job (whose pod
+/// the test then stops as a kubelet would: SIGTERM) and undoes the entry as the run's author,
+/// retiring its mirror. No watchdog runs: the restore is attach's (and the run's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs tmux, podman, the image (scripts/image build) and the real control plane"]
+async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cluster() {
+    let w = World::new(Target::Real).await;
+    w.steady();
+    let before = outside_chaosdeck(&w);
+    let runner = w.accounts().runner.clone();
+    let admin = w.kubeconfig().to_path_buf();
+    // A long lease: nothing but attach (and the run itself) undoes anything here.
+    let config =
+        w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, 1);
+    let (code, out) =
+        job(&["--apply", "--name", "gd-attach", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
+    assert_eq!(code, 0, "{out}");
+    let pod = job_pod(&w, "gd-attach").await;
+    let (container, mut lines) = w.run_pod_in_image(&pod).await;
+    assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
+    assert_ne!(outside_chaosdeck(&w), before, "the outage is in the cluster");
+
+    let copies = w.dir.path().join("attached");
+    let shell = format!(
+        "{} attach --kubeconfig {} --dir {}; echo EXIT=$?; sleep 120",
+        assert_cmd::cargo::cargo_bin("chaosdeck").display(),
+        admin.display(),
+        copies.display()
+    );
+    let socket = format!("chaosdeck-attach-{}", std::process::id());
+    let tmux = support::tmux::Tmux::start(socket, 120, 30, &shell, &[("NO_COLOR", "1")]);
+    let screen = tmux.wait_for(&["attached", "1 pending"], Duration::from_secs(30));
+    assert!(screen.contains("new entry (application_outages_scenarios"), "{screen}");
+    tmux.keys("!");
+    // The Job goes (its pod with it); the kubelet, here the test, then stops its container.
+    let jobs: Api<Job> = Api::namespaced(w.client(), "chaosdeck");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while jobs.get_opt("gd-attach").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the Job was not deleted:\n{}", tmux.screen());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let restored = restored_within(&w, &before, Duration::from_secs(10));
+    eprintln!("attach !: restored {restored:?} after the Job was gone");
+    assert!(restored.is_some(), "not restored:\n{}\n{}", tmux.screen(), w.snapshot());
+    container.stop(10);
+    let screen = tmux.wait_for(&["0 pending"], Duration::from_secs(10));
+    assert!(screen.contains("stopped Job chaosdeck/gd-attach"), "{screen}");
+    let cms: Api<ConfigMap> = Api::namespaced(w.client(), "chaosdeck-system");
+    let mirrors =
+        cms.list(&ListParams::default().labels("chaosdeck.io/mirror=entry")).await.unwrap();
+    let names: Vec<_> = mirrors.items.iter().map(|m| m.metadata.name.clone()).collect();
+    assert!(names.is_empty(), "mirrors left: {names:?}");
+    tmux.keys("q");
+    let _ = tmux.wait_for(&["EXIT=0"], Duration::from_secs(10));
     w.shutdown().await;
 }

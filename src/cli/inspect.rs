@@ -68,7 +68,8 @@ pub async fn run(args: InspectArgs) -> Result<ExitCode> {
         }
     }
     app.has_cluster = ops.is_some();
-    let session = Session { app, journal: dir, ops, engine: None };
+    let session =
+        Session { app, journal: dir, ops, engine: None, feed: None, before_emergency: None };
     crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 //! Must not hold journal or cluster logic of its own: it calls `journal`, `config` and
 //! `cluster`.
 
+mod attach;
 mod check;
 mod embedded;
 mod execute;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Print the Roles and RoleBindings a config's scenarios need, per namespace (YAML for
     /// `kubectl apply -f -`).
     Rbac(rbac::RbacArgs),
+    /// The terminal UI on a run in the cluster (a `chaosdeck job`), from its mirrors and
+    /// Lease: `x`/`!` undo as the run's author; `!` stops its Job first.
+    Attach(attach::AttachArgs),
     /// A game day as a Job in the cluster: print (or create, with --apply) a ConfigMap with
     /// the config and its scenario files and a Job that runs them with the dead man's switch.
     Job(job::JobArgs),
@@ -176,6 +180,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             Command::Sandbox(cmd) => serve_sandbox(cmd).await.map(|()| ExitCode::SUCCESS),
             Command::Watchdog(args) => watchdog::run(args).await,
             Command::Job(args) => job::run(args).await,
+            Command::Attach(args) => attach::run(args).await,
             Command::Reconcile(args) => reconcile::run(args).await,
             Command::Helper(args) => crate::helper::run(args).await,
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),

@@ -252,6 +252,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         config: Some(args.config.display().to_string()),
         dry_run: args.dry_run,
         other_live_runs: others,
+        attached: None,
     };
     let ops = Arc::new(
         ClusterOps::identified(client, identity.clone(), false).with_protected(config.protected()),
@@ -323,7 +324,14 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
             app.keys = keys;
         }
         let engine = Some((events, handle.commands.clone()));
-        let session = Session { app, journal: journal_dir.clone(), ops: Some(ops), engine };
+        let session = Session {
+            app,
+            journal: journal_dir.clone(),
+            ops: Some(ops),
+            engine,
+            feed: None,
+            before_emergency: None,
+        };
         let app = crate::tui::run(session).await.wrap_err("the terminal UI failed")?;
         if !app.run_finished {
             if let Some(embedded) = sandbox {

@@ -7,12 +7,14 @@
 //! mirrors; `reconcile` brings that back into the local journal.
 //!
 //! Owns: the mirror format ([`mirror`]), reading and writing mirrors, Leases and Events
-//! ([`store`], [`lease`]), the watchdog loop ([`watchdog`]) and its metrics, and reconciling
-//! the local journal with the mirrors ([`reconcile`]). Must not apply an undo action itself:
+//! ([`store`], [`lease`]), the watchdog loop ([`watchdog`]) and its metrics, reconciling
+//! the local journal with the mirrors ([`reconcile`]), and the local copy `attach` keeps of
+//! another process's run ([`attached`]). Must not apply an undo action itself:
 //! undos go through `journal::executor` (the same guards as `execute-rollback`), and local
 //! entries change only through `journal::transitions`. The local journal stays the operator's source
 //! of truth; a mirror is a copy the cluster can act on.
 
+pub mod attached;
 pub mod lease;
 pub mod metrics;
 pub mod mirror;

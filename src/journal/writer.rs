@@ -76,6 +76,35 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Places a copy of an entry that another process wrote and mirrored (`chaosdeck attach`
+    /// shows an in-cluster run's entries from their mirrors): at `<context>/<file>` under the
+    /// root, both names checked to be a context's and a pending entry's. `Ok(false)` when
+    /// the entry is there already, pending or executed: a copy never replaces anything.
+    pub fn place_copy(&self, context: &str, file: &str, text: &[u8]) -> Result<bool, JournalError> {
+        let invalid = |message: String| JournalError::Invalid { path: self.root.clone(), message };
+        names::parse_context_dir(context)
+            .ok_or_else(|| invalid(format!("{context:?} is not a context directory's name")))?;
+        let name = names::parse_entry_file(file)
+            .filter(|n| {
+                !n.executed && n.flavor == Flavor::Chaosdeck && n.pending_file_name() == file
+            })
+            .ok_or_else(|| invalid(format!("{file:?} is not a pending entry's file name")))?;
+        let dir = self.root.join(context);
+        fsio::ensure_private_dir(&dir).map_err(io_err("create the context directory", &dir))?;
+        let path = dir.join(name.pending_file_name());
+        let executed = super::transitions::executed_path(&path);
+        if std::fs::symlink_metadata(&executed).is_ok() {
+            return Ok(false);
+        }
+        match fsio::write_new_durable(&path, text) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_err("write the entry's copy", &path)(e)),
+        }
+    }
+}
+
 /// The name of the ConfigMap that mirrors the entry `name` (a valid object name: digits,
 /// lower-case letters and dashes).
 pub fn mirror_name(name: &EntryName) -> String {
@@ -239,5 +268,37 @@ impl InFlight {
         reason: &str,
     ) -> Result<(), JournalError> {
         self.lock.mark_not_applied(&written.path, reason).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mirror is cluster data: the names it gives may only make a pending entry's file in a
+    /// context directory of this journal, and a copy never replaces what is there.
+    #[test]
+    fn a_copy_lands_only_as_a_pending_entry_and_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path().join("j")).unwrap();
+        let ctx = "1795315097812653975-5e0c7a3d";
+        let file = "hog_scenarios_1795315097812653976_abcdefgh.yaml";
+        assert!(journal.place_copy(ctx, file, b"first").unwrap());
+        assert!(!journal.place_copy(ctx, file, b"second").unwrap());
+        let path = journal.root().join(ctx).join(file);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        std::fs::rename(&path, super::super::transitions::executed_path(&path)).unwrap();
+        assert!(!journal.place_copy(ctx, file, b"again").unwrap(), "executed stays");
+        assert!(!path.exists());
+        for (c, f) in [
+            ("..", file),
+            ("not-a-context", file),
+            (ctx, "../../x.yaml"),
+            (ctx, "hog_scenarios_1795315097812653976_abcdefgh.yaml.executed"),
+            (ctx, "hog_scenarios_1795315097812653976_abcdefgh.py"),
+            (ctx, "notes.txt"),
+        ] {
+            assert!(journal.place_copy(c, f, b"x").is_err(), "{c}/{f}");
+        }
     }
 }

@@ -116,6 +116,8 @@ pub struct Header {
     pub dry_run: bool,
     /// Other live runs on this journal or cluster, found when this run started.
     pub other_live_runs: Vec<String>,
+    /// `chaosdeck attach`: the attached run and how its Lease stands.
+    pub attached: Option<String>,
 }
 
 /// The inspector's content for one entry.

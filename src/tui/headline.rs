@@ -23,6 +23,9 @@ pub fn engine_texts(app: &App) -> Vec<String> {
 
 /// The engine's state for the header: `(short, long)`.
 fn engine_text(app: &App) -> (String, String) {
+    if let Some(attached) = &app.header.attached {
+        return ("attached".into(), format!("attached: {attached}"));
+    }
     if app.mode == Mode::Inspect {
         return ("inspect".into(), "inspect: no engine, the journal only".into());
     }

@@ -18,4 +18,4 @@ pub mod tree;
 pub mod tree_view;
 pub mod update;
 
-pub use runtime::{Session, run};
+pub use runtime::{EmergencyHook, Feed, Session, run};

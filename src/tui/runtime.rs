@@ -29,7 +29,23 @@ pub struct Session {
     /// Present in run mode.
     pub engine:
         Option<(mpsc::UnboundedReceiver<EngineEvent>, mpsc::UnboundedSender<EngineCommand>)>,
+    /// Present in attach mode: what the attached run's mirrors and Lease say.
+    pub feed: Option<mpsc::UnboundedReceiver<Feed>>,
+    /// Runs before `!`'s rollback (attach: stop the Job running the game day, so it makes no
+    /// new change meanwhile); its lines go to the log.
+    pub before_emergency: Option<EmergencyHook>,
 }
+
+/// What another source tells the UI (`chaosdeck attach`).
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Log(String),
+    /// The header's description of the attached run (its Lease).
+    Attached(String),
+}
+
+pub type EmergencyHook =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, Vec<String>> + Send + Sync>;
 
 enum Internal {
     Scanned(JournalTree),
@@ -43,7 +59,8 @@ enum Internal {
 
 /// Runs the UI until the operator quits; returns the app (its exit code, state).
 pub async fn run(session: Session) -> std::io::Result<App> {
-    let Session { mut app, journal, ops, engine } = session;
+    let Session { mut app, journal, ops, engine, mut feed, before_emergency } = session;
+    let hook = before_emergency.as_ref();
     let (mut engine_rx, engine_tx) = match engine {
         Some((rx, tx)) => (Some(rx), Some(tx)),
         None => (None, None),
@@ -69,7 +86,7 @@ pub async fn run(session: Session) -> std::io::Result<App> {
             key = keys.next() => match key {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
                     for effect in handle_key(&mut app, key) {
-                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), &tx);
+                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), hook, &tx);
                     }
                     dirty = true;
                 }
@@ -87,10 +104,21 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                 }
                 None => engine_rx = None,
             },
+            fed = recv_feed(&mut feed) => match fed {
+                Some(Feed::Log(line)) => {
+                    app.push_log(line);
+                    dirty = true;
+                }
+                Some(Feed::Attached(text)) => {
+                    app.header.attached = Some(text);
+                    dirty = true;
+                }
+                None => feed = None,
+            },
             msg = rx.recv() => match msg {
                 Some(Internal::Scanned(tree)) => {
                     for effect in on_scanned(&mut app, tree) {
-                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), &tx);
+                        perform(effect, &mut app, &journal, ops.as_ref(), engine_tx.as_ref(), hook, &tx);
                     }
                     dirty = true;
                 }
@@ -146,6 +174,13 @@ async fn recv_engine(rx: &mut Option<mpsc::UnboundedReceiver<EngineEvent>>) -> O
     }
 }
 
+async fn recv_feed(rx: &mut Option<mpsc::UnboundedReceiver<Feed>>) -> Option<Feed> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn watch(root: &Path, tx: mpsc::UnboundedSender<Internal>) -> Option<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         // Only changes count: our own scans open and read every file, and reacting to those
@@ -189,6 +224,7 @@ fn perform(
     journal: &Path,
     ops: Option<&Arc<ClusterOps>>,
     engine: Option<&mpsc::UnboundedSender<EngineCommand>>,
+    hook: Option<&EmergencyHook>,
     tx: &mpsc::UnboundedSender<Internal>,
 ) {
     match effect {
@@ -241,7 +277,18 @@ fn perform(
         }
         Effect::EmergencyAll { reason } => {
             let how = How::because(reason).audited("emergency rollback (inspect)");
-            spawn_execute(journal, ops, Selection::All, how, tx);
+            let Some(hook) = hook.cloned() else {
+                spawn_execute(journal, ops, Selection::All, how, tx);
+                return;
+            };
+            // The hook first (the rollback would race a game day still making changes).
+            let (journal, ops, tx) = (journal.to_path_buf(), ops.cloned(), tx.clone());
+            tokio::spawn(async move {
+                for line in hook().await {
+                    let _ = tx.send(Internal::Log(line));
+                }
+                spawn_execute(&journal, ops.as_ref(), Selection::All, how, &tx);
+            });
         }
     }
 }

@@ -194,7 +194,8 @@ impl World {
         let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
         let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
         let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
-        cmd.arg("run").args(["--name", &name, "--network", "host"]);
+        // A pod's hostname is its name (the run names its Lease holder by it).
+        cmd.arg("run").args(["--name", &name, "--network", "host", "--hostname", &pod_name]);
         cmd.arg("-v")
             .arg(format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display()));
         cmd.args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
@@ -516,6 +517,15 @@ impl Container {
     /// The exit code of the container's process (`podman run` passes it on), within `within`.
     pub fn wait(&mut self, within: Duration) -> Option<i32> {
         wait_exit(&mut self._podman, within)
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds: what a kubelet does to a deleted pod.
+    pub fn stop(&self, grace: u32) {
+        let out = Command::new("podman")
+            .args(["stop", "--time", &grace.to_string(), &self.name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman stop: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// SIGKILL to the container's process, as a node's OOM killer or a kubelet would send it.

@@ -1,0 +1,227 @@
+//! `chaosdeck attach [RUN]`: the terminal UI on a run this process did not start — a game day
+//! running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and Lease.
+//!
+//! The run's mirrored entries are copied into a local journal of their own (by default
+//! `~/.local/state/chaosdeck/attached/<run>`) and kept in step once a second; the UI shows
+//! that journal as `inspect` shows any, with the Lease in the header. `x` and `!` undo through
+//! the rollback service, impersonating the run's author (the identity the API server recorded
+//! on its Lease and mirrors), and retire the mirrors, so the watchdog and `reconcile` see them
+//! done. `!` first deletes the Job whose pod holds the Lease: its run gets SIGTERM and rolls
+//! back what it can, and nothing new is injected while the rest is undone here.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use color_eyre::eyre::{Result, WrapErr, bail};
+
+use crate::cluster::{ClusterOps, connect, identify, impersonating};
+use crate::config::DEFAULT_DEAD_MAN_NAMESPACE;
+use crate::deadman::attached::{Attached, LeasedRun, find_run};
+use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
+use crate::tui::app::{App, Header, Mode};
+use crate::tui::keys::KeyMap;
+use crate::tui::theme::Theme;
+use crate::tui::{EmergencyHook, Feed, Session};
+
+/// The label `chaosdeck job` puts on a game day's Job and pod.
+const GAME_DAY_COMPONENT: &str = "app.kubernetes.io/component=game-day";
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// The run's uuid or a unique prefix (default: the only run holding a Lease).
+    pub run: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace of the runs' Leases and mirrors.
+    #[arg(long, default_value = DEFAULT_DEAD_MAN_NAMESPACE)]
+    pub namespace: String,
+    /// Where the run's entries are copied (default: attached/<run> beside the default journal).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+pub async fn run(args: AttachArgs) -> Result<ExitCode> {
+    let keys = KeyMap::from_config_dir()?;
+    if !std::io::stdout().is_terminal() {
+        bail!("attach needs a terminal; `kubectl logs` follows a Job's run in scripts");
+    }
+    let (client, target) = match connect(args.kubeconfig.as_deref(), args.context.as_deref()).await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            crate::out::err_line(format!("error: {e:#}"));
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let run = match find_run(&client, &args.namespace, args.run.as_deref()).await {
+        Ok(run) => run,
+        Err(e) => {
+            crate::out::err_line(format!("error: {e}"));
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        crate::config::default_dir().with_file_name("attached").join(&run.run_uuid)
+    });
+    // Undos act with the rights of the identity that made the changes, never the operator's.
+    let as_author = impersonating(client.clone(), &run.author)
+        .map_err(|e| color_eyre::eyre::eyre!("cannot act as {}: {e}", run.author.username))?;
+    let identity = identify(&client, &target).await;
+    let ops = Arc::new(ClusterOps::identified(as_author, identity, false));
+    let mut attached = Attached::new(run.clone(), client.clone(), &args.namespace, dir.clone())
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let first = attached.sync().await.map_err(|e| color_eyre::eyre::eyre!(e))?;
+
+    let header = Header {
+        context: target.context.clone(),
+        server: target.server.clone(),
+        run_uuid: Some(run.run_uuid.clone()),
+        attached: Some(lease_text(&run, Some(&run.lease))),
+        ..Header::default()
+    };
+    let mut app = App::new(Mode::Inspect, header, Theme::from_env());
+    app.keys = keys;
+    app.has_cluster = true;
+    app.push_log(format!(
+        "attached to run {} ({}); entries copied to {}; x and ! act as {}",
+        run.run_uuid,
+        run.describe(),
+        dir.display(),
+        run.author.username
+    ));
+    for line in first {
+        app.push_log(line);
+    }
+    let (feed_tx, feed_rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(follow(attached, feed_tx, cancel.clone()));
+    let session = Session {
+        app,
+        journal: dir,
+        ops: Some(ops),
+        engine: None,
+        feed: Some(feed_rx),
+        before_emergency: Some(stop_job_hook(client, run)),
+    };
+    let result = crate::tui::run(session).await;
+    cancel.cancel();
+    result.wrap_err("the terminal UI failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the copy in step with the mirrors and the header with the Lease, once a second.
+async fn follow(
+    mut attached: Attached,
+    feed: tokio::sync::mpsc::UnboundedSender<Feed>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let mut last_error = None;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let lease = attached.lease().await;
+        let text = match &lease {
+            Ok(lease) => lease_text(&attached.run, lease.as_ref()),
+            Err(e) => format!("run {}: {e}", short(&attached.run.run_uuid)),
+        };
+        let lines = attached.sync().await;
+        let mut out = vec![Feed::Attached(text)];
+        match lines {
+            Ok(lines) => {
+                last_error = None;
+                out.extend(lines.into_iter().map(Feed::Log));
+            }
+            // Said once until it changes: a cluster that is away for a minute is one line.
+            Err(e) if last_error.as_ref() != Some(&e) => {
+                out.push(Feed::Log(format!("cannot read the mirrors: {e}")));
+                last_error = Some(e);
+            }
+            Err(_) => {}
+        }
+        for f in out {
+            if feed.send(f).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn short(run: &str) -> String {
+    run.chars().take(8).collect()
+}
+
+fn lease_text(
+    run: &LeasedRun,
+    lease: Option<&k8s_openapi::api::coordination::v1::Lease>,
+) -> String {
+    match lease {
+        Some(lease) => {
+            let now = LeasedRun { lease: lease.clone(), ..run.clone() };
+            format!("run {}, Lease {}", short(&run.run_uuid), now.describe())
+        }
+        None => format!("run {}, Lease released: the run has ended", short(&run.run_uuid)),
+    }
+}
+
+/// `!`'s first step: delete the Job whose pod holds the run's Lease (found by the host in the
+/// Lease's holder, among the pods `chaosdeck job` labels). A run that is not a Job's is said so:
+/// its process keeps running where it is.
+fn stop_job_hook(client: kube::Client, run: LeasedRun) -> EmergencyHook {
+    Arc::new(move || {
+        let (client, run) = (client.clone(), run.clone());
+        Box::pin(async move { vec![stop_job(&client, &run).await] })
+    })
+}
+
+async fn stop_job(client: &kube::Client, run: &LeasedRun) -> String {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::Api;
+    use kube::api::{DeleteParams, ListParams};
+    let Some(host) = run.host() else {
+        return "the run's Lease names no holder: no Job stopped".into();
+    };
+    let pods: Api<Pod> = Api::all(client.clone());
+    let listed = match pods.list(&ListParams::default().labels(GAME_DAY_COMPONENT)).await {
+        Ok(l) => l.items,
+        Err(e) => {
+            return format!(
+                "cannot list the game days' pods ({}); stop the run on {host} by hand",
+                crate::deadman::store::api_error(&e)
+            );
+        }
+    };
+    let pod = listed.into_iter().find(|p| p.metadata.name.as_deref() == Some(host.as_str()));
+    let job = pod.as_ref().and_then(|p| {
+        let ns = p.metadata.namespace.clone()?;
+        let name = p.metadata.labels.as_ref()?.get("batch.kubernetes.io/job-name")?.clone();
+        Some((ns, name))
+    });
+    let Some((ns, name)) = job else {
+        return format!(
+            "the run is on {host}, which is not a chaosdeck Job's pod: it keeps running there; \
+             stop it where it runs"
+        );
+    };
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    match jobs.delete(&name, &DeleteParams::background()).await {
+        Ok(_) => format!(
+            "stopped Job {ns}/{name}: its pod {host} gets SIGTERM and rolls back what it can; \
+             the rest is undone here"
+        ),
+        Err(e) => format!(
+            "cannot delete Job {ns}/{name} ({}); its run may go on making changes",
+            crate::deadman::store::api_error(&e)
+        ),
+    }
+}

@@ -1,0 +1,236 @@
+//! `chaosdeck attach`'s view of a run that is not this process's (a game day running as a Job
+//! in the cluster): a local journal kept in step with the run's mirrors, so the terminal UI
+//! and the rollback service work on it as on any journal.
+//!
+//! Owns: choosing the run by its Lease, copying its mirrored entries into the local journal
+//! (only mirrors the API server attributes to the run's own author — they are undone with
+//! that author's rights), retiring local copies whose mirror the run or the watchdog retired,
+//! and saying how the Lease stands. Must not undo anything itself: `x` and `!` go through the
+//! rollback service, and local entries change only through `journal::transitions`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::ListParams;
+
+use super::mirror::{self, ENTRY_KEY, MirrorState};
+use super::reconcile::reconcile;
+use super::store::{MirrorStore, api_error};
+use crate::cluster::Caller;
+use crate::journal::Journal;
+use crate::journal::entry::UndoneBy;
+use crate::journal::lock::{DEFAULT_PATIENCE, lock_context};
+use crate::journal::names::parse_entry_file;
+use crate::journal::transitions::Marked;
+use crate::refs::printable;
+
+/// The Lease name's prefix; the rest is the run's uuid.
+const LEASE_PREFIX: &str = "chaosdeck-run-";
+
+/// A run holding (or having held) a Lease in the switch's namespace.
+#[derive(Debug, Clone)]
+pub struct LeasedRun {
+    pub run_uuid: String,
+    pub lease: Lease,
+    /// Who armed it, as the API server recorded it on the Lease.
+    pub author: Caller,
+}
+
+impl LeasedRun {
+    /// The host the run's process is on (`chaosdeck pid N on HOST`): in a pod, its name.
+    pub fn host(&self) -> Option<String> {
+        let holder = self.lease.spec.as_ref()?.holder_identity.as_deref()?;
+        let (_, host) = holder.rsplit_once(" on ")?;
+        (!host.is_empty()).then(|| printable(host).into_owned())
+    }
+
+    /// `held by chaosdeck pid 1 on gd-1-x, renewed 0.8 s ago` (or how long it has been silent).
+    pub fn describe(&self) -> String {
+        let spec = self.lease.spec.clone().unwrap_or_default();
+        let holder = spec.holder_identity.as_deref().map(printable).unwrap_or_default();
+        let renewed = spec.renew_time.map(|t| {
+            let ago = jiff::Timestamp::now().duration_since(t.0);
+            format!("{:.1} s ago", ago.as_secs_f64())
+        });
+        format!("held by {holder}, renewed {}", renewed.unwrap_or_else(|| "never".into()))
+    }
+}
+
+/// The run whose uuid starts with `prefix` (any run when `None`, if there is only one).
+pub async fn find_run(
+    client: &kube::Client,
+    namespace: &str,
+    prefix: Option<&str>,
+) -> Result<LeasedRun, String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    let all = leases
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list the Leases in {namespace}: {}", api_error(&e)))?;
+    let runs: Vec<(String, Lease)> = all
+        .items
+        .into_iter()
+        .filter_map(|l| {
+            let run = l.metadata.name.as_deref()?.strip_prefix(LEASE_PREFIX)?.to_string();
+            Some((run, l))
+        })
+        .filter(|(run, _)| prefix.is_none_or(|p| run.starts_with(p)))
+        .collect();
+    let named = |runs: &[(String, Lease)]| {
+        runs.iter().map(|(r, _)| printable(r).into_owned()).collect::<Vec<_>>().join(", ")
+    };
+    let (run_uuid, lease) = match runs.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(match prefix {
+                Some(p) => format!("no run {p:?} holds a Lease in {namespace}"),
+                None => format!("no run holds a Lease in {namespace}"),
+            });
+        }
+        many => {
+            return Err(format!(
+                "{} runs hold Leases in {namespace}; name one: {}",
+                many.len(),
+                named(many)
+            ));
+        }
+    };
+    let author = author_of(&lease).ok_or_else(|| {
+        format!("run {run_uuid}: its Lease names no author, so nothing can be undone as it")
+    })?;
+    Ok(LeasedRun { run_uuid, lease, author })
+}
+
+fn author_of(lease: &Lease) -> Option<Caller> {
+    let a = lease.metadata.annotations.as_ref()?;
+    let user = a.get(mirror::AUTHOR_ANNOTATION).filter(|u| !u.is_empty())?;
+    let groups = a.get(mirror::AUTHOR_GROUPS_ANNOTATION)?;
+    Some(Caller::from_annotations(user, groups))
+}
+
+/// The local journal of one attached run.
+pub struct Attached {
+    pub run: LeasedRun,
+    client: kube::Client,
+    store: MirrorStore,
+    journal: Journal,
+    /// Mirrors already reported as not shown (said once).
+    refused: BTreeSet<String>,
+}
+
+impl Attached {
+    /// `client` reads the mirrors and the Lease (the operator's own rights).
+    pub fn new(
+        run: LeasedRun,
+        client: kube::Client,
+        namespace: &str,
+        root: PathBuf,
+    ) -> Result<Attached, String> {
+        let journal = Journal::open(root).map_err(|e| e.to_string())?;
+        let store = MirrorStore::new(client.clone(), namespace);
+        Ok(Attached { run, client, store, journal, refused: BTreeSet::new() })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.journal.root()
+    }
+
+    /// The Lease as it is now (`None` once the run released it).
+    pub async fn lease(&self) -> Result<Option<Lease>, String> {
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), self.store.namespace());
+        let name = format!("{LEASE_PREFIX}{}", self.run.run_uuid);
+        leases
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("cannot read Lease {name}: {}", api_error(&e)))
+    }
+
+    /// One round: new mirrors copied in, what the watchdog undid retired with who and when,
+    /// copies whose mirror is gone (the run undid or retired them itself) retired too. The
+    /// lines say what changed.
+    pub async fn sync(&mut self) -> Result<Vec<String>, String> {
+        let mut lines = Vec::new();
+        let mut mirrored: BTreeSet<PathBuf> = BTreeSet::new();
+        for cm in self.store.list().await? {
+            let Ok(m) = mirror::read(&cm) else { continue };
+            if m.run_uuid != self.run.run_uuid {
+                continue;
+            }
+            if m.author != self.run.author {
+                if self.refused.insert(m.name.clone()) {
+                    lines.push(format!(
+                        "mirror {}: written by {}, not by the run's author {}; not shown (it \
+                         would be undone with the author's rights)",
+                        m.name, m.author.username, self.run.author.username
+                    ));
+                }
+                continue;
+            }
+            let Some((context, file)) = m.file.split_once('/') else { continue };
+            mirrored.insert(self.root().join(context).join(file));
+            if !matches!(m.state, MirrorState::Pending | MirrorState::Failed) {
+                continue;
+            }
+            let text = cm.data.as_ref().and_then(|d| d.get(ENTRY_KEY)).cloned().unwrap_or_default();
+            match self.journal.place_copy(context, file, text.as_bytes()) {
+                Ok(true) => lines.push(format!(
+                    "new entry ({}, {}): undo = {}",
+                    printable(&m.entry.scenario_type),
+                    printable(&m.entry.step),
+                    m.entry.undo_summary()
+                )),
+                Ok(false) => {}
+                Err(e) => {
+                    if self.refused.insert(m.name.clone()) {
+                        lines.push(format!("mirror {}: {e}", m.name));
+                    }
+                }
+            }
+        }
+        // What the watchdog undid: retired here with who and when, its mirror removed.
+        let done = reconcile(&self.store, self.root(), Some(&self.run.run_uuid)).await?;
+        lines.extend(done.lines.into_iter().filter(|l| l.contains(": undone by ")));
+        for pending in pending_copies(self.root()) {
+            if mirrored.contains(&pending) {
+                continue;
+            }
+            let undone = UndoneBy {
+                by: "the run itself".into(),
+                at: jiff::Timestamp::now().to_string(),
+                notes: "its mirror was retired by the run".into(),
+            };
+            let Some(dir) = pending.parent() else { continue };
+            let marked = match lock_context(dir, DEFAULT_PATIENCE).await {
+                Ok(lock) => lock.mark_undone_elsewhere(&pending, &undone),
+                Err(e) => Err(e),
+            };
+            match marked {
+                Ok(Marked::Renamed) => lines.push(format!(
+                    "{}: retired by the run (its mirror is gone)",
+                    pending.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                )),
+                Ok(Marked::AlreadyExecuted) => {}
+                Err(e) => lines.push(format!("{}: {e}", pending.display())),
+            }
+        }
+        Ok(lines)
+    }
+}
+
+/// The pending entry files under `root` (`<context>/<file>.yaml`).
+fn pending_copies(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(contexts) = std::fs::read_dir(root) else { return out };
+    for ctx in contexts.flatten() {
+        let Ok(files) = std::fs::read_dir(ctx.path()) else { continue };
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if parse_entry_file(&name).is_some_and(|n| !n.executed) {
+                out.push(f.path());
+            }
+        }
+    }
+    out
+}
