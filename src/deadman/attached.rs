@@ -50,9 +50,14 @@ impl LeasedRun {
     pub fn describe(&self) -> String {
         let spec = self.lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.as_deref().map(printable).unwrap_or_default();
+        let duration = spec.lease_duration_seconds.map(f64::from);
         let renewed = spec.renew_time.map(|t| {
-            let ago = jiff::Timestamp::now().duration_since(t.0);
-            format!("{:.1} s ago", ago.as_secs_f64())
+            let ago = jiff::Timestamp::now().duration_since(t.0).as_secs_f64();
+            let late = duration.is_some_and(|d| ago > d);
+            format!(
+                "{ago:.1} s ago{}",
+                if late { " (past its lease_duration: the watchdog may act)" } else { "" }
+            )
         });
         format!("held by {holder}, renewed {}", renewed.unwrap_or_else(|| "never".into()))
     }
@@ -196,10 +201,14 @@ impl Attached {
             if mirrored.contains(&pending) {
                 continue;
             }
+            // The run removes a mirror once its entry is undone or was never applied; anyone
+            // who may delete ConfigMaps in the namespace could too, which nothing here can tell.
             let undone = UndoneBy {
                 by: "the run itself".into(),
                 at: jiff::Timestamp::now().to_string(),
-                notes: "its mirror was retired by the run".into(),
+                notes: "its mirror was removed, as the run does after its undo (not verified \
+                        here)"
+                    .into(),
             };
             let Some(dir) = pending.parent() else { continue };
             let marked = match lock_context(dir, DEFAULT_PATIENCE).await {
@@ -208,7 +217,7 @@ impl Attached {
             };
             match marked {
                 Ok(Marked::Renamed) => lines.push(format!(
-                    "{}: retired by the run (its mirror is gone)",
+                    "{}: its mirror is gone (the run undid or retired it); marked executed here",
                     pending.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
                 )),
                 Ok(Marked::AlreadyExecuted) => {}
