@@ -95,7 +95,7 @@ pub async fn run(args: AttachArgs) -> Result<ExitCode> {
         run.run_uuid,
         run.describe(),
         dir.display(),
-        run.author.username
+        crate::refs::printable(&run.author.username)
     ));
     for line in first {
         app.push_log(line);

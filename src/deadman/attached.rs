@@ -168,7 +168,9 @@ impl Attached {
                     lines.push(format!(
                         "mirror {}: written by {}, not by the run's author {}; not shown (it \
                          would be undone with the author's rights)",
-                        m.name, m.author.username, self.run.author.username
+                        printable(&m.name),
+                        printable(&m.author.username),
+                        printable(&self.run.author.username)
                     ));
                 }
                 continue;
@@ -189,7 +191,7 @@ impl Attached {
                 Ok(false) => {}
                 Err(e) => {
                     if self.refused.insert(m.name.clone()) {
-                        lines.push(format!("mirror {}: {e}", m.name));
+                        lines.push(format!("mirror {}: {e}", printable(&m.name)));
                     }
                 }
             }
