@@ -49,6 +49,7 @@ fn the_job_carries_the_config_with_its_paths_on_the_mount_and_each_file_once() {
         .collect();
     let (cm, job) = (&docs[0], &docs[1]);
     assert_eq!(cm["kind"], "ConfigMap");
+    assert_eq!(cm["immutable"], true, "what the Job runs cannot be edited after apply");
     let data = cm["data"].as_object().unwrap();
     assert_eq!(data.len(), 2, "the config and the one scenario file: {data:?}");
     assert_eq!(data["scenario-1-outage.yaml"], SCENARIO);

@@ -79,6 +79,24 @@ async fn job_pod(w: &World, name: &str) -> Pod {
     }
 }
 
+/// `chaosdeck job --apply` of `config` as Job `name`, then that Job's pod run from the image;
+/// returns the running container and its lines.
+async fn apply_and_start(
+    w: &World,
+    name: &str,
+    config: &Path,
+) -> (support::world::Container, support::world::Lines) {
+    let args = ["--apply", "--name", name, "--yes-i-mean-it", REAL_CONTEXT];
+    let (code, out) = job(&args, config, w.kubeconfig());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("created ConfigMap chaosdeck/{name} and Job chaosdeck/{name}")),
+        "{out}"
+    );
+    let pod = job_pod(w, name).await;
+    w.run_pod_in_image(&pod).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs podman, the image (scripts/image build) and the real control plane"]
 async fn a_game_day_job_runs_in_the_cluster_and_its_killed_pod_is_undone_by_the_watchdog() {
@@ -86,20 +104,11 @@ async fn a_game_day_job_runs_in_the_cluster_and_its_killed_pod_is_undone_by_the_
     w.steady();
     let before = outside_chaosdeck(&w);
     let runner = w.accounts().runner.clone();
-    let admin = w.kubeconfig().to_path_buf();
 
     // 1. A whole game day: the pod's run changes the cluster and restores it itself.
     let config =
         w.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &runner, LEASE, 1);
-    let (code, out) =
-        job(&["--apply", "--name", "gd-whole", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("created ConfigMap chaosdeck/gd-whole and Job chaosdeck/gd-whole"),
-        "{out}"
-    );
-    let pod = job_pod(&w, "gd-whole").await;
-    let (mut container, mut lines) = w.run_pod_in_image(&pod).await;
+    let (mut container, mut lines) = apply_and_start(&w, "gd-whole", &config).await;
     let code = container.wait(Duration::from_secs(120));
     let log = lines.rest();
     assert_eq!(code, Some(0), "the Job's run:\n{log}");
@@ -117,11 +126,7 @@ async fn a_game_day_job_runs_in_the_cluster_and_its_killed_pod_is_undone_by_the_
         LEASE,
         1,
     );
-    let (code, out) =
-        job(&["--apply", "--name", "gd-killed", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
-    assert_eq!(code, 0, "{out}");
-    let pod = job_pod(&w, "gd-killed").await;
-    let (container, mut lines) = w.run_pod_in_image(&pod).await;
+    let (container, mut lines) = apply_and_start(&w, "gd-killed", &config).await;
     assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
     assert_ne!(outside_chaosdeck(&w), before, "the outage is in the cluster");
     container.kill();
@@ -212,11 +217,7 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     // A long lease: nothing but attach (and the run itself) undoes anything here.
     let config =
         w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, 1);
-    let (code, out) =
-        job(&["--apply", "--name", "gd-attach", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
-    assert_eq!(code, 0, "{out}");
-    let pod = job_pod(&w, "gd-attach").await;
-    let (container, mut lines) = w.run_pod_in_image(&pod).await;
+    let (container, mut lines) = apply_and_start(&w, "gd-attach", &config).await;
     assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
     assert_ne!(outside_chaosdeck(&w), before, "the outage is in the cluster");
 
@@ -252,5 +253,32 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     assert!(names.is_empty(), "mirrors left: {names:?}");
     tmux.keys("q");
     let _ = tmux.wait_for(&["EXIT=0"], Duration::from_secs(10));
+    w.shutdown().await;
+}
+
+/// Whoever may update ConfigMaps in the Job's namespace must not get to change what the Job
+/// runs with the ServiceAccount's rights: the game day's ConfigMap is immutable once applied,
+/// so an edit (here: a scenario aimed at another namespace) is refused by the API server and
+/// the Job's pod reads what the operator applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn a_game_days_configmap_cannot_be_edited_after_apply() {
+    use kube::api::{Patch, PatchParams};
+    let w = World::new(Target::Real).await;
+    w.accounts();
+    let admin = w.kubeconfig().to_path_buf();
+    let config =
+        w.config_dead_man("application_outages_scenarios", &["app_outage.yaml"], &admin, LEASE, 1);
+    let (code, out) =
+        job(&["--apply", "--name", "gd-pinned", "--yes-i-mean-it", REAL_CONTEXT], &config, &admin);
+    assert_eq!(code, 0, "{out}");
+    let cms: Api<ConfigMap> = Api::namespaced(w.client(), "chaosdeck");
+    let applied = cms.get("gd-pinned").await.unwrap().data.unwrap();
+    let key = "scenario-1-app_outage.yaml";
+    let edit = serde_json::json!({"data": {key: "application_outage:\n  duration: 600\n  namespace: payments\n  pod_selector: {app: api}\n  block: [Ingress, Egress]\n"}});
+    let refused = cms.patch("gd-pinned", &PatchParams::default(), &Patch::Merge(&edit)).await;
+    let err = refused.expect_err("the game day's ConfigMap was edited after apply");
+    assert!(err.to_string().contains("immutable"), "{err}");
+    assert_eq!(cms.get("gd-pinned").await.unwrap().data.unwrap(), applied);
     w.shutdown().await;
 }

@@ -152,18 +152,9 @@ impl World {
     /// where the watchdog's URL is never the operator's.
     pub fn watchdog_in_image(&self, pod_name: &str) -> (Container, Lines) {
         self.accounts();
-        let secrets =
-            super::accounts::service_account_mount(self, "chaosdeck-system", "chaosdeck-watchdog");
-        let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
-        let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
-        let mount =
-            format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display());
-        let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
-        cmd.arg("run")
-            .args(["--name", &name, "--network", "host", "-v", &mount])
-            .args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
-            .args(["-e", &format!("KUBERNETES_SERVICE_PORT={port}")])
-            .args(["-e", &format!("POD_NAME={pod_name}"), "--"])
+        let (mut cmd, name) =
+            self.in_cluster_container(pod_name, "chaosdeck-system", "chaosdeck-watchdog");
+        cmd.args(["-e", &format!("POD_NAME={pod_name}"), "--"])
             .args(["watchdog", "--namespace", "chaosdeck-system"])
             .args(["--metrics-addr", "127.0.0.1:0", "--claim-timeout", "5"]);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -178,28 +169,43 @@ impl World {
         (container, lines)
     }
 
+    /// `scripts/image run` set up as a kubelet would start pod `pod_name` of ServiceAccount
+    /// `namespace/account`: its hostname (a run names its Lease holder by it), a fresh token
+    /// with the CA at the in-cluster paths, `KUBERNETES_SERVICE_HOST`/`_PORT` (the host
+    /// spelled `localhost`, never the operator's `127.0.0.1`), the host's network (the API
+    /// server listens on loopback). The caller adds env, mounts, `--` and args. Returns the
+    /// command and the container's name.
+    fn in_cluster_container(
+        &self,
+        pod_name: &str,
+        namespace: &str,
+        account: &str,
+    ) -> (Command, String) {
+        let secrets = super::accounts::service_account_mount(self, namespace, account);
+        let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
+        let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
+        let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
+        cmd.arg("run").args(["--name", &name, "--network", "host", "--hostname", pod_name]);
+        cmd.arg("-v")
+            .arg(format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display()));
+        cmd.args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
+            .args(["-e", &format!("KUBERNETES_SERVICE_PORT={port}")]);
+        (cmd, name)
+    }
+
     /// The first container of `pod` (as the API server holds it) run from the image, as its
     /// kubelet would run it: its args, its env (`fieldRef: metadata.name` resolved), its
     /// ConfigMap volumes as files read from the cluster, its emptyDirs as fresh directories,
-    /// its ServiceAccount's token and CA at the in-cluster paths. kwok starts no container,
-    /// so the test does, on the host's network (see [`World::watchdog_in_image`]).
+    /// and what [`World::in_cluster_container`] sets. kwok starts no container, so the test
+    /// does.
     pub async fn run_pod_in_image(&self, pod: &Pod) -> (Container, Lines) {
         use std::os::unix::fs::PermissionsExt;
         let ns = pod.metadata.namespace.clone().unwrap();
         let pod_name = pod.metadata.name.clone().unwrap();
         let spec = pod.spec.clone().unwrap();
         let account = spec.service_account_name.clone().unwrap_or_else(|| "default".into());
-        let secrets = super::accounts::service_account_mount(self, &ns, &account);
         let container = &spec.containers[0];
-        let port = self.cluster.server().rsplit(':').next().unwrap().trim_end_matches('/');
-        let name = format!("chaosdeck-test-{}-{pod_name}", std::process::id());
-        let mut cmd = Command::new(super::accounts::repo().join("scripts/image"));
-        // A pod's hostname is its name (the run names its Lease holder by it).
-        cmd.arg("run").args(["--name", &name, "--network", "host", "--hostname", &pod_name]);
-        cmd.arg("-v")
-            .arg(format!("{}:/var/run/secrets/kubernetes.io/serviceaccount:ro", secrets.display()));
-        cmd.args(["-e", "KUBERNETES_SERVICE_HOST=localhost"])
-            .args(["-e", &format!("KUBERNETES_SERVICE_PORT={port}")]);
+        let (mut cmd, name) = self.in_cluster_container(&pod_name, &ns, &account);
         for var in container.env.clone().unwrap_or_default() {
             let value = match (&var.value, &var.value_from) {
                 (Some(v), _) => v.clone(),

@@ -40,6 +40,9 @@ pub fn config_map(day: &GameDay) -> Value {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": day.name, "namespace": day.namespace, "labels": labels(day)},
+        // The Job runs this with its ServiceAccount's rights: nobody who may merely update
+        // ConfigMaps in the namespace gets to change what it runs after the operator applied it.
+        "immutable": true,
         "data": day.files,
     })
 }
