@@ -596,3 +596,80 @@ crate::on_both_targets! {
         f.w.shutdown().await;
     }
 }
+
+/// attach's `!` deletes the Job whose pod holds the run's Lease. The holder is the Lease
+/// author's own text: mallory's Lease naming another game day's pod must not make `!` stop
+/// that Job. Only a pod that runs as the Lease's author is taken for the run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn a_lease_cannot_point_attach_at_another_game_days_job() {
+    use chaosdeck::deadman::attached::{find_run, job_of};
+    let f = Field::new(Target::Real).await;
+    let admin = f.w.kubeconfig().to_path_buf();
+    let config = f.w.config_dead_man(
+        "application_outages_scenarios",
+        &["app_outage.yaml"],
+        &f.runner,
+        LEASE,
+        RENEW,
+    );
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
+        .args([
+            "job",
+            "--apply",
+            "--name",
+            "gd-victim",
+            "--yes-i-mean-it",
+            "chaosdeck-realcluster",
+            "-c",
+        ])
+        .arg(&config)
+        .arg("--kubeconfig")
+        .arg(&admin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(f.w.client(), "chaosdeck");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pod = loop {
+        let list = pods
+            .list(&ListParams::default().labels("batch.kubernetes.io/job-name=gd-victim"))
+            .await
+            .unwrap();
+        if let Some(name) = list.items.into_iter().find_map(|p| p.metadata.name) {
+            break name;
+        }
+        assert!(Instant::now() < deadline, "no pod for the Job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let lease_as = |who: &Path, run: &str| {
+        let (who, run, holder) =
+            (who.to_path_buf(), run.to_string(), format!("chaosdeck pid 1 on {pod}"));
+        async move {
+            let api: Api<Lease> = Api::namespaced(client_for(&who).await, NS);
+            let caller = chaosdeck::cluster::whoami(&client_for(&who).await).await.unwrap();
+            let lease = serde_json::from_value(json!({
+                "metadata": {"name": format!("chaosdeck-run-{run}"),
+                    "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/run-uuid": run},
+                    "annotations": {"chaosdeck.io/author": caller.username,
+                                    "chaosdeck.io/author-groups": caller.encoded_groups()}},
+                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60}}))
+            .unwrap();
+            api.create(&PostParams::default(), &lease).await.unwrap();
+        }
+    };
+    let selector = "app.kubernetes.io/component=game-day";
+    // mallory's own run, naming the victim's pod: refused, and why.
+    let forged = "0bad0bad-0000-4000-8000-00000000000c";
+    lease_as(&f.mallory, forged).await;
+    let run = find_run(&f.w.client(), NS, Some(forged)).await.unwrap();
+    let err = job_of(&f.w.client(), &run, selector).await.unwrap_err();
+    assert!(err.contains("not as the run's author"), "{err}");
+    // The runner's (the identity the Job runs as): that Job.
+    let own = "0bad0bad-0000-4000-8000-00000000000d";
+    lease_as(&f.runner, own).await;
+    let run = find_run(&f.w.client(), NS, Some(own)).await.unwrap();
+    let job = job_of(&f.w.client(), &run, selector).await.unwrap();
+    assert_eq!(job, ("chaosdeck".to_string(), "gd-victim".to_string()));
+    f.w.shutdown().await;
+}

@@ -20,7 +20,7 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 
 use crate::cluster::{ClusterOps, connect, identify, impersonating};
 use crate::config::DEFAULT_DEAD_MAN_NAMESPACE;
-use crate::deadman::attached::{Attached, LeasedRun, find_run};
+use crate::deadman::attached::{Attached, LeasedRun, find_run, job_of};
 use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::tui::app::{App, Header, Mode};
 use crate::tui::keys::KeyMap;
@@ -173,9 +173,8 @@ fn lease_text(
     }
 }
 
-/// `!`'s first step: delete the Job whose pod holds the run's Lease (found by the host in the
-/// Lease's holder, among the pods `chaosdeck job` labels). A run that is not a Job's is said so:
-/// its process keeps running where it is.
+/// `!`'s first step: delete the Job whose pod holds the run's Lease ([`job_of`]). A run that
+/// is not a Job's is said so: its process keeps running where it is.
 fn stop_job_hook(client: kube::Client, run: LeasedRun) -> EmergencyHook {
     Arc::new(move || {
         let (client, run) = (client.clone(), run.clone());
@@ -185,34 +184,13 @@ fn stop_job_hook(client: kube::Client, run: LeasedRun) -> EmergencyHook {
 
 async fn stop_job(client: &kube::Client, run: &LeasedRun) -> String {
     use k8s_openapi::api::batch::v1::Job;
-    use k8s_openapi::api::core::v1::Pod;
     use kube::Api;
-    use kube::api::{DeleteParams, ListParams};
-    let Some(host) = run.host() else {
-        return "the run's Lease names no holder: no Job stopped".into();
+    use kube::api::DeleteParams;
+    let (ns, name) = match job_of(client, run, GAME_DAY_COMPONENT).await {
+        Ok(job) => job,
+        Err(e) => return format!("no Job stopped: {e}; stop the run where it runs"),
     };
-    let pods: Api<Pod> = Api::all(client.clone());
-    let listed = match pods.list(&ListParams::default().labels(GAME_DAY_COMPONENT)).await {
-        Ok(l) => l.items,
-        Err(e) => {
-            return format!(
-                "cannot list the game days' pods ({}); stop the run on {host} by hand",
-                crate::deadman::store::api_error(&e)
-            );
-        }
-    };
-    let pod = listed.into_iter().find(|p| p.metadata.name.as_deref() == Some(host.as_str()));
-    let job = pod.as_ref().and_then(|p| {
-        let ns = p.metadata.namespace.clone()?;
-        let name = p.metadata.labels.as_ref()?.get("batch.kubernetes.io/job-name")?.clone();
-        Some((ns, name))
-    });
-    let Some((ns, name)) = job else {
-        return format!(
-            "the run is on {host}, which is not a chaosdeck Job's pod: it keeps running there; \
-             stop it where it runs"
-        );
-    };
+    let host = run.host().unwrap_or_default();
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     match jobs.delete(&name, &DeleteParams::background()).await {
         Ok(_) => format!(

@@ -108,6 +108,51 @@ pub async fn find_run(
     Ok(LeasedRun { run_uuid, lease, author })
 }
 
+/// The Job (namespace, name) whose pod holds `run`'s Lease: the pod named by the Lease's holder
+/// among the pods labelled `selector` (`chaosdeck job` labels its pods), owned by a Job, and
+/// running as the run's author. The holder is the author's own text, so a pod that runs as
+/// anyone else is never taken for it: a Lease cannot point `!` at another game day's Job.
+pub async fn job_of(
+    client: &kube::Client,
+    run: &LeasedRun,
+    selector: &str,
+) -> Result<(String, String), String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let host = run.host().ok_or("the run's Lease names no holder")?;
+    let pods: Api<Pod> = Api::all(client.clone());
+    let listed = pods
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| format!("cannot list the game days' pods ({})", api_error(&e)))?;
+    let not_a_job = || format!("the run is on {host}, which is not a chaosdeck Job's pod");
+    let pod = listed
+        .items
+        .into_iter()
+        .find(|p| p.metadata.name.as_deref() == Some(host.as_str()))
+        .ok_or_else(not_a_job)?;
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
+    let runs_as = format!("system:serviceaccount:{ns}:{account}");
+    if runs_as != run.author.username {
+        return Err(format!(
+            "pod {ns}/{host} runs as {}, not as the run's author {}: its Job is not this run's",
+            printable(&runs_as),
+            printable(&run.author.username)
+        ));
+    }
+    let owner = pod
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .find(|o| o.kind == "Job" && o.api_version == "batch/v1" && o.controller == Some(true));
+    owner.map(|o| (ns, o.name)).ok_or_else(not_a_job)
+}
+
 fn author_of(lease: &Lease) -> Option<Caller> {
     let a = lease.metadata.annotations.as_ref()?;
     let user = a.get(mirror::AUTHOR_ANNOTATION).filter(|u| !u.is_empty())?;
