@@ -582,94 +582,84 @@ crate::on_both_targets! {
         let again = attached.sync().await.unwrap();
         assert!(again.is_empty(), "{again:?}");
         // What attach's `!` runs: the rollback service on the copy, as the author.
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-            .args(["execute-rollback", "--dir"])
-            .arg(&dir)
-            .arg("--kubeconfig")
-            .arg(&f.runner)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{text}");
+        let (code, text) = execute_rollback_in(&dir, &f.runner);
+        assert_eq!(code, Some(0), "{text}");
         assert!(text.contains("1 executed, 0 failed"), "{text}");
         f.assert_unharmed(&before, &aimed, &format!("{said}\n{text}")).await;
         f.w.shutdown().await;
     }
+
+    /// Without deploy/watchdog.yaml's policies the author annotations are whatever the writer
+    /// put there: mallory makes a Lease and mirrors naming the runner as their author. attach
+    /// would undo them with the runner's rights, so it refuses to open the run at all, and a
+    /// session that was open when the policies went copies nothing more.
+    async fn attach_trusts_no_author_where_the_policies_are_not_in_force(target) {
+        use chaosdeck::deadman::attached::{Attached, find_run};
+        let f = Field::new(target).await;
+        let before = f.w.steady();
+        let aimed = f.aimed_at().await;
+        let runner = service_account_user("chaosdeck", "chaosdeck");
+        let mallory = service_account_user("attackers", "mallory");
+        // A real run, killed, so attach has something to open while the policies stand.
+        let cfg = f.w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &f.runner, 60, RENEW);
+        f.w.run_and_kill_after_change(&cfg, 1);
+        let real = f.w.tree().contexts[0].name.run_uuid.clone();
+        let dir = f.w.dir.path().join("attached");
+        let leased = find_run(&f.w.client(), NS, Some(&real)).await.unwrap();
+        let mut attached = Attached::new(leased, f.w.client(), NS, dir.clone()).unwrap();
+        let said = attached.sync().await.unwrap().join("\n");
+        assert_eq!(said.matches("new entry (").count(), 1, "{said}");
+
+        f.switch_policies(false).await;
+        let forged = "0bad0bad-0000-4000-8000-0000000a77ac";
+        forge_lease(&f.mallory, forged, &runner).await.expect("accepted without the policies");
+        let made = forge_mirrors(&f, &f.mallory, forged, &runner, &attack_actions()[1..3]).await;
+        assert!(made.iter().all(Result::is_ok), "{made:?}");
+        let refused = find_run(&f.w.client(), NS, Some(forged)).await.map(|r| r.author.username);
+        let why = refused.expect_err("attach opened a run whose author nobody checked");
+        assert!(why.contains("policies are not in force"), "{why}");
+        // The open session: mallory's mirrors for the real run, in the runner's name.
+        let into_real = forge_mirrors(&f, &f.mallory, &real, &runner, &attack_actions()[1..3]).await;
+        assert!(into_real.iter().all(Result::is_ok), "{into_real:?}");
+        let why = attached.sync().await.expect_err("copied mirrors whose author nobody checked");
+        assert!(why.contains("policies are not in force"), "{why}");
+        assert_eq!(pending_in(&dir), 1, "a forged mirror was copied for undo as the runner");
+        // What was written while the policies were off keeps the names it claims (the
+        // policies check writes, not what is stored): the admin removes it before turning
+        // them back on. Then the session goes on, and its one real entry is undone.
+        let admin: Api<ConfigMap> = Api::namespaced(f.w.client(), NS);
+        for name in made.iter().chain(&into_real).flatten() {
+            admin.delete(name, &Default::default()).await.unwrap();
+        }
+        let leases: Api<Lease> = Api::namespaced(f.w.client(), NS);
+        leases.delete(&format!("chaosdeck-run-{forged}"), &Default::default()).await.unwrap();
+        f.switch_policies(true).await;
+        let said = attached.sync().await.unwrap().join("\n");
+        assert_eq!(said.matches(&format!("written by {mallory}")).count(), 0, "{said}");
+        assert_eq!(pending_in(&dir), 1, "{said}");
+        let (code, out) = execute_rollback_in(&dir, &f.runner);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("1 executed, 0 failed"), "{out}");
+        f.assert_unharmed(&before, &aimed, &format!("{why}\n{out}")).await;
+        f.w.shutdown().await;
+    }
 }
 
-/// attach's `!` deletes the Job whose pod holds the run's Lease. The holder is the Lease
-/// author's own text: mallory's Lease naming another game day's pod must not make `!` stop
-/// that Job. Only a pod that runs as the Lease's author is taken for the run's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
-async fn a_lease_cannot_point_attach_at_another_game_days_job() {
-    use chaosdeck::deadman::attached::{find_run, job_of};
-    let f = Field::new(Target::Real).await;
-    let admin = f.w.kubeconfig().to_path_buf();
-    let config = f.w.config_dead_man(
-        "application_outages_scenarios",
-        &["app_outage.yaml"],
-        &f.runner,
-        LEASE,
-        RENEW,
-    );
+/// `execute-rollback` on `dir` as `kubeconfig`'s identity: its exit code and output.
+fn execute_rollback_in(dir: &Path, kubeconfig: &Path) -> (Option<i32>, String) {
     let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chaosdeck"))
-        .args([
-            "job",
-            "--apply",
-            "--name",
-            "gd-victim",
-            "--yes-i-mean-it",
-            "chaosdeck-realcluster",
-            "-c",
-        ])
-        .arg(&config)
+        .args(["execute-rollback", "--dir"])
+        .arg(dir)
         .arg("--kubeconfig")
-        .arg(&admin)
+        .arg(kubeconfig)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(f.w.client(), "chaosdeck");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let pod = loop {
-        let list = pods
-            .list(&ListParams::default().labels("batch.kubernetes.io/job-name=gd-victim"))
-            .await
-            .unwrap();
-        if let Some(name) = list.items.into_iter().find_map(|p| p.metadata.name) {
-            break name;
-        }
-        assert!(Instant::now() < deadline, "no pod for the Job");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let lease_as = |who: &Path, run: &str| {
-        let (who, run, holder) =
-            (who.to_path_buf(), run.to_string(), format!("chaosdeck pid 1 on {pod}"));
-        async move {
-            let api: Api<Lease> = Api::namespaced(client_for(&who).await, NS);
-            let caller = chaosdeck::cluster::whoami(&client_for(&who).await).await.unwrap();
-            let lease = serde_json::from_value(json!({
-                "metadata": {"name": format!("chaosdeck-run-{run}"),
-                    "labels": {"app.kubernetes.io/managed-by": "chaosdeck", "chaosdeck.io/run-uuid": run},
-                    "annotations": {"chaosdeck.io/author": caller.username,
-                                    "chaosdeck.io/author-groups": caller.encoded_groups()}},
-                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60}}))
-            .unwrap();
-            api.create(&PostParams::default(), &lease).await.unwrap();
-        }
-    };
-    let selector = "app.kubernetes.io/component=game-day";
-    // mallory's own run, naming the victim's pod: refused, and why.
-    let forged = "0bad0bad-0000-4000-8000-00000000000c";
-    lease_as(&f.mallory, forged).await;
-    let run = find_run(&f.w.client(), NS, Some(forged)).await.unwrap();
-    let err = job_of(&f.w.client(), &run, selector).await.unwrap_err();
-    assert!(err.contains("not as the run's author"), "{err}");
-    // The runner's (the identity the Job runs as): that Job.
-    let own = "0bad0bad-0000-4000-8000-00000000000d";
-    lease_as(&f.runner, own).await;
-    let run = find_run(&f.w.client(), NS, Some(own)).await.unwrap();
-    let job = job_of(&f.w.client(), &run, selector).await.unwrap();
-    assert_eq!(job, ("chaosdeck".to_string(), "gd-victim".to_string()));
-    f.w.shutdown().await;
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Pending entry files under an attached run's journal (`<context>/<file>.yaml`).
+fn pending_in(dir: &Path) -> usize {
+    let files = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let files = files.flat_map(|ctx| std::fs::read_dir(ctx.path()).into_iter().flatten().flatten());
+    files.filter(|f| f.file_name().to_string_lossy().ends_with(".yaml")).count()
 }

@@ -22,6 +22,7 @@ use crate::cluster::Caller;
 use crate::journal::Journal;
 use crate::journal::entry::UndoneBy;
 use crate::journal::lock::{DEFAULT_PATIENCE, lock_context};
+use crate::journal::mirror_link::lease_and_mirror_policies_enforced;
 use crate::journal::names::parse_entry_file;
 use crate::journal::transitions::Marked;
 use crate::refs::printable;
@@ -102,6 +103,9 @@ pub async fn find_run(
             ));
         }
     };
+    // The author annotation is only the creator where the API server checks it; elsewhere
+    // anyone who may create a Lease could name the operator's identity and have attach act as it.
+    authors_checked(client, namespace).await?;
     let author = author_of(&lease).ok_or_else(|| {
         format!("run {run_uuid}: its Lease names no author, so nothing can be undone as it")
     })?;
@@ -153,6 +157,18 @@ pub async fn job_of(
     owner.map(|o| (ns, o.name)).ok_or_else(not_a_job)
 }
 
+/// `Ok` while the API server enforces who the author annotations name; otherwise why attach
+/// must not act on them.
+async fn authors_checked(client: &kube::Client, namespace: &str) -> Result<(), String> {
+    let ops = crate::cluster::ClusterOps::new(client.clone());
+    lease_and_mirror_policies_enforced(&ops, namespace).await.map_err(|why| {
+        format!(
+            "{why}. Without them the author a Lease or mirror names is whatever its writer put \
+             there, and attach would undo as that identity; it acts on none"
+        )
+    })
+}
+
 fn author_of(lease: &Lease) -> Option<Caller> {
     let a = lease.metadata.annotations.as_ref()?;
     let user = a.get(mirror::AUTHOR_ANNOTATION).filter(|u| !u.is_empty())?;
@@ -201,6 +217,8 @@ impl Attached {
     /// copies whose mirror is gone (the run undid or retired them itself) retired too. The
     /// lines say what changed.
     pub async fn sync(&mut self) -> Result<Vec<String>, String> {
+        // Asked each round: an admin may remove the policies while attach is open.
+        authors_checked(&self.client, self.store.namespace()).await?;
         let mut lines = Vec::new();
         let mut mirrored: BTreeSet<PathBuf> = BTreeSet::new();
         for cm in self.store.list().await? {

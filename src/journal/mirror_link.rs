@@ -62,6 +62,34 @@ pub async fn policy_enforced(ops: &ClusterOps, namespace: &str) -> Result<(), St
     }
 }
 
+/// Whether the API server enforces both of deploy/watchdog.yaml's policies in a namespace, the
+/// Leases' as well as the mirrors': then the author a run's Lease names is the identity that
+/// created it. Probed like [`policy_enforced`], with a Lease that names someone else.
+pub async fn lease_and_mirror_policies_enforced(
+    ops: &ClusterOps,
+    namespace: &str,
+) -> Result<(), String> {
+    policy_enforced(ops, namespace).await?;
+    let probe = serde_json::json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"generateName": "chaosdeck-policy-probe-", "namespace": namespace,
+            "annotations": {AUTHOR_ANNOTATION: PROBE_AUTHOR, AUTHOR_GROUPS_ANNOTATION: ""}},
+    });
+    match ops.create_dry_run(&probe).await {
+        Ok(()) => Err(format!(
+            "the API server accepts a Lease in {namespace} whose author is not its creator: \
+             deploy/watchdog.yaml's {POLICY_NAME} policies are not in force"
+        )),
+        Err(e)
+            if e.to_string()
+                .contains(&format!("ValidatingAdmissionPolicy '{POLICY_NAME}-leases'")) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot tell whether {POLICY_NAME} is in force: {e}")),
+    }
+}
+
 /// Asks [`policy_enforced`] at most once, when first needed (an executor batch, a reconcile).
 #[derive(Default)]
 pub struct MirrorTrust {
