@@ -40,26 +40,8 @@ const PROBE_AUTHOR: &str = "chaosdeck.io/policy-probe";
 /// written its entry. Asked once, with a server-side dry run of a ConfigMap that names someone
 /// else as its author: an enforcing server refuses it, citing the policy.
 pub async fn policy_enforced(ops: &ClusterOps, namespace: &str) -> Result<(), String> {
-    let probe = serde_json::json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"generateName": "chaosdeck-policy-probe-", "namespace": namespace,
-            "labels": {MIRROR_LABEL: MIRROR_LABEL_VALUE},
-            "annotations": {AUTHOR_ANNOTATION: PROBE_AUTHOR, AUTHOR_GROUPS_ANNOTATION: ""}},
-    });
-    match ops.create_dry_run(&probe).await {
-        Ok(()) => Err(format!(
-            "the API server accepts a mirror in {namespace} whose author is not its creator: \
-             deploy/watchdog.yaml's {POLICY_NAME} policies are not in force"
-        )),
-        // Not just the name: a user named after the policy could be refused for other reasons.
-        Err(e)
-            if e.to_string()
-                .contains(&format!("ValidatingAdmissionPolicy '{POLICY_NAME}-mirrors'")) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(format!("cannot tell whether {POLICY_NAME} is in force: {e}")),
-    }
+    let labels = serde_json::json!({MIRROR_LABEL: MIRROR_LABEL_VALUE});
+    probe(ops, namespace, ("v1", "ConfigMap", "mirror", "mirrors"), labels).await
 }
 
 /// Whether the API server enforces both of deploy/watchdog.yaml's policies in a namespace, the
@@ -70,19 +52,33 @@ pub async fn lease_and_mirror_policies_enforced(
     namespace: &str,
 ) -> Result<(), String> {
     policy_enforced(ops, namespace).await?;
+    let lease = ("coordination.k8s.io/v1", "Lease", "Lease", "leases");
+    probe(ops, namespace, lease, serde_json::json!({})).await
+}
+
+/// A dry-run create of an object of `kind` naming [`PROBE_AUTHOR`]: `Ok` when the policy
+/// `<POLICY_NAME>-<policy>` refuses it.
+async fn probe(
+    ops: &ClusterOps,
+    namespace: &str,
+    (api_version, kind, what, policy): (&str, &str, &str, &str),
+    labels: serde_json::Value,
+) -> Result<(), String> {
     let probe = serde_json::json!({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "apiVersion": api_version, "kind": kind,
         "metadata": {"generateName": "chaosdeck-policy-probe-", "namespace": namespace,
+            "labels": labels,
             "annotations": {AUTHOR_ANNOTATION: PROBE_AUTHOR, AUTHOR_GROUPS_ANNOTATION: ""}},
     });
     match ops.create_dry_run(&probe).await {
         Ok(()) => Err(format!(
-            "the API server accepts a Lease in {namespace} whose author is not its creator: \
+            "the API server accepts a {what} in {namespace} whose author is not its creator: \
              deploy/watchdog.yaml's {POLICY_NAME} policies are not in force"
         )),
+        // Not just the name: a user named after the policy could be refused for other reasons.
         Err(e)
             if e.to_string()
-                .contains(&format!("ValidatingAdmissionPolicy '{POLICY_NAME}-leases'")) =>
+                .contains(&format!("ValidatingAdmissionPolicy '{POLICY_NAME}-{policy}'")) =>
         {
             Ok(())
         }
