@@ -151,6 +151,50 @@ crate::on_both_targets! {
         w.shutdown().await;
     }
 
+    /// A run under the switch carries its progress on its Lease (what `chaosdeck attach`
+    /// shows): the scenario running with its step while the outage is on, and how it ended
+    /// once stopped. Read back through the API server and decoded as attach decodes it.
+    async fn a_run_publishes_its_progress_on_its_lease(target) {
+        use chaosdeck::deadman::progress::{LineStatus, PROGRESS_ANNOTATION, Progress};
+        use k8s_openapi::api::coordination::v1::Lease;
+        let w = World::new(target).await;
+        let before = w.steady();
+        let runner = w.accounts().runner.clone();
+        let config = w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, RENEW);
+        let mut child = w.run(&config, None);
+        let mut lines = Lines::of(&mut child);
+        assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
+        let leases: Api<Lease> = Api::namespaced(w.client(), NS);
+        let progress = || async {
+            let lease = leases.list(&ListParams::default()).await.unwrap().items.pop()?;
+            let text = lease.metadata.annotations?.remove(PROGRESS_ANNOTATION)?;
+            Some(Progress::decode(&text).unwrap())
+        };
+        // Written with the next renewal, at most a second after the step.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let seen = loop {
+            let seen = progress().await;
+            if seen.as_ref().is_some_and(|p| p.scenarios.first().is_some_and(|s| s.step.starts_with("outage in shop"))) || Instant::now() > deadline {
+                break seen;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let seen = seen.unwrap_or_else(|| panic!("no progress on the Lease:\n{}", lines.rest()));
+        assert_eq!(seen.state, "running", "{seen:?}");
+        assert!(seen.scenarios[0].step.starts_with("outage in shop"), "{seen:?}");
+        assert_eq!(seen.scenarios.len(), 1, "{seen:?}");
+        let row = &seen.scenarios[0];
+        assert_eq!((row.status, row.file.as_str()), (LineStatus::Running, "long_outage.yaml"), "{seen:?}");
+        assert!(row.expected_ms > 0, "{seen:?}");
+        // Stopped: the run rolls back, then releases (deletes) its Lease.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let code = wait_exit(&mut child, Duration::from_secs(60));
+        assert_eq!(w.settle(&before), before, "{}", lines.rest());
+        assert!(code.is_some(), "{}", lines.rest());
+        assert!(progress().await.is_none(), "the Lease outlived the run");
+        w.shutdown().await;
+    }
+
     async fn a_partitioned_run_goes_read_only_before_the_watchdog_acts(target) {
         let w = World::new(target).await;
         let before = w.steady();

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::api::ListParams;
@@ -232,6 +233,34 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     let tmux = support::tmux::Tmux::start(socket, 120, 30, &shell, &[("NO_COLOR", "1")]);
     let screen = tmux.wait_for(&["attached", "1 pending"], Duration::from_secs(30));
     assert!(screen.contains("new entry (application_outages_scenarios"), "{screen}");
+    // The run's progress, from its Lease (written with a renewal, at most a second after the
+    // step): the Scenarios panel and the header say it runs.
+    let leases: Api<Lease> = Api::namespaced(w.client(), "chaosdeck-system");
+    let progress = || async {
+        let lease = leases.list(&ListParams::default()).await.unwrap().items.pop()?;
+        let text = lease.metadata.annotations?.remove("chaosdeck.io/progress")?;
+        Some(chaosdeck::deadman::progress::Progress::decode(&text).unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let progress = loop {
+        match progress().await {
+            Some(p)
+                if p.scenarios.first().is_some_and(|s| s.step.starts_with("outage in shop")) =>
+            {
+                break p;
+            }
+            seen => assert!(Instant::now() < deadline, "no progress on the Lease: {seen:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(progress.state, "running", "{progress:?}");
+    // The Job's config names the file as the ConfigMap mounts it.
+    assert_eq!(progress.scenarios[0].file, "scenario-1-long_outage.yaml", "{progress:?}");
+    let screen = tmux.wait_for(&["attached, running", "long_outage.yaml"], Duration::from_secs(10));
+    assert!(screen.contains("run: scenario-1-long_outage.yaml running"), "{screen}");
+    // The Health panel from the run's probes; the status bar keeps the Lease in sight.
+    assert!(screen.contains("deploy shop/frontend 3/3 ready"), "{screen}");
+    assert!(screen.contains("Lease held by chaosdeck pid 1 on gd-attach-"), "{screen}");
     tmux.keys("!");
     // The Job goes (its pod with it); the kubelet, here the test, then stops its container.
     let jobs: Api<Job> = Api::namespaced(w.client(), "chaosdeck");

@@ -1,5 +1,7 @@
 //! `chaosdeck attach [RUN]`: the terminal UI on a run this process did not start — a game day
-//! running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and Lease.
+//! running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and Lease: the
+//! Scenarios and Health panels from the progress the run writes on its Lease
+//! (`deadman::progress`), the Journal from its mirrors.
 //!
 //! The run's mirrored entries are copied into a local journal of their own (by default
 //! `~/.local/state/chaosdeck/attached/<run>`) and kept in step once a second; the UI shows
@@ -90,6 +92,12 @@ pub async fn run(args: AttachArgs) -> Result<ExitCode> {
     let mut app = App::new(Mode::Inspect, header, Theme::from_env());
     app.keys = keys;
     app.has_cluster = true;
+    // The game-day clock counts from when the run took its Lease, by the cluster's clock.
+    app.run_started = run.lease.spec.as_ref().and_then(|s| s.acquire_time.as_ref()).and_then(|t| {
+        let ago = jiff::Timestamp::now().duration_since(t.0).as_secs_f64();
+        let ago = std::time::Duration::try_from_secs_f64(ago).ok()?;
+        std::time::Instant::now().checked_sub(ago)
+    });
     app.push_log(format!(
         "attached to run {} ({}); entries copied to {}; x and ! act as {}",
         run.run_uuid,
@@ -136,6 +144,20 @@ async fn follow(
         };
         let lines = attached.sync().await;
         let mut out = vec![Feed::Attached(text)];
+        // Only after the sync found the policies in force: then the author or the watchdog
+        // wrote the progress, and nobody else.
+        if lines.is_ok()
+            && let Ok(Some(lease)) = &lease
+        {
+            match attached.progress(lease) {
+                Some(Ok(progress)) => out.push(Feed::Progress(progress)),
+                Some(Err(e)) if last_error.as_ref() != Some(&e) => {
+                    out.push(Feed::Log(e.clone()));
+                    last_error = Some(e);
+                }
+                _ => {}
+            }
+        }
         match lines {
             Ok(lines) => {
                 last_error = None;

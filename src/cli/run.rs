@@ -266,6 +266,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode> {
         status: config.status_server.publish.then(|| config.status_server.clone()),
         config_path: config.path.clone(),
         cluster: Some(identity.clone()),
+        progress: dead_man.as_ref().map(|d| d.progress.clone()),
     })
     .await;
     let observe = match observe {

@@ -5,7 +5,7 @@
 //! Owns: choosing the run by its Lease, copying its mirrored entries into the local journal
 //! (only mirrors the API server attributes to the run's own author — they are undone with
 //! that author's rights), retiring local copies whose mirror the run or the watchdog retired,
-//! and saying how the Lease stands. Must not undo anything itself: `x` and `!` go through the
+//! and saying how the Lease stands and what progress it carries. Must not undo anything itself: `x` and `!` go through the
 //! rollback service, and local entries change only through `journal::transitions`.
 
 use std::collections::BTreeSet;
@@ -16,6 +16,7 @@ use kube::Api;
 use kube::api::ListParams;
 
 use super::mirror::{self, ENTRY_KEY, MirrorState};
+use super::progress::{PROGRESS_ANNOTATION, Progress};
 use super::reconcile::reconcile;
 use super::store::{MirrorStore, api_error};
 use crate::cluster::Caller;
@@ -211,6 +212,21 @@ impl Attached {
             .get_opt(&name)
             .await
             .map_err(|e| format!("cannot read Lease {name}: {}", api_error(&e)))
+    }
+
+    /// The progress `lease` carries (`None`: none yet), if it is still the run's author's
+    /// Lease: only the author and the watchdog may write it while the policies are in force.
+    pub fn progress(&self, lease: &Lease) -> Option<Result<Progress, String>> {
+        if author_of(lease).as_ref() != Some(&self.run.author) {
+            return Some(Err(format!(
+                "Lease of run {}: its author changed; its progress is not shown",
+                self.run.run_uuid
+            )));
+        }
+        let text = lease.metadata.annotations.as_ref()?.get(PROGRESS_ANNOTATION)?;
+        Some(Progress::decode(text).map_err(|e| {
+            format!("Lease of run {}: its progress is unreadable: {e}", self.run.run_uuid)
+        }))
     }
 
     /// One round: new mirrors copied in, what the watchdog undid retired with who and when,

@@ -7,6 +7,10 @@
 //! succeeded, whether or not a renewal is still in flight: the process stops changing things
 //! at least `renew` seconds before the watchdog may start undoing them.
 //!
+//! A renewal also carries the run's progress ([`super::progress`], for `chaosdeck attach`):
+//! when it changes the next renewal comes early, at most once a second. An early renewal is a
+//! renewal like any other, so the timing above holds.
+//!
 //! By the same timing, a renewal refused with 409 or 404 before that moment cannot be the
 //! watchdog's doing: someone else changed or deleted the Lease, and the run is no longer
 //! protected. The fence stays up (the watchdog will not act, so the run must) and the keeper
@@ -19,11 +23,12 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams, Preconditions};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::PROGRESS_ANNOTATION;
 use crate::cluster::{Caller, Fence};
 use crate::config::DeadManSwitch;
 use crate::journal::entry::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_UUID_LABEL, Writer};
@@ -35,6 +40,8 @@ use super::store::api_error;
 pub const TAKEN_OVER_ANNOTATION: &str = "chaosdeck.io/taken-over";
 /// Annotation with the renew interval, for humans reading the Lease.
 pub const RENEW_ANNOTATION: &str = "chaosdeck.io/renew-seconds";
+/// The least time between two renewals sent because the progress changed.
+const PROGRESS_SPACING: Duration = Duration::from_secs(1);
 
 /// What the keeper tells the run about its Lease, once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +76,9 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     /// Creates the run's Lease, naming `author` (the identity `client` authenticates as), and
-    /// starts renewing it. `news` hears once when the Lease is lost or tampered with. The
-    /// client must not be fenced (renewals are writes).
+    /// starts renewing it. `news` hears once when the Lease is lost or tampered with;
+    /// `progress` is what each renewal writes into [`PROGRESS_ANNOTATION`]. The client must not
+    /// be fenced (renewals are writes).
     pub async fn acquire(
         client: Client,
         switch: &DeadManSwitch,
@@ -78,6 +86,7 @@ impl LeaseKeeper {
         author: &Caller,
         fence: Fence,
         news: mpsc::UnboundedSender<LeaseNews>,
+        progress: watch::Receiver<String>,
     ) -> Result<LeaseKeeper, String> {
         let api: Api<Lease> = Api::namespaced(client, &switch.namespace);
         let name = lease_name(run_uuid);
@@ -130,6 +139,7 @@ impl LeaseKeeper {
             Duration::from_secs(switch.renew_secs),
             fence.clone(),
             news,
+            progress,
             cancel.clone(),
         ));
         Ok(LeaseKeeper { api, name, cancel, task, fence })
@@ -174,6 +184,7 @@ async fn renew_loop(
     renew: Duration,
     fence: Fence,
     news: mpsc::UnboundedSender<LeaseNews>,
+    mut progress: watch::Receiver<String>,
     cancel: CancellationToken,
 ) -> Option<Lease> {
     let name = lease.metadata.name.clone().unwrap_or_default();
@@ -183,6 +194,8 @@ async fn renew_loop(
         let _ = news.send(LeaseNews::Lost(reason));
     };
     let mut next = Instant::now() + renew;
+    let mut last_sent = Instant::now();
+    let mut progress_open = true;
     loop {
         let deadline = last_ok_sent + grace;
         tokio::select! {
@@ -197,12 +210,28 @@ async fn renew_loop(
                 return None;
             }
             _ = tokio::time::sleep_until(next) => {}
+            changed = progress.changed(), if progress_open => {
+                match changed {
+                    Ok(()) => next = next.min(last_sent + PROGRESS_SPACING),
+                    Err(_) => progress_open = false,
+                }
+                continue;
+            }
         }
         let sent = Instant::now();
+        last_sent = sent;
         next = sent + renew;
         let mut renewed = lease.clone();
         if let Some(spec) = renewed.spec.as_mut() {
             spec.renew_time = Some(now_micro());
+        }
+        let now = progress.borrow_and_update().clone();
+        if !now.is_empty() {
+            renewed
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(PROGRESS_ANNOTATION.to_string(), now);
         }
         let params = PostParams::default();
         let attempt = api.replace(&name, &params, &renewed);

@@ -18,6 +18,7 @@ pub mod attached;
 pub mod lease;
 pub mod metrics;
 pub mod mirror;
+pub mod progress;
 pub mod reconcile;
 pub mod store;
 pub mod watchdog;
@@ -69,6 +70,8 @@ pub struct RunSwitch {
     /// watchdog has finished with (no undo, so no race with it).
     pub reconcile_store: MirrorStore,
     pub lease_duration: std::time::Duration,
+    /// The run's progress, encoded ([`progress`]): each renewal writes it on the Lease.
+    pub progress: tokio::sync::watch::Sender<String>,
 }
 
 /// Arms the switch for `run_uuid`: checks that the cluster enforces who writes the switch's
@@ -92,9 +95,17 @@ pub async fn arm(
         crate::cluster::whoami(&client).await.map_err(|e| format!("dead man's switch: {e}"))?;
     let fence = Fence::new();
     let (news_tx, news) = tokio::sync::mpsc::unbounded_channel();
-    let keeper =
-        LeaseKeeper::acquire(client.clone(), switch, run_uuid, &author, fence.clone(), news_tx)
-            .await?;
+    let (progress, progress_rx) = tokio::sync::watch::channel(String::new());
+    let keeper = LeaseKeeper::acquire(
+        client.clone(),
+        switch,
+        run_uuid,
+        &author,
+        fence.clone(),
+        news_tx,
+        progress_rx,
+    )
+    .await?;
     let fenced = crate::cluster::fenced(client.clone(), fence.clone());
     let run = RunSwitch {
         armed: Armed {
@@ -105,6 +116,7 @@ pub async fn arm(
         news: Some(news),
         reconcile_store: MirrorStore::new(client, &switch.namespace),
         lease_duration: std::time::Duration::from_secs(switch.lease_duration_secs),
+        progress,
     };
     Ok((run, fenced))
 }

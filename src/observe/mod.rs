@@ -1,14 +1,17 @@
 //! Observability of a run: Prometheus metrics (`--metrics-addr`), the Krkn-compatible
-//! RUN/PAUSE/STOP status endpoint (`kraken.publish_kraken_status`), and the JSON / JUnit run
-//! reports (`--report`, `--junit`).
+//! RUN/PAUSE/STOP status endpoint (`kraken.publish_kraken_status`), the JSON / JUnit run
+//! reports (`--report`, `--junit`), and the progress a run under the dead man's switch
+//! publishes on its Lease for `chaosdeck attach` (folded here by [`progress`]).
 //!
 //! Owns: the event tee between the engine and its consumer (TUI or headless printer), the
-//! metrics registry and its HTTP server, the status server, and the report files.
+//! metrics registry and its HTTP server, the status server, the report files, and the
+//! encoded progress (handed to the Lease keeper, which writes it).
 //! Must not touch: the engine's behaviour (it only reads [`EngineEvent`]s and sends the same
 //! [`EngineCommand`]s a key press would), the journal on disk, or the cluster.
 
 pub mod health_report;
 pub mod metrics;
+pub mod progress;
 pub mod report;
 pub mod status;
 mod xml;
@@ -39,6 +42,8 @@ pub struct ObserveOptions {
     pub config_path: PathBuf,
     /// The cluster, named in the report.
     pub cluster: Option<crate::refs::ClusterIdentity>,
+    /// Where the encoded [`crate::deadman::progress::Progress`] goes (the dead man's switch's Lease keeper).
+    pub progress: Option<tokio::sync::watch::Sender<String>>,
 }
 
 /// Listeners bound before the engine starts, so a busy port fails the run before any chaos.
@@ -137,7 +142,8 @@ impl Prepared {
             status_addr = Some(addr);
         }
 
-        let out = tee(events, metrics.clone(), recorder.clone(), status.clone());
+        let progress = self.opts.progress.clone();
+        let out = tee(events, metrics.clone(), recorder.clone(), status.clone(), progress);
         let observer =
             Observer { opts: self.opts, metrics, recorder, status, metrics_addr, status_addr };
         Ok((out, observer))
@@ -150,15 +156,27 @@ fn tee(
     metrics: Arc<Metrics>,
     recorder: Arc<Mutex<Recorder>>,
     status: Status,
+    publish: Option<tokio::sync::watch::Sender<String>>,
 ) -> mpsc::UnboundedReceiver<EngineEvent> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let mut progress = crate::deadman::progress::Progress::default();
         while let Some(event) = input.recv().await {
             metrics.observe(&event);
             if let Ok(mut r) = recorder.lock() {
                 r.observe(&event);
             }
             status.observe(&event);
+            if let Some(publish) =
+                publish.as_ref().filter(|_| progress::fold(&mut progress, &event))
+            {
+                let text = progress.encode();
+                publish.send_if_modified(|now| {
+                    let changed = *now != text;
+                    *now = text;
+                    changed
+                });
+            }
             // The consumer may be gone (TUI closed); observing continues until the engine ends.
             let _ = tx.send(event);
         }

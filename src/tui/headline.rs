@@ -15,7 +15,8 @@ pub fn engine_texts(app: &App) -> Vec<String> {
     if app.engine_state == Some(EngineState::Running)
         && let Some(i) = running
     {
-        texts.push(format!("running {}/{}", i + 1, app.scenarios.len()));
+        let attached = if app.header.attached.is_some() { "attached, " } else { "" };
+        texts.push(format!("{attached}running {}/{}", i + 1, app.scenarios.len()));
     }
     texts.push(short);
     texts
@@ -24,11 +25,21 @@ pub fn engine_texts(app: &App) -> Vec<String> {
 /// The engine's state for the header: `(short, long)`.
 fn engine_text(app: &App) -> (String, String) {
     if let Some(attached) = &app.header.attached {
-        return ("attached".into(), format!("attached: {attached}"));
+        // The attached run's own state, once its Lease carried its progress.
+        if app.engine_state.is_none() {
+            return ("attached".into(), format!("attached: {attached}"));
+        }
+        let (short, long) = state_text(app);
+        return (format!("attached, {short}"), format!("attached, {long}: {attached}"));
     }
     if app.mode == Mode::Inspect {
         return ("inspect".into(), "inspect: no engine, the journal only".into());
     }
+    state_text(app)
+}
+
+/// What the engine state says: `(short, long)`.
+fn state_text(app: &App) -> (String, String) {
     let running = app.scenarios.iter().position(|r| r.status == RowStatus::Running);
     let of = |i: usize| format!("{}/{}", i + 1, app.scenarios.len());
     let Some(state) = app.engine_state else { return ("starting".into(), "starting".into()) };

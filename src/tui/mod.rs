@@ -10,6 +10,7 @@ pub mod headline;
 pub mod health_rows;
 pub mod inspect;
 pub mod keys;
+pub mod progress_view;
 pub mod render;
 mod runtime;
 mod terminal;

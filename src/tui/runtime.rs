@@ -42,6 +42,8 @@ pub enum Feed {
     Log(String),
     /// The header's description of the attached run (its Lease).
     Attached(String),
+    /// The attached run's progress, as its Lease carries it.
+    Progress(crate::deadman::progress::Progress),
 }
 
 pub type EmergencyHook =
@@ -111,6 +113,10 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                 }
                 Some(Feed::Attached(text)) => {
                     app.header.attached = Some(text);
+                    dirty = true;
+                }
+                Some(Feed::Progress(progress)) => {
+                    super::progress_view::apply(&mut app, &progress);
                     dirty = true;
                 }
                 None => feed = None,

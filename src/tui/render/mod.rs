@@ -43,8 +43,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let [main, health_area, status_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(health_h), Constraint::Length(1)])
             .areas(body);
-    if app.mode == Mode::Inspect {
-        // No engine, so no Scenarios panel: the journal gets the room.
+    if app.mode == Mode::Inspect && app.scenarios.is_empty() {
+        // No engine (nor an attached run's progress), so no Scenarios panel: the journal gets
+        // the room.
         let [top, log_area] =
             Layout::vertical([Constraint::Percentage(72), Constraint::Percentage(28)]).areas(main);
         let [journal_area, insp_area] =

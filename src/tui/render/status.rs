@@ -1,4 +1,5 @@
-//! The status bar: the run and its auto_rollback, what needs attention (invalid entries, a
+//! The status bar: the run and its auto_rollback (an attached run: its Lease), what needs
+//! attention (invalid entries, a
 //! rollback under way, read-only, what the last rollback could not undo), then the keys. The
 //! context, the engine state, the pending count and the emergency key are in the header.
 
@@ -23,6 +24,9 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             " run {run} auto_rollback {} ",
             if h.auto_rollback { "on" } else { "off" }
         )));
+    } else if let Some(attached) = &h.attached {
+        // The Lease's state stays in sight here: the header gives its room to the run's state.
+        spans.push(Span::raw(format!(" {attached} ")));
     } else {
         // The journal's path is in the Journal panel's title.
         spans.push(Span::styled(" inspect ", theme.dim()));

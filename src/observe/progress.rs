@@ -1,0 +1,157 @@
+//! The run's side of its progress record (`deadman::progress`): the engine's events folded
+//! into it, as the tee sees them.
+//!
+//! Owns: that fold. Must not write anywhere: the tee hands [`Progress::encode`]'s text to the
+//! Lease keeper, which writes it.
+
+use crate::deadman::progress::{HealthLine, LineStatus, Progress, ScenarioLine, ms};
+use crate::engine::{EngineEvent, ScenarioResult};
+
+/// Folds one event into `p`; true when what [`Progress::encode`] returns may have changed.
+pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
+    match event {
+        EngineEvent::RunStarted { scenarios, .. } => {
+            p.scenarios = scenarios
+                .iter()
+                .map(|(t, f)| ScenarioLine {
+                    scenario_type: t.clone(),
+                    file: f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    ..ScenarioLine::default()
+                })
+                .collect();
+        }
+        EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
+            let Some(row) = p.scenarios.get_mut(*index) else { return false };
+            row.status = LineStatus::Running;
+            row.iteration = *iteration;
+            row.expected_ms = ms(*expected);
+            row.elapsed_ms = 0;
+            row.step = "starting".into();
+        }
+        EngineEvent::ScenarioStep { index, text } => {
+            let Some(row) = p.scenarios.get_mut(*index) else { return false };
+            row.step = text.clone();
+        }
+        EngineEvent::ScenarioProgress { index, elapsed, expected } => {
+            let Some(row) = p.scenarios.get_mut(*index) else { return false };
+            row.elapsed_ms = ms(*elapsed);
+            row.expected_ms = ms(*expected);
+        }
+        EngineEvent::ScenarioFinished { index, result } => {
+            let Some(row) = p.scenarios.get_mut(*index) else { return false };
+            (row.status, row.step) = finished(result);
+            row.elapsed_ms = row.elapsed_ms.max(row.expected_ms);
+        }
+        EngineEvent::State(state) => p.state = state.label().into(),
+        EngineEvent::HealthStarted { checks, interval } => {
+            p.health_interval_ms = ms(*interval);
+            p.health = checks
+                .iter()
+                .map(|c| HealthLine {
+                    name: c.name.clone(),
+                    kind: c.kind.as_str().into(),
+                    ..HealthLine::default()
+                })
+                .collect();
+        }
+        EngineEvent::HealthSample(sample) => {
+            let Some(row) = p.health.get_mut(sample.check) else { return false };
+            row.tick = Some(sample.tick);
+            row.ok = sample.ok;
+            row.code = sample.code;
+            row.latency_ms = ms(sample.latency);
+            row.detail = sample.detail.clone();
+        }
+        EngineEvent::RunFinished { exit_code, .. } => {
+            p.exit_code = Some(*exit_code);
+            for row in p.scenarios.iter_mut().filter(|r| r.status == LineStatus::Queued) {
+                row.status = LineStatus::Skipped;
+                row.step = "not run".into();
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+fn finished(result: &ScenarioResult) -> (LineStatus, String) {
+    match result {
+        ScenarioResult::Passed => (LineStatus::Passed, "passed".into()),
+        ScenarioResult::Failed { error, rolled_back: true } => {
+            (LineStatus::RolledBack, format!("rolled back: {error}"))
+        }
+        ScenarioResult::Failed { error, .. } => (LineStatus::Failed, error.clone()),
+        ScenarioResult::Stopped { rolled_back: true } => {
+            (LineStatus::RolledBack, "stopped, rolled back".into())
+        }
+        ScenarioResult::Stopped { .. } => (LineStatus::Stopped, "stopped".into()),
+        ScenarioResult::Skipped { reason } => (LineStatus::Skipped, reason.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn started(n: usize) -> Progress {
+        let mut p = Progress::default();
+        let scenarios =
+            (0..n).map(|i| (format!("type_{i}"), PathBuf::from(format!("/x/f{i}.yaml")))).collect();
+        fold(
+            &mut p,
+            &EngineEvent::RunStarted {
+                run_uuid: "r".into(),
+                journal: PathBuf::from("/j"),
+                scenarios,
+            },
+        );
+        p
+    }
+
+    #[test]
+    fn a_scenario_runs_and_passes() {
+        let mut p = started(2);
+        fold(
+            &mut p,
+            &EngineEvent::ScenarioStarted {
+                index: 0,
+                iteration: 1,
+                scenario_type: "type_0".into(),
+                file: PathBuf::from("/x/f0.yaml"),
+                expected: Duration::from_secs(20),
+            },
+        );
+        fold(&mut p, &EngineEvent::ScenarioStep { index: 0, text: "outage in shop".into() });
+        fold(
+            &mut p,
+            &EngineEvent::ScenarioProgress {
+                index: 0,
+                elapsed: Duration::from_millis(2500),
+                expected: Duration::from_secs(20),
+            },
+        );
+        let back = Progress::decode(&p.encode()).unwrap();
+        assert_eq!(back.scenarios[0].status, LineStatus::Running);
+        assert_eq!(back.scenarios[0].step, "outage in shop");
+        assert_eq!((back.scenarios[0].elapsed_ms, back.scenarios[0].expected_ms), (2500, 20000));
+        assert_eq!(back.scenarios[1].file, "f1.yaml");
+        fold(
+            &mut p,
+            &EngineEvent::ScenarioFinished {
+                index: 0,
+                result: ScenarioResult::Failed { error: "boom".into(), rolled_back: true },
+            },
+        );
+        fold(&mut p, &EngineEvent::RunFinished { outstanding: 0, exit_code: 1 });
+        let back = Progress::decode(&p.encode()).unwrap();
+        assert_eq!(back.scenarios[0].status, LineStatus::RolledBack);
+        assert_eq!(back.scenarios[0].elapsed_ms, 20000);
+        assert_eq!(back.scenarios[1].status, LineStatus::Skipped);
+        assert_eq!(back.exit_code, Some(1));
+    }
+}
