@@ -17,6 +17,7 @@ pub mod journal;
 pub mod observe;
 pub mod out;
 pub mod refs;
+pub mod scenario_status;
 #[cfg(feature = "sandbox")]
 pub use chaosdeck_sandbox as sandbox;
 pub mod scenarios;

@@ -155,7 +155,8 @@ crate::on_both_targets! {
     /// shows): the scenario running with its step while the outage is on, and how it ended
     /// once stopped. Read back through the API server and decoded as attach decodes it.
     async fn a_run_publishes_its_progress_on_its_lease(target) {
-        use chaosdeck::deadman::progress::{LineStatus, PROGRESS_ANNOTATION, Progress};
+        use chaosdeck::deadman::progress::{PROGRESS_ANNOTATION, Progress};
+        use chaosdeck::scenario_status::ScenarioStatus;
         use k8s_openapi::api::coordination::v1::Lease;
         let w = World::new(target).await;
         let before = w.steady();
@@ -184,7 +185,7 @@ crate::on_both_targets! {
         assert!(seen.scenarios[0].step.starts_with("outage in shop"), "{seen:?}");
         assert_eq!(seen.scenarios.len(), 1, "{seen:?}");
         let row = &seen.scenarios[0];
-        assert_eq!((row.status, row.file.as_str()), (LineStatus::Running, "long_outage.yaml"), "{seen:?}");
+        assert_eq!((row.status, row.file.as_str()), (ScenarioStatus::Running, "long_outage.yaml"), "{seen:?}");
         assert!(row.expected_ms > 0, "{seen:?}");
         // Stopped: the run rolls back, then releases (deletes) its Lease.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

@@ -248,7 +248,7 @@ fn no_file_imports_a_file_that_imports_it_back() {
 #[test]
 fn no_layer_of_src_imports_a_higher_one() {
     let layer = |top: &str| match top {
-        "config" | "cluster" | "refs" | "out" | "exit" | "helper" => Some(0),
+        "config" | "cluster" | "refs" | "out" | "exit" | "helper" | "scenario_status" => Some(0),
         "journal" => Some(1),
         "deadman" | "health" => Some(2),
         "scenarios" => Some(3),

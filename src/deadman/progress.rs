@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario_status::ScenarioStatus;
+
 /// The Lease annotation holding [`Progress::encode`].
 pub const PROGRESS_ANNOTATION: &str = "chaosdeck.io/progress";
 /// The policies allow 4 KiB per annotation; the encoding stays under it.
@@ -48,7 +50,7 @@ pub struct Progress {
 pub struct ScenarioLine {
     pub scenario_type: String,
     pub file: String,
-    pub status: LineStatus,
+    pub status: ScenarioStatus,
     #[serde(default)]
     pub iteration: u64,
     #[serde(default)]
@@ -57,19 +59,6 @@ pub struct ScenarioLine {
     pub elapsed_ms: u64,
     #[serde(default)]
     pub expected_ms: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LineStatus {
-    #[default]
-    Queued,
-    Running,
-    Passed,
-    Failed,
-    RolledBack,
-    Stopped,
-    Skipped,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

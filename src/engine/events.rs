@@ -2,6 +2,8 @@
 //! this and nothing else.
 
 use std::path::PathBuf;
+
+use crate::scenario_status::ScenarioStatus;
 use std::time::Duration;
 
 /// How one scenario-file execution ended.
@@ -25,6 +27,30 @@ pub enum ScenarioResult {
 impl ScenarioResult {
     pub fn is_failure(&self) -> bool {
         matches!(self, ScenarioResult::Failed { .. })
+    }
+
+    /// The row's status and the text beside it once the file ended (`dry_run`: nothing was
+    /// changed, so nothing was rolled back either).
+    pub fn shown(&self, dry_run: bool) -> (ScenarioStatus, String) {
+        use ScenarioStatus as S;
+        match self {
+            ScenarioResult::Passed if dry_run => {
+                (S::Passed, "dry run: would run, nothing changed".into())
+            }
+            ScenarioResult::Failed { error, .. } if dry_run => {
+                (S::Failed, format!("dry run: would fail: {error}"))
+            }
+            ScenarioResult::Passed => (S::Passed, "passed".into()),
+            ScenarioResult::Failed { error, rolled_back: true } => {
+                (S::RolledBack, format!("rolled back: {error}"))
+            }
+            ScenarioResult::Failed { error, .. } => (S::Failed, error.clone()),
+            ScenarioResult::Stopped { rolled_back: true } => {
+                (S::RolledBack, "stopped, rolled back".into())
+            }
+            ScenarioResult::Stopped { .. } => (S::Stopped, "stopped".into()),
+            ScenarioResult::Skipped { reason } => (S::Skipped, reason.clone()),
+        }
     }
 }
 

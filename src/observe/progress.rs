@@ -4,8 +4,9 @@
 //! Owns: that fold. Must not write anywhere: the tee hands [`Progress::encode`]'s text to the
 //! Lease keeper, which writes it.
 
-use crate::deadman::progress::{HealthLine, LineStatus, Progress, ScenarioLine, ms};
-use crate::engine::{EngineEvent, ScenarioResult};
+use crate::deadman::progress::{HealthLine, Progress, ScenarioLine, ms};
+use crate::engine::EngineEvent;
+use crate::scenario_status::ScenarioStatus;
 
 /// Folds one event into `p`; true when what [`Progress::encode`] returns may have changed.
 pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
@@ -25,7 +26,7 @@ pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
         }
         EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
             let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            row.status = LineStatus::Running;
+            row.status = ScenarioStatus::Running;
             row.iteration = *iteration;
             row.expected_ms = ms(*expected);
             row.elapsed_ms = 0;
@@ -42,7 +43,7 @@ pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
         }
         EngineEvent::ScenarioFinished { index, result } => {
             let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            (row.status, row.step) = finished(result);
+            (row.status, row.step) = result.shown(false);
             row.elapsed_ms = row.elapsed_ms.max(row.expected_ms);
         }
         EngineEvent::State(state) => p.state = state.label().into(),
@@ -67,8 +68,8 @@ pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
         }
         EngineEvent::RunFinished { exit_code, .. } => {
             p.exit_code = Some(*exit_code);
-            for row in p.scenarios.iter_mut().filter(|r| r.status == LineStatus::Queued) {
-                row.status = LineStatus::Skipped;
+            for row in p.scenarios.iter_mut().filter(|r| r.status == ScenarioStatus::Queued) {
+                row.status = ScenarioStatus::Skipped;
                 row.step = "not run".into();
             }
         }
@@ -77,26 +78,13 @@ pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
     true
 }
 
-fn finished(result: &ScenarioResult) -> (LineStatus, String) {
-    match result {
-        ScenarioResult::Passed => (LineStatus::Passed, "passed".into()),
-        ScenarioResult::Failed { error, rolled_back: true } => {
-            (LineStatus::RolledBack, format!("rolled back: {error}"))
-        }
-        ScenarioResult::Failed { error, .. } => (LineStatus::Failed, error.clone()),
-        ScenarioResult::Stopped { rolled_back: true } => {
-            (LineStatus::RolledBack, "stopped, rolled back".into())
-        }
-        ScenarioResult::Stopped { .. } => (LineStatus::Stopped, "stopped".into()),
-        ScenarioResult::Skipped { reason } => (LineStatus::Skipped, reason.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
     use std::time::Duration;
+
+    use crate::engine::ScenarioResult;
 
     fn started(n: usize) -> Progress {
         let mut p = Progress::default();
@@ -136,7 +124,7 @@ mod tests {
             },
         );
         let back = Progress::decode(&p.encode()).unwrap();
-        assert_eq!(back.scenarios[0].status, LineStatus::Running);
+        assert_eq!(back.scenarios[0].status, ScenarioStatus::Running);
         assert_eq!(back.scenarios[0].step, "outage in shop");
         assert_eq!((back.scenarios[0].elapsed_ms, back.scenarios[0].expected_ms), (2500, 20000));
         assert_eq!(back.scenarios[1].file, "f1.yaml");
@@ -149,9 +137,9 @@ mod tests {
         );
         fold(&mut p, &EngineEvent::RunFinished { outstanding: 0, exit_code: 1 });
         let back = Progress::decode(&p.encode()).unwrap();
-        assert_eq!(back.scenarios[0].status, LineStatus::RolledBack);
+        assert_eq!(back.scenarios[0].status, ScenarioStatus::RolledBack);
         assert_eq!(back.scenarios[0].elapsed_ms, 20000);
-        assert_eq!(back.scenarios[1].status, LineStatus::Skipped);
+        assert_eq!(back.scenarios[1].status, ScenarioStatus::Skipped);
         assert_eq!(back.exit_code, Some(1));
     }
 }

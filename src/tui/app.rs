@@ -79,16 +79,8 @@ pub enum Popup {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowStatus {
-    Queued,
-    Running,
-    Passed,
-    Failed,
-    RolledBack,
-    Stopped,
-    Skipped,
-}
+/// A row of the Scenarios panel: where its scenario file stands.
+pub use crate::scenario_status::ScenarioStatus as RowStatus;
 
 #[derive(Debug, Clone)]
 pub struct ScenarioRow {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::app::{App, RowStatus, ScenarioRow};
-use crate::deadman::progress::{LineStatus, Progress};
+use crate::deadman::progress::Progress;
 use crate::engine::EngineState;
 use crate::health::{CheckInfo, CheckKind, Sample};
 
@@ -20,7 +20,7 @@ pub fn apply(app: &mut App, progress: &Progress) {
         .map(|l| ScenarioRow {
             scenario_type: l.scenario_type.clone(),
             file: l.file.clone(),
-            status: status(l.status),
+            status: l.status,
             iteration: l.iteration,
             step: l.step.clone(),
             elapsed: Duration::from_millis(l.elapsed_ms),
@@ -33,7 +33,7 @@ pub fn apply(app: &mut App, progress: &Progress) {
             app.push_log(format!(
                 "run: {} {} ({})",
                 row.file,
-                word(row.status),
+                row.status.word(),
                 if row.step.is_empty() { "-" } else { row.step.as_str() }
             ));
         }
@@ -104,30 +104,6 @@ fn engine_state(label: &str) -> Option<EngineState> {
         .find(|s| s.label() == label)
 }
 
-fn status(s: LineStatus) -> RowStatus {
-    match s {
-        LineStatus::Queued => RowStatus::Queued,
-        LineStatus::Running => RowStatus::Running,
-        LineStatus::Passed => RowStatus::Passed,
-        LineStatus::Failed => RowStatus::Failed,
-        LineStatus::RolledBack => RowStatus::RolledBack,
-        LineStatus::Stopped => RowStatus::Stopped,
-        LineStatus::Skipped => RowStatus::Skipped,
-    }
-}
-
-fn word(s: RowStatus) -> &'static str {
-    match s {
-        RowStatus::Queued => "queued",
-        RowStatus::Running => "running",
-        RowStatus::Passed => "passed",
-        RowStatus::Failed => "FAILED",
-        RowStatus::RolledBack => "rolled back",
-        RowStatus::Stopped => "stopped",
-        RowStatus::Skipped => "skipped",
-    }
-}
-
 fn kind(text: &str) -> CheckKind {
     match text {
         "workload" => CheckKind::Workload,
@@ -143,7 +119,7 @@ mod tests {
     use crate::tui::app::{Header, Mode};
     use crate::tui::theme::Theme;
 
-    fn line(status: LineStatus, step: &str) -> ScenarioLine {
+    fn line(status: RowStatus, step: &str) -> ScenarioLine {
         ScenarioLine {
             scenario_type: "application_outages_scenarios".into(),
             file: "app_outage.yaml".into(),
@@ -172,7 +148,7 @@ mod tests {
         let mut app = App::new(Mode::Inspect, Header::default(), Theme { color: false });
         let mut p = Progress {
             state: "running".into(),
-            scenarios: vec![line(LineStatus::Running, "outage in shop")],
+            scenarios: vec![line(RowStatus::Running, "outage in shop")],
             health: vec![health(0, true)],
             health_interval_ms: 1000,
             ..Progress::default()
@@ -185,7 +161,7 @@ mod tests {
         p.health = vec![health(1, false)];
         apply(&mut app, &p);
         apply(&mut app, &p);
-        p.scenarios = vec![line(LineStatus::Passed, "passed")];
+        p.scenarios = vec![line(RowStatus::Passed, "passed")];
         p.exit_code = Some(0);
         apply(&mut app, &p);
         let log: Vec<&String> = app.log.iter().collect();

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::engine::{EngineCommand, EngineEvent, EngineState, ScenarioResult};
+use crate::engine::{EngineCommand, EngineEvent, EngineState};
 use crate::journal::Filter;
 use crate::journal::executor;
 use crate::journal::rollback::Event as RollbackEvent;
@@ -337,25 +337,7 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
             app.health.chaos_now = false;
             let dry = app.header.dry_run;
             if let Some(row) = app.scenarios.get_mut(*index) {
-                (row.status, row.step) = match result {
-                    // Nothing was changed, so nothing was rolled back either.
-                    ScenarioResult::Passed if dry => {
-                        (RowStatus::Passed, "dry run: would run, nothing changed".into())
-                    }
-                    ScenarioResult::Failed { error, .. } if dry => {
-                        (RowStatus::Failed, format!("dry run: would fail: {error}"))
-                    }
-                    ScenarioResult::Passed => (RowStatus::Passed, "passed".into()),
-                    ScenarioResult::Failed { error, rolled_back: true } => {
-                        (RowStatus::RolledBack, format!("rolled back: {error}"))
-                    }
-                    ScenarioResult::Failed { error, .. } => (RowStatus::Failed, error.clone()),
-                    ScenarioResult::Stopped { rolled_back: true } => {
-                        (RowStatus::RolledBack, "stopped, rolled back".into())
-                    }
-                    ScenarioResult::Stopped { .. } => (RowStatus::Stopped, "stopped".into()),
-                    ScenarioResult::Skipped { reason } => (RowStatus::Skipped, reason.clone()),
-                };
+                (row.status, row.step) = result.shown(dry);
                 row.elapsed = row.expected.max(row.elapsed);
             }
             true
