@@ -206,6 +206,8 @@ impl Watchdog {
     /// Watches until `cancel`. Errors of one pass are logged and the next pass tries again.
     pub async fn run(mut self, cancel: CancellationToken) {
         let (leases, lease_writer) = reflector::store::<Lease>();
+        let lease_seen = std::sync::Arc::new(tokio::sync::Notify::new());
+        let lease_seen_by_stream = lease_seen.clone();
         let (mirrors, mirror_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
         let lease_api: Api<Lease> = Api::namespaced(self.client.clone(), &self.options.namespace);
         // Metadata only: what a mirror holds is fetched when its run is undone.
@@ -220,7 +222,11 @@ impl Watchdog {
             ),
         )
         .default_backoff()
-        .for_each(|_| async {});
+        .for_each(move |_| {
+            let lease_seen = lease_seen_by_stream.clone();
+            // A renewal starts the Lease's clock when it arrives, not at the next tick.
+            async move { lease_seen.notify_one() }
+        });
         let mirror_stream = reflector(
             mirror_writer,
             watcher(
@@ -249,9 +255,14 @@ impl Watchdog {
                 _ = cancel.cancelled() => break,
                 _ = self.pass(&lease_list, &mirror_list) => {}
             }
+            // The next pass: at the tick, when a Lease changes, or when one is due to expire.
+            let wake = self.next_expiry(&lease_list).map_or(self.options.tick, |at| {
+                at.saturating_duration_since(Instant::now()).min(self.options.tick)
+            });
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep(self.options.tick) => {}
+                _ = lease_seen.notified() => {}
+                _ = tokio::time::sleep(wake) => {}
             }
         }
         streams.abort();
@@ -467,16 +478,26 @@ impl Watchdog {
     }
 
     fn expired(&self, lease: &Lease, now: Instant) -> bool {
-        let name = lease.metadata.name.clone().unwrap_or_default();
+        self.expires_at(lease).is_some_and(|at| now >= at)
+    }
+
+    /// When `lease` expires by this watchdog's clock: `lease_duration` after it was first seen
+    /// at its current version.
+    fn expires_at(&self, lease: &Lease) -> Option<Instant> {
+        let name = lease.metadata.name.as_deref()?;
         let duration = lease
             .spec
             .as_ref()
             .and_then(|s| s.lease_duration_seconds)
             .and_then(|d| u64::try_from(d).ok())
             .unwrap_or(30);
-        self.observed
-            .get(&name)
-            .is_some_and(|o| now.duration_since(o.since) >= Duration::from_secs(duration))
+        Some(self.observed.get(name)?.since + Duration::from_secs(duration))
+    }
+
+    /// The soonest expiry still ahead among `leases`.
+    fn next_expiry(&self, leases: &[Lease]) -> Option<Instant> {
+        let now = Instant::now();
+        leases.iter().filter_map(|l| self.expires_at(l)).filter(|at| *at > now).min()
     }
 
     /// Takes the Lease over at the version judged stale; false when the holder renewed after
