@@ -340,9 +340,10 @@ crate::on_both_targets! {
         assert_eq!(refused_by_policy(&results), results.len(), "a write in the runner's name got through");
 
         let own = "0bad0bad-0000-4000-8000-00000000000b";
-        forge_lease(&f.mallory, own, &mallory).await.unwrap();
+        // Mirrors first: a Lease found expired with no mirror is removed by the watchdog.
         let created = forge_mirrors(&f, &f.mallory, own, &mallory, &attack_actions()).await;
         assert!(created.iter().all(Result::is_ok), "{created:?}");
+        forge_lease(&f.mallory, own, &mallory).await.unwrap();
         assert!(
             lines.wait_for("selector-oracle", Duration::from_secs(20)),
             "the watchdog never got to the admissible one:\n{}",
@@ -508,7 +509,6 @@ crate::on_both_targets! {
         let api: Api<ConfigMap> = Api::namespaced(client_for(&f.mallory).await, NS);
         let mallory = service_account_user("attackers", "mallory");
         let run = "0bad0bad-0000-4000-8000-00000000f100";
-        forge_lease(&f.mallory, run, &mallory).await.unwrap();
         let filler = "y".repeat(900 * 1024);
         let flood = |range: std::ops::Range<u64>| {
             let (api, filler, mallory) = (api.clone(), filler.clone(), mallory.clone());
@@ -540,6 +540,9 @@ crate::on_both_targets! {
         let refused = flood(0..200).await;
         eprintln!("flood without the policies: {} of 200 refused, {:?}", refused.len(), started.elapsed());
         assert!(refused.is_empty(), "{refused:?}");
+        // The run's Lease last, expiring at once: the watchdog would remove a Lease it finds
+        // expired with no mirror, so the mirrors come first.
+        forge_lease(&f.mallory, run, &mallory).await.unwrap();
         // The watchdog refuses the run (it cannot tell who wrote its mirrors), then is measured.
         let refused_in_time = lines.wait_for("NOT ACTING", Duration::from_secs(20));
         tokio::time::sleep(Duration::from_secs(5)).await;
