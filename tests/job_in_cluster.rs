@@ -275,6 +275,9 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     container.stop(10);
     let screen = tmux.wait_for(&["0 pending"], Duration::from_secs(10));
     assert!(screen.contains("stopped Job chaosdeck/gd-attach"), "{screen}");
+    // The run released its Lease on the way out: its row no longer says running.
+    let screen = tmux.wait_for(&["the run ended: its Lease is released"], Duration::from_secs(10));
+    assert!(!screen.contains("attached, running"), "{screen}");
     let cms: Api<ConfigMap> = Api::namespaced(w.client(), "chaosdeck-system");
     let mirrors =
         cms.list(&ListParams::default().labels("chaosdeck.io/mirror=entry")).await.unwrap();

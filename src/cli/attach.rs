@@ -132,6 +132,7 @@ async fn follow(
     cancel: tokio_util::sync::CancellationToken,
 ) {
     let mut last_error = None;
+    let mut last_progress_error = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -144,16 +145,26 @@ async fn follow(
         };
         let lines = attached.sync().await;
         let mut out = vec![Feed::Attached(text)];
-        // Only after the sync found the policies in force: then the author or the watchdog
-        // wrote the progress, and nobody else.
-        if lines.is_ok()
+        // What the Lease says of the run: released or silent (its last progress is stale), or
+        // live. Its progress is read only after the sync found the policies in force: then the
+        // author or the watchdog wrote it, and nobody else.
+        let gone = match &lease {
+            Ok(None) => Some("the run ended: its Lease is released".to_string()),
+            Ok(Some(now)) => LeasedRun { lease: now.clone(), ..attached.run.clone() }
+                .stopped_renewing()
+                .map(str::to_string),
+            Err(_) => None,
+        };
+        if let Some(why) = gone {
+            out.push(Feed::RunGone(why));
+        } else if lines.is_ok()
             && let Ok(Some(lease)) = &lease
         {
             match attached.progress(lease) {
                 Some(Ok(progress)) => out.push(Feed::Progress(progress)),
-                Some(Err(e)) if last_error.as_ref() != Some(&e) => {
+                Some(Err(e)) if last_progress_error.as_ref() != Some(&e) => {
                     out.push(Feed::Log(e.clone()));
-                    last_error = Some(e);
+                    last_progress_error = Some(e);
                 }
                 _ => {}
             }

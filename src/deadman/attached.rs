@@ -52,16 +52,33 @@ impl LeasedRun {
     pub fn describe(&self) -> String {
         let spec = self.lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.as_deref().map(printable).unwrap_or_default();
-        let duration = spec.lease_duration_seconds.map(f64::from);
-        let renewed = spec.renew_time.map(|t| {
-            let ago = jiff::Timestamp::now().duration_since(t.0).as_secs_f64();
-            let late = duration.is_some_and(|d| ago > d);
+        let renewed = self.renewed_ago().map(|ago| {
             format!(
                 "{ago:.1} s ago{}",
-                if late { " (past its lease_duration: the watchdog may act)" } else { "" }
+                if self.late() { " (past its lease_duration: the watchdog may act)" } else { "" }
             )
         });
         format!("held by {holder}, renewed {}", renewed.unwrap_or_else(|| "never".into()))
+    }
+
+    /// Why the progress on the Lease no longer says what the run does, if it does not: a
+    /// watchdog took the Lease over, or the run has not renewed it for its lease_duration.
+    pub fn stopped_renewing(&self) -> Option<&'static str> {
+        let annotations = self.lease.metadata.annotations.as_ref();
+        if annotations.is_some_and(|a| a.contains_key(super::lease::TAKEN_OVER_ANNOTATION)) {
+            return Some("the run's Lease was taken over by the watchdog: the run is dead");
+        }
+        self.late().then_some("the run has not renewed its Lease for its lease_duration")
+    }
+
+    fn renewed_ago(&self) -> Option<f64> {
+        let at = self.lease.spec.as_ref()?.renew_time.as_ref()?;
+        Some(jiff::Timestamp::now().duration_since(at.0).as_secs_f64())
+    }
+
+    fn late(&self) -> bool {
+        let duration = self.lease.spec.as_ref().and_then(|s| s.lease_duration_seconds);
+        duration.zip(self.renewed_ago()).is_some_and(|(d, ago)| ago > f64::from(d))
     }
 }
 
@@ -323,4 +340,48 @@ fn pending_copies(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    fn run(renewed_secs_ago: i64, taken_over: bool) -> LeasedRun {
+        let at = jiff::Timestamp::now().as_second() - renewed_secs_ago;
+        let at = k8s_openapi::jiff::Timestamp::from_second(at).unwrap();
+        let mut lease = Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some("chaosdeck pid 1 on gd-1-x".into()),
+                lease_duration_seconds: Some(30),
+                renew_time: Some(MicroTime(at)),
+                ..LeaseSpec::default()
+            }),
+            ..Lease::default()
+        };
+        if taken_over {
+            lease.metadata.annotations = Some(
+                [(super::super::lease::TAKEN_OVER_ANNOTATION.to_string(), "wd-1".to_string())]
+                    .into(),
+            );
+        }
+        LeasedRun {
+            run_uuid: "r".into(),
+            lease,
+            author: Caller::from_annotations("system:serviceaccount:chaosdeck:chaosdeck", ""),
+        }
+    }
+
+    #[test]
+    fn a_lease_says_when_its_progress_is_stale() {
+        assert_eq!(run(1, false).stopped_renewing(), None);
+        assert!(run(1, false).describe().ends_with("s ago"), "{}", run(1, false).describe());
+        let silent = run(45, false);
+        assert!(silent.stopped_renewing().is_some_and(|w| w.contains("not renewed")));
+        assert!(silent.describe().contains("past its lease_duration"), "{}", silent.describe());
+        let taken = run(1, true).stopped_renewing();
+        assert!(taken.is_some_and(|w| w.contains("taken over by the watchdog")), "{taken:?}");
+        assert_eq!(run(1, false).host().as_deref(), Some("gd-1-x"));
+    }
 }

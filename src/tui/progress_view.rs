@@ -60,6 +60,22 @@ pub fn apply(app: &mut App, progress: &Progress) {
     }
 }
 
+/// The run no longer renews its Lease (or released it): no engine state, and what it last
+/// said was running is shown stopped, with `why` (said once in the log).
+pub fn gone(app: &mut App, why: &str) {
+    app.engine_state = None;
+    app.health.chaos_now = false;
+    let mut changed = false;
+    for row in app.scenarios.iter_mut().filter(|r| r.status == RowStatus::Running) {
+        row.status = RowStatus::Stopped;
+        row.step = why.to_string();
+        changed = true;
+    }
+    if changed {
+        app.push_log(format!("run: {why}"));
+    }
+}
+
 fn apply_health(app: &mut App, progress: &Progress) {
     let same_rows = app.health.rows.len() == progress.health.len()
         && app.health.rows.iter().zip(&progress.health).all(|(r, l)| r.info.name == l.name);
@@ -179,5 +195,23 @@ mod tests {
         p.state = "running\u{fffd}[2J".into();
         apply(&mut app, &p);
         assert_eq!(app.engine_state, None, "a state no engine has");
+    }
+
+    #[test]
+    fn a_run_that_stopped_renewing_is_not_shown_running() {
+        let mut app = App::new(Mode::Inspect, Header::default(), Theme { color: false });
+        let p = Progress {
+            state: "running".into(),
+            scenarios: vec![line(RowStatus::Running, "outage in shop")],
+            ..Progress::default()
+        };
+        apply(&mut app, &p);
+        gone(&mut app, "the run ended: its Lease is released");
+        gone(&mut app, "the run ended: its Lease is released");
+        assert_eq!(app.engine_state, None);
+        assert_eq!(app.scenarios[0].status, RowStatus::Stopped);
+        assert_eq!(app.scenarios[0].step, "the run ended: its Lease is released");
+        let said = app.log.iter().filter(|l| l.contains("Lease is released")).count();
+        assert_eq!(said, 1, "{:?}", app.log);
     }
 }

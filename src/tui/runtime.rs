@@ -44,6 +44,8 @@ pub enum Feed {
     Attached(String),
     /// The attached run's progress, as its Lease carries it.
     Progress(crate::deadman::progress::Progress),
+    /// The attached run no longer says what it does (why): its last progress is stale.
+    RunGone(String),
 }
 
 pub type EmergencyHook =
@@ -117,6 +119,10 @@ pub async fn run(session: Session) -> std::io::Result<App> {
                 }
                 Some(Feed::Progress(progress)) => {
                     super::progress_view::apply(&mut app, &progress);
+                    dirty = true;
+                }
+                Some(Feed::RunGone(why)) => {
+                    super::progress_view::gone(&mut app, &why);
                     dirty = true;
                 }
                 None => feed = None,
