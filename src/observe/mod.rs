@@ -42,7 +42,8 @@ pub struct ObserveOptions {
     pub config_path: PathBuf,
     /// The cluster, named in the report.
     pub cluster: Option<crate::refs::ClusterIdentity>,
-    /// Where the encoded [`crate::deadman::progress::Progress`] goes (the dead man's switch's Lease keeper).
+    /// Where the encoded [`crate::deadman::progress::Progress`] goes: the dead man's switch's
+    /// Lease keeper.
     pub progress: Option<tokio::sync::watch::Sender<String>>,
 }
 
