@@ -4,8 +4,9 @@
 //!
 //! Owns: choosing the run by its Lease, copying its mirrored entries into the local journal
 //! (only mirrors the API server attributes to the run's own author — they are undone with
-//! that author's rights), retiring local copies whose mirror the run or the watchdog retired,
-//! and saying how the Lease stands and what progress it carries. Must not undo anything itself: `x` and `!` go through the
+//! that author's rights, so only where deploy/watchdog.yaml's policies are in force), retiring
+//! local copies whose mirror the run or the watchdog retired, and saying how the Lease stands
+//! and what progress it carries. Must not undo anything itself: `x` and `!` go through the
 //! rollback service, and local entries change only through `journal::transitions`.
 
 use std::collections::BTreeSet;
