@@ -86,7 +86,7 @@ pub async fn run(args: AttachArgs) -> Result<ExitCode> {
         context: target.context.clone(),
         server: target.server.clone(),
         run_uuid: Some(run.run_uuid.clone()),
-        attached: Some(lease_text(&run, Some(&run.lease))),
+        attached: Some(lease_text(&run.run_uuid, Some(&run))),
         ..Header::default()
     };
     let mut app = App::new(Mode::Inspect, header, Theme::from_env());
@@ -138,9 +138,13 @@ async fn follow(
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let lease = attached.lease().await;
-        let text = match &lease {
-            Ok(lease) => lease_text(&attached.run, lease.as_ref()),
+        // The run as its Lease stands now (`None` once released).
+        let now = attached
+            .lease()
+            .await
+            .map(|lease| lease.map(|lease| LeasedRun { lease, ..attached.run.clone() }));
+        let text = match &now {
+            Ok(now) => lease_text(&attached.run.run_uuid, now.as_ref()),
             Err(e) => format!("run {}: {e}", short(&attached.run.run_uuid)),
         };
         let lines = attached.sync().await;
@@ -148,19 +152,17 @@ async fn follow(
         // What the Lease says of the run: released or silent (its last progress is stale), or
         // live. Its progress is read only after the sync found the policies in force: then the
         // author or the watchdog wrote it, and nobody else.
-        let gone = match &lease {
+        let gone = match &now {
             Ok(None) => Some("the run ended: its Lease is released".to_string()),
-            Ok(Some(now)) => LeasedRun { lease: now.clone(), ..attached.run.clone() }
-                .stopped_renewing()
-                .map(str::to_string),
+            Ok(Some(now)) => now.stopped_renewing().map(str::to_string),
             Err(_) => None,
         };
         if let Some(why) = gone {
             out.push(Feed::RunGone(why));
         } else if lines.is_ok()
-            && let Ok(Some(lease)) = &lease
+            && let Ok(Some(now)) = &now
         {
-            match attached.progress(lease) {
+            match attached.progress(&now.lease) {
                 Some(Ok(progress)) => out.push(Feed::Progress(progress)),
                 Some(Err(e)) if last_progress_error.as_ref() != Some(&e) => {
                     out.push(Feed::Log(e.clone()));
@@ -193,16 +195,10 @@ fn short(run: &str) -> String {
     run.chars().take(8).collect()
 }
 
-fn lease_text(
-    run: &LeasedRun,
-    lease: Option<&k8s_openapi::api::coordination::v1::Lease>,
-) -> String {
-    match lease {
-        Some(lease) => {
-            let now = LeasedRun { lease: lease.clone(), ..run.clone() };
-            format!("run {}, Lease {}", short(&run.run_uuid), now.describe())
-        }
-        None => format!("run {}, Lease released: the run has ended", short(&run.run_uuid)),
+fn lease_text(run_uuid: &str, now: Option<&LeasedRun>) -> String {
+    match now {
+        Some(now) => format!("run {}, Lease {}", short(run_uuid), now.describe()),
+        None => format!("run {}, Lease released: the run has ended", short(run_uuid)),
     }
 }
 
