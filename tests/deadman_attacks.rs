@@ -14,6 +14,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chaosdeck::journal::mirror_link;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Service};
 use kube::Api;
@@ -163,8 +164,17 @@ impl Field {
         }
         let ops = chaosdeck::cluster::ClusterOps::new(client_for(&self.runner).await);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while chaosdeck::journal::mirror_link::policy_enforced(&ops, NS).await.is_ok() != on {
-            assert!(Instant::now() < deadline, "the policies never became {on}");
+        // Each policy takes effect on its own: wait until both are as asked.
+        loop {
+            let mirrors = mirror_link::policy_enforced(&ops, NS).await.is_ok();
+            let leases = mirror_link::lease_policy_enforced(&ops, NS).await.is_ok();
+            if mirrors == on && leases == on {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the policies never became {on}: mirrors {mirrors}, leases {leases}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

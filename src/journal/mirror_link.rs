@@ -52,6 +52,13 @@ pub async fn lease_and_mirror_policies_enforced(
     namespace: &str,
 ) -> Result<(), String> {
     policy_enforced(ops, namespace).await?;
+    lease_policy_enforced(ops, namespace).await
+}
+
+/// Whether the API server enforces deploy/watchdog.yaml's Lease policy in a namespace. The two
+/// policies take effect independently (each a moment after it is applied), so whoever needs
+/// both asks [`lease_and_mirror_policies_enforced`].
+pub async fn lease_policy_enforced(ops: &ClusterOps, namespace: &str) -> Result<(), String> {
     let lease = ("coordination.k8s.io/v1", "Lease", "Lease", "leases");
     probe(ops, namespace, lease, serde_json::json!({})).await
 }

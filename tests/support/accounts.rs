@@ -183,8 +183,9 @@ pub fn await_can_i(
     }
 }
 
-/// Waits until the API server enforces deploy/watchdog.yaml's policies (they take effect a
-/// moment after they are applied), asking as `kubeconfig` the way a run does before arming.
+/// Waits until the API server enforces deploy/watchdog.yaml's policies (each takes effect a
+/// moment after it is applied, not both at once), asking as `kubeconfig` the way attach does
+/// before it opens a run.
 pub fn await_switch_policies(kubeconfig: &Path) {
     let kubeconfig = kubeconfig.to_path_buf();
     // Callers are sync code inside async tests: a runtime of its own, on a thread of its own.
@@ -195,9 +196,8 @@ pub fn await_switch_policies(kubeconfig: &Path) {
             let ops = chaosdeck::cluster::ClusterOps::new(client);
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let verdict =
-                    chaosdeck::journal::mirror_link::policy_enforced(&ops, "chaosdeck-system")
-                        .await;
+                use chaosdeck::journal::mirror_link::lease_and_mirror_policies_enforced;
+                let verdict = lease_and_mirror_policies_enforced(&ops, "chaosdeck-system").await;
                 match verdict {
                     Ok(()) => return,
                     Err(why) => assert!(Instant::now() < deadline, "{why}"),
