@@ -9,11 +9,9 @@
 //! and decoding still bounds every count and length and keeps only printable text. Must not
 //! read or write the cluster.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
-use crate::scenario_status::ScenarioStatus;
+use crate::scenario_status::ScenarioRow;
 
 /// The Lease annotation holding [`Progress::encode`].
 pub const PROGRESS_ANNOTATION: &str = "chaosdeck.io/progress";
@@ -32,7 +30,7 @@ pub struct Progress {
     #[serde(default)]
     pub state: String,
     #[serde(default)]
-    pub scenarios: Vec<ScenarioLine>,
+    pub scenarios: Vec<ScenarioRow>,
     #[serde(default)]
     pub health: Vec<HealthLine>,
     /// The health rounds' interval.
@@ -44,21 +42,6 @@ pub struct Progress {
     /// Rows left out to stay under [`MAX_BYTES`].
     #[serde(default)]
     pub left_out: usize,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ScenarioLine {
-    pub scenario_type: String,
-    pub file: String,
-    pub status: ScenarioStatus,
-    #[serde(default)]
-    pub iteration: u64,
-    #[serde(default)]
-    pub step: String,
-    #[serde(default)]
-    pub elapsed_ms: u64,
-    #[serde(default)]
-    pub expected_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,10 +60,6 @@ pub struct HealthLine {
     pub latency_ms: u64,
     #[serde(default)]
     pub detail: String,
-}
-
-pub fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(crate) fn cut(text: &str, chars: usize) -> String {
@@ -149,11 +128,11 @@ mod tests {
     use super::*;
 
     fn rows(n: usize) -> Progress {
-        let line = |i| ScenarioLine {
+        let line = |i| ScenarioRow {
             scenario_type: format!("type_{i}"),
             file: format!("f{i}.yaml"),
             step: "é".repeat(500),
-            ..ScenarioLine::default()
+            ..ScenarioRow::default()
         };
         Progress { scenarios: (0..n).map(line).collect(), ..Progress::default() }
     }

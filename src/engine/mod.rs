@@ -13,6 +13,7 @@ mod panics;
 mod plan;
 mod rollback;
 mod run;
+pub mod scenario_rows;
 pub mod signals;
 
 pub use events::{EngineCommand, EngineEvent, EngineState, ScenarioResult};

@@ -4,48 +4,16 @@
 //! Owns: that fold. Must not write anywhere: the tee hands [`Progress::encode`]'s text to the
 //! Lease keeper, which writes it.
 
-use crate::deadman::progress::{HealthLine, Progress, ScenarioLine, ms};
-use crate::engine::EngineEvent;
-use crate::scenario_status::ScenarioStatus;
+use crate::deadman::progress::{HealthLine, Progress};
+use crate::engine::{EngineEvent, scenario_rows};
+use crate::scenario_status::ms;
 
 /// Folds one event into `p`; true when what [`Progress::encode`] returns may have changed.
+/// The scenario rows move as the TUI's do ([`scenario_rows::fold`]); a run that publishes its
+/// progress is never a dry run (a dry run arms no switch).
 pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
+    let rows_changed = scenario_rows::fold(&mut p.scenarios, event, false);
     match event {
-        EngineEvent::RunStarted { scenarios, .. } => {
-            p.scenarios = scenarios
-                .iter()
-                .map(|(t, f)| ScenarioLine {
-                    scenario_type: t.clone(),
-                    file: f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    ..ScenarioLine::default()
-                })
-                .collect();
-        }
-        EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
-            let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            row.status = ScenarioStatus::Running;
-            row.iteration = *iteration;
-            row.expected_ms = ms(*expected);
-            row.elapsed_ms = 0;
-            row.step = "starting".into();
-        }
-        EngineEvent::ScenarioStep { index, text } => {
-            let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            row.step = text.clone();
-        }
-        EngineEvent::ScenarioProgress { index, elapsed, expected } => {
-            let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            row.elapsed_ms = ms(*elapsed);
-            row.expected_ms = ms(*expected);
-        }
-        EngineEvent::ScenarioFinished { index, result } => {
-            let Some(row) = p.scenarios.get_mut(*index) else { return false };
-            (row.status, row.step) = result.shown(false);
-            row.elapsed_ms = row.elapsed_ms.max(row.expected_ms);
-        }
         EngineEvent::State(state) => p.state = state.label().into(),
         EngineEvent::HealthStarted { checks, interval } => {
             p.health_interval_ms = ms(*interval);
@@ -66,14 +34,8 @@ pub fn fold(p: &mut Progress, event: &EngineEvent) -> bool {
             row.latency_ms = ms(sample.latency);
             row.detail = sample.detail.clone();
         }
-        EngineEvent::RunFinished { exit_code, .. } => {
-            p.exit_code = Some(*exit_code);
-            for row in p.scenarios.iter_mut().filter(|r| r.status == ScenarioStatus::Queued) {
-                row.status = ScenarioStatus::Skipped;
-                row.step = "not run".into();
-            }
-        }
-        _ => return false,
+        EngineEvent::RunFinished { exit_code, .. } => p.exit_code = Some(*exit_code),
+        _ => return rows_changed,
     }
     true
 }
@@ -85,6 +47,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::engine::ScenarioResult;
+    use crate::scenario_status::ScenarioStatus;
 
     fn started(n: usize) -> Progress {
         let mut p = Progress::default();
@@ -126,7 +89,11 @@ mod tests {
         let back = Progress::decode(&p.encode()).unwrap();
         assert_eq!(back.scenarios[0].status, ScenarioStatus::Running);
         assert_eq!(back.scenarios[0].step, "outage in shop");
-        assert_eq!((back.scenarios[0].elapsed_ms, back.scenarios[0].expected_ms), (2500, 20000));
+        let row = &back.scenarios[0];
+        assert_eq!(
+            (row.elapsed, row.expected),
+            (Duration::from_millis(2500), Duration::from_secs(20))
+        );
         assert_eq!(back.scenarios[1].file, "f1.yaml");
         fold(
             &mut p,
@@ -138,7 +105,7 @@ mod tests {
         fold(&mut p, &EngineEvent::RunFinished { outstanding: 0, exit_code: 1 });
         let back = Progress::decode(&p.encode()).unwrap();
         assert_eq!(back.scenarios[0].status, ScenarioStatus::RolledBack);
-        assert_eq!(back.scenarios[0].elapsed_ms, 20000);
+        assert_eq!(back.scenarios[0].elapsed, Duration::from_secs(20));
         assert_eq!(back.scenarios[1].status, ScenarioStatus::Skipped);
         assert_eq!(back.exit_code, Some(1));
     }

@@ -2,7 +2,6 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::engine::{EngineCommand, EngineState};
 use crate::journal::scan::{ContextNode, EntryNode, JournalTree};
@@ -79,19 +78,8 @@ pub enum Popup {
     },
 }
 
-/// A row of the Scenarios panel: where its scenario file stands.
-pub use crate::scenario_status::ScenarioStatus as RowStatus;
-
-#[derive(Debug, Clone)]
-pub struct ScenarioRow {
-    pub scenario_type: String,
-    pub file: String,
-    pub status: RowStatus,
-    pub iteration: u64,
-    pub step: String,
-    pub elapsed: Duration,
-    pub expected: Duration,
-}
+/// A row of the Scenarios panel, and where its scenario file stands.
+pub use crate::scenario_status::{ScenarioRow, ScenarioStatus as RowStatus};
 
 /// Header facts for the status bar.
 #[derive(Debug, Clone, Default)]

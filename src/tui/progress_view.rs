@@ -7,26 +7,14 @@
 
 use std::time::Duration;
 
-use super::app::{App, RowStatus, ScenarioRow};
+use super::app::{App, RowStatus};
 use crate::deadman::progress::Progress;
 use crate::engine::EngineState;
 use crate::health::{CheckInfo, CheckKind, Sample};
 
 pub fn apply(app: &mut App, progress: &Progress) {
     app.engine_state = engine_state(&progress.state);
-    let rows: Vec<ScenarioRow> = progress
-        .scenarios
-        .iter()
-        .map(|l| ScenarioRow {
-            scenario_type: l.scenario_type.clone(),
-            file: l.file.clone(),
-            status: l.status,
-            iteration: l.iteration,
-            step: l.step.clone(),
-            elapsed: Duration::from_millis(l.elapsed_ms),
-            expected: Duration::from_millis(l.expected_ms),
-        })
-        .collect();
+    let rows = progress.scenarios.clone();
     for (i, row) in rows.iter().enumerate() {
         let before = app.scenarios.get(i).map(|r| r.status);
         if before != Some(row.status) && row.status != RowStatus::Queued {
@@ -131,19 +119,20 @@ fn kind(text: &str) -> CheckKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deadman::progress::{HealthLine, ScenarioLine};
+    use crate::deadman::progress::HealthLine;
+    use crate::tui::app::ScenarioRow;
     use crate::tui::app::{Header, Mode};
     use crate::tui::theme::Theme;
 
-    fn line(status: RowStatus, step: &str) -> ScenarioLine {
-        ScenarioLine {
+    fn line(status: RowStatus, step: &str) -> ScenarioRow {
+        ScenarioRow {
             scenario_type: "application_outages_scenarios".into(),
             file: "app_outage.yaml".into(),
             status,
             iteration: 1,
             step: step.into(),
-            elapsed_ms: 1500,
-            expected_ms: 20000,
+            elapsed: Duration::from_millis(1500),
+            expected: Duration::from_secs(20),
         }
     }
 

@@ -2,13 +2,13 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use crate::engine::{EngineCommand, EngineEvent, EngineState};
+use crate::engine::{EngineCommand, EngineEvent, EngineState, scenario_rows};
 use crate::journal::Filter;
 use crate::journal::executor;
 use crate::journal::rollback::Event as RollbackEvent;
 use crate::journal::scan::{EntryNode, JournalTree};
 
-use super::app::{App, Effect, Focus, Mode, Popup, RowStatus, ScenarioRow};
+use super::app::{App, Effect, Focus, Mode, Popup};
 use super::keys::Action;
 
 /// The reason written to the audit log when the emergency key is pressed.
@@ -285,61 +285,27 @@ fn handle_popup(app: &mut App, popup: Popup, key: KeyEvent) -> Vec<Effect> {
 
 /// Folds one engine event into the state; returns true when the journal should be rescanned.
 pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
+    // The rows move as a run's published progress does; what follows adds the TUI's own.
+    scenario_rows::fold(&mut app.scenarios, event, app.header.dry_run);
     match event {
-        EngineEvent::RunStarted { run_uuid, scenarios, .. } => {
+        EngineEvent::RunStarted { run_uuid, .. } => {
             app.header.run_uuid = Some(run_uuid.clone());
             app.run_started = Some(std::time::Instant::now());
-            app.scenarios = scenarios
-                .iter()
-                .map(|(t, f)| ScenarioRow {
-                    scenario_type: t.clone(),
-                    file: f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    status: RowStatus::Queued,
-                    iteration: 0,
-                    step: String::new(),
-                    elapsed: Default::default(),
-                    expected: Default::default(),
-                })
-                .collect();
             app.push_log(format!("run {run_uuid} started"));
             true
         }
-        EngineEvent::ScenarioStarted { index, iteration, expected, .. } => {
+        EngineEvent::ScenarioStarted { .. } => {
             app.health.chaos_now = true;
-            if let Some(row) = app.scenarios.get_mut(*index) {
-                row.status = RowStatus::Running;
-                row.iteration = *iteration;
-                row.expected = *expected;
-                row.elapsed = Default::default();
-                row.step = "starting".into();
-            }
             false
         }
         EngineEvent::ScenarioStep { index, text } => {
-            if let Some(row) = app.scenarios.get_mut(*index) {
-                row.step = text.clone();
-            }
             let t = app.scenarios.get(*index).map(|r| r.scenario_type.clone()).unwrap_or_default();
             app.push_log(format!("{t}: {text}"));
             false
         }
-        EngineEvent::ScenarioProgress { index, elapsed, expected } => {
-            if let Some(row) = app.scenarios.get_mut(*index) {
-                row.elapsed = *elapsed;
-                row.expected = *expected;
-            }
-            false
-        }
-        EngineEvent::ScenarioFinished { index, result } => {
+        EngineEvent::ScenarioProgress { .. } => false,
+        EngineEvent::ScenarioFinished { .. } => {
             app.health.chaos_now = false;
-            let dry = app.header.dry_run;
-            if let Some(row) = app.scenarios.get_mut(*index) {
-                (row.status, row.step) = result.shown(dry);
-                row.elapsed = row.expected.max(row.elapsed);
-            }
             true
         }
         EngineEvent::EntryWritten { path, summary } => {
@@ -382,10 +348,6 @@ pub fn apply_event(app: &mut App, event: &EngineEvent) -> bool {
         EngineEvent::RunFinished { outstanding, exit_code } => {
             app.run_finished = true;
             app.exit_code = Some(*exit_code);
-            for row in app.scenarios.iter_mut().filter(|r| r.status == RowStatus::Queued) {
-                row.status = RowStatus::Skipped;
-                row.step = "not run".into();
-            }
             app.push_log(format!("run finished: {outstanding} pending, exit code {exit_code}"));
             if app.quit_when_finished {
                 app.quit = true;
