@@ -6,6 +6,7 @@ use kube::api::ListParams;
 
 use super::ctx::ScenarioCtx;
 use super::error::ScenarioError;
+use super::needs::{Need, Op, POD};
 use crate::cluster::exec::{ContainerPath, ContainerTarget};
 use crate::journal::ObjectRef;
 
@@ -18,18 +19,44 @@ pub(super) struct Mounted {
     pub node: String,
 }
 
-/// The claim a plan names, for its description: `claim ns/name` or `the claim of pod ns/name`.
-pub(super) fn describe(ns: &str, pvc_name: Option<&str>, pod_name: Option<&str>) -> String {
-    match (pvc_name, pod_name) {
-        (Some(pvc), _) => format!("claim {ns}/{pvc}"),
-        (None, Some(pod)) => format!("the claim of pod {ns}/{pod}"),
-        (None, None) => "a claim".into(),
+/// The claim a scenario file names: by its name, or as the claim of a named pod.
+pub(super) struct ClaimTarget<'a> {
+    pub ns: &'a str,
+    pub pvc_name: Option<&'a str>,
+    pub pod_name: Option<&'a str>,
+}
+
+impl ClaimTarget<'_> {
+    /// For a plan's description: `claim ns/name` or `the claim of pod ns/name`.
+    pub fn describe(&self) -> String {
+        let ns = self.ns;
+        match (self.pvc_name, self.pod_name) {
+            (Some(pvc), _) => format!("claim {ns}/{pvc}"),
+            (None, Some(pod)) => format!("the claim of pod {ns}/{pod}"),
+            (None, None) => "a claim".into(),
+        }
+    }
+
+    /// What [`ClaimTarget::locate`] reads: the named pod, or the namespace's pods.
+    pub fn find_need(&self) -> Need {
+        match (self.pvc_name, self.pod_name) {
+            (None, Some(_)) => Need::new(Op::Get, POD, Some(self.ns)),
+            _ => Need::new(Op::List, POD, Some(self.ns)),
+        }
+    }
+
+    /// Checks the namespace may be touched, says what it looks for, and finds the claim's pod
+    /// and container ([`locate`]).
+    pub async fn locate(&self, ctx: &ScenarioCtx) -> Result<Mounted, ScenarioError> {
+        ctx.check_namespace(self.ns)?;
+        ctx.step(format!("finding the claim in {}", self.ns));
+        locate(ctx, self.ns, self.pvc_name, self.pod_name).await
     }
 }
 
 /// Finds the pod (a running one on the named claim, else the named pod) and its container
 /// mounting the claim (named, or the pod's first claim).
-pub(super) async fn locate(
+async fn locate(
     ctx: &ScenarioCtx,
     ns: &str,
     pvc_name: Option<&str>,

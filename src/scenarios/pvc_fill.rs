@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
-use super::claim_mount;
+use super::claim_mount::ClaimTarget;
 use super::ctx::ScenarioCtx;
 use super::error::ScenarioError;
 use super::file::{invalid, load_yaml};
@@ -46,6 +46,17 @@ struct Spec {
 }
 
 struct Plan(Spec);
+
+impl Plan {
+    /// The claim the file names.
+    fn claim(&self) -> ClaimTarget<'_> {
+        ClaimTarget {
+            ns: &self.0.namespace,
+            pvc_name: self.0.pvc_name.as_deref(),
+            pod_name: self.0.pod_name.as_deref(),
+        }
+    }
+}
 
 impl ScenarioType for Type {
     fn name(&self) -> &'static str {
@@ -87,8 +98,7 @@ fn bytes_to_fill(usage: &DiskUsage, percent: u8) -> Option<u64> {
 impl ScenarioPlan for Plan {
     fn describe(&self) -> String {
         let s = &self.0;
-        let what =
-            claim_mount::describe(&s.namespace, s.pvc_name.as_deref(), s.pod_name.as_deref());
+        let what = self.claim().describe();
         format!("fill {what} to {}% for {} s", s.fill_percentage, s.duration)
     }
 
@@ -98,12 +108,7 @@ impl ScenarioPlan for Plan {
 
     fn needs(&self) -> Vec<Need> {
         let ns = Some(self.0.namespace.as_str());
-        let mut needs = vec![Need::new(Op::Change(Forward::FillFile), POD, ns)];
-        needs.push(match (&self.0.pvc_name, &self.0.pod_name) {
-            (None, Some(_)) => Need::new(Op::Get, POD, ns),
-            _ => Need::new(Op::List, POD, ns),
-        });
-        needs
+        vec![Need::new(Op::Change(Forward::FillFile), POD, ns), self.claim().find_need()]
     }
 
     fn ignored_keys(&self) -> Vec<String> {
@@ -117,15 +122,7 @@ impl ScenarioPlan for Plan {
         Box::pin(async move {
             let spec = &self.0;
             let started = Instant::now();
-            ctx.check_namespace(&spec.namespace)?;
-            ctx.step(format!("finding the claim in {}", spec.namespace));
-            let m = claim_mount::locate(
-                ctx,
-                &spec.namespace,
-                spec.pvc_name.as_deref(),
-                spec.pod_name.as_deref(),
-            )
-            .await?;
+            let m = self.claim().locate(ctx).await?;
             let at = format!("{} at {} (claim {})", m.container.display(), m.mount_path, m.claim);
             if ctx.dry_run {
                 ctx.log(format!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
-use super::claim_mount::{self, Mounted};
+use super::claim_mount::{ClaimTarget, Mounted};
 use super::ctx::ScenarioCtx;
 use super::error::ScenarioError;
 use super::file::{KrknOnly, invalid, load_yaml};
@@ -109,6 +109,15 @@ impl ScenarioType for Type {
 }
 
 impl Plan {
+    /// The claim the file names.
+    fn claim(&self) -> ClaimTarget<'_> {
+        ClaimTarget {
+            ns: &self.0.namespace,
+            pvc_name: self.0.pvc_name.as_deref(),
+            pod_name: self.0.pod_name.as_deref(),
+        }
+    }
+
     /// The helper's limit flags for the throttle type (zero means "no limit", as in Krkn).
     fn limits(&self) -> Vec<(&'static str, u64)> {
         let s = &self.0;
@@ -166,8 +175,7 @@ impl Plan {
 impl ScenarioPlan for Plan {
     fn describe(&self) -> String {
         let s = &self.0;
-        let what =
-            claim_mount::describe(&s.namespace, s.pvc_name.as_deref(), s.pod_name.as_deref());
+        let what = self.claim().describe();
         format!("throttle I/O ({}) on {what} for {} s", s.throttle_type, s.duration)
     }
 
@@ -181,11 +189,7 @@ impl ScenarioPlan for Plan {
 
     fn needs(&self) -> Vec<Need> {
         let ns = Some(self.0.namespace.as_str());
-        let find = match (&self.0.pvc_name, &self.0.pod_name) {
-            (None, Some(_)) => Need::new(Op::Get, POD, ns),
-            _ => Need::new(Op::List, POD, ns),
-        };
-        vec![Need::new(Op::Change(Forward::StartHelper), POD, ns), find]
+        vec![Need::new(Op::Change(Forward::StartHelper), POD, ns), self.claim().find_need()]
     }
 
     fn ignored_keys(&self) -> Vec<String> {
@@ -199,15 +203,7 @@ impl ScenarioPlan for Plan {
         Box::pin(async move {
             let s = &self.0;
             let started = Instant::now();
-            ctx.check_namespace(&s.namespace)?;
-            ctx.step(format!("finding the claim in {}", s.namespace));
-            let m = claim_mount::locate(
-                ctx,
-                &s.namespace,
-                s.pvc_name.as_deref(),
-                s.pod_name.as_deref(),
-            )
-            .await?;
+            let m = self.claim().locate(ctx).await?;
             let step = self.fault(&m);
             let pod = |id: &str| {
                 helper_pod(HelperPod {
