@@ -172,7 +172,7 @@ crate::on_both_targets! {
             Some(Progress::decode(&text).unwrap())
         };
         // Written with the next renewal, at most a second after the step.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         let seen = loop {
             let seen = progress().await;
             if seen.as_ref().is_some_and(|p| p.scenarios.first().is_some_and(|s| s.step.starts_with("outage in shop"))) || Instant::now() > deadline {

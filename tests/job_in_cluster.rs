@@ -241,7 +241,7 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
         let text = lease.metadata.annotations?.remove("chaosdeck.io/progress")?;
         Some(chaosdeck::deadman::progress::Progress::decode(&text).unwrap())
     };
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(15);
     let progress = loop {
         match progress().await {
             Some(p)
