@@ -26,7 +26,12 @@ pub(super) struct ClaimTarget<'a> {
     pub pod_name: Option<&'a str>,
 }
 
-impl ClaimTarget<'_> {
+impl<'a> ClaimTarget<'a> {
+    /// As a scenario file's `namespace`, `pvc_name` and `pod_name` keys give it.
+    pub fn of(ns: &'a str, pvc_name: &'a Option<String>, pod_name: &'a Option<String>) -> Self {
+        ClaimTarget { ns, pvc_name: pvc_name.as_deref(), pod_name: pod_name.as_deref() }
+    }
+
     /// For a plan's description: `claim ns/name` or `the claim of pod ns/name`.
     pub fn describe(&self) -> String {
         let ns = self.ns;

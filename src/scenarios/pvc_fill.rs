@@ -48,13 +48,8 @@ struct Spec {
 struct Plan(Spec);
 
 impl Plan {
-    /// The claim the file names.
     fn claim(&self) -> ClaimTarget<'_> {
-        ClaimTarget {
-            ns: &self.0.namespace,
-            pvc_name: self.0.pvc_name.as_deref(),
-            pod_name: self.0.pod_name.as_deref(),
-        }
+        ClaimTarget::of(&self.0.namespace, &self.0.pvc_name, &self.0.pod_name)
     }
 }
 

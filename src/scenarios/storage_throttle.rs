@@ -109,13 +109,8 @@ impl ScenarioType for Type {
 }
 
 impl Plan {
-    /// The claim the file names.
     fn claim(&self) -> ClaimTarget<'_> {
-        ClaimTarget {
-            ns: &self.0.namespace,
-            pvc_name: self.0.pvc_name.as_deref(),
-            pod_name: self.0.pod_name.as_deref(),
-        }
+        ClaimTarget::of(&self.0.namespace, &self.0.pvc_name, &self.0.pod_name)
     }
 
     /// The helper's limit flags for the throttle type (zero means "no limit", as in Krkn).
