@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use support::cluster::Target;
-use support::world::{Lines, World, wait_exit};
+use support::world::World;
 
 /// Restart counts of the frontend pods' containers, summed.
 async fn frontend_restarts(world: &World) -> i32 {
@@ -37,10 +37,7 @@ async fn lifecycles(target: Target) {
     support::volumes::exec_targets_of(&world.cluster, "shop", "app=frontend").await;
     let config = world.config("container_scenarios", &["container.yml"], true, 0);
     let before = frontend_restarts(&world).await;
-    let mut child = world.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) = world.run_to_exit(&config, None, Duration::from_secs(60));
     assert_eq!(code, Some(0), "success run:\n{log}");
     assert!(log.contains("kill frontend container: 2 container(s) running again after"), "{log}");
     assert_eq!(frontend_restarts(&world).await, before + 2);
@@ -61,10 +58,7 @@ async fn lifecycles(target: Target) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let config = world.config("container_scenarios", &["container_never_restarts.yml"], true, 0);
-    let mut child = world.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) = world.run_to_exit(&config, None, Duration::from_secs(60));
     assert_eq!(code, Some(1), "failure run:\n{log}");
     assert!(
         log.contains("not running again within 3 s (restart count up and Ready): shop/oneshot"),
@@ -75,10 +69,8 @@ async fn lifecycles(target: Target) {
 
     // An injected failure right after the first signal: the run fails, nothing is pending.
     let config = world.config("container_scenarios", &["container.yml"], true, 0);
-    let mut child = world.run(&config, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) =
+        world.run_to_exit(&config, Some("fail-after-change:1"), Duration::from_secs(60));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("failpoint: injected failure after change 1"), "{log}");
     assert_eq!(world.outstanding(), 0);

@@ -102,10 +102,7 @@ async fn lifecycles(target: Target) {
     let config = plain_config(&w);
 
     // 1. Success: three helpers, their rules read back through them, then stopped.
-    let mut child = w.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&config, None, Duration::from_secs(120));
     assert_eq!(code, Some(0), "success run:\n{log}");
     assert!(log.matches("DROP tcp port 8080 ingress of pod shop/frontend-").count() >= 3, "{log}");
     assert_eq!(w.outstanding(), 0, "{log}");
@@ -113,10 +110,7 @@ async fn lifecycles(target: Target) {
     assert!(no_helpers(&w).await, "{log}");
 
     // 2. A failure right after the first helper: the rollback stops it.
-    let mut child = w.run(&config, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&config, Some("fail-after-change:1"), Duration::from_secs(120));
     assert_eq!(code, Some(1), "failure run:\n{log}");
     assert!(log.contains("rollback done"), "{log}");
     assert_eq!(w.outstanding(), 0, "{log}");
@@ -284,10 +278,7 @@ async fn modules(target: Target) {
     ];
     for (file, helpers, says, held) in cases {
         let cfg = w.config("network_chaos_ng_scenarios", &[file], true, 0);
-        let mut child = w.run(&cfg, None);
-        let mut lines = Lines::of(&mut child);
-        let code = wait_exit(&mut child, Duration::from_secs(120));
-        let log = lines.rest();
+        let (code, log) = w.run_to_exit(&cfg, None, Duration::from_secs(120));
         assert_eq!(code, Some(0), "{file}:\n{log}");
         assert_eq!(log.matches(says).count(), helpers, "{file} (one entry each):\n{log}");
         if file == "node_network_filter.yaml" {
@@ -298,10 +289,8 @@ async fn modules(target: Target) {
         assert!(no_helpers(&w).await, "{file}:\n{log}");
 
         // An injected failure right after the first helper: the rollback stops it.
-        let mut child = w.run(&cfg, Some("fail-after-change:1"));
-        let mut lines = Lines::of(&mut child);
-        let code = wait_exit(&mut child, Duration::from_secs(120));
-        let log = lines.rest();
+        let (code, log) =
+            w.run_to_exit(&cfg, Some("fail-after-change:1"), Duration::from_secs(120));
         assert_eq!(code, Some(1), "{file} failure run:\n{log}");
         assert!(log.contains("rollback done"), "{file}:\n{log}");
         assert_eq!(w.outstanding(), 0, "{file}:\n{log}");
@@ -359,10 +348,7 @@ async fn interface_down(target: Target) {
     let cfg = w.config("network_chaos_ng_scenarios", &["node_interface_down.yaml"], true, 0);
 
     // 1. Success: down for recovery_time, back up by the helper's own deadline, pod deleted.
-    let mut child = w.run(&cfg, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&cfg, None, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("link down eth0 of node sandbox-worker-2 for 3 s"), "{log}");
     assert_eq!(w.outstanding(), 0, "{log}");
@@ -373,10 +359,7 @@ async fn interface_down(target: Target) {
     //    deleted at once; one already running has cut its node off, so the rollback cannot
     //    reach it and leaves the entry pending, saying why — then the helper brings the link
     //    back at recovery_time and the next execute-rollback finishes.
-    let mut child = w.run(&cfg, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&cfg, Some("fail-after-change:1"), Duration::from_secs(120));
     assert_eq!(code, Some(1), "{log}");
     let up = until(Duration::from_secs(10), async || rules(&w).is_empty()).await;
     assert!(up.is_some(), "{:?}", rules(&w));

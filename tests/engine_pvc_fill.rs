@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 use support::cluster::Target;
 use support::volumes;
-use support::world::{Lines, World, wait_exit};
+use support::world::World;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -71,10 +71,7 @@ async fn lifecycles(target: Target) {
     let config = world.config("pvc_scenarios", &["pvc_fill.yaml"], true, 0);
 
     // 1. Success: filled to 60% (as df measures it), then back to empty.
-    let mut child = world.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) = world.run_to_exit(&config, None, Duration::from_secs(60));
     assert_eq!(code, Some(0), "success run:\n{log}");
     assert!(log.contains("journal: wrote"), "{log}");
     assert!(log.contains("0.0% used before, 60.0% filled, 0.0% after"), "{log}");
@@ -82,10 +79,8 @@ async fn lifecycles(target: Target) {
     assert_eq!(usage(&world, "ledger-0", "/data").await.used, 0);
 
     // 2. A failure right after the fill: the auto rollback removes it.
-    let mut child = world.run(&config, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) =
+        world.run_to_exit(&config, Some("fail-after-change:1"), Duration::from_secs(60));
     assert_eq!(code, Some(1), "failure run:\n{log}");
     assert!(log.contains("rollback done"), "{log}");
     assert_eq!(world.outstanding(), 0, "{log}");

@@ -16,10 +16,7 @@ async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize
     let config = world.config(scenario_type, &[file], true, 0);
 
     // 1. Success: the change is made and reverted by the scenario; nothing stays pending.
-    let mut child = world.run(&config, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) = world.run_to_exit(&config, None, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{scenario_type} success run:\n{log}");
     assert!(log.contains("journal: wrote"), "{scenario_type} made no journaled change:\n{log}");
     assert_eq!(world.outstanding(), 0);
@@ -32,10 +29,8 @@ async fn exercise(world: &World, scenario_type: &str, file: &str, changes: usize
     // 2. Failure injected right after the first change: auto rollback undoes what was done,
     //    entries become `.executed`.
     let executed_before = world.executed();
-    let mut child = world.run(&config, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(60));
-    let log = lines.rest();
+    let (code, log) =
+        world.run_to_exit(&config, Some("fail-after-change:1"), Duration::from_secs(60));
     assert_eq!(code, Some(1), "{scenario_type} failure run:\n{log}");
     assert!(log.contains("rollback done"), "{scenario_type}: no rollback:\n{log}");
     assert!(world.executed() > executed_before);

@@ -12,7 +12,7 @@ use kube::api::{Api, ListParams};
 use support::cluster::Target;
 use support::helpers::{HELPER_SELECTOR, HelperNodes, rules};
 use support::volumes;
-use support::world::{Lines, World, until, wait_exit};
+use support::world::{World, until};
 
 const LIMIT: &str = "io.max 253:0 rbps=1048576 wbps=524288 riops=100 wiops=50";
 
@@ -39,10 +39,7 @@ async fn lifecycles(target: Target) {
     let cfg = w.config("storage_throttle_scenarios", &["storage_throttle.yaml"], true, 0);
 
     // 1. Success.
-    let mut child = w.run(&cfg, None);
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&cfg, None, Duration::from_secs(120));
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("io.max riops=100 wiops=50 rbps=1048576 wbps=524288 on the device of /data in container ledger of pod payments/ledger-0 (claim ledger-data)"),
@@ -53,10 +50,7 @@ async fn lifecycles(target: Target) {
     assert!(no_helpers(&w).await, "{log}");
 
     // 2. An injected failure right after the helper is created: the rollback stops it.
-    let mut child = w.run(&cfg, Some("fail-after-change:1"));
-    let mut lines = Lines::of(&mut child);
-    let code = wait_exit(&mut child, Duration::from_secs(120));
-    let log = lines.rest();
+    let (code, log) = w.run_to_exit(&cfg, Some("fail-after-change:1"), Duration::from_secs(120));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("rollback done"), "{log}");
     assert_eq!(w.outstanding(), 0, "{log}");

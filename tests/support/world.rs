@@ -389,6 +389,20 @@ impl World {
         Running(cmd.spawn().unwrap())
     }
 
+    /// Runs `config` to its end: its exit code (`None` if it outlived `timeout` and was killed)
+    /// and all it logged.
+    pub fn run_to_exit(
+        &self,
+        config: &Path,
+        failpoint: Option<&str>,
+        timeout: Duration,
+    ) -> (Option<i32>, String) {
+        let mut child = self.run(config, failpoint);
+        let mut lines = Lines::of(&mut child);
+        let code = wait_exit(&mut child, timeout);
+        (code, lines.rest())
+    }
+
     /// Runs `config` until its `changes`-th change is in the cluster (the failpoint hangs the run
     /// right after it), SIGKILLs it there and returns what it logged: the crash the crash-safety
     /// tests start from.
