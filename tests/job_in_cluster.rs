@@ -87,6 +87,12 @@ async fn apply_and_start(
     name: &str,
     config: &Path,
 ) -> (support::world::Container, support::world::Lines) {
+    apply(w, name, config);
+    start(w, name).await
+}
+
+/// `chaosdeck job --apply`: the Job and its ConfigMap, and how to follow it.
+fn apply(w: &World, name: &str, config: &Path) {
     let args = ["--apply", "--name", name, "--yes-i-mean-it", REAL_CONTEXT];
     let (code, out) = job(&args, config, w.kubeconfig());
     assert_eq!(code, 0, "{out}");
@@ -94,6 +100,11 @@ async fn apply_and_start(
         out.contains(&format!("created ConfigMap chaosdeck/{name} and Job chaosdeck/{name}")),
         "{out}"
     );
+    assert!(out.contains(&format!("chaosdeck attach --job chaosdeck/{name}")), "{out}");
+}
+
+/// What the kubelet would do with the Job's pod: its container, started.
+async fn start(w: &World, name: &str) -> (support::world::Container, support::world::Lines) {
     let pod = job_pod(w, name).await;
     w.run_pod_in_image(&pod).await
 }
@@ -203,10 +214,11 @@ async fn a_job_that_cannot_run_unattended_makes_nothing() {
     w.shutdown().await;
 }
 
-/// `chaosdeck attach` in a real terminal (tmux) on a Job's run in its chaos window: the header
-/// says attached with the Lease, the run's entry shows pending; `!` deletes the Job (whose pod
-/// the test then stops as a kubelet would: SIGTERM) and undoes the entry as the run's author,
-/// retiring its mirror. No watchdog runs: the restore is attach's (and the run's own).
+/// `chaosdeck attach --job` in a real terminal (tmux) on a Job's run: it waits for the pod to
+/// start the run, then in its chaos window the header says attached with the Lease, the run's
+/// entry shows pending; `!` deletes the Job (whose pod the test then stops as a kubelet would:
+/// SIGTERM) and undoes the entry as the run's author, retiring its mirror. No watchdog runs:
+/// the restore is attach's (and the run's own). A Job that does not exist is said at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs tmux, podman, the image (scripts/image build) and the real control plane"]
 async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cluster() {
@@ -218,19 +230,37 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     // A long lease: nothing but attach (and the run itself) undoes anything here.
     let config =
         w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, 1);
-    let (container, mut lines) = apply_and_start(&w, "gd-attach", &config).await;
+    let attach = |job: &str| {
+        format!(
+            "{} attach --job {job} --kubeconfig {} --dir {}; echo EXIT=$?; sleep 120",
+            assert_cmd::cargo::cargo_bin("chaosdeck").display(),
+            admin.display(),
+            w.dir.path().join("attached").display()
+        )
+    };
+    let socket = format!("chaosdeck-attach-none-{}", std::process::id());
+    let none = support::tmux::Tmux::start(socket, 120, 10, &attach("gd-none"), &[]);
+    let screen = none.wait_for(&["EXIT=2"], Duration::from_secs(20));
+    assert!(screen.contains("error: no Job chaosdeck/gd-none"), "{screen}");
+    drop(none);
+
+    // attach first: it waits for the Job's pod to start the run.
+    apply(&w, "gd-attach", &config);
+    let socket = format!("chaosdeck-attach-{}", std::process::id());
+    let tmux = support::tmux::Tmux::start(
+        socket,
+        120,
+        30,
+        &attach("chaosdeck/gd-attach"),
+        &[("NO_COLOR", "1")],
+    );
+    tmux.wait_for(
+        &["waiting for Job chaosdeck/gd-attach to start its run"],
+        Duration::from_secs(20),
+    );
+    let (container, mut lines) = start(&w, "gd-attach").await;
     assert!(lines.wait_for("outage in shop", Duration::from_secs(60)), "{}", lines.rest());
     assert_ne!(outside_chaosdeck(&w), before, "the outage is in the cluster");
-
-    let copies = w.dir.path().join("attached");
-    let shell = format!(
-        "{} attach --kubeconfig {} --dir {}; echo EXIT=$?; sleep 120",
-        assert_cmd::cargo::cargo_bin("chaosdeck").display(),
-        admin.display(),
-        copies.display()
-    );
-    let socket = format!("chaosdeck-attach-{}", std::process::id());
-    let tmux = support::tmux::Tmux::start(socket, 120, 30, &shell, &[("NO_COLOR", "1")]);
     let screen = tmux.wait_for(&["attached", "1 pending"], Duration::from_secs(30));
     assert!(screen.contains("new entry (application_outages_scenarios"), "{screen}");
     // The run's progress, from its Lease (written with a renewal, at most a second after the

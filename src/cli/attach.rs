@@ -1,4 +1,4 @@
-//! `chaosdeck attach [RUN]`: the terminal UI on a run this process did not start — a game day
+//! `chaosdeck attach [RUN | --job NAME]`: the terminal UI on a run this process did not start — a game day
 //! running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and Lease: the
 //! Scenarios and Health panels from the progress the run writes on its Lease
 //! (`deadman::progress`), the Journal from its mirrors.
@@ -22,7 +22,7 @@ use color_eyre::eyre::{Result, WrapErr, bail};
 
 use crate::cluster::{ClusterOps, connect, identify, impersonating};
 use crate::config::DEFAULT_DEAD_MAN_NAMESPACE;
-use crate::deadman::attached::{Attached, LeasedRun, find_run, job_of};
+use crate::deadman::attached::{Attached, LeasedRun, find_job_run, find_run, job_of};
 use crate::exit::BAD_INPUT as EXIT_BAD_INPUT;
 use crate::tui::app::{App, Header, Mode};
 use crate::tui::keys::KeyMap;
@@ -36,6 +36,13 @@ const GAME_DAY_COMPONENT: &str = "app.kubernetes.io/component=game-day";
 pub struct AttachArgs {
     /// The run's uuid or a unique prefix (default: the only run holding a Lease).
     pub run: Option<String>,
+    /// The run of this game day's Job (`chaosdeck job`'s name; namespace `chaosdeck` unless
+    /// given), waiting for its pod to start the run.
+    #[arg(long, value_name = "[NAMESPACE/]NAME", conflicts_with = "run")]
+    pub job: Option<String>,
+    /// With --job: how long to wait for its run to take its Lease, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, requires = "job")]
+    pub wait: u64,
     /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
@@ -63,7 +70,11 @@ pub async fn run(args: AttachArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    let run = match find_run(&client, &args.namespace, args.run.as_deref()).await {
+    let found = match &args.job {
+        Some(job) => job_run(&client, &args.namespace, job, Duration::from_secs(args.wait)).await,
+        None => find_run(&client, &args.namespace, args.run.as_deref()).await,
+    };
+    let run = match found {
         Ok(run) => run,
         Err(e) => {
             crate::out::err_line(format!("error: {e}"));
@@ -123,6 +134,57 @@ pub async fn run(args: AttachArgs) -> Result<ExitCode> {
     cancel.cancel();
     result.wrap_err("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The default namespace of `chaosdeck job`.
+const GAME_DAY_NAMESPACE: &str = "chaosdeck";
+
+/// The run of Job `job` (`[NAMESPACE/]NAME`), once its pod has started it: asked once a
+/// second for up to `wait`. A Job that does not exist, or has finished with no run holding a
+/// Lease, is said at once.
+async fn job_run(
+    client: &kube::Client,
+    namespace: &str,
+    job: &str,
+    wait: Duration,
+) -> Result<LeasedRun, String> {
+    use k8s_openapi::api::batch::v1::Job;
+    let (job_ns, name) = job.split_once('/').unwrap_or((GAME_DAY_NAMESPACE, job));
+    let jobs: kube::Api<Job> = kube::Api::namespaced(client.clone(), job_ns);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut said = false;
+    loop {
+        if let Some(run) =
+            find_job_run(client, namespace, (job_ns, name), GAME_DAY_COMPONENT).await?
+        {
+            return Ok(run);
+        }
+        let found = jobs.get_opt(name).await.map_err(|e| {
+            format!("cannot read Job {job_ns}/{name}: {}", crate::deadman::store::api_error(&e))
+        })?;
+        let Some(found) = found else {
+            return Err(format!("no Job {job_ns}/{name}"));
+        };
+        let status = found.status.unwrap_or_default();
+        if status.succeeded.unwrap_or(0) > 0 || status.failed.unwrap_or(0) > 0 {
+            return Err(format!(
+                "Job {job_ns}/{name} has finished and no run of it holds a Lease; what it left \
+                 is in its mirrors (chaosdeck reconcile)"
+            ));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "no run of Job {job_ns}/{name} took a Lease within {} s (kubectl describe -n \
+                 {job_ns} job/{name} says why its pod has not started it)",
+                wait.as_secs()
+            ));
+        }
+        if !said {
+            crate::out::err_line(format!("waiting for Job {job_ns}/{name} to start its run"));
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Keeps the copy in step with the mirrors and the header with the Lease, once a second.

@@ -89,18 +89,9 @@ pub async fn find_run(
     namespace: &str,
     prefix: Option<&str>,
 ) -> Result<LeasedRun, String> {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
-    let all = leases
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| format!("cannot list the Leases in {namespace}: {}", api_error(&e)))?;
-    let runs: Vec<(String, Lease)> = all
-        .items
+    let runs: Vec<(String, Lease)> = leased_runs(client, namespace)
+        .await?
         .into_iter()
-        .filter_map(|l| {
-            let run = l.metadata.name.as_deref()?.strip_prefix(LEASE_PREFIX)?.to_string();
-            Some((run, l))
-        })
         .filter(|(run, _)| prefix.is_none_or(|p| run.starts_with(p)))
         .collect();
     let named = |runs: &[(String, Lease)]| {
@@ -129,6 +120,65 @@ pub async fn find_run(
         format!("run {run_uuid}: its Lease names no author, so nothing can be undone as it")
     })?;
     Ok(LeasedRun { run_uuid, lease, author })
+}
+
+/// Every run holding a Lease in `namespace`: its uuid and its Lease.
+async fn leased_runs(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Vec<(String, Lease)>, String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    let all = leases
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list the Leases in {namespace}: {}", api_error(&e)))?;
+    Ok(all
+        .items
+        .into_iter()
+        .filter_map(|l| {
+            let run = l.metadata.name.as_deref()?.strip_prefix(LEASE_PREFIX)?.to_string();
+            Some((run, l))
+        })
+        .collect())
+}
+
+/// The run of the Job `job` (namespace, name): [`job_of`] the other way round — the run whose
+/// Lease's holder is a pod of that Job running as the Lease's author, so a Lease that merely
+/// names the Job's pod is not taken for its run. `Ok(None)` while no run of it holds a Lease
+/// (its pod has not started one yet, or the run has ended).
+pub async fn find_job_run(
+    client: &kube::Client,
+    namespace: &str,
+    job: (&str, &str),
+    selector: &str,
+) -> Result<Option<LeasedRun>, String> {
+    let runs = leased_runs(client, namespace).await?;
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    authors_checked(client, namespace).await?;
+    let mut found = Vec::new();
+    for (run_uuid, lease) in runs {
+        let Some(author) = author_of(&lease) else { continue };
+        let run = LeasedRun { run_uuid, lease, author };
+        // Another Job's run, or one started from a laptop: not this Job's, whatever the reason.
+        if let Ok((ns, name)) = job_of(client, &run, selector).await
+            && (ns.as_str(), name.as_str()) == job
+        {
+            found.push(run);
+        }
+    }
+    if found.len() > 1 {
+        let uuids: Vec<_> = found.iter().map(|r| printable(&r.run_uuid).into_owned()).collect();
+        return Err(format!(
+            "{} runs hold Leases from pods of Job {}/{}; name one: {}",
+            found.len(),
+            job.0,
+            job.1,
+            uuids.join(", ")
+        ));
+    }
+    Ok(found.pop())
 }
 
 /// The Job (namespace, name) whose pod holds `run`'s Lease: the pod named by the Lease's holder

@@ -243,5 +243,6 @@ async fn apply(
     }
     crate::out::line(format!("created ConfigMap {ns}/{name} and Job {ns}/{name}"));
     crate::out::line(format!("follow it: kubectl logs -n {ns} -f job/{name}"));
+    crate::out::line(format!("or in the terminal UI: chaosdeck attach --job {ns}/{name}"));
     Ok(ExitCode::SUCCESS)
 }
