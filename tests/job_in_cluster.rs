@@ -230,18 +230,24 @@ async fn attach_follows_a_job_run_and_its_bang_stops_the_job_and_restores_the_cl
     // A long lease: nothing but attach (and the run itself) undoes anything here.
     let config =
         w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, 1);
-    let attach = |job: &str| {
+    let attach_once = |job: &str, said: &str| {
         format!(
-            "{} attach --job {job} --kubeconfig {} --dir {}; echo EXIT=$?; sleep 120",
+            "{} attach --job {job} --kubeconfig {} --dir {}; echo {said}=$?",
             assert_cmd::cargo::cargo_bin("chaosdeck").display(),
             admin.display(),
             w.dir.path().join("attached").display()
         )
     };
+    let attach = |job: &str| format!("{}; sleep 120", attach_once(job, "EXIT"));
     let socket = format!("chaosdeck-attach-none-{}", std::process::id());
-    let none = support::tmux::Tmux::start(socket, 120, 10, &attach("gd-none"), &[]);
-    let screen = none.wait_for(&["EXIT=2"], Duration::from_secs(20));
+    let shell = format!("{}; {}; sleep 60", attach_once("gd-none", "A"), attach_once("a/b/c", "B"));
+    let none = support::tmux::Tmux::start(socket, 120, 10, &shell, &[]);
+    let screen = none.wait_for(&["A=2", "B=2"], Duration::from_secs(20));
     assert!(screen.contains("error: no Job chaosdeck/gd-none"), "{screen}");
+    assert!(
+        screen.contains("error: --job takes NAME or NAMESPACE/NAME, not \"a/b/c\""),
+        "{screen}"
+    );
     drop(none);
 
     // attach first: it waits for the Job's pod to start the run.

@@ -1,6 +1,6 @@
-//! `chaosdeck attach [RUN | --job NAME]`: the terminal UI on a run this process did not start — a game day
-//! running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and Lease: the
-//! Scenarios and Health panels from the progress the run writes on its Lease
+//! `chaosdeck attach [RUN | --job NAME]`: the terminal UI on a run this process did not start
+//! — a game day running as a Job in the cluster (`chaosdeck job`) — from the run's mirrors and
+//! Lease: the Scenarios and Health panels from the progress the run writes on its Lease
 //! (`deadman::progress`), the Journal from its mirrors.
 //!
 //! The run's mirrored entries are copied into a local journal of their own (by default
@@ -150,6 +150,9 @@ async fn job_run(
 ) -> Result<LeasedRun, String> {
     use k8s_openapi::api::batch::v1::Job;
     let (job_ns, name) = job.split_once('/').unwrap_or((GAME_DAY_NAMESPACE, job));
+    if job_ns.is_empty() || name.is_empty() || name.contains('/') {
+        return Err(format!("--job takes NAME or NAMESPACE/NAME, not {job:?}"));
+    }
     let jobs: kube::Api<Job> = kube::Api::namespaced(client.clone(), job_ns);
     let deadline = tokio::time::Instant::now() + wait;
     let mut said = false;
