@@ -350,3 +350,82 @@ async fn a_game_days_configmap_cannot_be_edited_after_apply() {
     assert_eq!(cms.get("gd-pinned").await.unwrap().data.unwrap(), applied);
     w.shutdown().await;
 }
+
+/// Which run is a Job's (`attach --job`, and the Job `!` stops): a Lease whose holder names a
+/// pod of the Job is that Job's run only if it was written as the identity the pod runs as. A
+/// Lease another identity writes naming the Job's pod (allowed: the policy checks the author,
+/// not the holder text) is not taken for it, either way round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real control plane (Go; scripts/realcluster)"]
+async fn a_lease_naming_a_jobs_pod_is_its_run_only_as_the_pods_identity() {
+    use chaosdeck::deadman::attached::{find_job_run, find_run, job_of};
+    use kube::api::PostParams;
+    use support::accounts::{account_kubeconfig, await_can_i, service_account_user};
+
+    let w = World::new(Target::Real).await;
+    w.steady();
+    let runner = w.accounts().runner.clone();
+    let config =
+        w.config_dead_man("application_outages_scenarios", &["long_outage.yaml"], &runner, 30, 1);
+    apply(&w, "gd-claimed", &config);
+    // The Job controller's pod; no container is started: nothing here runs chaos.
+    let pod = job_pod(&w, "gd-claimed").await.metadata.name.unwrap();
+    let ns = "chaosdeck-system";
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: attackers}}\n---\n\
+         apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: mallory, namespace: attackers}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: mallory, namespace: {ns}}}\n\
+         rules: [{{apiGroups: [coordination.k8s.io], resources: [leases], verbs: [create, get, list]}}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: mallory, namespace: {ns}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: mallory}}\n\
+         subjects: [{{kind: ServiceAccount, name: mallory, namespace: attackers}}]\n"
+    );
+    let mallory = account_kubeconfig(&w, &manifest, "attackers", "mallory");
+    await_can_i(&w, &mallory, "create", "leases.coordination.k8s.io", ns, true);
+    // A run's Lease as `kubeconfig` writes it, its author itself (the policy requires that),
+    // held by "chaosdeck pid 1 on <the Job's pod>".
+    let lease_as = |kubeconfig: std::path::PathBuf, run: &'static str, author: String| {
+        let pod = pod.clone();
+        async move {
+            let groups = format!(
+                "system:serviceaccounts,system:serviceaccounts:{},system:authenticated",
+                author.split(':').nth(2).unwrap_or_default()
+            );
+            let lease: Lease = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("chaosdeck-run-{run}"),
+                    "annotations": {"chaosdeck.io/author": author,
+                        "chaosdeck.io/author-groups": groups}},
+                "spec": {"holderIdentity": format!("chaosdeck pid 1 on {pod}"),
+                    "leaseDurationSeconds": 30}}))
+            .unwrap();
+            let leases: Api<Lease> =
+                Api::namespaced(support::cluster::client_for(&kubeconfig).await, ns);
+            leases.create(&PostParams::default(), &lease).await.unwrap();
+        }
+    };
+    let admin = w.client();
+    let selector = "app.kubernetes.io/component=game-day";
+    let job = ("chaosdeck", "gd-claimed");
+
+    lease_as(mallory, "mallory-run", service_account_user("attackers", "mallory")).await;
+    let found = find_job_run(&admin, ns, job, selector).await.unwrap();
+    assert!(
+        found.is_none(),
+        "mallory's Lease taken for the Job's run: {:?}",
+        found.map(|r| r.run_uuid)
+    );
+    let forged = find_run(&admin, ns, Some("mallory-run")).await.unwrap();
+    let why = job_of(&admin, &forged, selector).await.unwrap_err();
+    assert!(
+        why.contains("runs as system:serviceaccount:chaosdeck:chaosdeck, not as the run's author"),
+        "{why}"
+    );
+
+    // The same holder written as the pod's own identity is the Job's run, both ways round.
+    lease_as(runner, "runner-run", service_account_user("chaosdeck", "chaosdeck")).await;
+    let run = find_job_run(&admin, ns, job, selector).await.unwrap().expect("the runner's run");
+    assert_eq!(run.run_uuid, "runner-run");
+    let stops = job_of(&admin, &run, selector).await.unwrap();
+    assert_eq!(stops, ("chaosdeck".to_string(), "gd-claimed".to_string()));
+    w.shutdown().await;
+}
