@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 
@@ -157,12 +158,13 @@ pub async fn find_job_run(
         return Ok(None);
     }
     authors_checked(client, namespace).await?;
+    let pods = game_day_pods(client, selector).await?;
     let mut found = Vec::new();
     for (run_uuid, lease) in runs {
         let Some(author) = author_of(&lease) else { continue };
         let run = LeasedRun { run_uuid, lease, author };
         // Another Job's run, or one started from a laptop: not this Job's, whatever the reason.
-        if let Ok((ns, name)) = job_of(client, &run, selector).await
+        if let Ok((ns, name)) = job_in(&pods, &run)
             && (ns.as_str(), name.as_str()) == job
         {
             found.push(run);
@@ -190,40 +192,48 @@ pub async fn job_of(
     run: &LeasedRun,
     selector: &str,
 ) -> Result<(String, String), String> {
-    use k8s_openapi::api::core::v1::Pod;
-    let host = run.host().ok_or("the run's Lease names no holder")?;
+    job_in(&game_day_pods(client, selector).await?, run)
+}
+
+/// The pods labelled `selector`, in every namespace.
+async fn game_day_pods(client: &kube::Client, selector: &str) -> Result<Vec<Pod>, String> {
     let pods: Api<Pod> = Api::all(client.clone());
     let listed = pods
         .list(&ListParams::default().labels(selector))
         .await
         .map_err(|e| format!("cannot list the game days' pods ({})", api_error(&e)))?;
+    Ok(listed.items)
+}
+
+/// [`job_of`] among `pods` already listed.
+fn job_in(pods: &[Pod], run: &LeasedRun) -> Result<(String, String), String> {
+    let host = run.host().ok_or("the run's Lease names no holder")?;
     let not_a_job = || format!("the run is on {host}, which is not a chaosdeck Job's pod");
-    let pod = listed
-        .items
-        .into_iter()
-        .find(|p| p.metadata.name.as_deref() == Some(host.as_str()))
-        .ok_or_else(not_a_job)?;
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let account = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.service_account_name.clone())
-        .unwrap_or_else(|| "default".into());
-    let runs_as = format!("system:serviceaccount:{ns}:{account}");
-    if runs_as != run.author.username {
+    let runs_as = |pod: &Pod| {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let account = pod.spec.as_ref().and_then(|s| s.service_account_name.as_deref());
+        format!("system:serviceaccount:{ns}:{}", account.unwrap_or("default"))
+    };
+    let named: Vec<&Pod> =
+        pods.iter().filter(|p| p.metadata.name.as_deref() == Some(host.as_str())).collect();
+    // Pods of that name may stand in several namespaces: the run's is the one running as it.
+    let Some(pod) = named.iter().find(|p| runs_as(p) == run.author.username) else {
+        let Some(other) = named.first() else { return Err(not_a_job()) };
         return Err(format!(
-            "pod {ns}/{host} runs as {}, not as the run's author {}: its Job is not this run's",
-            printable(&runs_as),
+            "pod {}/{host} runs as {}, not as the run's author {}: its Job is not this run's",
+            other.metadata.namespace.as_deref().unwrap_or_default(),
+            printable(&runs_as(other)),
             printable(&run.author.username)
         ));
-    }
+    };
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let owner = pod
         .metadata
         .owner_references
-        .unwrap_or_default()
-        .into_iter()
+        .iter()
+        .flatten()
         .find(|o| o.kind == "Job" && o.api_version == "batch/v1" && o.controller == Some(true));
-    owner.map(|o| (ns, o.name)).ok_or_else(not_a_job)
+    owner.map(|o| (ns, o.name.clone())).ok_or_else(not_a_job)
 }
 
 /// `Ok` while the API server enforces who the author annotations name; otherwise why attach
@@ -422,6 +432,29 @@ mod tests {
             lease,
             author: Caller::from_annotations("system:serviceaccount:chaosdeck:chaosdeck", ""),
         }
+    }
+
+    fn pod(ns: &str, account: &str, job: Option<&str>) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gd-1-x", "namespace": ns,
+                "ownerReferences": job.map(|j| vec![serde_json::json!({"apiVersion": "batch/v1",
+                    "kind": "Job", "name": j, "uid": "u", "controller": true})])},
+            "spec": {"serviceAccountName": account, "containers": []}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_runs_job_is_that_of_the_pod_running_as_its_author() {
+        let r = run(1, false);
+        let elsewhere = pod("other", "chaosdeck", Some("gd-other"));
+        let its = pod("chaosdeck", "chaosdeck", Some("gd-1"));
+        let job = job_in(&[elsewhere.clone(), its], &r).unwrap();
+        assert_eq!(job, ("chaosdeck".to_string(), "gd-1".to_string()));
+        let why = job_in(std::slice::from_ref(&elsewhere), &r).unwrap_err();
+        assert!(why.contains("runs as system:serviceaccount:other:chaosdeck, not as"), "{why}");
+        let bare = job_in(&[pod("chaosdeck", "chaosdeck", None)], &r).unwrap_err();
+        assert!(bare.contains("not a chaosdeck Job's pod"), "{bare}");
+        assert!(job_in(&[], &r).unwrap_err().contains("not a chaosdeck Job's pod"));
     }
 
     #[test]
