@@ -839,3 +839,124 @@ async fn an_entry_cannot_remove_a_file_chaosdeck_did_not_write() {
     assert_eq!(out.code, 0, "the key is still there: {out:?}");
     env.cluster.shutdown().await;
 }
+
+/// The race a helper's undo can meet on any cluster: the helper reaches its deadline, removes
+/// its fault and exits 0 between the undo's read of its pod (running) and the exec (the pod now
+/// says Succeeded). That is the helper's word that its fault is gone, so the entry is executed
+/// and the pod deleted; an exit code other than 0 there keeps the entry pending. The hook ends
+/// the container (as the kubelet reports it) right before the exec's own read, on every run.
+#[tokio::test]
+async fn a_helper_that_ends_as_its_undo_reaches_it_is_taken_at_its_exit_code() {
+    use axum::extract::Request;
+    use axum::http::Method;
+    use axum::middleware::Next;
+    use chaosdeck::journal::undo::helper_pod_name;
+    use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed as SandboxSeed};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    for code in [0, 1] {
+        let sandbox = Sandbox::start(SandboxOptions {
+            seed: SandboxSeed::Demo,
+            pod_ready_delay: Duration::from_millis(50),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let direct = sandbox.client().unwrap();
+        let pods = Api::<Pod>::namespaced(direct.clone(), "default");
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path().join("rollback")).unwrap();
+        let ctx = journal.begin_context("run-helper-race").unwrap();
+        let name = ctx.mint("network_chaos_ng_scenarios");
+        let tag = name.id();
+        let pod_name = helper_pod_name(&tag);
+        let spec = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod_name, "namespace": "default", "labels": {ENTRY_LABEL: tag}},
+            "spec": {"nodeName": "sandbox-worker-1", "restartPolicy": "Never",
+                     "containers": [{"name": "helper", "image": "chaosdeck",
+                                     "command": ["sleep", "3600"]}]}});
+        let created =
+            pods.create(&PostParams::default(), &serde_json::from_value(spec).unwrap()).await;
+        let uid = created.unwrap().metadata.uid;
+        let running = support::world::until(Duration::from_secs(10), async || {
+            let pod = pods.get(&pod_name).await.unwrap();
+            pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
+        })
+        .await;
+        assert!(running.is_some(), "the helper pod runs");
+        let helper = ObjectRef::new("v1", "Pod", Some("default"), &pod_name);
+        let undo = UndoAction::StopHelper {
+            helper,
+            uid,
+            tag: tag.clone(),
+            fault: "netem delay 300ms on eth0 of pod default/web".into(),
+        };
+        ctx.write(name, draft("netem on pod default/web", vec![undo])).unwrap();
+
+        let reads = Arc::new(AtomicUsize::new(0));
+        let hook = {
+            let (reads, pods, pod_name) = (reads.clone(), pods.clone(), pod_name.clone());
+            move |request: Request, next: Next| {
+                let (reads, pods, pod_name) = (reads.clone(), pods.clone(), pod_name.clone());
+                async move {
+                    let read = request.method() == Method::GET
+                        && request.uri().path().ends_with(&format!("/pods/{pod_name}"));
+                    // The second read is the exec's check of the container.
+                    if read && reads.fetch_add(1, Ordering::SeqCst) == 1 {
+                        let ended = json!({"status": {
+                            "phase": if code == 0 { "Succeeded" } else { "Failed" },
+                            "containerStatuses": [{
+                                "name": "helper", "ready": false, "restartCount": 0,
+                                "image": "chaosdeck", "imageID": "",
+                                "state": {"terminated": {"exitCode": code}},
+                            }],
+                        }});
+                        pods.patch_status(
+                            &pod_name,
+                            &PatchParams::default(),
+                            &Patch::Merge(&ended),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    next.run(request).await
+                }
+            }
+        };
+        let app = sandbox.router().layer(axum::middleware::from_fn(hook));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let hooked = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+
+        let tree = scan(journal.root()).unwrap();
+        let selected = executor::select(&tree, &Filter::default());
+        let outcomes = executor::execute(
+            &ClusterOps::new(hooked),
+            &selected,
+            ExecuteOptions::default(),
+            |_| {},
+        )
+        .await;
+        assert!(reads.load(Ordering::SeqCst) >= 2, "the helper ended before the exec's check");
+        let left = pods.get_opt(&pod_name).await.unwrap();
+        if code == 0 {
+            assert!(
+                matches!(&outcomes[0].outcome, Outcome::Executed { notes }
+                    if notes.iter().any(|n| n.contains("ended with exit code 0"))),
+                "{outcomes:?}"
+            );
+            assert!(left.is_none_or(|p| p.metadata.deletion_timestamp.is_some()), "deleted");
+        } else {
+            assert!(
+                matches!(&outcomes[0].outcome, Outcome::Failed { error }
+                    if error.contains("ended with exit code 1")),
+                "{outcomes:?}"
+            );
+            assert!(left.is_some(), "kept for the operator to check");
+        }
+        server.abort();
+        sandbox.shutdown().await;
+    }
+}
