@@ -766,11 +766,7 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
             }
         }
     };
-    let app = sandbox.router().layer(axum::middleware::from_fn(hook));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let hooked = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    let (hooked, server) = serve_behind(sandbox.router(), hook).await;
 
     let tree = scan(journal.root()).unwrap();
     let selected = executor::select(&tree, &Filter::default());
@@ -924,11 +920,7 @@ async fn a_helper_that_ends_as_its_undo_reaches_it_is_taken_at_its_exit_code() {
                 }
             }
         };
-        let app = sandbox.router().layer(axum::middleware::from_fn(hook));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        let hooked = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let (hooked, server) = serve_behind(sandbox.router(), hook).await;
 
         let tree = scan(journal.root()).unwrap();
         let selected = executor::select(&tree, &Filter::default());
@@ -959,4 +951,21 @@ async fn a_helper_that_ends_as_its_undo_reaches_it_is_taken_at_its_exit_code() {
         server.abort();
         sandbox.shutdown().await;
     }
+}
+
+/// Serves `router` on a loopback port behind `hook` (an axum middleware), and a kube client of
+/// it: the hook sees every request the executor sends.
+async fn serve_behind<F, Fut>(
+    router: axum::Router,
+    hook: F,
+) -> (kube::Client, tokio::task::JoinHandle<std::io::Result<()>>)
+where
+    F: Fn(axum::extract::Request, axum::middleware::Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    let app = router.layer(axum::middleware::from_fn(hook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    (kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap(), server)
 }
