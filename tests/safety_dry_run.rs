@@ -169,7 +169,7 @@ async fn dry_run_of_every_scenario_type_sends_no_mutating_request() {
         "dry run: would delete Deployment payments/api (deleted Deployment payments/api); entry: re-create it from a snapshot",
         "dry run: would start a helper pod in shop to apply DROP tcp port 8080 ingress of pod shop/frontend-",
         r#""command":["chaosdeck","helper","filter","--tag","<entry id>","--pod-uid""#,
-        r#""capabilities":{"add":["NET_ADMIN","SYS_ADMIN"],"drop":["ALL"]}"#,
+        r#""capabilities":{"add":["NET_ADMIN","SYS_ADMIN","SYS_PTRACE"],"drop":["ALL"]}"#,
         "dry run: would start a helper pod in default to apply link down eth0 of node sandbox-worker-2 for 3 s",
         "dry run: would start a helper pod in payments to apply io.max riops=100 wiops=50 rbps=1048576 wbps=524288 on the device of /data in container ledger of pod payments/ledger-0",
         r#""hostPath":{"path":"/sys/fs/cgroup","type":"Directory"}"#,

@@ -34,9 +34,19 @@ pub struct HelperPod<'a> {
     pub service_account: Option<&'a str>,
 }
 
-/// The image the helper runs: chaosdeck's own, at this version.
+/// Names the helper image as the cluster pulls it (a registry's name for it), for helper pods
+/// this process starts; `chaosdeck job` passes it on to the Job.
+pub const HELPER_IMAGE_ENV: &str = "CHAOSDECK_HELPER_IMAGE";
+
+/// The image the helper runs: [`HELPER_IMAGE_ENV`] when set, else chaosdeck's helper image at
+/// this version as `scripts/image build` tags it — the same binary with the programs its
+/// kernel backend runs, which chaosdeck's own image leaves out.
 pub fn helper_image() -> String {
-    format!("chaosdeck:{}", env!("CARGO_PKG_VERSION"))
+    std::env::var(HELPER_IMAGE_ENV)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("chaosdeck-helper:{}", env!("CARGO_PKG_VERSION")))
 }
 
 pub fn helper_pod(h: HelperPod<'_>) -> Value {
@@ -53,8 +63,9 @@ pub fn helper_pod(h: HelperPod<'_>) -> Value {
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
     });
-    if h.cgroups {
-        // cgroup files are root's to write.
+    if h.cgroups || !h.capabilities.is_empty() {
+        // cgroup files are root's to write, and Kubernetes gives added capabilities effect
+        // only to uid 0 (it sets no ambient capabilities).
         security["runAsUser"] = json!(0);
     }
     let mut spec = json!({

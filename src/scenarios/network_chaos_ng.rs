@@ -409,15 +409,20 @@ impl Module {
     }
 
     /// The helper pod for target `t`, tagged with entry `id`: NET_ADMIN only — plus, for a
-    /// pod's namespace, the host's PID namespace and SYS_ADMIN (setns); for the node's own,
-    /// hostNetwork.
+    /// pod's namespace, the host's PID namespace, SYS_ADMIN (setns) and SYS_PTRACE (opening
+    /// another user's, or a more capable process's, `/proc/<pid>/ns/net`: the pod's processes
+    /// are both); for the node's own, hostNetwork.
     fn helper_pod(&self, id: &str, t: &Target) -> Value {
         let on_pod = t.pod_uid.is_some();
         helper_pod(HelperPod {
             node: &t.node,
             command: self.command(id, t),
             seconds: self.helper_seconds(),
-            capabilities: if on_pod { &["NET_ADMIN", "SYS_ADMIN"] } else { &["NET_ADMIN"] },
+            capabilities: if on_pod {
+                &["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"]
+            } else {
+                &["NET_ADMIN"]
+            },
             host_pid: on_pod,
             host_network: !on_pod,
             cgroups: false,
