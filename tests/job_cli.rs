@@ -82,6 +82,19 @@ fn the_job_carries_the_config_with_its_paths_on_the_mount_and_each_file_once() {
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
     assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    // The run's helper pods use the helper image, by the name the cluster pulls it by.
+    let helper_image = |c: &serde_json::Value| {
+        let env = c["env"].as_array().unwrap();
+        let var = env.iter().find(|v| v["name"] == "CHAOSDECK_HELPER_IMAGE").unwrap();
+        var["value"].as_str().unwrap().to_string()
+    };
+    assert_eq!(helper_image(c), format!("chaosdeck-helper:{}", env!("CARGO_PKG_VERSION")));
+    let named = ["job", "-c", "game.yaml", "--name", "gd-1", "--helper-image", "reg.example/h:1"];
+    let (code, out, err) = chaosdeck(&named, dir.path());
+    assert_eq!(code, 0, "{err}");
+    let job: serde_json::Value =
+        serde_saphyr::from_str(out.split("---\n").nth(2).unwrap()).unwrap();
+    assert_eq!(helper_image(&job["spec"]["template"]["spec"]["containers"][0]), "reg.example/h:1");
 }
 
 #[test]

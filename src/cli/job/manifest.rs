@@ -22,6 +22,8 @@ pub struct GameDay<'a> {
     pub namespace: &'a str,
     pub service_account: &'a str,
     pub image: &'a str,
+    /// The image of the helper pods the run starts (network and I/O faults).
+    pub helper_image: &'a str,
     /// ConfigMap key → file text: the config under [`CONFIG_KEY`], each scenario file under
     /// its own key.
     pub files: &'a BTreeMap<String, String>,
@@ -80,6 +82,8 @@ pub fn job(day: &GameDay) -> Value {
                             {"name": "POD_NAME",
                              "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                             {"name": "XDG_STATE_HOME", "value": STATE},
+                            {"name": crate::helper::pod::HELPER_IMAGE_ENV,
+                             "value": day.helper_image},
                         ],
                         "securityContext": {
                             "readOnlyRootFilesystem": true,

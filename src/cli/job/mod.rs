@@ -41,6 +41,10 @@ pub struct JobArgs {
     /// The image (default: chaosdeck:<this version>, as `scripts/image build` tags it).
     #[arg(long)]
     pub image: Option<String>,
+    /// The image of the helper pods the run starts for network and I/O faults (default:
+    /// $CHAOSDECK_HELPER_IMAGE, else chaosdeck-helper:<this version>).
+    #[arg(long)]
+    pub helper_image: Option<String>,
     /// Create the ConfigMap and the Job instead of printing them.
     #[arg(long)]
     pub apply: bool,
@@ -103,6 +107,7 @@ pub async fn run(args: JobArgs) -> Result<ExitCode> {
         namespace: &args.namespace,
         service_account: &args.service_account,
         image: &image,
+        helper_image: &args.helper_image.clone().unwrap_or_else(crate::helper::pod::helper_image),
         files: &files,
     };
     let objects = [manifest::config_map(&day), manifest::job(&day)];
