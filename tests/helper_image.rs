@@ -118,9 +118,7 @@ fn remove_cgroup(dir: &std::path::Path) {
 }
 
 fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::accounts::ok(cmd.output().unwrap(), &format!("{cmd:?}"))
 }
 
 /// A name no other test of this run (they run side by side) or other run uses.

@@ -710,20 +710,11 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
     use axum::extract::Request;
     use axum::http::{Method, StatusCode};
     use axum::middleware::Next;
-    use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed as SandboxSeed};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     // A slow kubelet: the deleted pod stays terminating until the hook ends it.
-    let sandbox = Sandbox::start(SandboxOptions {
-        seed: SandboxSeed::Demo,
-        pod_ready_delay: Duration::from_secs(120),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let direct = sandbox.client().unwrap();
-    let pods = Api::<Pod>::namespaced(direct.clone(), "default");
+    let (sandbox, pods) = demo_sandbox(Duration::from_secs(120)).await;
     let spec = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "solo", "namespace": "default"},
         "spec": {"nodeName": "sandbox-worker-1", "terminationGracePeriodSeconds": 30,
@@ -747,7 +738,7 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
 
     let fired = Arc::new(AtomicBool::new(false));
     let hook = {
-        let fired = fired.clone();
+        let (fired, pods) = (fired.clone(), pods.clone());
         move |request: Request, next: Next| {
             let fired = fired.clone();
             let pods = pods.clone();
@@ -778,7 +769,7 @@ async fn a_recreate_whose_conflicting_object_vanishes_before_the_read_creates_it
         matches!(&outcomes[0].outcome, Outcome::Executed { notes } if notes.is_empty()),
         "{outcomes:?}"
     );
-    let after = Api::<Pod>::namespaced(direct, "default").get("solo").await.unwrap();
+    let after = pods.get("solo").await.unwrap();
     assert!(after.metadata.deletion_timestamp.is_none(), "a live pod, not the old one");
     assert_ne!(after.metadata.uid, before.metadata.uid, "re-created with a new uid");
     server.abort();
@@ -847,20 +838,11 @@ async fn a_helper_that_ends_as_its_undo_reaches_it_is_taken_at_its_exit_code() {
     use axum::http::Method;
     use axum::middleware::Next;
     use chaosdeck::journal::undo::helper_pod_name;
-    use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed as SandboxSeed};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     for code in [0, 1] {
-        let sandbox = Sandbox::start(SandboxOptions {
-            seed: SandboxSeed::Demo,
-            pod_ready_delay: Duration::from_millis(50),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let direct = sandbox.client().unwrap();
-        let pods = Api::<Pod>::namespaced(direct.clone(), "default");
+        let (sandbox, pods) = demo_sandbox(Duration::from_millis(50)).await;
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(dir.path().join("rollback")).unwrap();
         let ctx = journal.begin_context("run-helper-race").unwrap();
@@ -968,4 +950,14 @@ where
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     (kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap(), server)
+}
+
+/// An in-process demo sandbox whose pods turn ready `pod_ready_delay` after they are bound, and
+/// its pods in `default` through a client that bypasses any hook.
+async fn demo_sandbox(pod_ready_delay: Duration) -> (chaosdeck::sandbox::Sandbox, Api<Pod>) {
+    use chaosdeck::sandbox::{Sandbox, SandboxOptions, Seed};
+    let options = SandboxOptions { seed: Seed::Demo, pod_ready_delay, ..Default::default() };
+    let sandbox = Sandbox::start(options).await.unwrap();
+    let pods = Api::<Pod>::namespaced(sandbox.client().unwrap(), "default");
+    (sandbox, pods)
 }
